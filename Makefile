@@ -1,0 +1,118 @@
+# schakel - build, test and demo.
+#
+#   make demo    build (installing missing Debian packages) and run the pipeline
+#   make test    build and run every test; ends with "N passed, N failed"
+#
+# Everything is built under build/.  The binary finds its adapters and
+# schemas through the paths compiled in below, which `make install` rewrites;
+# $SCHAKEL_ADAPTER_DIR and $SCHAKEL_SCHEMA_DIR override them at run time.
+
+CC      ?= gcc
+PREFIX  ?= /usr/local
+B       := build
+
+PKGS    := libxml-2.0 xmlsec1-openssl openssl sqlite3 jansson inih
+# Debian packages that the build and the tests need (see `make deps`).
+DEBS    := build-essential pkg-config libxml2-dev libxml2-utils libxmlsec1-dev \
+           xmlsec1 libssl-dev openssl libsqlite3-dev sqlite3 libcurl4-openssl-dev \
+           libevent-dev libjansson-dev libcsv-dev libinih-dev libcmocka-dev valgrind
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wformat=2
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -Isrc \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
+LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lm
+LDFLAGS ?=
+
+SCHEMA_DIR  ?= $(CURDIR)/schemas
+ADAPTER_DIR ?= $(CURDIR)/$(B)/adapters
+DATA_DIR_SHARE ?= $(CURDIR)/tests/fixtures
+PATHS   = -DSCHAKEL_SCHEMA_DIR='"$(SCHEMA_DIR)"' \
+          -DSCHAKEL_ADAPTER_DIR='"$(ADAPTER_DIR)"' \
+          -DSCHAKEL_SAMPLE_DIR='"$(DATA_DIR_SHARE)"'
+
+SRC     := $(wildcard src/*.c)
+OBJ     := $(SRC:src/%.c=$(B)/obj/%.o)
+LIBOBJ  := $(filter-out $(B)/obj/main.o,$(OBJ))
+
+ADAPTERS := $(notdir $(wildcard adapters/*))
+ADAPTER_SO := $(ADAPTERS:%=$(B)/adapters/%.so)
+adapter_src = $(wildcard adapters/$(1)/*.c)
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+ADAPTER_TEST_SRC := $(wildcard adapters/*/tests/test_*.c)
+ADAPTER_TEST_BIN := $(foreach t,$(ADAPTER_TEST_SRC),$(B)/tests/$(notdir $(t:.c=)))
+
+# Adapter and test rules name their sources through $$(call ...).
+.SECONDEXPANSION:
+
+.PHONY: all deps demo test unit e2e clean install check-deps
+
+all: check-deps $(B)/schakel $(ADAPTER_SO)
+
+# Installs the Debian packages that are missing (needs root; CI and a fresh
+# machine run as root).  Without root it says which ones to install.
+deps:
+	@missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || exit 1; \
+	  else echo "missing Debian packages (run as root: apt-get install$$missing)"; exit 1; fi; \
+	fi
+
+check-deps:
+	@pkg-config --exists $(PKGS) && [ -f /usr/include/csv.h ] && [ -f /usr/include/cmocka.h ] \
+	  && command -v xmlsec1 >/dev/null || $(MAKE) --no-print-directory deps
+
+$(B)/obj/%.o: src/%.c $(wildcard src/*.h) | $(B)/obj
+	$(CC) $(ALL_CFLAGS) $(PATHS) -c -o $@ $<
+
+$(B)/schakel: $(OBJ)
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LIBS)
+
+$(B)/adapters/%.so: $$(call adapter_src,%) src/adapter.h | $(B)/adapters
+	$(CC) $(ALL_CFLAGS) -shared -fvisibility=hidden $(LDFLAGS) -o $@ $(call adapter_src,$*) \
+	  $(shell pkg-config --libs libxml-2.0 jansson) -lcsv
+
+$(B)/obj $(B)/adapters $(B)/tests:
+	@mkdir -p $@
+
+# Unit tests: one cmocka program per module, linked with the library objects.
+$(B)/tests/test_%: tests/unit/test_%.c $(LIBOBJ) tests/unit/testutil.h | $(B)/tests
+	$(CC) $(ALL_CFLAGS) $(PATHS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBOBJ) $(LIBS) -lcmocka
+
+# Adapter tests: linked with the adapter's own sources (no loader involved).
+$(B)/tests/test_adapter_%: adapters/%/tests/test_adapter_%.c $$(call adapter_src,%) | $(B)/tests
+	$(CC) $(ALL_CFLAGS) $(PATHS) -Iadapters/$* -Itests/unit $(LDFLAGS) -o $@ $^ \
+	  $(LIBS) -lcsv -lcmocka
+
+unit: all $(UNIT_BIN) $(ADAPTER_TEST_BIN)
+
+test: unit
+	@tests/run.sh $(UNIT_BIN) $(ADAPTER_TEST_BIN)
+
+demo: all
+	@$(B)/schakel demo
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/schakel/adapters \
+	  $(DESTDIR)$(PREFIX)/share/schakel/schemas $(DESTDIR)$(PREFIX)/share/schakel/samples
+	$(MAKE) clean-obj
+	$(MAKE) SCHEMA_DIR=$(PREFIX)/share/schakel/schemas ADAPTER_DIR=$(PREFIX)/lib/schakel/adapters \
+	  DATA_DIR_SHARE=$(PREFIX)/share/schakel/samples all
+	install -m 755 $(B)/schakel $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(ADAPTER_SO) $(DESTDIR)$(PREFIX)/lib/schakel/adapters/
+	install -m 644 schemas/*.xsd $(DESTDIR)$(PREFIX)/share/schakel/schemas/
+	install -m 644 tests/fixtures/*.xml tests/fixtures/*.csv tests/fixtures/*.json \
+	  $(DESTDIR)$(PREFIX)/share/schakel/samples/
+
+clean-obj:
+	rm -rf $(B)/obj
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,64 @@
+/*
+ * brp.h - internals shared by the files of the brp adapter (StUF-BG 3.10).
+ *
+ * brp.c runs the libxml2 push parser and the schema validator and follows
+ * the document; brp_object.c holds the fields of the one BG:object being
+ * read and turns it into a record or a rejection.
+ */
+#ifndef SCHAKEL_BRP_H
+#define SCHAKEL_BRP_H
+
+#include <stddef.h>
+
+#include "adapter.h"
+
+/* The fields of an NPS object that schakel reads. */
+enum brp_field {
+	BRP_BSN,		/* BG:inp.bsn */
+	BRP_GEMEENTE,		/* BG:inp.gemeenteVanInschrijving */
+	BRP_AOA_ID,		/* BG:verblijfsadres/BG:aoa.identificatie */
+	BRP_POSTCODE,		/* .../BG:aoa.postcode */
+	BRP_HUISNUMMER,		/* .../BG:aoa.huisnummer */
+	BRP_HUISLETTER,		/* .../BG:aoa.huisletter */
+	BRP_TOEVOEGING,		/* .../BG:aoa.huisnummertoevoeging */
+	BRP_BEGINDATUM,		/* .../BG:begindatumVerblijf */
+	BRP_NFIELDS
+};
+
+/* One BG:object: its place, its fields, its first error. */
+struct brp_object {
+	unsigned long line;		/* line of the start tag */
+	unsigned long index;		/* 1 for the first object of the file */
+	char *value[BRP_NFIELDS];	/* malloc'd; NULL = absent */
+	char *error;			/* malloc'd reason to reject it, or NULL */
+};
+
+/* Returns the field read from child `name` of BG:object, or -1. */
+int brp_object_field(const char *name);
+/* Returns the field read from child `name` of BG:verblijfsadres, or -1. */
+int brp_verblijfsadres_field(const char *name);
+
+/* Starts obj afresh at line and index; frees what it held. */
+void brp_object_start(struct brp_object *obj, unsigned long line,
+		      unsigned long index);
+/*
+ * Stores a copy of value (len bytes) as field f.  Returns 0, or -1 when out
+ * of memory.
+ */
+int brp_object_set(struct brp_object *obj, int f, const char *value,
+		   size_t len);
+/*
+ * Records the reason obj must be rejected, unless it already has one (the
+ * first error is the one reported).  Returns 0, or -1 when out of memory.
+ */
+int brp_object_fail(struct brp_object *obj, const char *reason);
+/*
+ * Hands obj to the host: host->record() when it is complete, else
+ * host->reject().  Returns 0 to go on, -1 when record() asked to stop.
+ * obj is emptied either way.
+ */
+int brp_object_emit(struct brp_object *obj, const struct adapter_host *host);
+/* Frees what obj holds; obj itself is the caller's. */
+void brp_object_clear(struct brp_object *obj);
+
+#endif

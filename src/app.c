@@ -1,0 +1,82 @@
+/*
+ * app.c - opening an installation (see app.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "app.h"
+#include "loader.h"
+
+static void db_path(const char *dir, const struct config *cfg, char out[4096])
+{
+	if (cfg->database[0] == '/')
+		snprintf(out, 4096, "%s", cfg->database);
+	else
+		snprintf(out, 4096, "%s/%s", dir, cfg->database);
+}
+
+enum status app_init(const char *dir, bool *conf_created, struct errbuf *e)
+{
+	struct app app = { 0 };
+	char path[4096];
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return errbuf_set(e, ST_FAIL, "cannot create %s: %s", dir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/schakel.conf", dir);
+	if (config_write_default(path, conf_created, e) != ST_OK)
+		return ST_FAIL;
+	if (crypto_keys_create(dir, e) != ST_OK)
+		return ST_FAIL;
+	if (app_open(&app, dir, e) != ST_OK)
+		return ST_FAIL;
+	app_close(&app);
+	return ST_OK;
+}
+
+enum status app_open(struct app *app, const char *dir, struct errbuf *e)
+{
+	char path[4096];
+	struct stat sb;
+
+	memset(app, 0, sizeof(*app));
+	snprintf(app->dir, sizeof(app->dir), "%s", dir);
+	snprintf(path, sizeof(path), "%s/schakel.conf", dir);
+	if (stat(path, &sb) != 0)
+		return errbuf_set(e, ST_FAIL, "%s is not a schakel data directory (no "
+				  "schakel.conf): run `schakel -D %s init`", dir, dir);
+	if (config_load(&app->cfg, path, e) != ST_OK)
+		return ST_FAIL;
+	if (crypto_keys_load(dir, &app->keys, e) != ST_OK)
+		goto out_close;
+	app->records_schema = xml_schema_load(loader_schema_dir(), "schakel-records.xsd", e);
+	if (app->records_schema == NULL)
+		goto out_close;
+	app->records = xml_validator_new(app->records_schema);
+	if (app->records == NULL) {
+		errbuf_set(e, ST_FAIL, "out of memory");
+		goto out_close;
+	}
+	db_path(dir, &app->cfg, path);
+	if (store_open(path, loader_schema_dir(), app->cfg.busy_timeout_ms, &app->store,
+		       e) != ST_OK)
+		goto out_close;
+	return ST_OK;
+out_close:
+	app_close(app);
+	return ST_FAIL;
+}
+
+void app_close(struct app *app)
+{
+	if (app == NULL)
+		return;
+	store_close(app->store);
+	xml_validator_free(app->records);
+	if (app->records_schema != NULL)
+		xmlSchemaFree(app->records_schema);
+	crypto_keys_wipe(&app->keys);
+	config_free(&app->cfg);
+	memset(app, 0, sizeof(*app));
+}

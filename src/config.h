@@ -1,0 +1,98 @@
+/*
+ * config.h - DIR/schakel.conf: keys, defaults and checks.
+ *
+ * The file is INI with dotted section names, read with inih.  Every key is
+ * declared once in a table in config.c with its default and its check; a
+ * file with no keys at all gives the defaults.  Unknown sections or keys, and
+ * values that fail their check, are errors that name file and line.
+ * Sections whose name carries an identifier ([party.<OIN>],
+ * [source.<name>]) may occur several times with different identifiers.
+ * docs/configuration.md is the reference and must match the table.
+ */
+#ifndef SCHAKEL_CONFIG_H
+#define SCHAKEL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rule.h"
+#include "status.h"
+
+#define OIN_LEN 20
+
+/* A list of strings, such as gemeentecodes or adapter names. */
+struct strlist {
+	char **v;
+	size_t n;
+};
+
+/*
+ * [party.<OIN>]: an authority connected to the broker, and its grant.
+ * Deny by default: a party may supply nothing and receives nothing unless
+ * these keys say so.
+ */
+struct party {
+	char oin[OIN_LEN + 1];		/* from the section name, 20 digits */
+	char *name;			/* name = ...              (default: the OIN) */
+	struct strlist gemeenten;	/* gemeenten = 1783, 1784  (its territory; empty: national) */
+	struct strlist supplies;	/* supplies = brp          (adapters it may feed) */
+	unsigned receives;		/* receives = OVERBEWONING, ... or "all" (RULE_BIT mask) */
+	bool receive_bsn;		/* receive_bsn = false     (may it see the BSN itself) */
+	char *push_url;			/* push_url =              (https endpoint; NULL: inbox only) */
+};
+
+struct config {
+	char *path;			/* the file read, for messages */
+
+	/* [match] */
+	int window_days;		/* window_days = 365 */
+
+	/* [rule.<NAME>] enabled = true, for every rule */
+	bool rule_enabled[RULE_COUNT];
+	int m2_per_person;		/* [rule.OVERBEWONING] m2_per_person = 12 */
+	int min_gap;			/* [rule.ONDERREGISTRATIE] min_gap = 2 */
+	struct strlist permit_gemeenten;/* [rule.GEEN_VERGUNNING] gemeenten = */
+	int min_persons;		/* [rule.GEEN_VERGUNNING] min_persons = 4 */
+
+	/* [ingest] */
+	size_t max_field_bytes;		/* max_field_bytes = 65536 */
+	size_t max_depth;		/* max_depth = 64 */
+	size_t max_records;		/* max_records = 10000000 (per file) */
+
+	/* [store] */
+	char *database;			/* database = schakel.db (relative to DIR) */
+	int busy_timeout_ms;		/* busy_timeout_ms = 5000 */
+
+	/* [log] */
+	char *log_level;		/* level = info  (error, warn, info, debug) */
+
+	struct party *parties;
+	size_t nparties;
+};
+
+/* Fills cfg with the defaults.  Free with config_free(). */
+enum status config_defaults(struct config *cfg);
+
+/*
+ * Reads path into cfg (which is first set to the defaults).  A missing file
+ * is an error.  On error, e says "path:line: what is wrong" and cfg holds
+ * nothing that needs freeing.
+ */
+enum status config_load(struct config *cfg, const char *path, struct errbuf *e);
+
+/* Frees what cfg holds; accepts a zeroed or already freed struct. */
+void config_free(struct config *cfg);
+
+/*
+ * Writes the default, commented configuration file to path unless a file
+ * is already there (then it is kept and *created is false).  Mode 0600.
+ */
+enum status config_write_default(const char *path, bool *created, struct errbuf *e);
+
+/* The party with this OIN, or NULL. */
+const struct party *config_party(const struct config *cfg, const char *oin);
+
+/* Whether the list holds s. */
+bool strlist_has(const struct strlist *l, const char *s);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * crypto.c - keys, pseudonyms, BSN encryption, digests (see crypto.h).
+ * OpenSSL errors are turned into messages here; no key or BSN is ever part
+ * of one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "crypto.h"
+
+static const char *const key_files[] = { "pseudonym.key", "encrypt.key" };
+
+enum status crypto_random(void *buf, size_t n, struct errbuf *e)
+{
+	if (RAND_bytes(buf, (int)n) != 1)
+		return errbuf_set(e, ST_FAIL, "the random generator failed");
+	return ST_OK;
+}
+
+/* Writes a fresh key to path unless the file exists. */
+static enum status key_create(const char *path, struct errbuf *e)
+{
+	uint8_t key[CRYPTO_KEY_LEN];
+	enum status st = ST_FAIL;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return ST_OK;
+		return errbuf_set(e, ST_FAIL, "cannot create %s: %s", path, strerror(errno));
+	}
+	if (crypto_random(key, sizeof(key), e) != ST_OK)
+		goto out_close;
+	if (write(fd, key, sizeof(key)) != (ssize_t)sizeof(key) || fsync(fd) != 0) {
+		errbuf_set(e, ST_FAIL, "cannot write %s: %s", path, strerror(errno));
+		goto out_close;
+	}
+	st = ST_OK;
+out_close:
+	OPENSSL_cleanse(key, sizeof(key));
+	close(fd);
+	if (st != ST_OK)
+		unlink(path);
+	return st;
+}
+
+enum status crypto_keys_create(const char *dir, struct errbuf *e)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/keys", dir);
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return errbuf_set(e, ST_FAIL, "cannot create %s: %s", path, strerror(errno));
+	for (size_t i = 0; i < sizeof(key_files) / sizeof(key_files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/keys/%s", dir, key_files[i]);
+		if (key_create(path, e) != ST_OK)
+			return ST_FAIL;
+	}
+	return ST_OK;
+}
+
+static enum status key_load(const char *path, uint8_t key[CRYPTO_KEY_LEN], struct errbuf *e)
+{
+	struct stat sb;
+	enum status st = ST_FAIL;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errbuf_set(e, ST_FAIL, "cannot read key %s: %s (run `schakel init`)",
+				  path, strerror(errno));
+	if (fstat(fd, &sb) != 0 || (sb.st_mode & 077) != 0) {
+		errbuf_set(e, ST_FAIL, "key %s must be readable by its owner only (chmod 600)",
+			   path);
+		goto out_close;
+	}
+	n = read(fd, key, CRYPTO_KEY_LEN);
+	if (n != CRYPTO_KEY_LEN || sb.st_size != CRYPTO_KEY_LEN) {
+		errbuf_set(e, ST_FAIL, "key %s is not %d bytes", path, CRYPTO_KEY_LEN);
+		goto out_close;
+	}
+	st = ST_OK;
+out_close:
+	close(fd);
+	return st;
+}
+
+enum status crypto_keys_load(const char *dir, struct keys *k, struct errbuf *e)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/keys/%s", dir, key_files[0]);
+	if (key_load(path, k->pseudonym, e) != ST_OK)
+		return ST_FAIL;
+	snprintf(path, sizeof(path), "%s/keys/%s", dir, key_files[1]);
+	if (key_load(path, k->encrypt, e) != ST_OK) {
+		crypto_keys_wipe(k);
+		return ST_FAIL;
+	}
+	return ST_OK;
+}
+
+void crypto_keys_wipe(struct keys *k)
+{
+	if (k != NULL)
+		OPENSSL_cleanse(k, sizeof(*k));
+}
+
+void crypto_pseudonym(const struct keys *k, const char bsn[9], uint8_t out[PSEUDONYM_LEN])
+{
+	unsigned int len = PSEUDONYM_LEN;
+
+	HMAC(EVP_sha256(), k->pseudonym, CRYPTO_KEY_LEN, (const uint8_t *)bsn, 9, out, &len);
+}
+
+enum status crypto_seal_bsn(const struct keys *k, const char bsn[9],
+			    const uint8_t pseudonym[PSEUDONYM_LEN],
+			    uint8_t out[SEALED_BSN_LEN], struct errbuf *e)
+{
+	EVP_CIPHER_CTX *c;
+	enum status st = ST_FAIL;
+	int n;
+
+	if (crypto_random(out, 12, e) != ST_OK)
+		return ST_FAIL;
+	c = EVP_CIPHER_CTX_new();
+	if (c == NULL)
+		return errbuf_set(e, ST_FAIL, "out of memory");
+	if (EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, k->encrypt, out) != 1 ||
+	    EVP_EncryptUpdate(c, NULL, &n, pseudonym, PSEUDONYM_LEN) != 1 ||
+	    EVP_EncryptUpdate(c, out + 12, &n, (const uint8_t *)bsn, 9) != 1 ||
+	    EVP_EncryptFinal_ex(c, out + 12 + n, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, out + 21) != 1) {
+		errbuf_set(e, ST_FAIL, "BSN encryption failed");
+		goto out_free;
+	}
+	st = ST_OK;
+out_free:
+	EVP_CIPHER_CTX_free(c);
+	return st;
+}
+
+enum status crypto_open_bsn(const struct keys *k, const uint8_t in[SEALED_BSN_LEN],
+			    const uint8_t pseudonym[PSEUDONYM_LEN], char out[10],
+			    struct errbuf *e)
+{
+	EVP_CIPHER_CTX *c;
+	enum status st = ST_FAIL;
+	uint8_t tag[16];
+	int n;
+
+	c = EVP_CIPHER_CTX_new();
+	if (c == NULL)
+		return errbuf_set(e, ST_FAIL, "out of memory");
+	memcpy(tag, in + 21, 16);
+	if (EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, k->encrypt, in) != 1 ||
+	    EVP_DecryptUpdate(c, NULL, &n, pseudonym, PSEUDONYM_LEN) != 1 ||
+	    EVP_DecryptUpdate(c, (uint8_t *)out, &n, in + 12, 9) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, tag) != 1 ||
+	    EVP_DecryptFinal_ex(c, (uint8_t *)out + n, &n) != 1) {
+		OPENSSL_cleanse(out, 10);
+		errbuf_set(e, ST_FAIL, "a stored BSN does not decrypt (wrong key or damaged row)");
+		goto out_free;
+	}
+	out[9] = '\0';
+	st = ST_OK;
+out_free:
+	EVP_CIPHER_CTX_free(c);
+	return st;
+}
+
+void crypto_hex(const uint8_t *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+struct sha256 {
+	EVP_MD_CTX *md;
+};
+
+struct sha256 *crypto_sha256_new(void)
+{
+	struct sha256 *s = malloc(sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->md = EVP_MD_CTX_new();
+	if (s->md == NULL || EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(s->md);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void crypto_sha256_update(struct sha256 *s, const void *buf, size_t len)
+{
+	EVP_DigestUpdate(s->md, buf, len);
+}
+
+void crypto_sha256_final(struct sha256 *s, char hex[65])
+{
+	uint8_t d[32];
+	unsigned int n = 32;
+
+	EVP_DigestFinal_ex(s->md, d, &n);
+	crypto_hex(d, 32, hex);
+	EVP_MD_CTX_free(s->md);
+	free(s);
+}
+
+void crypto_sha256(const void *buf, size_t len, uint8_t out[32])
+{
+	unsigned int n = 32;
+
+	EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL);
+}

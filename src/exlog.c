@@ -1,0 +1,120 @@
+/*
+ * exlog.c - the hash-chained exchange log (see exlog.h).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto.h"
+#include "exlog.h"
+
+void exlog_hash(const struct exlog_row *r, char out[65])
+{
+	struct sha256 *h = crypto_sha256_new();
+	char seq[24];
+
+	if (h == NULL) {	/* out of memory: a hash that matches nothing */
+		memset(out, 'x', 64);
+		out[64] = '\0';
+		return;
+	}
+	snprintf(seq, sizeof(seq), "%" PRId64, r->seq);
+	const char *parts[] = { r->prev, seq, r->at, r->kind, r->party, r->subject, r->detail };
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		if (i > 0)
+			crypto_sha256_update(h, "\n", 1);
+		if (parts[i] != NULL)
+			crypto_sha256_update(h, parts[i], strlen(parts[i]));
+	}
+	crypto_sha256_final(h, out);
+}
+
+/* The time now as 2026-11-01T08:00:00.123Z. */
+static void now_utc(char out[32])
+{
+	struct timespec ts;
+	struct tm tm;
+
+	char ms[8];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ms, sizeof(ms), ".%03uZ", (unsigned)(ts.tv_nsec / 1000000) % 1000u);
+	strcat(out, ms);
+}
+
+enum status exlog_append(struct store *s, const char *kind, const char *party,
+			 const char *subject, json_t *detail, struct errbuf *e)
+{
+	struct exlog_row r = { .kind = kind, .party = party, .subject = subject };
+	enum status st = ST_FAIL;
+	char *text;
+
+	if (detail == NULL)
+		return errbuf_set(e, ST_FAIL, "exchange log: out of memory");
+	text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(detail);
+	if (text == NULL)
+		return errbuf_set(e, ST_FAIL, "exchange log: out of memory");
+	r.detail = text;
+	if (store_log_head(s, &r.seq, r.prev, e) != ST_OK)
+		goto out_free;
+	r.seq++;
+	now_utc(r.at);
+	exlog_hash(&r, r.hash);
+	st = store_log_insert(s, &r, e);
+out_free:
+	free(text);
+	return st;
+}
+
+struct verify {
+	int64_t expect_seq;
+	char prev[65];
+	long entries;
+	struct errbuf *e;
+};
+
+static int verify_entry(void *arg, const struct exlog_row *r)
+{
+	struct verify *v = arg;
+	char hash[65];
+
+	if (r->seq != v->expect_seq) {
+		errbuf_set(v->e, ST_FAIL, "entry %" PRId64 ": expected entry %" PRId64
+			   " here (entries are missing)", r->seq, v->expect_seq);
+		return 1;
+	}
+	if (strcmp(r->prev, v->prev) != 0) {
+		errbuf_set(v->e, ST_FAIL, "entry %" PRId64 ": its link to entry %" PRId64
+			   " does not match (an entry before it was changed or removed)",
+			   r->seq, r->seq - 1);
+		return 1;
+	}
+	exlog_hash(r, hash);
+	if (strcmp(hash, r->hash) != 0) {
+		errbuf_set(v->e, ST_FAIL, "entry %" PRId64 ": its content does not match "
+			   "its hash (the entry was changed)", r->seq);
+		return 1;
+	}
+	memcpy(v->prev, r->hash, sizeof(v->prev));
+	v->expect_seq++;
+	v->entries++;
+	return 0;
+}
+
+enum status exlog_verify(struct store *s, long *entries, struct errbuf *e)
+{
+	struct verify v = { .expect_seq = 1, .e = e };
+
+	memset(v.prev, '0', 64);
+	v.prev[64] = '\0';
+	*entries = 0;
+	if (store_log_scan(s, 1, verify_entry, &v, e) != ST_OK)
+		return ST_FAIL;
+	*entries = v.entries;
+	return ST_OK;
+}

@@ -1,0 +1,37 @@
+/*
+ * exlog.h - the exchange log: every ingest, rejection and new signal (and,
+ * later, every upload, pull, delivery and refusal) as one append-only,
+ * hash-chained entry.
+ *
+ * Entry n carries prev = hash(n-1) and
+ *   hash = SHA-256(prev "\n" seq "\n" at "\n" kind "\n" party "\n" subject "\n" detail)
+ * in lower-case hex; the first entry's prev is 64 zeros.  An entry is
+ * written in the same store transaction as the change it records, so an
+ * exchange whose entry cannot be written does not happen.
+ */
+#ifndef SCHAKEL_EXLOG_H
+#define SCHAKEL_EXLOG_H
+
+#include <jansson.h>
+
+#include "status.h"
+#include "store.h"
+
+/*
+ * Appends an entry.  detail is a JSON object whose reference this function
+ * takes (NULL counts as out of memory); party and subject may be NULL.
+ * Never put a BSN or a key in any of them.
+ */
+enum status exlog_append(struct store *s, const char *kind, const char *party,
+			 const char *subject, json_t *detail, struct errbuf *e);
+
+/* The hash an entry should carry (64 hex digits and a NUL into out). */
+void exlog_hash(const struct exlog_row *r, char out[65]);
+
+/*
+ * Recomputes the chain.  Returns ST_OK with *entries counted, or ST_FAIL
+ * with e naming the first entry that does not fit and why.
+ */
+enum status exlog_verify(struct store *s, long *entries, struct errbuf *e);
+
+#endif

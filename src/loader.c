@@ -1,0 +1,121 @@
+/*
+ * loader.c - adapter modules (see loader.h).
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader.h"
+#include "xml.h"
+
+static const char *env_or(const char *var, const char *fallback)
+{
+	const char *v = getenv(var);
+
+	return v != NULL && *v != '\0' ? v : fallback;
+}
+
+const char *loader_adapter_dir(void)
+{
+	return env_or("SCHAKEL_ADAPTER_DIR", SCHAKEL_ADAPTER_DIR);
+}
+
+const char *loader_schema_dir(void)
+{
+	return env_or("SCHAKEL_SCHEMA_DIR", SCHAKEL_SCHEMA_DIR);
+}
+
+const char *loader_sample_dir(void)
+{
+	return env_or("SCHAKEL_SAMPLE_DIR", SCHAKEL_SAMPLE_DIR);
+}
+
+/* Adapter names are lower-case identifiers: never a path. */
+static bool valid_name(const char *name)
+{
+	if (*name == '\0' || strlen(name) > 32)
+		return false;
+	for (const char *p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	return true;
+}
+
+enum status loader_load(const char *name, struct loaded_adapter *out, struct errbuf *e)
+{
+	const struct adapter *ad;
+	char path[4096];
+
+	memset(out, 0, sizeof(*out));
+	if (!valid_name(name))
+		return errbuf_set(e, ST_USAGE, "'%.40s' is not an adapter name", name);
+	snprintf(path, sizeof(path), "%s/%s.so", loader_adapter_dir(), name);
+	out->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (out->handle == NULL)
+		return errbuf_set(e, ST_USAGE, "no adapter '%s' (%s)", name, dlerror());
+	ad = dlsym(out->handle, ADAPTER_SYMBOL);
+	if (ad == NULL) {
+		errbuf_set(e, ST_FAIL, "adapter %s does not export %s", path, ADAPTER_SYMBOL);
+		goto out_close;
+	}
+	if (ad->abi_version != ADAPTER_ABI_VERSION) {
+		errbuf_set(e, ST_FAIL, "adapter %s was built for adapter ABI version %u, but "
+			   "this schakel speaks version %u: rebuild the adapter against this "
+			   "schakel's src/adapter.h", path, ad->abi_version, ADAPTER_ABI_VERSION);
+		goto out_close;
+	}
+	if (ad->name == NULL || strcmp(ad->name, name) != 0 || ad->open == NULL ||
+	    ad->feed == NULL || ad->finish == NULL || ad->error == NULL || ad->close == NULL) {
+		errbuf_set(e, ST_FAIL, "adapter %s is incomplete (name or functions missing)",
+			   path);
+		goto out_close;
+	}
+	if (ad->source_schema != NULL) {
+		out->schema = xml_schema_load(loader_schema_dir(), ad->source_schema, e);
+		if (out->schema == NULL)
+			goto out_close;
+	}
+	out->adapter = ad;
+	return ST_OK;
+out_close:
+	dlclose(out->handle);
+	out->handle = NULL;
+	return ST_FAIL;
+}
+
+void loader_unload(struct loaded_adapter *la)
+{
+	if (la == NULL)
+		return;
+	if (la->schema != NULL)
+		xmlSchemaFree(la->schema);
+	if (la->handle != NULL)
+		dlclose(la->handle);
+	memset(la, 0, sizeof(*la));
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+void loader_list(void (*cb)(void *arg, const char *name), void *arg)
+{
+	struct dirent **ents;
+	int n = scandir(loader_adapter_dir(), &ents, NULL, by_name);
+
+	for (int i = 0; i < n; i++) {
+		char name[256];
+		size_t len = strlen(ents[i]->d_name);
+
+		if (len > 3 && strcmp(ents[i]->d_name + len - 3, ".so") == 0) {
+			snprintf(name, sizeof(name), "%.*s", (int)(len - 3), ents[i]->d_name);
+			cb(arg, name);
+		}
+		free(ents[i]);
+	}
+	if (n >= 0)
+		free(ents);
+}

@@ -1,0 +1,555 @@
+/*
+ * main.c - the command line: global options, the commands of product.md,
+ * and their help.  Only this file prints results and chooses the exit code.
+ *
+ * Exit codes: 0 success; 1 failure (nothing changed); 2 usage error;
+ * 3 ingest finished but some records were rejected.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "exlog.h"
+#include "ingest.h"
+#include "loader.h"
+#include "match.h"
+#include "output.h"
+#include "xml.h"
+
+#define VERSION "0.1.0"
+
+struct command {
+	const char *name;
+	const char *args;
+	const char *summary;
+	const char *help;	/* the options, for `schakel CMD --help` */
+	int (*run)(const char *dir, int argc, char **argv);
+};
+
+static const struct command *find_command(const char *name);
+static int list_signals(struct app *app, int format, const char *rule);
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+	__attribute__((format(printf, 2, 0)));
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "schakel %s: ", cmd);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	fprintf(stderr, fmt, arg);
+#pragma GCC diagnostic pop
+	fprintf(stderr, "\n(see `schakel %s --help`)\n", cmd);
+	return ST_USAGE;
+}
+
+static int fail(const char *cmd, const struct errbuf *e)
+{
+	fprintf(stderr, "schakel %s: %s\n", cmd, e->msg);
+	return ST_FAIL;
+}
+
+/* Handles --help for a command with no options of its own. */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
+static void print_help(const struct command *c)
+{
+	printf("usage: schakel [-D DIR] %s %s\n\n%s\n", c->name, c->args, c->summary);
+	if (c->help != NULL)
+		printf("\n%s", c->help);
+}
+
+static int cmd_init(const char *dir, int argc, char **argv)
+{
+	struct errbuf e;
+	bool created;
+
+	if (argc > 1)
+		return usage_error("init", "unexpected argument '%s'", argv[1]);
+	if (app_init(dir, &created, &e) != ST_OK)
+		return fail("init", &e);
+	printf("%s: %s, keys and database ready\n", dir,
+	       created ? "schakel.conf written" : "schakel.conf kept");
+	return ST_OK;
+}
+
+static void print_reject(void *arg, const char *place, const char *reason)
+{
+	printf("  rejected %s %s: %s\n", (const char *)arg, place, reason);
+}
+
+/* Ingests one file; returns its exit status. */
+static int ingest_one(struct app *app, struct loaded_adapter *la, const char *path)
+{
+	struct ingest_opts opts = { .origin = path, .on_reject = print_reject,
+				    .arg = (void *)path };
+	struct ingest_result res;
+	struct errbuf e;
+	enum status st;
+
+	st = ingest_file(app, la, path, &opts, &res, &e);
+	if (st == ST_FAIL) {
+		if (res.refused)
+			printf("%s: refused, nothing stored: %s\n", path, e.msg);
+		else
+			fprintf(stderr, "schakel ingest: %s: %s\n", path, e.msg);
+		return ST_FAIL;
+	}
+	printf("%s: %ld accepted (%ld new or changed), %ld rejected\n", path, res.accepted,
+	       res.changed, res.rejected);
+	return st;
+}
+
+static int cmd_ingest(const char *dir, int argc, char **argv)
+{
+	struct loaded_adapter la;
+	struct app app;
+	struct errbuf e;
+	int worst = ST_OK;
+	enum status st;
+
+	if (argc < 3)
+		return usage_error("ingest", "%s", "needs an adapter and at least one FILE");
+	st = loader_load(argv[1], &la, &e);
+	if (st != ST_OK) {
+		fprintf(stderr, "schakel ingest: %s\n", e.msg);
+		return st;
+	}
+	if (app_open(&app, dir, &e) != ST_OK) {
+		loader_unload(&la);
+		return fail("ingest", &e);
+	}
+	for (int i = 2; i < argc; i++) {
+		int rc = ingest_one(&app, &la, argv[i]);
+
+		if (rc == ST_FAIL || (rc == ST_REJECTED && worst == ST_OK))
+			worst = rc;
+	}
+	app_close(&app);
+	loader_unload(&la);
+	return worst;
+}
+
+static int cmd_match(const char *dir, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "as-of", required_argument, NULL, 'a' }, { NULL, 0, NULL, 0 },
+	};
+	struct match_result res;
+	char as_of[11];
+	struct app app;
+	struct errbuf e;
+	enum status st;
+	int c;
+
+	match_today(as_of);
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'a')
+			return usage_error("match", "%s", "unknown option");
+		if (norm_date("--as-of", optarg, &e) != ST_OK)
+			return usage_error("match", "%s", e.msg);
+		snprintf(as_of, sizeof(as_of), "%s", optarg);
+	}
+	if (optind < argc)
+		return usage_error("match", "unexpected argument '%s'", argv[optind]);
+	if (app_open(&app, dir, &e) != ST_OK)
+		return fail("match", &e);
+	st = match_run(&app, as_of, &res, NULL, NULL, &e);
+	app_close(&app);
+	if (st != ST_OK)
+		return st == ST_USAGE ? usage_error("match", "%s", e.msg) : fail("match", &e);
+	printf("match as of %s: %ld addresses, %ld signals hold, %ld new\n", as_of,
+	       res.addresses, res.raised, res.created);
+	return ST_OK;
+}
+
+struct listing {
+	const struct config *cfg;
+	xmlTextWriterPtr xml;
+	int format;		/* 't', 'j', 'x' */
+	long count;
+};
+
+static int list_signal(void *arg, const struct signal *sig)
+{
+	struct listing *l = arg;
+
+	l->count++;
+	if (l->format == 't') {
+		output_table_row(stdout, l->cfg, sig);
+	} else if (l->format == 'j') {
+		json_t *o = output_signal_json(sig);
+
+		if (o == NULL || json_dumpf(o, stdout, JSON_COMPACT) != 0) {
+			json_decref(o);
+			return -1;
+		}
+		json_decref(o);
+		putchar('\n');
+	} else if (output_signal_xml(l->xml, sig, 0) != 0) {
+		return -1;
+	}
+	return 0;
+}
+
+/* Lists signals in the given format; returns an exit status. */
+static int list_signals(struct app *app, int format, const char *rule)
+{
+	struct listing l = { .cfg = &app->cfg, .format = format };
+	xmlOutputBufferPtr out = NULL;
+	struct errbuf e;
+	enum status st;
+
+	if (format == 'x') {
+		out = xmlOutputBufferCreateFile(stdout, NULL);
+		l.xml = out != NULL ? xmlNewTextWriter(out) : NULL;
+		if (l.xml == NULL)
+			return errbuf_set(&e, ST_FAIL, "out of memory"), fail("signals", &e);
+		xmlTextWriterSetIndent(l.xml, 1);
+		xmlTextWriterStartDocument(l.xml, NULL, "UTF-8", NULL);
+		xmlTextWriterStartElementNS(l.xml, NULL, (const xmlChar *)"signalen",
+					    (const xmlChar *)SIGNAL_NS);
+	} else if (format == 't') {
+		output_table_header(stdout);
+	}
+	st = store_signals(app->store, rule, NULL, list_signal, &l, &e);
+	if (format == 'x') {
+		xmlTextWriterEndDocument(l.xml);
+		xmlFreeTextWriter(l.xml);
+	} else if (format == 't') {
+		printf("%ld signal%s\n", l.count, l.count == 1 ? "" : "s");
+	}
+	if (st != ST_OK)
+		return fail("signals", &e);
+	return fflush(stdout) == 0 ? ST_OK : ST_FAIL;
+}
+
+static int cmd_signals(const char *dir, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "rule", required_argument, NULL, 'r' }, { NULL, 0, NULL, 0 },
+	};
+	const char *rule = NULL;
+	int format = 't', c, rc;
+	struct app app;
+	struct errbuf e;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'f' && strcmp(optarg, "table") == 0)
+			format = 't';
+		else if (c == 'f' && strcmp(optarg, "json") == 0)
+			format = 'j';
+		else if (c == 'f' && strcmp(optarg, "xml") == 0)
+			format = 'x';
+		else if (c == 'f')
+			return usage_error("signals", "--format must be table, json or xml, "
+					   "not '%s'", optarg);
+		else if (c == 'r' && rule_from_name(optarg) >= 0)
+			rule = optarg;
+		else if (c == 'r')
+			return usage_error("signals", "no rule '%s' (OVERBEWONING, "
+					   "ONDERREGISTRATIE, ADRES_AFWIJKING, GEEN_VERGUNNING)",
+					   optarg);
+		else
+			return usage_error("signals", "%s", "unknown option");
+	}
+	if (optind < argc)
+		return usage_error("signals", "unexpected argument '%s'", argv[optind]);
+	if (app_open(&app, dir, &e) != ST_OK)
+		return fail("signals", &e);
+	rc = list_signals(&app, format, rule);
+	app_close(&app);
+	return rc;
+}
+
+static int print_entry(void *arg, const struct exlog_row *r)
+{
+	(void)arg;
+	printf("%6lld  %-24s  %-7s  %-20s  %-28s  %s\n", (long long)r->seq, r->at, r->kind,
+	       r->party ? r->party : "-", r->subject ? r->subject : "-", r->detail);
+	return 0;
+}
+
+static int cmd_log(const char *dir, int argc, char **argv)
+{
+	struct app app;
+	struct errbuf e;
+	long entries;
+	int rc = ST_OK;
+
+	if (argc > 2 || (argc == 2 && strcmp(argv[1], "verify") != 0))
+		return usage_error("log", "unexpected argument '%s'", argv[1]);
+	if (app_open(&app, dir, &e) != ST_OK)
+		return fail("log", &e);
+	if (argc == 2) {
+		if (exlog_verify(app.store, &entries, &e) == ST_OK) {
+			printf("exchange log intact: %ld entries\n", entries);
+		} else {
+			printf("exchange log BROKEN at %s\n", e.msg);
+			rc = ST_FAIL;
+		}
+	} else {
+		printf("%6s  %-24s  %-7s  %-20s  %-28s  %s\n", "SEQ", "AT", "KIND", "PARTY",
+		       "SUBJECT", "DETAIL");
+		if (store_log_scan(app.store, 1, print_entry, NULL, &e) != ST_OK)
+			rc = fail("log", &e);
+	}
+	app_close(&app);
+	return rc;
+}
+
+static int cmd_serve(const char *dir, int argc, char **argv)
+{
+	(void)dir;
+	(void)argc;
+	(void)argv;
+	fprintf(stderr, "schakel serve: the daemon is not part of this build yet\n");
+	return ST_FAIL;
+}
+
+/* The demo's parties and rule settings, appended to the default file. */
+static const char demo_conf[] =
+	"\n# --- added by `schakel demo` ---------------------------------------\n"
+	"[party.00000001000000001783]\n"
+	"name = Gemeente Westland\n"
+	"gemeenten = 1783\n"
+	"supplies = brp\n"
+	"receives = all\n"
+	"\n"
+	"[party.00000001000000000983]\n"
+	"name = Gemeente Venlo\n"
+	"gemeenten = 0983\n"
+	"supplies = brp\n"
+	"receives = all\n"
+	"\n"
+	"[party.00000001003214345000]\n"
+	"name = Nederlandse Arbeidsinspectie\n"
+	"supplies = inspectie\n"
+	"receives = all\n"
+	"receive_bsn = true\n";
+
+/* Runs one command of the table in-process, as the demo's step n. */
+static int demo_step(const char *dir, int n, const char *what, char **argv)
+{
+	int argc = 0, rc;
+
+	while (argv[argc] != NULL)
+		argc++;
+	printf("\n== %d. %s\n$ schakel", n, what);
+	for (int i = 0; i < argc; i++)
+		printf(" %s", argv[i]);
+	printf("\n");
+	fflush(stdout);
+	optind = 1;
+	rc = find_command(argv[0])->run(dir, argc, argv);
+	fflush(stdout);
+	return rc;
+}
+
+/* Sets GEEN_VERGUNNING to Westland and adds the parties. */
+static int demo_configure(const char *dir)
+{
+	char path[4096], *text = NULL;
+	size_t len = 0;
+	FILE *in, *out;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "%s/schakel.conf", dir);
+	in = fopen(path, "r");
+	out = open_memstream(&text, &len);
+	if (in == NULL || out == NULL)
+		goto out_close;
+	for (char line[512]; fgets(line, sizeof(line), in) != NULL;)
+		fputs(strncmp(line, "gemeenten =", 11) == 0 ? "gemeenten = 1783\n" : line, out);
+	fputs(demo_conf, out);
+	fclose(out);
+	out = NULL;
+	fclose(in);
+	in = fopen(path, "w");
+	if (in != NULL && fwrite(text, 1, len, in) == len)
+		rc = 0;
+out_close:
+	if (out != NULL)
+		fclose(out);
+	if (in != NULL)
+		fclose(in);
+	free(text);
+	return rc;
+}
+
+static int cmd_demo(const char *dir_unused, int argc, char **argv)
+{
+	char dir[] = "/tmp/schakel-demo-XXXXXX", files[4][4096];
+	static const char *const names[4] = {
+		"brp-npsLa01.xml", "brp-venlo-npsLa01.xml", "huisvesting.csv", "inspectie.json",
+	};
+	bool keep = argc == 2 && strcmp(argv[1], "--keep") == 0;
+	int rc, n = 1;
+
+	(void)dir_unused;
+	if (argc > 1 && !keep)
+		return usage_error("demo", "unexpected argument '%s'", argv[1]);
+	if (mkdtemp(dir) == NULL) {
+		perror("schakel demo: cannot make a temporary directory");
+		return ST_FAIL;
+	}
+	for (int i = 0; i < 4; i++)
+		snprintf(files[i], sizeof(files[i]), "%s/%s", loader_sample_dir(), names[i]);
+	printf("schakel demo: the whole pipeline on the sample data in %s,\n"
+	       "with a fresh data directory %s\n", loader_sample_dir(), dir);
+	rc = demo_step(dir, n++, "a data directory with keys and a database",
+		       (char *[]){ "init", NULL });
+	if (rc == ST_OK && demo_configure(dir) != 0)
+		rc = ST_FAIL;
+	if (rc == ST_OK)
+		printf("   configured: two municipalities, the inspectorate, and "
+		       "GEEN_VERGUNNING for Westland (1783)\n");
+	if (rc == ST_OK)	/* one BSN in the first file fails the elfproef: exit 3 */
+		rc = demo_step(dir, n++, "BRP extracts of Westland and Venlo (one bad BSN)",
+			       (char *[]){ "ingest", "brp", files[0], files[1], NULL });
+	if (rc == ST_OK || rc == ST_REJECTED)
+		rc = demo_step(dir, n++, "the housing register",
+			       (char *[]){ "ingest", "huisvesting", files[2], NULL });
+	if (rc == ST_OK)
+		rc = demo_step(dir, n++, "the inspectorate's findings",
+			       (char *[]){ "ingest", "inspectie", files[3], NULL });
+	if (rc == ST_OK)
+		rc = demo_step(dir, n++, "matching as of 2026-11-01",
+			       (char *[]){ "match", "--as-of", "2026-11-01", NULL });
+	if (rc == ST_OK)
+		rc = demo_step(dir, n++, "the signals and why they were raised",
+			       (char *[]){ "signals", NULL });
+	if (rc == ST_OK)
+		rc = demo_step(dir, n++, "the exchange log's hash chain",
+			       (char *[]){ "log", "verify", NULL });
+	if (keep) {
+		printf("\ndata directory kept: %s\n", dir);
+	} else {
+		char cmd[4200];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "schakel demo: could not remove %s\n", dir);
+	}
+	if (rc != ST_OK)
+		fprintf(stderr, "schakel demo: a step failed (exit %d)\n", rc);
+	return rc;
+}
+
+static const struct command commands[] = {
+	{ "init", "", "Creates DIR with a default schakel.conf (an existing one is kept), the "
+	  "database and fresh keys.\nSafe to run twice.", NULL, cmd_init },
+	{ "ingest", "ADAPTER FILE...", "Reads FILEs (- is stdin) with ADAPTER (brp, huisvesting, "
+	  "inspectie) and stores their records.\nPrints accepted and rejected counts and each "
+	  "rejection with its place and reason.\nExit 3 when records were rejected, 1 when a "
+	  "file was refused whole (nothing of it stored).", NULL, cmd_ingest },
+	{ "match", "[--as-of YYYY-MM-DD]", "Applies the matching rules as of the date (default "
+	  "today) and stores new signals.\nIdempotent: the same data and date raise nothing new.",
+	  "  --as-of YYYY-MM-DD   the date to match as of\n", cmd_match },
+	{ "signals", "[--format table|json|xml] [--rule RULE]", "Lists the signals.",
+	  "  --format table|json|xml   table (default), JSON Lines, or XML (signal schema)\n"
+	  "  --rule RULE               only OVERBEWONING, ONDERREGISTRATIE, ADRES_AFWIJKING "
+	  "or GEEN_VERGUNNING\n", cmd_signals },
+	{ "log", "[verify]", "Shows the exchange log; `log verify` checks its hash chain and "
+	  "names the first entry that does not fit (exit 1).", NULL, cmd_log },
+	{ "serve", "", "The daemon (HTTPS API, pulls, delivery): not part of this build yet.",
+	  NULL, cmd_serve },
+	{ "demo", "[--keep]", "Runs the whole pipeline on the bundled sample data in a "
+	  "temporary data directory\nand ends with a table of the signals and their reasons.",
+	  "  --keep   keep the temporary data directory and print its path\n", cmd_demo },
+};
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void print_adapter(void *arg, const char *name)
+{
+	(void)arg;
+	printf(" %s", name);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: schakel [-D DIR] COMMAND [ARGS]\n\n"
+		"schakel is an exchange point between supervisory bodies: it ingests BRP,\n"
+		"housing-register and inspection data, matches them and raises signals.\n\n"
+		"commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].args);
+	fprintf(f, "\noptions:\n"
+		"  -D DIR     the data directory (default $SCHAKEL_DATA, else ./data)\n"
+		"  --help     this text; `schakel COMMAND --help` for one command\n"
+		"  --version  the version\n\n"
+		"exit codes: 0 success, 1 failure (nothing changed), 2 usage error,\n"
+		"3 ingest finished but some records were rejected\n");
+	if (f == stdout) {
+		printf("\nadapters in %s:", loader_adapter_dir());
+		loader_list(print_adapter, NULL);
+		printf("\n");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = getenv("SCHAKEL_DATA");
+	const struct command *cmd;
+	int c, rc;
+
+	if (dir == NULL || *dir == '\0')
+		dir = "data";
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	while ((c = getopt_long(argc, argv, "+D:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'D':
+			dir = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return ST_OK;
+		case 'V':
+			printf("schakel %s (adapter ABI %d)\n", VERSION, ADAPTER_ABI_VERSION);
+			return ST_OK;
+		default:
+			usage(stderr);
+			return ST_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return ST_USAGE;
+	}
+	cmd = find_command(argv[optind]);
+	if (cmd == NULL) {
+		fprintf(stderr, "schakel: unknown command '%s'\n\n", argv[optind]);
+		usage(stderr);
+		return ST_USAGE;
+	}
+	argc -= optind;
+	argv += optind;
+	if (wants_help(argc, argv)) {
+		print_help(cmd);
+		return ST_OK;
+	}
+	optind = 1;
+	xml_init();
+	rc = cmd->run(dir, argc, argv);
+	xml_cleanup();
+	return rc;
+}

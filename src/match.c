@@ -1,0 +1,214 @@
+/*
+ * match.c - the matching rules (see match.h and matching.md).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "exlog.h"
+#include "match.h"
+#include "route.h"
+
+struct run {
+	struct app *app;
+	const struct config *cfg;
+	const char *as_of;
+	char created[21];
+	struct match_result *res;
+	void (*on_new)(void *arg, const struct signal *sig);
+	void *arg;
+	struct errbuf *e;
+};
+
+void match_today(char out[11])
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/* The signal's id: a digest of everything it rests on. */
+static void signal_id(struct signal *sig)
+{
+	char key[ADDRESS_KEY_MAX], person[2 * PSEUDONYM_LEN + 1] = "";
+	struct sha256 *h = crypto_sha256_new();
+	char line[256], hex[65];
+
+	if (h == NULL) {
+		snprintf(sig->id, sizeof(sig->id), "%s", "out-of-memory");
+		return;
+	}
+	address_key(&sig->address, key);
+	if (sig->has_person)
+		crypto_hex(sig->person, PSEUDONYM_LEN, person);
+	snprintf(line, sizeof(line), "%s|%s|%s|%ld|%ld|%ld|%ld", sig->rule, key, person,
+		 sig->registered, sig->observed, sig->oppervlakte, sig->max_bewoners);
+	crypto_sha256_update(h, line, strlen(line));
+	for (size_t i = 0; i < sig->nevidence; i++) {
+		snprintf(line, sizeof(line), "\n%s|%s", sig->evidence[i].source,
+			 sig->evidence[i].record);
+		crypto_sha256_update(h, line, strlen(line));
+	}
+	crypto_sha256_final(h, hex);
+	memcpy(sig->id, hex, 32);
+	sig->id[32] = '\0';
+}
+
+/* Gathers evidence, routes, stores and logs one signal. */
+static int raise_signal(struct run *run, struct signal *sig, unsigned evidence)
+{
+	struct store *s = run->app->store;
+	bool created = false;
+	json_t *to;
+
+	snprintf(sig->as_of, sizeof(sig->as_of), "%s", run->as_of);
+	memcpy(sig->created, run->created, sizeof(sig->created));
+	if (store_match_evidence(s, &sig->address, sig->has_person ? sig->person : NULL,
+				 evidence, &sig->evidence, &sig->nevidence, run->e) != ST_OK ||
+	    route_signal(run->cfg, sig, run->e) != ST_OK)
+		goto fail;
+	signal_id(sig);
+	if (store_put_signal(s, sig, &created, run->e) != ST_OK)
+		goto fail;
+	run->res->raised++;
+	if (created) {
+		char where[ADDRESS_KEY_MAX];
+
+		run->res->created++;
+		to = json_array();
+		for (size_t i = 0; to != NULL && i < sig->nrecipients; i++)
+			json_array_append_new(to, json_string(sig->recipients[i]));
+		address_display(&sig->address, where);
+		if (exlog_append(s, "signal", NULL, sig->id,
+				 json_pack("{s:s, s:s, s:s, s:o*, s:I}", "rule", sig->rule,
+					   "address", where, "as_of", sig->as_of,
+					   "recipients", to,
+					   "evidence", (json_int_t)sig->nevidence), run->e) != ST_OK)
+			goto fail;
+		if (run->on_new != NULL)
+			run->on_new(run->arg, sig);
+	}
+	signal_clear(sig);
+	return 0;
+fail:
+	signal_clear(sig);
+	return -1;
+}
+
+/* A signal about address facts f, for rule r. */
+static struct signal address_signal(enum rule r, const struct address_facts *f)
+{
+	struct signal sig = {
+		.address = f->address, .registered = f->registered, .observed = f->observed,
+		.oppervlakte = f->oppervlakte, .max_bewoners = f->max_bewoners,
+	};
+
+	snprintf(sig.rule, sizeof(sig.rule), "%s", rule_name(r));
+	return sig;
+}
+
+static bool overcrowded(const struct config *cfg, const struct address_facts *f)
+{
+	long persons = f->registered > f->observed ? f->registered : f->observed;
+
+	if (persons < 1)
+		return false;
+	if (f->oppervlakte >= 0 && persons > f->oppervlakte / cfg->m2_per_person)
+		return true;	/* integer division: floor(m2 / m2_per_person) */
+	return f->max_bewoners >= 0 && persons > f->max_bewoners;
+}
+
+/* Applies the three address rules to one address. */
+static int match_address(void *arg, const struct address_facts *f)
+{
+	struct run *run = arg;
+	const struct config *cfg = run->cfg;
+	struct signal sig;
+
+	run->res->addresses++;
+	if (cfg->rule_enabled[RULE_OVERBEWONING] && overcrowded(cfg, f)) {
+		unsigned ev = EVIDENCE_DWELLING;
+
+		ev |= f->registered > 0 ? EVIDENCE_BRP : 0;
+		ev |= f->observed > 0 ? EVIDENCE_FINDINGS : 0;
+		sig = address_signal(RULE_OVERBEWONING, f);
+		if (raise_signal(run, &sig, ev) != 0)
+			return -1;
+	}
+	if (cfg->rule_enabled[RULE_ONDERREGISTRATIE] && f->covered &&
+	    f->observed - f->registered >= cfg->min_gap) {
+		sig = address_signal(RULE_ONDERREGISTRATIE, f);
+		if (raise_signal(run, &sig, EVIDENCE_FINDINGS | EVIDENCE_BRP) != 0)
+			return -1;
+	}
+	if (cfg->rule_enabled[RULE_GEEN_VERGUNNING] &&
+	    strlist_has(&cfg->permit_gemeenten, f->address.gemeentecode) &&
+	    f->observed >= cfg->min_persons && !f->permit_valid) {
+		sig = address_signal(RULE_GEEN_VERGUNNING, f);
+		if (raise_signal(run, &sig, EVIDENCE_FINDINGS | EVIDENCE_DWELLING) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ADRES_AFWIJKING for one (person, address) pair. */
+static int match_mismatch(void *arg, const struct mismatch *m)
+{
+	struct run *run = arg;
+	struct signal sig = {
+		.address = m->address, .has_person = true, .registered_address = m->registered_at,
+		.registered = m->registered, .observed = m->observed,
+		.oppervlakte = m->oppervlakte, .max_bewoners = m->max_bewoners,
+	};
+
+	snprintf(sig.rule, sizeof(sig.rule), "%s", rule_name(RULE_ADRES_AFWIJKING));
+	memcpy(sig.person, m->pseudonym, PSEUDONYM_LEN);
+	return raise_signal(run, &sig, 0);
+}
+
+static void now_utc(char out[21])
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+enum status match_run(struct app *app, const char *as_of, struct match_result *res,
+		      void (*on_new)(void *arg, const struct signal *sig), void *arg,
+		      struct errbuf *e)
+{
+	struct run run = { app, &app->cfg, as_of, "", res, on_new, arg, e };
+	char window_start[11];
+	struct store *s = app->store;
+
+	memset(res, 0, sizeof(*res));
+	if (norm_date("--as-of", as_of, e) != ST_OK)
+		return ST_USAGE;
+	norm_date_from_days(norm_days(as_of) - app->cfg.window_days, window_start);
+	now_utc(run.created);
+	if (store_begin(s, e) != ST_OK)
+		return ST_FAIL;
+	if (store_match_begin(s, as_of, window_start, e) != ST_OK ||
+	    store_match_addresses(s, match_address, &run, e) != ST_OK ||
+	    (app->cfg.rule_enabled[RULE_ADRES_AFWIJKING] &&
+	     store_match_mismatches(s, match_mismatch, &run, e) != ST_OK))
+		goto out_rollback;
+	store_match_end(s);
+	if (exlog_append(s, "match", NULL, as_of,
+			 json_pack("{s:s, s:I, s:I, s:I}", "as_of", as_of,
+				   "addresses", (json_int_t)res->addresses,
+				   "raised", (json_int_t)res->raised,
+				   "created", (json_int_t)res->created), e) != ST_OK ||
+	    store_commit(s, e) != ST_OK)
+		goto out_rollback;
+	return ST_OK;
+out_rollback:
+	store_match_end(s);
+	store_rollback(s);
+	return ST_FAIL;
+}

@@ -1,0 +1,222 @@
+/*
+ * store.h - where schakel keeps records, signals and the exchange log.
+ *
+ * This header is the store interface; store_sqlite.c implements it on
+ * SQLite (WAL) in the data directory.  A second backend (PostgreSQL, for
+ * several broker nodes on one database) implements the same functions.  The
+ * store knows no HTTP and no XML, and nothing of the rules: it keeps rows and
+ * answers the questions the pipeline asks (the aggregates of matching.md
+ * included, because a database computes them fastest).
+ *
+ * Every write happens inside store_begin() ... store_commit(); a failure
+ * anywhere is undone with store_rollback().  Callbacks return 0 to go on or
+ * non-zero to stop (the function then returns ST_FAIL with e untouched
+ * unless the callback filled it).
+ */
+#ifndef SCHAKEL_STORE_H
+#define SCHAKEL_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "norm.h"
+#include "status.h"
+
+struct store;
+
+/*
+ * Opens (and creates, or migrates) the database at path.  schema_dir holds
+ * the migrations store-NNN.sql.  Returns ST_OK and *out, or ST_FAIL.
+ */
+enum status store_open(const char *path, const char *schema_dir, int busy_timeout_ms,
+		       struct store **out, struct errbuf *e);
+/* Closes the store; accepts NULL. */
+void store_close(struct store *s);
+
+enum status store_begin(struct store *s, struct errbuf *e);
+enum status store_commit(struct store *s, struct errbuf *e);
+/* Undoes the open transaction, if any. */
+void store_rollback(struct store *s);
+
+/* --- records ---------------------------------------------------------- */
+
+struct ingest_row {
+	const char *adapter;
+	const char *origin;
+	const char *party;	/* or NULL */
+	const char *digest;	/* hex SHA-256 of the input */
+	long accepted, rejected;
+};
+
+/* Adds an ingest row (counts filled in later); returns its id in *id. */
+enum status store_ingest_add(struct store *s, const struct ingest_row *r, int64_t *id,
+			     struct errbuf *e);
+enum status store_ingest_counts(struct store *s, int64_t id, long accepted, long rejected,
+				struct errbuf *e);
+
+struct person_row {
+	uint8_t pseudonym[PSEUDONYM_LEN];
+	uint8_t bsn_sealed[SEALED_BSN_LEN];
+	const char *begindatum;
+	struct address address;
+};
+
+struct dwelling_row {
+	struct address address;
+	long oppervlakte;	/* -1: unknown */
+	const char *gebruiksdoel;	/* or NULL */
+	long max_bewoners;	/* -1: none set */
+	const char *vergunning;	/* or NULL */
+	const char *vergunning_tot;	/* or NULL */
+};
+
+struct finding_person {
+	uint8_t pseudonym[PSEUDONYM_LEN];
+	uint8_t bsn_sealed[SEALED_BSN_LEN];
+};
+
+struct finding_row {
+	const char *id;
+	const char *datum;
+	const char *soort;
+	const char *kvk;	/* or NULL */
+	struct address address;
+	long aangetroffen;
+	const struct finding_person *persons;
+	size_t npersons;
+};
+
+/*
+ * Each put stores a record under its natural identity, replacing an earlier
+ * version; *changed says whether anything changed (re-ingesting the same
+ * data changes nothing).
+ */
+enum status store_put_person(struct store *s, int64_t ingest_id, const struct person_row *r,
+			     bool *changed, struct errbuf *e);
+enum status store_put_dwelling(struct store *s, int64_t ingest_id,
+			       const struct dwelling_row *r, bool *changed, struct errbuf *e);
+enum status store_put_finding(struct store *s, int64_t ingest_id, const struct finding_row *r,
+			      bool *changed, struct errbuf *e);
+
+/* --- matching --------------------------------------------------------- */
+
+/* The quantities of matching.md for one address, as of a date. */
+struct address_facts {
+	struct address address;
+	long registered;
+	long observed;
+	long oppervlakte;	/* -1: unknown */
+	long max_bewoners;	/* -1: none set */
+	bool has_dwelling;
+	bool permit_valid;	/* a permit valid on the date */
+	bool covered;		/* the municipality delivers BRP data */
+};
+
+/* A finding at A naming a person whose current registration is at B. */
+struct mismatch {
+	struct address address;		/* A */
+	struct address registered_at;	/* B */
+	uint8_t pseudonym[PSEUDONYM_LEN];
+	long registered, observed;		/* at A */
+	long oppervlakte, max_bewoners;		/* of A; -1: unknown */
+};
+
+/*
+ * Prepares the match as of as_of (YYYY-MM-DD) with findings after
+ * window_start: works out every person's current registration.  Call
+ * store_match_end() afterwards.
+ */
+enum status store_match_begin(struct store *s, const char *as_of, const char *window_start,
+			      struct errbuf *e);
+void store_match_end(struct store *s);
+
+/* Calls cb for every address with registered or observed persons. */
+enum status store_match_addresses(struct store *s,
+				  int (*cb)(void *arg, const struct address_facts *f),
+				  void *arg, struct errbuf *e);
+
+/* Calls cb for every (person, A) of rule ADRES_AFWIJKING. */
+enum status store_match_mismatches(struct store *s,
+				   int (*cb)(void *arg, const struct mismatch *m),
+				   void *arg, struct errbuf *e);
+
+/* A stored record a signal rests on. */
+struct evidence {
+	char source[16];	/* "brp", "huisvesting", "inspectie" */
+	char record[96];
+};
+
+/* Which evidence to gather for an address (bit mask). */
+enum {
+	EVIDENCE_BRP = 1,	/* current registrations at A */
+	EVIDENCE_FINDINGS = 2,	/* findings of soort huisvesting in the window at A */
+	EVIDENCE_DWELLING = 4,	/* the housing register's row for A */
+};
+
+/*
+ * Appends the evidence for address addr (or, with person non-NULL, the
+ * findings at addr naming that person and the person's current
+ * registration) to *ev (realloc'd; caller frees), *n counting.
+ */
+enum status store_match_evidence(struct store *s, const struct address *addr,
+				 const uint8_t *person, unsigned what,
+				 struct evidence **ev, size_t *n, struct errbuf *e);
+
+/* --- signals ---------------------------------------------------------- */
+
+struct signal {
+	char id[33];
+	char rule[24];
+	char as_of[11];
+	char created[21];
+	struct address address;
+	bool has_person;
+	uint8_t person[PSEUDONYM_LEN];
+	struct address registered_address;
+	long registered, observed;
+	long oppervlakte, max_bewoners;		/* -1: null */
+	struct evidence *evidence;
+	size_t nevidence;
+	char (*recipients)[21];
+	size_t nrecipients;
+};
+
+/* Frees what a signal holds (not the struct); accepts NULL. */
+void signal_clear(struct signal *sig);
+
+/* Stores sig unless a signal with its id exists; *created says which. */
+enum status store_put_signal(struct store *s, const struct signal *sig, bool *created,
+			     struct errbuf *e);
+
+/*
+ * Calls cb for every signal in order of creation, only rule (if non-NULL)
+ * and only those for recipient (if non-NULL).  The signal is valid during
+ * the call.
+ */
+enum status store_signals(struct store *s, const char *rule, const char *recipient,
+			  int (*cb)(void *arg, const struct signal *sig), void *arg,
+			  struct errbuf *e);
+
+/* --- the exchange log -------------------------------------------------- */
+
+struct exlog_row {
+	int64_t seq;
+	char at[32];
+	const char *kind;
+	const char *party;	/* or NULL */
+	const char *subject;	/* or NULL */
+	const char *detail;	/* JSON object */
+	char prev[65];
+	char hash[65];
+};
+
+/* The last entry's seq and hash (0 and 64 zeros on an empty log). */
+enum status store_log_head(struct store *s, int64_t *seq, char hash[65], struct errbuf *e);
+enum status store_log_insert(struct store *s, const struct exlog_row *r, struct errbuf *e);
+/* Calls cb for every entry from seq `from` on, in order. */
+enum status store_log_scan(struct store *s, int64_t from,
+			   int (*cb)(void *arg, const struct exlog_row *r), void *arg,
+			   struct errbuf *e);
+
+#endif

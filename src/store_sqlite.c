@@ -1,0 +1,961 @@
+/*
+ * store_sqlite.c - the store (store.h) on SQLite, in WAL mode.
+ *
+ * Statements are prepared once, on first use, and kept for the life of the
+ * connection.  sqlite3 result codes become messages here and nowhere else.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+enum stmt_id {
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+	Q_INGEST_ADD, Q_INGEST_COUNTS,
+	Q_ADDRESS_PUT,
+	Q_PERSON_PUT,
+	Q_DWELLING_PUT,
+	Q_FINDING_PUT, Q_FINDING_PERSONS_DEL, Q_FINDING_PERSON_ADD,
+	Q_CUR_FILL, Q_MATCH_ADDRESSES, Q_MATCH_MISMATCHES,
+	Q_EV_BRP, Q_EV_FINDINGS, Q_EV_DWELLING, Q_EV_PERSON_BRP, Q_EV_PERSON_FINDINGS,
+	Q_SIGNAL_PUT, Q_SIGNAL_EVIDENCE_ADD, Q_SIGNAL_RECIPIENT_ADD,
+	Q_SIGNALS, Q_SIGNAL_EVIDENCE, Q_SIGNAL_RECIPIENTS,
+	Q_LOG_HEAD, Q_LOG_INSERT, Q_LOG_SCAN,
+	Q_COUNT
+};
+
+#define ADDRESS_COLS(t) t".gemeentecode, " t".nummeraanduiding, " t".postcode, " \
+	t".huisnummer, " t".huisletter, " t".toevoeging"
+
+static const char *const sql[Q_COUNT] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_INGEST_ADD] = "INSERT INTO ingest(adapter, origin, party, digest, at, accepted, rejected)"
+		" VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 0, 0)",
+	[Q_INGEST_COUNTS] = "UPDATE ingest SET accepted = ?2, rejected = ?3 WHERE id = ?1",
+	[Q_ADDRESS_PUT] = "INSERT INTO address(addr, gemeentecode, nummeraanduiding, postcode,"
+		" huisnummer, huisletter, toevoeging) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+		" ON CONFLICT(addr) DO UPDATE SET nummeraanduiding = excluded.nummeraanduiding"
+		" WHERE nummeraanduiding IS NULL AND excluded.nummeraanduiding IS NOT NULL",
+	[Q_PERSON_PUT] = "INSERT INTO person(pseudonym, begindatum, addr, gemeentecode,"
+		" bsn_sealed, digest, ingest_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+		" ON CONFLICT(pseudonym, begindatum) DO UPDATE SET addr = excluded.addr,"
+		" gemeentecode = excluded.gemeentecode, bsn_sealed = excluded.bsn_sealed,"
+		" digest = excluded.digest, ingest_id = excluded.ingest_id"
+		" WHERE digest <> excluded.digest",
+	[Q_DWELLING_PUT] = "INSERT INTO dwelling(addr, gemeentecode, oppervlakte, gebruiksdoel,"
+		" max_bewoners, vergunning, vergunning_tot, digest, ingest_id)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+		" ON CONFLICT(addr) DO UPDATE SET gemeentecode = excluded.gemeentecode,"
+		" oppervlakte = excluded.oppervlakte, gebruiksdoel = excluded.gebruiksdoel,"
+		" max_bewoners = excluded.max_bewoners, vergunning = excluded.vergunning,"
+		" vergunning_tot = excluded.vergunning_tot, digest = excluded.digest,"
+		" ingest_id = excluded.ingest_id WHERE digest <> excluded.digest",
+	[Q_FINDING_PUT] = "INSERT INTO finding(id, datum, soort, kvk, addr, gemeentecode,"
+		" aangetroffen, digest, ingest_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+		" ON CONFLICT(id) DO UPDATE SET datum = excluded.datum, soort = excluded.soort,"
+		" kvk = excluded.kvk, addr = excluded.addr, gemeentecode = excluded.gemeentecode,"
+		" aangetroffen = excluded.aangetroffen, digest = excluded.digest,"
+		" ingest_id = excluded.ingest_id WHERE digest <> excluded.digest",
+	[Q_FINDING_PERSONS_DEL] = "DELETE FROM finding_person WHERE finding_id = ?1",
+	[Q_FINDING_PERSON_ADD] = "INSERT OR REPLACE INTO finding_person(finding_id, pseudonym,"
+		" bsn_sealed) VALUES (?1, ?2, ?3)",
+	/* SQLite takes the bare columns of a max() aggregate from the row with
+	 * the maximum: each person's latest registration not after the date. */
+	[Q_CUR_FILL] = "INSERT INTO temp.cur(pseudonym, addr, begindatum)"
+		" SELECT pseudonym, addr, max(begindatum) FROM person"
+		" WHERE begindatum <= ?1 GROUP BY pseudonym",
+	[Q_MATCH_ADDRESSES] = "WITH reg AS (SELECT addr, count(*) AS n FROM temp.cur GROUP BY addr),"
+		" obs AS (SELECT addr, max(aangetroffen) AS n FROM finding"
+		"  WHERE soort = 'huisvesting' AND datum > ?2 AND datum <= ?1 GROUP BY addr),"
+		" cand AS (SELECT addr FROM reg UNION SELECT addr FROM obs)"
+		" SELECT coalesce(d.gemeentecode, a.gemeentecode), a.nummeraanduiding, a.postcode,"
+		"  a.huisnummer, a.huisletter, a.toevoeging,"
+		"  coalesce(reg.n, 0), coalesce(obs.n, 0), d.oppervlakte, d.max_bewoners,"
+		"  d.addr IS NOT NULL,"
+		"  coalesce(d.vergunning <> '' AND d.vergunning_tot >= ?1, 0),"
+		"  EXISTS (SELECT 1 FROM person p"
+		"   WHERE p.gemeentecode = coalesce(d.gemeentecode, a.gemeentecode))"
+		" FROM cand JOIN address a ON a.addr = cand.addr"
+		" LEFT JOIN reg ON reg.addr = cand.addr LEFT JOIN obs ON obs.addr = cand.addr"
+		" LEFT JOIN dwelling d ON d.addr = cand.addr ORDER BY a.addr",
+	[Q_MATCH_MISMATCHES] = "SELECT DISTINCT " ADDRESS_COLS("a") ", " ADDRESS_COLS("b")
+		", fp.pseudonym,"
+		" (SELECT count(*) FROM temp.cur r WHERE r.addr = f.addr),"
+		" (SELECT max(aangetroffen) FROM finding o WHERE o.addr = f.addr"
+		"  AND o.soort = 'huisvesting' AND o.datum > ?2 AND o.datum <= ?1),"
+		" d.oppervlakte, d.max_bewoners FROM finding f"
+		" JOIN finding_person fp ON fp.finding_id = f.id"
+		" JOIN temp.cur c ON c.pseudonym = fp.pseudonym"
+		" JOIN address a ON a.addr = f.addr JOIN address b ON b.addr = c.addr"
+		" LEFT JOIN dwelling d ON d.addr = f.addr"
+		" WHERE f.soort = 'huisvesting' AND f.datum > ?2 AND f.datum <= ?1"
+		" AND c.addr <> f.addr ORDER BY f.addr, fp.pseudonym",
+	[Q_EV_BRP] = "SELECT pseudonym, begindatum FROM temp.cur WHERE addr = ?1 ORDER BY pseudonym",
+	[Q_EV_FINDINGS] = "SELECT id FROM finding WHERE addr = ?1 AND soort = 'huisvesting'"
+		" AND datum > ?2 AND datum <= ?3 ORDER BY datum, id",
+	[Q_EV_DWELLING] = "SELECT 1 FROM dwelling WHERE addr = ?1",
+	[Q_EV_PERSON_BRP] = "SELECT pseudonym, begindatum FROM temp.cur WHERE pseudonym = ?1",
+	[Q_EV_PERSON_FINDINGS] = "SELECT f.id FROM finding f JOIN finding_person fp"
+		" ON fp.finding_id = f.id WHERE f.addr = ?1 AND fp.pseudonym = ?4"
+		" AND f.soort = 'huisvesting' AND f.datum > ?2 AND f.datum <= ?3 ORDER BY f.datum, f.id",
+	[Q_SIGNAL_PUT] = "INSERT INTO signal(id, rule, as_of, addr, person, reg_addr, registered,"
+		" observed, oppervlakte, max_bewoners, created, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+		" ?7, ?8, ?9, ?10, ?11, (SELECT coalesce(max(seq), 0) + 1 FROM signal))"
+		" ON CONFLICT(id) DO NOTHING",
+	[Q_SIGNAL_EVIDENCE_ADD] = "INSERT INTO signal_evidence(signal_id, pos, source, record)"
+		" VALUES (?1, ?2, ?3, ?4)",
+	[Q_SIGNAL_RECIPIENT_ADD] = "INSERT OR IGNORE INTO signal_recipient(signal_id, oin)"
+		" VALUES (?1, ?2)",
+	[Q_SIGNALS] = "SELECT s.id, s.rule, s.as_of, s.created, " ADDRESS_COLS("a") ", s.person, "
+		ADDRESS_COLS("b") ", s.registered, s.observed, s.oppervlakte, s.max_bewoners"
+		" FROM signal s JOIN address a ON a.addr = s.addr"
+		" LEFT JOIN address b ON b.addr = s.reg_addr"
+		" WHERE (?1 IS NULL OR s.rule = ?1) AND (?2 IS NULL OR EXISTS (SELECT 1 FROM"
+		"  signal_recipient r WHERE r.signal_id = s.id AND r.oin = ?2)) ORDER BY s.seq",
+	[Q_SIGNAL_EVIDENCE] = "SELECT source, record FROM signal_evidence WHERE signal_id = ?1"
+		" ORDER BY pos",
+	[Q_SIGNAL_RECIPIENTS] = "SELECT oin FROM signal_recipient WHERE signal_id = ?1 ORDER BY oin",
+	[Q_LOG_HEAD] = "SELECT seq, hash FROM exlog ORDER BY seq DESC LIMIT 1",
+	[Q_LOG_INSERT] = "INSERT INTO exlog(seq, at, kind, party, subject, detail, prev, hash)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[Q_LOG_SCAN] = "SELECT seq, at, kind, party, subject, detail, prev, hash FROM exlog"
+		" WHERE seq >= ?1 ORDER BY seq",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[Q_COUNT];
+	char as_of[11];
+	char window_start[11];
+	bool in_tx;
+};
+
+/* Turns the connection's last error into a message. */
+static enum status db_error(struct store *s, struct errbuf *e, const char *what)
+{
+	return errbuf_set(e, ST_FAIL, "database: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* The statement id, prepared on first use and reset for the caller. */
+static sqlite3_stmt *stmt(struct store *s, enum stmt_id id, struct errbuf *e)
+{
+	sqlite3_stmt *st = s->stmt[id];
+
+	if (st == NULL) {
+		if (sqlite3_prepare_v3(s->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+				       &s->stmt[id], NULL) != SQLITE_OK) {
+			db_error(s, e, "prepare");
+			return NULL;
+		}
+		return s->stmt[id];
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+/* Runs a statement that returns no rows. */
+static enum status step_done(struct store *s, sqlite3_stmt *st, struct errbuf *e,
+			     const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, e, what);
+	return ST_OK;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v == NULL || *v == '\0')
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+static void bind_long_or_null(sqlite3_stmt *st, int i, long v)
+{
+	if (v < 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+static long column_long_or_null(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : (long)sqlite3_column_int64(st, i);
+}
+
+static void column_copy(sqlite3_stmt *st, int i, char *out, size_t n)
+{
+	const unsigned char *v = sqlite3_column_text(st, i);
+
+	snprintf(out, n, "%s", v != NULL ? (const char *)v : "");
+}
+
+/* Reads the six address columns from column i on. */
+static void column_address(sqlite3_stmt *st, int i, struct address *a)
+{
+	memset(a, 0, sizeof(*a));
+	column_copy(st, i, a->gemeentecode, sizeof(a->gemeentecode));
+	column_copy(st, i + 1, a->nummeraanduiding_id, sizeof(a->nummeraanduiding_id));
+	column_copy(st, i + 2, a->postcode, sizeof(a->postcode));
+	a->huisnummer = sqlite3_column_int(st, i + 3);
+	column_copy(st, i + 4, a->huisletter, sizeof(a->huisletter));
+	column_copy(st, i + 5, a->toevoeging, sizeof(a->toevoeging));
+}
+
+/* Applies the migrations schema_dir/store-NNN.sql above user_version. */
+static enum status migrate(struct store *s, const char *schema_dir, struct errbuf *e)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+	enum status rc = ST_OK;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, e, "read schema version");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+
+	for (int v = version + 1; rc == ST_OK; v++) {
+		char path[4096], pragma[64], *text, *err = NULL;
+		FILE *f;
+		long len;
+
+		snprintf(path, sizeof(path), "%s/store-%03d.sql", schema_dir, v);
+		f = fopen(path, "rb");
+		if (f == NULL) {
+			if (v == 1)
+				return errbuf_set(e, ST_FAIL, "cannot read %s (is the schema "
+						  "directory right? see $SCHAKEL_SCHEMA_DIR)", path);
+			break;
+		}
+		fseek(f, 0, SEEK_END);
+		len = ftell(f);
+		rewind(f);
+		text = malloc((size_t)len + 1);
+		if (text == NULL || fread(text, 1, (size_t)len, f) != (size_t)len) {
+			free(text);
+			fclose(f);
+			return errbuf_set(e, ST_FAIL, "cannot read %s", path);
+		}
+		text[len] = '\0';
+		fclose(f);
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v);
+		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK ||
+		    sqlite3_exec(s->db, text, NULL, NULL, &err) != SQLITE_OK ||
+		    sqlite3_exec(s->db, pragma, NULL, NULL, &err) != SQLITE_OK ||
+		    sqlite3_exec(s->db, "COMMIT", NULL, NULL, &err) != SQLITE_OK) {
+			rc = errbuf_set(e, ST_FAIL, "database: migration %s: %s", path,
+					err != NULL ? err : "failed");
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		}
+		sqlite3_free(err);
+		free(text);
+	}
+	return rc;
+}
+
+enum status store_open(const char *path, const char *schema_dir, int busy_timeout_ms,
+		       struct store **out, struct errbuf *e)
+{
+	static const char setup[] = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+		" PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;";
+	struct store *s;
+	char *err = NULL;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return errbuf_set(e, ST_FAIL, "out of memory");
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		errbuf_set(e, ST_FAIL, "cannot open database %s: %s", path,
+			   s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto out_close;
+	}
+	sqlite3_busy_timeout(s->db, busy_timeout_ms);
+	if (sqlite3_exec(s->db, setup, NULL, NULL, &err) != SQLITE_OK) {
+		errbuf_set(e, ST_FAIL, "cannot open database %s: %s", path, err);
+		sqlite3_free(err);
+		goto out_close;
+	}
+	if (migrate(s, schema_dir, e) != ST_OK)
+		goto out_close;
+	if (sqlite3_exec(s->db, "CREATE TEMP TABLE cur(pseudonym BLOB PRIMARY KEY,"
+			 " addr TEXT NOT NULL, begindatum TEXT NOT NULL) WITHOUT ROWID;"
+			 " CREATE INDEX temp.cur_addr ON cur(addr);", NULL, NULL, &err) != SQLITE_OK) {
+		errbuf_set(e, ST_FAIL, "database: %s", err);
+		sqlite3_free(err);
+		goto out_close;
+	}
+	*out = s;
+	return ST_OK;
+out_close:
+	store_close(s);
+	return ST_FAIL;
+}
+
+void store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	for (int i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(s->stmt[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+enum status store_begin(struct store *s, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_BEGIN, e);
+
+	if (st == NULL || step_done(s, st, e, "begin") != ST_OK)
+		return ST_FAIL;
+	s->in_tx = true;
+	return ST_OK;
+}
+
+enum status store_commit(struct store *s, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_COMMIT, e);
+
+	if (st == NULL || step_done(s, st, e, "commit") != ST_OK)
+		return ST_FAIL;
+	s->in_tx = false;
+	return ST_OK;
+}
+
+void store_rollback(struct store *s)
+{
+	if (s == NULL || sqlite3_get_autocommit(s->db))
+		return;	/* no transaction open */
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->in_tx = false;
+}
+
+enum status store_ingest_add(struct store *s, const struct ingest_row *r, int64_t *id,
+			     struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_INGEST_ADD, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, r->adapter, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->origin, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 3, r->party);
+	sqlite3_bind_text(st, 4, r->digest, -1, SQLITE_STATIC);
+	if (step_done(s, st, e, "add ingest") != ST_OK)
+		return ST_FAIL;
+	*id = sqlite3_last_insert_rowid(s->db);
+	return ST_OK;
+}
+
+enum status store_ingest_counts(struct store *s, int64_t id, long accepted, long rejected,
+				struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_INGEST_COUNTS, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, accepted);
+	sqlite3_bind_int64(st, 3, rejected);
+	return step_done(s, st, e, "update ingest");
+}
+
+static enum status put_address(struct store *s, const struct address *a, const char *key,
+			       struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_ADDRESS_PUT, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, a->gemeentecode, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 3, a->nummeraanduiding_id);
+	sqlite3_bind_text(st, 4, a->postcode, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, a->huisnummer);
+	sqlite3_bind_text(st, 6, a->huisletter, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, a->toevoeging, -1, SQLITE_STATIC);
+	return step_done(s, st, e, "store address");
+}
+
+/* A digest of a record's content, to tell a re-ingest from a change. */
+static void content_digest(uint8_t out[32], const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void content_digest(uint8_t out[32], const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	crypto_sha256(buf, n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1, out);
+}
+
+enum status store_put_person(struct store *s, int64_t ingest_id, const struct person_row *r,
+			     bool *changed, struct errbuf *e)
+{
+	char key[ADDRESS_KEY_MAX];
+	uint8_t digest[32];
+	sqlite3_stmt *st;
+
+	address_key(&r->address, key);
+	if (put_address(s, &r->address, key, e) != ST_OK)
+		return ST_FAIL;
+	content_digest(digest, "%s|%s|%s", key, r->address.gemeentecode,
+		       r->address.nummeraanduiding_id);
+	st = stmt(s, Q_PERSON_PUT, e);
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_blob(st, 1, r->pseudonym, PSEUDONYM_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->begindatum, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->address.gemeentecode, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 5, r->bsn_sealed, SEALED_BSN_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 6, digest, sizeof(digest), SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, ingest_id);
+	if (step_done(s, st, e, "store person") != ST_OK)
+		return ST_FAIL;
+	*changed = sqlite3_changes(s->db) > 0;
+	return ST_OK;
+}
+
+enum status store_put_dwelling(struct store *s, int64_t ingest_id,
+			       const struct dwelling_row *r, bool *changed, struct errbuf *e)
+{
+	char key[ADDRESS_KEY_MAX];
+	uint8_t digest[32];
+	sqlite3_stmt *st;
+
+	address_key(&r->address, key);
+	if (put_address(s, &r->address, key, e) != ST_OK)
+		return ST_FAIL;
+	content_digest(digest, "%s|%s|%ld|%s|%ld|%s|%s", r->address.gemeentecode,
+		       r->address.nummeraanduiding_id, r->oppervlakte,
+		       r->gebruiksdoel ? r->gebruiksdoel : "\x01", r->max_bewoners,
+		       r->vergunning ? r->vergunning : "\x01",
+		       r->vergunning_tot ? r->vergunning_tot : "\x01");
+	st = stmt(s, Q_DWELLING_PUT, e);
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->address.gemeentecode, -1, SQLITE_STATIC);
+	bind_long_or_null(st, 3, r->oppervlakte);
+	bind_text_or_null(st, 4, r->gebruiksdoel);
+	bind_long_or_null(st, 5, r->max_bewoners);
+	bind_text_or_null(st, 6, r->vergunning);
+	bind_text_or_null(st, 7, r->vergunning_tot);
+	sqlite3_bind_blob(st, 8, digest, sizeof(digest), SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, ingest_id);
+	if (step_done(s, st, e, "store dwelling") != ST_OK)
+		return ST_FAIL;
+	*changed = sqlite3_changes(s->db) > 0;
+	return ST_OK;
+}
+
+static void finding_digest(const struct finding_row *r, const char *key, uint8_t out[32])
+{
+	char buf[128];
+	struct sha256 *h = crypto_sha256_new();
+	char hex[65];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%s|%s|%s|%s|%s|%ld|", r->datum, r->soort,
+		     r->kvk ? r->kvk : "\x01", key, r->address.gemeentecode, r->aangetroffen);
+	if (h == NULL) {	/* out of memory: a digest that always differs */
+		crypto_random(out, 32, NULL);
+		return;
+	}
+	crypto_sha256_update(h, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	crypto_sha256_update(h, r->address.nummeraanduiding_id,
+			     strlen(r->address.nummeraanduiding_id));
+	for (size_t i = 0; i < r->npersons; i++)
+		crypto_sha256_update(h, r->persons[i].pseudonym, PSEUDONYM_LEN);
+	crypto_sha256_final(h, hex);
+	memcpy(out, hex, 32);	/* half the hex digits are as good as a digest here */
+}
+
+enum status store_put_finding(struct store *s, int64_t ingest_id, const struct finding_row *r,
+			      bool *changed, struct errbuf *e)
+{
+	char key[ADDRESS_KEY_MAX];
+	uint8_t digest[32];
+	sqlite3_stmt *st;
+
+	address_key(&r->address, key);
+	if (put_address(s, &r->address, key, e) != ST_OK)
+		return ST_FAIL;
+	finding_digest(r, key, digest);
+	st = stmt(s, Q_FINDING_PUT, e);
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->datum, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->soort, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 4, r->kvk);
+	sqlite3_bind_text(st, 5, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, r->address.gemeentecode, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, r->aangetroffen);
+	sqlite3_bind_blob(st, 8, digest, sizeof(digest), SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, ingest_id);
+	if (step_done(s, st, e, "store finding") != ST_OK)
+		return ST_FAIL;
+	*changed = sqlite3_changes(s->db) > 0;
+	if (!*changed)
+		return ST_OK;
+
+	st = stmt(s, Q_FINDING_PERSONS_DEL, e);
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	if (step_done(s, st, e, "store finding") != ST_OK)
+		return ST_FAIL;
+	for (size_t i = 0; i < r->npersons; i++) {
+		st = stmt(s, Q_FINDING_PERSON_ADD, e);
+		if (st == NULL)
+			return ST_FAIL;
+		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, r->persons[i].pseudonym, PSEUDONYM_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, r->persons[i].bsn_sealed, SEALED_BSN_LEN, SQLITE_STATIC);
+		if (step_done(s, st, e, "store finding person") != ST_OK)
+			return ST_FAIL;
+	}
+	return ST_OK;
+}
+
+enum status store_match_begin(struct store *s, const char *as_of, const char *window_start,
+			      struct errbuf *e)
+{
+	sqlite3_stmt *st;
+
+	snprintf(s->as_of, sizeof(s->as_of), "%s", as_of);
+	snprintf(s->window_start, sizeof(s->window_start), "%s", window_start);
+	if (sqlite3_exec(s->db, "DELETE FROM temp.cur", NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(s, e, "match");
+	st = stmt(s, Q_CUR_FILL, e);
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, as_of, -1, SQLITE_STATIC);
+	return step_done(s, st, e, "current registrations");
+}
+
+void store_match_end(struct store *s)
+{
+	sqlite3_exec(s->db, "DELETE FROM temp.cur", NULL, NULL, NULL);
+}
+
+/* Binds the match date (?1) and the window start (?2). */
+static void bind_window(struct store *s, sqlite3_stmt *st)
+{
+	sqlite3_bind_text(st, 1, s->as_of, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, s->window_start, -1, SQLITE_STATIC);
+}
+
+/* Steps st to the end, calling row(s, st, arg) on each row. */
+static enum status each_row(struct store *s, sqlite3_stmt *st,
+			    int (*row)(sqlite3_stmt *st, void *arg), void *arg,
+			    struct errbuf *e, const char *what)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (row(st, arg) != 0) {
+			sqlite3_reset(st);
+			return ST_FAIL;
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, e, what);
+	return ST_OK;
+}
+
+struct facts_cb {
+	int (*cb)(void *arg, const struct address_facts *f);
+	void *arg;
+};
+
+static int facts_row(sqlite3_stmt *st, void *arg)
+{
+	struct facts_cb *c = arg;
+	struct address_facts f;
+
+	column_address(st, 0, &f.address);
+	f.registered = (long)sqlite3_column_int64(st, 6);
+	f.observed = (long)sqlite3_column_int64(st, 7);
+	f.oppervlakte = column_long_or_null(st, 8);
+	f.max_bewoners = column_long_or_null(st, 9);
+	f.has_dwelling = sqlite3_column_int(st, 10) != 0;
+	f.permit_valid = sqlite3_column_int(st, 11) != 0;
+	f.covered = sqlite3_column_int(st, 12) != 0;
+	return c->cb(c->arg, &f);
+}
+
+enum status store_match_addresses(struct store *s,
+				  int (*cb)(void *arg, const struct address_facts *f),
+				  void *arg, struct errbuf *e)
+{
+	struct facts_cb c = { cb, arg };
+	sqlite3_stmt *st = stmt(s, Q_MATCH_ADDRESSES, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	bind_window(s, st);
+	return each_row(s, st, facts_row, &c, e, "match addresses");
+}
+
+struct mismatch_cb {
+	int (*cb)(void *arg, const struct mismatch *m);
+	void *arg;
+};
+
+static int mismatch_row(sqlite3_stmt *st, void *arg)
+{
+	struct mismatch_cb *c = arg;
+	struct mismatch m;
+
+	column_address(st, 0, &m.address);
+	column_address(st, 6, &m.registered_at);
+	memcpy(m.pseudonym, sqlite3_column_blob(st, 12), PSEUDONYM_LEN);
+	m.registered = (long)sqlite3_column_int64(st, 13);
+	m.observed = (long)sqlite3_column_int64(st, 14);
+	m.oppervlakte = column_long_or_null(st, 15);
+	m.max_bewoners = column_long_or_null(st, 16);
+	return c->cb(c->arg, &m);
+}
+
+enum status store_match_mismatches(struct store *s,
+				   int (*cb)(void *arg, const struct mismatch *m),
+				   void *arg, struct errbuf *e)
+{
+	struct mismatch_cb c = { cb, arg };
+	sqlite3_stmt *st = stmt(s, Q_MATCH_MISMATCHES, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	bind_window(s, st);
+	return each_row(s, st, mismatch_row, &c, e, "match address mismatches");
+}
+
+struct evidence_list {
+	struct evidence **ev;
+	size_t *n;
+	const char *source;
+	const char *dwelling;	/* the record name for EVIDENCE_DWELLING */
+};
+
+static int evidence_row(sqlite3_stmt *st, void *arg)
+{
+	struct evidence_list *l = arg;
+	struct evidence *ev, *grown;
+
+	grown = realloc(*l->ev, (*l->n + 1) * sizeof(**l->ev));
+	if (grown == NULL)
+		return -1;
+	*l->ev = grown;
+	ev = &grown[(*l->n)++];
+	snprintf(ev->source, sizeof(ev->source), "%s", l->source);
+	if (l->dwelling != NULL) {
+		snprintf(ev->record, sizeof(ev->record), "%s", l->dwelling);
+	} else if (sqlite3_column_type(st, 0) == SQLITE_BLOB) {
+		char hex[2 * PSEUDONYM_LEN + 1];
+
+		crypto_hex(sqlite3_column_blob(st, 0), PSEUDONYM_LEN, hex);
+		snprintf(ev->record, sizeof(ev->record), "%s/%s", hex,
+			 (const char *)sqlite3_column_text(st, 1));
+	} else {
+		column_copy(st, 0, ev->record, sizeof(ev->record));
+	}
+	return 0;
+}
+
+/* Runs one evidence query for the address key and appends its rows. */
+static enum status evidence_query(struct store *s, enum stmt_id id, const char *key,
+				  const uint8_t *person, struct evidence_list *l,
+				  struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, id, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	if (id == Q_EV_PERSON_BRP) {
+		sqlite3_bind_blob(st, 1, person, PSEUDONYM_LEN, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		if (id == Q_EV_FINDINGS || id == Q_EV_PERSON_FINDINGS) {
+			sqlite3_bind_text(st, 2, s->window_start, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, s->as_of, -1, SQLITE_STATIC);
+		}
+		if (id == Q_EV_PERSON_FINDINGS)
+			sqlite3_bind_blob(st, 4, person, PSEUDONYM_LEN, SQLITE_STATIC);
+	}
+	if (each_row(s, st, evidence_row, l, e, "gather evidence") != ST_OK)
+		return errbuf_set(e, ST_FAIL, "gathering evidence failed (out of memory?)");
+	return ST_OK;
+}
+
+enum status store_match_evidence(struct store *s, const struct address *addr,
+				 const uint8_t *person, unsigned what,
+				 struct evidence **ev, size_t *n, struct errbuf *e)
+{
+	char key[ADDRESS_KEY_MAX], display[ADDRESS_KEY_MAX];
+	struct evidence_list l = { ev, n, "inspectie", NULL };
+
+	address_key(addr, key);
+	address_display(addr, display);
+	if (person != NULL) {
+		if (evidence_query(s, Q_EV_PERSON_FINDINGS, key, person, &l, e) != ST_OK)
+			return ST_FAIL;
+		l.source = "brp";
+		return evidence_query(s, Q_EV_PERSON_BRP, key, person, &l, e);
+	}
+	if ((what & EVIDENCE_FINDINGS) &&
+	    evidence_query(s, Q_EV_FINDINGS, key, NULL, &l, e) != ST_OK)
+		return ST_FAIL;
+	l.source = "brp";
+	if ((what & EVIDENCE_BRP) && evidence_query(s, Q_EV_BRP, key, NULL, &l, e) != ST_OK)
+		return ST_FAIL;
+	l.source = "huisvesting";
+	l.dwelling = display;
+	if ((what & EVIDENCE_DWELLING) &&
+	    evidence_query(s, Q_EV_DWELLING, key, NULL, &l, e) != ST_OK)
+		return ST_FAIL;
+	return ST_OK;
+}
+
+void signal_clear(struct signal *sig)
+{
+	if (sig == NULL)
+		return;
+	free(sig->evidence);
+	free(sig->recipients);
+	sig->evidence = NULL;
+	sig->recipients = NULL;
+	sig->nevidence = sig->nrecipients = 0;
+}
+
+/* Stores the evidence and recipients of a new signal. */
+static enum status put_signal_lists(struct store *s, const struct signal *sig,
+				    struct errbuf *e)
+{
+	sqlite3_stmt *st;
+
+	for (size_t i = 0; i < sig->nevidence; i++) {
+		st = stmt(s, Q_SIGNAL_EVIDENCE_ADD, e);
+		if (st == NULL)
+			return ST_FAIL;
+		sqlite3_bind_text(st, 1, sig->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (int64_t)i);
+		sqlite3_bind_text(st, 3, sig->evidence[i].source, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, sig->evidence[i].record, -1, SQLITE_STATIC);
+		if (step_done(s, st, e, "store evidence") != ST_OK)
+			return ST_FAIL;
+	}
+	for (size_t i = 0; i < sig->nrecipients; i++) {
+		st = stmt(s, Q_SIGNAL_RECIPIENT_ADD, e);
+		if (st == NULL)
+			return ST_FAIL;
+		sqlite3_bind_text(st, 1, sig->id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, sig->recipients[i], -1, SQLITE_STATIC);
+		if (step_done(s, st, e, "store recipient") != ST_OK)
+			return ST_FAIL;
+	}
+	return ST_OK;
+}
+
+enum status store_put_signal(struct store *s, const struct signal *sig, bool *created,
+			     struct errbuf *e)
+{
+	char key[ADDRESS_KEY_MAX], reg[ADDRESS_KEY_MAX];
+	sqlite3_stmt *st = stmt(s, Q_SIGNAL_PUT, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	address_key(&sig->address, key);
+	sqlite3_bind_text(st, 1, sig->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, sig->rule, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, sig->as_of, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, key, -1, SQLITE_STATIC);
+	if (sig->has_person) {
+		address_key(&sig->registered_address, reg);
+		sqlite3_bind_blob(st, 5, sig->person, PSEUDONYM_LEN, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, reg, -1, SQLITE_STATIC);
+	}
+	sqlite3_bind_int64(st, 7, sig->registered);
+	sqlite3_bind_int64(st, 8, sig->observed);
+	bind_long_or_null(st, 9, sig->oppervlakte);
+	bind_long_or_null(st, 10, sig->max_bewoners);
+	sqlite3_bind_text(st, 11, sig->created, -1, SQLITE_STATIC);
+	if (step_done(s, st, e, "store signal") != ST_OK)
+		return ST_FAIL;
+	*created = sqlite3_changes(s->db) > 0;
+	if (!*created)
+		return ST_OK;
+	return put_signal_lists(s, sig, e);
+}
+
+/* Loads the evidence and recipients of the signal in sig->id. */
+static enum status load_signal_lists(struct store *s, struct signal *sig, struct errbuf *e)
+{
+	struct evidence_list l = { &sig->evidence, &sig->nevidence, "", NULL };
+	sqlite3_stmt *st = stmt(s, Q_SIGNAL_EVIDENCE, e);
+	int rc;
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, sig->id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char source[16];
+
+		column_copy(st, 0, source, sizeof(source));
+		l.source = source;
+		/* evidence_row reads column 0 as the record: shift by hand */
+		if (evidence_row(st, &l) != 0)
+			goto nomem;
+		column_copy(st, 1, sig->evidence[sig->nevidence - 1].record,
+			    sizeof(sig->evidence[0].record));
+	}
+	sqlite3_reset(st);
+	st = stmt(s, Q_SIGNAL_RECIPIENTS, e);
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, sig->id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char (*grown)[21] = realloc(sig->recipients,
+					    (sig->nrecipients + 1) * sizeof(*grown));
+
+		if (grown == NULL)
+			goto nomem;
+		sig->recipients = grown;
+		column_copy(st, 0, grown[sig->nrecipients++], sizeof(*grown));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, e, "read signal");
+	return ST_OK;
+nomem:
+	sqlite3_reset(st);
+	return errbuf_set(e, ST_FAIL, "out of memory");
+}
+
+enum status store_signals(struct store *s, const char *rule, const char *recipient,
+			  int (*cb)(void *arg, const struct signal *sig), void *arg,
+			  struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_SIGNALS, e);
+	enum status rc = ST_OK;
+	int step;
+
+	if (st == NULL)
+		return ST_FAIL;
+	bind_text_or_null(st, 1, rule);
+	bind_text_or_null(st, 2, recipient);
+	while (rc == ST_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct signal sig = { 0 };
+
+		column_copy(st, 0, sig.id, sizeof(sig.id));
+		column_copy(st, 1, sig.rule, sizeof(sig.rule));
+		column_copy(st, 2, sig.as_of, sizeof(sig.as_of));
+		column_copy(st, 3, sig.created, sizeof(sig.created));
+		column_address(st, 4, &sig.address);
+		sig.has_person = sqlite3_column_type(st, 10) == SQLITE_BLOB;
+		if (sig.has_person) {
+			memcpy(sig.person, sqlite3_column_blob(st, 10), PSEUDONYM_LEN);
+			column_address(st, 11, &sig.registered_address);
+		}
+		sig.registered = (long)sqlite3_column_int64(st, 17);
+		sig.observed = (long)sqlite3_column_int64(st, 18);
+		sig.oppervlakte = column_long_or_null(st, 19);
+		sig.max_bewoners = column_long_or_null(st, 20);
+		rc = load_signal_lists(s, &sig, e);
+		if (rc == ST_OK && cb(arg, &sig) != 0)
+			rc = ST_FAIL;
+		signal_clear(&sig);
+	}
+	if (rc == ST_OK && step != SQLITE_DONE)
+		rc = db_error(s, e, "read signals");
+	sqlite3_reset(st);
+	return rc;
+}
+
+enum status store_log_head(struct store *s, int64_t *seq, char hash[65], struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_LOG_HEAD, e);
+	int rc;
+
+	if (st == NULL)
+		return ST_FAIL;
+	*seq = 0;
+	memset(hash, '0', 64);
+	hash[64] = '\0';
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(st, 0);
+		column_copy(st, 1, hash, 65);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, e, "read log head");
+	return ST_OK;
+}
+
+enum status store_log_insert(struct store *s, const struct exlog_row *r, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_LOG_INSERT, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_int64(st, 1, r->seq);
+	sqlite3_bind_text(st, 2, r->at, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->kind, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 4, r->party);
+	bind_text_or_null(st, 5, r->subject);
+	sqlite3_bind_text(st, 6, r->detail, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, r->prev, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, r->hash, -1, SQLITE_STATIC);
+	return step_done(s, st, e, "write the exchange log");
+}
+
+enum status store_log_scan(struct store *s, int64_t from,
+			   int (*cb)(void *arg, const struct exlog_row *r), void *arg,
+			   struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_LOG_SCAN, e);
+	int rc;
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_int64(st, 1, from);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct exlog_row r = { 0 };
+
+		r.seq = sqlite3_column_int64(st, 0);
+		column_copy(st, 1, r.at, sizeof(r.at));
+		r.kind = (const char *)sqlite3_column_text(st, 2);
+		r.party = (const char *)sqlite3_column_text(st, 3);
+		r.subject = (const char *)sqlite3_column_text(st, 4);
+		r.detail = (const char *)sqlite3_column_text(st, 5);
+		column_copy(st, 6, r.prev, sizeof(r.prev));
+		column_copy(st, 7, r.hash, sizeof(r.hash));
+		if (cb(arg, &r) != 0) {
+			sqlite3_reset(st);
+			return ST_FAIL;
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, e, "read the exchange log");
+	return ST_OK;
+}

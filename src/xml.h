@@ -1,0 +1,41 @@
+/*
+ * xml.h - libxml2 set-up, safe parsing options and XSD validation.
+ *
+ * Outside XML is parsed with XML_SAFE_OPTIONS: no network, no DTD loading,
+ * no entity substitution, so XXE and entity expansion cannot happen.
+ * libxml2 messages are turned into one line that names element and line.
+ */
+#ifndef SCHAKEL_XML_H
+#define SCHAKEL_XML_H
+
+#include <libxml/parser.h>
+#include <libxml/xmlschemas.h>
+
+#include "status.h"
+
+#define XML_SAFE_OPTIONS XML_PARSE_NONET
+
+/* Call once before any other XML function (initialises libxml2). */
+void xml_init(void);
+void xml_cleanup(void);
+
+/*
+ * Loads and compiles schema_dir/name.  Returns NULL with a message in e.
+ * Free with xmlSchemaFree().
+ */
+xmlSchemaPtr xml_schema_load(const char *schema_dir, const char *name, struct errbuf *e);
+
+/*
+ * A reusable validation context for one schema; not thread-safe.
+ * xml_validate returns ST_OK or ST_FAIL with the first error in e, as
+ * "element 'x' (line N): message".
+ */
+struct xml_validator;
+struct xml_validator *xml_validator_new(xmlSchemaPtr schema);
+enum status xml_validate(struct xml_validator *v, xmlDocPtr doc, struct errbuf *e);
+void xml_validator_free(struct xml_validator *v);
+
+/* Copies a libxml2 error into e as one line; returns ST_FAIL. */
+enum status xml_error(const xmlError *err, struct errbuf *e);
+
+#endif
