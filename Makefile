@@ -15,7 +15,7 @@ PKGS    := libxml-2.0 xmlsec1-openssl openssl sqlite3 jansson inih
 # Debian packages that the build and the tests need (see `make deps`).
 DEBS    := build-essential pkg-config libxml2-dev libxml2-utils libxmlsec1-dev \
            xmlsec1 libssl-dev openssl libsqlite3-dev sqlite3 libcurl4-openssl-dev \
-           libevent-dev libjansson-dev libcsv-dev libinih-dev libcmocka-dev valgrind
+           libevent-dev libjansson-dev libcsv-dev libinih-dev libcmocka-dev valgrind time
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wformat=2
@@ -24,6 +24,15 @@ ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -Isrc \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
 LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lm
 LDFLAGS ?=
+
+# `make V=1` shows the full commands.
+ifeq ($(V),1)
+Q :=
+quiet = @:
+else
+Q := @
+quiet = @echo '  $(1)' $(2)
+endif
 
 SCHEMA_DIR  ?= $(CURDIR)/schemas
 ADAPTER_DIR ?= $(CURDIR)/$(B)/adapters
@@ -44,9 +53,6 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ADAPTER_TEST_SRC := $(wildcard adapters/*/tests/test_*.c)
 ADAPTER_TEST_BIN := $(foreach t,$(ADAPTER_TEST_SRC),$(B)/tests/$(notdir $(t:.c=)))
-
-# Adapter and test rules name their sources through $$(call ...).
-.SECONDEXPANSION:
 
 .PHONY: all deps demo test unit e2e clean install check-deps
 
@@ -70,26 +76,36 @@ check-deps:
 	  && command -v xmlsec1 >/dev/null || $(MAKE) --no-print-directory deps
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h) | $(B)/obj
-	$(CC) $(ALL_CFLAGS) $(PATHS) -c -o $@ $<
+	$(call quiet,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) $(PATHS) -c -o $@ $<
 
 $(B)/schakel: $(OBJ)
-	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LIBS)
-
-$(B)/adapters/%.so: $$(call adapter_src,%) src/adapter.h | $(B)/adapters
-	$(CC) $(ALL_CFLAGS) -shared -fvisibility=hidden $(LDFLAGS) -o $@ $(call adapter_src,$*) \
-	  $(shell pkg-config --libs libxml-2.0 jansson) -lcsv
+	$(call quiet,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LIBS)
 
 $(B)/obj $(B)/adapters $(B)/tests:
 	@mkdir -p $@
 
 # Unit tests: one cmocka program per module, linked with the library objects.
 $(B)/tests/test_%: tests/unit/test_%.c $(LIBOBJ) tests/unit/testutil.h | $(B)/tests
-	$(CC) $(ALL_CFLAGS) $(PATHS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBOBJ) $(LIBS) -lcmocka
+	$(call quiet,TEST,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(PATHS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBOBJ) $(LIBS) -lcmocka
 
-# Adapter tests: linked with the adapter's own sources (no loader involved).
-$(B)/tests/test_adapter_%: adapters/%/tests/test_adapter_%.c $$(call adapter_src,%) | $(B)/tests
-	$(CC) $(ALL_CFLAGS) $(PATHS) -Iadapters/$* -Itests/unit $(LDFLAGS) -o $@ $^ \
-	  $(LIBS) -lcsv -lcmocka
+# Each adapter: its module, and its test program linked with its own
+# sources (no loader involved).
+define adapter_rules
+$(B)/adapters/$(1).so: $(call adapter_src,$(1)) $(wildcard adapters/$(1)/*.h) src/adapter.h | $(B)/adapters
+	$$(call quiet,ADAPTER,$$@)
+	$$(Q)$$(CC) $$(ALL_CFLAGS) -shared -fvisibility=hidden $$(LDFLAGS) -o $$@ $(call adapter_src,$(1)) \
+	  $$(ADAPTER_LIBS)
+
+$(B)/tests/test_adapter_$(1): adapters/$(1)/tests/test_adapter_$(1).c $(call adapter_src,$(1)) | $(B)/tests
+	$$(call quiet,TEST,$$@)
+	$$(Q)$$(CC) $$(ALL_CFLAGS) $$(PATHS) -Iadapters/$(1) -Itests/unit $$(LDFLAGS) -o $$@ $$^ \
+	  $$(ADAPTER_LIBS) -lcmocka
+endef
+ADAPTER_LIBS = $(shell pkg-config --libs libxml-2.0 jansson 2>/dev/null) -lcsv
+$(foreach a,$(ADAPTERS),$(eval $(call adapter_rules,$(a))))
 
 unit: all $(UNIT_BIN) $(ADAPTER_TEST_BIN)
 

@@ -162,6 +162,7 @@ static int hv_no_space(unsigned char c)
 	return 0;
 }
 
+/* Returns 1 for the bytes that end a line (and, unquoted, a row). */
 static int hv_is_break(unsigned char c)
 {
 	return c == '\r' || c == '\n';
@@ -375,7 +376,8 @@ static void hv_csv_error(struct hv_stream *st)
  */
 static void hv_parse(struct hv_stream *st, const char *s, size_t n)
 {
-	unsigned char end;
+	unsigned char end, before;
+	size_t parsed;
 
 	if (n == 0)
 		return;
@@ -383,12 +385,16 @@ static void hv_parse(struct hv_stream *st, const char *s, size_t n)
 		st->row_open = 1;
 		st->row_line = st->line;
 	}
-	if (csv_parse(&st->csv, s, n, hv_on_field, hv_on_row, st) != n)
-		hv_csv_error(st);
+	parsed = csv_parse(&st->csv, s, n, hv_on_field, hv_on_row, st);
+	/* First: a field too long is found before a later syntax error in
+	 * the same piece, as it would be when fed in smaller pieces. */
 	if (st->rc == ADAPTER_OK)
 		hv_check_bufsize(st);
+	if (parsed != n)
+		hv_csv_error(st);
 	end = (unsigned char)s[n - 1];
-	if (end == '\r' || (end == '\n' && st->last != '\r'))
+	before = n > 1 ? (unsigned char)s[n - 2] : st->last;
+	if (end == '\r' || (end == '\n' && before != '\r'))
 		st->line++;
 	st->last = end;
 }
@@ -444,6 +450,12 @@ static void *hv_open(const struct adapter_host *host)
 	st->max_field = host->max_field_bytes ? host->max_field_bytes
 					      : HV_DEFAULT_MAX_FIELD;
 	st->line = 1;
+	/*
+	 * Strict: a stray quote is an error, and so (STRICT_FINI) is a quote
+	 * still open at the end.  No APPEND_NULL: hv_store_field() copies
+	 * each field with its own NUL.  No EMPTY_IS_NULL: an empty field,
+	 * quoted or not, is absent, which hv_field() decides by length.
+	 */
 	if (csv_init(&st->csv, CSV_STRICT | CSV_STRICT_FINI) != 0)
 		goto out_free_stream;
 	csv_set_delim(&st->csv, ';');

@@ -139,6 +139,7 @@ static void ij_error_text(char *dst, size_t n, const json_error_t *err)
 	dst[len] = '\0';
 }
 
+/* Returns 1 for JSON white space. */
 static int ij_is_ws(unsigned char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';

@@ -392,13 +392,16 @@ static void test_crlf_and_cr_line_ends_count_as_one_line(void **state)
 	assert_int_equal(run_str(&log, HEADER "\r\n"
 		"1783;;2671AB;10;;;N;48;woonfunctie;;;\r\n"
 		"1783;;2671AC;3;;;N;60;woonfunctie;;;\r"
-		"1783;;2671AD;5;;;N;90;woonfunctie;;;"), ADAPTER_OK);
-	assert_int_equal(log.nrec, 3);
+		"1783;;2671AD;5;;;N;90;woonfunctie;;;\n"
+		"1783;;2671AE;6;;;N;90;woonfunctie;;;"), ADAPTER_OK);
+	assert_int_equal(log.nrec, 4);
 	assert_string_equal(log.rec[0].place, "line 2");
 	assert_string_equal(log.rec[1].place, "line 3");
 	assert_string_equal(log.rec[2].place, "line 4");
-	assert_field(&log.rec[2], F_DOEL, "woonfunctie");
-	assert_field(&log.rec[2], F_GELDIG, NULL);
+	assert_string_equal(log.rec[3].place, "line 5");
+	assert_field(&log.rec[3], F_POSTCODE, "2671AE");
+	assert_field(&log.rec[3], F_DOEL, "woonfunctie");
+	assert_field(&log.rec[3], F_GELDIG, NULL);
 	log_free(&log);
 }
 

@@ -1,0 +1,79 @@
+# tests/e2e/lib.sh - what every end-to-end script sources: TAP output, a
+# fresh data directory per test, and the binary under test.
+#
+# Each test is a function; `t NAME FUNCTION` runs it and prints one TAP
+# line.  A test fails with `fail "why"` (it returns non-zero).
+
+set -u
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$PWD
+SCHAKEL=${SCHAKEL:-$ROOT/build/schakel}
+FIX=$ROOT/tests/fixtures
+E2E=$ROOT/tests/e2e
+TMP=$(mktemp -d /tmp/schakel-e2e-XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+_n=0
+
+fail() {
+	echo "# $*"
+	return 1
+}
+
+t() {	# t NAME FUNCTION: runs FUNCTION in a subshell with a fresh $D
+	local name=$1 fn=$2
+	_n=$((_n + 1))
+	if (D=$(mktemp -d "$TMP/d-XXXXXX")/data; cd "$TMP"; "$fn") >"$TMP/out" 2>&1; then
+		echo "ok $_n - $name"
+	else
+		echo "not ok $_n - $name"
+		sed 's/^/#   /' "$TMP/out" | tail -25
+	fi
+}
+
+sk() {	# sk ARGS...: runs schakel on $D
+	"$SCHAKEL" -D "$D" "$@"
+}
+
+expect_rc() {	# expect_rc RC CMD...: runs CMD, fails unless it exits RC
+	local want=$1; shift
+	"$@" >"$TMP/cmd.out" 2>&1
+	local got=$?
+	cat "$TMP/cmd.out"
+	[ "$got" -eq "$want" ] || fail "exit $got, expected $want: $*"
+}
+
+contains() {	# contains FILE TEXT: FILE has TEXT (fixed string)
+	grep -qF -- "$2" "$1" || fail "'$2' not in output"
+}
+
+# A data directory with GEEN_VERGUNNING for Westland and three parties.
+init_example() {
+	sk init >/dev/null || return 1
+	sed -i 's/^gemeenten =.*/gemeenten = 1783/' "$D/schakel.conf"
+	cat >>"$D/schakel.conf" <<'CONF'
+[party.00000001000000001783]
+name = Gemeente Westland
+gemeenten = 1783
+receives = all
+
+[party.00000001000000000983]
+name = Gemeente Venlo
+gemeenten = 0983
+receives = all
+
+[party.00000001003214345000]
+name = Nederlandse Arbeidsinspectie
+receives = OVERBEWONING, ONDERREGISTRATIE, ADRES_AFWIJKING
+CONF
+}
+
+ingest_examples() {
+	sk ingest brp "$FIX/brp-npsLa01.xml" "$FIX/brp-venlo-npsLa01.xml" >/dev/null
+	[ $? -eq 3 ] || return 1
+	sk ingest huisvesting "$FIX/huisvesting.csv" >/dev/null || return 1
+	sk ingest inspectie "$FIX/inspectie.json" >/dev/null || return 1
+}
+
+db() {	# db SQL: runs SQL on the data directory's database
+	sqlite3 "$D/schakel.db" "$@"
+}

@@ -1,0 +1,53 @@
+#!/bin/bash
+# tests/run.sh - runs every test program given on the command line and the
+# end-to-end scripts in tests/e2e/, and ends with one line CI reads:
+#   N passed, N failed
+#
+# Unit test programs are cmocka programs, run with TAP output; end-to-end
+# scripts print TAP lines too ("ok N - name" / "not ok N - name").  A
+# program that crashes or exits non-zero without a "not ok" line counts as
+# one failure of its own.
+set -u
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+failures=()
+log=$(mktemp -d /tmp/schakel-tests-XXXXXX)
+
+run() {	# run NAME CMD...: runs one program and counts its TAP lines
+	local name=$1; shift
+	local out="$log/${name//\//_}.out"
+	CMOCKA_MESSAGE_OUTPUT=TAP "$@" >"$out" 2>&1
+	local rc=$?
+	local ok nok
+	ok=$(grep -c '^ok ' "$out")
+	nok=$(grep -c '^not ok ' "$out")
+	passed=$((passed + ok))
+	failed=$((failed + nok))
+	if [ "$nok" -gt 0 ] || [ "$rc" -ne 0 ]; then
+		[ "$nok" -eq 0 ] && failed=$((failed + 1))
+		failures+=("$name")
+		printf '%-32s FAIL (%d passed, %d failed, exit %d)\n' "$name" "$ok" "$nok" "$rc"
+		grep -E '^not ok|^# ' "$out" | head -20 | sed 's/^/    /'
+		[ "$nok" -eq 0 ] && tail -20 "$out" | sed 's/^/    /'
+	else
+		printf '%-32s ok (%d)\n' "$name" "$ok"
+	fi
+}
+
+for t in "$@"; do
+	run "$(basename "$t")" "$t"
+done
+for t in tests/e2e/*.sh; do
+	[ -x "$t" ] || continue
+	run "e2e/$(basename "$t" .sh)" "$t"
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "failed: ${failures[*]} (output in $log)"
+else
+	rm -rf "$log"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
