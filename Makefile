@@ -11,7 +11,7 @@ CC      ?= gcc
 PREFIX  ?= /usr/local
 B       := build
 
-PKGS    := libxml-2.0 xmlsec1-openssl openssl sqlite3 jansson inih
+PKGS    := libxml-2.0 xmlsec1-openssl openssl sqlite3 jansson inih libevent libevent_openssl libcurl
 # Debian packages that the build and the tests need (see `make deps`).
 DEBS    := build-essential pkg-config libxml2-dev libxml2-utils libxmlsec1-dev \
            xmlsec1 libssl-dev openssl libsqlite3-dev sqlite3 libcurl4-openssl-dev \

@@ -45,6 +45,7 @@ enum config_sec {
 	SEC_INGEST,
 	SEC_STORE,
 	SEC_LOG,
+	SEC_SERVER,
 	SEC_PARTY,
 	SEC_COUNT,
 };
@@ -72,6 +73,8 @@ static const struct config_section sections[SEC_COUNT] = {
 		"The SQLite database." },
 	[SEC_LOG] = { "log", false,
 		"Logging." },
+	[SEC_SERVER] = { "server", false,
+		"The HTTPS API of `schakel serve` (mutual TLS; paths relative to DIR)." },
 	[SEC_PARTY] = { "party.", true,
 		"A connected authority, named by its OIN; see below." },
 };
@@ -83,6 +86,7 @@ enum config_type {
 	CT_BOOL,	/* bool: true/false, yes/no, on/off, 1/0 */
 	CT_STRING,	/* char *, not empty */
 	CT_URL,		/* char *, "https://..."; empty: NULL */
+	CT_PATH,	/* char *, a file name; empty: NULL */
 	CT_CHOICE,	/* char *, one of choices */
 	CT_GEMEENTEN,	/* struct strlist of 4-digit gemeentecodes */
 	CT_NAMES,	/* struct strlist of lowercase identifiers */
@@ -152,6 +156,31 @@ static const struct config_key keys[] = {
 
 	{ SEC_LOG, "level", CT_CHOICE, 0, 0, log_levels, "info", NULL,
 	  CFG(log_level), "least severe level logged: error, warn, info or debug" },
+
+	{ SEC_SERVER, "listen", CT_STRING, 0, 0, NULL, "127.0.0.1", NULL,
+	  CFG(listen), "the address the API listens on" },
+	{ SEC_SERVER, "port", CT_INT, 1, 65535, NULL, "8443", NULL, CFG(port),
+	  "the TCP port of the API" },
+	{ SEC_SERVER, "certificate", CT_PATH, 0, 0, NULL, "certs/server.crt", NULL,
+	  CFG(tls_cert), "the broker's certificate (PEM), with its chain" },
+	{ SEC_SERVER, "private_key", CT_PATH, 0, 0, NULL, "certs/server.key", NULL,
+	  CFG(tls_key), "the broker's private key (PEM)" },
+	{ SEC_SERVER, "ca", CT_PATH, 0, 0, NULL, "certs/ca.crt", NULL, CFG(tls_ca),
+	  "the CA bundle that party certificates must chain to (PEM)" },
+	{ SEC_SERVER, "crl", CT_PATH, 0, 0, NULL, "", NULL, CFG(tls_crl),
+	  "revoked certificates (PEM CRL); empty: no revocation check" },
+	{ SEC_SERVER, "max_header_bytes", CT_BYTES, 1024, 1048576, NULL, "16384", NULL,
+	  CFG(max_header_bytes), "largest request line plus headers, in bytes" },
+	{ SEC_SERVER, "max_headers", CT_COUNT, 1, 10000, NULL, "64", NULL,
+	  CFG(max_headers), "most header lines in one request" },
+	{ SEC_SERVER, "max_body_bytes", CT_BYTES, 1024, 68719476736LL, NULL, "256M", NULL,
+	  CFG(max_body_bytes), "largest upload, in bytes (413 above it)" },
+	{ SEC_SERVER, "request_timeout", CT_INT, 1, 86400, NULL, "30", NULL,
+	  CFG(request_timeout), "seconds a client may stay silent in a request (408 after)" },
+	{ SEC_SERVER, "max_connections", CT_COUNT, 1, 100000, NULL, "512", NULL,
+	  CFG(max_connections), "most connections at once" },
+	{ SEC_SERVER, "max_connections_per_party", CT_COUNT, 1, 100000, NULL, "16", NULL,
+	  CFG(max_connections_per_party), "most connections of one party at once (429 above)" },
 
 	{ SEC_PARTY, "name", CT_STRING, 0, 0, NULL, NULL, "Gemeente Westland",
 	  PTY(name), "its name in logs and messages (default: the OIN)" },
@@ -431,6 +460,10 @@ static enum status text_parse(const struct config_key *k, const char *val,
 		if (*val == '\0')
 			return errbuf_set(e, ST_FAIL, "%s must not be empty", k->name);
 		break;
+	case CT_PATH:
+		if (*val == '\0')
+			return ST_OK;
+		break;
 	case CT_URL:
 		if (*val == '\0')
 			return ST_OK;
@@ -517,6 +550,7 @@ static void key_release(const struct config_key *k, void *base)
 	switch (k->type) {
 	case CT_STRING:
 	case CT_URL:
+	case CT_PATH:
 	case CT_CHOICE:
 		free(*(char **)dst);
 		*(char **)dst = NULL;

@@ -66,6 +66,18 @@ struct config {
 	/* [log] */
 	char *log_level;		/* level = info  (error, warn, info, debug) */
 
+	/* [server] */
+	char *listen;			/* listen = 127.0.0.1 */
+	int port;			/* port = 8443 */
+	char *tls_cert, *tls_key;	/* certificate, private_key (relative to DIR) */
+	char *tls_ca, *tls_crl;		/* ca, crl (NULL: no revocation check) */
+	size_t max_header_bytes;	/* max_header_bytes = 16384 */
+	size_t max_headers;		/* max_headers = 64 */
+	size_t max_body_bytes;		/* max_body_bytes = 256M */
+	int request_timeout;		/* request_timeout = 30 (seconds) */
+	size_t max_connections;		/* max_connections = 512 */
+	size_t max_connections_per_party;	/* max_connections_per_party = 16 */
+
 	struct party *parties;
 	size_t nparties;
 };
