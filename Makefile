@@ -15,7 +15,7 @@ PKGS    := libxml-2.0 xmlsec1-openssl openssl sqlite3 jansson inih libevent libe
 # Debian packages that the build and the tests need (see `make deps`).
 DEBS    := build-essential pkg-config libxml2-dev libxml2-utils libxmlsec1-dev \
            xmlsec1 libssl-dev openssl libsqlite3-dev sqlite3 libcurl4-openssl-dev \
-           libevent-dev libjansson-dev libcsv-dev libinih-dev libcmocka-dev valgrind time
+           libevent-dev libjansson-dev libcsv-dev libinih-dev libcmocka-dev valgrind time curl
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wformat=2

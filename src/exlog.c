@@ -113,7 +113,7 @@ enum status exlog_verify(struct store *s, long *entries, struct errbuf *e)
 	memset(v.prev, '0', 64);
 	v.prev[64] = '\0';
 	*entries = 0;
-	if (store_log_scan(s, 1, verify_entry, &v, e) != ST_OK)
+	if (store_log_scan(s, 1, NULL, 0, verify_entry, &v, e) != ST_OK)
 		return ST_FAIL;
 	*entries = v.entries;
 	return ST_OK;

@@ -527,6 +527,7 @@ struct http_server *http_server_new(struct event_base *base, SSL_CTX *ctx, const
 		return NULL;
 	}
 	s->base = base;
+	SSL_CTX_up_ref(ctx);
 	s->ctx = ctx;
 	s->h = *h;
 	s->lim = *lim;
@@ -540,6 +541,13 @@ struct http_server *http_server_new(struct event_base *base, SSL_CTX *ctx, const
 		return NULL;
 	}
 	return s;
+}
+
+void http_server_set_ctx(struct http_server *s, SSL_CTX *ctx)
+{
+	SSL_CTX_up_ref(ctx);
+	SSL_CTX_free(s->ctx);
+	s->ctx = ctx;
 }
 
 void http_server_set_limits(struct http_server *s, const struct http_limits *lim)
@@ -586,6 +594,7 @@ void http_server_free(struct http_server *s)
 	while (!LIST_EMPTY(&s->conns))
 		conn_free(LIST_FIRST(&s->conns));
 	evconnlistener_free(s->listener);
+	SSL_CTX_free(s->ctx);
 	free(s->parties);
 	free(s);
 }

@@ -65,6 +65,8 @@ struct http_limits {
 struct http_server *http_server_new(struct event_base *base, SSL_CTX *ctx, const char *addr,
 				    int port, const struct http_handler *h,
 				    const struct http_limits *lim, struct errbuf *e);
+/* Uses ctx (a new reference is taken) for connections made from now on. */
+void http_server_set_ctx(struct http_server *s, SSL_CTX *ctx);
 /* Changes the limits for connections made from now on. */
 void http_server_set_limits(struct http_server *s, const struct http_limits *lim);
 /* The port actually bound (for port 0). */

@@ -148,6 +148,14 @@ static int host_record(void *ctx, const struct adapter_record *rec)
 		reject(in, place, e.msg);
 		return in->failed ? -1 : 0;
 	}
+	if (in->opts.gemeenten != NULL && in->opts.gemeenten->n > 0 &&
+	    !strlist_has(in->opts.gemeenten, r.address.gemeentecode)) {
+		errbuf_set(&e, ST_FAIL, "gemeentecode %s is not one this party may supply",
+			   r.address.gemeentecode);
+		reject(in, place, e.msg);
+		record_clear(&r);
+		return in->failed ? -1 : 0;
+	}
 	if (record_validate(in->app->records, &r, &e) != ST_OK) {
 		reject(in, place, e.msg);
 		record_clear(&r);

@@ -16,12 +16,15 @@
 #include <stdint.h>
 
 #include "app.h"
+#include "config.h"
 #include "loader.h"
 #include "status.h"
 
 struct ingest_opts {
 	const char *origin;		/* file name, "upload 12", source name */
 	const char *party;		/* OIN of the supplier, or NULL (local) */
+	/* When non-empty, records for other gemeenten are rejected one by one. */
+	const struct strlist *gemeenten;
 	/* Called for each rejected record (place, reason); may be NULL. */
 	void (*on_reject)(void *arg, const char *place, const char *reason);
 	void *arg;

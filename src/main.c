@@ -17,6 +17,7 @@
 #include "loader.h"
 #include "match.h"
 #include "output.h"
+#include "serve.h"
 #include "xml.h"
 
 #define VERSION "0.1.0"
@@ -220,7 +221,9 @@ static int list_signals(struct app *app, int format, const char *rule)
 	} else if (format == 't') {
 		output_table_header(stdout);
 	}
-	st = store_signals(app->store, rule, NULL, list_signal, &l, &e);
+	struct signal_filter f = { .rule = rule };
+
+	st = store_signals(app->store, &f, list_signal, &l, &e);
 	if (format == 'x') {
 		xmlTextWriterEndDocument(l.xml);
 		xmlFreeTextWriter(l.xml);
@@ -300,7 +303,7 @@ static int cmd_log(const char *dir, int argc, char **argv)
 	} else {
 		printf("%6s  %-24s  %-7s  %-20s  %-28s  %s\n", "SEQ", "AT", "KIND", "PARTY",
 		       "SUBJECT", "DETAIL");
-		if (store_log_scan(app.store, 1, print_entry, NULL, &e) != ST_OK)
+		if (store_log_scan(app.store, 1, NULL, 0, print_entry, NULL, &e) != ST_OK)
 			rc = fail("log", &e);
 	}
 	app_close(&app);
@@ -309,11 +312,25 @@ static int cmd_log(const char *dir, int argc, char **argv)
 
 static int cmd_serve(const char *dir, int argc, char **argv)
 {
-	(void)dir;
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "schakel serve: the daemon is not part of this build yet\n");
-	return ST_FAIL;
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, 'p' }, { NULL, 0, NULL, 0 },
+	};
+	struct errbuf e;
+	int c, port = -1;
+	char *end;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'p')
+			return usage_error("serve", "%s", "unknown option");
+		port = (int)strtol(optarg, &end, 10);
+		if (*end != '\0' || port < 0 || port > 65535)
+			return usage_error("serve", "--port '%s' is not a port number", optarg);
+	}
+	if (optind < argc)
+		return usage_error("serve", "unexpected argument '%s'", argv[optind]);
+	if (serve_run(dir, port, &e) != ST_OK)
+		return fail("serve", &e);
+	return ST_OK;
 }
 
 /* The demo's parties and rule settings, appended to the default file. */
@@ -461,8 +478,10 @@ static const struct command commands[] = {
 	  "or GEEN_VERGUNNING\n", cmd_signals },
 	{ "log", "[verify]", "Shows the exchange log; `log verify` checks its hash chain and "
 	  "names the first entry that does not fit (exit 1).", NULL, cmd_log },
-	{ "serve", "", "The daemon (HTTPS API, pulls, delivery): not part of this build yet.",
-	  NULL, cmd_serve },
+	{ "serve", "[--port N]", "The daemon: the HTTPS API with mutual TLS (docs/api.md).\n"
+	  "SIGTERM finishes requests in flight and stops; SIGHUP reloads schakel.conf and the\n"
+	  "TLS files.", "  --port N   listen on port N instead of [server] port (0: any free port)\n",
+	  cmd_serve },
 	{ "demo", "[--keep]", "Runs the whole pipeline on the bundled sample data in a "
 	  "temporary data directory\nand ends with a table of the signals and their reasons.",
 	  "  --keep   keep the temporary data directory and print its path\n", cmd_demo },

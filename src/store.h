@@ -166,6 +166,7 @@ enum status store_match_evidence(struct store *s, const struct address *addr,
 /* --- signals ---------------------------------------------------------- */
 
 struct signal {
+	int64_t seq;		/* order of creation: the inbox cursor */
 	char id[33];
 	char rule[24];
 	char as_of[11];
@@ -189,14 +190,40 @@ void signal_clear(struct signal *sig);
 enum status store_put_signal(struct store *s, const struct signal *sig, bool *created,
 			     struct errbuf *e);
 
+/* Which signals store_signals() lists. */
+struct signal_filter {
+	const char *rule;	/* only this rule, or NULL */
+	const char *recipient;	/* only those routed to this OIN, or NULL */
+	int64_t after;		/* only those with seq > after */
+	long limit;		/* at most this many; 0: all */
+};
+
 /*
- * Calls cb for every signal in order of creation, only rule (if non-NULL)
- * and only those for recipient (if non-NULL).  The signal is valid during
- * the call.
+ * Calls cb for every signal that passes f, in order of creation.  The
+ * signal is valid during the call.
  */
-enum status store_signals(struct store *s, const char *rule, const char *recipient,
+enum status store_signals(struct store *s, const struct signal_filter *f,
 			  int (*cb)(void *arg, const struct signal *sig), void *arg,
 			  struct errbuf *e);
+
+/* Whether signal id exists and is routed to oin. */
+enum status store_signal_routed(struct store *s, const char *id, const char *oin,
+				bool *routed, struct errbuf *e);
+
+/* The sealed BSN of a person's latest registration (*found false if none). */
+enum status store_person_bsn(struct store *s, const uint8_t pseudonym[PSEUDONYM_LEN],
+			     uint8_t sealed[SEALED_BSN_LEN], bool *found, struct errbuf *e);
+
+/* Stores a recipient's feedback on a signal; *id is its number. */
+enum status store_put_feedback(struct store *s, const char *signal_id, const char *oin,
+			       const char *outcome, const char *note, int64_t *id,
+			       struct errbuf *e);
+
+/* Calls cb with the count of each (rule, outcome) of the feedback given. */
+enum status store_feedback_counts(struct store *s,
+				  int (*cb)(void *arg, const char *rule, const char *outcome,
+					    long n),
+				  void *arg, struct errbuf *e);
 
 /* --- the exchange log -------------------------------------------------- */
 
@@ -214,8 +241,13 @@ struct exlog_row {
 /* The last entry's seq and hash (0 and 64 zeros on an empty log). */
 enum status store_log_head(struct store *s, int64_t *seq, char hash[65], struct errbuf *e);
 enum status store_log_insert(struct store *s, const struct exlog_row *r, struct errbuf *e);
-/* Calls cb for every entry from seq `from` on, in order. */
-enum status store_log_scan(struct store *s, int64_t from,
+/*
+ * Calls cb for every entry from seq `from` on, in order; with party
+ * non-NULL only the entries in which that OIN is a party (as the actor, or
+ * named in the detail, such as a signal's recipients), at most limit of
+ * them (0: all).
+ */
+enum status store_log_scan(struct store *s, int64_t from, const char *party, long limit,
 			   int (*cb)(void *arg, const struct exlog_row *r), void *arg,
 			   struct errbuf *e);
 

@@ -23,7 +23,8 @@ enum stmt_id {
 	Q_CUR_FILL, Q_MATCH_ADDRESSES, Q_MATCH_MISMATCHES,
 	Q_EV_BRP, Q_EV_FINDINGS, Q_EV_DWELLING, Q_EV_PERSON_BRP, Q_EV_PERSON_FINDINGS,
 	Q_SIGNAL_PUT, Q_SIGNAL_EVIDENCE_ADD, Q_SIGNAL_RECIPIENT_ADD,
-	Q_SIGNALS, Q_SIGNAL_EVIDENCE, Q_SIGNAL_RECIPIENTS,
+	Q_SIGNALS, Q_SIGNAL_EVIDENCE, Q_SIGNAL_RECIPIENTS, Q_SIGNAL_ROUTED, Q_PERSON_BSN,
+	Q_FEEDBACK_PUT, Q_FEEDBACK_COUNTS,
 	Q_LOG_HEAD, Q_LOG_INSERT, Q_LOG_SCAN,
 	Q_COUNT
 };
@@ -113,11 +114,19 @@ static const char *const sql[Q_COUNT] = {
 	[Q_SIGNAL_RECIPIENT_ADD] = "INSERT OR IGNORE INTO signal_recipient(signal_id, oin)"
 		" VALUES (?1, ?2)",
 	[Q_SIGNALS] = "SELECT s.id, s.rule, s.as_of, s.created, " ADDRESS_COLS("a") ", s.person, "
-		ADDRESS_COLS("b") ", s.registered, s.observed, s.oppervlakte, s.max_bewoners"
+		ADDRESS_COLS("b") ", s.registered, s.observed, s.oppervlakte, s.max_bewoners, s.seq"
 		" FROM signal s JOIN address a ON a.addr = s.addr"
 		" LEFT JOIN address b ON b.addr = s.reg_addr"
-		" WHERE (?1 IS NULL OR s.rule = ?1) AND (?2 IS NULL OR EXISTS (SELECT 1 FROM"
-		"  signal_recipient r WHERE r.signal_id = s.id AND r.oin = ?2)) ORDER BY s.seq",
+		" WHERE s.seq > ?3 AND (?1 IS NULL OR s.rule = ?1) AND (?2 IS NULL OR EXISTS"
+		"  (SELECT 1 FROM signal_recipient r WHERE r.signal_id = s.id AND r.oin = ?2))"
+		" ORDER BY s.seq LIMIT ?4",
+	[Q_SIGNAL_ROUTED] = "SELECT 1 FROM signal_recipient WHERE signal_id = ?1 AND oin = ?2",
+	[Q_PERSON_BSN] = "SELECT bsn_sealed FROM person WHERE pseudonym = ?1"
+		" ORDER BY begindatum DESC LIMIT 1",
+	[Q_FEEDBACK_PUT] = "INSERT INTO feedback(signal_id, oin, outcome, note, at) VALUES"
+		" (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+	[Q_FEEDBACK_COUNTS] = "SELECT s.rule, f.outcome, count(*) FROM feedback f"
+		" JOIN signal s ON s.id = f.signal_id GROUP BY 1, 2 ORDER BY 1, 2",
 	[Q_SIGNAL_EVIDENCE] = "SELECT source, record FROM signal_evidence WHERE signal_id = ?1"
 		" ORDER BY pos",
 	[Q_SIGNAL_RECIPIENTS] = "SELECT oin FROM signal_recipient WHERE signal_id = ?1 ORDER BY oin",
@@ -125,7 +134,8 @@ static const char *const sql[Q_COUNT] = {
 	[Q_LOG_INSERT] = "INSERT INTO exlog(seq, at, kind, party, subject, detail, prev, hash)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[Q_LOG_SCAN] = "SELECT seq, at, kind, party, subject, detail, prev, hash FROM exlog"
-		" WHERE seq >= ?1 ORDER BY seq",
+		" WHERE seq >= ?1 AND (?2 IS NULL OR party = ?2"
+		"  OR instr(detail, '\"' || ?2 || '\"') > 0) ORDER BY seq LIMIT ?3",
 };
 
 struct store {
@@ -850,7 +860,7 @@ nomem:
 	return errbuf_set(e, ST_FAIL, "out of memory");
 }
 
-enum status store_signals(struct store *s, const char *rule, const char *recipient,
+enum status store_signals(struct store *s, const struct signal_filter *f,
 			  int (*cb)(void *arg, const struct signal *sig), void *arg,
 			  struct errbuf *e)
 {
@@ -860,8 +870,10 @@ enum status store_signals(struct store *s, const char *rule, const char *recipie
 
 	if (st == NULL)
 		return ST_FAIL;
-	bind_text_or_null(st, 1, rule);
-	bind_text_or_null(st, 2, recipient);
+	bind_text_or_null(st, 1, f->rule);
+	bind_text_or_null(st, 2, f->recipient);
+	sqlite3_bind_int64(st, 3, f->after);
+	sqlite3_bind_int64(st, 4, f->limit > 0 ? f->limit : -1);
 	while (rc == ST_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		struct signal sig = { 0 };
 
@@ -879,6 +891,7 @@ enum status store_signals(struct store *s, const char *rule, const char *recipie
 		sig.observed = (long)sqlite3_column_int64(st, 18);
 		sig.oppervlakte = column_long_or_null(st, 19);
 		sig.max_bewoners = column_long_or_null(st, 20);
+		sig.seq = sqlite3_column_int64(st, 21);
 		rc = load_signal_lists(s, &sig, e);
 		if (rc == ST_OK && cb(arg, &sig) != 0)
 			rc = ST_FAIL;
@@ -928,7 +941,7 @@ enum status store_log_insert(struct store *s, const struct exlog_row *r, struct 
 	return step_done(s, st, e, "write the exchange log");
 }
 
-enum status store_log_scan(struct store *s, int64_t from,
+enum status store_log_scan(struct store *s, int64_t from, const char *party, long limit,
 			   int (*cb)(void *arg, const struct exlog_row *r), void *arg,
 			   struct errbuf *e)
 {
@@ -938,6 +951,8 @@ enum status store_log_scan(struct store *s, int64_t from,
 	if (st == NULL)
 		return ST_FAIL;
 	sqlite3_bind_int64(st, 1, from);
+	bind_text_or_null(st, 2, party);
+	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct exlog_row r = { 0 };
 
@@ -957,5 +972,84 @@ enum status store_log_scan(struct store *s, int64_t from,
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return db_error(s, e, "read the exchange log");
+	return ST_OK;
+}
+
+enum status store_signal_routed(struct store *s, const char *id, const char *oin,
+				bool *routed, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_SIGNAL_ROUTED, e);
+	int rc;
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, oin, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, e, "read signal recipients");
+	*routed = rc == SQLITE_ROW;
+	return ST_OK;
+}
+
+enum status store_person_bsn(struct store *s, const uint8_t pseudonym[PSEUDONYM_LEN],
+			     uint8_t sealed[SEALED_BSN_LEN], bool *found, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_PERSON_BSN, e);
+	int rc;
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_blob(st, 1, pseudonym, PSEUDONYM_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	*found = rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == SEALED_BSN_LEN;
+	if (*found)
+		memcpy(sealed, sqlite3_column_blob(st, 0), SEALED_BSN_LEN);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, e, "read person");
+	return ST_OK;
+}
+
+enum status store_put_feedback(struct store *s, const char *signal_id, const char *oin,
+			       const char *outcome, const char *note, int64_t *id,
+			       struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_FEEDBACK_PUT, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, signal_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, oin, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, outcome, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, note, -1, SQLITE_STATIC);
+	if (step_done(s, st, e, "store feedback") != ST_OK)
+		return ST_FAIL;
+	*id = sqlite3_last_insert_rowid(s->db);
+	return ST_OK;
+}
+
+enum status store_feedback_counts(struct store *s,
+				  int (*cb)(void *arg, const char *rule, const char *outcome,
+					    long n),
+				  void *arg, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_FEEDBACK_COUNTS, e);
+	int rc;
+
+	if (st == NULL)
+		return ST_FAIL;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cb(arg, (const char *)sqlite3_column_text(st, 0),
+		       (const char *)sqlite3_column_text(st, 1),
+		       (long)sqlite3_column_int64(st, 2)) != 0) {
+			sqlite3_reset(st);
+			return ST_FAIL;
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, e, "read feedback");
 	return ST_OK;
 }

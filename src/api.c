@@ -1,0 +1,630 @@
+/*
+ * api.c - the HTTPS API (see api.h).
+ *
+ * An upload is spooled to a file under DIR/spool as it arrives (memory
+ * stays flat whatever its size), then read by the adapter in one
+ * transaction, exactly as `schakel ingest` reads a file; a successful
+ * upload is followed by matching as of today, so its signals reach the
+ * inboxes at once.  The event loop is single-threaded: an ingest runs to its
+ * end before the next request is served.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libxml/xmlwriter.h>
+
+#include "api.h"
+#include "exlog.h"
+#include "ingest.h"
+#include "loader.h"
+#include "match.h"
+#include "output.h"
+
+#define MAX_LIMIT 1000
+#define MAX_REJECTIONS_SHOWN 1000
+#define MAX_FEEDBACK_BYTES 16384
+#define MAX_NOTE_CHARS 2000
+
+struct api {
+	struct app *app;
+	char spool[4200];
+};
+
+/* One upload under way. */
+struct upload {
+	struct api *api;
+	struct loaded_adapter la;
+	char oin[OIN_LEN + 1];	/* looked up again at the end: SIGHUP may reload */
+	char path[4300];
+	int fd;
+};
+
+/* A feedback body being read. */
+struct body {
+	char buf[MAX_FEEDBACK_BYTES];
+	size_t len;
+	char id[64];
+};
+
+struct api *api_new(struct app *app, struct errbuf *e)
+{
+	struct api *api = calloc(1, sizeof(*api));
+
+	if (api == NULL) {
+		errbuf_set(e, ST_FAIL, "out of memory");
+		return NULL;
+	}
+	api->app = app;
+	snprintf(api->spool, sizeof(api->spool), "%s/spool", app->dir);
+	if (mkdir(api->spool, 0700) != 0 && errno != EEXIST) {
+		errbuf_set(e, ST_FAIL, "cannot create %s: %s", api->spool, strerror(errno));
+		free(api);
+		return NULL;
+	}
+	return api;
+}
+
+void api_free(struct api *api)
+{
+	free(api);
+}
+
+/* The api behind a request. */
+static struct api *api_of(void *arg)
+{
+	return arg;
+}
+
+static struct api *the_api;	/* the handlers' argument (one API per process) */
+
+/* Reads a non-negative integer parameter name from a query string. */
+static long query_long(const char *query, const char *name, long def, long max, bool *bad)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = query; p != NULL && *p != '\0';) {
+		if (strncmp(p, name, n) == 0 && p[n] == '=') {
+			char *end;
+			long v = strtol(p + n + 1, &end, 10);
+
+			if (end == p + n + 1 || (*end != '\0' && *end != '&') || v < 0 || v > max) {
+				*bad = true;
+				return def;
+			}
+			return v;
+		}
+		p = strchr(p, '&');
+		if (p != NULL)
+			p++;
+	}
+	return def;
+}
+
+/* The caller's party, or NULL after a 403. */
+static const struct party *caller(struct http_req *r)
+{
+	const struct party *p = config_party(&the_api->app->cfg, http_req_oin(r));
+
+	if (p == NULL)
+		http_reply_error(r, 403, "OIN %s is not a party of this exchange",
+				 http_req_oin(r));
+	return p;
+}
+
+/* --- uploads ---------------------------------------------------------- */
+
+static void upload_free(struct upload *u)
+{
+	if (u == NULL)
+		return;
+	if (u->fd >= 0)
+		close(u->fd);
+	if (u->path[0] != '\0')
+		unlink(u->path);
+	loader_unload(&u->la);
+	free(u);
+}
+
+static void upload_begin(struct http_req *r, const char *adapter)
+{
+	const struct party *p = caller(r);
+	struct upload *u;
+	struct errbuf e;
+
+	if (p == NULL)
+		return;
+	if (!strlist_has(&p->supplies, adapter)) {
+		http_reply_error(r, 403, "%s may not supply %.40s data", p->name, adapter);
+		return;
+	}
+	if (http_req_content_length(r) == 0) {
+		http_reply_error(r, 400, "the upload is empty (send the file as the body, "
+				 "with a Content-Length)");
+		return;
+	}
+	u = calloc(1, sizeof(*u));
+	if (u == NULL) {
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+	u->api = the_api;
+	memcpy(u->oin, p->oin, sizeof(u->oin));
+	u->fd = -1;
+	if (loader_load(adapter, &u->la, &e) != ST_OK) {
+		http_reply_error(r, 404, "%s", e.msg);
+		goto out_free;
+	}
+	snprintf(u->path, sizeof(u->path), "%s/upload-XXXXXX", the_api->spool);
+	u->fd = mkstemp(u->path);
+	if (u->fd < 0) {
+		u->path[0] = '\0';
+		http_reply_error(r, 500, "cannot spool the upload: %s", strerror(errno));
+		goto out_free;
+	}
+	http_req_set_data(r, u);
+	return;
+out_free:
+	upload_free(u);
+}
+
+static int upload_body(struct http_req *r, const void *buf, size_t len)
+{
+	struct upload *u = http_req_data(r);
+
+	for (const char *p = buf; len > 0;) {
+		ssize_t n = write(u->fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			http_reply_error(r, 500, "cannot spool the upload: %s", strerror(errno));
+			http_req_set_data(r, NULL);
+			upload_free(u);
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+struct rejections {
+	json_t *list;
+	long count;
+};
+
+static void collect_reject(void *arg, const char *place, const char *reason)
+{
+	struct rejections *rj = arg;
+
+	if (rj->count++ < MAX_REJECTIONS_SHOWN)
+		json_array_append_new(rj->list, json_pack("{s:s, s:s}", "place", place,
+							  "reason", reason));
+}
+
+/* Matches as of today after data came in; failures are the operator's. */
+static void match_after_upload(struct api *api)
+{
+	struct match_result res;
+	struct errbuf e;
+	char today[11];
+
+	match_today(today);
+	if (match_run(api->app, today, &res, NULL, NULL, &e) != ST_OK)
+		fprintf(stderr, "schakel serve: match after upload failed: %s\n", e.msg);
+	else if (res.created > 0)
+		fprintf(stderr, "schakel serve: match as of %s: %ld new signals\n", today,
+			res.created);
+}
+
+static void upload_end(struct http_req *r)
+{
+	struct upload *u = http_req_data(r);
+	const struct party *p = caller(r);
+	struct rejections rj = { NULL, 0 };
+	struct ingest_opts opts = { .on_reject = collect_reject, .arg = &rj };
+	struct ingest_result res;
+	char origin[64];
+	struct errbuf e;
+	enum status st;
+
+	http_req_set_data(r, NULL);
+	if (p == NULL || !strlist_has(&p->supplies, u->la.adapter->name)) {
+		http_reply_error(r, 403, "the party's grant changed during the upload");
+		upload_free(u);
+		return;
+	}
+	rj.list = json_array();
+	opts.party = p->oin;
+	opts.gemeenten = &p->gemeenten;
+	snprintf(origin, sizeof(origin), "upload by %s", p->oin);
+	opts.origin = origin;
+	st = ingest_file(u->api->app, &u->la, u->path, &opts, &res, &e);
+	if (st == ST_FAIL && res.refused) {
+		json_decref(rj.list);
+		http_reply_error(r, 400, "the %s file is refused, nothing stored: %s",
+				 u->la.adapter->name, e.msg);
+	} else if (st == ST_FAIL) {
+		json_decref(rj.list);
+		http_reply_error(r, 500, "the upload could not be stored: %s", e.msg);
+	} else {
+		http_reply_json(r, 200, json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:o, s:b}",
+			"upload", (json_int_t)res.ingest_id, "adapter", u->la.adapter->name,
+			"digest", res.digest, "accepted", (json_int_t)res.accepted,
+			"changed", (json_int_t)res.changed, "rejected", (json_int_t)res.rejected,
+			"rejections", rj.list, "rejections_complete",
+			rj.count <= MAX_REJECTIONS_SHOWN));
+		if (res.changed > 0)
+			match_after_upload(u->api);
+	}
+	upload_free(u);
+}
+
+/* --- the inbox --------------------------------------------------------- */
+
+struct inbox {
+	const struct party *party;
+	json_t *list;
+	xmlTextWriterPtr xml;
+	int64_t last;
+	bool failed;
+};
+
+/* Adds the BSN itself where the grant allows it. */
+static void add_bsn(struct inbox *in, const struct signal *sig, json_t *o)
+{
+	uint8_t sealed[SEALED_BSN_LEN];
+	struct errbuf e;
+	char bsn[10];
+	bool found;
+
+	if (!in->party->receive_bsn || !sig->has_person)
+		return;
+	if (store_person_bsn(the_api->app->store, sig->person, sealed, &found, &e) != ST_OK ||
+	    !found || crypto_open_bsn(&the_api->app->keys, sealed, sig->person, bsn, &e) != ST_OK)
+		return;
+	if (o != NULL)
+		json_object_set_new(o, "bsn", json_string(bsn));
+	memset(bsn, 0, sizeof(bsn));
+}
+
+static int inbox_signal(void *arg, const struct signal *sig)
+{
+	struct inbox *in = arg;
+
+	in->last = sig->seq;
+	if (in->xml != NULL) {
+		if (output_signal_xml(in->xml, sig, 0) != 0)
+			return in->failed = true, -1;
+		return 0;
+	}
+	json_t *o = output_signal_json(sig);
+
+	if (o == NULL)
+		return in->failed = true, -1;
+	json_object_set_new(o, "cursor", json_integer(sig->seq));
+	add_bsn(in, sig, o);
+	json_array_append_new(in->list, o);
+	return 0;
+}
+
+static void inbox_xml(struct http_req *r, struct inbox *in, struct signal_filter *f)
+{
+	xmlBufferPtr buf = xmlBufferCreate();
+	struct errbuf e;
+
+	in->xml = buf != NULL ? xmlNewTextWriterMemory(buf, 0) : NULL;
+	if (in->xml == NULL) {
+		xmlBufferFree(buf);
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+	xmlTextWriterStartDocument(in->xml, NULL, "UTF-8", NULL);
+	xmlTextWriterStartElementNS(in->xml, NULL, (const xmlChar *)"signalen",
+				    (const xmlChar *)SIGNAL_NS);
+	if (store_signals(the_api->app->store, f, inbox_signal, in, &e) != ST_OK) {
+		xmlFreeTextWriter(in->xml);
+		xmlBufferFree(buf);
+		http_reply_error(r, 500, "%s", in->failed ? "out of memory" : e.msg);
+		return;
+	}
+	xmlTextWriterEndDocument(in->xml);
+	xmlFreeTextWriter(in->xml);
+	http_reply(r, 200, "application/xml", xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
+	xmlBufferFree(buf);
+}
+
+static void inbox(struct http_req *r)
+{
+	const struct party *p = caller(r);
+	const char *accept = http_req_header(r, "Accept");
+	struct inbox in = { .party = p };
+	struct signal_filter f;
+	struct errbuf e;
+	bool bad = false;
+
+	if (p == NULL)
+		return;
+	f = (struct signal_filter){
+		.recipient = p->oin,
+		.after = query_long(http_req_query(r), "after", 0, LONG_MAX, &bad),
+		.limit = query_long(http_req_query(r), "limit", 100, MAX_LIMIT, &bad),
+	};
+	in.last = f.after;
+	if (bad || f.limit == 0) {
+		http_reply_error(r, 400, "after must be a cursor (0 or more) and limit a number "
+				 "from 1 to %d", MAX_LIMIT);
+		return;
+	}
+	if (accept != NULL && strstr(accept, "application/xml") != NULL) {
+		inbox_xml(r, &in, &f);
+		return;
+	}
+	in.list = json_array();
+	if (store_signals(the_api->app->store, &f, inbox_signal, &in, &e) != ST_OK) {
+		json_decref(in.list);
+		http_reply_error(r, 500, "%s", in.failed ? "out of memory" : e.msg);
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:o, s:I}", "signals", in.list,
+					  "next", (json_int_t)in.last));
+}
+
+/* --- feedback ---------------------------------------------------------- */
+
+static void feedback_begin(struct http_req *r, const char *id)
+{
+	struct body *b;
+
+	if (caller(r) == NULL)
+		return;
+	if (http_req_content_length(r) > MAX_FEEDBACK_BYTES) {
+		http_reply_error(r, 413, "feedback is at most %d bytes", MAX_FEEDBACK_BYTES);
+		return;
+	}
+	b = calloc(1, sizeof(*b));
+	if (b == NULL) {
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+	snprintf(b->id, sizeof(b->id), "%.40s", id);
+	http_req_set_data(r, b);
+}
+
+static int feedback_body(struct http_req *r, const void *buf, size_t len)
+{
+	struct body *b = http_req_data(r);
+
+	memcpy(b->buf + b->len, buf, len);	/* Content-Length was checked */
+	b->len += len;
+	return 0;
+}
+
+/* Stores and logs feedback in one transaction. */
+static enum status feedback_store(const char *id, const char *oin, const char *outcome,
+				  const char *note, int64_t *fid, struct errbuf *e)
+{
+	struct store *s = the_api->app->store;
+
+	if (store_begin(s, e) != ST_OK)
+		return ST_FAIL;
+	if (store_put_feedback(s, id, oin, outcome, note, fid, e) != ST_OK ||
+	    exlog_append(s, "feedback", oin, id, json_pack("{s:s, s:I}", "outcome", outcome,
+							   "feedback", (json_int_t)*fid), e) != ST_OK ||
+	    store_commit(s, e) != ST_OK) {
+		store_rollback(s);
+		return ST_FAIL;
+	}
+	return ST_OK;
+}
+
+static void feedback_end(struct http_req *r)
+{
+	struct body *b = http_req_data(r);
+	const char *outcome = NULL, *note = "";
+	json_error_t jerr;
+	struct errbuf e;
+	int64_t fid;
+	bool routed;
+	json_t *o;
+
+	http_req_set_data(r, NULL);
+	o = json_loadb(b->buf, b->len, JSON_REJECT_DUPLICATES, &jerr);
+	if (o == NULL || json_unpack(o, "{s:s, s?s}", "outcome", &outcome, "note", &note) != 0) {
+		http_reply_error(r, 400, "send {\"outcome\": \"bevestigd\" | \"onterecht\" | "
+				 "\"in_behandeling\", \"note\": \"...\"}");
+		goto out_free;
+	}
+	if (strcmp(outcome, "bevestigd") != 0 && strcmp(outcome, "onterecht") != 0 &&
+	    strcmp(outcome, "in_behandeling") != 0) {
+		http_reply_error(r, 400, "outcome must be bevestigd, onterecht or in_behandeling");
+		goto out_free;
+	}
+	if (strlen(note) > MAX_NOTE_CHARS) {
+		http_reply_error(r, 400, "note is longer than %d characters", MAX_NOTE_CHARS);
+		goto out_free;
+	}
+	if (store_signal_routed(the_api->app->store, b->id, http_req_oin(r), &routed, &e) != ST_OK) {
+		http_reply_error(r, 500, "%s", e.msg);
+		goto out_free;
+	}
+	if (!routed) {
+		http_reply_error(r, 404, "no signal %s in this party's inbox", b->id);
+		goto out_free;
+	}
+	if (feedback_store(b->id, http_req_oin(r), outcome, note, &fid, &e) != ST_OK)
+		http_reply_error(r, 500, "%s", e.msg);
+	else
+		http_reply_json(r, 201, json_pack("{s:I, s:s, s:s}", "feedback", (json_int_t)fid,
+						  "signal", b->id, "outcome", outcome));
+out_free:
+	json_decref(o);
+	free(b);
+}
+
+/* --- the log ------------------------------------------------------------ */
+
+struct log_list {
+	json_t *list;
+	int64_t last;
+};
+
+static int log_entry(void *arg, const struct exlog_row *row)
+{
+	struct log_list *l = arg;
+	json_t *detail = json_loads(row->detail, 0, NULL);
+
+	l->last = row->seq;
+	return json_array_append_new(l->list, json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:o*, s:s}",
+		"seq", (json_int_t)row->seq, "at", row->at, "kind", row->kind,
+		"party", row->party, "subject", row->subject, "detail", detail,
+		"hash", row->hash));
+}
+
+static void log_list(struct http_req *r)
+{
+	const struct party *p = caller(r);
+	struct log_list l;
+	struct errbuf e;
+	bool bad = false;
+	long after, limit;
+
+	if (p == NULL)
+		return;
+	after = query_long(http_req_query(r), "after", 0, LONG_MAX, &bad);
+	limit = query_long(http_req_query(r), "limit", 100, MAX_LIMIT, &bad);
+	if (bad || limit == 0) {
+		http_reply_error(r, 400, "after must be a sequence number and limit a number "
+				 "from 1 to %d", MAX_LIMIT);
+		return;
+	}
+	l = (struct log_list){ json_array(), after };
+	if (store_log_scan(the_api->app->store, after + 1, p->oin, limit, log_entry, &l, &e)
+	    != ST_OK) {
+		json_decref(l.list);
+		http_reply_error(r, 500, "%s", e.msg);
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:o, s:I}", "entries", l.list,
+					  "next", (json_int_t)l.last));
+}
+
+/* --- routing ----------------------------------------------------------- */
+
+/* Whether path is prefix + one segment (copied to seg) + suffix. */
+static bool route_match(const char *path, const char *prefix, const char *suffix, char *seg,
+			size_t n)
+{
+	size_t lp = strlen(prefix), ls = strlen(suffix), len = strlen(path), lseg;
+
+	if (len <= lp + ls || strncmp(path, prefix, lp) != 0 ||
+	    strcmp(path + len - ls, suffix) != 0)
+		return false;
+	lseg = len - lp - ls;
+	if (lseg >= n || memchr(path + lp, '/', lseg) != NULL)
+		return false;
+	memcpy(seg, path + lp, lseg);
+	seg[lseg] = '\0';
+	return true;
+}
+
+static bool method_is(struct http_req *r, const char *m)
+{
+	if (strcmp(http_req_method(r), m) == 0)
+		return true;
+	http_reply_error(r, 405, "%s is not allowed here; use %s", http_req_method(r), m);
+	return false;
+}
+
+static void on_begin(struct http_req *r)
+{
+	const char *path = http_req_path(r);
+	char seg[64];
+
+	if (route_match(path, "/v1/uploads/", "", seg, sizeof(seg))) {
+		if (method_is(r, "POST"))
+			upload_begin(r, seg);
+	} else if (route_match(path, "/v1/signals/", "/feedback", seg, sizeof(seg))) {
+		if (method_is(r, "POST"))
+			feedback_begin(r, seg);
+	} else if (strcmp(path, "/v1/signals") == 0) {
+		if (method_is(r, "GET"))
+			inbox(r);
+	} else if (strcmp(path, "/v1/log") == 0) {
+		if (method_is(r, "GET"))
+			log_list(r);
+	} else {
+		http_reply_error(r, 404, "no such endpoint: %.100s", path);
+	}
+}
+
+static int on_body(struct http_req *r, const void *buf, size_t len)
+{
+	if (http_req_data(r) == NULL) {	/* a body nobody asked for */
+		http_reply_error(r, 400, "this request takes no body");
+		return -1;
+	}
+	if (strncmp(http_req_path(r), "/v1/uploads/", 12) == 0)
+		return upload_body(r, buf, len);
+	return feedback_body(r, buf, len);
+}
+
+static void on_end(struct http_req *r)
+{
+	if (http_req_data(r) == NULL) {
+		if (!http_req_replied(r))
+			http_reply_error(r, 400, "the request has no body");
+		return;
+	}
+	if (strncmp(http_req_path(r), "/v1/uploads/", 12) == 0)
+		upload_end(r);
+	else
+		feedback_end(r);
+}
+
+static void on_abort(struct http_req *r)
+{
+	void *data = http_req_data(r);
+
+	http_req_set_data(r, NULL);
+	if (data == NULL)
+		return;
+	if (strncmp(http_req_path(r), "/v1/uploads/", 12) == 0)
+		upload_free(data);
+	else
+		free(data);
+}
+
+/* Logs a refusal in a transaction of its own. */
+static void on_refused(void *arg, const char *oin, const char *method, const char *path,
+		       int status, const char *reason)
+{
+	struct api *api = api_of(arg);
+	struct store *s = api->app->store;
+	struct errbuf e;
+
+	fprintf(stderr, "schakel serve: refused %s %s from %s: %d %s\n", method, path,
+		oin != NULL ? oin : "(unidentified)", status, reason);
+	if (store_begin(s, &e) != ST_OK ||
+	    exlog_append(s, "refusal", oin, path, json_pack("{s:s, s:i, s:s}", "method", method,
+							    "status", status, "reason", reason),
+			 &e) != ST_OK ||
+	    store_commit(s, &e) != ST_OK) {
+		store_rollback(s);
+		fprintf(stderr, "schakel serve: cannot log a refusal: %s\n", e.msg);
+	}
+}
+
+void api_handler(struct api *api, struct http_handler *h)
+{
+	the_api = api;
+	*h = (struct http_handler){
+		.begin = on_begin, .body = on_body, .end = on_end, .abort = on_abort,
+		.refused = on_refused, .arg = api,
+	};
+}

@@ -1,0 +1,28 @@
+/*
+ * api.h - the HTTPS API of schakel serve (docs/api.md, docs/openapi.yaml):
+ *
+ *   POST /v1/uploads/{adapter}         a party supplies a source file
+ *   GET  /v1/signals?after=&limit=     the caller's inbox
+ *   POST /v1/signals/{id}/feedback     a recipient's outcome
+ *   GET  /v1/log?after=&limit=         log entries the caller is a party to
+ *
+ * The caller is the party whose OIN is in its verified client certificate;
+ * an OIN without a [party.<OIN>] section gets 403, and so does a request
+ * its grant does not allow.  Every refusal is an exchange log entry.
+ */
+#ifndef SCHAKEL_API_H
+#define SCHAKEL_API_H
+
+#include "app.h"
+#include "http.h"
+
+struct api;
+
+/* The API over an open installation.  Returns NULL with e set. */
+struct api *api_new(struct app *app, struct errbuf *e);
+void api_free(struct api *api);
+
+/* The request handlers for http_server_new(); arg is the api. */
+void api_handler(struct api *api, struct http_handler *h);
+
+#endif

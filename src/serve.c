@@ -1,0 +1,141 @@
+/*
+ * serve.c - the daemon's event loop and its signals (see serve.h).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "api.h"
+#include "http.h"
+#include "serve.h"
+#include "tls.h"
+
+struct daemon {
+	struct app app;
+	struct event_base *base;
+	struct http_server *http;
+	struct api *api;
+	bool stopping;
+};
+
+static struct http_limits limits(const struct config *cfg)
+{
+	return (struct http_limits){
+		.max_header_bytes = cfg->max_header_bytes,
+		.max_headers = cfg->max_headers,
+		.max_body_bytes = cfg->max_body_bytes,
+		.max_connections = cfg->max_connections,
+		.max_connections_per_party = cfg->max_connections_per_party,
+		.timeout_s = cfg->request_timeout,
+	};
+}
+
+static void stopped(void *arg)
+{
+	struct daemon *d = arg;
+
+	event_base_loopexit(d->base, NULL);
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)what;
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	fprintf(stderr, "schakel serve: signal %d: finishing requests in flight, then "
+		"stopping\n", (int)sig);
+	http_server_drain(d->http, stopped, d);
+}
+
+/* SIGHUP: a new configuration and TLS context, or the old ones kept. */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct http_limits lim;
+	struct config cfg;
+	struct errbuf e;
+	char path[4200];
+	SSL_CTX *ctx;
+
+	(void)sig;
+	(void)what;
+	snprintf(path, sizeof(path), "%s/schakel.conf", d->app.dir);
+	if (config_load(&cfg, path, &e) != ST_OK) {
+		fprintf(stderr, "schakel serve: reload refused, old configuration kept: %s\n",
+			e.msg);
+		return;
+	}
+	ctx = tls_server_ctx(&cfg, d->app.dir, &e);
+	if (ctx == NULL) {
+		fprintf(stderr, "schakel serve: reload refused, old configuration kept: %s\n",
+			e.msg);
+		config_free(&cfg);
+		return;
+	}
+	http_server_set_ctx(d->http, ctx);
+	SSL_CTX_free(ctx);
+	config_free(&d->app.cfg);
+	d->app.cfg = cfg;
+	lim = limits(&d->app.cfg);
+	http_server_set_limits(d->http, &lim);
+	fprintf(stderr, "schakel serve: configuration reloaded (%zu parties)\n", cfg.nparties);
+}
+
+enum status serve_run(const char *dir, int port, struct errbuf *e)
+{
+	struct daemon d = { 0 };
+	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
+	struct http_handler h;
+	struct http_limits lim;
+	enum status st = ST_FAIL;
+	SSL_CTX *ctx = NULL;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (app_open(&d.app, dir, e) != ST_OK)
+		return ST_FAIL;
+	ctx = tls_server_ctx(&d.app.cfg, dir, e);
+	d.base = event_base_new();
+	d.api = api_new(&d.app, e);
+	if (ctx == NULL || d.base == NULL || d.api == NULL)
+		goto out_free;
+	api_handler(d.api, &h);
+	lim = limits(&d.app.cfg);
+	d.http = http_server_new(d.base, ctx, d.app.cfg.listen, port >= 0 ? port : d.app.cfg.port,
+				 &h, &lim, e);
+	if (d.http == NULL)
+		goto out_free;
+	ev_term = evsignal_new(d.base, SIGTERM, on_term, &d);
+	ev_int = evsignal_new(d.base, SIGINT, on_term, &d);
+	ev_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
+	if (ev_term == NULL || ev_int == NULL || ev_hup == NULL || event_add(ev_term, NULL) ||
+	    event_add(ev_int, NULL) || event_add(ev_hup, NULL)) {
+		errbuf_set(e, ST_FAIL, "cannot set up signal handling");
+		goto out_free;
+	}
+	fprintf(stderr, "schakel serve: listening on %s:%d (%zu parties)\n", d.app.cfg.listen,
+		http_server_port(d.http), d.app.cfg.nparties);
+	if (event_base_dispatch(d.base) < 0)
+		errbuf_set(e, ST_FAIL, "the event loop failed");
+	else
+		st = ST_OK;
+	fprintf(stderr, "schakel serve: stopped\n");
+out_free:
+	if (ev_term != NULL)
+		event_free(ev_term);
+	if (ev_int != NULL)
+		event_free(ev_int);
+	if (ev_hup != NULL)
+		event_free(ev_hup);
+	http_server_free(d.http);
+	api_free(d.api);
+	if (d.base != NULL)
+		event_base_free(d.base);
+	SSL_CTX_free(ctx);
+	app_close(&d.app);
+	return st;
+}
