@@ -344,6 +344,9 @@ enum status ingest_file(struct app *app, struct loaded_adapter *la, const char *
 			break;
 		}
 		st = ingest_feed(in, buf, (size_t)n, e);
+		if (opts->on_progress != NULL && (in->res.bytes & ((1u << 22) - 1)) < (uint64_t)n)
+			opts->on_progress(opts->arg, in->res.bytes,
+					  in->res.accepted + in->res.rejected);
 	}
 	st = ingest_end(in, res, e);
 out_close:

@@ -27,6 +27,8 @@ struct ingest_opts {
 	const struct strlist *gemeenten;
 	/* Called for each rejected record (place, reason); may be NULL. */
 	void (*on_reject)(void *arg, const char *place, const char *reason);
+	/* Called now and then on long inputs (bytes read so far); may be NULL. */
+	void (*on_progress)(void *arg, uint64_t bytes, long records);
 	void *arg;
 };
 

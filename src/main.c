@@ -6,6 +6,7 @@
  * 3 ingest finished but some records were rejected.
  */
 #include <getopt.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,21 +83,38 @@ static int cmd_init(const char *dir, int argc, char **argv)
 	return ST_OK;
 }
 
+static bool progress_shown;
+
 static void print_reject(void *arg, const char *place, const char *reason)
 {
+	if (progress_shown)
+		fputs("\r\033[K", stderr);
+	progress_shown = false;
 	printf("  rejected %s %s: %s\n", (const char *)arg, place, reason);
+}
+
+/* Shows how far a long ingest has come, on a terminal only. */
+static void print_progress(void *arg, uint64_t bytes, long records)
+{
+	fprintf(stderr, "\r\033[K  %s: %.1f MB, %ld records", (const char *)arg,
+		(double)bytes / 1e6, records);
+	progress_shown = true;
 }
 
 /* Ingests one file; returns its exit status. */
 static int ingest_one(struct app *app, struct loaded_adapter *la, const char *path)
 {
 	struct ingest_opts opts = { .origin = path, .on_reject = print_reject,
+				    .on_progress = isatty(STDERR_FILENO) ? print_progress : NULL,
 				    .arg = (void *)path };
 	struct ingest_result res;
 	struct errbuf e;
 	enum status st;
 
 	st = ingest_file(app, la, path, &opts, &res, &e);
+	if (progress_shown)
+		fputs("\r\033[K", stderr);
+	progress_shown = false;
 	if (st == ST_FAIL) {
 		if (res.refused)
 			printf("%s: refused, nothing stored: %s\n", path, e.msg);
@@ -274,26 +292,65 @@ static int cmd_signals(const char *dir, int argc, char **argv)
 	return rc;
 }
 
+struct log_view {
+	const char *kind;	/* only this kind, or NULL */
+	bool json;
+};
+
 static int print_entry(void *arg, const struct exlog_row *r)
 {
-	(void)arg;
-	printf("%6lld  %-24s  %-7s  %-20s  %-28s  %s\n", (long long)r->seq, r->at, r->kind,
+	const struct log_view *v = arg;
+
+	if (v->kind != NULL && strcmp(v->kind, r->kind) != 0)
+		return 0;
+	if (v->json) {
+		json_t *o = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:o*, s:s, s:s}",
+				      "seq", (json_int_t)r->seq, "at", r->at, "kind", r->kind,
+				      "party", r->party, "subject", r->subject,
+				      "detail", json_loads(r->detail, 0, NULL),
+				      "prev", r->prev, "hash", r->hash);
+
+		if (o == NULL || json_dumpf(o, stdout, JSON_COMPACT) != 0) {
+			json_decref(o);
+			return -1;
+		}
+		json_decref(o);
+		putchar('\n');
+		return 0;
+	}
+	printf("%6lld  %-24s  %-8s  %-20s  %-28s  %s\n", (long long)r->seq, r->at, r->kind,
 	       r->party ? r->party : "-", r->subject ? r->subject : "-", r->detail);
 	return 0;
 }
 
 static int cmd_log(const char *dir, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "kind", required_argument, NULL, 'k' }, { "party", required_argument, NULL, 'p' },
+		{ "format", required_argument, NULL, 'f' }, { NULL, 0, NULL, 0 },
+	};
+	struct log_view v = { 0 };
+	const char *party = NULL;
 	struct app app;
 	struct errbuf e;
 	long entries;
-	int rc = ST_OK;
+	int rc = ST_OK, c;
 
-	if (argc > 2 || (argc == 2 && strcmp(argv[1], "verify") != 0))
-		return usage_error("log", "unexpected argument '%s'", argv[1]);
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'k')
+			v.kind = optarg;
+		else if (c == 'p')
+			party = optarg;
+		else if (c == 'f' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "table") == 0))
+			v.json = strcmp(optarg, "json") == 0;
+		else
+			return usage_error("log", "%s", "unknown option or --format not table/json");
+	}
+	if (argc - optind > 1 || (argc - optind == 1 && strcmp(argv[optind], "verify") != 0))
+		return usage_error("log", "unexpected argument '%s'", argv[optind]);
 	if (app_open(&app, dir, &e) != ST_OK)
 		return fail("log", &e);
-	if (argc == 2) {
+	if (argc - optind == 1) {
 		if (exlog_verify(app.store, &entries, &e) == ST_OK) {
 			printf("exchange log intact: %ld entries\n", entries);
 		} else {
@@ -301,11 +358,36 @@ static int cmd_log(const char *dir, int argc, char **argv)
 			rc = ST_FAIL;
 		}
 	} else {
-		printf("%6s  %-24s  %-7s  %-20s  %-28s  %s\n", "SEQ", "AT", "KIND", "PARTY",
-		       "SUBJECT", "DETAIL");
-		if (store_log_scan(app.store, 1, NULL, 0, print_entry, NULL, &e) != ST_OK)
+		if (!v.json)
+			printf("%6s  %-24s  %-8s  %-20s  %-28s  %s\n", "SEQ", "AT", "KIND",
+			       "PARTY", "SUBJECT", "DETAIL");
+		if (store_log_scan(app.store, 1, party, 0, print_entry, &v, &e) != ST_OK)
 			rc = fail("log", &e);
 	}
+	app_close(&app);
+	return rc;
+}
+
+static int print_feedback(void *arg, const char *rule, const char *outcome, long n)
+{
+	(void)arg;
+	printf("%-18s %-15s %6ld\n", rule, outcome, n);
+	return 0;
+}
+
+static int cmd_feedback(const char *dir, int argc, char **argv)
+{
+	struct app app;
+	struct errbuf e;
+	int rc = ST_OK;
+
+	if (argc > 1)
+		return usage_error("feedback", "unexpected argument '%s'", argv[1]);
+	if (app_open(&app, dir, &e) != ST_OK)
+		return fail("feedback", &e);
+	printf("%-18s %-15s %6s\n", "RULE", "OUTCOME", "COUNT");
+	if (store_feedback_counts(app.store, print_feedback, NULL, &e) != ST_OK)
+		rc = fail("feedback", &e);
 	app_close(&app);
 	return rc;
 }
@@ -476,8 +558,13 @@ static const struct command commands[] = {
 	  "  --format table|json|xml   table (default), JSON Lines, or XML (signal schema)\n"
 	  "  --rule RULE               only OVERBEWONING, ONDERREGISTRATIE, ADRES_AFWIJKING "
 	  "or GEEN_VERGUNNING\n", cmd_signals },
-	{ "log", "[verify]", "Shows the exchange log; `log verify` checks its hash chain and "
-	  "names the first entry that does not fit (exit 1).", NULL, cmd_log },
+	{ "log", "[--kind K] [--party OIN] [--format table|json] | verify", "Shows the exchange "
+	  "log; `log verify` checks its hash chain and names the first entry that\ndoes not fit "
+	  "(exit 1).", "  --kind K       only entries of kind K (ingest, reject, match, signal, feedback,"
+	  " refusal)\n  --party OIN    only entries in which that party takes part\n"
+	  "  --format F     table (default) or json (JSON Lines, with the hashes)\n", cmd_log },
+	{ "feedback", "", "Counts the recipients' feedback on signals, per rule and outcome.",
+	  NULL, cmd_feedback },
 	{ "serve", "[--port N]", "The daemon: the HTTPS API with mutual TLS (docs/api.md).\n"
 	  "SIGTERM finishes requests in flight and stops; SIGHUP reloads schakel.conf and the\n"
 	  "TLS files.", "  --port N   listen on port N instead of [server] port (0: any free port)\n",
@@ -530,6 +617,7 @@ int main(int argc, char **argv)
 
 	if (dir == NULL || *dir == '\0')
 		dir = "data";
+	umask(077);	/* the database, spool and keys are for the broker's eyes only */
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },

@@ -1,9 +1,10 @@
 /*
- * xml.h - libxml2 set-up, safe parsing options and XSD validation.
+ * xml.h - libxml2 set-up and XSD validation.
  *
- * Outside XML is parsed with XML_SAFE_OPTIONS: no network, no DTD loading,
- * no entity substitution, so XXE and entity expansion cannot happen.
- * libxml2 messages are turned into one line that names element and line.
+ * Outside XML is parsed by the adapters with XML_PARSE_NONET and without
+ * DTD loading or entity substitution (a DOCTYPE is refused outright), so
+ * XXE and entity expansion cannot happen.  libxml2 messages are turned into
+ * one line that names element and line.
  */
 #ifndef SCHAKEL_XML_H
 #define SCHAKEL_XML_H
@@ -12,8 +13,6 @@
 #include <libxml/xmlschemas.h>
 
 #include "status.h"
-
-#define XML_SAFE_OPTIONS XML_PARSE_NONET
 
 /* Call once before any other XML function (initialises libxml2). */
 void xml_init(void);
