@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Makes a fresh directory under $TMPDIR (or /tmp); returns a malloc'd path. */
 static inline char *testutil_tmpdir(void)
