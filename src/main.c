@@ -525,11 +525,11 @@ static int cmd_demo(const char *dir_unused, int argc, char **argv)
 		rc = demo_step(dir, n++, "matching as of 2026-11-01",
 			       (char *[]){ "match", "--as-of", "2026-11-01", NULL });
 	if (rc == ST_OK)
-		rc = demo_step(dir, n++, "the signals and why they were raised",
-			       (char *[]){ "signals", NULL });
-	if (rc == ST_OK)
 		rc = demo_step(dir, n++, "the exchange log's hash chain",
 			       (char *[]){ "log", "verify", NULL });
+	if (rc == ST_OK)
+		rc = demo_step(dir, n++, "the signals and why they were raised",
+			       (char *[]){ "signals", NULL });
 	if (keep) {
 		printf("\ndata directory kept: %s\n", dir);
 	} else {
