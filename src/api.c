@@ -299,7 +299,7 @@ static int inbox_signal(void *arg, const struct signal *sig)
 
 	in->last = sig->seq;
 	if (in->xml != NULL) {
-		if (output_signal_xml(in->xml, sig, 0) != 0)
+		if (output_signal_xml(in->xml, sig, 0, NULL) != 0)
 			return in->failed = true, -1;
 		return 0;
 	}

@@ -78,6 +78,13 @@ struct config {
 	size_t max_connections;		/* max_connections = 512 */
 	size_t max_connections_per_party;	/* max_connections_per_party = 16 */
 
+	/* [delivery] */
+	int delivery_horizon_hours;	/* horizon_hours = 120 */
+	int delivery_timeout;		/* timeout = 30 (seconds) */
+	int delivery_backoff_initial;	/* backoff_initial = 10 (seconds) */
+	int delivery_backoff_max;	/* backoff_max = 3600 (seconds) */
+	int delivery_max_in_flight;	/* max_in_flight = 32 */
+
 	struct party *parties;
 	size_t nparties;
 };

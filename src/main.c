@@ -7,6 +7,7 @@
  */
 #include <getopt.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "loader.h"
 #include "match.h"
 #include "output.h"
+#include "receive.h"
 #include "serve.h"
 #include "xml.h"
 
@@ -213,7 +215,7 @@ static int list_signal(void *arg, const struct signal *sig)
 		}
 		json_decref(o);
 		putchar('\n');
-	} else if (output_signal_xml(l->xml, sig, 0) != 0) {
+	} else if (output_signal_xml(l->xml, sig, 0, NULL) != 0) {
 		return -1;
 	}
 	return 0;
@@ -390,6 +392,109 @@ static int cmd_feedback(const char *dir, int argc, char **argv)
 		rc = fail("feedback", &e);
 	app_close(&app);
 	return rc;
+}
+
+static int print_delivery(void *arg, const struct delivery_row *d)
+{
+	char when[32] = "-";
+	time_t t = (time_t)(d->delivered_at ? d->delivered_at : d->next_at);
+	struct tm tm;
+
+	(void)arg;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%6lld  %-9s  %-20s  %-32s  %3d  %-20s  %s\n", (long long)d->id, d->state,
+	       d->oin, d->signal_id, d->attempts, when,
+	       d->last_error[0] ? d->last_error : "-");
+	return 0;
+}
+
+static int cmd_deliveries(const char *dir, int argc, char **argv)
+{
+	bool failed = false, retry = false, all = false;
+	long long id = -1;
+	struct app app;
+	struct errbuf e;
+	long n;
+	int rc = ST_OK;
+
+	for (int i = 1; i < argc; i++) {
+		char *end;
+
+		if (strcmp(argv[i], "--failed") == 0 && !retry)
+			failed = true;
+		else if (strcmp(argv[i], "retry") == 0 && i == 1)
+			retry = true;
+		else if (retry && strcmp(argv[i], "--all-failed") == 0)
+			all = true;
+		else if (retry && id < 0 && (id = strtoll(argv[i], &end, 10)) > 0 && *end == '\0')
+			;
+		else
+			return usage_error("deliveries", "unexpected argument '%s'", argv[i]);
+	}
+	if (retry && (all == (id > 0)))
+		return usage_error("deliveries", "%s", "retry needs one delivery ID or --all-failed");
+	if (app_open(&app, dir, &e) != ST_OK)
+		return fail("deliveries", &e);
+	if (retry) {
+		if (store_begin(app.store, &e) != ST_OK ||
+		    store_delivery_retry(app.store, all ? -1 : id, time(NULL), &n, &e) != ST_OK ||
+		    exlog_append(app.store, "retry", NULL, all ? "all failed" : argv[2],
+				 json_pack("{s:I}", "deliveries", (json_int_t)n), &e) != ST_OK ||
+		    store_commit(app.store, &e) != ST_OK) {
+			store_rollback(app.store);
+			rc = fail("deliveries", &e);
+		} else if (n == 0) {
+			printf("no failed delivery %s\n", all ? "to retry" : argv[2]);
+			rc = all ? ST_OK : ST_FAIL;
+		} else {
+			printf("%ld deliver%s queued again; the daemon sends %s\n", n,
+			       n == 1 ? "y" : "ies", n == 1 ? "it" : "them");
+		}
+	} else {
+		printf("%6s  %-9s  %-20s  %-32s  %3s  %-20s  %s\n", "ID", "STATE", "RECIPIENT",
+		       "SIGNAL", "TRY", "WHEN (next/done)", "LAST ERROR");
+		if (store_deliveries(app.store, -1, failed, 0, print_delivery, NULL, &e) != ST_OK)
+			rc = fail("deliveries", &e);
+	}
+	app_close(&app);
+	return rc;
+}
+
+static int cmd_receive(const char *dir, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' }, { "port", required_argument, NULL, 'p' },
+		{ "listen", required_argument, NULL, 'l' }, { "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' }, { "ca", required_argument, NULL, 'a' },
+		{ "crl", required_argument, NULL, 'r' }, { "refuse", required_argument, NULL, 'x' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct receive_opts o = { .listen = "127.0.0.1", .port = 9443 };
+	struct errbuf e;
+	int c;
+
+	(void)dir;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': o.dir = optarg; break;
+		case 'p': o.port = atoi(optarg); break;
+		case 'l': o.listen = optarg; break;
+		case 'c': o.cert = optarg; break;
+		case 'k': o.key = optarg; break;
+		case 'a': o.ca = optarg; break;
+		case 'r': o.crl = optarg; break;
+		case 'x': o.refuse = atoi(optarg); break;
+		default: return usage_error("receive", "%s", "unknown option");
+		}
+	}
+	if (o.dir == NULL || o.cert == NULL || o.key == NULL || o.ca == NULL)
+		return usage_error("receive", "%s", "--dir, --cert, --key and --ca are required");
+	if (o.port < 0 || o.port > 65535 || (o.refuse != 0 && (o.refuse < 200 || o.refuse > 599)))
+		return usage_error("receive", "%s", "--port or --refuse out of range");
+	if (receive_run(&o, &e) != ST_OK)
+		return fail("receive", &e);
+	return ST_OK;
 }
 
 static int cmd_serve(const char *dir, int argc, char **argv)
@@ -569,6 +674,23 @@ static const struct command commands[] = {
 	  "SIGTERM finishes requests in flight and stops; SIGHUP reloads schakel.conf and the\n"
 	  "TLS files.", "  --port N   listen on port N instead of [server] port (0: any free port)\n",
 	  cmd_serve },
+	{ "deliveries", "[--failed] | retry ID|--all-failed", "Lists the delivery outbox "
+	  "(pending, delivered, failed), or puts failed deliveries\nback in the queue; the "
+	  "daemon sends them.", "  --failed        only the dead letters\n"
+	  "  retry ID        send delivery ID again\n"
+	  "  retry --all-failed   send every dead letter again\n", cmd_deliveries },
+	{ "receive", "--dir DIR --cert PEM --key PEM --ca PEM [--port N] [--crl PEM]",
+	  "The reference receiver: takes pushed signals over mutual TLS, verifies their\n"
+	  "signature and schema, drops duplicates by X-Message-Id, and stores each as\n"
+	  "DIR/<message id>.xml before it answers 201.",
+	  "  --dir DIR       where to store signals\n"
+	  "  --port N        port on 127.0.0.1 (default 9443; 0: any free port)\n"
+	  "  --listen ADDR   address to listen on\n"
+	  "  --cert, --key   the receiver's certificate and key (PEM)\n"
+	  "  --ca PEM        trusted CA: for TLS clients and for signatures\n"
+	  "  --crl PEM       revoked certificates\n"
+	  "  --refuse STATUS answer every request with STATUS (to test senders)\n",
+	  cmd_receive },
 	{ "demo", "[--keep]", "Runs the whole pipeline on the bundled sample data in a "
 	  "temporary data directory\nand ends with a table of the signals and their reasons.",
 	  "  --keep   keep the temporary data directory and print its path\n", cmd_demo },

@@ -57,6 +57,28 @@ static void signal_id(struct signal *sig)
 	sig->id[32] = '\0';
 }
 
+/* Queues a delivery of sig to each recipient that has a push endpoint. */
+static int queue_deliveries(struct run *run, const struct signal *sig)
+{
+	for (size_t i = 0; i < sig->nrecipients; i++) {
+		const struct party *p = config_party(run->cfg, sig->recipients[i]);
+		uint8_t id[16];
+		char msgid[48], hex[33];
+
+		if (p == NULL || p->push_url == NULL)
+			continue;
+		if (crypto_random(id, sizeof(id), run->e) != ST_OK)
+			return -1;
+		crypto_hex(id, sizeof(id), hex);
+		snprintf(msgid, sizeof(msgid), "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8,
+			 hex + 12, hex + 16, hex + 20);
+		if (store_delivery_add(run->app->store, sig->id, p->oin, msgid, time(NULL),
+				       run->e) != ST_OK)
+			return -1;
+	}
+	return 0;
+}
+
 /* Gathers evidence, routes, stores and logs one signal. */
 static int raise_signal(struct run *run, struct signal *sig, unsigned evidence)
 {
@@ -86,7 +108,8 @@ static int raise_signal(struct run *run, struct signal *sig, unsigned evidence)
 				 json_pack("{s:s, s:s, s:s, s:o*, s:I}", "rule", sig->rule,
 					   "address", where, "as_of", sig->as_of,
 					   "recipients", to,
-					   "evidence", (json_int_t)sig->nevidence), run->e) != ST_OK)
+					   "evidence", (json_int_t)sig->nevidence), run->e) != ST_OK ||
+		    queue_deliveries(run, sig) != 0)
 			goto fail;
 		if (run->on_new != NULL)
 			run->on_new(run->arg, sig);

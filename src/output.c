@@ -105,7 +105,8 @@ static int lists_xml(xmlTextWriterPtr w, const struct signal *sig)
 	return xmlTextWriterEndElement(w) < 0 ? -1 : 0;
 }
 
-int output_signal_xml(xmlTextWriterPtr w, const struct signal *sig, int declare_ns)
+int output_signal_xml(xmlTextWriterPtr w, const struct signal *sig, int declare_ns,
+		      const char *bsn)
 {
 	int rc = declare_ns
 		? xmlTextWriterStartElementNS(w, NULL, (const xmlChar *)"signaal",
@@ -122,7 +123,7 @@ int output_signal_xml(xmlTextWriterPtr w, const struct signal *sig, int declare_
 		char hex[2 * PSEUDONYM_LEN + 1];
 
 		crypto_hex(sig->person, PSEUDONYM_LEN, hex);
-		if (el(w, "person", hex) ||
+		if (el(w, "person", hex) || (bsn != NULL && el(w, "bsn", bsn)) ||
 		    address_xml(w, "registered_address", &sig->registered_address))
 			return -1;
 	}

@@ -21,10 +21,12 @@ json_t *output_signal_json(const struct signal *sig);
 
 /*
  * Writes <signaal> for sig with w (a writer positioned where the element
- * goes; the namespace is declared on it when declare_ns).  Returns 0, or
- * -1 when the writer fails.
+ * goes; the namespace is declared on it when declare_ns).  bsn (or NULL)
+ * is the person's BSN, for a recipient whose grant includes it.  Returns
+ * 0, or -1 when the writer fails.
  */
-int output_signal_xml(xmlTextWriterPtr w, const struct signal *sig, int declare_ns);
+int output_signal_xml(xmlTextWriterPtr w, const struct signal *sig, int declare_ns,
+		      const char *bsn);
 
 /* One sentence saying why the signal was raised, for the table. */
 void output_signal_reason(const struct config *cfg, const struct signal *sig, char *out,

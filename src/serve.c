@@ -8,7 +8,10 @@
 #include <event2/event.h>
 
 #include "api.h"
+#include "deliver.h"
+#include "fetch.h"
 #include "http.h"
+#include "sign.h"
 #include "serve.h"
 #include "tls.h"
 
@@ -17,8 +20,32 @@ struct daemon {
 	struct event_base *base;
 	struct http_server *http;
 	struct api *api;
+	struct fetcher *fetcher;
+	struct signer *signer;
+	struct deliverer *deliverer;
 	bool stopping;
 };
+
+/* The client side: deliveries (and pulls) with the broker's certificate. */
+static enum status start_client(struct daemon *d, struct errbuf *e)
+{
+	char cert[4096], key[4096], ca[4096];
+	const struct config *cfg = &d->app.cfg;
+
+	tls_data_path(d->app.dir, cfg->tls_cert, cert);
+	tls_data_path(d->app.dir, cfg->tls_key, key);
+	tls_data_path(d->app.dir, cfg->tls_ca, ca);
+	if (sign_init(e) != ST_OK)
+		return ST_FAIL;
+	d->signer = sign_signer_new(key, cert, e);
+	if (d->signer == NULL)
+		return ST_FAIL;
+	d->fetcher = fetcher_new(d->base, &(struct fetch_tls){ cert, key, ca }, e);
+	if (d->fetcher == NULL)
+		return ST_FAIL;
+	d->deliverer = deliverer_new(&d->app, d->base, d->fetcher, d->signer, e);
+	return d->deliverer != NULL ? ST_OK : ST_FAIL;
+}
 
 static struct http_limits limits(const struct config *cfg)
 {
@@ -107,7 +134,7 @@ enum status serve_run(const char *dir, int port, struct errbuf *e)
 	lim = limits(&d.app.cfg);
 	d.http = http_server_new(d.base, ctx, d.app.cfg.listen, port >= 0 ? port : d.app.cfg.port,
 				 &h, &lim, e);
-	if (d.http == NULL)
+	if (d.http == NULL || start_client(&d, e) != ST_OK)
 		goto out_free;
 	ev_term = evsignal_new(d.base, SIGTERM, on_term, &d);
 	ev_int = evsignal_new(d.base, SIGINT, on_term, &d);
@@ -132,6 +159,12 @@ out_free:
 	if (ev_hup != NULL)
 		event_free(ev_hup);
 	http_server_free(d.http);
+	fetcher_free(d.fetcher);	/* before the deliverer: no more callbacks */
+	deliverer_free(d.deliverer);
+	if (d.signer != NULL) {
+		sign_signer_free(d.signer);
+		sign_cleanup();
+	}
 	api_free(d.api);
 	if (d.base != NULL)
 		event_base_free(d.base);

@@ -23,6 +23,8 @@
 #include "norm.h"
 #include "status.h"
 
+#define OIN_STR_LEN 21
+
 struct store;
 
 /*
@@ -192,6 +194,7 @@ enum status store_put_signal(struct store *s, const struct signal *sig, bool *cr
 
 /* Which signals store_signals() lists. */
 struct signal_filter {
+	const char *id;		/* only this signal, or NULL */
 	const char *rule;	/* only this rule, or NULL */
 	const char *recipient;	/* only those routed to this OIN, or NULL */
 	int64_t after;		/* only those with seq > after */
@@ -224,6 +227,60 @@ enum status store_feedback_counts(struct store *s,
 				  int (*cb)(void *arg, const char *rule, const char *outcome,
 					    long n),
 				  void *arg, struct errbuf *e);
+
+/* --- deliveries ---------------------------------------------------------- */
+
+struct delivery_row {
+	int64_t id;
+	char signal_id[33];
+	char oin[OIN_STR_LEN];
+	char message_id[48];
+	char state[12];		/* pending, delivered, failed */
+	int attempts;
+	int64_t created, next_at, delivered_at;		/* Unix seconds; 0: none */
+	long last_status;	/* 0: none */
+	char last_error[256];
+};
+
+/* Queues signal_id for oin unless queued already. */
+enum status store_delivery_add(struct store *s, const char *signal_id, const char *oin,
+			       const char *message_id, int64_t now, struct errbuf *e);
+
+/*
+ * Calls cb for deliveries: with due >= 0, the pending ones whose next_at is
+ * not after due (at most limit, oldest first); with due < 0, all of them
+ * (only the failed ones with failed_only).
+ */
+enum status store_deliveries(struct store *s, int64_t due, bool failed_only, long limit,
+			     int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+			     struct errbuf *e);
+
+/* Records the outcome of an attempt (state, attempts, next_at, status, error). */
+enum status store_delivery_update(struct store *s, const struct delivery_row *d,
+				  struct errbuf *e);
+
+/*
+ * Puts failed delivery id (or, with id < 0, every failed one) back in the
+ * queue, due now, with a fresh retry horizon; *n counts them.
+ */
+enum status store_delivery_retry(struct store *s, int64_t id, int64_t now, long *n,
+				 struct errbuf *e);
+
+/* --- pulled sources -------------------------------------------------------- */
+
+struct source_state {
+	char cursor[512];	/* "" when none */
+	char etag[256];
+	char last_modified[64];
+	int failures;
+	int64_t next_at, last_ok;
+};
+
+/* Reads a source's state (zeroed when there is none yet). */
+enum status store_source_get(struct store *s, const char *name, struct source_state *st,
+			     struct errbuf *e);
+enum status store_source_put(struct store *s, const char *name,
+			     const struct source_state *st, struct errbuf *e);
 
 /* --- the exchange log -------------------------------------------------- */
 

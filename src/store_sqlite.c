@@ -25,6 +25,9 @@ enum stmt_id {
 	Q_SIGNAL_PUT, Q_SIGNAL_EVIDENCE_ADD, Q_SIGNAL_RECIPIENT_ADD,
 	Q_SIGNALS, Q_SIGNAL_EVIDENCE, Q_SIGNAL_RECIPIENTS, Q_SIGNAL_ROUTED, Q_PERSON_BSN,
 	Q_FEEDBACK_PUT, Q_FEEDBACK_COUNTS,
+	Q_DELIVERY_ADD, Q_DELIVERIES_DUE, Q_DELIVERIES_ALL, Q_DELIVERY_UPDATE,
+	Q_DELIVERY_RETRY,
+	Q_SOURCE_GET, Q_SOURCE_PUT,
 	Q_LOG_HEAD, Q_LOG_INSERT, Q_LOG_SCAN,
 	Q_COUNT
 };
@@ -117,7 +120,8 @@ static const char *const sql[Q_COUNT] = {
 		ADDRESS_COLS("b") ", s.registered, s.observed, s.oppervlakte, s.max_bewoners, s.seq"
 		" FROM signal s JOIN address a ON a.addr = s.addr"
 		" LEFT JOIN address b ON b.addr = s.reg_addr"
-		" WHERE s.seq > ?3 AND (?1 IS NULL OR s.rule = ?1) AND (?2 IS NULL OR EXISTS"
+		" WHERE s.seq > ?3 AND (?1 IS NULL OR s.rule = ?1) AND (?5 IS NULL OR s.id = ?5)"
+		" AND (?2 IS NULL OR EXISTS"
 		"  (SELECT 1 FROM signal_recipient r WHERE r.signal_id = s.id AND r.oin = ?2))"
 		" ORDER BY s.seq LIMIT ?4",
 	[Q_SIGNAL_ROUTED] = "SELECT 1 FROM signal_recipient WHERE signal_id = ?1 AND oin = ?2",
@@ -130,6 +134,30 @@ static const char *const sql[Q_COUNT] = {
 	[Q_SIGNAL_EVIDENCE] = "SELECT source, record FROM signal_evidence WHERE signal_id = ?1"
 		" ORDER BY pos",
 	[Q_SIGNAL_RECIPIENTS] = "SELECT oin FROM signal_recipient WHERE signal_id = ?1 ORDER BY oin",
+	[Q_DELIVERY_ADD] = "INSERT INTO delivery(signal_id, oin, message_id, state, created, next_at)"
+		" VALUES (?1, ?2, ?3, 'pending', ?4, ?4) ON CONFLICT DO NOTHING",
+	[Q_DELIVERIES_DUE] = "SELECT id, signal_id, oin, message_id, state, attempts, created,"
+		" next_at, coalesce(delivered_at, 0), coalesce(last_status, 0),"
+		" coalesce(last_error, '') FROM delivery WHERE state = 'pending' AND next_at <= ?1"
+		" ORDER BY next_at, id LIMIT ?2",
+	[Q_DELIVERIES_ALL] = "SELECT id, signal_id, oin, message_id, state, attempts, created,"
+		" next_at, coalesce(delivered_at, 0), coalesce(last_status, 0),"
+		" coalesce(last_error, '') FROM delivery WHERE (?1 = 0 OR state = 'failed')"
+		" ORDER BY id LIMIT ?2",
+	[Q_DELIVERY_UPDATE] = "UPDATE delivery SET state = ?2, attempts = ?3, next_at = ?4,"
+		" delivered_at = nullif(?5, 0), last_status = nullif(?6, 0),"
+		" last_error = nullif(?7, '') WHERE id = ?1",
+	[Q_DELIVERY_RETRY] = "UPDATE delivery SET state = 'pending', next_at = ?2, created = ?2,"
+		" attempts = 0 WHERE state = 'failed' AND (?1 < 0 OR id = ?1)",
+	[Q_SOURCE_GET] = "SELECT coalesce(cursor, ''), coalesce(etag, ''),"
+		" coalesce(last_modified, ''), failures, next_at, coalesce(last_ok, 0)"
+		" FROM source_state WHERE name = ?1",
+	[Q_SOURCE_PUT] = "INSERT INTO source_state(name, cursor, etag, last_modified, failures,"
+		" next_at, last_ok) VALUES (?1, nullif(?2, ''), nullif(?3, ''), nullif(?4, ''),"
+		" ?5, ?6, nullif(?7, 0)) ON CONFLICT(name) DO UPDATE SET cursor = excluded.cursor,"
+		" etag = excluded.etag, last_modified = excluded.last_modified,"
+		" failures = excluded.failures, next_at = excluded.next_at,"
+		" last_ok = excluded.last_ok",
 	[Q_LOG_HEAD] = "SELECT seq, hash FROM exlog ORDER BY seq DESC LIMIT 1",
 	[Q_LOG_INSERT] = "INSERT INTO exlog(seq, at, kind, party, subject, detail, prev, hash)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -874,6 +902,7 @@ enum status store_signals(struct store *s, const struct signal_filter *f,
 	bind_text_or_null(st, 2, f->recipient);
 	sqlite3_bind_int64(st, 3, f->after);
 	sqlite3_bind_int64(st, 4, f->limit > 0 ? f->limit : -1);
+	bind_text_or_null(st, 5, f->id);
 	while (rc == ST_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		struct signal sig = { 0 };
 
@@ -1052,4 +1081,144 @@ enum status store_feedback_counts(struct store *s,
 	if (rc != SQLITE_DONE)
 		return db_error(s, e, "read feedback");
 	return ST_OK;
+}
+
+enum status store_delivery_add(struct store *s, const char *signal_id, const char *oin,
+			       const char *message_id, int64_t now, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_DELIVERY_ADD, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, signal_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, oin, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	return step_done(s, st, e, "queue a delivery");
+}
+
+static void delivery_from_row(sqlite3_stmt *st, struct delivery_row *d)
+{
+	d->id = sqlite3_column_int64(st, 0);
+	column_copy(st, 1, d->signal_id, sizeof(d->signal_id));
+	column_copy(st, 2, d->oin, sizeof(d->oin));
+	column_copy(st, 3, d->message_id, sizeof(d->message_id));
+	column_copy(st, 4, d->state, sizeof(d->state));
+	d->attempts = sqlite3_column_int(st, 5);
+	d->created = sqlite3_column_int64(st, 6);
+	d->next_at = sqlite3_column_int64(st, 7);
+	d->delivered_at = sqlite3_column_int64(st, 8);
+	d->last_status = (long)sqlite3_column_int64(st, 9);
+	column_copy(st, 10, d->last_error, sizeof(d->last_error));
+}
+
+enum status store_deliveries(struct store *s, int64_t due, bool failed_only, long limit,
+			     int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+			     struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, due >= 0 ? Q_DELIVERIES_DUE : Q_DELIVERIES_ALL, e);
+	struct delivery_row *rows = NULL, *grown;
+	size_t n = 0;
+	enum status rc = ST_OK;
+	int step;
+
+	if (st == NULL)
+		return ST_FAIL;
+	if (due >= 0)
+		sqlite3_bind_int64(st, 1, due);
+	else
+		sqlite3_bind_int(st, 1, failed_only);
+	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+	/* Rows are read first, so that cb may write to the delivery table. */
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		grown = realloc(rows, (n + 1) * sizeof(*rows));
+		if (grown == NULL) {
+			rc = errbuf_set(e, ST_FAIL, "out of memory");
+			break;
+		}
+		rows = grown;
+		delivery_from_row(st, &rows[n++]);
+	}
+	sqlite3_reset(st);
+	if (rc == ST_OK && step != SQLITE_DONE)
+		rc = db_error(s, e, "read deliveries");
+	for (size_t i = 0; rc == ST_OK && i < n; i++)
+		if (cb(arg, &rows[i]) != 0)
+			rc = ST_FAIL;
+	free(rows);
+	return rc;
+}
+
+enum status store_delivery_update(struct store *s, const struct delivery_row *d,
+				  struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_DELIVERY_UPDATE, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_int64(st, 1, d->id);
+	sqlite3_bind_text(st, 2, d->state, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, d->attempts);
+	sqlite3_bind_int64(st, 4, d->next_at);
+	sqlite3_bind_int64(st, 5, d->delivered_at);
+	sqlite3_bind_int64(st, 6, d->last_status);
+	sqlite3_bind_text(st, 7, d->last_error, -1, SQLITE_STATIC);
+	return step_done(s, st, e, "update a delivery");
+}
+
+enum status store_delivery_retry(struct store *s, int64_t id, int64_t now, long *n,
+				 struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_DELIVERY_RETRY, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	if (step_done(s, st, e, "retry deliveries") != ST_OK)
+		return ST_FAIL;
+	*n = sqlite3_changes(s->db);
+	return ST_OK;
+}
+
+enum status store_source_get(struct store *s, const char *name, struct source_state *ss,
+			     struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_SOURCE_GET, e);
+	int rc;
+
+	if (st == NULL)
+		return ST_FAIL;
+	memset(ss, 0, sizeof(*ss));
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		column_copy(st, 0, ss->cursor, sizeof(ss->cursor));
+		column_copy(st, 1, ss->etag, sizeof(ss->etag));
+		column_copy(st, 2, ss->last_modified, sizeof(ss->last_modified));
+		ss->failures = sqlite3_column_int(st, 3);
+		ss->next_at = sqlite3_column_int64(st, 4);
+		ss->last_ok = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, e, "read source state");
+	return ST_OK;
+}
+
+enum status store_source_put(struct store *s, const char *name,
+			     const struct source_state *ss, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_SOURCE_PUT, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ss->cursor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, ss->etag, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, ss->last_modified, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, ss->failures);
+	sqlite3_bind_int64(st, 6, ss->next_at);
+	sqlite3_bind_int64(st, 7, ss->last_ok);
+	return step_done(s, st, e, "store source state");
 }

@@ -9,8 +9,7 @@
 
 #include "tls.h"
 
-/* Resolves a configured file name against the data directory. */
-static void data_path(const char *dir, const char *name, char out[4096])
+void tls_data_path(const char *dir, const char *name, char *out)
 {
 	if (name[0] == '/')
 		snprintf(out, 4096, "%s", name);
@@ -50,15 +49,24 @@ static enum status load_crl(SSL_CTX *ctx, const char *path, struct errbuf *e)
 SSL_CTX *tls_server_ctx(const struct config *cfg, const char *dir, struct errbuf *e)
 {
 	char cert[4096], key[4096], ca[4096], crl[4096];
-	SSL_CTX *ctx;
 
 	if (cfg->tls_cert == NULL || cfg->tls_key == NULL || cfg->tls_ca == NULL) {
 		errbuf_set(e, ST_FAIL, "[server] certificate, private_key and ca must be set");
 		return NULL;
 	}
-	data_path(dir, cfg->tls_cert, cert);
-	data_path(dir, cfg->tls_key, key);
-	data_path(dir, cfg->tls_ca, ca);
+	tls_data_path(dir, cfg->tls_cert, cert);
+	tls_data_path(dir, cfg->tls_key, key);
+	tls_data_path(dir, cfg->tls_ca, ca);
+	if (cfg->tls_crl != NULL)
+		tls_data_path(dir, cfg->tls_crl, crl);
+	return tls_server_ctx_files(cert, key, ca, cfg->tls_crl != NULL ? crl : NULL, e);
+}
+
+SSL_CTX *tls_server_ctx_files(const char *cert, const char *key, const char *ca,
+			      const char *crl, struct errbuf *e)
+{
+	SSL_CTX *ctx;
+
 	ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL) {
 		errbuf_set(e, ST_FAIL, "TLS: %s", ssl_reason());
@@ -82,11 +90,8 @@ SSL_CTX *tls_server_ctx(const struct config *cfg, const char *dir, struct errbuf
 		goto out_free;
 	}
 	SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(ca));
-	if (cfg->tls_crl != NULL) {
-		data_path(dir, cfg->tls_crl, crl);
-		if (load_crl(ctx, crl, e) != ST_OK)
-			goto out_free;
-	}
+	if (crl != NULL && load_crl(ctx, crl, e) != ST_OK)
+		goto out_free;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_later);
 	SSL_CTX_set_verify_depth(ctx, 5);
 	return ctx;

@@ -19,6 +19,13 @@
 /* A server context from [server] of cfg; relative paths are under dir. */
 SSL_CTX *tls_server_ctx(const struct config *cfg, const char *dir, struct errbuf *e);
 
+/* A server context from PEM files (crl may be NULL). */
+SSL_CTX *tls_server_ctx_files(const char *cert, const char *key, const char *ca,
+			      const char *crl, struct errbuf *e);
+
+/* A configured file name resolved against the data directory (4096 bytes). */
+void tls_data_path(const char *dir, const char *name, char *out);
+
 /*
  * Checks the peer of a finished handshake: a certificate was sent, it
  * verified, and its subject carries a 20-digit OIN in serialNumber.

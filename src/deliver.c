@@ -1,0 +1,326 @@
+/*
+ * deliver.c - the delivery outbox (see deliver.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libxml/xmlwriter.h>
+
+#include "deliver.h"
+#include "exlog.h"
+#include "output.h"
+
+#define SCAN_SECONDS 1
+
+/* One delivery under way. */
+struct flight {
+	struct deliverer *d;
+	struct delivery_row row;
+	struct flight *next;
+};
+
+struct deliverer {
+	struct app *app;
+	struct event_base *base;
+	struct fetcher *fetcher;
+	struct signer *signer;
+	struct event *timer;
+	struct flight *flights;
+	int in_flight;
+};
+
+static void schedule(struct deliverer *d, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	evtimer_add(d->timer, &tv);
+}
+
+/* Loads signal id into *sig (caller clears it). */
+static int copy_signal(void *arg, const struct signal *sig)
+{
+	struct signal *out = arg;
+
+	*out = *sig;
+	out->evidence = malloc((sig->nevidence ? sig->nevidence : 1) * sizeof(*sig->evidence));
+	out->recipients = malloc((sig->nrecipients ? sig->nrecipients : 1) *
+				 sizeof(*sig->recipients));
+	if (out->evidence == NULL || out->recipients == NULL) {
+		signal_clear(out);
+		return -1;
+	}
+	memcpy(out->evidence, sig->evidence, sig->nevidence * sizeof(*sig->evidence));
+	memcpy(out->recipients, sig->recipients, sig->nrecipients * sizeof(*sig->recipients));
+	return 0;
+}
+
+/* The BSN of the signal's person, where p's grant allows it. */
+static bool grant_bsn(struct app *app, const struct signal *sig, const struct party *p,
+		      char bsn[10])
+{
+	uint8_t sealed[SEALED_BSN_LEN];
+	struct errbuf e;
+	bool found;
+
+	return p->receive_bsn && sig->has_person &&
+	       store_person_bsn(app->store, sig->person, sealed, &found, &e) == ST_OK && found &&
+	       crypto_open_bsn(&app->keys, sealed, sig->person, bsn, &e) == ST_OK;
+}
+
+xmlDocPtr deliver_document(struct app *app, const struct signal *sig, const struct party *p,
+			   struct signer *sg, struct errbuf *e)
+{
+	xmlDocPtr doc = NULL;
+	xmlTextWriterPtr w = xmlNewTextWriterDoc(&doc, 0);
+	char bsn[10];
+	bool with_bsn = grant_bsn(app, sig, p, bsn);
+	int rc;
+
+	if (w == NULL) {
+		errbuf_set(e, ST_FAIL, "out of memory");
+		return NULL;
+	}
+	rc = xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL) < 0 ||
+	     output_signal_xml(w, sig, 1, with_bsn ? bsn : NULL) != 0 ||
+	     xmlTextWriterEndDocument(w) < 0;
+	xmlFreeTextWriter(w);
+	memset(bsn, 0, sizeof(bsn));
+	if (rc != 0 || doc == NULL) {
+		xmlFreeDoc(doc);
+		errbuf_set(e, ST_FAIL, "out of memory");
+		return NULL;
+	}
+	if (sign_doc(sg, doc, e) != ST_OK) {
+		xmlFreeDoc(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+/* Stores an attempt's outcome and its log entry in one transaction. */
+static void record_outcome(struct deliverer *d, const struct delivery_row *row,
+			   const struct fetch_result *r, const char *outcome)
+{
+	struct store *s = d->app->store;
+	struct errbuf e;
+
+	if (store_begin(s, &e) != ST_OK ||
+	    store_delivery_update(s, row, &e) != ST_OK ||
+	    exlog_append(s, "delivery", row->oin, row->message_id,
+			 json_pack("{s:s, s:s, s:i, s:i, s:I, s:I, s:s?, s:s}",
+				   "signal", row->signal_id, "recipient", row->oin,
+				   "attempt", row->attempts, "status", (int)(r ? r->status : 0),
+				   "ms", (json_int_t)(r ? r->seconds * 1000 : 0),
+				   "bytes", (json_int_t)(r ? r->bytes : 0),
+				   "error", row->last_error[0] ? row->last_error : NULL,
+				   "outcome", outcome), &e) != ST_OK ||
+	    store_commit(s, &e) != ST_OK) {
+		store_rollback(s);
+		fprintf(stderr, "schakel serve: delivery %s: cannot record the outcome (it "
+			"will be sent again): %s\n", row->message_id, e.msg);
+	}
+}
+
+/* The wait before the next attempt: exponential, with jitter. */
+static long backoff(const struct config *cfg, int attempts, long retry_after)
+{
+	long wait = cfg->delivery_backoff_initial;
+
+	for (int i = 1; i < attempts && wait < cfg->delivery_backoff_max; i++)
+		wait *= 2;
+	if (wait > cfg->delivery_backoff_max)
+		wait = cfg->delivery_backoff_max;
+	wait = wait / 2 + random() % (wait / 2 + 1);	/* between half and all of it */
+	if (retry_after >= 0)
+		wait = retry_after;
+	return wait < 1 ? 1 : wait;
+}
+
+static bool retryable(const struct fetch_result *r)
+{
+	return r->error != NULL || r->status == 0 || r->status >= 500 || r->status == 408 ||
+	       r->status == 429;
+}
+
+static void on_done(void *arg, const struct fetch_result *r)
+{
+	struct flight *fl = arg, **pp;
+	struct deliverer *d = fl->d;
+	struct delivery_row *row = &fl->row;
+	int64_t now = time(NULL);
+	const char *outcome;
+
+	row->attempts++;
+	row->last_status = r->status;
+	snprintf(row->last_error, sizeof(row->last_error), "%s",
+		 r->error != NULL ? r->error : "");
+	if (r->error == NULL && r->status >= 200 && r->status < 300) {
+		snprintf(row->state, sizeof(row->state), "delivered");
+		row->delivered_at = now;
+		outcome = "delivered";
+	} else if (retryable(r)) {
+		row->next_at = now + backoff(&d->app->cfg, row->attempts, r->retry_after);
+		if (row->last_error[0] == '\0')
+			snprintf(row->last_error, sizeof(row->last_error), "HTTP %ld", r->status);
+		if (row->next_at > row->created + (int64_t)d->app->cfg.delivery_horizon_hours * 3600) {
+			snprintf(row->state, sizeof(row->state), "failed");
+			outcome = "exhausted";
+		} else {
+			outcome = "retry";
+		}
+	} else {
+		snprintf(row->state, sizeof(row->state), "failed");
+		snprintf(row->last_error, sizeof(row->last_error), "HTTP %ld: refused by the "
+			 "recipient", r->status);
+		outcome = "failed";
+	}
+	record_outcome(d, row, r, outcome);
+	for (pp = &d->flights; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == fl) {
+			*pp = fl->next;
+			break;
+		}
+	d->in_flight--;
+	free(fl);
+	deliverer_kick(d);
+}
+
+static bool recipient_busy(struct deliverer *d, const char *oin)
+{
+	for (struct flight *f = d->flights; f != NULL; f = f->next)
+		if (strcmp(f->row.oin, oin) == 0)
+			return true;
+	return false;
+}
+
+/* Marks a delivery that cannot even be attempted as failed. */
+static void fail_now(struct deliverer *d, struct delivery_row *row, const char *why)
+{
+	snprintf(row->state, sizeof(row->state), "failed");
+	snprintf(row->last_error, sizeof(row->last_error), "%s", why);
+	record_outcome(d, row, NULL, "failed");
+}
+
+/* Builds, signs and starts one delivery. */
+static int start(void *arg, const struct delivery_row *row)
+{
+	struct deliverer *d = arg;
+	const struct party *p = config_party(&d->app->cfg, row->oin);
+	struct signal_filter f = { .id = row->signal_id };
+	struct delivery_row copy = *row;
+	struct signal sig = { 0 };
+	struct flight *fl;
+	char hdr_id[96], hdr_sig[64];
+	const char *headers[] = { "Content-Type: application/xml", hdr_id, hdr_sig, "Expect:",
+				  NULL };
+	xmlChar *body = NULL;
+	int len = 0;
+	struct errbuf e;
+	xmlDocPtr doc;
+
+	if (d->in_flight >= d->app->cfg.delivery_max_in_flight || recipient_busy(d, row->oin))
+		return 0;
+	if (p == NULL || p->push_url == NULL) {
+		fail_now(d, &copy, "the recipient has no push_url (any more)");
+		return 0;
+	}
+	if (store_signals(d->app->store, &f, copy_signal, &sig, &e) != ST_OK ||
+	    sig.id[0] == '\0') {
+		fail_now(d, &copy, "the signal cannot be read");
+		return 0;
+	}
+	doc = deliver_document(d->app, &sig, p, d->signer, &e);
+	signal_clear(&sig);
+	if (doc != NULL)
+		xmlDocDumpMemoryEnc(doc, &body, &len, "UTF-8");
+	xmlFreeDoc(doc);
+	fl = body != NULL ? calloc(1, sizeof(*fl)) : NULL;
+	if (fl == NULL) {
+		xmlFree(body);
+		fprintf(stderr, "schakel serve: delivery %s: %s\n", row->message_id,
+			doc == NULL ? e.msg : "out of memory");
+		return 0;	/* tried again on the next scan */
+	}
+	fl->d = d;
+	fl->row = copy;
+	snprintf(hdr_id, sizeof(hdr_id), "X-Message-Id: %s", row->message_id);
+	snprintf(hdr_sig, sizeof(hdr_sig), "X-Signal-Id: %s", row->signal_id);
+	struct fetch_req req = {
+		.url = p->push_url, .method = "POST", .body = body, .body_len = (size_t)len,
+		.headers = headers, .timeout_ms = d->app->cfg.delivery_timeout * 1000L,
+		.connect_timeout_ms = 10000, .on_done = on_done, .arg = fl,
+	};
+	if (fetcher_start(d->fetcher, &req, &e) != ST_OK) {
+		free(fl);
+		xmlFree(body);
+		return 0;
+	}
+	xmlFree(body);
+	fl->next = d->flights;
+	d->flights = fl;
+	d->in_flight++;
+	return 0;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct deliverer *d = arg;
+	struct errbuf e;
+
+	(void)fd;
+	(void)what;
+	if (d->in_flight < d->app->cfg.delivery_max_in_flight &&
+	    store_deliveries(d->app->store, time(NULL), false, 1000, start, d, &e) != ST_OK)
+		fprintf(stderr, "schakel serve: deliveries: %s\n", e.msg);
+	schedule(d, SCAN_SECONDS);
+}
+
+struct deliverer *deliverer_new(struct app *app, struct event_base *base, struct fetcher *f,
+				struct signer *sg, struct errbuf *e)
+{
+	struct deliverer *d = calloc(1, sizeof(*d));
+
+	if (d == NULL) {
+		errbuf_set(e, ST_FAIL, "out of memory");
+		return NULL;
+	}
+	d->app = app;
+	d->base = base;
+	d->fetcher = f;
+	d->signer = sg;
+	d->timer = evtimer_new(base, on_timer, d);
+	if (d->timer == NULL) {
+		free(d);
+		errbuf_set(e, ST_FAIL, "out of memory");
+		return NULL;
+	}
+	schedule(d, 0);
+	return d;
+}
+
+void deliverer_free(struct deliverer *d)
+{
+	if (d == NULL)
+		return;
+	while (d->flights != NULL) {
+		struct flight *next = d->flights->next;
+
+		free(d->flights);
+		d->flights = next;
+	}
+	event_free(d->timer);
+	free(d);
+}
+
+void deliverer_kick(struct deliverer *d)
+{
+	if (d != NULL)
+		schedule(d, 0);
+}
+
+int deliverer_in_flight(const struct deliverer *d)
+{
+	return d->in_flight;
+}

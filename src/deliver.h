@@ -1,0 +1,51 @@
+/*
+ * deliver.h - pushing signals to their recipients, reliably.
+ *
+ * Each signal for a party with a push_url is a row in the delivery outbox
+ * (queued by the matcher in the transaction that creates the signal).  The
+ * deliverer, on the daemon's loop, sends due rows as XML valid against the
+ * signal schema, signed (sign.h), over mutual TLS (fetch.h), with the
+ * delivery's message id in X-Message-Id so the recipient can drop a
+ * duplicate.  Only the fields the recipient's grant allows are sent.
+ *
+ * 2xx: delivered.  Network error, 5xx, 408, 429: retried with exponential
+ * backoff and jitter (Retry-After respected) until the horizon, then
+ * failed.  Any other status: failed at once.  Failed rows are dead
+ * letters, re-sent by hand with `schakel deliveries retry`.  Each outcome
+ * is committed, with its exchange-log entry, when the answer is in: a
+ * crash before that re-sends under the same message id (at least once on
+ * the wire, exactly once at a recipient that drops duplicates).  At most
+ * one delivery per recipient is under way, so a slow or dead recipient
+ * holds up only its own queue.
+ */
+#ifndef SCHAKEL_DELIVER_H
+#define SCHAKEL_DELIVER_H
+
+#include <event2/event.h>
+#include <libxml/tree.h>
+
+#include "app.h"
+#include "fetch.h"
+#include "sign.h"
+
+struct deliverer;
+
+struct deliverer *deliverer_new(struct app *app, struct event_base *base, struct fetcher *f,
+				struct signer *sg, struct errbuf *e);
+/* Frees; deliveries under way are simply sent again later.  Accepts NULL. */
+void deliverer_free(struct deliverer *d);
+
+/* Looks for due deliveries now (after a match, say). */
+void deliverer_kick(struct deliverer *d);
+
+/* Deliveries under way. */
+int deliverer_in_flight(const struct deliverer *d);
+
+/*
+ * The signed XML document of signal sig for party p (BSN included only when
+ * p's grant allows it); NULL with e set.  xmlFreeDoc() it.
+ */
+xmlDocPtr deliver_document(struct app *app, const struct signal *sig, const struct party *p,
+			   struct signer *sg, struct errbuf *e);
+
+#endif

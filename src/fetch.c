@@ -1,0 +1,340 @@
+/*
+ * fetch.c - libcurl multi on the libevent loop (see fetch.h), after the
+ * pattern of curl's own ev/libevent examples: curl says which sockets to
+ * watch (socket callback) and when to wake it (timer callback); libevent
+ * tells curl when they are ready.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "fetch.h"
+
+struct xfer;
+
+struct fetcher {
+	struct event_base *base;
+	struct xfer *xfers;	/* under way, for fetcher_free */
+	CURLM *multi;
+	struct event *timer;
+	int running;
+	char cert[4096], key[4096], ca[4096];
+};
+
+/* One transfer. */
+struct xfer {
+	struct fetcher *f;
+	struct xfer *next, **pprev;
+	CURL *easy;
+	struct curl_slist *headers;
+	void *body;
+	struct fetch_req req;
+	char error[CURL_ERROR_SIZE];
+	char etag[256], last_modified[64];
+	long retry_after;
+	double bytes;
+	int aborted;
+};
+
+/* The libevent event of one socket curl asked us to watch. */
+struct sock {
+	struct event *ev;
+};
+
+/* Unlinks and frees a transfer that is no longer in the multi handle. */
+static void xfer_free(struct xfer *x)
+{
+	if (x->pprev != NULL) {
+		*x->pprev = x->next;
+		if (x->next != NULL)
+			x->next->pprev = x->pprev;
+	}
+	curl_easy_cleanup(x->easy);
+	curl_slist_free_all(x->headers);
+	free(x->body);
+	free(x);
+}
+
+static void check_done(struct fetcher *f)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(f->multi, &left)) != NULL) {
+		struct xfer *x;
+		struct fetch_result r = { .retry_after = -1 };
+		double secs = 0;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
+		curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &secs);
+		r.seconds = secs;
+		r.bytes = x->bytes;
+		r.retry_after = x->retry_after;
+		r.etag = x->etag[0] ? x->etag : NULL;
+		r.last_modified = x->last_modified[0] ? x->last_modified : NULL;
+		if (msg->data.result != CURLE_OK) {
+			r.error = x->aborted ? "aborted by the receiver of the data"
+					     : (x->error[0] ? x->error
+							    : curl_easy_strerror(msg->data.result));
+		}
+		curl_multi_remove_handle(f->multi, x->easy);
+		x->req.on_done(x->req.arg, &r);
+		xfer_free(x);
+	}
+}
+
+static void on_socket_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetcher *f = arg;
+	int action = (what & EV_READ ? CURL_CSELECT_IN : 0) |
+		     (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+
+	curl_multi_socket_action(f->multi, fd, action, &f->running);
+	check_done(f);
+	if (f->running <= 0 && evtimer_pending(f->timer, NULL))
+		evtimer_del(f->timer);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct fetcher *f = arg;
+
+	(void)fd;
+	(void)what;
+	curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &f->running);
+	check_done(f);
+}
+
+/* CURLMOPT_TIMERFUNCTION: when curl wants to be woken. */
+static int timer_cb(CURLM *multi, long timeout_ms, void *arg)
+{
+	struct fetcher *f = arg;
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+	(void)multi;
+	if (timeout_ms < 0)
+		evtimer_del(f->timer);
+	else
+		evtimer_add(f->timer, &tv);
+	return 0;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: which sockets to watch for what. */
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
+{
+	struct fetcher *f = arg;
+	struct sock *sk = sockp;
+	short kind = (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (sk != NULL) {
+			event_free(sk->ev);
+			free(sk);
+		}
+		curl_multi_assign(f->multi, s, NULL);
+		return 0;
+	}
+	if (sk == NULL) {
+		sk = calloc(1, sizeof(*sk));
+		if (sk == NULL)
+			return -1;
+		curl_multi_assign(f->multi, s, sk);
+	} else {
+		event_free(sk->ev);
+	}
+	sk->ev = event_new(f->base, s, kind | EV_PERSIST, on_socket_ready, f);
+	if (sk->ev == NULL)
+		return -1;
+	event_add(sk->ev, NULL);
+	return 0;
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	size_t len = size * n;
+
+	x->bytes += (double)len;
+	if (x->req.on_data != NULL && x->req.on_data(x->req.arg, ptr, len) != 0) {
+		x->aborted = 1;
+		return 0;	/* CURLE_WRITE_ERROR */
+	}
+	return len;
+}
+
+/* Copies a header value without its line end into out. */
+static void header_value(const char *line, size_t len, size_t name_len, char *out, size_t n)
+{
+	const char *v = line + name_len;
+	size_t vl = len - name_len;
+
+	while (vl > 0 && (*v == ' ' || *v == '\t'))
+		v++, vl--;
+	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+		vl--;
+	snprintf(out, n, "%.*s", (int)vl, v);
+}
+
+static size_t header_cb(char *line, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	size_t len = size * n;
+	char v[64];
+
+	if (len > 5 && strncasecmp(line, "ETag:", 5) == 0) {
+		header_value(line, len, 5, x->etag, sizeof(x->etag));
+	} else if (len > 14 && strncasecmp(line, "Last-Modified:", 14) == 0) {
+		header_value(line, len, 14, x->last_modified, sizeof(x->last_modified));
+	} else if (len > 12 && strncasecmp(line, "Retry-After:", 12) == 0) {
+		header_value(line, len, 12, v, sizeof(v));
+		char *end;
+		long secs = strtol(v, &end, 10);
+
+		if (end != v && *end == '\0' && secs >= 0)
+			x->retry_after = secs;
+		else {	/* an HTTP date */
+			time_t t = curl_getdate(v, NULL);
+
+			x->retry_after = t > 0 ? (long)(t - time(NULL)) : -1;
+			if (x->retry_after < 0 && t > 0)
+				x->retry_after = 0;
+		}
+	}
+	return len;
+}
+
+struct fetcher *fetcher_new(struct event_base *base, const struct fetch_tls *tls,
+			    struct errbuf *e)
+{
+	struct fetcher *f = calloc(1, sizeof(*f));
+
+	if (f == NULL) {
+		errbuf_set(e, ST_FAIL, "out of memory");
+		return NULL;
+	}
+	f->base = base;
+	snprintf(f->cert, sizeof(f->cert), "%s", tls->cert);
+	snprintf(f->key, sizeof(f->key), "%s", tls->key);
+	snprintf(f->ca, sizeof(f->ca), "%s", tls->ca);
+	f->multi = curl_multi_init();
+	f->timer = evtimer_new(base, on_timer, f);
+	if (f->multi == NULL || f->timer == NULL) {
+		errbuf_set(e, ST_FAIL, "out of memory");
+		fetcher_free(f);
+		return NULL;
+	}
+	curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
+	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
+	return f;
+}
+
+void fetcher_free(struct fetcher *f)
+{
+	if (f == NULL)
+		return;
+	while (f->xfers != NULL) {
+		curl_multi_remove_handle(f->multi, f->xfers->easy);
+		xfer_free(f->xfers);
+	}
+	if (f->multi != NULL)
+		curl_multi_cleanup(f->multi);
+	if (f->timer != NULL)
+		event_free(f->timer);
+	free(f);
+}
+
+/* Sets the options of one transfer. */
+static void easy_setup(struct fetcher *f, struct xfer *x)
+{
+	CURL *c = x->easy;
+
+	curl_easy_setopt(c, CURLOPT_URL, x->req.url);
+	curl_easy_setopt(c, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->error);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(c, CURLOPT_SSLCERT, f->cert);
+	curl_easy_setopt(c, CURLOPT_SSLKEY, f->key);
+	curl_easy_setopt(c, CURLOPT_CAINFO, f->ca);
+	curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, x->req.timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->req.connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "schakel");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->headers);
+	if (x->body != NULL || strcmp(x->req.method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->body != NULL ? x->body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->req.body_len);
+	}
+}
+
+enum status fetcher_start(struct fetcher *f, const struct fetch_req *req, struct errbuf *e)
+{
+	struct xfer *x = calloc(1, sizeof(*x));
+
+	if (x == NULL)
+		return errbuf_set(e, ST_FAIL, "out of memory");
+	x->f = f;
+	x->req = *req;
+	x->retry_after = -1;
+	if (x->req.method == NULL)
+		x->req.method = "GET";
+	if (x->req.timeout_ms <= 0)
+		x->req.timeout_ms = 30000;
+	if (x->req.connect_timeout_ms <= 0)
+		x->req.connect_timeout_ms = 10000;
+	x->req.headers = NULL;
+	for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+		struct curl_slist *l = curl_slist_append(x->headers, req->headers[i]);
+
+		if (l == NULL)
+			goto nomem;
+		x->headers = l;
+	}
+	if (req->body != NULL) {
+		x->body = malloc(req->body_len ? req->body_len : 1);
+		if (x->body == NULL)
+			goto nomem;
+		memcpy(x->body, req->body, req->body_len);
+	}
+	x->easy = curl_easy_init();
+	if (x->easy == NULL)
+		goto nomem;
+	easy_setup(f, x);
+	if (curl_multi_add_handle(f->multi, x->easy) != CURLM_OK) {
+		curl_easy_cleanup(x->easy);
+		goto nomem;
+	}
+	x->next = f->xfers;
+	if (x->next != NULL)
+		x->next->pprev = &x->next;
+	x->pprev = &f->xfers;
+	f->xfers = x;
+	return ST_OK;
+nomem:
+	curl_slist_free_all(x->headers);
+	free(x->body);
+	free(x);
+	return errbuf_set(e, ST_FAIL, "out of memory");
+}
+
+int fetcher_running(const struct fetcher *f)
+{
+	return f->running;
+}

@@ -1,0 +1,259 @@
+/*
+ * receive.c - the reference receiver (see receive.h).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "http.h"
+#include "loader.h"
+#include "receive.h"
+#include "sign.h"
+#include "tls.h"
+#include "xml.h"
+
+#define MAX_SIGNAL_BYTES (4 << 20)
+
+struct receiver {
+	const struct receive_opts *o;
+	struct verifier *verifier;
+	struct xml_validator *validator;
+	struct http_server *http;
+	struct event_base *base;
+	long stored, duplicates, refused;
+};
+
+static struct receiver *the_receiver;	/* the handlers' state (one per process) */
+
+/* A message being received. */
+struct message {
+	char *buf;
+	size_t len;
+};
+
+static bool valid_message_id(const char *id)
+{
+	size_t n = id != NULL ? strlen(id) : 0;
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)id[i]) && id[i] != '-')
+			return false;
+	return true;
+}
+
+static void on_begin(struct http_req *r)
+{
+	struct message *m;
+
+	if (the_receiver->o->refuse != 0) {
+		http_reply_error(r, the_receiver->o->refuse, "refused on purpose (--refuse)");
+		return;
+	}
+	if (strcmp(http_req_method(r), "POST") != 0) {
+		http_reply_error(r, 405, "POST a signed signal");
+		return;
+	}
+	if (!valid_message_id(http_req_header(r, "X-Message-Id"))) {
+		http_reply_error(r, 400, "X-Message-Id is missing or not 1-64 letters, digits, '-'");
+		return;
+	}
+	if (http_req_content_length(r) == 0 || http_req_content_length(r) > MAX_SIGNAL_BYTES) {
+		http_reply_error(r, http_req_content_length(r) ? 413 : 400,
+				 "a signal is 1 to %d bytes", MAX_SIGNAL_BYTES);
+		return;
+	}
+	m = calloc(1, sizeof(*m));
+	if (m != NULL)
+		m->buf = malloc(http_req_content_length(r));
+	if (m == NULL || m->buf == NULL) {
+		free(m);
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+	http_req_set_data(r, m);
+}
+
+static int on_body(struct http_req *r, const void *buf, size_t len)
+{
+	struct message *m = http_req_data(r);
+
+	memcpy(m->buf + m->len, buf, len);	/* bounded by Content-Length */
+	m->len += len;
+	return 0;
+}
+
+/* Writes the message to dir/<id>.xml durably; 1 when it was there already. */
+static int store(const char *dir, const char *id, const struct message *m, struct errbuf *e)
+{
+	char path[4200], tmp[4300];
+	int fd, dfd;
+
+	snprintf(path, sizeof(path), "%s/%s.xml", dir, id);
+	if (access(path, F_OK) == 0)
+		return 1;
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, id);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, m->buf, m->len) != (ssize_t)m->len || fsync(fd) != 0) {
+		errbuf_set(e, ST_FAIL, "cannot write %s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	if (rename(tmp, path) != 0) {
+		errbuf_set(e, ST_FAIL, "cannot rename %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+/* Checks a received document: well-formed, no DOCTYPE, valid, signed. */
+static enum status check(const struct message *m, struct errbuf *e)
+{
+	xmlDocPtr doc = xmlReadMemory(m->buf, (int)m->len, NULL, NULL,
+				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	enum status st;
+
+	if (doc == NULL)
+		return errbuf_set(e, ST_FAIL, "the body is not well-formed XML");
+	if (doc->intSubset != NULL) {
+		xmlFreeDoc(doc);
+		return errbuf_set(e, ST_FAIL, "a DOCTYPE is not allowed");
+	}
+	st = xml_validate(the_receiver->validator, doc, e);
+	if (st == ST_OK)
+		st = sign_verify(the_receiver->verifier, doc, e);
+	xmlFreeDoc(doc);
+	return st;
+}
+
+static void on_end(struct http_req *r)
+{
+	struct message *m = http_req_data(r);
+	const char *id = http_req_header(r, "X-Message-Id");
+	struct errbuf e;
+	int rc;
+
+	http_req_set_data(r, NULL);
+	if (m == NULL) {
+		http_reply_error(r, 400, "no body");
+		return;
+	}
+	if (check(m, &e) != ST_OK) {
+		the_receiver->refused++;
+		http_reply_error(r, 400, "%s", e.msg);
+	} else if ((rc = store(the_receiver->o->dir, id, m, &e)) < 0) {
+		http_reply_error(r, 500, "%s", e.msg);
+	} else if (rc == 1) {
+		the_receiver->duplicates++;
+		fprintf(stderr, "schakel receive: %s: duplicate, dropped\n", id);
+		http_reply_json(r, 200, json_pack("{s:s, s:b}", "message", id, "duplicate", 1));
+	} else {
+		the_receiver->stored++;
+		fprintf(stderr, "schakel receive: %s: verified and stored\n", id);
+		http_reply_json(r, 201, json_pack("{s:s, s:b}", "message", id, "duplicate", 0));
+	}
+	free(m->buf);
+	free(m);
+}
+
+static void on_abort(struct http_req *r)
+{
+	struct message *m = http_req_data(r);
+
+	http_req_set_data(r, NULL);
+	if (m != NULL) {
+		free(m->buf);
+		free(m);
+	}
+}
+
+static void on_refused(void *arg, const char *oin, const char *method, const char *path,
+		       int status, const char *reason)
+{
+	(void)arg;
+	fprintf(stderr, "schakel receive: refused %s %s from %s: %d %s\n", method, path,
+		oin != NULL ? oin : "(unidentified)", status, reason);
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	struct receiver *rc = arg;
+
+	(void)sig;
+	(void)what;
+	event_base_loopexit(rc->base, NULL);
+}
+
+enum status receive_run(const struct receive_opts *o, struct errbuf *e)
+{
+	struct receiver rc = { .o = o };
+	struct http_handler h = {
+		.begin = on_begin, .body = on_body, .end = on_end, .abort = on_abort,
+		.refused = on_refused, .arg = &rc,
+	};
+	struct http_limits lim = { 16384, 64, MAX_SIGNAL_BYTES, 256, 64, 30 };
+	struct event *ev_term = NULL, *ev_int = NULL;
+	xmlSchemaPtr schema = NULL;
+	enum status st = ST_FAIL;
+	SSL_CTX *ctx = NULL;
+
+	signal(SIGPIPE, SIG_IGN);
+	the_receiver = &rc;
+	if (mkdir(o->dir, 0700) != 0 && errno != EEXIST)
+		return errbuf_set(e, ST_FAIL, "cannot create %s: %s", o->dir, strerror(errno));
+	if (sign_init(e) != ST_OK)
+		return ST_FAIL;
+	schema = xml_schema_load(loader_schema_dir(), "schakel-signal.xsd", e);
+	rc.validator = schema != NULL ? xml_validator_new(schema) : NULL;
+	rc.verifier = rc.validator != NULL ? sign_verifier_new(o->ca, e) : NULL;
+	ctx = rc.verifier != NULL ? tls_server_ctx_files(o->cert, o->key, o->ca, o->crl, e) : NULL;
+	rc.base = ctx != NULL ? event_base_new() : NULL;
+	if (rc.base == NULL)
+		goto out_free;
+	rc.http = http_server_new(rc.base, ctx, o->listen, o->port, &h, &lim, e);
+	if (rc.http == NULL)
+		goto out_free;
+	ev_term = evsignal_new(rc.base, SIGTERM, on_term, &rc);
+	ev_int = evsignal_new(rc.base, SIGINT, on_term, &rc);
+	event_add(ev_term, NULL);
+	event_add(ev_int, NULL);
+	fprintf(stderr, "schakel receive: listening on %s:%d, storing in %s\n", o->listen,
+		http_server_port(rc.http), o->dir);
+	event_base_dispatch(rc.base);
+	fprintf(stderr, "schakel receive: stopped: %ld stored, %ld duplicates dropped, "
+		"%ld refused\n", rc.stored, rc.duplicates, rc.refused);
+	st = ST_OK;
+out_free:
+	if (ev_term != NULL)
+		event_free(ev_term);
+	if (ev_int != NULL)
+		event_free(ev_int);
+	http_server_free(rc.http);
+	if (rc.base != NULL)
+		event_base_free(rc.base);
+	SSL_CTX_free(ctx);
+	sign_verifier_free(rc.verifier);
+	xml_validator_free(rc.validator);
+	if (schema != NULL)
+		xmlSchemaFree(schema);
+	sign_cleanup();
+	return st;
+}

@@ -1,0 +1,29 @@
+/*
+ * receive.h - `schakel receive`: the reference receiver of pushed signals.
+ *
+ * A small mutual-TLS endpoint: it takes POSTed signals, refuses anything
+ * that is not well-formed, not valid against the signal schema or not
+ * signed by a certificate of the trusted CA, drops a message whose
+ * X-Message-Id it has stored before (answering 200), and stores the rest
+ * as DIR/<message id>.xml, answering 201 only once the file is on disk
+ * (written, fsynced, renamed, directory fsynced).  For tests and the demo,
+ * and as an example for authorities that build their own.
+ */
+#ifndef SCHAKEL_RECEIVE_H
+#define SCHAKEL_RECEIVE_H
+
+#include "status.h"
+
+struct receive_opts {
+	const char *dir;		/* where signals are stored */
+	const char *listen;		/* address, default 127.0.0.1 */
+	int port;			/* 0: any free port */
+	const char *cert, *key;		/* the receiver's certificate and key */
+	const char *ca;			/* trusted for TLS clients and signatures */
+	const char *crl;		/* or NULL */
+	int refuse;			/* non-zero: answer every request with this status */
+};
+
+enum status receive_run(const struct receive_opts *o, struct errbuf *e);
+
+#endif
