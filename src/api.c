@@ -275,42 +275,41 @@ struct inbox {
 	bool failed;
 };
 
-/* Adds the BSN itself where the grant allows it. */
-static void add_bsn(struct inbox *in, const struct signal *sig, json_t *o)
+/* The BSN itself, where the grant allows it (bsn NUL-terminated). */
+static bool granted_bsn(struct inbox *in, const struct signal *sig, char bsn[10])
 {
 	uint8_t sealed[SEALED_BSN_LEN];
 	struct errbuf e;
-	char bsn[10];
 	bool found;
 
-	if (!in->party->receive_bsn || !sig->has_person)
-		return;
-	if (store_person_bsn(the_api->app->store, sig->person, sealed, &found, &e) != ST_OK ||
-	    !found || crypto_open_bsn(&the_api->app->keys, sealed, sig->person, bsn, &e) != ST_OK)
-		return;
-	if (o != NULL)
-		json_object_set_new(o, "bsn", json_string(bsn));
-	memset(bsn, 0, sizeof(bsn));
+	return in->party->receive_bsn && sig->has_person &&
+	       store_person_bsn(the_api->app->store, sig->person, sealed, &found, &e) == ST_OK &&
+	       found && crypto_open_bsn(&the_api->app->keys, sealed, sig->person, bsn, &e) == ST_OK;
 }
 
 static int inbox_signal(void *arg, const struct signal *sig)
 {
 	struct inbox *in = arg;
+	char bsn[10];
+	bool with_bsn = granted_bsn(in, sig, bsn);
+	json_t *o;
+	int rc = 0;
 
 	in->last = sig->seq;
 	if (in->xml != NULL) {
-		if (output_signal_xml(in->xml, sig, 0, NULL) != 0)
-			return in->failed = true, -1;
-		return 0;
+		if (output_signal_xml(in->xml, sig, 0, with_bsn ? bsn : NULL) != 0)
+			rc = -1;
+	} else if ((o = output_signal_json(sig)) == NULL) {
+		rc = -1;
+	} else {
+		json_object_set_new(o, "cursor", json_integer(sig->seq));
+		if (with_bsn)
+			json_object_set_new(o, "bsn", json_string(bsn));
+		json_array_append_new(in->list, o);
 	}
-	json_t *o = output_signal_json(sig);
-
-	if (o == NULL)
-		return in->failed = true, -1;
-	json_object_set_new(o, "cursor", json_integer(sig->seq));
-	add_bsn(in, sig, o);
-	json_array_append_new(in->list, o);
-	return 0;
+	memset(bsn, 0, sizeof(bsn));
+	in->failed = rc != 0;
+	return rc;
 }
 
 static void inbox_xml(struct http_req *r, struct inbox *in, struct signal_filter *f)
