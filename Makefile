@@ -54,7 +54,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ADAPTER_TEST_SRC := $(wildcard adapters/*/tests/test_*.c)
 ADAPTER_TEST_BIN := $(foreach t,$(ADAPTER_TEST_SRC),$(B)/tests/$(notdir $(t:.c=)))
 
-.PHONY: all deps demo test unit e2e clean install check-deps
+.PHONY: all deps demo test unit e2e clean install check-deps asan valgrind lint fuzz bench
 
 all: check-deps $(B)/schakel $(ADAPTER_SO)
 
@@ -107,10 +107,36 @@ endef
 ADAPTER_LIBS = $(shell pkg-config --libs libxml-2.0 jansson 2>/dev/null) -lcsv
 $(foreach a,$(ADAPTERS),$(eval $(call adapter_rules,$(a))))
 
-unit: all $(UNIT_BIN) $(ADAPTER_TEST_BIN)
+# Test servers and tools the end-to-end tests start.
+TOOLS := $(B)/tests/testsource
+$(B)/tests/testsource: tests/tools/testsource.c $(LIBOBJ) | $(B)/tests
+	$(call quiet,TOOL,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(PATHS) $(LDFLAGS) -o $@ $< $(LIBOBJ) $(LIBS)
+
+unit: all $(UNIT_BIN) $(ADAPTER_TEST_BIN) $(TOOLS)
 
 test: unit
 	@tests/run.sh $(UNIT_BIN) $(ADAPTER_TEST_BIN)
+
+# Hardening (docs/hardening.md): the whole suite under ASan+UBSan+LSan in a
+# build of its own, the unit tests under valgrind, libFuzzer targets, and
+# static analysis.
+asan:
+	@tests/sanitizers/asan.sh
+
+valgrind: unit
+	@tests/sanitizers/valgrind.sh $(UNIT_BIN) $(ADAPTER_TEST_BIN)
+
+lint:
+	@tests/lint.sh
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# Benchmarks (docs/performance.md): timings are measured here, never asserted.
+bench: all
+	@bench/run.sh
 
 demo: all
 	@$(B)/schakel demo

@@ -24,7 +24,7 @@
 
 #include <stddef.h>
 
-#define ADAPTER_ABI_VERSION 1
+#define ADAPTER_ABI_VERSION 2
 
 /* The kinds of canonical record a source can produce. */
 enum adapter_kind {
@@ -84,6 +84,9 @@ struct adapter_record {
  * adapter then returns ADAPTER_ABORT from feed() or finish()).
  * reject() reports a record the adapter itself could not read (a missing
  * required element, a schema error inside one record); the parse goes on.
+ * cursor(), when not NULL, is called by a paged source's adapter at the
+ * end of a page that was read whole, with where the next page starts (the
+ * inspectorate's "volgende"; NULL on the last page).
  * source_schema is the compiled schema named by the adapter's descriptor
  * (an xmlSchemaPtr for XML adapters), or NULL.
  */
@@ -92,6 +95,7 @@ struct adapter_host {
 	void *ctx;
 	int (*record)(void *ctx, const struct adapter_record *rec);
 	void (*reject)(void *ctx, const char *place, const char *reason);
+	void (*cursor)(void *ctx, const char *next);
 	void *source_schema;
 	size_t max_field_bytes;		/* longest value or line accepted */
 	size_t max_depth;		/* deepest nesting accepted */

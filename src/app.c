@@ -58,6 +58,11 @@ enum status app_open(struct app *app, const char *dir, struct errbuf *e)
 		errbuf_set(e, ST_FAIL, "out of memory");
 		goto out_close;
 	}
+	snprintf(path, sizeof(path), "%s/spool", dir);	/* uploads and pulls land here */
+	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+		errbuf_set(e, ST_FAIL, "cannot create %s: %s", path, strerror(errno));
+		goto out_close;
+	}
 	db_path(dir, &app->cfg, path);
 	if (store_open(path, loader_schema_dir(), app->cfg.busy_timeout_ms, &app->store,
 		       e) != ST_OK)

@@ -48,6 +48,7 @@ enum config_sec {
 	SEC_SERVER,
 	SEC_DELIVERY,
 	SEC_PARTY,
+	SEC_SOURCE,
 	SEC_COUNT,
 };
 
@@ -78,6 +79,8 @@ static const struct config_section sections[SEC_COUNT] = {
 		"Pushing signed signals to the parties with a push_url." },
 	[SEC_SERVER] = { "server", false,
 		"The HTTPS API of `schakel serve` (mutual TLS; paths relative to DIR)." },
+	[SEC_SOURCE] = { "source.", true,
+		"A source the daemon pulls from; see below." },
 	[SEC_PARTY] = { "party.", true,
 		"A connected authority, named by its OIN; see below." },
 };
@@ -112,6 +115,7 @@ static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL
 
 #define CFG(f) offsetof(struct config, f)
 #define PTY(f) offsetof(struct party, f)
+#define SRC(f) offsetof(struct source, f)
 #define RULE_ENABLED(r) {						\
 	.sec = SEC_RULE_##r, .name = "enabled", .type = CT_BOOL,	\
 	.def = "true", .off = CFG(rule_enabled[RULE_##r]),		\
@@ -197,6 +201,25 @@ static const struct config_key keys[] = {
 	{ SEC_DELIVERY, "max_in_flight", CT_INT, 1, 10000, NULL, "32", NULL,
 	  CFG(delivery_max_in_flight), "deliveries under way at once (one per recipient)" },
 
+	{ SEC_SOURCE, "adapter", CT_STRING, 0, 0, NULL, NULL, "inspectie", SRC(adapter),
+	  "the adapter that reads what the source serves (required)" },
+	{ SEC_SOURCE, "url", CT_URL, 0, 0, NULL, "", "https://data.inspectie.example/bevindingen",
+	  SRC(url), "where to fetch it, https:// (required)" },
+	{ SEC_SOURCE, "interval", CT_INT, 10, 604800, NULL, "3600", "3600", SRC(interval),
+	  "seconds between two pulls" },
+	{ SEC_SOURCE, "timeout", CT_INT, 1, 86400, NULL, "300", "300", SRC(timeout),
+	  "seconds one request may take" },
+	{ SEC_SOURCE, "party", CT_PATH, 0, 0, NULL, "", "00000001003214345000", SRC(party),
+	  "OIN of the party the data comes from (its grant applies); empty: none" },
+	{ SEC_SOURCE, "certificate", CT_PATH, 0, 0, NULL, "", "certs/server.crt", SRC(tls_cert),
+	  "client certificate for this source; empty: [server] certificate" },
+	{ SEC_SOURCE, "private_key", CT_PATH, 0, 0, NULL, "", "certs/server.key", SRC(tls_key),
+	  "its private key; empty: [server] private_key" },
+	{ SEC_SOURCE, "ca", CT_PATH, 0, 0, NULL, "", "certs/ca.crt", SRC(tls_ca),
+	  "CA bundle to verify the source with; empty: [server] ca" },
+	{ SEC_SOURCE, "max_pages", CT_INT, 1, 1000000, NULL, "1000", "1000", SRC(max_pages),
+	  "most pages of a paged feed read in one round" },
+
 	{ SEC_PARTY, "name", CT_STRING, 0, 0, NULL, NULL, "Gemeente Westland",
 	  PTY(name), "its name in logs and messages (default: the OIN)" },
 	{ SEC_PARTY, "gemeenten", CT_GEMEENTEN, 0, 0, NULL, "", "1783",
@@ -226,6 +249,7 @@ struct load {
 	int lineno;			/* the line inih is working on */
 	int sec;			/* current section, -1 before the first */
 	size_t party;			/* cfg->parties index, in [party.<OIN>] */
+	size_t source;			/* cfg->sources index, in [source.<name>] */
 	int sec_line[SEC_COUNT];	/* where each section began */
 	int key_line[NKEYS];		/* where a key of this section was set */
 	int read_errno;			/* getline() failed other than at EOF */
@@ -587,6 +611,14 @@ static void party_release(struct party *p)
 			key_release(&keys[i], p);
 }
 
+/* Frees what src holds (not src itself). */
+static void source_release(struct source *src)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].sec == SEC_SOURCE)
+			key_release(&keys[i], src);
+}
+
 /*
  * Sets the keys of section sec in the struct at base to their defaults.
  * Keys without a textual default are left alone.  ST_FAIL: out of memory
@@ -628,6 +660,9 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->nparties; i++)
 		party_release(&cfg->parties[i]);
 	free(cfg->parties);
+	for (size_t i = 0; i < cfg->nsources; i++)
+		source_release(&cfg->sources[i]);
+	free(cfg->sources);
 	free(cfg->path);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -688,6 +723,43 @@ out_release:
 	return load_fail(ld, "out of memory");
 }
 
+const struct source *config_source(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; cfg != NULL && name != NULL && i < cfg->nsources; i++)
+		if (strcmp(cfg->sources[i].name, name) == 0)
+			return &cfg->sources[i];
+	return NULL;
+}
+
+/* Checks the name of [source.<name>] and adds the source.  0: failed. */
+static int source_enter(struct load *ld, const char *id, size_t len)
+{
+	struct config *cfg = ld->cfg;
+	struct source src = { 0 }, *v;
+
+	if (len == 0 || len > 32 || strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789_-") < len)
+		return load_fail(ld, "a source section is named by 1 to 32 lower-case letters, "
+				 "digits, '_' or '-', as in [source.inspectie], not [source.%.*s]",
+				 (int)len, id);
+	memcpy(src.name, id, len);
+	if (config_source(cfg, src.name) != NULL)
+		return load_fail(ld, "[source.%s] appears twice; put all its keys in one section",
+				 src.name);
+	src.line = ld->lineno;
+	if (section_defaults(SEC_SOURCE, &src) != ST_OK)
+		goto out_release;
+	v = realloc(cfg->sources, (cfg->nsources + 1) * sizeof(*v));
+	if (v == NULL)
+		goto out_release;
+	cfg->sources = v;
+	ld->source = cfg->nsources;
+	v[cfg->nsources++] = src;
+	return 1;
+out_release:
+	source_release(&src);
+	return load_fail(ld, "out of memory");
+}
+
 /* Checks the id of [party.<id>] (len bytes at id) and adds the party. */
 static int party_enter(struct load *ld, const char *id, size_t len)
 {
@@ -737,12 +809,14 @@ static int section_enter(struct load *ld, const char *line)
 	sec = section_find(line + 1, len);
 	if (sec < 0)
 		return load_fail(ld, "unknown section [%.*s] (known: [match], [rule.<RULE>], "
-				 "[ingest], [store], [log], [party.<OIN>])", (int)len, line + 1);
+				 "[ingest], [store], [log], [server], [delivery], [party.<OIN>], [source.<name>])", (int)len, line + 1);
 	memset(ld->key_line, 0, sizeof(ld->key_line));
 	ld->sec = sec;
 	if (sections[sec].has_id) {
 		size_t n = strlen(sections[sec].name);
 
+		if (sec == SEC_SOURCE)
+			return source_enter(ld, line + 1 + n, len - n);
 		return party_enter(ld, line + 1 + n, len - n);
 	}
 	if (ld->sec_line[sec] != 0)
@@ -815,7 +889,7 @@ static int load_handler(void *user, const char *section, const char *name,
 				 name, section, ld->key_line[i]);
 	ld->key_line[i] = ld->lineno;
 	base = ld->sec == SEC_PARTY ? (void *)&ld->cfg->parties[ld->party] :
-		(void *)ld->cfg;
+	       ld->sec == SEC_SOURCE ? (void *)&ld->cfg->sources[ld->source] : (void *)ld->cfg;
 	if (key_set(&keys[i], value, base, &why) != ST_OK)
 		return load_fail(ld, "%s", why.msg);
 	return 1;
@@ -836,6 +910,17 @@ static enum status load_run(struct load *ld)
 	if (ld->read_errno != 0)
 		return errbuf_set(ld->e, ST_FAIL, "%s: cannot read: %s", ld->path,
 				  strerror(ld->read_errno));
+	for (size_t i = 0; i < ld->cfg->nsources; i++) {
+		const struct source *src = &ld->cfg->sources[i];
+
+		if (src->adapter == NULL || src->url == NULL)
+			return errbuf_set(ld->e, ST_FAIL, "%s:%d: [source.%s] needs an adapter and "
+					  "a url", ld->path, src->line, src->name);
+		if (src->party != NULL && config_party(ld->cfg, src->party) == NULL)
+			return errbuf_set(ld->e, ST_FAIL, "%s:%d: [source.%s] party %s has no "
+					  "[party.%s] section", ld->path, src->line, src->name,
+					  src->party, src->party);
+	}
 	return ST_OK;
 }
 
@@ -902,6 +987,20 @@ static void write_party(FILE *f)
 			fprintf(f, ";%s = %s\n", keys[i].name, keys[i].example);
 }
 
+/* Writes the explanation and a commented-out example of [source.<name>]. */
+static void write_source(FILE *f)
+{
+	fputs("\n; [source.<name>]: a source the daemon pulls on a schedule (`schakel pull`\n"
+	      "; runs one round by hand).  Keys:\n", f);
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].sec == SEC_SOURCE)
+			fprintf(f, ";   %-12s %s\n", keys[i].name, keys[i].help);
+	fputs("; For example (remove the ';' to use it):\n;\n;[source.inspectie]\n", f);
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].sec == SEC_SOURCE)
+			fprintf(f, ";%s = %s\n", keys[i].name, keys[i].example);
+}
+
 /* Writes the whole default file to f. */
 static void write_default(FILE *f)
 {
@@ -915,6 +1014,7 @@ static void write_default(FILE *f)
 		if (!sections[sec].has_id)
 			write_section(f, sec);
 	write_party(f);
+	write_source(f);
 }
 
 enum status config_write_default(const char *path, bool *created, struct errbuf *e)

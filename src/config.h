@@ -41,6 +41,23 @@ struct party {
 	char *push_url;			/* push_url =              (https endpoint; NULL: inbox only) */
 };
 
+/*
+ * [source.<name>]: a source the daemon pulls from on a schedule
+ * (`schakel pull` runs one round by hand).
+ */
+struct source {
+	char name[33];			/* from the section name */
+	int line;			/* where its section starts, for messages */
+	char *adapter;			/* adapter = inspectie      (required) */
+	char *url;			/* url = https://...        (required) */
+	int interval;			/* interval = 3600 (seconds between pulls) */
+	int timeout;			/* timeout = 300 (seconds for one request) */
+	char *party;			/* party = OIN the data comes from (for grants) */
+	char *tls_cert, *tls_key;	/* certificate, private_key: default [server]'s */
+	char *tls_ca;			/* ca: default [server]'s */
+	int max_pages;			/* max_pages = 1000 (paged feeds, per round) */
+};
+
 struct config {
 	char *path;			/* the file read, for messages */
 
@@ -87,7 +104,12 @@ struct config {
 
 	struct party *parties;
 	size_t nparties;
+	struct source *sources;
+	size_t nsources;
 };
+
+/* The source called name, or NULL. */
+const struct source *config_source(const struct config *cfg, const char *name);
 
 /* Fills cfg with the defaults.  Free with config_free(). */
 enum status config_defaults(struct config *cfg);

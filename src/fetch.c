@@ -38,6 +38,8 @@ struct xfer {
 	long retry_after;
 	double bytes;
 	int aborted;
+	struct fetch_tls tls;
+	char tls_cert[4096], tls_key[4096], tls_ca[4096];
 };
 
 /* The libevent event of one socket curl asked us to watch. */
@@ -97,9 +99,7 @@ static void on_socket_ready(evutil_socket_t fd, short what, void *arg)
 		     (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
 
 	curl_multi_socket_action(f->multi, fd, action, &f->running);
-	check_done(f);
-	if (f->running <= 0 && evtimer_pending(f->timer, NULL))
-		evtimer_del(f->timer);
+	check_done(f);	/* the timer stays: curl manages it through timer_cb */
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -268,9 +268,9 @@ static void easy_setup(struct fetcher *f, struct xfer *x)
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(c, CURLOPT_SSLCERT, f->cert);
-	curl_easy_setopt(c, CURLOPT_SSLKEY, f->key);
-	curl_easy_setopt(c, CURLOPT_CAINFO, f->ca);
+	curl_easy_setopt(c, CURLOPT_SSLCERT, x->req.tls != NULL ? x->req.tls->cert : f->cert);
+	curl_easy_setopt(c, CURLOPT_SSLKEY, x->req.tls != NULL ? x->req.tls->key : f->key);
+	curl_easy_setopt(c, CURLOPT_CAINFO, x->req.tls != NULL ? x->req.tls->ca : f->ca);
 	curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, x->req.timeout_ms);
@@ -292,6 +292,14 @@ enum status fetcher_start(struct fetcher *f, const struct fetch_req *req, struct
 		return errbuf_set(e, ST_FAIL, "out of memory");
 	x->f = f;
 	x->req = *req;
+	x->req.tls = NULL;	/* copied below: the caller's may not outlive the call */
+	if (req->tls != NULL) {
+		snprintf(x->tls_cert, sizeof(x->tls_cert), "%s", req->tls->cert);
+		snprintf(x->tls_key, sizeof(x->tls_key), "%s", req->tls->key);
+		snprintf(x->tls_ca, sizeof(x->tls_ca), "%s", req->tls->ca);
+		x->tls = (struct fetch_tls){ x->tls_cert, x->tls_key, x->tls_ca };
+		x->req.tls = &x->tls;
+	}
 	x->retry_after = -1;
 	if (x->req.method == NULL)
 		x->req.method = "GET";

@@ -39,6 +39,7 @@ struct fetch_req {
 	const char *const *headers;	/* "Name: value", NULL-terminated, or NULL */
 	long timeout_ms;		/* whole transfer */
 	long connect_timeout_ms;
+	const struct fetch_tls *tls;	/* NULL: the fetcher's */
 	/* A piece of the response body; return 0, or -1 to abort. */
 	int (*on_data)(void *arg, const void *buf, size_t len);
 	/* The transfer is over (r valid during the call only). */

@@ -80,6 +80,7 @@ static const char *status_text(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 201: return "Created";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -165,6 +166,12 @@ static void conn_free(struct conn *c)
 void http_reply(struct http_req *r, int status, const char *content_type, const void *body,
 		size_t len)
 {
+	http_reply_headers(r, status, content_type, NULL, body, len);
+}
+
+void http_reply_headers(struct http_req *r, int status, const char *content_type,
+			const char *extra, const void *body, size_t len)
+{
 	struct conn *c = r->conn;
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
@@ -176,9 +183,9 @@ void http_reply(struct http_req *r, int status, const char *content_type, const 
 		c->close_after = true;
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 			    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-			    "X-Content-Type-Options: nosniff\r\n%s\r\n", status,
+			    "X-Content-Type-Options: nosniff\r\n%s%s\r\n", status,
 			    status_text(status), content_type, len,
-			    c->close_after ? "Connection: close\r\n" : "");
+			    c->close_after ? "Connection: close\r\n" : "", extra ? extra : "");
 	evbuffer_add(out, body, len);
 	c->state = C_WRITING;
 	bufferevent_enable(c->bev, EV_WRITE);

@@ -92,6 +92,9 @@ bool http_req_replied(const struct http_req *r);
 /* Replies with status and body (len bytes of content_type). */
 void http_reply(struct http_req *r, int status, const char *content_type, const void *body,
 		size_t len);
+/* The same, with extra header lines ("Name: value\r\n" each), or NULL. */
+void http_reply_headers(struct http_req *r, int status, const char *content_type,
+			const char *extra, const void *body, size_t len);
 /* Replies with a JSON document; takes the reference to o. */
 void http_reply_json(struct http_req *r, int status, json_t *o);
 /*

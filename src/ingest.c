@@ -21,6 +21,8 @@ struct ingest {
 	struct sha256 *digest;
 	struct ingest_result res;
 	struct errbuf fatal;	/* why the ingest stopped, if it did */
+	char cursor[512];	/* what a paged source said comes next */
+	bool cursor_seen, cursor_null;
 	bool failed;		/* the broker failed (not the input) */
 };
 
@@ -62,6 +64,21 @@ static void reject(struct ingest *in, const char *place, const char *reason)
 		in->failed = true;
 		in->fatal = e;
 	}
+}
+
+static void host_cursor(void *ctx, const char *next)
+{
+	struct ingest *in = ctx;
+
+	in->cursor_seen = true;
+	in->cursor_null = next == NULL;
+	if (next != NULL && strlen(next) >= sizeof(in->cursor)) {
+		in->failed = true;
+		errbuf_set(&in->fatal, ST_FAIL, "the page's cursor is longer than %zu bytes",
+			   sizeof(in->cursor) - 1);
+		return;
+	}
+	snprintf(in->cursor, sizeof(in->cursor), "%s", next != NULL ? next : "");
 }
 
 static void host_reject(void *ctx, const char *place, const char *reason)
@@ -180,6 +197,7 @@ struct ingest *ingest_begin(struct app *app, struct loaded_adapter *la,
 		.abi_version = ADAPTER_ABI_VERSION,
 		.record = host_record,
 		.reject = host_reject,
+		.cursor = host_cursor,
 		.source_schema = la->schema,
 		.max_field_bytes = app->cfg.max_field_bytes,
 		.max_depth = app->cfg.max_depth,
@@ -281,6 +299,10 @@ static enum status commit(struct ingest *in, struct errbuf *e)
 				   "changed", (json_int_t)in->res.changed,
 				   "rejected", (json_int_t)in->res.rejected,
 				   "ingest", (json_int_t)in->res.ingest_id), e) != ST_OK)
+		return ST_FAIL;
+	if (in->opts.before_commit != NULL &&
+	    in->opts.before_commit(in->opts.arg, s, in->cursor_seen,
+				   in->cursor_null ? NULL : in->cursor, e) != ST_OK)
 		return ST_FAIL;
 	return store_commit(s, e);
 }

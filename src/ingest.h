@@ -27,6 +27,14 @@ struct ingest_opts {
 	const struct strlist *gemeenten;
 	/* Called for each rejected record (place, reason); may be NULL. */
 	void (*on_reject)(void *arg, const char *place, const char *reason);
+	/*
+	 * Called inside the input's transaction just before it commits, with
+	 * the cursor a paged source reported (cursor_seen false when none;
+	 * cursor NULL on the last page); ST_FAIL undoes the whole input.
+	 * May be NULL.
+	 */
+	enum status (*before_commit)(void *arg, struct store *s, bool cursor_seen,
+				     const char *cursor, struct errbuf *e);
 	/* Called now and then on long inputs (bytes read so far); may be NULL. */
 	void (*on_progress)(void *arg, uint64_t bytes, long records);
 	void *arg;

@@ -6,6 +6,8 @@
  * 3 ingest finished but some records were rejected.
  */
 #include <getopt.h>
+
+#include <event2/event.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <stdio.h>
@@ -19,7 +21,9 @@
 #include "loader.h"
 #include "match.h"
 #include "output.h"
+#include "pull.h"
 #include "receive.h"
+#include "tls.h"
 #include "serve.h"
 #include "xml.h"
 
@@ -497,6 +501,67 @@ static int cmd_receive(const char *dir, int argc, char **argv)
 	return ST_OK;
 }
 
+struct pull_cli {
+	struct event_base *base;
+	int failures;
+};
+
+static void pull_line(void *arg, const char *line)
+{
+	(void)arg;
+	printf("%s\n", line);
+	fflush(stdout);
+}
+
+static void pull_done(void *arg, int failures)
+{
+	struct pull_cli *pc = arg;
+
+	pc->failures = failures;
+	event_base_loopexit(pc->base, NULL);
+}
+
+static int cmd_pull(const char *dir, int argc, char **argv)
+{
+	struct pull_cli pc = { 0 };
+	char cert[4096], key[4096], ca[4096];
+	struct fetcher *f = NULL;
+	struct puller *p = NULL;
+	struct app app;
+	struct errbuf e;
+	enum status st = ST_FAIL;
+
+	if (argc > 2)
+		return usage_error("pull", "unexpected argument '%s'", argv[2]);
+	if (app_open(&app, dir, &e) != ST_OK)
+		return fail("pull", &e);
+	tls_data_path(dir, app.cfg.tls_cert, cert);
+	tls_data_path(dir, app.cfg.tls_key, key);
+	tls_data_path(dir, app.cfg.tls_ca, ca);
+	pc.base = event_base_new();
+	if (pc.base != NULL)
+		f = fetcher_new(pc.base, &(struct fetch_tls){ cert, key, ca }, &e);
+	if (f != NULL)
+		p = puller_new(&app, pc.base, f, NULL, NULL, &e);
+	if (p != NULL)
+		st = puller_round(p, argc == 2 ? argv[1] : NULL, pull_line, pull_done, &pc, &e);
+	if (st == ST_OK) {
+		event_base_dispatch(pc.base);
+		st = pc.failures > 0 ? ST_FAIL : ST_OK;
+		if (pc.failures > 0)
+			fprintf(stderr, "schakel pull: %d source%s failed\n", pc.failures,
+				pc.failures == 1 ? "" : "s");
+	} else {
+		fprintf(stderr, "schakel pull: %s\n", e.msg);
+	}
+	fetcher_free(f);
+	puller_free(p);
+	if (pc.base != NULL)
+		event_base_free(pc.base);
+	app_close(&app);
+	return st;
+}
+
 static int cmd_serve(const char *dir, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -674,6 +739,9 @@ static const struct command commands[] = {
 	  "SIGTERM finishes requests in flight and stops; SIGHUP reloads schakel.conf and the\n"
 	  "TLS files.", "  --port N   listen on port N instead of [server] port (0: any free port)\n",
 	  cmd_serve },
+	{ "pull", "[SOURCE]", "Fetches every configured source (or SOURCE) once, now, as the "
+	  "daemon does on its\nschedule: paged feeds to their end, with ETag and "
+	  "If-Modified-Since.", NULL, cmd_pull },
 	{ "deliveries", "[--failed] | retry ID|--all-failed", "Lists the delivery outbox "
 	  "(pending, delivered, failed), or puts failed deliveries\nback in the queue; the "
 	  "daemon sends them.", "  --failed        only the dead letters\n"

@@ -94,7 +94,7 @@ static enum status norm_toevoeging(const char *in, char out[5], struct errbuf *e
 	for (const char *q = p; *q != '\0'; q++)
 		if (!isalnum((unsigned char)*q))
 			goto bad;
-	strcpy(out, p);
+	strcpy(out, p);	/* NOLINT(clang-analyzer-security.insecureAPI.strcpy): p has at most 4 characters (checked above), out 5 */
 	upcase(out);
 	return ST_OK;
 bad:
@@ -192,9 +192,10 @@ enum status norm_date(const char *field, const char *in, struct errbuf *e)
 	if (strlen(in) != 10 || in[4] != '-' || in[7] != '-' ||
 	    !all_digits((char[]){ in[0], in[1], in[2], in[3], in[5], in[6], in[8], in[9], 0 }, 8))
 		goto bad;
-	y = atoi(in);
-	m = atoi(in + 5);
-	d = atoi(in + 8);
+	/* The eight digits were checked above, so atoi cannot fail here. */
+	y = atoi(in);		/* NOLINT(cert-err34-c) */
+	m = atoi(in + 5);	/* NOLINT(cert-err34-c) */
+	d = atoi(in + 8);	/* NOLINT(cert-err34-c) */
 	if (y < 1800 || y > 9999 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
 		goto bad;
 	return ST_OK;
@@ -231,7 +232,8 @@ bad:
 /* Days from civil, after Howard Hinnant's public-domain algorithm. */
 long norm_days(const char *date)
 {
-	long y = atol(date), m = atol(date + 5), d = atol(date + 8);
+	/* date is a checked YYYY-MM-DD (norm_date), so atol cannot fail. */
+	long y = atol(date), m = atol(date + 5), d = atol(date + 8);	/* NOLINT(cert-err34-c) */
 	long era, yoe, doy, doe;
 
 	y -= m <= 2;

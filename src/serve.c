@@ -11,6 +11,8 @@
 #include "deliver.h"
 #include "fetch.h"
 #include "http.h"
+#include "match.h"
+#include "pull.h"
 #include "sign.h"
 #include "serve.h"
 #include "tls.h"
@@ -23,8 +25,26 @@ struct daemon {
 	struct fetcher *fetcher;
 	struct signer *signer;
 	struct deliverer *deliverer;
+	struct puller *puller;
 	bool stopping;
 };
+
+/* New data came in from a pull: match as of today, deliver. */
+static void on_new_data(void *arg)
+{
+	struct daemon *d = arg;
+	struct match_result res;
+	struct errbuf e;
+	char today[11];
+
+	match_today(today);
+	if (match_run(&d->app, today, &res, NULL, NULL, &e) != ST_OK)
+		fprintf(stderr, "schakel serve: match after pull failed: %s\n", e.msg);
+	else if (res.created > 0)
+		fprintf(stderr, "schakel serve: match as of %s: %ld new signals\n", today,
+			res.created);
+	deliverer_kick(d->deliverer);
+}
 
 /* The client side: deliveries (and pulls) with the broker's certificate. */
 static enum status start_client(struct daemon *d, struct errbuf *e)
@@ -44,7 +64,13 @@ static enum status start_client(struct daemon *d, struct errbuf *e)
 	if (d->fetcher == NULL)
 		return ST_FAIL;
 	d->deliverer = deliverer_new(&d->app, d->base, d->fetcher, d->signer, e);
-	return d->deliverer != NULL ? ST_OK : ST_FAIL;
+	if (d->deliverer == NULL)
+		return ST_FAIL;
+	d->puller = puller_new(&d->app, d->base, d->fetcher, on_new_data, d, e);
+	if (d->puller == NULL)
+		return ST_FAIL;
+	puller_schedule(d->puller);
+	return ST_OK;
 }
 
 static struct http_limits limits(const struct config *cfg)
@@ -159,7 +185,8 @@ out_free:
 	if (ev_hup != NULL)
 		event_free(ev_hup);
 	http_server_free(d.http);
-	fetcher_free(d.fetcher);	/* before the deliverer: no more callbacks */
+	fetcher_free(d.fetcher);	/* first: no more callbacks */
+	puller_free(d.puller);
 	deliverer_free(d.deliverer);
 	if (d.signer != NULL) {
 		sign_signer_free(d.signer);

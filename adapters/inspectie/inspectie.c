@@ -872,6 +872,9 @@ static int ij_finish(void *stream)
 		ij_refuse(st, "the file is empty, expected a JSON object");
 	else if (st->state != IJ_END)
 		ij_refuse(st, "unexpected end of the file");
+	/* The whole page is read: tell a puller where the next one starts. */
+	if (st->rc == ADAPTER_OK && st->host.cursor != NULL)
+		st->host.cursor(st->host.ctx, st->volgende);
 	return st->rc;
 }
 
