@@ -15,7 +15,8 @@ PKGS    := libxml-2.0 xmlsec1-openssl openssl sqlite3 jansson inih libevent libe
 # Debian packages that the build and the tests need (see `make deps`).
 DEBS    := build-essential pkg-config libxml2-dev libxml2-utils libxmlsec1-dev \
            xmlsec1 libssl-dev openssl libsqlite3-dev sqlite3 libcurl4-openssl-dev \
-           libevent-dev libjansson-dev libcsv-dev libinih-dev libcmocka-dev valgrind time curl
+           libevent-dev libjansson-dev libcsv-dev libinih-dev libcmocka-dev valgrind time curl \
+           clang libclang-rt-14-dev clang-tidy cppcheck
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wformat=2
@@ -37,13 +38,16 @@ endif
 SCHEMA_DIR  ?= $(CURDIR)/schemas
 ADAPTER_DIR ?= $(CURDIR)/$(B)/adapters
 DATA_DIR_SHARE ?= $(CURDIR)/tests/fixtures
+MKCERTS ?= $(CURDIR)/certs/mkcerts.sh
 PATHS   = -DSCHAKEL_SCHEMA_DIR='"$(SCHEMA_DIR)"' \
           -DSCHAKEL_ADAPTER_DIR='"$(ADAPTER_DIR)"' \
-          -DSCHAKEL_SAMPLE_DIR='"$(DATA_DIR_SHARE)"'
+          -DSCHAKEL_SAMPLE_DIR='"$(DATA_DIR_SHARE)"' \
+          -DSCHAKEL_MKCERTS='"$(MKCERTS)"'
 
 SRC     := $(wildcard src/*.c)
 OBJ     := $(SRC:src/%.c=$(B)/obj/%.o)
-LIBOBJ  := $(filter-out $(B)/obj/main.o,$(OBJ))
+# The faces that end the process or print are not in the library tests link.
+LIBOBJ  := $(filter-out $(B)/obj/main.o $(B)/obj/demo.o,$(OBJ))
 
 ADAPTERS := $(notdir $(wildcard adapters/*))
 ADAPTER_SO := $(ADAPTERS:%=$(B)/adapters/%.so)
@@ -146,10 +150,11 @@ install: all
 	  $(DESTDIR)$(PREFIX)/share/schakel/schemas $(DESTDIR)$(PREFIX)/share/schakel/samples
 	$(MAKE) clean-obj
 	$(MAKE) SCHEMA_DIR=$(PREFIX)/share/schakel/schemas ADAPTER_DIR=$(PREFIX)/lib/schakel/adapters \
-	  DATA_DIR_SHARE=$(PREFIX)/share/schakel/samples all
+	  DATA_DIR_SHARE=$(PREFIX)/share/schakel/samples MKCERTS=$(PREFIX)/share/schakel/mkcerts.sh all
 	install -m 755 $(B)/schakel $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(ADAPTER_SO) $(DESTDIR)$(PREFIX)/lib/schakel/adapters/
-	install -m 644 schemas/*.xsd $(DESTDIR)$(PREFIX)/share/schakel/schemas/
+	install -m 644 schemas/*.xsd schemas/*.sql $(DESTDIR)$(PREFIX)/share/schakel/schemas/
+	install -m 755 certs/mkcerts.sh $(DESTDIR)$(PREFIX)/share/schakel/
 	install -m 644 tests/fixtures/*.xml tests/fixtures/*.csv tests/fixtures/*.json \
 	  $(DESTDIR)$(PREFIX)/share/schakel/samples/
 

@@ -26,7 +26,10 @@ enum conn_state {
 	C_BODY,		/* reading a body into the handler */
 	C_HANDLER,	/* the body is in; waiting for the handler's reply */
 	C_WRITING,	/* a reply is being written */
+	C_LINGER,	/* replied early: reading and dropping the rest, then closing */
 };
+
+#define LINGER_SECONDS 2
 
 struct http_req {
 	struct conn *conn;
@@ -48,6 +51,7 @@ struct conn {
 	bool counted;		/* counted in its party's connections */
 	bool over_limit;	/* too many connections of this party */
 	bool close_after;	/* close once the reply is written */
+	bool linger;		/* the client may still be sending: drain before closing */
 	bool active;		/* a request is under way */
 	struct http_req req;
 	LIST_ENTRY(conn) link;
@@ -178,8 +182,14 @@ void http_reply_headers(struct http_req *r, int status, const char *content_type
 	if (r->replied)
 		return;
 	r->replied = true;
-	/* A reply before the whole body is read ends the connection. */
-	if (c->state == C_BODY || c->state == C_HEAD || c->srv->draining)
+	/* A reply before the whole request is read ends the connection, after
+	 * the rest is drained: closing with unread data would reset it, and
+	 * the client would never see this reply (RFC 9112, 9.6). */
+	if (c->state == C_BODY || c->state == C_HEAD) {
+		c->close_after = true;
+		c->linger = true;
+	}
+	if (c->srv->draining)
 		c->close_after = true;
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 			    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
@@ -356,6 +366,13 @@ static void start_request(struct conn *c)
 		return;
 	c->state = r->content_length > 0 ? C_BODY : C_HANDLER;
 	c->srv->h.begin(r);
+	if (!r->replied && c->state == C_BODY) {
+		const char *expect = evhttp_find_header(&r->headers, "Expect");
+
+		if (expect != NULL && evutil_ascii_strcasecmp(expect, "100-continue") == 0)
+			evbuffer_add_printf(bufferevent_get_output(c->bev),
+					    "HTTP/1.1 100 Continue\r\n\r\n");
+	}
 	if (!r->replied && c->state == C_HANDLER)
 		c->srv->h.end(r);
 }
@@ -421,8 +438,15 @@ static void conn_process(struct conn *c)
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
-	conn_process(arg);
+	struct conn *c = arg;
+
+	if (c->state == C_LINGER || c->state == C_WRITING) {
+		if (c->linger)	/* what follows an early reply is dropped */
+			evbuffer_drain(bufferevent_get_input(bev),
+				       evbuffer_get_length(bufferevent_get_input(bev)));
+		return;
+	}
+	conn_process(c);
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
@@ -431,6 +455,15 @@ static void on_write(struct bufferevent *bev, void *arg)
 
 	if (c->state != C_WRITING || evbuffer_get_length(bufferevent_get_output(bev)) > 0)
 		return;
+	if (c->close_after && c->linger) {
+		struct timeval tv = { LINGER_SECONDS, 0 };
+
+		c->state = C_LINGER;	/* closed on EOF or after the linger time */
+		evbuffer_drain(bufferevent_get_input(bev),
+			       evbuffer_get_length(bufferevent_get_input(bev)));
+		bufferevent_set_timeouts(bev, &tv, NULL);
+		return;
+	}
 	if (c->close_after) {
 		conn_free(c);
 		return;

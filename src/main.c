@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "cli.h"
 #include "exlog.h"
 #include "ingest.h"
 #include "loader.h"
@@ -585,135 +586,6 @@ static int cmd_serve(const char *dir, int argc, char **argv)
 	return ST_OK;
 }
 
-/* The demo's parties and rule settings, appended to the default file. */
-static const char demo_conf[] =
-	"\n# --- added by `schakel demo` ---------------------------------------\n"
-	"[party.00000001000000001783]\n"
-	"name = Gemeente Westland\n"
-	"gemeenten = 1783\n"
-	"supplies = brp\n"
-	"receives = all\n"
-	"\n"
-	"[party.00000001000000000983]\n"
-	"name = Gemeente Venlo\n"
-	"gemeenten = 0983\n"
-	"supplies = brp\n"
-	"receives = all\n"
-	"\n"
-	"[party.00000001003214345000]\n"
-	"name = Nederlandse Arbeidsinspectie\n"
-	"supplies = inspectie\n"
-	"receives = all\n"
-	"receive_bsn = true\n";
-
-/* Runs one command of the table in-process, as the demo's step n. */
-static int demo_step(const char *dir, int n, const char *what, char **argv)
-{
-	int argc = 0, rc;
-
-	while (argv[argc] != NULL)
-		argc++;
-	printf("\n== %d. %s\n$ schakel", n, what);
-	for (int i = 0; i < argc; i++)
-		printf(" %s", argv[i]);
-	printf("\n");
-	fflush(stdout);
-	optind = 1;
-	rc = find_command(argv[0])->run(dir, argc, argv);
-	fflush(stdout);
-	return rc;
-}
-
-/* Sets GEEN_VERGUNNING to Westland and adds the parties. */
-static int demo_configure(const char *dir)
-{
-	char path[4096], *text = NULL;
-	size_t len = 0;
-	FILE *in, *out;
-	int rc = -1;
-
-	snprintf(path, sizeof(path), "%s/schakel.conf", dir);
-	in = fopen(path, "r");
-	out = open_memstream(&text, &len);
-	if (in == NULL || out == NULL)
-		goto out_close;
-	for (char line[512]; fgets(line, sizeof(line), in) != NULL;)
-		fputs(strncmp(line, "gemeenten =", 11) == 0 ? "gemeenten = 1783\n" : line, out);
-	fputs(demo_conf, out);
-	fclose(out);
-	out = NULL;
-	fclose(in);
-	in = fopen(path, "w");
-	if (in != NULL && fwrite(text, 1, len, in) == len)
-		rc = 0;
-out_close:
-	if (out != NULL)
-		fclose(out);
-	if (in != NULL)
-		fclose(in);
-	free(text);
-	return rc;
-}
-
-static int cmd_demo(const char *dir_unused, int argc, char **argv)
-{
-	char dir[] = "/tmp/schakel-demo-XXXXXX", files[4][4096];
-	static const char *const names[4] = {
-		"brp-npsLa01.xml", "brp-venlo-npsLa01.xml", "huisvesting.csv", "inspectie.json",
-	};
-	bool keep = argc == 2 && strcmp(argv[1], "--keep") == 0;
-	int rc, n = 1;
-
-	(void)dir_unused;
-	if (argc > 1 && !keep)
-		return usage_error("demo", "unexpected argument '%s'", argv[1]);
-	if (mkdtemp(dir) == NULL) {
-		perror("schakel demo: cannot make a temporary directory");
-		return ST_FAIL;
-	}
-	for (int i = 0; i < 4; i++)
-		snprintf(files[i], sizeof(files[i]), "%s/%s", loader_sample_dir(), names[i]);
-	printf("schakel demo: the whole pipeline on the sample data in %s,\n"
-	       "with a fresh data directory %s\n", loader_sample_dir(), dir);
-	rc = demo_step(dir, n++, "a data directory with keys and a database",
-		       (char *[]){ "init", NULL });
-	if (rc == ST_OK && demo_configure(dir) != 0)
-		rc = ST_FAIL;
-	if (rc == ST_OK)
-		printf("   configured: two municipalities, the inspectorate, and "
-		       "GEEN_VERGUNNING for Westland (1783)\n");
-	if (rc == ST_OK)	/* one BSN in the first file fails the elfproef: exit 3 */
-		rc = demo_step(dir, n++, "BRP extracts of Westland and Venlo (one bad BSN)",
-			       (char *[]){ "ingest", "brp", files[0], files[1], NULL });
-	if (rc == ST_OK || rc == ST_REJECTED)
-		rc = demo_step(dir, n++, "the housing register",
-			       (char *[]){ "ingest", "huisvesting", files[2], NULL });
-	if (rc == ST_OK)
-		rc = demo_step(dir, n++, "the inspectorate's findings",
-			       (char *[]){ "ingest", "inspectie", files[3], NULL });
-	if (rc == ST_OK)
-		rc = demo_step(dir, n++, "matching as of 2026-11-01",
-			       (char *[]){ "match", "--as-of", "2026-11-01", NULL });
-	if (rc == ST_OK)
-		rc = demo_step(dir, n++, "the exchange log's hash chain",
-			       (char *[]){ "log", "verify", NULL });
-	if (rc == ST_OK)
-		rc = demo_step(dir, n++, "the signals and why they were raised",
-			       (char *[]){ "signals", NULL });
-	if (keep) {
-		printf("\ndata directory kept: %s\n", dir);
-	} else {
-		char cmd[4200];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "schakel demo: could not remove %s\n", dir);
-	}
-	if (rc != ST_OK)
-		fprintf(stderr, "schakel demo: a step failed (exit %d)\n", rc);
-	return rc;
-}
-
 static const struct command commands[] = {
 	{ "init", "", "Creates DIR with a default schakel.conf (an existing one is kept), the "
 	  "database and fresh keys.\nSafe to run twice.", NULL, cmd_init },
@@ -763,6 +635,14 @@ static const struct command commands[] = {
 	  "temporary data directory\nand ends with a table of the signals and their reasons.",
 	  "  --keep   keep the temporary data directory and print its path\n", cmd_demo },
 };
+
+int cli_run(const char *dir, int argc, char **argv)
+{
+	const struct command *c = find_command(argv[0]);
+
+	optind = 1;
+	return c != NULL ? c->run(dir, argc, argv) : ST_USAGE;
+}
 
 static const struct command *find_command(const char *name)
 {

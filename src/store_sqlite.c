@@ -162,8 +162,9 @@ static const char *const sql[Q_COUNT] = {
 	[Q_LOG_INSERT] = "INSERT INTO exlog(seq, at, kind, party, subject, detail, prev, hash)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[Q_LOG_SCAN] = "SELECT seq, at, kind, party, subject, detail, prev, hash FROM exlog"
-		" WHERE seq >= ?1 AND (?2 IS NULL OR party = ?2"
-		"  OR instr(detail, '\"' || ?2 || '\"') > 0) ORDER BY seq LIMIT ?3",
+		" WHERE seq >= ?1 AND (?2 IS NULL OR party = ?2 OR (kind = 'signal' AND EXISTS"
+		"  (SELECT 1 FROM json_each(detail, '$.recipients') WHERE value = ?2)))"
+		" ORDER BY seq LIMIT ?3",
 };
 
 struct store {
