@@ -20,6 +20,7 @@
 
 #include "api.h"
 #include "exlog.h"
+#include "log.h"
 #include "ingest.h"
 #include "loader.h"
 #include "match.h"
@@ -216,10 +217,9 @@ static void match_after_upload(struct api *api)
 
 	match_today(today);
 	if (match_run(api->app, today, &res, NULL, NULL, &e) != ST_OK)
-		fprintf(stderr, "schakel serve: match after upload failed: %s\n", e.msg);
-	else if (res.created > 0)
-		fprintf(stderr, "schakel serve: match as of %s: %ld new signals\n", today,
-			res.created);
+		log_event(LV_ERROR, "match", "match after upload failed", "error", e.msg, NULL);
+	else
+		log_match(today, &res);
 }
 
 static void upload_end(struct http_req *r)
@@ -503,8 +503,8 @@ static void log_list(struct http_req *r)
 		return;
 	}
 	l = (struct log_list){ json_array(), after };
-	if (store_log_scan(the_api->app->store, after + 1, p->oin, limit, log_entry, &l, &e)
-	    != ST_OK) {
+	if (store_log_search(the_api->app->store, &(struct log_filter){ .after = after,
+			     .party = p->oin, .limit = limit }, log_entry, &l, &e) != ST_OK) {
 		json_decref(l.list);
 		http_reply_error(r, 500, "%s", e.msg);
 		return;
@@ -607,15 +607,20 @@ static void on_refused(void *arg, const char *oin, const char *method, const cha
 	struct store *s = api->app->store;
 	struct errbuf e;
 
-	fprintf(stderr, "schakel serve: refused %s %s from %s: %d %s\n", method, path,
-		oin != NULL ? oin : "(unidentified)", status, reason);
+	char code[8], clean[256];
+
+	snprintf(code, sizeof(code), "%d", status);
+	log_clean(path, clean, sizeof(clean));
+	path = clean;	/* outside text: no controls, no BSN, in the log too */
+	log_event(LV_WARN, "http", "refused", "party", oin != NULL ? oin : "-",
+		  "method", method, "path", path, "status", code, "reason", reason, NULL);
 	if (store_begin(s, &e) != ST_OK ||
 	    exlog_append(s, "refusal", oin, path, json_pack("{s:s, s:i, s:s}", "method", method,
 							    "status", status, "reason", reason),
 			 &e) != ST_OK ||
 	    store_commit(s, &e) != ST_OK) {
 		store_rollback(s);
-		fprintf(stderr, "schakel serve: cannot log a refusal: %s\n", e.msg);
+		log_event(LV_ERROR, "http", "cannot log a refusal", "error", e.msg, NULL);
 	}
 }
 

@@ -112,6 +112,7 @@ struct config_key {
 };
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+static const char *const log_formats[] = { "logfmt", "json", NULL };
 
 #define CFG(f) offsetof(struct config, f)
 #define PTY(f) offsetof(struct party, f)
@@ -163,6 +164,11 @@ static const struct config_key keys[] = {
 
 	{ SEC_LOG, "level", CT_CHOICE, 0, 0, log_levels, "info", NULL,
 	  CFG(log_level), "least severe level logged: error, warn, info or debug" },
+	{ SEC_LOG, "format", CT_CHOICE, 0, 0, log_formats, "logfmt", NULL,
+	  CFG(log_format), "the daemon's log lines on stderr: logfmt or json" },
+	{ SEC_LOG, "checkpoint_interval", CT_INT, 0, 604800, NULL, "3600", NULL,
+	  CFG(checkpoint_interval),
+	  "seconds between signed checkpoints of the exchange log; 0: none" },
 
 	{ SEC_SERVER, "listen", CT_STRING, 0, 0, NULL, "127.0.0.1", NULL,
 	  CFG(listen), "the address the API listens on" },

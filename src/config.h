@@ -82,6 +82,8 @@ struct config {
 
 	/* [log] */
 	char *log_level;		/* level = info  (error, warn, info, debug) */
+	char *log_format;		/* format = logfmt  (logfmt, json) */
+	int checkpoint_interval;	/* checkpoint_interval = 3600 (seconds; 0: none) */
 
 	/* [server] */
 	char *listen;			/* listen = 127.0.0.1 */

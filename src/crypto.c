@@ -4,6 +4,7 @@
  * of one.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "crypto.h"
 
@@ -232,4 +235,79 @@ void crypto_sha256(const void *buf, size_t len, uint8_t out[32])
 	unsigned int n = 32;
 
 	EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL);
+}
+
+enum status crypto_sign(const char *key_pem, const void *data, size_t len,
+			unsigned char **sig, size_t *siglen, struct errbuf *e)
+{
+	FILE *f = fopen(key_pem, "r");
+	EVP_PKEY *pk = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	enum status st = ST_FAIL;
+
+	if (f != NULL)
+		fclose(f);
+	*sig = NULL;
+	if (pk == NULL) {
+		errbuf_set(e, ST_FAIL, "cannot read the signing key %s", key_pem);
+		goto out_free;
+	}
+	if (md == NULL || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pk) != 1 ||
+	    EVP_DigestSign(md, NULL, siglen, data, len) != 1 ||
+	    (*sig = malloc(*siglen)) == NULL ||
+	    EVP_DigestSign(md, *sig, siglen, data, len) != 1) {
+		free(*sig);
+		*sig = NULL;
+		errbuf_set(e, ST_FAIL, "signing failed");
+		goto out_free;
+	}
+	st = ST_OK;
+out_free:
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(pk);
+	return st;
+}
+
+/* Whether cert chains to the CA certificates in ca_file. */
+static bool chains_to(X509 *cert, const char *ca_file)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	bool ok = false;
+
+	if (store != NULL && ctx != NULL && X509_STORE_load_file(store, ca_file) == 1 &&
+	    X509_STORE_CTX_init(ctx, store, cert, NULL) == 1)
+		ok = X509_verify_cert(ctx) == 1;
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	return ok;
+}
+
+enum status crypto_verify(const char *cert, const char *ca_file, const void *data, size_t len,
+			  const unsigned char *sig, size_t siglen, struct errbuf *e)
+{
+	BIO *b = BIO_new_mem_buf(cert, -1);
+	X509 *x = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	enum status st = ST_FAIL;
+
+	BIO_free(b);
+	if (x == NULL || md == NULL) {
+		errbuf_set(e, ST_FAIL, "the signer's certificate cannot be read");
+		goto out_free;
+	}
+	if (!chains_to(x, ca_file)) {
+		errbuf_set(e, ST_FAIL, "the signer's certificate is not from the trusted CA");
+		goto out_free;
+	}
+	if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, X509_get0_pubkey(x)) != 1 ||
+	    EVP_DigestVerify(md, sig, siglen, data, len) != 1) {
+		errbuf_set(e, ST_FAIL, "the signature does not match");
+		goto out_free;
+	}
+	st = ST_OK;
+out_free:
+	EVP_MD_CTX_free(md);
+	X509_free(x);
+	return st;
 }

@@ -69,4 +69,18 @@ void crypto_sha256(const void *buf, size_t len, uint8_t out[32]);
 /* Fills buf with n random bytes; ST_FAIL if the generator fails. */
 enum status crypto_random(void *buf, size_t n, struct errbuf *e);
 
+/*
+ * Signs data (SHA-256) with the private key in key_pem; *sig is malloc'd
+ * (caller frees).
+ */
+enum status crypto_sign(const char *key_pem, const void *data, size_t len,
+			unsigned char **sig, size_t *siglen, struct errbuf *e);
+
+/*
+ * Checks that cert (PEM text) chains to the CA in ca_file and that sig is
+ * its signature over data.
+ */
+enum status crypto_verify(const char *cert, const char *ca_file, const void *data, size_t len,
+			  const unsigned char *sig, size_t siglen, struct errbuf *e);
+
 #endif

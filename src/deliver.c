@@ -10,6 +10,7 @@
 
 #include "deliver.h"
 #include "exlog.h"
+#include "log.h"
 #include "output.h"
 
 #define SCAN_SECONDS 1
@@ -118,8 +119,8 @@ static void record_outcome(struct deliverer *d, const struct delivery_row *row,
 				   "outcome", outcome), &e) != ST_OK ||
 	    store_commit(s, &e) != ST_OK) {
 		store_rollback(s);
-		fprintf(stderr, "schakel serve: delivery %s: cannot record the outcome (it "
-			"will be sent again): %s\n", row->message_id, e.msg);
+		log_event(LV_ERROR, "deliver", "cannot record the outcome; it will be sent again",
+			  "message", row->message_id, "error", e.msg, NULL);
 	}
 }
 
@@ -177,6 +178,14 @@ static void on_done(void *arg, const struct fetch_result *r)
 		outcome = "failed";
 	}
 	record_outcome(d, row, r, outcome);
+	{
+		char status[8];
+
+		snprintf(status, sizeof(status), "%ld", r->status);
+		log_event(strcmp(outcome, "delivered") == 0 ? LV_INFO : LV_WARN, "deliver", outcome,
+			  "recipient", row->oin, "message", row->message_id, "status", status,
+			  "error", row->last_error, NULL);
+	}
 	for (pp = &d->flights; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == fl) {
 			*pp = fl->next;
@@ -239,8 +248,8 @@ static int start(void *arg, const struct delivery_row *row)
 	fl = body != NULL ? calloc(1, sizeof(*fl)) : NULL;
 	if (fl == NULL) {
 		xmlFree(body);
-		fprintf(stderr, "schakel serve: delivery %s: %s\n", row->message_id,
-			doc == NULL ? e.msg : "out of memory");
+		log_event(LV_ERROR, "deliver", "cannot build the message", "message",
+			  row->message_id, "error", doc == NULL ? e.msg : "out of memory", NULL);
 		return 0;	/* tried again on the next scan */
 	}
 	fl->d = d;
@@ -273,7 +282,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (d->in_flight < d->app->cfg.delivery_max_in_flight &&
 	    store_deliveries(d->app->store, time(NULL), false, 1000, start, d, &e) != ST_OK)
-		fprintf(stderr, "schakel serve: deliveries: %s\n", e.msg);
+		log_event(LV_ERROR, "deliver", "cannot read the outbox", "error", e.msg, NULL);
 	schedule(d, SCAN_SECONDS);
 }
 

@@ -118,3 +118,133 @@ enum status exlog_verify(struct store *s, long *entries, struct errbuf *e)
 	*entries = v.entries;
 	return ST_OK;
 }
+
+/* The text a checkpoint signs. */
+static int checkpoint_text(char *out, size_t n, int64_t seq, const char *hash, const char *at)
+{
+	return snprintf(out, n, "schakel-checkpoint\n%" PRId64 "\n%s\n%s", seq, hash, at);
+}
+
+/* Reads a whole (small) file into a malloc'd string. */
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t len = 0;
+
+	if (f == NULL)
+		return NULL;
+	if (getdelim(&text, &len, '\0', f) < 0) {
+		free(text);
+		text = NULL;
+	}
+	fclose(f);
+	return text;
+}
+
+struct last_cp {
+	int64_t seq;
+};
+
+static int note_last(void *arg, const struct checkpoint_row *c)
+{
+	((struct last_cp *)arg)->seq = c->seq;
+	return 0;
+}
+
+enum status exlog_checkpoint(struct store *s, const char *key_pem, const char *cert_pem,
+			     bool *made, struct errbuf *e)
+{
+	struct checkpoint_row c = { 0 };
+	struct last_cp last = { 0 };
+	unsigned char *sig = NULL;
+	char text[256], *cert;
+	enum status st = ST_FAIL;
+
+	*made = false;
+	if (store_log_head(s, &c.seq, c.hash, e) != ST_OK ||
+	    store_checkpoints(s, note_last, &last, e) != ST_OK)
+		return ST_FAIL;
+	if (c.seq == 0 || c.seq <= last.seq)
+		return ST_OK;	/* nothing new to sign */
+	cert = read_text(cert_pem);
+	if (cert == NULL)
+		return errbuf_set(e, ST_FAIL, "cannot read %s", cert_pem);
+	now_utc(c.at);
+	checkpoint_text(text, sizeof(text), c.seq, c.hash, c.at);
+	if (crypto_sign(key_pem, text, strlen(text), &sig, &c.signature_len, e) != ST_OK)
+		goto out_free;
+	c.signature = sig;
+	c.certificate = cert;
+	if (store_begin(s, e) != ST_OK)
+		goto out_free;
+	if (store_checkpoint_add(s, &c, e) != ST_OK || store_commit(s, e) != ST_OK) {
+		store_rollback(s);
+		goto out_free;
+	}
+	*made = true;
+	st = ST_OK;
+out_free:
+	free(sig);
+	free(cert);
+	return st;
+}
+
+struct prove {
+	struct store *s;
+	const char *ca;
+	struct exlog_proof *p;
+	int64_t head;
+	struct errbuf *e;
+};
+
+/* The hash the chain holds at seq (empty when there is no such entry). */
+static int entry_hash(void *arg, const struct exlog_row *r)
+{
+	snprintf(arg, 65, "%s", r->hash);
+	return 1;	/* one is enough */
+}
+
+static int prove_checkpoint(void *arg, const struct checkpoint_row *c)
+{
+	struct prove *pr = arg;
+	char text[256], hash[65] = "";
+	struct errbuf why;
+
+	if (c->seq > pr->head) {
+		errbuf_set(pr->e, ST_FAIL, "entries after %" PRId64 " are missing: checkpoint "
+			   "of %s signs entry %" PRId64, pr->head, c->at, c->seq);
+		return 1;
+	}
+	store_log_scan(pr->s, c->seq, NULL, 1, entry_hash, hash, &why);
+	if (strcmp(hash, c->hash) != 0) {
+		errbuf_set(pr->e, ST_FAIL, "entry %" PRId64 " is not the one the checkpoint of "
+			   "%s signed", c->seq, c->at);
+		return 1;
+	}
+	checkpoint_text(text, sizeof(text), c->seq, c->hash, c->at);
+	if (crypto_verify(c->certificate, pr->ca, text, strlen(text), c->signature,
+			  c->signature_len, &why) != ST_OK) {
+		errbuf_set(pr->e, ST_FAIL, "checkpoint of %s (entry %" PRId64 "): %.200s",
+			   c->at, c->seq, why.msg);
+		return 1;
+	}
+	pr->p->checkpoints++;
+	pr->p->proven_seq = c->seq;
+	snprintf(pr->p->proven_at, sizeof(pr->p->proven_at), "%s", c->at);
+	return 0;
+}
+
+enum status exlog_prove(struct store *s, const char *ca_pem, struct exlog_proof *p,
+			struct errbuf *e)
+{
+	struct prove pr = { s, ca_pem, p, 0, e };
+	char hash[65];
+
+	memset(p, 0, sizeof(*p));
+	if (exlog_verify(s, &p->entries, e) != ST_OK)
+		return ST_FAIL;
+	if (store_log_head(s, &pr.head, hash, e) != ST_OK)
+		return ST_FAIL;
+	return store_checkpoints(s, prove_checkpoint, &pr, e);
+}

@@ -34,4 +34,28 @@ void exlog_hash(const struct exlog_row *r, char out[65]);
  */
 enum status exlog_verify(struct store *s, long *entries, struct errbuf *e);
 
+/*
+ * Signs the chain head with the broker's key (PEM files) as a checkpoint,
+ * unless the head is signed already; *made says whether one was added.
+ */
+enum status exlog_checkpoint(struct store *s, const char *key_pem, const char *cert_pem,
+			     bool *made, struct errbuf *e);
+
+/* What exlog_prove() found. */
+struct exlog_proof {
+	long entries;		/* entries whose chain is intact */
+	long checkpoints;	/* signed checkpoints that hold */
+	int64_t proven_seq;	/* the entry the last of them signs; 0: none */
+	char proven_at[32];
+};
+
+/*
+ * Verifies the chain (as exlog_verify) and every signed checkpoint against
+ * the CA in ca_pem: its signature, and that it signs the entry the chain
+ * holds at its place (an entry cut off the end shows here).  ST_FAIL names
+ * the first thing that does not fit.
+ */
+enum status exlog_prove(struct store *s, const char *ca_pem, struct exlog_proof *p,
+			struct errbuf *e);
+
 #endif

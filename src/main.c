@@ -330,47 +330,104 @@ static int print_entry(void *arg, const struct exlog_row *r)
 	return 0;
 }
 
+/* `log verify`: the chain, then the signed checkpoints. */
+static int log_verify(struct app *app)
+{
+	struct exlog_proof p;
+	char ca[4096];
+	struct errbuf e;
+
+	tls_data_path(app->dir, app->cfg.tls_ca != NULL ? app->cfg.tls_ca : "certs/ca.crt", ca);
+	if (exlog_prove(app->store, ca, &p, &e) != ST_OK) {
+		printf("exchange log BROKEN at %s\n", e.msg);
+		return ST_FAIL;
+	}
+	printf("exchange log intact: %ld entries\n", p.entries);
+	if (p.checkpoints == 0)
+		printf("no signed checkpoint yet (the daemon signs the chain head every "
+		       "[log] checkpoint_interval)\n");
+	else
+		printf("proven by %ld signed checkpoint%s, the last at entry %lld (%s)%s\n",
+		       p.checkpoints, p.checkpoints == 1 ? "" : "s", (long long)p.proven_seq,
+		       p.proven_at, p.proven_seq < p.entries ? "; later entries are chained "
+		       "but not yet signed" : "");
+	return ST_OK;
+}
+
+struct log_cli {
+	struct log_view v;
+	int64_t last;
+};
+
+static int print_search(void *arg, const struct exlog_row *r)
+{
+	struct log_cli *lc = arg;
+
+	lc->last = r->seq;
+	return print_entry(&lc->v, r);
+}
+
 static int cmd_log(const char *dir, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "kind", required_argument, NULL, 'k' }, { "party", required_argument, NULL, 'p' },
-		{ "format", required_argument, NULL, 'f' }, { NULL, 0, NULL, 0 },
+		{ "source", required_argument, NULL, 's' },
+		{ "recipient", required_argument, NULL, 'r' },
+		{ "status", required_argument, NULL, 't' }, { "since", required_argument, NULL, 'S' },
+		{ "until", required_argument, NULL, 'U' }, { "id", required_argument, NULL, 'i' },
+		{ "format", required_argument, NULL, 'f' }, { "follow", no_argument, NULL, 'F' },
+		{ NULL, 0, NULL, 0 },
 	};
-	struct log_view v = { 0 };
-	const char *party = NULL;
+	struct log_filter f = { 0 };
+	struct log_cli lc = { 0 };
+	bool follow = false;
 	struct app app;
 	struct errbuf e;
-	long entries;
 	int rc = ST_OK, c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'k')
-			v.kind = optarg;
-		else if (c == 'p')
-			party = optarg;
-		else if (c == 'f' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "table") == 0))
-			v.json = strcmp(optarg, "json") == 0;
-		else
-			return usage_error("log", "%s", "unknown option or --format not table/json");
+		switch (c) {
+		case 'k': f.kind = optarg; break;
+		case 'p': f.party = optarg; break;
+		case 's': f.source = optarg; break;
+		case 'r': f.recipient = optarg; break;
+		case 't': f.status = optarg; break;
+		case 'S': f.since = optarg; break;
+		case 'U': f.until = optarg; break;
+		case 'i': f.id = optarg; break;
+		case 'F': follow = true; break;
+		case 'f':
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
+				return usage_error("log", "--format must be table or json, not '%s'",
+						   optarg);
+			lc.v.json = strcmp(optarg, "json") == 0;
+			break;
+		default:
+			return usage_error("log", "%s", "unknown option");
+		}
 	}
 	if (argc - optind > 1 || (argc - optind == 1 && strcmp(argv[optind], "verify") != 0))
 		return usage_error("log", "unexpected argument '%s'", argv[optind]);
 	if (app_open(&app, dir, &e) != ST_OK)
 		return fail("log", &e);
 	if (argc - optind == 1) {
-		if (exlog_verify(app.store, &entries, &e) == ST_OK) {
-			printf("exchange log intact: %ld entries\n", entries);
-		} else {
-			printf("exchange log BROKEN at %s\n", e.msg);
-			rc = ST_FAIL;
-		}
-	} else {
-		if (!v.json)
-			printf("%6s  %-24s  %-8s  %-20s  %-28s  %s\n", "SEQ", "AT", "KIND",
-			       "PARTY", "SUBJECT", "DETAIL");
-		if (store_log_scan(app.store, 1, party, 0, print_entry, &v, &e) != ST_OK)
-			rc = fail("log", &e);
+		rc = log_verify(&app);
+		app_close(&app);
+		return rc;
 	}
+	if (!lc.v.json)
+		printf("%6s  %-24s  %-8s  %-20s  %-28s  %s\n", "SEQ", "AT", "KIND", "PARTY",
+		       "SUBJECT", "DETAIL");
+	do {
+		f.after = lc.last;
+		if (store_log_search(app.store, &f, print_search, &lc, &e) != ST_OK) {
+			rc = fail("log", &e);
+			break;
+		}
+		fflush(stdout);
+		if (follow)
+			sleep(1);
+	} while (follow);
 	app_close(&app);
 	return rc;
 }
@@ -600,11 +657,20 @@ static const struct command commands[] = {
 	  "  --format table|json|xml   table (default), JSON Lines, or XML (signal schema)\n"
 	  "  --rule RULE               only OVERBEWONING, ONDERREGISTRATIE, ADRES_AFWIJKING "
 	  "or GEEN_VERGUNNING\n", cmd_signals },
-	{ "log", "[--kind K] [--party OIN] [--format table|json] | verify", "Shows the exchange "
-	  "log; `log verify` checks its hash chain and names the first entry that\ndoes not fit "
-	  "(exit 1).", "  --kind K       only entries of kind K (ingest, reject, match, signal, feedback,"
-	  " refusal)\n  --party OIN    only entries in which that party takes part\n"
-	  "  --format F     table (default) or json (JSON Lines, with the hashes)\n", cmd_log },
+	{ "log", "[FILTERS] [--format table|json] [--follow] | verify", "Shows the exchange log, "
+	  "or searches it.  `log verify` checks the hash chain and the signed\ncheckpoints, "
+	  "names the first entry that does not fit (exit 1), and says up to\nwhich checkpoint "
+	  "the log is proven intact.",
+	  "  --kind K         ingest, reject, match, signal, upload, pull, delivery, retry,\n"
+	  "                   feedback, refusal\n"
+	  "  --party OIN      entries in which that party takes part\n"
+	  "  --source NAME    a pulled source, or an adapter\n"
+	  "  --recipient OIN  deliveries to, and signals for, that party\n"
+	  "  --status S       an HTTP status (401) or an outcome (delivered, failed, stored)\n"
+	  "  --since T, --until T   ISO 8601 times (2026-11-01 or 2026-11-01T08:00:00Z)\n"
+	  "  --id ID          a message id, signal id, or upload/ingest number\n"
+	  "  --format F       table (default) or json (JSON Lines, with the hashes)\n"
+	  "  --follow         keep printing new entries as they come\n", cmd_log },
 	{ "feedback", "", "Counts the recipients' feedback on signals, per rule and outcome.",
 	  NULL, cmd_feedback },
 	{ "serve", "[--port N]", "The daemon: the HTTPS API with mutual TLS (docs/api.md).\n"

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "exlog.h"
+#include "log.h"
 #include "match.h"
 #include "route.h"
 
@@ -234,4 +235,14 @@ out_rollback:
 	store_match_end(s);
 	store_rollback(s);
 	return ST_FAIL;
+}
+
+void log_match(const char *as_of, const struct match_result *res)
+{
+	char raised[24], created[24];
+
+	snprintf(raised, sizeof(raised), "%ld", res->raised);
+	snprintf(created, sizeof(created), "%ld", res->created);
+	log_event(LV_INFO, "match", "matched", "as_of", as_of, "signals", raised, "new", created,
+		  NULL);
 }

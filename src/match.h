@@ -27,6 +27,9 @@ enum status match_run(struct app *app, const char *as_of, struct match_result *r
 		      void (*on_new)(void *arg, const struct signal *sig), void *arg,
 		      struct errbuf *e);
 
+/* Logs the outcome of a match run by the daemon (log.h). */
+void log_match(const char *as_of, const struct match_result *res);
+
 /* Today's date (local time) as YYYY-MM-DD. */
 void match_today(char out[11]);
 

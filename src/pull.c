@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "exlog.h"
+#include "log.h"
 #include "ingest.h"
 #include "loader.h"
 #include "pull.h"
@@ -62,7 +63,7 @@ static void report(struct puller *p, const char *fmt, ...)
 	if (p->report != NULL)
 		p->report(p->round_arg, line);
 	else
-		fprintf(stderr, "schakel serve: %s\n", line);
+		log_event(LV_INFO, "pull", line, NULL);
 }
 
 static const struct source *config_of(struct src *s)

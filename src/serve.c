@@ -8,7 +8,9 @@
 #include <event2/event.h>
 
 #include "api.h"
+#include "log.h"
 #include "deliver.h"
+#include "exlog.h"
 #include "fetch.h"
 #include "http.h"
 #include "match.h"
@@ -26,8 +28,30 @@ struct daemon {
 	struct signer *signer;
 	struct deliverer *deliverer;
 	struct puller *puller;
+	struct event *checkpoint;
 	bool stopping;
 };
+
+/* Signs the chain head now and then ([log] checkpoint_interval). */
+static void on_checkpoint(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	char key[4096], cert[4096];
+	struct timeval tv = { d->app.cfg.checkpoint_interval, 0 };
+	struct errbuf e;
+	bool made;
+
+	(void)fd;
+	(void)what;
+	tls_data_path(d->app.dir, d->app.cfg.tls_key, key);
+	tls_data_path(d->app.dir, d->app.cfg.tls_cert, cert);
+	if (exlog_checkpoint(d->app.store, key, cert, &made, &e) != ST_OK)
+		log_event(LV_ERROR, "log", "cannot sign a checkpoint", "error", e.msg, NULL);
+	else if (made)
+		log_event(LV_INFO, "log", "signed a checkpoint of the exchange log", NULL);
+	if (d->app.cfg.checkpoint_interval > 0)
+		evtimer_add(d->checkpoint, &tv);
+}
 
 /* New data came in from a pull: match as of today, deliver. */
 static void on_new_data(void *arg)
@@ -39,10 +63,9 @@ static void on_new_data(void *arg)
 
 	match_today(today);
 	if (match_run(&d->app, today, &res, NULL, NULL, &e) != ST_OK)
-		fprintf(stderr, "schakel serve: match after pull failed: %s\n", e.msg);
-	else if (res.created > 0)
-		fprintf(stderr, "schakel serve: match as of %s: %ld new signals\n", today,
-			res.created);
+		log_event(LV_ERROR, "match", "match after pull failed", "error", e.msg, NULL);
+	else
+		log_match(today, &res);
 	deliverer_kick(d->deliverer);
 }
 
@@ -70,6 +93,14 @@ static enum status start_client(struct daemon *d, struct errbuf *e)
 	if (d->puller == NULL)
 		return ST_FAIL;
 	puller_schedule(d->puller);
+	d->checkpoint = evtimer_new(d->base, on_checkpoint, d);
+	if (d->checkpoint == NULL)
+		return errbuf_set(e, ST_FAIL, "out of memory");
+	if (d->app.cfg.checkpoint_interval > 0) {
+		struct timeval tv = { d->app.cfg.checkpoint_interval, 0 };
+
+		evtimer_add(d->checkpoint, &tv);
+	}
 	return ST_OK;
 }
 
@@ -100,8 +131,8 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	if (d->stopping)
 		return;
 	d->stopping = true;
-	fprintf(stderr, "schakel serve: signal %d: finishing requests in flight, then "
-		"stopping\n", (int)sig);
+	(void)sig;
+	log_event(LV_INFO, "serve", "stopping: finishing requests in flight", NULL);
 	http_server_drain(d->http, stopped, d);
 }
 
@@ -119,14 +150,14 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	snprintf(path, sizeof(path), "%s/schakel.conf", d->app.dir);
 	if (config_load(&cfg, path, &e) != ST_OK) {
-		fprintf(stderr, "schakel serve: reload refused, old configuration kept: %s\n",
-			e.msg);
+		log_event(LV_ERROR, "serve", "reload refused, old configuration kept",
+			  "error", e.msg, NULL);
 		return;
 	}
 	ctx = tls_server_ctx(&cfg, d->app.dir, &e);
 	if (ctx == NULL) {
-		fprintf(stderr, "schakel serve: reload refused, old configuration kept: %s\n",
-			e.msg);
+		log_event(LV_ERROR, "serve", "reload refused, old configuration kept",
+			  "error", e.msg, NULL);
 		config_free(&cfg);
 		return;
 	}
@@ -136,7 +167,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	d->app.cfg = cfg;
 	lim = limits(&d->app.cfg);
 	http_server_set_limits(d->http, &lim);
-	fprintf(stderr, "schakel serve: configuration reloaded (%zu parties)\n", cfg.nparties);
+	log_setup(d->app.cfg.log_level, d->app.cfg.log_format);
+	log_event(LV_INFO, "serve", "configuration reloaded", NULL);
 }
 
 enum status serve_run(const char *dir, int port, struct errbuf *e)
@@ -151,6 +183,7 @@ enum status serve_run(const char *dir, int port, struct errbuf *e)
 	signal(SIGPIPE, SIG_IGN);
 	if (app_open(&d.app, dir, e) != ST_OK)
 		return ST_FAIL;
+	log_setup(d.app.cfg.log_level, d.app.cfg.log_format);
 	ctx = tls_server_ctx(&d.app.cfg, dir, e);
 	d.base = event_base_new();
 	d.api = api_new(&d.app, e);
@@ -170,13 +203,18 @@ enum status serve_run(const char *dir, int port, struct errbuf *e)
 		errbuf_set(e, ST_FAIL, "cannot set up signal handling");
 		goto out_free;
 	}
-	fprintf(stderr, "schakel serve: listening on %s:%d (%zu parties)\n", d.app.cfg.listen,
-		http_server_port(d.http), d.app.cfg.nparties);
+	{
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "listening on %s:%d", d.app.cfg.listen,
+			 http_server_port(d.http));
+		log_event(LV_INFO, "serve", msg, NULL);
+	}
 	if (event_base_dispatch(d.base) < 0)
 		errbuf_set(e, ST_FAIL, "the event loop failed");
 	else
 		st = ST_OK;
-	fprintf(stderr, "schakel serve: stopped\n");
+	log_event(LV_INFO, "serve", "stopped", NULL);
 out_free:
 	if (ev_term != NULL)
 		event_free(ev_term);
@@ -185,6 +223,10 @@ out_free:
 	if (ev_hup != NULL)
 		event_free(ev_hup);
 	http_server_free(d.http);
+	if (d.checkpoint != NULL) {
+		on_checkpoint(-1, 0, &d);	/* sign the head on the way out */
+		event_free(d.checkpoint);
+	}
 	fetcher_free(d.fetcher);	/* first: no more callbacks */
 	puller_free(d.puller);
 	deliverer_free(d.deliverer);

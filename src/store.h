@@ -284,6 +284,19 @@ enum status store_source_put(struct store *s, const char *name,
 
 /* --- the exchange log -------------------------------------------------- */
 
+/* What store_log_search() looks for; NULL or 0 fields match everything. */
+struct log_filter {
+	int64_t after;		/* entries with seq > after */
+	const char *party;	/* the actor, or named among a signal's recipients */
+	const char *kind;	/* ingest, reject, pull, signal, delivery, ... */
+	const char *source;	/* a pulled source's name, or an adapter */
+	const char *recipient;	/* a delivery's or a signal's recipient */
+	const char *status;	/* an HTTP status or an outcome (delivered, failed...) */
+	const char *since, *until;	/* ISO 8601 times, inclusive */
+	const char *id;		/* a message id, signal id, upload/ingest number */
+	long limit;
+};
+
 struct exlog_row {
 	int64_t seq;
 	char at[32];
@@ -307,5 +320,27 @@ enum status store_log_insert(struct store *s, const struct exlog_row *r, struct 
 enum status store_log_scan(struct store *s, int64_t from, const char *party, long limit,
 			   int (*cb)(void *arg, const struct exlog_row *r), void *arg,
 			   struct errbuf *e);
+
+/* Calls cb for every entry that passes f, in order. */
+enum status store_log_search(struct store *s, const struct log_filter *f,
+			     int (*cb)(void *arg, const struct exlog_row *r), void *arg,
+			     struct errbuf *e);
+
+struct checkpoint_row {
+	int64_t seq;
+	char hash[65];
+	char at[32];
+	const unsigned char *signature;
+	size_t signature_len;
+	const char *certificate;
+};
+
+/* Adds a checkpoint (nothing when one exists for that entry). */
+enum status store_checkpoint_add(struct store *s, const struct checkpoint_row *c,
+				 struct errbuf *e);
+/* Calls cb for every checkpoint, oldest first. */
+enum status store_checkpoints(struct store *s,
+			      int (*cb)(void *arg, const struct checkpoint_row *c), void *arg,
+			      struct errbuf *e);
 
 #endif

@@ -5,6 +5,7 @@
  * connection.  sqlite3 result codes become messages here and nowhere else.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1222,4 +1223,129 @@ enum status store_source_put(struct store *s, const char *name,
 	sqlite3_bind_int64(st, 6, ss->next_at);
 	sqlite3_bind_int64(st, 7, ss->last_ok);
 	return step_done(s, st, e, "store source state");
+}
+
+/* The conditions of a log search, each on one named parameter. */
+static const struct {
+	size_t off;		/* of the value in struct log_filter */
+	const char *name;
+	const char *cond;
+} log_conds[] = {
+	{ offsetof(struct log_filter, party), ":party", "party = :party OR (kind = 'signal' AND"
+	  " EXISTS (SELECT 1 FROM json_each(detail, '$.recipients') WHERE value = :party))" },
+	{ offsetof(struct log_filter, kind), ":kind", "kind = :kind" },
+	{ offsetof(struct log_filter, source), ":source", "json_extract(detail, '$.source') ="
+	  " :source OR json_extract(detail, '$.adapter') = :source" },
+	{ offsetof(struct log_filter, recipient), ":recipient", "(kind = 'delivery' AND party ="
+	  " :recipient) OR (kind = 'signal' AND EXISTS (SELECT 1 FROM json_each(detail,"
+	  " '$.recipients') WHERE value = :recipient))" },
+	{ offsetof(struct log_filter, status), ":status", "CAST(json_extract(detail, '$.status')"
+	  " AS TEXT) = :status OR json_extract(detail, '$.outcome') = :status" },
+	{ offsetof(struct log_filter, since), ":since", "at >= :since" },
+	{ offsetof(struct log_filter, until), ":until", "at <= :until || 'z'" },
+	{ offsetof(struct log_filter, id), ":id", "subject = :id OR json_extract(detail,"
+	  " '$.signal') = :id OR CAST(json_extract(detail, '$.ingest') AS TEXT) = :id" },
+};
+
+static const char *log_value(const struct log_filter *f, size_t i)
+{
+	return *(const char *const *)((const char *)f + log_conds[i].off);
+}
+
+enum status store_log_search(struct store *s, const struct log_filter *f,
+			     int (*cb)(void *arg, const struct exlog_row *r), void *arg,
+			     struct errbuf *e)
+{
+	char q[4096] = "SELECT seq, at, kind, party, subject, detail, prev, hash FROM exlog"
+		       " WHERE seq > :after";
+	size_t nconds = sizeof(log_conds) / sizeof(log_conds[0]), len;
+	sqlite3_stmt *st;
+	int rc;
+
+	for (size_t i = 0; i < nconds; i++) {
+		len = strlen(q);
+		if (log_value(f, i) != NULL)
+			snprintf(q + len, sizeof(q) - len, " AND (%s)", log_conds[i].cond);
+	}
+	len = strlen(q);
+	snprintf(q + len, sizeof(q) - len, " ORDER BY seq LIMIT :limit");
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, e, "search the exchange log");
+	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":after"), f->after);
+	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":limit"),
+			   f->limit > 0 ? f->limit : -1);
+	for (size_t i = 0; i < nconds; i++)
+		if (log_value(f, i) != NULL)
+			sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, log_conds[i].name),
+					  log_value(f, i), -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct exlog_row r = { 0 };
+
+		r.seq = sqlite3_column_int64(st, 0);
+		column_copy(st, 1, r.at, sizeof(r.at));
+		r.kind = (const char *)sqlite3_column_text(st, 2);
+		r.party = (const char *)sqlite3_column_text(st, 3);
+		r.subject = (const char *)sqlite3_column_text(st, 4);
+		r.detail = (const char *)sqlite3_column_text(st, 5);
+		column_copy(st, 6, r.prev, sizeof(r.prev));
+		column_copy(st, 7, r.hash, sizeof(r.hash));
+		if (cb(arg, &r) != 0) {
+			sqlite3_finalize(st);
+			return ST_FAIL;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, e, "search the exchange log");
+	return ST_OK;
+}
+
+enum status store_checkpoint_add(struct store *s, const struct checkpoint_row *c,
+				 struct errbuf *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO checkpoint(seq, hash, at, signature,"
+			       " certificate) VALUES (?1, ?2, ?3, ?4, ?5)", -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, e, "store a checkpoint");
+	sqlite3_bind_int64(st, 1, c->seq);
+	sqlite3_bind_text(st, 2, c->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, c->at, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, c->signature, (int)c->signature_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, c->certificate, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, e, "store a checkpoint");
+	return ST_OK;
+}
+
+enum status store_checkpoints(struct store *s,
+			      int (*cb)(void *arg, const struct checkpoint_row *c), void *arg,
+			      struct errbuf *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, hash, at, signature, certificate FROM"
+			       " checkpoint ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, e, "read checkpoints");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct checkpoint_row c = { .seq = sqlite3_column_int64(st, 0) };
+
+		column_copy(st, 1, c.hash, sizeof(c.hash));
+		column_copy(st, 2, c.at, sizeof(c.at));
+		c.signature = sqlite3_column_blob(st, 3);
+		c.signature_len = (size_t)sqlite3_column_bytes(st, 3);
+		c.certificate = (const char *)sqlite3_column_text(st, 4);
+		if (cb(arg, &c) != 0) {
+			sqlite3_finalize(st);
+			return ST_FAIL;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, e, "read checkpoints");
+	return ST_OK;
 }

@@ -1,0 +1,119 @@
+/*
+ * log.c - the daemon's log lines (see log.h).
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "log.h"
+
+static enum log_level least = LV_INFO;
+static bool as_json;
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+void log_setup(const char *level, const char *format)
+{
+	for (int i = 0; i <= LV_DEBUG; i++)
+		if (level != NULL && strcmp(level, level_names[i]) == 0)
+			least = (enum log_level)i;
+	as_json = format != NULL && strcmp(format, "json") == 0;
+}
+
+void log_clean(const char *in, char *out, size_t n)
+{
+	size_t o = 0;
+
+	for (const char *p = in; *p != '\0' && o + 1 < n;) {
+		size_t digits = 0;
+
+		while (isdigit((unsigned char)p[digits]))
+			digits++;
+		if (digits == 8 || digits == 9) {
+			for (size_t i = 0; i < digits && o + 1 < n; i++)
+				out[o++] = '*';
+			p += digits;
+		} else if (digits > 0) {
+			for (size_t i = 0; i < digits && o + 1 < n; i++)
+				out[o++] = *p++;
+		} else {
+			out[o++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+			p++;
+		}
+	}
+	out[o] = '\0';
+}
+
+static bool outside_text(const char *key)
+{
+	return strcmp(key, "path") == 0 || strcmp(key, "reason") == 0 ||
+	       strcmp(key, "error") == 0;
+}
+
+/* Writes v as a logfmt value: bare when it can be, else quoted. */
+static void logfmt_value(FILE *f, const char *v)
+{
+	bool bare = *v != '\0';
+
+	for (const char *p = v; *p && bare; p++)
+		bare = *p > ' ' && *p != '"' && *p != '=' && *p != '\\';
+	if (bare) {
+		fputs(v, f);
+		return;
+	}
+	fputc('"', f);
+	for (const char *p = v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fputc('\\', f);
+		fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+void log_event(enum log_level lv, const char *subsys, const char *msg, ...)
+{
+	char now[32], clean[512];
+	time_t t = time(NULL);
+	struct tm tm;
+	va_list ap;
+	json_t *o = NULL;
+
+	if (lv > least)
+		return;
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (as_json)
+		o = json_pack("{s:s, s:s, s:s, s:s}", "time", now, "level", level_names[lv],
+			      "subsys", subsys, "msg", msg);
+	else
+		fprintf(stderr, "time=%s level=%s subsys=%s msg=", now, level_names[lv], subsys);
+	if (!as_json)
+		logfmt_value(stderr, msg);
+	va_start(ap, msg);
+	for (const char *k; (k = va_arg(ap, const char *)) != NULL;) {
+		const char *v = va_arg(ap, const char *);
+
+		if (v == NULL)
+			v = "";
+		if (outside_text(k)) {
+			log_clean(v, clean, sizeof(clean));
+			v = clean;
+		}
+		if (o != NULL) {
+			json_object_set_new(o, k, json_string(v));
+		} else if (!as_json) {
+			fprintf(stderr, " %s=", k);
+			logfmt_value(stderr, v);
+		}
+	}
+	va_end(ap);
+	if (o != NULL) {
+		json_dumpf(o, stderr, JSON_COMPACT);
+		json_decref(o);
+	}
+	fputc('\n', stderr);
+}

@@ -1,0 +1,30 @@
+/*
+ * log.h - the daemon's own log: one event a line on stderr, in logfmt or
+ * JSON ([log] format), with a level and a subsystem, so operators can grep
+ * by either (nginx's ngx_log_error, collectd's "plugin: ...").
+ *
+ *   time=2026-11-27T22:00:00Z level=warn subsys=http msg="refused" status=401
+ *
+ * Fields come as NULL-terminated key/value pairs of strings.  Values of the
+ * keys that carry outside text (path, reason, error) have control
+ * characters replaced and runs of 8 or 9 digits masked, so neither a BSN
+ * nor a terminal escape reaches the log; keys never appear in any field.
+ */
+#ifndef SCHAKEL_LOG_H
+#define SCHAKEL_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LV_ERROR = 0, LV_WARN = 1, LV_INFO = 2, LV_DEBUG = 3 };
+
+/* Sets the least severe level logged and the format ("logfmt", "json"). */
+void log_setup(const char *level, const char *format);
+
+/* Logs msg with key/value pairs, ending with NULL. */
+void log_event(enum log_level lv, const char *subsys, const char *msg, ...)
+	__attribute__((sentinel));
+
+/* Copies outside text into out (n bytes) with controls replaced, BSNs masked. */
+void log_clean(const char *in, char *out, size_t n);
+
+#endif
