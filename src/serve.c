@@ -168,7 +168,12 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	lim = limits(&d->app.cfg);
 	http_server_set_limits(d->http, &lim);
 	log_setup(d->app.cfg.log_level, d->app.cfg.log_format);
-	log_event(LV_INFO, "serve", "configuration reloaded", NULL);
+	{
+		char n[16];
+
+		snprintf(n, sizeof(n), "%zu", d->app.cfg.nparties);
+		log_event(LV_INFO, "serve", "configuration reloaded", "parties", n, NULL);
+	}
 }
 
 enum status serve_run(const char *dir, int port, struct errbuf *e)

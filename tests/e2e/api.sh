@@ -612,7 +612,7 @@ test_sighup_adds_a_party_on_a_connection_kept_open() {
 	[ "$(tr -d '\r' <statuses | cut -d' ' -f2 | xargs)" = "403 200 200" ] ||
 		fail "on one connection: $(tr -d '\r' <statuses | xargs), expected 403, 200, 200"
 	want 200 $S /v1/signals	# and on a new connection
-	grep -q "reloaded (4 parties)" "$SLOG" || fail "no reload message"
+	grep -q 'msg="configuration reloaded" parties=4' "$SLOG" || fail "no reload message"
 }
 
 test_sighup_with_a_malformed_config_keeps_the_old_one() {
