@@ -135,7 +135,7 @@ static long backoff(const struct config *cfg, int attempts, long retry_after)
 		wait = cfg->delivery_backoff_max;
 	wait = wait / 2 + random() % (wait / 2 + 1);	/* between half and all of it */
 	if (retry_after >= 0)
-		wait = retry_after;
+		wait = retry_after + 1;	/* whole seconds: never a moment early */
 	return wait < 1 ? 1 : wait;
 }
 

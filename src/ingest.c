@@ -290,7 +290,7 @@ static enum status commit(struct ingest *in, struct errbuf *e)
 	struct store *s = in->app->store;
 
 	if (store_ingest_counts(s, in->res.ingest_id, in->res.accepted, in->res.rejected,
-				e) != ST_OK ||
+				in->res.digest, e) != ST_OK ||
 	    exlog_append(s, "ingest", in->opts.party, in->opts.origin,
 			 json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
 				   "adapter", in->la->adapter->name, "digest", in->res.digest,

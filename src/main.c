@@ -501,8 +501,8 @@ static int cmd_deliveries(const char *dir, int argc, char **argv)
 	if (retry) {
 		if (store_begin(app.store, &e) != ST_OK ||
 		    store_delivery_retry(app.store, all ? -1 : id, time(NULL), &n, &e) != ST_OK ||
-		    exlog_append(app.store, "retry", NULL, all ? "all failed" : argv[2],
-				 json_pack("{s:I}", "deliveries", (json_int_t)n), &e) != ST_OK ||
+		    (n > 0 && exlog_append(app.store, "retry", NULL, all ? "all failed" : argv[2],
+				 json_pack("{s:I}", "deliveries", (json_int_t)n), &e) != ST_OK) ||
 		    store_commit(app.store, &e) != ST_OK) {
 			store_rollback(app.store);
 			rc = fail("deliveries", &e);

@@ -1,7 +1,9 @@
 /*
  * serve.c - the daemon's event loop and its signals (see serve.h).
  */
+#include <dirent.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -104,6 +106,28 @@ static enum status start_client(struct daemon *d, struct errbuf *e)
 	return ST_OK;
 }
 
+/*
+ * Removes what a daemon that was killed left in DIR/spool: uploads and
+ * pulls it never finished, whose data was never committed.
+ */
+static void clean_spool(const char *dir)
+{
+	char path[4400];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/spool", dir);
+	d = opendir(path);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "upload-", 7) != 0 && strncmp(de->d_name, "pull-", 5) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%.4000s/spool/%.255s", dir, de->d_name);
+		unlink(path);
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
 static struct http_limits limits(const struct config *cfg)
 {
 	return (struct http_limits){
@@ -189,6 +213,7 @@ enum status serve_run(const char *dir, int port, struct errbuf *e)
 	if (app_open(&d.app, dir, e) != ST_OK)
 		return ST_FAIL;
 	log_setup(d.app.cfg.log_level, d.app.cfg.log_format);
+	clean_spool(d.app.dir);
 	ctx = tls_server_ctx(&d.app.cfg, dir, e);
 	d.base = event_base_new();
 	d.api = api_new(&d.app, e);

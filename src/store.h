@@ -54,8 +54,9 @@ struct ingest_row {
 /* Adds an ingest row (counts filled in later); returns its id in *id. */
 enum status store_ingest_add(struct store *s, const struct ingest_row *r, int64_t *id,
 			     struct errbuf *e);
+/* Records an ingest's outcome: its counts and the digest of its bytes. */
 enum status store_ingest_counts(struct store *s, int64_t id, long accepted, long rejected,
-				struct errbuf *e);
+				const char *digest, struct errbuf *e);
 
 struct person_row {
 	uint8_t pseudonym[PSEUDONYM_LEN];
@@ -342,5 +343,39 @@ enum status store_checkpoint_add(struct store *s, const struct checkpoint_row *c
 enum status store_checkpoints(struct store *s,
 			      int (*cb)(void *arg, const struct checkpoint_row *c), void *arg,
 			      struct errbuf *e);
+
+/* --- access requests and retention ------------------------------------------ */
+
+/* One thing a person's data took part in, for an access request (inzage). */
+struct inzage_row {
+	const char *kind;	/* "registration", "finding", "signal", "delivery" */
+	const char *at;		/* when it was received, raised or delivered */
+	const char *what;	/* the record, signal or message */
+	const char *address;	/* "2671AB 10" */
+	const char *source;	/* adapter, rule, or recipient OIN */
+	const char *via;	/* origin (file, upload, pull) or state */
+	const char *party;	/* supplier or recipient OIN, or NULL */
+	const char *signal;	/* for deliveries: the signal id */
+};
+
+/* Calls cb for everything that concerned the person with this pseudonym. */
+enum status store_inzage(struct store *s, const uint8_t pseudonym[PSEUDONYM_LEN],
+			 int (*cb)(void *arg, const struct inzage_row *r), void *arg,
+			 struct errbuf *e);
+
+/* Cut-off times (ISO 8601, UTC) per kind of data; NULL: keep. */
+struct retention {
+	const char *records;	/* registrations, dwellings, findings received before */
+	const char *signals;	/* signals raised before (with evidence and feedback) */
+	const char *deliveries;	/* messages delivered before */
+};
+
+struct purge_counts {
+	long persons, dwellings, findings, signals, deliveries, ingests;
+};
+
+/* Deletes what is past its period (in the caller's transaction). */
+enum status store_purge(struct store *s, const struct retention *r, struct purge_counts *n,
+			struct errbuf *e);
 
 #endif

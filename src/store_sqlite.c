@@ -42,7 +42,8 @@ static const char *const sql[Q_COUNT] = {
 	[Q_ROLLBACK] = "ROLLBACK",
 	[Q_INGEST_ADD] = "INSERT INTO ingest(adapter, origin, party, digest, at, accepted, rejected)"
 		" VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 0, 0)",
-	[Q_INGEST_COUNTS] = "UPDATE ingest SET accepted = ?2, rejected = ?3 WHERE id = ?1",
+	[Q_INGEST_COUNTS] = "UPDATE ingest SET accepted = ?2, rejected = ?3, digest = ?4"
+		" WHERE id = ?1",
 	[Q_ADDRESS_PUT] = "INSERT INTO address(addr, gemeentecode, nummeraanduiding, postcode,"
 		" huisnummer, huisletter, toevoeging) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
 		" ON CONFLICT(addr) DO UPDATE SET nummeraanduiding = excluded.nummeraanduiding"
@@ -400,7 +401,7 @@ enum status store_ingest_add(struct store *s, const struct ingest_row *r, int64_
 }
 
 enum status store_ingest_counts(struct store *s, int64_t id, long accepted, long rejected,
-				struct errbuf *e)
+				const char *digest, struct errbuf *e)
 {
 	sqlite3_stmt *st = stmt(s, Q_INGEST_COUNTS, e);
 
@@ -409,6 +410,7 @@ enum status store_ingest_counts(struct store *s, int64_t id, long accepted, long
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, accepted);
 	sqlite3_bind_int64(st, 3, rejected);
+	sqlite3_bind_text(st, 4, digest, -1, SQLITE_STATIC);
 	return step_done(s, st, e, "update ingest");
 }
 
@@ -1348,4 +1350,147 @@ enum status store_checkpoints(struct store *s,
 	if (rc != SQLITE_DONE)
 		return db_error(s, e, "read checkpoints");
 	return ST_OK;
+}
+
+/* The queries of an access request, each giving the eight inzage_row fields. */
+static const char *const inzage_sql[] = {
+	/* registrations received */
+	"SELECT 'registration', i.at, 'begindatumVerblijf ' || p.begindatum,"
+	" a.postcode || ' ' || a.huisnummer || a.huisletter ||"
+	" CASE a.toevoeging WHEN '' THEN '' ELSE '-' || a.toevoeging END,"
+	" i.adapter, i.origin, i.party, NULL FROM person p JOIN address a ON a.addr = p.addr"
+	" JOIN ingest i ON i.id = p.ingest_id WHERE p.pseudonym = ?1",
+	/* findings that name the person */
+	"SELECT 'finding', i.at, f.id || ' of ' || f.datum,"
+	" a.postcode || ' ' || a.huisnummer || a.huisletter ||"
+	" CASE a.toevoeging WHEN '' THEN '' ELSE '-' || a.toevoeging END,"
+	" i.adapter, i.origin, i.party, NULL FROM finding_person fp"
+	" JOIN finding f ON f.id = fp.finding_id JOIN address a ON a.addr = f.addr"
+	" JOIN ingest i ON i.id = f.ingest_id WHERE fp.pseudonym = ?1",
+	/* signals about the person, or resting on the person's records */
+	"SELECT 'signal', s.created, s.id,"
+	" a.postcode || ' ' || a.huisnummer || a.huisletter ||"
+	" CASE a.toevoeging WHEN '' THEN '' ELSE '-' || a.toevoeging END,"
+	" s.rule, 'as of ' || s.as_of, NULL, s.id FROM signal s JOIN address a ON a.addr = s.addr"
+	" WHERE s.id IN (SELECT id FROM temp.inzage_signals)",
+	/* where those signals went */
+	"SELECT 'delivery', coalesce(strftime('%Y-%m-%dT%H:%M:%SZ', d.delivered_at, 'unixepoch'),"
+	" strftime('%Y-%m-%dT%H:%M:%SZ', d.created, 'unixepoch')), d.message_id, NULL, d.oin,"
+	" d.state, d.oin, d.signal_id FROM delivery d"
+	" WHERE d.signal_id IN (SELECT id FROM temp.inzage_signals)",
+	/* recipients that fetch from their inbox */
+	"SELECT 'routed', s.created, r.signal_id, NULL, r.oin, 'inbox', r.oin, r.signal_id"
+	" FROM signal_recipient r JOIN signal s ON s.id = r.signal_id"
+	" WHERE r.signal_id IN (SELECT id FROM temp.inzage_signals)",
+};
+
+enum status store_inzage(struct store *s, const uint8_t pseudonym[PSEUDONYM_LEN],
+			 int (*cb)(void *arg, const struct inzage_row *r), void *arg,
+			 struct errbuf *e)
+{
+	char hex[2 * PSEUDONYM_LEN + 2];
+	enum status st = ST_OK;
+	sqlite3_stmt *q;
+
+	crypto_hex(pseudonym, PSEUDONYM_LEN, hex);
+	strcat(hex, "/");
+	if (sqlite3_exec(s->db, "CREATE TEMP TABLE IF NOT EXISTS inzage_signals(id TEXT PRIMARY KEY);"
+			 " DELETE FROM temp.inzage_signals;", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO temp.inzage_signals SELECT id FROM signal"
+			       " WHERE person = ?1 UNION SELECT signal_id FROM signal_evidence"
+			       " WHERE (source = 'brp' AND substr(record, 1, 65) = ?2) OR (source ="
+			       " 'inspectie' AND record IN (SELECT finding_id FROM finding_person"
+			       " WHERE pseudonym = ?1))", -1, &q, NULL) != SQLITE_OK)
+		return db_error(s, e, "access request");
+	sqlite3_bind_blob(q, 1, pseudonym, PSEUDONYM_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, hex, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) != SQLITE_DONE)
+		st = db_error(s, e, "access request");
+	sqlite3_finalize(q);
+	for (size_t i = 0; st == ST_OK && i < sizeof(inzage_sql) / sizeof(inzage_sql[0]); i++) {
+		int rc;
+
+		if (sqlite3_prepare_v2(s->db, inzage_sql[i], -1, &q, NULL) != SQLITE_OK)
+			return db_error(s, e, "access request");
+		sqlite3_bind_blob(q, 1, pseudonym, PSEUDONYM_LEN, SQLITE_STATIC);
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			struct inzage_row r;
+			const char **f[] = { &r.kind, &r.at, &r.what, &r.address, &r.source, &r.via,
+					     &r.party, &r.signal };
+
+			for (int c = 0; c < 8; c++)
+				*f[c] = (const char *)sqlite3_column_text(q, c);
+			if (cb(arg, &r) != 0) {
+				st = ST_FAIL;
+				break;
+			}
+		}
+		if (st == ST_OK && rc != SQLITE_DONE)
+			st = db_error(s, e, "access request");
+		sqlite3_finalize(q);
+	}
+	return st;
+}
+
+/* Runs one purge statement with the cut-off bound as ?1; adds its count. */
+static enum status purge_step(struct store *s, const char *q, const char *cutoff, long *n,
+			      struct errbuf *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (cutoff == NULL)
+		return ST_OK;
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, e, "purge");
+	sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, e, "purge");
+	if (n != NULL)
+		*n += sqlite3_changes(s->db);
+	return ST_OK;
+}
+
+enum status store_purge(struct store *s, const struct retention *r, struct purge_counts *n,
+			struct errbuf *e)
+{
+	/* Signals first, with everything that hangs on them. */
+	static const char old_signals[] = "(SELECT id FROM signal WHERE created < ?1)";
+	char q[512];
+
+	memset(n, 0, sizeof(*n));
+	snprintf(q, sizeof(q), "DELETE FROM feedback WHERE signal_id IN %s", old_signals);
+	if (purge_step(s, q, r->signals, NULL, e) != ST_OK)
+		return ST_FAIL;
+	snprintf(q, sizeof(q), "DELETE FROM delivery WHERE signal_id IN %s", old_signals);
+	if (purge_step(s, q, r->signals, &n->deliveries, e) != ST_OK)
+		return ST_FAIL;
+	snprintf(q, sizeof(q), "DELETE FROM signal_evidence WHERE signal_id IN %s", old_signals);
+	if (purge_step(s, q, r->signals, NULL, e) != ST_OK)
+		return ST_FAIL;
+	snprintf(q, sizeof(q), "DELETE FROM signal_recipient WHERE signal_id IN %s", old_signals);
+	if (purge_step(s, q, r->signals, NULL, e) != ST_OK ||
+	    purge_step(s, "DELETE FROM signal WHERE created < ?1", r->signals, &n->signals, e) != ST_OK)
+		return ST_FAIL;
+	/* Delivered messages (the outbox rows; the log keeps their metadata). */
+	if (purge_step(s, "DELETE FROM delivery WHERE state = 'delivered' AND delivered_at <"
+		       " CAST(strftime('%s', ?1) AS INTEGER)", r->deliveries, &n->deliveries, e)
+	    != ST_OK)
+		return ST_FAIL;
+	/* Records, by when they were received. */
+	static const char old_ingests[] = "(SELECT id FROM ingest WHERE at < ?1)";
+	snprintf(q, sizeof(q), "DELETE FROM person WHERE ingest_id IN %s", old_ingests);
+	if (purge_step(s, q, r->records, &n->persons, e) != ST_OK)
+		return ST_FAIL;
+	snprintf(q, sizeof(q), "DELETE FROM dwelling WHERE ingest_id IN %s", old_ingests);
+	if (purge_step(s, q, r->records, &n->dwellings, e) != ST_OK)
+		return ST_FAIL;
+	snprintf(q, sizeof(q), "DELETE FROM finding WHERE ingest_id IN %s", old_ingests);
+	if (purge_step(s, q, r->records, &n->findings, e) != ST_OK)
+		return ST_FAIL;
+	return purge_step(s, "DELETE FROM ingest WHERE at < ?1 AND id NOT IN (SELECT ingest_id"
+			  " FROM person UNION SELECT ingest_id FROM dwelling UNION SELECT ingest_id"
+			  " FROM finding)", r->records, &n->ingests, e);
 }

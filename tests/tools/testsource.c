@@ -74,6 +74,7 @@ static long control(const char *path, bool dec)
 
 static void send_now(struct delayed *d)
 {
+	http_req_set_data(d->r, NULL);
 	char extra[160];
 
 	snprintf(extra, sizeof(extra), "ETag: %s\r\nLast-Modified: Sun, 01 Nov 2026 08:00:00 GMT\r\n",
@@ -133,6 +134,7 @@ static void on_begin(struct http_req *r)
 
 		d->ev = evtimer_new(base, on_delay, d);
 		evtimer_add(d->ev, &tv);
+		http_req_set_data(r, d);	/* dropped by on_abort if the client goes */
 		return;
 	}
 	send_now(d);
@@ -151,6 +153,19 @@ static void on_end(struct http_req *r)
 	(void)r;
 }
 
+/* The client went away before a delayed reply: drop it. */
+static void on_abort(struct http_req *r)
+{
+	struct delayed *d = http_req_data(r);
+
+	if (d == NULL)
+		return;
+	http_req_set_data(r, NULL);
+	event_free(d->ev);
+	free(d->body);
+	free(d);
+}
+
 static void on_term(evutil_socket_t s, short w, void *a)
 {
 	(void)s;
@@ -167,7 +182,8 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' }, { NULL, 0, NULL, 0 },
 	};
 	const char *cert = NULL, *key = NULL, *ca = NULL;
-	struct http_handler h = { .begin = on_begin, .body = on_body, .end = on_end };
+	struct http_handler h = { .begin = on_begin, .body = on_body, .end = on_end,
+				  .abort = on_abort };
 	struct http_limits lim = { 16384, 64, 1 << 20, 64, 64, 30 };
 	struct http_server *srv;
 	struct errbuf e;
