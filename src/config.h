@@ -97,6 +97,11 @@ struct config {
 	size_t max_connections;		/* max_connections = 512 */
 	size_t max_connections_per_party;	/* max_connections_per_party = 16 */
 
+	/* [retention] */
+	int retention_records_days;	/* records_days = 365 (0: keep) */
+	int retention_signals_days;	/* signals_days = 730 */
+	int retention_delivered_days;	/* delivered_days = 30 */
+
 	/* [delivery] */
 	int delivery_horizon_hours;	/* horizon_hours = 120 */
 	int delivery_timeout;		/* timeout = 30 (seconds) */

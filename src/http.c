@@ -472,6 +472,11 @@ static void on_write(struct bufferevent *bev, void *arg)
 	req_reset(&c->req);
 	c->req.conn = c;
 	c->state = C_HEAD;
+	{
+		struct timeval tv = { c->srv->lim.timeout_s, 0 };
+
+		bufferevent_set_timeouts(bev, &tv, &tv);
+	}
 	if (c->srv->draining && evbuffer_get_length(bufferevent_get_input(bev)) == 0) {
 		conn_free(c);
 		return;
@@ -505,10 +510,18 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && c->active && !c->req.replied &&
-	    c->state != C_HANDSHAKE) {
+	    (c->state == C_HEAD || c->state == C_BODY)) {
 		c->close_after = true;
 		http_reply_error(&c->req, 408, "no data for %d seconds", c->srv->lim.timeout_s);
 		bufferevent_set_timeouts(c->bev, NULL, NULL);
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && (c->state == C_WRITING || c->state == C_HANDLER)) {
+		/* The broker, not the client, took its time (a long ingest holds
+		 * the loop): the reply is still owed.  Time-outs are off until it
+		 * is written. */
+		bufferevent_set_timeouts(c->bev, NULL, NULL);
+		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 		return;
 	}
 	conn_free(c);	/* EOF, error, idle time-out, failed handshake */

@@ -23,6 +23,7 @@
 #include "match.h"
 #include "output.h"
 #include "pull.h"
+#include "purge.h"
 #include "receive.h"
 #include "tls.h"
 #include "serve.h"
@@ -523,6 +524,15 @@ static int cmd_deliveries(const char *dir, int argc, char **argv)
 	return rc;
 }
 
+/* A whole number 0..65535, or -1. */
+static int parse_port(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return *s != '\0' && *end == '\0' && v >= 0 && v <= 65535 ? (int)v : -1;
+}
+
 static int cmd_receive(const char *dir, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -540,13 +550,13 @@ static int cmd_receive(const char *dir, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o.dir = optarg; break;
-		case 'p': o.port = atoi(optarg); break;
+		case 'p': o.port = parse_port(optarg); break;
 		case 'l': o.listen = optarg; break;
 		case 'c': o.cert = optarg; break;
 		case 'k': o.key = optarg; break;
 		case 'a': o.ca = optarg; break;
 		case 'r': o.crl = optarg; break;
-		case 'x': o.refuse = atoi(optarg); break;
+		case 'x': o.refuse = parse_port(optarg); break;
 		default: return usage_error("receive", "%s", "unknown option");
 		}
 	}
@@ -620,6 +630,118 @@ static int cmd_pull(const char *dir, int argc, char **argv)
 	return st;
 }
 
+static int cmd_purge(const char *dir, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "as-of", required_argument, NULL, 'a' }, { NULL, 0, NULL, 0 },
+	};
+	struct purge_counts n;
+	char as_of[11];
+	struct app app;
+	struct errbuf e;
+	enum status st;
+	int c;
+
+	match_today(as_of);
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'a' || norm_date("--as-of", optarg, &e) != ST_OK)
+			return usage_error("purge", "%s", c == 'a' ? e.msg : "unknown option");
+		snprintf(as_of, sizeof(as_of), "%s", optarg);
+	}
+	if (optind < argc)
+		return usage_error("purge", "unexpected argument '%s'", argv[optind]);
+	if (app_open(&app, dir, &e) != ST_OK)
+		return fail("purge", &e);
+	st = purge_run(&app, as_of, &n, &e);
+	app_close(&app);
+	if (st != ST_OK)
+		return fail("purge", &e);
+	printf("purged as of %s: %ld registrations, %ld dwellings, %ld findings, %ld signals, "
+	       "%ld delivered messages\n", as_of, n.persons, n.dwellings, n.findings, n.signals,
+	       n.deliveries);
+	return ST_OK;
+}
+
+struct inzage_out {
+	json_t *list;		/* with --format json */
+	long n;
+};
+
+static int print_inzage(void *arg, const struct inzage_row *r)
+{
+	struct inzage_out *o = arg;
+
+	o->n++;
+	if (o->list != NULL)
+		return json_array_append_new(o->list, json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, "
+			"s:s?, s:s?, s:s?}", "kind", r->kind, "at", r->at, "what", r->what,
+			"address", r->address, "source", r->source, "via", r->via,
+			"party", r->party, "signal", r->signal));
+	printf("%-12s  %-24s  %-14s  %-40s  %s%s%s%s\n", r->kind, r->at ? r->at : "-",
+	       r->address ? r->address : "-", r->what ? r->what : "-",
+	       r->source ? r->source : "-", r->via ? " (" : "", r->via ? r->via : "",
+	       r->via ? ")" : "");
+	return 0;
+}
+
+static int cmd_inzage(const char *dir, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' }, { NULL, 0, NULL, 0 },
+	};
+	uint8_t pseudonym[PSEUDONYM_LEN];
+	char bsn[10], hex[2 * PSEUDONYM_LEN + 1];
+	struct inzage_out o = { 0 };
+	bool json = false;
+	struct app app;
+	struct errbuf e;
+	int c, rc = ST_OK;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'f' || (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0))
+			return usage_error("inzage", "%s", "--format must be text or json");
+		json = strcmp(optarg, "json") == 0;
+	}
+	if (argc - optind != 1)
+		return usage_error("inzage", "%s", "needs one BSN");
+	if (norm_bsn(argv[optind], bsn, &e) != ST_OK)
+		return usage_error("inzage", "%s", e.msg);
+	if (app_open(&app, dir, &e) != ST_OK)
+		return fail("inzage", &e);
+	crypto_pseudonym(&app.keys, bsn, pseudonym);
+	memset(bsn, 0, sizeof(bsn));
+	crypto_hex(pseudonym, PSEUDONYM_LEN, hex);
+	/* The request itself is an exchange: logged, by pseudonym only. */
+	if (store_begin(app.store, &e) != ST_OK ||
+	    exlog_append(app.store, "inzage", NULL, hex, json_object(), &e) != ST_OK ||
+	    store_commit(app.store, &e) != ST_OK) {
+		store_rollback(app.store);
+		app_close(&app);
+		return fail("inzage", &e);
+	}
+	if (json)
+		o.list = json_array();
+	else
+		printf("access request for pseudonym %s\n\n%-12s  %-24s  %-14s  %-40s  %s\n", hex,
+		       "KIND", "AT", "ADDRESS", "WHAT", "SOURCE / TO");
+	if (store_inzage(app.store, pseudonym, print_inzage, &o, &e) != ST_OK) {
+		rc = fail("inzage", &e);
+	} else if (json) {
+		json_t *doc = json_pack("{s:s, s:o}", "pseudonym", hex, "exchanges", o.list);
+
+		o.list = NULL;
+		if (doc == NULL || json_dumpf(doc, stdout, JSON_COMPACT) != 0)
+			rc = ST_FAIL;
+		putchar('\n');
+		json_decref(doc);
+	} else {
+		printf("\n%ld exchange%s concerned this person\n", o.n, o.n == 1 ? "" : "s");
+	}
+	json_decref(o.list);
+	app_close(&app);
+	return rc;
+}
+
 static int cmd_serve(const char *dir, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -677,6 +799,14 @@ static const struct command commands[] = {
 	  "SIGTERM finishes requests in flight and stops; SIGHUP reloads schakel.conf and the\n"
 	  "TLS files.", "  --port N   listen on port N instead of [server] port (0: any free port)\n",
 	  cmd_serve },
+	{ "purge", "[--as-of YYYY-MM-DD]", "Deletes records, signals and delivered messages past "
+	  "their [retention] period\n(the daemon does so daily).  The exchange log keeps its "
+	  "metadata and hashes.", "  --as-of D   count the periods back from D (default today)\n",
+	  cmd_purge },
+	{ "inzage", "BSN [--format text|json]", "An access request: every exchange that concerned "
+	  "the person with this BSN\n(registrations and findings received, signals raised, to "
+	  "whom they went and when),\nfound through the pseudonym; the BSN is not stored.",
+	  "  --format F   text (default) or json\n", cmd_inzage },
 	{ "pull", "[SOURCE]", "Fetches every configured source (or SOURCE) once, now, as the "
 	  "daemon does on its\nschedule: paged feeds to their end, with ETag and "
 	  "If-Modified-Since.", NULL, cmd_pull },
@@ -706,7 +836,7 @@ int cli_run(const char *dir, int argc, char **argv)
 {
 	const struct command *c = find_command(argv[0]);
 
-	optind = 1;
+	optind = 0;	/* GNU getopt: 0 starts a fresh scan */
 	return c != NULL ? c->run(dir, argc, argv) : ST_USAGE;
 }
 
@@ -790,7 +920,7 @@ int main(int argc, char **argv)
 		print_help(cmd);
 		return ST_OK;
 	}
-	optind = 1;
+	optind = 0;	/* GNU getopt: 0 starts a fresh scan of the command's arguments */
 	xml_init();
 	rc = cmd->run(dir, argc, argv);
 	xml_cleanup();

@@ -93,6 +93,9 @@ SSL_CTX *tls_server_ctx_files(const char *cert, const char *key, const char *ca,
 	if (crl != NULL && load_crl(ctx, crl, e) != ST_OK)
 		goto out_free;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_later);
+	/* Resumed sessions must belong to this context (OpenSSL refuses to
+	 * resume a session with client certificates otherwise). */
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"schakel", 7);
 	SSL_CTX_set_verify_depth(ctx, 5);
 	return ctx;
 fail:

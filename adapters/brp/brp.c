@@ -228,7 +228,7 @@ static int brp_attr(const xmlChar **attrs, int nb, const char *uri,
 	int i;
 
 	for (i = 0; i < nb; i++) {
-		const xmlChar **a = attrs + 5 * i;
+		const xmlChar **a = attrs + 5 * i;	/* NOLINT(bugprone-implicit-widening-of-multiplication-result): i < nb_attributes, small */
 
 		if (a[2] != NULL && strcmp((const char *)a[2], uri) == 0 &&
 		    strcmp((const char *)a[0], name) == 0)
@@ -272,7 +272,7 @@ static void brp_check_attrs(struct brp_stream *st, const xmlChar **attrs,
 	if (st->host.max_field_bytes == 0)
 		return;
 	for (i = 0; i < nb; i++) {
-		const xmlChar **a = attrs + 5 * i;
+		const xmlChar **a = attrs + 5 * i;	/* NOLINT(bugprone-implicit-widening-of-multiplication-result): i < nb_attributes, small */
 
 		if ((size_t)(a[4] - a[3]) > st->host.max_field_bytes)
 			brp_refuse(st, "line %d: attribute '%s' is longer than "

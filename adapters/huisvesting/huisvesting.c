@@ -256,7 +256,7 @@ static void hv_check_header(struct hv_stream *st)
 	}
 	for (i = 0; i < HV_NCOLS; i++) {
 		if (i >= st->nfields || strlen(hv_header[i]) != st->len[i] ||
-		    memcmp(hv_header[i], st->row + st->off[i], st->len[i])) {
+		    memcmp(hv_header[i], st->row + st->off[i], st->len[i]) != 0) {
 			hv_refuse_header_col(st, i);
 			return;
 		}

@@ -1,0 +1,326 @@
+#!/bin/bash
+# bench/run.sh - the benchmarks of schakel (`make bench`; docs/performance.md).
+#
+#   bench/run.sh               the full run (about 10-15 minutes on 2 cores)
+#   BENCH_QUICK=1 bench/run.sh 10^4 and 10^5 only, to check that it works
+#   BENCH_RUNS=N               timed runs per figure (default 3; medians)
+#
+# Input data is generated once, deterministically, under bench/data/ and
+# reused; every timed run works on a fresh data directory or a fresh copy of
+# a prepared database.  Results: a table on stdout, and JSON in
+# bench/results/<UTC timestamp>.json and bench/results/latest.json.
+# Timings are measured, never asserted: the exit code is 0 unless the
+# benchmark itself could not run.
+set -euo pipefail
+export LC_ALL=C
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bench=$root/bench
+data=$bench/data
+results=$bench/results
+S=$root/build/schakel
+runs=${BENCH_RUNS:-3}
+quick=${BENCH_QUICK:-0}
+asof=2026-11-01
+work=$(mktemp -d /tmp/schakel-bench.XXXXXX)
+server_pid=
+cleanup() {
+	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+[ -x "$S" ] || { echo "bench: $S is missing; run make all" >&2; exit 1; }
+for tool in xmllint sqlite3 gcc awk openssl; do
+	command -v $tool >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
+done
+[ -x /usr/bin/time ] || { echo "bench: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
+mkdir -p "$data" "$results"
+
+if [ "$quick" = 1 ]; then
+	ingest_sizes="10000 100000"; match_sizes="10000 100000"; match_main=100000
+	up_requests=300; up_seconds=5
+else
+	ingest_sizes="10000 100000 1000000"; match_sizes="10000 100000 1000000"; match_main=1000000
+	up_requests=3000; up_seconds=15
+fi
+
+say() { printf '%s\n' "$*" >&2; }
+now() { echo "$EPOCHREALTIME"; }
+# median of the numbers on stdin
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+fmt() { awk -v a="$1" -v p="${2:-2}" 'BEGIN { printf "%.*f", p, a }'; }
+filesize() { stat -c %s "$1"; }
+
+# timed CMD...: runs CMD with /usr/bin/time; sets T (wall seconds, from the
+# shell's clock) and RSS (peak resident set, KiB).  Output goes to $work/out.
+timed() {
+	local t0 t1
+	t0=$(now)
+	/usr/bin/time -f '%M' -o "$work/time" "$@" >"$work/out" 2>"$work/err" || {
+		local rc=$?
+		# ingest exits 3 when records were rejected: not a failure here
+		if [ $rc -ne 3 ]; then
+			say "bench: failed ($rc): $*"; cat "$work/err" >&2; exit 1
+		fi
+	}
+	t1=$(now)
+	T=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
+	RSS=$(tail -1 "$work/time")
+}
+
+# ---------------------------------------------------------------- data
+gen() {	# gen FILE COMMAND...: makes FILE once
+	local f=$1; shift
+	if [ ! -s "$f" ]; then
+		say "  generating $(basename "$f")"
+		"$@" >"$f.tmp" && mv "$f.tmp" "$f"
+	fi
+}
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+say "bench: data in $data"
+for n in $ingest_sizes; do
+	gen "$data/brp-$n.xml" "$root/tests/tools/gen-brp.sh" "$n"
+done
+for n in $match_sizes; do
+	gen "$data/match-brp-$n.xml" "$bench/gen-match-brp.sh" "$n"
+	gen "$data/match-huisvesting-$n.csv" "$bench/gen-match-huisvesting.sh" "$n"
+	gen "$data/match-inspectie-$n.json" "$bench/gen-match-inspectie.sh" "$n"
+done
+gen "$data/upload-20.xml" "$root/tests/tools/gen-brp.sh" 20
+
+# the configuration of the match data directories
+match_conf() {
+	cat <<'CONF'
+[rule.GEEN_VERGUNNING]
+gemeenten = 1783
+[party.00000001000000001783]
+name = Gemeente Westland
+gemeenten = 1783
+supplies = brp, huisvesting
+receives = all
+[party.00000001000000000983]
+name = Gemeente Venlo
+gemeenten = 0983
+supplies = brp
+receives = all
+[party.00000001000000000363]
+name = Gemeente Amsterdam
+gemeenten = 0363
+supplies = brp
+receives = all
+[party.00000001003214345000]
+name = Nederlandse Arbeidsinspectie
+supplies = inspectie
+receives = OVERBEWONING, ONDERREGISTRATIE, ADRES_AFWIJKING
+CONF
+}
+
+# A prepared data directory per match size: the three sources ingested.
+# Kept under bench/data/ and reused while the inputs, the schemas and the
+# binary are older than it.
+prepare_match() {
+	local n=$1 d=$data/match-$n
+	if [ -f "$d/.ready" ] && [ "$d/.ready" -nt "$S" ] && [ "$d/.ready" -nt "$root/schemas" ]; then
+		return
+	fi
+	say "  preparing match data directory for $n registrations"
+	rm -rf "$d"
+	mkdir -m 700 "$d"
+	match_conf >"$d/schakel.conf"
+	chmod 600 "$d/schakel.conf"
+	"$S" -D "$d" init >/dev/null
+	"$S" -D "$d" ingest brp "$data/match-brp-$n.xml" >/dev/null
+	"$S" -D "$d" ingest huisvesting "$data/match-huisvesting-$n.csv" >/dev/null
+	"$S" -D "$d" ingest inspectie "$data/match-inspectie-$n.json" >/dev/null
+	sqlite3 "$d/schakel.db" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null
+	touch "$d/.ready"
+}
+for n in $match_sizes; do prepare_match "$n"; done
+
+# ---------------------------------------------------------------- JSON
+json_ingest=""; json_match=""; json_upload=""; json_scaling=""
+table=""
+row() { table+=$(printf '%-44s %s' "$1" "$2")$'\n'; }
+jadd() { local -n v=$1; v+="${v:+,}$2"; }
+
+# ---------------------------------------------------------------- 1 ingest
+say "bench: 1. ingest (brp, gen-brp.sh), $runs runs each"
+declare -A ING_T ING_RSS
+for n in $ingest_sizes; do
+	f=$data/brp-$n.xml
+	bytes=$(filesize "$f")
+	ts=(); rss=(); xs=(); xrss=()
+	for ((r = 0; r < runs; r++)); do
+		rm -rf "$work/d"
+		"$S" -D "$work/d" init >/dev/null
+		sync
+		timed "$S" -D "$work/d" ingest brp "$f"
+		grep -q "$n accepted" "$work/out" || { say "bench: unexpected: $(cat "$work/out")"; exit 1; }
+		ts+=("$T"); rss+=("$RSS")
+		timed xmllint --stream --noout --schema "$root/schemas/stufbg0310-profile.xsd" "$f"
+		xs+=("$T"); xrss+=("$RSS")
+	done
+	t=$(printf '%s\n' "${ts[@]}" | median); x=$(printf '%s\n' "${xs[@]}" | median)
+	m=$(printf '%s\n' "${rss[@]}" | median); xm=$(printf '%s\n' "${xrss[@]}" | median)
+	ING_T[$n]=$t; ING_RSS[$n]=$m
+	rps=$(awk -v n="$n" -v t="$t" 'BEGIN { printf "%.0f", n / t }')
+	mbs=$(awk -v b="$bytes" -v t="$t" 'BEGIN { printf "%.2f", b / 1048576 / t }')
+	xrps=$(awk -v n="$n" -v t="$x" 'BEGIN { printf "%.0f", n / t }')
+	xmbs=$(awk -v b="$bytes" -v t="$x" 'BEGIN { printf "%.2f", b / 1048576 / t }')
+	q=$(ratio "$t" "$x")
+	row "ingest brp $n ($(awk -v b="$bytes" 'BEGIN { printf "%.0f", b / 1048576 }') MB)" \
+		"$(fmt "$t" 2) s, $rps rec/s, $mbs MB/s, RSS $((m / 1024)) MiB"
+	row "  xmllint --stream --schema (floor)" \
+		"$(fmt "$x" 2) s, $xrps rec/s, $xmbs MB/s, RSS $((xm / 1024)) MiB"
+	row "  ratio ingest/xmllint (goal <= 1.5)" "${q}x $(awk -v q="$q" 'BEGIN { print (q <= 1.5) ? "met" : "NOT met" }')"
+	jadd json_ingest "{\"records\":$n,\"bytes\":$bytes,\"seconds\":$t,\"records_per_s\":$rps,\"mb_per_s\":$mbs,\"peak_rss_kib\":$m,\"runs\":[$(IFS=,; echo "${ts[*]}")],\"xmllint\":{\"seconds\":$x,\"records_per_s\":$xrps,\"mb_per_s\":$xmbs,\"peak_rss_kib\":$xm,\"runs\":[$(IFS=,; echo "${xs[*]}")]},\"ratio\":$q,\"goal\":1.5,\"met\":$(awk -v q="$q" 'BEGIN { print (q <= 1.5) ? "true" : "false" }')}"
+done
+set -- $ingest_sizes
+small=$1; big=${!#}
+rss_flat=$(ratio "${ING_RSS[$big]}" "${ING_RSS[$small]}")
+row "  peak RSS ${big}/${small} (flat = ~1)" "${rss_flat}x ($((ING_RSS[$small] / 1024)) -> $((ING_RSS[$big] / 1024)) MiB)"
+
+# ---------------------------------------------------------------- 2 match
+# match_time N: median first-match and second-match times of schakel and the
+# SQL floor on fresh copies of the prepared database.  Sets MT, MT2, FT and
+# the counts.
+match_time() {
+	local n=$1 d=$data/match-$n ts=() t2s=() fs=() r
+	for ((r = 0; r < runs; r++)); do
+		rm -rf "$work/m"
+		cp -a "$d" "$work/m"
+		sync
+		timed "$S" -D "$work/m" match --as-of "$asof"
+		ts+=("$T"); MRSS=$RSS
+		MOUT=$(cat "$work/out")
+		timed "$S" -D "$work/m" match --as-of "$asof"
+		t2s+=("$T")
+		MOUT2=$(cat "$work/out")
+		COUNTS=$(sqlite3 "$work/m/schakel.db" "SELECT rule || '=' || count(*) FROM signal GROUP BY rule ORDER BY rule" | tr '\n' ' ')
+		rm -rf "$work/m"
+		cp -a "$d" "$work/m"
+		sync
+		timed sqlite3 "$work/m/schakel.db" ".read $bench/match-floor.sql"
+		fs+=("$T")
+		FLOOR=$(grep -v '^addresses' "$work/out" | sort | tr '|' '=' | tr '\n' ' ')
+	done
+	rm -rf "$work/m"
+	MT=$(printf '%s\n' "${ts[@]}" | median)
+	MT2=$(printf '%s\n' "${t2s[@]}" | median)
+	FT=$(printf '%s\n' "${fs[@]}" | median)
+	MRUNS=$(IFS=,; echo "${ts[*]}"); MRUNS2=$(IFS=,; echo "${t2s[*]}"); FRUNS=$(IFS=,; echo "${fs[*]}")
+	if [ "$COUNTS" != "$FLOOR" ]; then
+		say "bench: WARNING: schakel raised [$COUNTS], the SQL floor counts [$FLOOR]"
+	fi
+}
+declare -A M_T
+say "bench: 2. match, $runs runs each"
+for n in $match_sizes; do
+	match_time "$n"
+	M_T[$n]=$MT
+	sig=$(echo "$MOUT" | sed -n 's/.*, \([0-9]*\) signals hold.*/\1/p')
+	addrs=$(echo "$MOUT" | sed -n 's/.*: \([0-9]*\) addresses.*/\1/p')
+	dw=$((3 * n / 10)); fi=$((n / 10))
+	q=$(ratio "$MT" "$FT"); q2=$(ratio "$MT2" "$FT")
+	met=$(awk -v q="$q" 'BEGIN { print (q <= 1.2) ? "true" : "false" }')
+	jadd json_match "{\"registrations\":$n,\"dwellings\":$dw,\"findings\":$fi,\"addresses\":$addrs,\"signals\":$sig,\"counts\":\"${COUNTS% }\",\"first_run\":{\"seconds\":$MT,\"peak_rss_kib\":$MRSS,\"runs\":[$MRUNS]},\"second_run\":{\"seconds\":$MT2,\"runs\":[$MRUNS2],\"created\":0},\"floor_sql\":{\"seconds\":$FT,\"runs\":[$FRUNS]},\"ratio\":$q,\"ratio_second_run\":$q2,\"goal\":1.2,\"met\":$met}"
+	if [ "$n" = "$match_main" ]; then
+		row "match $n reg, $dw dw, $fi find" "$(fmt "$MT" 2) s first run ($sig signals at $addrs addresses), RSS $((MRSS / 1024)) MiB"
+		row "  second run, same data (creates nothing)" "$(fmt "$MT2" 2) s"
+		row "  plain SQL in sqlite3 (floor)" "$(fmt "$FT" 2) s"
+		row "  ratio match/floor (goal <= 1.2)" "${q}x first run, ${q2}x second run: $([ "$met" = true ] && echo met || echo NOT met)"
+		row "  signals by rule" "${COUNTS% }"
+	fi
+done
+
+# ---------------------------------------------------------------- 3 delivery
+# Push delivery (src/deliver.c, `schakel deliveries`, `schakel receive`)
+# came after this benchmark was specified; it has no benchmark yet.
+say "bench: 3. delivery: not measured"
+row "delivery (signed push)" "not measured: no delivery benchmark yet"
+
+# ---------------------------------------------------------------- 4 upload API
+say "bench: 4. upload API"
+oins="00000001000000000011 00000001000000000012 00000001000000000013 00000001000000000014"
+if [ ! -f "$data/pki/ca.crt" ]; then
+	"$root/certs/mkcerts.sh" "$data/pki" $oins >/dev/null
+fi
+gcc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -o "$work/loadgen" "$bench/loadgen.c" -lcurl
+# TLS session resumption is off: schakel serve answers every resumption
+# attempt with an internal_error alert (its SSL_CTX has no session id
+# context; see docs/performance.md).  BENCH_RESUME=1 turns it on.
+export LOADGEN_RESUME=${BENCH_RESUME:-0}
+sd=$work/serve
+mkdir -m 700 "$sd"
+{
+	echo "[server]"
+	echo "max_connections_per_party = 16"
+	echo "request_timeout = 60"
+	for o in $oins; do
+		printf '[party.%s]\nname = Gemeente %s\ngemeenten = 1783\nsupplies = brp\nreceives = all\n' "$o" "${o: -2}"
+	done
+} >"$sd/schakel.conf"
+chmod 600 "$sd/schakel.conf"
+cp -a "$data/pki" "$sd/certs"
+"$S" -D "$sd" init >/dev/null
+"$S" -D "$sd" serve --port 0 2>"$work/serve.err" &
+server_pid=$!
+port=
+for _ in $(seq 100); do
+	port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/serve.err")
+	[ -n "$port" ] && break
+	sleep 0.1
+done
+[ -n "$port" ] || { say "bench: schakel serve did not start:"; cat "$work/serve.err" >&2; exit 1; }
+url=https://127.0.0.1:$port/v1/uploads/brp
+certs=()
+for o in $oins; do certs+=("$sd/certs/party-$o.crt:$sd/certs/party-$o.key"); done
+# the first upload stores the 20 persons and matches; the timed ones change nothing
+"$work/loadgen" "$url" "$data/upload-20.xml" "$sd/certs/ca.crt" 1 5 10 "${certs[0]}" >/dev/null
+for c in 1 10 50; do
+	best=
+	res=$("$work/loadgen" "$url" "$data/upload-20.xml" "$sd/certs/ca.crt" "$c" "$up_requests" "$up_seconds" "${certs[@]}") ||
+		say "bench: loadgen reported errors at $c clients: $res"
+	jadd json_upload "$res"
+	get() { echo "$res" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+	row "upload 20-person brp, $c client(s)" \
+		"$(get rps) req/s, p50 $(get p50_ms) ms, p99 $(get p99_ms) ms ($(get requests) req, $(get errors) errors, $(get connections) connections)"
+done
+kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
+
+# ---------------------------------------------------------------- 5 scaling
+say "bench: 5. scaling"
+prev_i=; prev_m=; prev_n=
+for n in $match_sizes; do
+	ti=${ING_T[$n]:-}; tm=${M_T[$n]}
+	pi=$(awk -v t="$ti" -v n="$n" 'BEGIN { printf "%.2f", t * 1e6 / n }')
+	pm=$(awk -v t="$tm" -v n="$n" 'BEGIN { printf "%.2f", t * 1e6 / n }')
+	gi=null; gm=null
+	if [ -n "$prev_n" ]; then
+		gi=$(ratio "$ti" "$prev_i"); gm=$(ratio "$tm" "$prev_m")
+	fi
+	row "scaling n=$n" "ingest $(fmt "$ti" 2) s ($pi us/rec$([ "$gi" != null ] && echo ", x$gi for x10")), match $(fmt "$tm" 2) s ($pm us/reg$([ "$gm" != null ] && echo ", x$gm for x10"))"
+	jadd json_scaling "{\"n\":$n,\"ingest_seconds\":$ti,\"ingest_us_per_record\":$pi,\"ingest_growth_x10\":$gi,\"match_seconds\":$tm,\"match_us_per_registration\":$pm,\"match_growth_x10\":$gm}"
+	prev_n=$n; prev_i=$ti; prev_m=$tm
+done
+
+# ---------------------------------------------------------------- report
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git -C "$root" status --porcelain 2>/dev/null | grep -q . && echo true || echo false)
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+json="{\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"commit\":\"$commit\",\"dirty\":$dirty,\"quick\":$([ "$quick" = 1 ] && echo true || echo false),\"runs\":$runs,\"machine\":{\"nproc\":$(nproc),\"cpu\":\"$cpu\",\"memory\":\"$mem\",\"sqlite\":\"$(sqlite3 --version | cut -d' ' -f1)\",\"loadavg_start\":\"$load_start\",\"loadavg_end\":\"$load_end\"},\"ingest\":[$json_ingest],\"match\":[$json_match],\"delivery\":\"not measured: no delivery benchmark yet\",\"upload\":[$json_upload],\"scaling\":[$json_scaling]}"
+echo "$json" >"$results/$stamp.json"
+cp "$results/$stamp.json" "$results/latest.json"
+
+echo
+echo "load average at start $load_start, at end $load_end (other work on the machine skews the figures)"
+echo "schakel benchmarks, $(date -u +%Y-%m-%dT%H:%MZ), commit $commit$([ "$dirty" = true ] && echo ' (with local changes)'), $(nproc) x $cpu, $mem; medians of $runs runs"
+echo
+printf '%s' "$table"
+echo
+echo "results: bench/results/$stamp.json (and latest.json)"
