@@ -102,6 +102,11 @@ struct config {
 	int retention_signals_days;	/* signals_days = 730 */
 	int retention_delivered_days;	/* delivered_days = 30 */
 
+	/* [admin] */
+	bool admin_enabled;		/* enabled = true */
+	char *admin_listen;		/* listen = 127.0.0.1 */
+	int admin_port;			/* port = 8444 */
+
 	/* [delivery] */
 	int delivery_horizon_hours;	/* horizon_hours = 120 */
 	int delivery_timeout;		/* timeout = 30 (seconds) */

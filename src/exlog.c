@@ -248,3 +248,31 @@ enum status exlog_prove(struct store *s, const char *ca_pem, struct exlog_proof 
 		return ST_FAIL;
 	return store_checkpoints(s, prove_checkpoint, &pr, e);
 }
+
+enum status exlog_check_head(struct store *s, struct errbuf *e)
+{
+	struct verify v = { .e = e };
+	char hash[65];
+	int64_t head;
+	struct errbuf ignored;
+
+	if (store_log_head(s, &head, hash, e) != ST_OK)
+		return ST_FAIL;
+	if (head == 0)
+		return ST_OK;
+	v.expect_seq = head > 1 ? head - 1 : 1;
+	memset(v.prev, '0', 64);
+	v.prev[64] = '\0';
+	if (head > 1) {	/* the entry before the head gives the link to check */
+		char prev[65] = "";
+
+		store_log_scan(s, head - 1, NULL, 1, entry_hash, prev, &ignored);
+		if (prev[0] == '\0')
+			return errbuf_set(e, ST_FAIL, "entry %" PRId64 " is missing", head - 1);
+		memcpy(v.prev, prev, sizeof(v.prev));
+		v.expect_seq = head;
+	}
+	if (store_log_scan(s, head, NULL, 1, verify_entry, &v, e) != ST_OK)
+		return ST_FAIL;
+	return ST_OK;
+}

@@ -34,6 +34,9 @@ void exlog_hash(const struct exlog_row *r, char out[65]);
  */
 enum status exlog_verify(struct store *s, long *entries, struct errbuf *e);
 
+/* Checks the last entry only: its hash and its link (cheap, for /healthz). */
+enum status exlog_check_head(struct store *s, struct errbuf *e);
+
 /*
  * Signs the chain head with the broker's key (PEM files) as a checkpoint,
  * unless the head is signed already; *made says whether one was added.

@@ -40,6 +40,7 @@ struct http_req {
 	uint64_t content_length, received;
 	bool replied, in_handler;
 	void *data;
+	struct timeval started;
 };
 
 struct conn {
@@ -198,6 +199,15 @@ void http_reply_headers(struct http_req *r, int status, const char *content_type
 			    c->close_after ? "Connection: close\r\n" : "", extra ? extra : "");
 	evbuffer_add(out, body, len);
 	c->state = C_WRITING;
+	if (c->srv->h.complete != NULL) {
+		struct timeval now, d;
+
+		evutil_gettimeofday(&now, NULL);
+		evutil_timersub(&now, &r->started, &d);
+		c->srv->h.complete(c->srv->h.arg, r->method[0] ? r->method : "-",
+				   r->target != NULL ? r->target : "-", status,
+				   (double)d.tv_sec + (double)d.tv_usec / 1e6);
+	}
 	bufferevent_enable(c->bev, EV_WRITE);
 }
 
@@ -416,6 +426,8 @@ static void conn_process(struct conn *c)
 		}
 		if (evbuffer_get_length(in) == 0)
 			return;
+		if (!c->active)
+			evutil_gettimeofday(&c->req.started, NULL);
 		c->active = true;
 		eoh = evbuffer_search(in, "\r\n\r\n", 4, NULL);
 		if (eoh.pos < 0 || (size_t)eoh.pos + 4 > c->srv->lim.max_header_bytes) {
@@ -543,9 +555,15 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		evutil_closesocket(fd);
 		return;
 	}
-	ssl = SSL_new(s->ctx);
-	c->bev = ssl != NULL ? bufferevent_openssl_socket_new(s->base, fd, ssl,
-			BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE) : NULL;
+	if (s->ctx == NULL) {	/* the plain admin listener */
+		ssl = NULL;
+		c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		c->state = C_HEAD;
+	} else {
+		ssl = SSL_new(s->ctx);
+		c->bev = ssl != NULL ? bufferevent_openssl_socket_new(s->base, fd, ssl,
+				BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE) : NULL;
+	}
 	if (c->bev == NULL) {
 		SSL_free(ssl);
 		evutil_closesocket(fd);
@@ -580,7 +598,8 @@ struct http_server *http_server_new(struct event_base *base, SSL_CTX *ctx, const
 		return NULL;
 	}
 	s->base = base;
-	SSL_CTX_up_ref(ctx);
+	if (ctx != NULL)
+		SSL_CTX_up_ref(ctx);
 	s->ctx = ctx;
 	s->h = *h;
 	s->lim = *lim;

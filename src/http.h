@@ -46,6 +46,9 @@ struct http_handler {
 	void (*end)(struct http_req *r);
 	/* The request ended without a reply (client gone, time-out). */
 	void (*abort)(struct http_req *r);
+	/* A reply was written: for metrics (may be NULL). */
+	void (*complete)(void *arg, const char *method, const char *path, int status,
+			 double seconds);
 	/* A refusal, by the server or a handler: for the exchange log. */
 	void (*refused)(void *arg, const char *oin, const char *method, const char *path,
 			int status, const char *reason);
@@ -61,7 +64,11 @@ struct http_limits {
 	int timeout_s;
 };
 
-/* Listens on addr:port.  Returns NULL with e set. */
+/*
+ * Listens on addr:port: HTTPS with client certificates with ctx, or plain
+ * HTTP for a loopback admin listener with ctx NULL (no party then).
+ * Returns NULL with e set.
+ */
 struct http_server *http_server_new(struct event_base *base, SSL_CTX *ctx, const char *addr,
 				    int port, const struct http_handler *h,
 				    const struct http_limits *lim, struct errbuf *e);

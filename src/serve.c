@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "admin.h"
 #include "api.h"
 #include "log.h"
 #include "deliver.h"
@@ -17,6 +18,8 @@
 #include "http.h"
 #include "match.h"
 #include "pull.h"
+#include "purge.h"
+#include "metrics.h"
 #include "sign.h"
 #include "serve.h"
 #include "tls.h"
@@ -31,8 +34,64 @@ struct daemon {
 	struct deliverer *deliverer;
 	struct puller *puller;
 	struct event *checkpoint;
+	struct event *purge;
+	struct http_server *admin;
 	bool stopping;
 };
+
+/* Counts every answered API request for /metrics. */
+static void on_complete(void *arg, const char *method, const char *path, int status,
+			double seconds)
+{
+	(void)arg;
+	metrics_request(method, path, status, seconds);
+}
+
+/* Deletes what is past its retention period, once a day. */
+static void on_purge(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval day = { 86400, 0 };
+	struct purge_counts n;
+	char today[11], counts[128];
+	struct errbuf e;
+
+	(void)fd;
+	(void)what;
+	match_today(today);
+	if (purge_run(&d->app, today, &n, &e) != ST_OK) {
+		log_event(LV_ERROR, "purge", "purge failed", "error", e.msg, NULL);
+	} else {
+		snprintf(counts, sizeof(counts), "%ld/%ld/%ld/%ld/%ld", n.persons, n.dwellings,
+			 n.findings, n.signals, n.deliveries);
+		log_event(LV_INFO, "purge", "purged", "registrations/dwellings/findings/signals/"
+			  "deliveries", counts, NULL);
+	}
+	evtimer_add(d->purge, &day);
+}
+
+/* The operator's listener ([admin]). */
+static enum status start_admin(struct daemon *d, struct errbuf *e)
+{
+	struct http_limits lim = { 16384, 64, 1024, 64, 64, 30 };
+	struct http_handler h;
+	char msg[128];
+
+	if (!d->app.cfg.admin_enabled)
+		return ST_OK;
+	admin_handler(&d->app, &h);
+	d->admin = http_server_new(d->base, NULL, d->app.cfg.admin_listen, d->app.cfg.admin_port,
+				   &h, &lim, e);
+	if (d->admin == NULL) {
+		/* The exchange goes on without its operator's page; say so loudly. */
+		log_event(LV_ERROR, "admin", "no operator page", "error", e->msg, NULL);
+		return ST_OK;
+	}
+	snprintf(msg, sizeof(msg), "operator page on http://%s:%d/", d->app.cfg.admin_listen,
+		 http_server_port(d->admin));
+	log_event(LV_INFO, "admin", msg, NULL);
+	return ST_OK;
+}
 
 /* Signs the chain head now and then ([log] checkpoint_interval). */
 static void on_checkpoint(evutil_socket_t fd, short what, void *arg)
@@ -96,8 +155,14 @@ static enum status start_client(struct daemon *d, struct errbuf *e)
 		return ST_FAIL;
 	puller_schedule(d->puller);
 	d->checkpoint = evtimer_new(d->base, on_checkpoint, d);
-	if (d->checkpoint == NULL)
+	d->purge = evtimer_new(d->base, on_purge, d);
+	if (d->checkpoint == NULL || d->purge == NULL)
 		return errbuf_set(e, ST_FAIL, "out of memory");
+	{
+		struct timeval first = { 60, 0 };	/* a minute after start, then daily */
+
+		evtimer_add(d->purge, &first);
+	}
 	if (d->app.cfg.checkpoint_interval > 0) {
 		struct timeval tv = { d->app.cfg.checkpoint_interval, 0 };
 
@@ -157,6 +222,8 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	d->stopping = true;
 	(void)sig;
 	log_event(LV_INFO, "serve", "stopping: finishing requests in flight", NULL);
+	if (d->admin != NULL)
+		http_server_drain(d->admin, NULL, NULL);
 	http_server_drain(d->http, stopped, d);
 }
 
@@ -220,10 +287,11 @@ enum status serve_run(const char *dir, int port, struct errbuf *e)
 	if (ctx == NULL || d.base == NULL || d.api == NULL)
 		goto out_free;
 	api_handler(d.api, &h);
+	h.complete = on_complete;
 	lim = limits(&d.app.cfg);
 	d.http = http_server_new(d.base, ctx, d.app.cfg.listen, port >= 0 ? port : d.app.cfg.port,
 				 &h, &lim, e);
-	if (d.http == NULL || start_client(&d, e) != ST_OK)
+	if (d.http == NULL || start_client(&d, e) != ST_OK || start_admin(&d, e) != ST_OK)
 		goto out_free;
 	ev_term = evsignal_new(d.base, SIGTERM, on_term, &d);
 	ev_int = evsignal_new(d.base, SIGINT, on_term, &d);
@@ -253,6 +321,9 @@ out_free:
 	if (ev_hup != NULL)
 		event_free(ev_hup);
 	http_server_free(d.http);
+	if (d.purge != NULL)
+		event_free(d.purge);
+	http_server_free(d.admin);
 	if (d.checkpoint != NULL) {
 		on_checkpoint(-1, 0, &d);	/* sign the head on the way out */
 		event_free(d.checkpoint);

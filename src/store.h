@@ -378,4 +378,36 @@ struct purge_counts {
 enum status store_purge(struct store *s, const struct retention *r, struct purge_counts *n,
 			struct errbuf *e);
 
+/* --- figures for operators ------------------------------------------------- */
+
+/* One sample of a metric (Prometheus text format), with up to two labels. */
+struct gauge {
+	const char *metric, *help, *type;	/* type: "counter" or "gauge" */
+	const char *label1, *value1, *label2, *value2;
+	double value;
+};
+
+/* Calls cb for every figure the store knows, grouped by metric. */
+enum status store_gauges(struct store *s, int (*cb)(void *arg, const struct gauge *g),
+			 void *arg, struct errbuf *e);
+
+/*
+ * Checks that the database can be written now: takes and releases the
+ * write lock, waiting at most timeout_ms.
+ */
+enum status store_check_writable(struct store *s, int timeout_ms, struct errbuf *e);
+
+/* The tables of the operator's page. */
+enum report {
+	REPORT_EXCHANGES,	/* who, kind, day, count: the last 14 days */
+	REPORT_SIGNALS,		/* rule, signals, bevestigd, onterecht, in_behandeling */
+	REPORT_BACKLOG,		/* recipient, pending, oldest pending (s), failed, delivered */
+	REPORT_FAILURES,	/* seq, at, kind, party, subject, detail: the last 20 */
+};
+
+/* Calls cb with each row of a report, its columns as text (NULL: none). */
+enum status store_report(struct store *s, enum report r,
+			 int (*cb)(void *arg, int ncols, const char *const *cols), void *arg,
+			 struct errbuf *e);
+
 #endif

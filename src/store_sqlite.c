@@ -175,6 +175,7 @@ struct store {
 	char as_of[11];
 	char window_start[11];
 	bool in_tx;
+	int busy_timeout_ms;
 };
 
 /* Turns the connection's last error into a message. */
@@ -328,6 +329,7 @@ enum status store_open(const char *path, const char *schema_dir, int busy_timeou
 		goto out_close;
 	}
 	sqlite3_busy_timeout(s->db, busy_timeout_ms);
+	s->busy_timeout_ms = busy_timeout_ms;
 	if (sqlite3_exec(s->db, setup, NULL, NULL, &err) != SQLITE_OK) {
 		errbuf_set(e, ST_FAIL, "cannot open database %s: %s", path, err);
 		sqlite3_free(err);
@@ -1497,4 +1499,138 @@ enum status store_purge(struct store *s, const struct retention *r, struct purge
 	return purge_step(s, "DELETE FROM ingest WHERE at < ?1 AND id NOT IN (SELECT ingest_id"
 			  " FROM person UNION SELECT ingest_id FROM dwelling UNION SELECT ingest_id"
 			  " FROM finding)", r->records, &n->ingests, e);
+}
+
+/* The store's metrics: name, help, type, labels, and the query that gives
+ * (label value 1, label value 2, value) rows. */
+static const struct {
+	const char *metric, *help, *type, *label1, *label2, *sql;
+} gauges[] = {
+	/* Counters come from the exchange log, which retention never purges. */
+	{ "schakel_records_total", "Records read per adapter, accepted or rejected.", "counter",
+	  "adapter", "outcome", "SELECT json_extract(detail, '$.adapter'), 'accepted',"
+	  " sum(json_extract(detail, '$.accepted')) FROM exlog WHERE kind = 'ingest' GROUP BY 1"
+	  " UNION ALL SELECT json_extract(detail, '$.adapter'), 'rejected',"
+	  " sum(json_extract(detail, '$.rejected')) FROM exlog WHERE kind = 'ingest' GROUP BY 1"
+	  " ORDER BY 1, 2" },
+	{ "schakel_inputs_refused_total", "Inputs refused whole, per adapter.", "counter",
+	  "adapter", NULL, "SELECT json_extract(detail, '$.adapter'), NULL, count(*) FROM exlog"
+	  " WHERE kind = 'reject' AND json_extract(detail, '$.place') = 'file' GROUP BY 1" },
+	{ "schakel_pulls_total", "Pull attempts per source and outcome.", "counter",
+	  "source", "outcome", "SELECT subject, json_extract(detail, '$.outcome'), count(*) FROM"
+	  " exlog WHERE kind = 'pull' GROUP BY 1, 2" },
+	{ "schakel_signals_total", "Signals raised per rule.", "counter", "rule", NULL,
+	  "SELECT json_extract(detail, '$.rule'), NULL, count(*) FROM exlog WHERE kind = 'signal'"
+	  " GROUP BY 1" },
+	{ "schakel_feedback_total", "Recipients' feedback per rule and outcome.", "counter",
+	  "rule", "outcome", "SELECT s.rule, f.outcome, count(*) FROM feedback f JOIN signal s"
+	  " ON s.id = f.signal_id GROUP BY 1, 2" },
+	{ "schakel_delivery_attempts_total", "Delivery attempts per recipient and outcome"
+	  " (delivered, retry, failed, exhausted).", "counter", "recipient", "outcome",
+	  "SELECT party, json_extract(detail, '$.outcome'), count(*) FROM exlog"
+	  " WHERE kind = 'delivery' GROUP BY 1, 2" },
+	{ "schakel_deliveries", "Deliveries in the outbox per recipient and state.", "gauge",
+	  "recipient", "state", "SELECT oin, state, count(*) FROM delivery GROUP BY 1, 2" },
+	{ "schakel_delivery_queue_depth", "Deliveries waiting, per recipient.", "gauge",
+	  "recipient", NULL, "SELECT oin, NULL, count(*) FROM delivery WHERE state = 'pending'"
+	  " GROUP BY 1" },
+	{ "schakel_delivery_oldest_pending_seconds", "Age of the oldest waiting delivery.",
+	  "gauge", "recipient", NULL, "SELECT oin, NULL, CAST(strftime('%s', 'now') AS INTEGER) -"
+	  " min(created) FROM delivery WHERE state = 'pending' GROUP BY 1" },
+	{ "schakel_refusals_total", "Requests refused, per status.", "counter", "status", NULL,
+	  "SELECT json_extract(detail, '$.status'), NULL, count(*) FROM exlog WHERE kind ="
+	  " 'refusal' GROUP BY 1" },
+	{ "schakel_log_entries", "Entries in the exchange log.", "gauge", NULL, NULL,
+	  "SELECT NULL, NULL, count(*) FROM exlog" },
+};
+
+enum status store_gauges(struct store *s, int (*cb)(void *arg, const struct gauge *g),
+			 void *arg, struct errbuf *e)
+{
+	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++) {
+		sqlite3_stmt *st;
+		int rc;
+
+		if (sqlite3_prepare_v2(s->db, gauges[i].sql, -1, &st, NULL) != SQLITE_OK)
+			return db_error(s, e, "read figures");
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			struct gauge g = {
+				gauges[i].metric, gauges[i].help, gauges[i].type,
+				gauges[i].label1, (const char *)sqlite3_column_text(st, 0),
+				gauges[i].label2, (const char *)sqlite3_column_text(st, 1),
+				sqlite3_column_double(st, 2),
+			};
+
+			if (cb(arg, &g) != 0) {
+				sqlite3_finalize(st);
+				return ST_FAIL;
+			}
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return db_error(s, e, "read figures");
+	}
+	return ST_OK;
+}
+
+enum status store_check_writable(struct store *s, int timeout_ms, struct errbuf *e)
+{
+	char *err = NULL;
+	enum status st = ST_OK;
+
+	sqlite3_busy_timeout(s->db, timeout_ms);
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &err) != SQLITE_OK) {
+		st = errbuf_set(e, ST_FAIL, "database not writable: %s", err ? err : "?");
+		sqlite3_free(err);
+	} else {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	sqlite3_busy_timeout(s->db, s->busy_timeout_ms);
+	return st;
+}
+
+static const char *const reports[] = {
+	[REPORT_EXCHANGES] = "SELECT coalesce(party, json_extract(detail, '$.source'),"
+		" json_extract(detail, '$.adapter'), 'local'), kind, date(at), count(*) FROM exlog"
+		" WHERE kind IN ('ingest', 'pull', 'delivery', 'reject', 'refusal', 'feedback')"
+		" AND at >= date('now', '-13 days') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+	[REPORT_SIGNALS] = "SELECT s.rule, count(DISTINCT s.id),"
+		" sum(f.outcome = 'bevestigd'), sum(f.outcome = 'onterecht'),"
+		" sum(f.outcome = 'in_behandeling') FROM signal s LEFT JOIN feedback f"
+		" ON f.signal_id = s.id GROUP BY 1 ORDER BY 1",
+	[REPORT_BACKLOG] = "SELECT oin, sum(state = 'pending'),"
+		" CAST(strftime('%s', 'now') AS INTEGER)"
+		" - min(CASE WHEN state = 'pending' THEN created END),"
+		" sum(state = 'failed'), sum(state = 'delivered') FROM delivery GROUP BY 1 ORDER BY 1",
+	[REPORT_FAILURES] = "SELECT seq, at, kind, coalesce(party, '-'), coalesce(subject, '-'),"
+		" detail FROM exlog WHERE kind IN ('refusal', 'reject')"
+		" OR json_extract(detail, '$.outcome') IN ('failed', 'exhausted', 'retry')"
+		" ORDER BY seq DESC LIMIT 20",
+};
+
+enum status store_report(struct store *s, enum report r,
+			 int (*cb)(void *arg, int ncols, const char *const *cols), void *arg,
+			 struct errbuf *e)
+{
+	const char *cols[16];
+	sqlite3_stmt *st;
+	int rc, n;
+
+	if (sqlite3_prepare_v2(s->db, reports[r], -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, e, "read a report");
+	n = sqlite3_column_count(st);
+	if (n > 16)
+		n = 16;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < n; i++)
+			cols[i] = (const char *)sqlite3_column_text(st, i);
+		if (cb(arg, n, cols) != 0) {
+			sqlite3_finalize(st);
+			return ST_FAIL;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, e, "read");
+	return ST_OK;
 }

@@ -1,0 +1,124 @@
+/*
+ * metrics.c - Prometheus metrics (see metrics.h).
+ */
+#include <string.h>
+#include <sys/stat.h>
+
+#include "metrics.h"
+
+static const double buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+static const char *const endpoints[] = {
+	"/v1/uploads/{adapter}", "/v1/signals", "/v1/signals/{id}/feedback", "/v1/log", "other",
+};
+#define NENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
+
+/* Status classes counted per endpoint: 2xx .. 5xx. */
+static unsigned long requests[NENDPOINTS][6];
+static unsigned long hist[NENDPOINTS][NBUCKETS + 1];
+static double seconds_sum[NENDPOINTS];
+
+const char *metrics_endpoint(const char *path)
+{
+	if (strncmp(path, "/v1/uploads/", 12) == 0)
+		return endpoints[0];
+	if (strcmp(path, "/v1/signals") == 0)
+		return endpoints[1];
+	if (strncmp(path, "/v1/signals/", 12) == 0 && strstr(path, "/feedback") != NULL)
+		return endpoints[2];
+	if (strcmp(path, "/v1/log") == 0)
+		return endpoints[3];
+	return endpoints[4];
+}
+
+static size_t endpoint_index(const char *path)
+{
+	const char *ep = metrics_endpoint(path);
+
+	for (size_t i = 0; i < NENDPOINTS; i++)
+		if (endpoints[i] == ep)
+			return i;
+	return NENDPOINTS - 1;
+}
+
+void metrics_request(const char *method, const char *path, int status, double seconds)
+{
+	size_t i = endpoint_index(path);
+	int cls = status / 100;
+
+	(void)method;
+	requests[i][cls >= 1 && cls <= 5 ? cls : 0]++;
+	seconds_sum[i] += seconds;
+	for (size_t b = 0; b < NBUCKETS; b++)
+		if (seconds <= buckets[b])
+			hist[i][b]++;
+	hist[i][NBUCKETS]++;	/* +Inf */
+}
+
+static void write_requests(FILE *f)
+{
+	fputs("# HELP schakel_http_requests_total API requests answered, by endpoint and "
+	      "status class.\n# TYPE schakel_http_requests_total counter\n", f);
+	for (size_t i = 0; i < NENDPOINTS; i++)
+		for (int c = 1; c <= 5; c++)
+			if (requests[i][c] > 0)
+				fprintf(f, "schakel_http_requests_total{endpoint=\"%s\",status=\"%dxx\"} "
+					"%lu\n", endpoints[i], c, requests[i][c]);
+	fputs("# HELP schakel_http_request_duration_seconds Time from a request's first byte "
+	      "to its reply.\n# TYPE schakel_http_request_duration_seconds histogram\n", f);
+	for (size_t i = 0; i < NENDPOINTS; i++) {
+		if (hist[i][NBUCKETS] == 0)
+			continue;
+		for (size_t b = 0; b < NBUCKETS; b++)
+			fprintf(f, "schakel_http_request_duration_seconds_bucket{endpoint=\"%s\","
+				"le=\"%g\"} %lu\n", endpoints[i], buckets[b], hist[i][b]);
+		fprintf(f, "schakel_http_request_duration_seconds_bucket{endpoint=\"%s\","
+			"le=\"+Inf\"} %lu\n", endpoints[i], hist[i][NBUCKETS]);
+		fprintf(f, "schakel_http_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n",
+			endpoints[i], seconds_sum[i]);
+		fprintf(f, "schakel_http_request_duration_seconds_count{endpoint=\"%s\"} %lu\n",
+			endpoints[i], hist[i][NBUCKETS]);
+	}
+}
+
+struct gauge_out {
+	FILE *f;
+	char last[64];
+};
+
+/* One store figure; a metric's HELP/TYPE lines come before its first sample. */
+static int write_gauge(void *arg, const struct gauge *g)
+{
+	struct gauge_out *o = arg;
+
+	if (strcmp(o->last, g->metric) != 0) {
+		fprintf(o->f, "# HELP %s %s\n# TYPE %s %s\n", g->metric, g->help, g->metric,
+			g->type);
+		snprintf(o->last, sizeof(o->last), "%s", g->metric);
+	}
+	fputs(g->metric, o->f);
+	if (g->label1 != NULL) {
+		fprintf(o->f, "{%s=\"%s\"", g->label1, g->value1 != NULL ? g->value1 : "");
+		if (g->label2 != NULL)
+			fprintf(o->f, ",%s=\"%s\"", g->label2, g->value2 != NULL ? g->value2 : "");
+		fputc('}', o->f);
+	}
+	fprintf(o->f, " %.17g\n", g->value);
+	return 0;
+}
+
+enum status metrics_write(FILE *f, struct store *s, const char *db_path, struct errbuf *e)
+{
+	struct gauge_out o = { f, "" };
+	struct stat sb;
+
+	if (store_gauges(s, write_gauge, &o, e) != ST_OK)
+		return ST_FAIL;
+	write_requests(f);
+	if (stat(db_path, &sb) == 0)
+		fprintf(f, "# HELP schakel_database_bytes Size of the database file.\n"
+			"# TYPE schakel_database_bytes gauge\nschakel_database_bytes %lld\n",
+			(long long)sb.st_size);
+	return ST_OK;
+}

@@ -1,0 +1,22 @@
+/*
+ * metrics.h - the daemon's own counters (requests per endpoint, latency
+ * histograms), and the Prometheus text exposition of them and of the
+ * store's figures (store_gauges).
+ */
+#ifndef SCHAKEL_METRICS_H
+#define SCHAKEL_METRICS_H
+
+#include <stdio.h>
+
+#include "store.h"
+
+/* Counts a finished request: path is turned into its endpoint template. */
+void metrics_request(const char *method, const char *path, int status, double seconds);
+
+/* The endpoint template of a path: "/v1/uploads/{adapter}", ... */
+const char *metrics_endpoint(const char *path);
+
+/* Writes every metric in the Prometheus text format to f. */
+enum status metrics_write(FILE *f, struct store *s, const char *db_path, struct errbuf *e);
+
+#endif
