@@ -14,7 +14,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -100,31 +102,61 @@ out_close:
 	return st;
 }
 
+/* Makes the keyed HMAC and AES-256-GCM contexts of k. */
+static enum status keys_contexts(struct keys *k, struct errbuf *e)
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+
+	k->mac = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+	EVP_MAC_free(mac);
+	k->seal = EVP_CIPHER_CTX_new();
+	if (k->mac == NULL || k->seal == NULL ||
+	    EVP_MAC_init(k->mac, k->pseudonym, CRYPTO_KEY_LEN, params) != 1 ||
+	    EVP_EncryptInit_ex(k->seal, EVP_aes_256_gcm(), NULL, k->encrypt, NULL) != 1)
+		return errbuf_set(e, ST_FAIL, "the crypto library cannot use the keys");
+	return ST_OK;
+}
+
 enum status crypto_keys_load(const char *dir, struct keys *k, struct errbuf *e)
 {
 	char path[4096];
 
+	memset(k, 0, sizeof(*k));
 	snprintf(path, sizeof(path), "%s/keys/%s", dir, key_files[0]);
 	if (key_load(path, k->pseudonym, e) != ST_OK)
-		return ST_FAIL;
+		goto fail;
 	snprintf(path, sizeof(path), "%s/keys/%s", dir, key_files[1]);
-	if (key_load(path, k->encrypt, e) != ST_OK) {
-		crypto_keys_wipe(k);
-		return ST_FAIL;
-	}
+	if (key_load(path, k->encrypt, e) != ST_OK || keys_contexts(k, e) != ST_OK)
+		goto fail;
 	return ST_OK;
+fail:
+	crypto_keys_wipe(k);
+	return ST_FAIL;
 }
 
 void crypto_keys_wipe(struct keys *k)
 {
-	if (k != NULL)
-		OPENSSL_cleanse(k, sizeof(*k));
+	if (k == NULL)
+		return;
+	EVP_MAC_CTX_free(k->mac);
+	EVP_CIPHER_CTX_free(k->seal);
+	OPENSSL_cleanse(k, sizeof(*k));
 }
 
 void crypto_pseudonym(const struct keys *k, const char bsn[9], uint8_t out[PSEUDONYM_LEN])
 {
 	unsigned int len = PSEUDONYM_LEN;
+	size_t n;
 
+	/* Re-initialising with no key keeps the key set at load. */
+	if (k->mac != NULL && EVP_MAC_init(k->mac, NULL, 0, NULL) == 1 &&
+	    EVP_MAC_update(k->mac, (const uint8_t *)bsn, 9) == 1 &&
+	    EVP_MAC_final(k->mac, out, &n, PSEUDONYM_LEN) == 1)
+		return;
 	HMAC(EVP_sha256(), k->pseudonym, CRYPTO_KEY_LEN, (const uint8_t *)bsn, 9, out, &len);
 }
 
@@ -132,26 +164,21 @@ enum status crypto_seal_bsn(const struct keys *k, const char bsn[9],
 			    const uint8_t pseudonym[PSEUDONYM_LEN],
 			    uint8_t out[SEALED_BSN_LEN], struct errbuf *e)
 {
-	EVP_CIPHER_CTX *c;
+	EVP_CIPHER_CTX *c = k->seal;
 	enum status st = ST_FAIL;
 	int n;
 
 	if (crypto_random(out, 12, e) != ST_OK)
 		return ST_FAIL;
-	c = EVP_CIPHER_CTX_new();
 	if (c == NULL)
-		return errbuf_set(e, ST_FAIL, "out of memory");
-	if (EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, k->encrypt, out) != 1 ||
+		return errbuf_set(e, ST_FAIL, "the keys are not loaded");
+	if (EVP_EncryptInit_ex(c, NULL, NULL, NULL, out) != 1 ||
 	    EVP_EncryptUpdate(c, NULL, &n, pseudonym, PSEUDONYM_LEN) != 1 ||
 	    EVP_EncryptUpdate(c, out + 12, &n, (const uint8_t *)bsn, 9) != 1 ||
 	    EVP_EncryptFinal_ex(c, out + 12 + n, &n) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, out + 21) != 1) {
-		errbuf_set(e, ST_FAIL, "BSN encryption failed");
-		goto out_free;
-	}
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, out + 21) != 1)
+		return errbuf_set(e, ST_FAIL, "BSN encryption failed");
 	st = ST_OK;
-out_free:
-	EVP_CIPHER_CTX_free(c);
 	return st;
 }
 

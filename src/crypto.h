@@ -23,6 +23,10 @@
 struct keys {
 	uint8_t pseudonym[CRYPTO_KEY_LEN];
 	uint8_t encrypt[CRYPTO_KEY_LEN];
+	/* Keyed once at load, re-used for every record (OpenSSL 3 fetches an
+	 * algorithm and expands a key on each fresh context). */
+	struct evp_mac_ctx_st *mac;
+	struct evp_cipher_ctx_st *seal;
 };
 
 /*
@@ -34,7 +38,7 @@ enum status crypto_keys_create(const char *dir, struct errbuf *e);
 /* Reads both keys; refuses key files readable by others. */
 enum status crypto_keys_load(const char *dir, struct keys *k, struct errbuf *e);
 
-/* Overwrites the keys in memory. */
+/* Overwrites the keys in memory and frees their contexts. */
 void crypto_keys_wipe(struct keys *k);
 
 /* HMAC-SHA256(pseudonym key, the nine digits of the BSN). */

@@ -18,7 +18,7 @@ enum stmt_id {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
 	Q_INGEST_ADD, Q_INGEST_COUNTS,
 	Q_ADDRESS_PUT,
-	Q_PERSON_PUT,
+	Q_PERSON_PUT, Q_COVERAGE_PUT,
 	Q_DWELLING_PUT,
 	Q_FINDING_PUT, Q_FINDING_PERSONS_DEL, Q_FINDING_PERSON_ADD,
 	Q_CUR_FILL, Q_MATCH_ADDRESSES, Q_MATCH_MISMATCHES,
@@ -54,6 +54,7 @@ static const char *const sql[Q_COUNT] = {
 		" gemeentecode = excluded.gemeentecode, bsn_sealed = excluded.bsn_sealed,"
 		" digest = excluded.digest, ingest_id = excluded.ingest_id"
 		" WHERE digest <> excluded.digest",
+	[Q_COVERAGE_PUT] = "INSERT OR IGNORE INTO coverage(gemeentecode) VALUES (?1)",
 	[Q_DWELLING_PUT] = "INSERT INTO dwelling(addr, gemeentecode, oppervlakte, gebruiksdoel,"
 		" max_bewoners, vergunning, vergunning_tot, digest, ingest_id)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -85,8 +86,8 @@ static const char *const sql[Q_COUNT] = {
 		"  coalesce(reg.n, 0), coalesce(obs.n, 0), d.oppervlakte, d.max_bewoners,"
 		"  d.addr IS NOT NULL,"
 		"  coalesce(d.vergunning <> '' AND d.vergunning_tot >= ?1, 0),"
-		"  EXISTS (SELECT 1 FROM person p"
-		"   WHERE p.gemeentecode = coalesce(d.gemeentecode, a.gemeentecode))"
+		"  EXISTS (SELECT 1 FROM coverage c"
+		"   WHERE c.gemeentecode = coalesce(d.gemeentecode, a.gemeentecode))"
 		" FROM cand JOIN address a ON a.addr = cand.addr"
 		" LEFT JOIN reg ON reg.addr = cand.addr LEFT JOIN obs ON obs.addr = cand.addr"
 		" LEFT JOIN dwelling d ON d.addr = cand.addr ORDER BY a.addr",
@@ -477,7 +478,13 @@ enum status store_put_person(struct store *s, int64_t ingest_id, const struct pe
 	if (step_done(s, st, e, "store person") != ST_OK)
 		return ST_FAIL;
 	*changed = sqlite3_changes(s->db) > 0;
-	return ST_OK;
+	if (!*changed)
+		return ST_OK;
+	st = stmt(s, Q_COVERAGE_PUT, e);
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, r->address.gemeentecode, -1, SQLITE_STATIC);
+	return step_done(s, st, e, "store coverage");
 }
 
 enum status store_put_dwelling(struct store *s, int64_t ingest_id,
@@ -1495,6 +1502,9 @@ enum status store_purge(struct store *s, const struct retention *r, struct purge
 		return ST_FAIL;
 	snprintf(q, sizeof(q), "DELETE FROM finding WHERE ingest_id IN %s", old_ingests);
 	if (purge_step(s, q, r->records, &n->findings, e) != ST_OK)
+		return ST_FAIL;
+	if (purge_step(s, "DELETE FROM coverage WHERE ?1 IS NOT NULL AND gemeentecode NOT IN"
+		       " (SELECT gemeentecode FROM person)", r->records, NULL, e) != ST_OK)
 		return ST_FAIL;
 	return purge_step(s, "DELETE FROM ingest WHERE at < ?1 AND id NOT IN (SELECT ingest_id"
 			  " FROM person UNION SELECT ingest_id FROM dwelling UNION SELECT ingest_id"

@@ -140,6 +140,7 @@ static void test_load_refuses_key_readable_by_others(void **state)
 		assert_int_equal(crypto_keys_load(f->dir, &f->k, &f->e), ST_FAIL);
 		assert_int_equal(chmod(p, 0600), 0);
 		assert_int_equal(crypto_keys_load(f->dir, &f->k, &f->e), ST_OK);
+		crypto_keys_wipe(&f->k);	/* the loaded keys hold OpenSSL contexts */
 		free(p);
 	}
 }
