@@ -238,7 +238,7 @@ static int exchanges_row(void *arg, int n, const char *const *c)
 	}
 	for (int d = 0; d < 14; d++)
 		if (strcmp(x->days[d], c[2]) == 0)
-			x->counts[d] = atol(c[3]);
+			x->counts[d] = strtol(c[3], NULL, 10);
 	return 0;
 }
 

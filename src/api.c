@@ -157,7 +157,8 @@ static void upload_begin(struct http_req *r, const char *adapter)
 	memcpy(u->oin, p->oin, sizeof(u->oin));
 	u->fd = -1;
 	if (loader_load(adapter, &u->la, &e) != ST_OK) {
-		http_reply_error(r, 404, "%s", e.msg);
+		/* e names the file it looked for: not for outside eyes. */
+		http_reply_error(r, 404, "no adapter '%.40s' on this exchange", adapter);
 		goto out_free;
 	}
 	snprintf(u->path, sizeof(u->path), "%s/upload-XXXXXX", the_api->spool);
@@ -334,7 +335,13 @@ static void inbox_xml(struct http_req *r, struct inbox *in, struct signal_filter
 	}
 	xmlTextWriterEndDocument(in->xml);
 	xmlFreeTextWriter(in->xml);
-	http_reply(r, 200, "application/xml", xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
+	{
+		char next[64];	/* the XML has no place for the cursor: a header */
+
+		snprintf(next, sizeof(next), "X-Next-Cursor: %lld\r\n", (long long)in->last);
+		http_reply_headers(r, 200, "application/xml", next, xmlBufferContent(buf),
+				   (size_t)xmlBufferLength(buf));
+	}
 	xmlBufferFree(buf);
 }
 
