@@ -46,7 +46,7 @@ sources() {
 	adapter_*) echo tests/fuzz/fuzz_adapter.c adapters/"${1#adapter_}"/*.c "${REC_SRC[@]}" ;;
 	record) echo tests/fuzz/fuzz_record.c "${REC_SRC[@]}" ;;
 	config) echo tests/fuzz/fuzz_config.c src/config.c src/rule.c src/status.c ;;
-	http) echo tests/fuzz/fuzz_http.c $(ls src/*.c | grep -v '^src/main\.c$') ;;
+	http) echo tests/fuzz/fuzz_http.c $(ls src/*.c | grep -v -e '^src/main\.c$' -e '^src/demo\.c$') ;;
 	esac
 }
 # max_len TARGET: the largest input the fuzzer makes for it
