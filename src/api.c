@@ -228,7 +228,8 @@ static void upload_end(struct http_req *r)
 	struct upload *u = http_req_data(r);
 	const struct party *p = caller(r);
 	struct rejections rj = { NULL, 0 };
-	struct ingest_opts opts = { .on_reject = collect_reject, .arg = &rj };
+	struct ingest_opts opts = { .log_kind = "upload", .on_reject = collect_reject,
+				    .arg = &rj };
 	struct ingest_result res;
 	char origin[64];
 	struct errbuf e;

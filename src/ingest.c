@@ -291,7 +291,8 @@ static enum status commit(struct ingest *in, struct errbuf *e)
 
 	if (store_ingest_counts(s, in->res.ingest_id, in->res.accepted, in->res.rejected,
 				in->res.digest, e) != ST_OK ||
-	    exlog_append(s, "ingest", in->opts.party, in->opts.origin,
+	    exlog_append(s, in->opts.log_kind != NULL ? in->opts.log_kind : "ingest",
+			 in->opts.party, in->opts.origin,
 			 json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
 				   "adapter", in->la->adapter->name, "digest", in->res.digest,
 				   "bytes", (json_int_t)in->res.bytes,

@@ -22,6 +22,7 @@
 
 struct ingest_opts {
 	const char *origin;		/* file name, "upload 12", source name */
+	const char *log_kind;		/* the log entry's kind: "ingest" (NULL) or "upload" */
 	const char *party;		/* OIN of the supplier, or NULL (local) */
 	/* When non-empty, records for other gemeenten are rejected one by one. */
 	const struct strlist *gemeenten;

@@ -1519,9 +1519,11 @@ static const struct {
 	/* Counters come from the exchange log, which retention never purges. */
 	{ "schakel_records_total", "Records read per adapter, accepted or rejected.", "counter",
 	  "adapter", "outcome", "SELECT json_extract(detail, '$.adapter'), 'accepted',"
-	  " sum(json_extract(detail, '$.accepted')) FROM exlog WHERE kind = 'ingest' GROUP BY 1"
+	  " sum(json_extract(detail, '$.accepted')) FROM exlog WHERE kind IN ('ingest', 'upload')"
+	  " GROUP BY 1"
 	  " UNION ALL SELECT json_extract(detail, '$.adapter'), 'rejected',"
-	  " sum(json_extract(detail, '$.rejected')) FROM exlog WHERE kind = 'ingest' GROUP BY 1"
+	  " sum(json_extract(detail, '$.rejected')) FROM exlog WHERE kind IN ('ingest', 'upload')"
+	  " GROUP BY 1"
 	  " ORDER BY 1, 2" },
 	{ "schakel_inputs_refused_total", "Inputs refused whole, per adapter.", "counter",
 	  "adapter", NULL, "SELECT json_extract(detail, '$.adapter'), NULL, count(*) FROM exlog"
@@ -1602,7 +1604,7 @@ enum status store_check_writable(struct store *s, int timeout_ms, struct errbuf 
 static const char *const reports[] = {
 	[REPORT_EXCHANGES] = "SELECT coalesce(party, json_extract(detail, '$.source'),"
 		" json_extract(detail, '$.adapter'), 'local'), kind, date(at), count(*) FROM exlog"
-		" WHERE kind IN ('ingest', 'pull', 'delivery', 'reject', 'refusal', 'feedback')"
+		" WHERE kind IN ('ingest', 'upload', 'pull', 'delivery', 'reject', 'refusal', 'feedback')"
 		" AND at >= date('now', '-13 days') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
 	[REPORT_SIGNALS] = "SELECT s.rule, count(DISTINCT s.id),"
 		" sum(f.outcome = 'bevestigd'), sum(f.outcome = 'onterecht'),"

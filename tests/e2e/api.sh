@@ -209,8 +209,8 @@ test_brp_upload_accepts_8_rejects_1_with_place() {
 	json '.rejections[0].reason == "BSN fails the elfproef"'
 	json '.adapter == "brp" and (.digest | test("^[0-9a-f]{64}$")) and .rejections_complete'
 	[ "$(db 'SELECT count(*) FROM person')" -eq 8 ] || fail "person rows: $(db 'SELECT count(*) FROM person')"
-	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'ingest' AND party = '$W'")" -eq 1 ] ||
-		fail "no ingest entry for Westland in the log"
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'upload' AND party = '$W'")" -eq 1 ] ||
+		fail "no upload entry for Westland in the log"
 }
 
 test_municipality_cannot_supply_another_municipalitys_records() {
@@ -538,7 +538,7 @@ test_log_shows_venlo_only_its_own_entries() {
 	mv body venlo.json
 	json "all(.entries[]; .party == \"$V\" or (.detail | tostring | contains(\"$V\")))" venlo.json
 	json "all(.entries[]; .party != \"$W\")" venlo.json
-	json "any(.entries[]; .kind == \"ingest\" and .party == \"$V\")" venlo.json
+	json "any(.entries[]; .kind == \"upload\" and .party == \"$V\")" venlo.json
 	n=$(db "SELECT count(*) FROM exlog WHERE kind = 'signal' AND instr(detail, '\"$V\"') > 0")
 	[ "$n" -eq 2 ] || fail "$n signal entries name Venlo in the database, expected 2"
 	json "[.entries[] | select(.kind == \"signal\")] | length == $n" venlo.json
