@@ -58,7 +58,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ADAPTER_TEST_SRC := $(wildcard adapters/*/tests/test_*.c)
 ADAPTER_TEST_BIN := $(foreach t,$(ADAPTER_TEST_SRC),$(B)/tests/$(notdir $(t:.c=)))
 
-.PHONY: all deps demo test unit e2e clean install check-deps asan valgrind lint fuzz bench
+.PHONY: all deps test-deps demo test unit e2e clean install check-deps asan valgrind lint fuzz bench
 
 all: check-deps $(B)/schakel $(ADAPTER_SO)
 
@@ -74,6 +74,13 @@ deps:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || exit 1; \
 	  else echo "missing Debian packages (run as root: apt-get install$$missing)"; exit 1; fi; \
 	fi
+
+# What only the tests need: JSON and DOM checks, a headless browser for the
+# operator page.  `make test` installs them (as root) like `make deps`.
+TEST_DEBS := jq python3 chromium
+
+test-deps:
+	@$(MAKE) --no-print-directory deps DEBS="$(TEST_DEBS)"
 
 check-deps:
 	@pkg-config --exists $(PKGS) && [ -f /usr/include/csv.h ] && [ -f /usr/include/cmocka.h ] \
@@ -119,7 +126,7 @@ $(B)/tests/testsource: tests/tools/testsource.c $(LIBOBJ) | $(B)/tests
 
 unit: all $(UNIT_BIN) $(ADAPTER_TEST_BIN) $(TOOLS)
 
-test: unit
+test: unit test-deps
 	@tests/run.sh $(UNIT_BIN) $(ADAPTER_TEST_BIN)
 
 # Hardening (docs/hardening.md): the whole suite under ASan+UBSan+LSan in a

@@ -615,11 +615,15 @@ static void on_refused(void *arg, const char *oin, const char *method, const cha
 	struct store *s = api->app->store;
 	struct errbuf e;
 
-	char code[8], clean[256];
+	char code[8], clean[256], why[512];
 
 	snprintf(code, sizeof(code), "%d", status);
+	/* Outside text (the path, and reasons quoting it): no controls, no
+	 * BSN, in the exchange log too. */
 	log_clean(path, clean, sizeof(clean));
-	path = clean;	/* outside text: no controls, no BSN, in the log too */
+	log_clean(reason, why, sizeof(why));
+	path = clean;
+	reason = why;
 	log_event(LV_WARN, "http", "refused", "party", oin != NULL ? oin : "-",
 		  "method", method, "path", path, "status", code, "reason", reason, NULL);
 	if (store_begin(s, &e) != ST_OK ||

@@ -1,0 +1,248 @@
+# shellcheck shell=bash disable=SC2034
+# tests/e2e/operator/common.sh - what operator.sh and dashboard.sh share,
+# sourced after lib.sh: an early-exit fail, one PKI per script run, the
+# daemon (with its operator listener on a free port) and reference
+# receivers that are stopped when a test's subshell exits, however it
+# exits, and requests to both listeners.
+
+# In a test's subshell `fail` ends the test at once (the EXIT trap then
+# stops its servers), so that no later assertion can hide a failure.
+fail() {
+	echo "# $*"
+	exit 1
+}
+
+W=00000001000000001783	# Gemeente Westland, gemeenten 1783
+V=00000001000000000983	# Gemeente Venlo, gemeenten 0983
+N=00000001003214345000	# Nederlandse Arbeidsinspectie, national
+
+MISSING=
+for tool in ${NEEDS:-curl openssl jq sqlite3}; do
+	command -v "$tool" >/dev/null || MISSING="$MISSING $tool"
+done
+
+PKI=$TMP/pki
+if [ -z "$MISSING" ]; then
+	"$ROOT/certs/mkcerts.sh" "$PKI" $W:Westland $V:Venlo $N:NLA >/dev/null ||
+		{ echo "Bail out! certs/mkcerts.sh failed"; exit 1; }
+fi
+
+exec 3>&1
+note() {	# a TAP comment shown whether the test passes or fails
+	echo "# $*" >&3
+}
+
+# tt NAME FUNCTION: t, or a skip when a tool is missing.  TESTS=REGEX runs
+# only the tests whose function name matches (for debugging).
+tt() {
+	[[ $2 =~ ${TESTS:-.} ]] || return 0
+	if [ -n "$MISSING" ]; then
+		_n=$((_n + 1))
+		echo "ok $_n - $1 # SKIP missing:$MISSING"
+		return
+	fi
+	t "$@"
+}
+
+# --- servers ----------------------------------------------------------------
+
+PIDS=()
+LOGS=()
+# launch LOG CMD...: starts CMD in the background, stderr to LOG, and waits
+# (10 s at most) for its "listening on 127.0.0.1:PORT"; sets LPID, LPORT.
+launch() {
+	local log=$1; shift
+	: >"$log"
+	"$@" 2>"$log" &
+	LPID=$!
+	PIDS+=("$LPID")
+	LOGS+=("$log")
+	trap on_exit EXIT
+	for _ in $(seq 200); do
+		LPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$log" | head -1)
+		[ -n "$LPORT" ] && return 0
+		kill -0 "$LPID" 2>/dev/null || { cat "$log"; fail "$1 did not start"; }
+		sleep 0.05
+	done
+	fail "$1 did not say it was listening within 10 s"
+}
+
+# bg CMD...: a background helper (not a server) that is stopped at exit too.
+bg() {
+	"$@" &
+	BPID=$!
+	PIDS+=("$BPID")
+	trap on_exit EXIT
+}
+
+stop() {	# stop PID: SIGTERM, 10 s grace, then SIGKILL
+	kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null; return 0; }
+	kill -TERM "$1" 2>/dev/null
+	for _ in $(seq 200); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$1" 2>/dev/null && { echo "# pid $1 ignored SIGTERM for 10 s"; kill -KILL "$1"; }
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+on_exit() {
+	local rc=$? i
+	for i in "${!PIDS[@]}"; do
+		stop "${PIDS[$i]}"
+	done
+	if [ "$rc" -ne 0 ]; then
+		for i in "${!LOGS[@]}"; do
+			[ -s "${LOGS[$i]}" ] || continue
+			echo "# ${LOGS[$i]##*/}:"
+			tail -6 "${LOGS[$i]}" | cut -c1-300 | sed 's/^/#   /'
+		done
+	fi
+}
+
+# until_ SECONDS CMD...: polls CMD every 0.1 s until it succeeds; 1 after SECONDS.
+until_() {
+	local end=$((SECONDS + $1)); shift
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -ge "$end" ] && return 1
+		sleep 0.1
+	done
+}
+
+_serves=0
+# serve: starts the daemon; SPID, SLOG (serve.N.log), PORT (API), APORT (operator)
+serve() {
+	_serves=$((_serves + 1))
+	SLOG=$T/serve.$_serves.log
+	launch "$SLOG" "$SCHAKEL" -D "$D" serve --port 0
+	SPID=$LPID
+	PORT=$LPORT
+	APORT=$(sed -n 's|.*operator page on http://127\.0\.0\.1:\([0-9][0-9]*\)/.*|\1|p' "$SLOG" | head -1)
+	[ -n "$APORT" ] || fail "the daemon did not say where its operator page is: $(cat "$SLOG")"
+}
+
+_receivers=0
+# receiver [--refuse S]: the reference receiver on $T/received.N; RPID, RPORT
+receiver() {
+	_receivers=$((_receivers + 1))
+	launch "$T/receive.$_receivers.log" "$SCHAKEL" receive --dir "$T/received.$_receivers" \
+		--port 0 --cert "$D/certs/server.crt" --key "$D/certs/server.key" \
+		--ca "$D/certs/ca.crt" "$@"
+	RPID=$LPID
+	RPORT=$LPORT
+}
+
+# free_port: a port nothing listens on (a receiver's, stopped); FPORT
+free_port() {
+	launch "$T/probe.log" "$SCHAKEL" receive --dir "$T/probe" --port 0 \
+		--cert "$D/certs/server.crt" --key "$D/certs/server.key" --ca "$D/certs/ca.crt"
+	FPORT=$LPORT
+	stop "$LPID"
+}
+
+# --- the installation -----------------------------------------------------
+
+# setup: a data directory with the PKI, GEEN_VERGUNNING for Westland, the
+# operator listener on a free port and quick retries; $T is the test's
+# directory (and the working directory).
+setup() {
+	T=${D%/data}
+	cd "$T" || fail "no test directory"
+	sk init >/dev/null || fail "init failed"
+	cp -r "$PKI" "$D/certs"
+	sed -i 's/^gemeenten =$/gemeenten = 1783/' "$D/schakel.conf"
+	conf_set admin port 0
+	conf_set delivery backoff_initial 1
+	conf_set delivery backoff_max 2
+}
+
+conf_set() {	# conf_set SECTION KEY VALUE
+	sed -i "/^\[$1\]/,/^\[/ s|^$2 =.*|$2 = $3|" "$D/schakel.conf"
+	grep -qx "$2 = $3" "$D/schakel.conf" || fail "cannot set $2 in [$1]"
+}
+
+# party OIN NAME KEY=VALUE...: adds [party.OIN]
+party() {
+	local oin=$1 name=$2 kv; shift 2
+	{
+		printf '\n[party.%s]\nname = %s\n' "$oin" "$name"
+		for kv in "$@"; do
+			printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"
+		done
+	} >>"$D/schakel.conf"
+}
+
+# parties [W-PUSH-URL [N-PUSH-URL]]: the three parties of the examples, each
+# supplying what it may; Westland and the inspectorate pushed to when given.
+parties() {
+	party $W "Gemeente Westland" gemeenten=1783 supplies=brp receives=all ${1:+push_url=$1}
+	party $V "Gemeente Venlo" gemeenten=0983 supplies=brp receives=all
+	party $N "Nederlandse Arbeidsinspectie" "supplies=inspectie, huisvesting" \
+		"receives=OVERBEWONING, ONDERREGISTRATIE, ADRES_AFWIJKING" ${2:+push_url=$2}
+}
+
+deliveries() {	# deliveries [STATE [OIN]]: how many
+	db "SELECT count(*) FROM delivery WHERE 1 ${1:+AND state = '$1'} ${2:+AND oin = '$2'}"
+}
+# all_attempted OIN: every delivery to OIN was attempted at least once
+all_attempted() {
+	[ "$(deliveries '' "$1")" -gt 0 ] &&
+		[ "$(db "SELECT count(*) FROM delivery WHERE oin = '$1' AND attempts = 0")" -eq 0 ]
+}
+all_delivered_to() {	# all_delivered_to OIN
+	[ "$(deliveries '' "$1")" -gt 0 ] && [ "$(deliveries delivered "$1")" -eq "$(deliveries '' "$1")" ]
+}
+
+# --- requests ---------------------------------------------------------------
+
+# call WHO PATH [CURL ARGS...]: one API request as party WHO (an OIN); the
+# body in ./body, prints the status.
+call() {
+	local who=$1 path=$2
+	shift 2
+	rm -f body
+	curl -sS -o body -w '%{http_code}' --max-time 60 --cacert "$D/certs/ca.crt" \
+		--cert "$D/certs/party-$who.crt" --key "$D/certs/party-$who.key" \
+		"$@" "https://127.0.0.1:$PORT$path" 2>curl.err
+	[ -f body ] || : >body
+}
+
+# want STATUS WHO PATH [CURL ARGS...]: call, and fail unless STATUS came.
+want() {
+	local status=$1 got
+	shift
+	got=$(call "$@")
+	[ "$got" = "$status" ] ||
+		fail "$2 by $1: status $got, expected $status: $(head -c 400 body) $(cat curl.err)"
+}
+
+upload() {	# upload WHO ADAPTER FILE: a 200 upload
+	want 200 "$1" "/v1/uploads/$2" --data-binary "@$3"
+}
+
+# admin PATH [FILE]: GET PATH from the operator listener into FILE
+# (default ./abody); prints the status.
+admin() {
+	curl -sS -o "${2:-abody}" -w '%{http_code}' --max-time 30 "http://127.0.0.1:$APORT$1" 2>curl.err
+}
+
+# metric 'NAME{LABELS}' [FILE]: the value of that sample in a scrape (FILE,
+# default ./metrics), or nothing when there is no such sample.
+metric() {
+	awk -v k="$1" '$1 == k { print $2 }' "${2:-metrics}"
+}
+
+scrape() {	# scrape: GET /metrics into ./metrics, or fail
+	[ "$(admin /metrics metrics)" = 200 ] || fail "GET /metrics: $(head -c 300 metrics)"
+}
+
+json() {	# json FILTER [FILE]: fails unless jq finds FILTER true in FILE (body)
+	jq -e "$1" "${2:-body}" >/dev/null || fail "not true: $1 in $(head -c 600 "${2:-body}")"
+}
+
+# signal_id RULE POSTCODE: the id of that signal, from the database.
+signal_id() {
+	db "SELECT s.id FROM signal s JOIN address a ON a.addr = s.addr
+	    WHERE s.rule = '$1' AND a.postcode = '$2'"
+}
