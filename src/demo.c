@@ -139,8 +139,16 @@ static int configure(const char *dir, int port)
 	out = open_memstream(&text, &len);
 	if (in == NULL || out == NULL)
 		goto out_close;
-	for (char line[512]; fgets(line, sizeof(line), in) != NULL;)
-		fputs(strncmp(line, "gemeenten =", 11) == 0 ? "gemeenten = 1783\n" : line, out);
+	for (char line[512], sec[64] = ""; fgets(line, sizeof(line), in) != NULL;) {
+		if (line[0] == '[')
+			snprintf(sec, sizeof(sec), "%.63s", line);
+		if (strncmp(line, "gemeenten =", 11) == 0)
+			fputs("gemeenten = 1783\n", out);
+		else if (strncmp(sec, "[admin]", 7) == 0 && strncmp(line, "port =", 6) == 0)
+			fputs("port = 0\n", out);	/* never clash with a running daemon */
+		else
+			fputs(line, out);
+	}
 	fprintf(out, "\n# --- added by `schakel demo` ---\n"
 		"[party.%s]\nname = Gemeente Westland\ngemeenten = 1783\nsupplies = brp\n"
 		"receives = all\npush_url = https://127.0.0.1:%d/westland\n\n"

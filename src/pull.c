@@ -63,7 +63,7 @@ static void report(struct puller *p, const char *fmt, ...)
 	if (p->report != NULL)
 		p->report(p->round_arg, line);
 	else
-		log_event(LV_INFO, "pull", line, NULL);
+		log_event(strstr(line, "failed") != NULL ? LV_WARN : LV_INFO, "pull", line, NULL);
 }
 
 static const struct source *config_of(struct src *s)

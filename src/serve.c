@@ -325,7 +325,8 @@ out_free:
 		event_free(d.purge);
 	http_server_free(d.admin);
 	if (d.checkpoint != NULL) {
-		on_checkpoint(-1, 0, &d);	/* sign the head on the way out */
+		if (d.app.cfg.checkpoint_interval > 0)
+			on_checkpoint(-1, 0, &d);	/* sign the head on the way out */
 		event_free(d.checkpoint);
 	}
 	fetcher_free(d.fetcher);	/* first: no more callbacks */
