@@ -152,7 +152,9 @@ static void conn_free(struct conn *c)
 {
 	struct http_server *s = c->srv;
 
-	if (c->active && !c->req.replied && s->h.abort != NULL)
+	/* The handler still holds state for the request (an upload's spool, a
+	 * body being read): let it free that, replied or not (a 408 replies). */
+	if (c->active && (c->req.data != NULL || !c->req.replied) && s->h.abort != NULL)
 		s->h.abort(&c->req);
 	req_reset(&c->req);
 	party_leave(s, c);

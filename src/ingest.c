@@ -152,7 +152,7 @@ static int host_record(void *ctx, const struct adapter_record *rec)
 	const char *place = rec->place != NULL ? rec->place : "?";
 	struct record r;
 	struct errbuf e;
-	bool changed = false;
+	bool changed = false, nomem;
 
 	if (in->failed)
 		return -1;
@@ -162,6 +162,9 @@ static int host_record(void *ctx, const struct adapter_record *rec)
 		return -1;
 	}
 	if (record_normalise(rec, &r, &e) != ST_OK) {
+		if (strcmp(e.msg, "out of memory") == 0)	/* ours, not the record's */
+			return errbuf_set(&in->fatal, ST_FAIL, "out of memory"), in->failed = true,
+			       -1;
 		reject(in, place, e.msg);
 		return in->failed ? -1 : 0;
 	}
@@ -173,9 +176,14 @@ static int host_record(void *ctx, const struct adapter_record *rec)
 		record_clear(&r);
 		return in->failed ? -1 : 0;
 	}
-	if (record_validate(in->app->records, &r, &e) != ST_OK) {
-		reject(in, place, e.msg);
+	if (record_validate(in->app->records, &r, &nomem, &e) != ST_OK) {
 		record_clear(&r);
+		if (nomem) {	/* the broker failed, not the record: stop the input */
+			in->failed = true;
+			errbuf_set(&in->fatal, ST_FAIL, "out of memory while validating %s", place);
+			return -1;
+		}
+		reject(in, place, e.msg);
 		return in->failed ? -1 : 0;
 	}
 	if (store_record(in, &r, &changed) != ST_OK) {

@@ -8,6 +8,7 @@
 #include <getopt.h>
 
 #include <event2/event.h>
+#include <openssl/ssl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <stdio.h>
@@ -165,28 +166,41 @@ static int cmd_ingest(const char *dir, int argc, char **argv)
 	return worst;
 }
 
-static int cmd_match(const char *dir, int argc, char **argv)
+/*
+ * Reads a command's only option, --as-of YYYY-MM-DD (default today), into
+ * as_of; ST_USAGE (after saying why) when the command line is wrong.
+ */
+static enum status parse_as_of(const char *cmd, int argc, char **argv, char as_of[11])
 {
 	static const struct option opts[] = {
 		{ "as-of", required_argument, NULL, 'a' }, { NULL, 0, NULL, 0 },
 	};
-	struct match_result res;
-	char as_of[11];
-	struct app app;
 	struct errbuf e;
-	enum status st;
 	int c;
 
 	match_today(as_of);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c != 'a')
-			return usage_error("match", "%s", "unknown option");
+			return usage_error(cmd, "%s", "unknown option");
 		if (norm_date("--as-of", optarg, &e) != ST_OK)
-			return usage_error("match", "%s", e.msg);
-		snprintf(as_of, sizeof(as_of), "%s", optarg);
+			return usage_error(cmd, "%s", e.msg);
+		snprintf(as_of, 11, "%s", optarg);
 	}
 	if (optind < argc)
-		return usage_error("match", "unexpected argument '%s'", argv[optind]);
+		return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	return ST_OK;
+}
+
+static int cmd_match(const char *dir, int argc, char **argv)
+{
+	struct match_result res;
+	char as_of[11];
+	struct app app;
+	struct errbuf e;
+	enum status st;
+
+	if (parse_as_of("match", argc, argv, as_of) != ST_OK)
+		return ST_USAGE;
 	if (app_open(&app, dir, &e) != ST_OK)
 		return fail("match", &e);
 	st = match_run(&app, as_of, &res, NULL, NULL, &e);
@@ -632,24 +646,14 @@ static int cmd_pull(const char *dir, int argc, char **argv)
 
 static int cmd_purge(const char *dir, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "as-of", required_argument, NULL, 'a' }, { NULL, 0, NULL, 0 },
-	};
 	struct purge_counts n;
 	char as_of[11];
 	struct app app;
 	struct errbuf e;
 	enum status st;
-	int c;
 
-	match_today(as_of);
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'a' || norm_date("--as-of", optarg, &e) != ST_OK)
-			return usage_error("purge", "%s", c == 'a' ? e.msg : "unknown option");
-		snprintf(as_of, sizeof(as_of), "%s", optarg);
-	}
-	if (optind < argc)
-		return usage_error("purge", "unexpected argument '%s'", argv[optind]);
+	if (parse_as_of("purge", argc, argv, as_of) != ST_OK)
+		return ST_USAGE;
 	if (app_open(&app, dir, &e) != ST_OK)
 		return fail("purge", &e);
 	st = purge_run(&app, as_of, &n, &e);
@@ -921,6 +925,13 @@ int main(int argc, char **argv)
 		return ST_OK;
 	}
 	optind = 0;	/* GNU getopt: 0 starts a fresh scan of the command's arguments */
+	/* OpenSSL sets itself up lazily, and a failed allocation there leaves it
+	 * broken for the next caller: set it up now, and stop if it fails. */
+	if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS,
+			     NULL) != 1) {
+		fprintf(stderr, "schakel: the TLS library cannot start (out of memory?)\n");
+		return ST_FAIL;
+	}
 	xml_init();
 	rc = cmd->run(dir, argc, argv);
 	xml_cleanup();

@@ -224,15 +224,17 @@ out_free_doc:
 	return NULL;
 }
 
-enum status record_validate(struct xml_validator *v, const struct record *r,
+enum status record_validate(struct xml_validator *v, const struct record *r, bool *nomem,
 			    struct errbuf *e)
 {
 	xmlDocPtr doc = record_to_xml(r);
 	enum status st;
 
+	*nomem = doc == NULL;
 	if (doc == NULL)
 		return errbuf_set(e, ST_FAIL, "out of memory");
 	st = xml_validate(v, doc, e);
+	*nomem = st != ST_OK && xml_validator_nomem(v);
 	xmlFreeDoc(doc);
 	return st;
 }

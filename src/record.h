@@ -43,8 +43,11 @@ void record_clear(struct record *r);
 /* Builds the canonical XML of r; NULL when out of memory.  xmlFreeDoc() it. */
 xmlDocPtr record_to_xml(const struct record *r);
 
-/* Builds the XML of r and validates it with v. */
-enum status record_validate(struct xml_validator *v, const struct record *r,
+/*
+ * Builds the XML of r and validates it with v.  *nomem is set when the
+ * failure is the broker's (out of memory), not the record's.
+ */
+enum status record_validate(struct xml_validator *v, const struct record *r, bool *nomem,
 			    struct errbuf *e);
 
 #endif

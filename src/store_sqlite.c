@@ -987,6 +987,35 @@ enum status store_log_insert(struct store *s, const struct exlog_row *r, struct 
 	return step_done(s, st, e, "write the exchange log");
 }
 
+/*
+ * Steps st (columns seq, at, kind, party, subject, detail, prev, hash),
+ * calling cb with each entry.  The caller resets or finalizes st.
+ */
+static enum status log_rows(struct store *s, sqlite3_stmt *st,
+			    int (*cb)(void *arg, const struct exlog_row *r), void *arg,
+			    struct errbuf *e)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct exlog_row r = { 0 };
+
+		r.seq = sqlite3_column_int64(st, 0);
+		column_copy(st, 1, r.at, sizeof(r.at));
+		r.kind = (const char *)sqlite3_column_text(st, 2);
+		r.party = (const char *)sqlite3_column_text(st, 3);
+		r.subject = (const char *)sqlite3_column_text(st, 4);
+		r.detail = (const char *)sqlite3_column_text(st, 5);
+		column_copy(st, 6, r.prev, sizeof(r.prev));
+		column_copy(st, 7, r.hash, sizeof(r.hash));
+		if (cb(arg, &r) != 0)
+			return ST_FAIL;
+	}
+	if (rc != SQLITE_DONE)
+		return db_error(s, e, "read the exchange log");
+	return ST_OK;
+}
+
 enum status store_log_scan(struct store *s, int64_t from, const char *party, long limit,
 			   int (*cb)(void *arg, const struct exlog_row *r), void *arg,
 			   struct errbuf *e)
@@ -999,26 +1028,9 @@ enum status store_log_scan(struct store *s, int64_t from, const char *party, lon
 	sqlite3_bind_int64(st, 1, from);
 	bind_text_or_null(st, 2, party);
 	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct exlog_row r = { 0 };
-
-		r.seq = sqlite3_column_int64(st, 0);
-		column_copy(st, 1, r.at, sizeof(r.at));
-		r.kind = (const char *)sqlite3_column_text(st, 2);
-		r.party = (const char *)sqlite3_column_text(st, 3);
-		r.subject = (const char *)sqlite3_column_text(st, 4);
-		r.detail = (const char *)sqlite3_column_text(st, 5);
-		column_copy(st, 6, r.prev, sizeof(r.prev));
-		column_copy(st, 7, r.hash, sizeof(r.hash));
-		if (cb(arg, &r) != 0) {
-			sqlite3_reset(st);
-			return ST_FAIL;
-		}
-	}
+	rc = log_rows(s, st, cb, arg, e);
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return db_error(s, e, "read the exchange log");
-	return ST_OK;
+	return rc;
 }
 
 enum status store_signal_routed(struct store *s, const char *id, const char *oin,
@@ -1293,26 +1305,9 @@ enum status store_log_search(struct store *s, const struct log_filter *f,
 		if (log_value(f, i) != NULL)
 			sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, log_conds[i].name),
 					  log_value(f, i), -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct exlog_row r = { 0 };
-
-		r.seq = sqlite3_column_int64(st, 0);
-		column_copy(st, 1, r.at, sizeof(r.at));
-		r.kind = (const char *)sqlite3_column_text(st, 2);
-		r.party = (const char *)sqlite3_column_text(st, 3);
-		r.subject = (const char *)sqlite3_column_text(st, 4);
-		r.detail = (const char *)sqlite3_column_text(st, 5);
-		column_copy(st, 6, r.prev, sizeof(r.prev));
-		column_copy(st, 7, r.hash, sizeof(r.hash));
-		if (cb(arg, &r) != 0) {
-			sqlite3_finalize(st);
-			return ST_FAIL;
-		}
-	}
+	rc = log_rows(s, st, cb, arg, e);
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return db_error(s, e, "search the exchange log");
-	return ST_OK;
+	return rc;
 }
 
 enum status store_checkpoint_add(struct store *s, const struct checkpoint_row *c,

@@ -51,19 +51,22 @@ enum status xml_error(const xmlError *err, struct errbuf *e)
 struct first_error {
 	struct errbuf *e;
 	int seen;
+	bool nomem;	/* libxml2 ran out of memory */
 };
 
 static void keep_first(void *arg, xmlErrorPtr err)
 {
 	struct first_error *f = arg;
 
+	if (err != NULL && (err->code == XML_ERR_NO_MEMORY || err->domain == XML_FROM_MEMORY))
+		f->nomem = true;
 	if (f->seen++ == 0)
 		xml_error(err, f->e);
 }
 
 xmlSchemaPtr xml_schema_load(const char *schema_dir, const char *name, struct errbuf *e)
 {
-	struct first_error fe = { e, 0 };
+	struct first_error fe = { e, 0, false };
 	xmlSchemaParserCtxtPtr pc;
 	xmlSchemaPtr schema;
 	char path[4096];
@@ -113,12 +116,20 @@ enum status xml_validate(struct xml_validator *v, xmlDocPtr doc, struct errbuf *
 
 	v->fe.e = e;
 	v->fe.seen = 0;
+	v->fe.nomem = false;
 	rc = xmlSchemaValidateDoc(v->ctxt, doc);
 	if (rc == 0)
 		return ST_OK;
+	if (rc < 0)	/* an internal error of libxml2, not the document's */
+		v->fe.nomem = true;
 	if (!v->fe.seen)
 		errbuf_set(e, ST_FAIL, "XML schema validation failed (%d)", rc);
 	return ST_FAIL;
+}
+
+bool xml_validator_nomem(const struct xml_validator *v)
+{
+	return v->fe.nomem;
 }
 
 void xml_validator_free(struct xml_validator *v)

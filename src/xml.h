@@ -9,6 +9,8 @@
 #ifndef SCHAKEL_XML_H
 #define SCHAKEL_XML_H
 
+#include <stdbool.h>
+
 #include <libxml/parser.h>
 #include <libxml/xmlschemas.h>
 
@@ -32,6 +34,8 @@ xmlSchemaPtr xml_schema_load(const char *schema_dir, const char *name, struct er
 struct xml_validator;
 struct xml_validator *xml_validator_new(xmlSchemaPtr schema);
 enum status xml_validate(struct xml_validator *v, xmlDocPtr doc, struct errbuf *e);
+/* Whether the last xml_validate() failed for lack of memory, not the document. */
+bool xml_validator_nomem(const struct xml_validator *v);
 void xml_validator_free(struct xml_validator *v);
 
 /* Copies a libxml2 error into e as one line; returns ST_FAIL. */

@@ -78,10 +78,11 @@ static int on_record(void *ctx, const struct adapter_record *rec)
 	struct run *r = ctx;
 	struct record out;
 	struct errbuf e;
+	bool nomem;
 
 	touch(rec->place);
 	if (record_normalise(rec, &out, &e) == ST_OK) {
-		(void)record_validate(records, &out, &e);
+		(void)record_validate(records, &out, &nomem, &e);
 		record_clear(&out);
 	}
 	touch(e.msg);

@@ -55,6 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct adapter_record in;
 	struct record out;
 	struct errbuf e;
+	bool nomem;
 	char *copy, *p;
 	size_t n = 0;
 
@@ -106,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (strcmp(back, out.begindatum) != 0)
 				abort();	/* days and dates must round-trip */
 		}
-		if (record_validate(records, &out, &e) != ST_OK)
+		if (record_validate(records, &out, &nomem, &e) != ST_OK)
 			(void)strlen(e.msg);
 		record_clear(&out);
 	} else {

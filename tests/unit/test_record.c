@@ -44,6 +44,7 @@ static void test_person_is_normalised_and_valid(void **state)
 	struct adapter_record in = person("12345672", "2671 ab");
 	struct record r;
 	struct errbuf e;
+	bool nomem;
 
 	(void)state;
 	assert_int_equal(record_normalise(&in, &r, &e), ST_OK);
@@ -51,7 +52,7 @@ static void test_person_is_normalised_and_valid(void **state)
 	assert_string_equal(r.address.postcode, "2671AB");
 	assert_string_equal(r.address.huisletter, "A");
 	assert_string_equal(r.address.toevoeging, "2B");
-	assert_int_equal(record_validate(v, &r, &e), ST_OK);
+	assert_int_equal(record_validate(v, &r, &nomem, &e), ST_OK);
 	record_clear(&r);
 }
 
@@ -94,10 +95,11 @@ static void test_schema_names_the_element_that_is_wrong(void **state)
 	};
 	struct record r;
 	struct errbuf e;
+	bool nomem;
 
 	(void)state;
 	assert_int_equal(record_normalise(&in, &r, &e), ST_OK);
-	assert_int_equal(record_validate(v, &r, &e), ST_FAIL);
+	assert_int_equal(record_validate(v, &r, &nomem, &e), ST_FAIL);
 	assert_non_null(strstr(e.msg, "kvk"));
 	record_clear(&r);
 }
@@ -111,6 +113,7 @@ static void test_dwelling_permit_needs_both_fields(void **state)
 	};
 	struct record r;
 	struct errbuf e;
+	bool nomem;
 
 	(void)state;
 	assert_int_equal(record_normalise(&in, &r, &e), ST_FAIL);
@@ -119,7 +122,7 @@ static void test_dwelling_permit_needs_both_fields(void **state)
 	assert_int_equal(record_normalise(&in, &r, &e), ST_OK);
 	assert_int_equal(r.oppervlakte, 48);
 	assert_int_equal(r.max_bewoners, -1);
-	assert_int_equal(record_validate(v, &r, &e), ST_OK);
+	assert_int_equal(record_validate(v, &r, &nomem, &e), ST_OK);
 	record_clear(&r);
 }
 

@@ -1,0 +1,167 @@
+# tests/e2e/serve_lib.sh - sourced (after lib.sh) by the hardening scripts
+# that start servers: hostile.sh, faults.sh, load.sh.  Not executable, so
+# tests/run.sh does not run it.  Servers are started with launch and stopped
+# when the test's subshell exits, however it exits.
+
+# In a test's subshell `fail` ends the test at once (the EXIT trap then
+# stops its servers), so that no later assertion can hide a failure.
+fail() {
+	echo "# $*"
+	exit 1
+}
+
+W=00000001000000001783	# Gemeente Westland, gemeenten 1783
+N=00000001003214345000	# Nederlandse Arbeidsinspectie, national
+
+exec 3>&1
+note() {	# a TAP comment shown whether the test passes or fails
+	echo "# $*" >&3
+}
+
+PIDS=()
+LOGS=()
+# launch LOG CMD...: starts CMD in the background, stderr to LOG, and waits
+# (10 s at most) for its "listening on 127.0.0.1:PORT"; sets LPID, LPORT.
+launch() {
+	local log=$1; shift
+	: >"$log"
+	"$@" 2>"$log" &
+	LPID=$!
+	PIDS+=("$LPID")
+	LOGS+=("$log")
+	trap on_exit EXIT
+	for _ in $(seq 200); do
+		LPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$log" | head -1)
+		[ -n "$LPORT" ] && return 0
+		kill -0 "$LPID" 2>/dev/null || { cat "$log"; fail "$1 did not start"; }
+		sleep 0.05
+	done
+	fail "$1 did not say it was listening within 10 s"
+}
+
+stop() {	# stop PID: SIGTERM, 10 s grace, then SIGKILL
+	kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null; return 0; }
+	kill -TERM "$1" 2>/dev/null
+	for _ in $(seq 200); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$1" 2>/dev/null && { echo "# pid $1 ignored SIGTERM for 10 s"; kill -KILL "$1"; }
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+# group SHELL-COMMAND: runs it in the background in a process group of its
+# own (setsid), so that all of it can be killed at once; GPID is the group.
+GROUPS_=()
+group() {
+	setsid bash -c "$1" &
+	GPID=$!
+	GROUPS_+=("$GPID")
+	trap on_exit EXIT
+}
+
+# Extra clean-up of a test (an unmount, say): set ON_EXIT_EXTRA to a command.
+ON_EXIT_EXTRA=
+on_exit() {
+	local rc=$? i
+	for i in "${!GROUPS_[@]}"; do
+		kill -KILL -- -"${GROUPS_[$i]}" 2>/dev/null
+		wait "${GROUPS_[$i]}" 2>/dev/null
+	done
+	for i in "${!PIDS[@]}"; do
+		stop "${PIDS[$i]}"
+	done
+	[ -n "$ON_EXIT_EXTRA" ] && eval "$ON_EXIT_EXTRA"
+	if [ "$rc" -ne 0 ]; then
+		for i in "${!LOGS[@]}"; do
+			[ -s "${LOGS[$i]}" ] || continue
+			echo "# ${LOGS[$i]##*/}:"
+			tail -8 "${LOGS[$i]}" | sed 's/^/#   /'
+		done
+	fi
+}
+
+# until_ SECONDS CMD...: polls CMD every 0.1 s until it succeeds; 1 after SECONDS.
+until_() {
+	local end=$((SECONDS + $1)); shift
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -ge "$end" ] && return 1
+		sleep 0.1
+	done
+}
+
+# section_set SECTION KEY VALUE: sets KEY in [SECTION] of schakel.conf
+section_set() {
+	sed -i "/^\[$1\]/,/^\[/ s|^$2 =.*|$2 = $3|" "$D/schakel.conf"
+	grep -qx "$2 = $3" "$D/schakel.conf" || fail "cannot set $2 in [$1]"
+}
+
+# make_pki DIR OIN[:NAME]...: certs/mkcerts.sh, once per script run
+make_pki() {
+	"$ROOT/certs/mkcerts.sh" "$@" >/dev/null || { echo "Bail out! certs/mkcerts.sh failed"; exit 1; }
+}
+
+# serve_setup PKI: a data directory $D with the PKI as certs/, the admin
+# listener on a free port, GEEN_VERGUNNING for Westland; $T is the test's
+# directory.  Parties are added with party.
+serve_setup() {
+	T=${D%/data}
+	cd "$T" || fail "no test directory"
+	sk init >/dev/null || fail "init failed"
+	cp -r "$1" "$D/certs"
+	sed -i 's/^gemeenten =$/gemeenten = 1783/' "$D/schakel.conf"
+	section_set admin port 0
+}
+
+# party OIN NAME KEY=VALUE...: adds [party.OIN]
+party() {
+	local oin=$1 name=$2 kv; shift 2
+	{
+		printf '\n[party.%s]\nname = %s\n' "$oin" "$name"
+		for kv in "$@"; do
+			printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"
+		done
+	} >>"$D/schakel.conf"
+}
+
+_serves=0
+serve() {	# serve: starts the daemon on $D; SPID, SPORT, SLOG (serve.N.log)
+	_serves=$((_serves + 1))
+	SLOG=$T/serve.$_serves.log
+	launch "$SLOG" "$SCHAKEL" -D "$D" serve --port 0
+	SPID=$LPID
+	SPORT=$LPORT
+}
+
+# call OIN PATH [CURL ARGS...]: one request to the daemon as party OIN; the
+# body in ./body, prints the status (000 when there was no response).
+call() {
+	local who=$1 path=$2
+	shift 2
+	rm -f body
+	curl -sS -o body -w '%{http_code}' --max-time 60 --cacert "$D/certs/ca.crt" \
+		--cert "$D/certs/party-$who.crt" --key "$D/certs/party-$who.key" \
+		"$@" "https://127.0.0.1:$SPORT$path" 2>curl.err
+	[ -f body ] || : >body
+}
+
+# want STATUS OIN PATH [CURL ARGS...]: call, and fail unless STATUS came.
+want() {
+	local status=$1 got
+	shift
+	got=$(call "$@")
+	[ "$got" = "$status" ] ||
+		fail "$2 by $1: status $got, expected $status: $(head -c 400 body) $(cat curl.err)"
+}
+
+# tls_raw OIN: an s_client for a hand-made request on stdin, response on stdout
+tls_raw() {
+	timeout 30 openssl s_client -quiet -connect "127.0.0.1:$SPORT" -CAfile "$D/certs/ca.crt" \
+		-cert "$D/certs/party-$1.crt" -key "$D/certs/party-$1.key" 2>s_client.err
+}
+
+# records: persons + dwellings + findings in $D's database
+records() {
+	db "SELECT (SELECT count(*) FROM person) + (SELECT count(*) FROM dwelling) + (SELECT count(*) FROM finding)"
+}
