@@ -94,6 +94,7 @@ struct config {
 	size_t max_headers;		/* max_headers = 64 */
 	size_t max_body_bytes;		/* max_body_bytes = 256M */
 	int request_timeout;		/* request_timeout = 30 (seconds) */
+	size_t min_body_rate;		/* min_body_rate = 1024 (bytes/s; 0: none) */
 	size_t max_connections;		/* max_connections = 512 */
 	size_t max_connections_per_party;	/* max_connections_per_party = 16 */
 

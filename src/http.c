@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -41,6 +42,7 @@ struct http_req {
 	bool replied, in_handler;
 	void *data;
 	struct timeval started;
+	struct timeval deadline;	/* the body must be in by then */
 };
 
 struct conn {
@@ -377,6 +379,14 @@ static void start_request(struct conn *c)
 	if (check_framing(c) != 0)
 		return;
 	c->state = r->content_length > 0 ? C_BODY : C_HANDLER;
+	/* Silence is caught by the read time-out; a trickle (slowloris) by a
+	 * deadline that allows the body min_body_rate bytes a second. */
+	r->deadline = r->started;
+	r->deadline.tv_sec += c->srv->lim.timeout_s;
+	if (c->srv->lim.min_body_rate > 0)
+		r->deadline.tv_sec += (time_t)(r->content_length / c->srv->lim.min_body_rate);
+	else
+		r->deadline.tv_sec = 0;
 	c->srv->h.begin(r);
 	if (!r->replied && c->state == C_BODY) {
 		const char *expect = evhttp_find_header(&r->headers, "Expect");
@@ -394,6 +404,17 @@ static void read_body(struct conn *c, struct evbuffer *in)
 {
 	struct http_req *r = &c->req;
 
+	if (c->state == C_BODY && r->deadline.tv_sec != 0) {
+		struct timeval now;
+
+		evutil_gettimeofday(&now, NULL);
+		if (evutil_timercmp(&now, &r->deadline, >)) {
+			evbuffer_drain(in, evbuffer_get_length(in));
+			http_reply_error(r, 408, "the body came slower than %zu bytes a second",
+					 c->srv->lim.min_body_rate);
+			return;
+		}
+	}
 	while (c->state == C_BODY && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		size_t want = r->content_length - r->received, n;

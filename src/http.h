@@ -62,6 +62,7 @@ struct http_limits {
 	size_t max_connections;
 	size_t max_connections_per_party;
 	int timeout_s;
+	size_t min_body_rate;	/* bytes/s a body must keep up, on average; 0: none */
 };
 
 /*

@@ -209,7 +209,7 @@ enum status receive_run(const struct receive_opts *o, struct errbuf *e)
 		.begin = on_begin, .body = on_body, .end = on_end, .abort = on_abort,
 		.refused = on_refused, .arg = &rc,
 	};
-	struct http_limits lim = { 16384, 64, MAX_SIGNAL_BYTES, 256, 64, 30 };
+	struct http_limits lim = { 16384, 64, MAX_SIGNAL_BYTES, 256, 64, 30, 1024 };
 	struct event *ev_term = NULL, *ev_int = NULL;
 	xmlSchemaPtr schema = NULL;
 	enum status st = ST_FAIL;

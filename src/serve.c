@@ -73,7 +73,7 @@ static void on_purge(evutil_socket_t fd, short what, void *arg)
 /* The operator's listener ([admin]). */
 static enum status start_admin(struct daemon *d, struct errbuf *e)
 {
-	struct http_limits lim = { 16384, 64, 1024, 64, 64, 30 };
+	struct http_limits lim = { 16384, 64, 1024, 64, 64, 30, 0 };
 	struct http_handler h;
 	char msg[128];
 
@@ -202,6 +202,7 @@ static struct http_limits limits(const struct config *cfg)
 		.max_connections = cfg->max_connections,
 		.max_connections_per_party = cfg->max_connections_per_party,
 		.timeout_s = cfg->request_timeout,
+		.min_body_rate = cfg->min_body_rate,
 	};
 }
 

@@ -184,7 +184,7 @@ int main(int argc, char **argv)
 	const char *cert = NULL, *key = NULL, *ca = NULL;
 	struct http_handler h = { .begin = on_begin, .body = on_body, .end = on_end,
 				  .abort = on_abort };
-	struct http_limits lim = { 16384, 64, 1 << 20, 64, 64, 30 };
+	struct http_limits lim = { 16384, 64, 1 << 20, 64, 64, 30, 0 };
 	struct http_server *srv;
 	struct errbuf e;
 	SSL_CTX *ctx;
