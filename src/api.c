@@ -75,12 +75,6 @@ void api_free(struct api *api)
 	free(api);
 }
 
-/* The api behind a request. */
-static struct api *api_of(void *arg)
-{
-	return arg;
-}
-
 static struct api *the_api;	/* the handlers' argument (one API per process) */
 
 /* Reads a non-negative integer parameter name from a query string. */
@@ -611,7 +605,7 @@ static void on_abort(struct http_req *r)
 static void on_refused(void *arg, const char *oin, const char *method, const char *path,
 		       int status, const char *reason)
 {
-	struct api *api = api_of(arg);
+	struct api *api = arg;
 	struct store *s = api->app->store;
 	struct errbuf e;
 

@@ -175,7 +175,6 @@ struct store {
 	sqlite3_stmt *stmt[Q_COUNT];
 	char as_of[11];
 	char window_start[11];
-	bool in_tx;
 	int busy_timeout_ms;
 };
 
@@ -368,7 +367,6 @@ enum status store_begin(struct store *s, struct errbuf *e)
 
 	if (st == NULL || step_done(s, st, e, "begin") != ST_OK)
 		return ST_FAIL;
-	s->in_tx = true;
 	return ST_OK;
 }
 
@@ -378,7 +376,6 @@ enum status store_commit(struct store *s, struct errbuf *e)
 
 	if (st == NULL || step_done(s, st, e, "commit") != ST_OK)
 		return ST_FAIL;
-	s->in_tx = false;
 	return ST_OK;
 }
 
@@ -387,7 +384,6 @@ void store_rollback(struct store *s)
 	if (s == NULL || sqlite3_get_autocommit(s->db))
 		return;	/* no transaction open */
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	s->in_tx = false;
 }
 
 enum status store_ingest_add(struct store *s, const struct ingest_row *r, int64_t *id,
