@@ -408,7 +408,8 @@ static void read_body(struct conn *c, struct evbuffer *in)
 		struct timeval now;
 
 		evutil_gettimeofday(&now, NULL);
-		if (evutil_timercmp(&now, &r->deadline, >)) {
+		if (now.tv_sec > r->deadline.tv_sec ||
+		    (now.tv_sec == r->deadline.tv_sec && now.tv_usec > r->deadline.tv_usec)) {
 			evbuffer_drain(in, evbuffer_get_length(in));
 			http_reply_error(r, 408, "the body came slower than %zu bytes a second",
 					 c->srv->lim.min_body_rate);
