@@ -8,13 +8,7 @@
 # Needs sqlite3.  The pages are in tests/e2e/pull/: the inspectie fixture
 # split in three (feed, feed.p2, feed.p3) and a malformed page.
 . "$(dirname "$0")/lib.sh"
-
-# In a test's subshell `fail` ends the test at once (the EXIT trap then
-# stops its servers), so that no later assertion can hide a failure.
-fail() {
-	echo "# $*"
-	exit 1
-}
+. "$(dirname "$0")/servers.sh"
 
 TESTSOURCE=$ROOT/build/tests/testsource
 PAGES=$E2E/pull
@@ -30,11 +24,6 @@ if [ -z "$MISSING" ]; then
 		{ echo "Bail out! certs/mkcerts.sh failed"; exit 1; }
 fi
 
-exec 3>&1
-note() {	# a TAP comment shown whether the test passes or fails
-	echo "# $*" >&3
-}
-
 tt() {	# t, or a skip when a tool is missing; PULL_TESTS=REGEX selects tests
 	[[ $2 =~ ${PULL_TESTS:-.} ]] || return 0
 	if [ -n "$MISSING" ]; then
@@ -43,65 +32,6 @@ tt() {	# t, or a skip when a tool is missing; PULL_TESTS=REGEX selects tests
 		return
 	fi
 	t "$@"
-}
-
-# --- servers --------------------------------------------------------------
-
-PIDS=()
-LOGS=()
-# launch LOG CMD...: starts CMD in the background, stderr to LOG, and waits
-# (10 s at most) for its "listening on 127.0.0.1:PORT"; sets LPID, LPORT.
-# Whatever is launched is stopped when the test's subshell exits.
-launch() {
-	local log=$1; shift
-	: >"$log"
-	"$@" 2>"$log" &
-	LPID=$!
-	PIDS+=("$LPID")
-	LOGS+=("$log")
-	trap on_exit EXIT
-	for _ in $(seq 200); do
-		LPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$log" | head -1)
-		[ -n "$LPORT" ] && return 0
-		kill -0 "$LPID" 2>/dev/null || { cat "$log"; fail "$1 did not start"; }
-		sleep 0.05
-	done
-	fail "$1 did not say it was listening within 10 s"
-}
-
-stop() {	# stop PID: SIGTERM, 10 s grace, then SIGKILL
-	kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null; return 0; }
-	kill -TERM "$1" 2>/dev/null
-	for _ in $(seq 200); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -0 "$1" 2>/dev/null && { echo "# pid $1 ignored SIGTERM for 10 s"; kill -KILL "$1"; }
-	wait "$1" 2>/dev/null
-	return 0
-}
-
-on_exit() {
-	local rc=$? i
-	for i in "${!PIDS[@]}"; do
-		stop "${PIDS[$i]}"
-	done
-	if [ "$rc" -ne 0 ]; then
-		for i in "${!LOGS[@]}"; do
-			[ -s "${LOGS[$i]}" ] || continue
-			echo "# ${LOGS[$i]##*/}:"
-			tail -12 "${LOGS[$i]}" | sed 's/^/#   /'
-		done
-	fi
-}
-
-# until_ SECONDS CMD...: polls CMD every 0.1 s until it succeeds; 1 after SECONDS.
-until_() {
-	local end=$((SECONDS + $1)); shift
-	while ! "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -ge "$end" ] && return 1
-		sleep 0.1
-	done
 }
 
 # --- the installation and its source ---------------------------------------
