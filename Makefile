@@ -21,9 +21,9 @@ DEBS    := build-essential pkg-config libxml2-dev libxml2-utils libxmlsec1-dev \
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wformat=2
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -Isrc \
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) -fPIC -Isrc \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
-LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lm
+LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lm -pthread
 LDFLAGS ?=
 
 # `make V=1` shows the full commands.

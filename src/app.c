@@ -65,7 +65,7 @@ enum status app_open(struct app *app, const char *dir, struct errbuf *e)
 	}
 	db_path(dir, &app->cfg, path);
 	if (store_open(path, loader_schema_dir(), app->cfg.busy_timeout_ms, &app->store,
-		       e) != ST_OK)
+		       e) != ST_OK || store_cache(app->store, app->cfg.cache_mib, e) != ST_OK)
 		goto out_close;
 	return ST_OK;
 out_close:

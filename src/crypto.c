@@ -126,6 +126,7 @@ enum status crypto_keys_load(const char *dir, struct keys *k, struct errbuf *e)
 	char path[4096];
 
 	memset(k, 0, sizeof(*k));
+	k->nonce_used = sizeof(k->nonces);	/* empty: drawn at the first seal */
 	snprintf(path, sizeof(path), "%s/keys/%s", dir, key_files[0]);
 	if (key_load(path, k->pseudonym, e) != ST_OK)
 		goto fail;
@@ -160,7 +161,21 @@ void crypto_pseudonym(const struct keys *k, const char bsn[9], uint8_t out[PSEUD
 	HMAC(EVP_sha256(), k->pseudonym, CRYPTO_KEY_LEN, (const uint8_t *)bsn, 9, out, &len);
 }
 
-enum status crypto_seal_bsn(const struct keys *k, const char bsn[9],
+/* A fresh random 96-bit nonce from the pool of k. */
+static enum status next_nonce(struct keys *k, uint8_t out[12], struct errbuf *e)
+{
+	if (k->nonce_used + 12 > sizeof(k->nonces)) {
+		if (crypto_random(k->nonces, sizeof(k->nonces), e) != ST_OK)
+			return ST_FAIL;
+		k->nonce_used = 0;
+	}
+	memcpy(out, k->nonces + k->nonce_used, 12);
+	OPENSSL_cleanse(k->nonces + k->nonce_used, 12);
+	k->nonce_used += 12;
+	return ST_OK;
+}
+
+enum status crypto_seal_bsn(struct keys *k, const char bsn[9],
 			    const uint8_t pseudonym[PSEUDONYM_LEN],
 			    uint8_t out[SEALED_BSN_LEN], struct errbuf *e)
 {
@@ -168,7 +183,7 @@ enum status crypto_seal_bsn(const struct keys *k, const char bsn[9],
 	enum status st = ST_FAIL;
 	int n;
 
-	if (crypto_random(out, 12, e) != ST_OK)
+	if (next_nonce(k, out, e) != ST_OK)
 		return ST_FAIL;
 	if (c == NULL)
 		return errbuf_set(e, ST_FAIL, "the keys are not loaded");

@@ -20,6 +20,8 @@
 /* A sealed BSN: 12-byte nonce, 9-byte ciphertext, 16-byte tag. */
 #define SEALED_BSN_LEN (12 + 9 + 16)
 
+#define CRYPTO_NONCE_POOL (12 * 256)
+
 struct keys {
 	uint8_t pseudonym[CRYPTO_KEY_LEN];
 	uint8_t encrypt[CRYPTO_KEY_LEN];
@@ -27,6 +29,11 @@ struct keys {
 	 * algorithm and expands a key on each fresh context). */
 	struct evp_mac_ctx_st *mac;
 	struct evp_cipher_ctx_st *seal;
+	/* Nonces drawn ahead: one RAND_bytes() call per CRYPTO_NONCE_POOL
+	 * bytes instead of one per record (each call takes the generator's
+	 * lock and checks for a fork).  Used up front to back, never twice. */
+	uint8_t nonces[CRYPTO_NONCE_POOL];
+	size_t nonce_used;
 };
 
 /*
@@ -49,7 +56,7 @@ void crypto_pseudonym(const struct keys *k, const char bsn[9], uint8_t out[PSEUD
  * nonce; the pseudonym is bound in as additional data, so a ciphertext
  * cannot be moved to another person's row.
  */
-enum status crypto_seal_bsn(const struct keys *k, const char bsn[9],
+enum status crypto_seal_bsn(struct keys *k, const char bsn[9],
 			    const uint8_t pseudonym[PSEUDONYM_LEN],
 			    uint8_t out[SEALED_BSN_LEN], struct errbuf *e);
 

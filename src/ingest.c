@@ -1,9 +1,32 @@
 /*
  * ingest.c - the ingest pipeline (see ingest.h).
+ *
+ * Two stages, joined by batches of records:
+ *
+ *   parse  - read the input, run the adapter, and for each record it
+ *            gives: normalise, check the party's territory, validate the
+ *            canonical XML, pseudonymise and encrypt the BSN (prepare());
+ *   store  - write each prepared record, or log each rejected one, in the
+ *            input's transaction (consume()), then commit.
+ *
+ * The stages run on two threads when they can: the parse stage on a
+ * thread of its own, the store stage on the caller's, with at most NBATCH
+ * batches in flight, so memory stays bounded whatever the input's size.
+ * Each stage takes about half of the work (docs/performance.md), so two
+ * cores nearly halve the time of a large file.  If no thread can be had
+ * (or opts->one_thread asks for it) both stages run in turn on the
+ * caller's thread, through the same functions.
+ *
+ * Only the store stage touches the database; only the parse stage touches
+ * the adapter, libxml2 and the keys.  What one stage tells the other
+ * travels in the batches, or is read after the parse thread has ended,
+ * except for `stop` (the store stage failed: parse no further).
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,19 +34,65 @@
 
 #include "exlog.h"
 #include "ingest.h"
+#include "queue.h"
 #include "record.h"
+
+#define BATCH_LEN 256	/* records per batch */
+#define NBATCH 4	/* batches in flight between the threads */
+#define READ_SIZE (1 << 16)
+
+/* One record on its way from the parse stage to the store stage. */
+struct item {
+	bool rejected;
+	struct record r;	/* its strings point into text */
+	uint8_t pseudonym[PSEUDONYM_LEN], sealed[SEALED_BSN_LEN];	/* a person */
+	struct finding_person *persons;	/* a finding's, malloc'd */
+	size_t npersons;
+	char *text;		/* malloc'd: the record's strings, or place and reason */
+	const char *place, *reason;	/* a rejection: point into text */
+};
+
+struct batch {
+	size_t n;
+	uint64_t bytes;		/* input read when the batch was handed over */
+	struct item items[BATCH_LEN];
+};
+
+/* What one stage knows went wrong. */
+struct side {
+	bool failed;		/* the broker failed (not the input) */
+	struct errbuf fatal;	/* why */
+};
 
 struct ingest {
 	struct app *app;
 	struct loaded_adapter *la;
 	struct ingest_opts opts;
 	void *stream;
-	struct sha256 *digest;
 	struct ingest_result res;
-	struct errbuf fatal;	/* why the ingest stopped, if it did */
+
+	/* the parse stage's own */
+	struct side parse;
+	struct sha256 *digest;
+	uint64_t bytes;
+	long records;		/* records and rejections given by the adapter */
+	bool finished;		/* the adapter's finish() was called */
 	char cursor[512];	/* what a paged source said comes next */
 	bool cursor_seen, cursor_null;
-	bool failed;		/* the broker failed (not the input) */
+	struct batch *cur;	/* being filled */
+	int fd;
+	const char *path;
+	char buf[READ_SIZE];
+
+	/* the store stage's own */
+	struct side store;
+	uint64_t progress_at;	/* bytes when on_progress was last called */
+	atomic_bool stop;	/* the store stage failed: parse no further */
+
+	/* between the threads, when there are two */
+	bool threaded;
+	struct queue *full, *empty;
+	struct batch *batches[NBATCH];	/* all of them, in->cur among them */
 };
 
 /*
@@ -44,6 +113,312 @@ static void redact_bsn(char *s)
 	}
 }
 
+static enum status side_fail(struct side *s, const char *msg)
+{
+	if (!s->failed)
+		errbuf_set(&s->fatal, ST_FAIL, "%s", msg);
+	s->failed = true;
+	return ST_FAIL;
+}
+
+/* ------------------------------------------------------------ batches */
+
+/* Frees what the item owns and wipes it. */
+static void item_clear(struct item *it)
+{
+	record_clear(&it->r);
+	free(it->persons);
+	free(it->text);
+	memset(it, 0, sizeof(*it));
+}
+
+static void batch_clear(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		item_clear(&b->items[i]);
+	b->n = 0;
+}
+
+static void consume(struct ingest *in, struct batch *b);
+
+/*
+ * Hands the batch being filled to the store stage and, unless it is the
+ * last, takes an empty one.  false when the store stage has stopped.
+ */
+static bool hand_over(struct ingest *in, bool last)
+{
+	struct batch *b = in->cur;
+
+	b->bytes = in->bytes;
+	if (!in->threaded) {	/* one thread: store it now */
+		consume(in, b);
+		return !atomic_load(&in->stop);
+	}
+	if (!queue_push(in->full, b))
+		return false;	/* still ours, cleared at the end */
+	in->cur = last ? NULL : queue_pop(in->empty);
+	return last || in->cur != NULL;
+}
+
+/* The next free item of the batch being filled; NULL: stop parsing. */
+static struct item *next_item(struct ingest *in)
+{
+	if (atomic_load(&in->stop) || in->parse.failed)
+		return NULL;
+	if (in->cur->n == BATCH_LEN && !hand_over(in, false))
+		return NULL;
+	return &in->cur->items[in->cur->n];
+}
+
+/* ------------------------------------------------------------ parse stage */
+
+/* Copies n strings into one allocation and points *strs[i] at the copies. */
+static bool own_strings(struct item *it, const char **strs[], size_t n)
+{
+	size_t len = 0;
+	char *p;
+
+	for (size_t i = 0; i < n; i++)
+		if (*strs[i] != NULL)
+			len += strlen(*strs[i]) + 1;
+	if (len == 0)
+		return true;
+	it->text = p = malloc(len);
+	if (p == NULL)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (*strs[i] == NULL)
+			continue;
+		len = strlen(*strs[i]) + 1;
+		memcpy(p, *strs[i], len);
+		*strs[i] = p;
+		p += len;
+	}
+	return true;
+}
+
+/* Makes it a rejection; false when out of memory. */
+static bool make_reject(struct item *it, const char *place, const char *reason)
+{
+	const char **strs[] = { &place, &reason };
+
+	it->rejected = true;
+	if (!own_strings(it, strs, 2))
+		return false;
+	it->place = place;
+	it->reason = reason;
+	return true;
+}
+
+/* Pseudonymises and encrypts the BSNs of it, wiping them afterwards. */
+static enum status seal(struct ingest *in, struct item *it)
+{
+	struct keys *k = &in->app->keys;
+	struct record *r = &it->r;
+	enum status st = ST_OK;
+
+	if (r->kind == ADAPTER_PERSON) {
+		crypto_pseudonym(k, r->bsn, it->pseudonym);
+		st = crypto_seal_bsn(k, r->bsn, it->pseudonym, it->sealed, &in->parse.fatal);
+	} else if (r->nbsn > 0) {
+		it->persons = calloc(r->nbsn, sizeof(*it->persons));
+		if (it->persons == NULL)
+			return side_fail(&in->parse, "out of memory");
+		for (size_t i = 0; st == ST_OK && i < r->nbsn; i++) {
+			crypto_pseudonym(k, r->bsns[i], it->persons[i].pseudonym);
+			st = crypto_seal_bsn(k, r->bsns[i], it->persons[i].pseudonym,
+					     it->persons[i].bsn_sealed, &in->parse.fatal);
+		}
+	}
+	if (st != ST_OK)
+		in->parse.failed = true;
+	it->npersons = r->nbsn;
+	return st;
+}
+
+/* The strings of r, copied out of the adapter's buffers. */
+static bool own_record(struct item *it)
+{
+	struct record *r = &it->r;
+	const char **dwelling[] = { &r->gebruiksdoel, &r->vergunning, &r->vergunning_tot };
+	const char **finding[] = { &r->id, &r->datum, &r->soort, &r->kvk };
+
+	switch (r->kind) {
+	case ADAPTER_DWELLING:
+		return own_strings(it, dwelling, 3);
+	case ADAPTER_FINDING:
+		return own_strings(it, finding, 4);
+	default:
+		return true;
+	}
+}
+
+/*
+ * Turns one adapter record into an item: normalised, in the party's
+ * territory, valid against the canonical schema, sealed.  A record that
+ * fails a check becomes a rejection; ST_FAIL only when the broker fails.
+ */
+static enum status prepare(struct ingest *in, const struct adapter_record *rec,
+			   const char *place, struct item *it)
+{
+	struct record *r = &it->r;
+	struct errbuf e;
+	bool nomem;
+
+	if (record_normalise(rec, r, &e) != ST_OK) {
+		if (strcmp(e.msg, "out of memory") == 0)	/* ours, not the record's */
+			return side_fail(&in->parse, "out of memory");
+		goto reject;
+	}
+	if (in->opts.gemeenten != NULL && in->opts.gemeenten->n > 0 &&
+	    !strlist_has(in->opts.gemeenten, r->address.gemeentecode)) {
+		errbuf_set(&e, ST_FAIL, "gemeentecode %s is not one this party may supply",
+			   r->address.gemeentecode);
+		goto reject;
+	}
+	if (record_validate(in->app->records, r, &nomem, &e) != ST_OK) {
+		if (nomem) {	/* the broker failed, not the record: stop the input */
+			errbuf_set(&in->parse.fatal, ST_FAIL,
+				   "out of memory while validating %s", place);
+			in->parse.failed = true;
+			return ST_FAIL;
+		}
+		goto reject;
+	}
+	if (seal(in, it) != ST_OK)
+		return ST_FAIL;
+	record_clear(r);	/* the BSNs in clear go now; the pseudonyms stay */
+	if (!own_record(it))
+		return side_fail(&in->parse, "out of memory");
+	return ST_OK;
+reject:
+	record_clear(r);
+	memset(r, 0, sizeof(*r));
+	if (!make_reject(it, place, e.msg))
+		return side_fail(&in->parse, "out of memory");
+	return ST_OK;
+}
+
+/* The adapter's record callback: one record prepared into the batch. */
+static int host_record(void *ctx, const struct adapter_record *rec)
+{
+	struct ingest *in = ctx;
+	const char *place = rec->place != NULL ? rec->place : "?";
+	struct item *it;
+
+	if (in->records >= (long)in->app->cfg.max_records) {	/* refused, not failed */
+		errbuf_set(&in->parse.fatal, ST_FAIL, "%s: more than %zu records in one "
+			   "input ([ingest] max_records)", place, in->app->cfg.max_records);
+		return -1;
+	}
+	it = next_item(in);
+	if (it == NULL)
+		return -1;
+	if (prepare(in, rec, place, it) != ST_OK) {
+		item_clear(it);
+		return -1;
+	}
+	in->cur->n++;
+	in->records++;
+	return 0;
+}
+
+/* The adapter's rejection of a record it could not read. */
+static void host_reject(void *ctx, const char *place, const char *reason)
+{
+	struct ingest *in = ctx;
+	struct item *it = next_item(in);
+
+	if (it == NULL)
+		return;
+	if (!make_reject(it, place != NULL ? place : "?",
+			 reason != NULL ? reason : "rejected")) {
+		item_clear(it);
+		side_fail(&in->parse, "out of memory");
+		return;
+	}
+	in->cur->n++;
+	in->records++;
+}
+
+static void host_cursor(void *ctx, const char *next)
+{
+	struct ingest *in = ctx;
+
+	in->cursor_seen = true;
+	in->cursor_null = next == NULL;
+	if (next != NULL && strlen(next) >= sizeof(in->cursor)) {
+		in->parse.failed = true;
+		errbuf_set(&in->parse.fatal, ST_FAIL,
+			   "the page's cursor is longer than %zu bytes", sizeof(in->cursor) - 1);
+		return;
+	}
+	snprintf(in->cursor, sizeof(in->cursor), "%s", next != NULL ? next : "");
+}
+
+/* Turns an adapter result into ours, noting why the input stopped. */
+static enum status adapter_result(struct ingest *in, int rc)
+{
+	if (rc == ADAPTER_OK)
+		return ST_OK;
+	if (rc == ADAPTER_REFUSED) {
+		const char *why = in->la->adapter->error(in->stream);
+
+		in->res.refused = true;
+		errbuf_set(&in->parse.fatal, ST_FAIL, "%s", why != NULL ? why : "input refused");
+		redact_bsn(in->parse.fatal.msg);
+	} else if (rc == ADAPTER_NOMEM) {
+		in->parse.failed = true;
+		errbuf_set(&in->parse.fatal, ST_FAIL, "%s adapter: out of memory",
+			   in->la->adapter->name);
+	} else if (!in->parse.failed && !atomic_load(&in->stop)) {
+		in->res.refused = true;	/* ADAPTER_ABORT for a limit */
+	}
+	return ST_FAIL;
+}
+
+/*
+ * The parse stage over the whole input: read, feed the adapter, finish it,
+ * and hand over the last batch.
+ */
+static void parse_input(struct ingest *in)
+{
+	const struct adapter *a = in->la->adapter;
+	enum status st = ST_OK;
+	ssize_t n;
+
+	while (st == ST_OK && (n = read(in->fd, in->buf, sizeof(in->buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			errbuf_set(&in->parse.fatal, ST_FAIL, "cannot read %s: %s", in->path,
+				   strerror(errno));
+			in->parse.failed = true;
+			break;
+		}
+		crypto_sha256_update(in->digest, in->buf, (size_t)n);
+		in->bytes += (uint64_t)n;
+		st = adapter_result(in, a->feed(in->stream, in->buf, (size_t)n));
+	}
+	if (st == ST_OK && !in->parse.failed && !atomic_load(&in->stop))
+		adapter_result(in, a->finish(in->stream));
+	in->finished = true;
+	if (in->cur != NULL && in->cur->n > 0 && !in->parse.failed && !in->res.refused &&
+	    !atomic_load(&in->stop))
+		hand_over(in, true);
+}
+
+static void *parse_thread(void *arg)
+{
+	struct ingest *in = arg;
+
+	parse_input(in);
+	queue_close(in->full);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ store stage */
+
 /* Reports and logs one rejected record. */
 static void reject(struct ingest *in, const char *place, const char *reason)
 {
@@ -55,81 +430,31 @@ static void reject(struct ingest *in, const char *place, const char *reason)
 	in->res.rejected++;
 	if (in->opts.on_reject != NULL)
 		in->opts.on_reject(in->opts.arg, place, why);
-	if (in->failed)
+	if (in->store.failed)
 		return;
 	if (exlog_append(in->app->store, "reject", in->opts.party, in->opts.origin,
 			 json_pack("{s:s, s:s, s:s, s:I}", "adapter", in->la->adapter->name,
 				   "place", place, "reason", why, "ingest", (json_int_t)in->res.ingest_id),
 			 &e) != ST_OK) {
-		in->failed = true;
-		in->fatal = e;
+		in->store.failed = true;
+		in->store.fatal = e;
 	}
 }
 
-static void host_cursor(void *ctx, const char *next)
-{
-	struct ingest *in = ctx;
-
-	in->cursor_seen = true;
-	in->cursor_null = next == NULL;
-	if (next != NULL && strlen(next) >= sizeof(in->cursor)) {
-		in->failed = true;
-		errbuf_set(&in->fatal, ST_FAIL, "the page's cursor is longer than %zu bytes",
-			   sizeof(in->cursor) - 1);
-		return;
-	}
-	snprintf(in->cursor, sizeof(in->cursor), "%s", next != NULL ? next : "");
-}
-
-static void host_reject(void *ctx, const char *place, const char *reason)
-{
-	reject(ctx, place != NULL ? place : "?", reason != NULL ? reason : "rejected");
-}
-
-/* Pseudonymises and encrypts one BSN. */
-static enum status seal(struct ingest *in, const char bsn[10], uint8_t pseudonym[PSEUDONYM_LEN],
-			uint8_t sealed[SEALED_BSN_LEN])
-{
-	crypto_pseudonym(&in->app->keys, bsn, pseudonym);
-	return crypto_seal_bsn(&in->app->keys, bsn, pseudonym, sealed, &in->fatal);
-}
-
-static enum status store_finding(struct ingest *in, const struct record *r, bool *changed)
-{
-	struct finding_person *fp = NULL;
-	struct finding_row row = {
-		.id = r->id, .datum = r->datum, .soort = r->soort, .kvk = r->kvk,
-		.address = r->address, .aangetroffen = r->aangetroffen, .npersons = r->nbsn,
-	};
-	enum status st = ST_FAIL;
-
-	if (r->nbsn > 0) {
-		fp = calloc(r->nbsn, sizeof(*fp));
-		if (fp == NULL)
-			return errbuf_set(&in->fatal, ST_FAIL, "out of memory");
-	}
-	for (size_t i = 0; i < r->nbsn; i++)
-		if (seal(in, r->bsns[i], fp[i].pseudonym, fp[i].bsn_sealed) != ST_OK)
-			goto out_free;
-	row.persons = fp;
-	st = store_put_finding(in->app->store, in->res.ingest_id, &row, changed, &in->fatal);
-out_free:
-	free(fp);
-	return st;
-}
-
-/* Stores a normalised, validated record. */
-static enum status store_record(struct ingest *in, const struct record *r, bool *changed)
+/* Stores one prepared record. */
+static enum status store_item(struct ingest *in, const struct item *it, bool *changed)
 {
 	struct store *s = in->app->store;
+	const struct record *r = &it->r;
+	struct errbuf *e = &in->store.fatal;
 
 	switch (r->kind) {
 	case ADAPTER_PERSON: {
 		struct person_row row = { .begindatum = r->begindatum, .address = r->address };
 
-		if (seal(in, r->bsn, row.pseudonym, row.bsn_sealed) != ST_OK)
-			return ST_FAIL;
-		return store_put_person(s, in->res.ingest_id, &row, changed, &in->fatal);
+		memcpy(row.pseudonym, it->pseudonym, sizeof(row.pseudonym));
+		memcpy(row.bsn_sealed, it->sealed, sizeof(row.bsn_sealed));
+		return store_put_person(s, in->res.ingest_id, &row, changed, e);
 	}
 	case ADAPTER_DWELLING: {
 		struct dwelling_row row = {
@@ -138,67 +463,118 @@ static enum status store_record(struct ingest *in, const struct record *r, bool 
 			.vergunning = r->vergunning, .vergunning_tot = r->vergunning_tot,
 		};
 
-		return store_put_dwelling(s, in->res.ingest_id, &row, changed, &in->fatal);
+		return store_put_dwelling(s, in->res.ingest_id, &row, changed, e);
 	}
-	default:
-		return store_finding(in, r, changed);
+	default: {
+		struct finding_row row = {
+			.id = r->id, .datum = r->datum, .soort = r->soort, .kvk = r->kvk,
+			.address = r->address, .aangetroffen = r->aangetroffen,
+			.persons = it->persons, .npersons = it->npersons,
+		};
+
+		return store_put_finding(s, in->res.ingest_id, &row, changed, e);
+	}
 	}
 }
 
-/* The adapter's record callback: one record through the pipeline. */
-static int host_record(void *ctx, const struct adapter_record *rec)
+/* The store stage for one batch; empties it. */
+static void consume(struct ingest *in, struct batch *b)
 {
-	struct ingest *in = ctx;
-	const char *place = rec->place != NULL ? rec->place : "?";
-	struct record r;
-	struct errbuf e;
-	bool changed = false, nomem;
+	for (size_t i = 0; i < b->n && !in->store.failed; i++) {
+		struct item *it = &b->items[i];
+		bool changed = false;
 
-	if (in->failed)
-		return -1;
-	if (in->res.accepted + in->res.rejected >= (long)in->app->cfg.max_records) {
-		errbuf_set(&in->fatal, ST_FAIL, "%s: more than %zu records in one input "
-			   "([ingest] max_records)", place, in->app->cfg.max_records);
-		return -1;
-	}
-	if (record_normalise(rec, &r, &e) != ST_OK) {
-		if (strcmp(e.msg, "out of memory") == 0)	/* ours, not the record's */
-			return errbuf_set(&in->fatal, ST_FAIL, "out of memory"), in->failed = true,
-			       -1;
-		reject(in, place, e.msg);
-		return in->failed ? -1 : 0;
-	}
-	if (in->opts.gemeenten != NULL && in->opts.gemeenten->n > 0 &&
-	    !strlist_has(in->opts.gemeenten, r.address.gemeentecode)) {
-		errbuf_set(&e, ST_FAIL, "gemeentecode %s is not one this party may supply",
-			   r.address.gemeentecode);
-		reject(in, place, e.msg);
-		record_clear(&r);
-		return in->failed ? -1 : 0;
-	}
-	if (record_validate(in->app->records, &r, &nomem, &e) != ST_OK) {
-		record_clear(&r);
-		if (nomem) {	/* the broker failed, not the record: stop the input */
-			in->failed = true;
-			errbuf_set(&in->fatal, ST_FAIL, "out of memory while validating %s", place);
-			return -1;
+		if (it->rejected) {
+			reject(in, it->place, it->reason);
+			continue;
 		}
-		reject(in, place, e.msg);
-		return in->failed ? -1 : 0;
+		if (store_item(in, it, &changed) != ST_OK) {
+			in->store.failed = true;
+			break;
+		}
+		in->res.accepted++;
+		in->res.changed += changed;
 	}
-	if (store_record(in, &r, &changed) != ST_OK) {
-		in->failed = true;
-		record_clear(&r);
-		return -1;
+	if (in->store.failed)
+		atomic_store(&in->stop, true);
+	batch_clear(b);
+	if (in->opts.on_progress != NULL &&
+	    (b->bytes >> 22) != (in->progress_at >> 22)) {	/* every 4 MiB */
+		in->progress_at = b->bytes;
+		in->opts.on_progress(in->opts.arg, b->bytes, in->res.accepted + in->res.rejected);
 	}
-	record_clear(&r);
-	in->res.accepted++;
-	in->res.changed += changed;
-	return 0;
 }
 
-struct ingest *ingest_begin(struct app *app, struct loaded_adapter *la,
-			    const struct ingest_opts *opts, struct errbuf *e)
+/* ------------------------------------------------------------ one input */
+
+/* Frees the batches and queues of two threads, or the one batch of one. */
+static void batches_free(struct ingest *in)
+{
+	if (!in->threaded) {
+		in->batches[0] = in->cur;
+		in->cur = NULL;
+	}
+	for (size_t i = 0; i < NBATCH; i++) {
+		if (in->batches[i] != NULL)
+			batch_clear(in->batches[i]);
+		free(in->batches[i]);
+		in->batches[i] = NULL;
+	}
+	queue_free(in->full);
+	queue_free(in->empty);
+	in->full = in->empty = NULL;
+}
+
+/* Undoes what a failed start of two threads made; in->cur stays. */
+static bool no_threads(struct ingest *in)
+{
+	struct batch *cur = in->cur;
+
+	in->cur = NULL;
+	batches_free(in);
+	in->cur = cur;
+	return false;
+}
+
+/*
+ * Runs the parse stage on a thread of its own and the store stage here.
+ * false when the thread or its queues cannot be had (nothing was read).
+ */
+static bool run_two_threads(struct ingest *in)
+{
+	struct batch *first = in->cur, *b;
+	pthread_t parser;
+
+	in->full = queue_new(NBATCH);
+	in->empty = queue_new(NBATCH);
+	if (in->full == NULL || in->empty == NULL)
+		return no_threads(in);
+	for (size_t i = 1; i < NBATCH; i++) {
+		in->batches[i] = calloc(1, sizeof(struct batch));
+		if (in->batches[i] == NULL || !queue_push(in->empty, in->batches[i]))
+			return no_threads(in);
+	}
+	in->threaded = true;
+	if (pthread_create(&parser, NULL, parse_thread, in) != 0) {
+		in->threaded = false;
+		return no_threads(in);
+	}
+	in->batches[0] = first;
+	while ((b = queue_pop(in->full)) != NULL) {
+		consume(in, b);
+		if (in->store.failed) {
+			queue_stop(in->full);	/* wakes a parser waiting to hand over */
+			queue_close(in->empty);	/* and one waiting for an empty batch */
+			break;
+		}
+		queue_push(in->empty, b);
+	}
+	pthread_join(parser, NULL);
+	return true;
+}
+
+static struct ingest *ingest_begin(struct app *app, struct loaded_adapter *la,
+				   const struct ingest_opts *opts, struct errbuf *e)
 {
 	struct ingest *in = calloc(1, sizeof(*in));
 	struct adapter_host host = {
@@ -215,7 +591,10 @@ struct ingest *ingest_begin(struct app *app, struct loaded_adapter *la,
 		.digest = "",
 	};
 
-	if (in == NULL || (in->digest = crypto_sha256_new()) == NULL) {
+	if (in == NULL || (in->digest = crypto_sha256_new()) == NULL ||
+	    (in->cur = calloc(1, sizeof(*in->cur))) == NULL) {
+		if (in != NULL && in->digest != NULL)
+			crypto_sha256_final(in->digest, in->res.digest);
 		free(in);
 		errbuf_set(e, ST_FAIL, "out of memory");
 		return NULL;
@@ -223,6 +602,7 @@ struct ingest *ingest_begin(struct app *app, struct loaded_adapter *la,
 	in->app = app;
 	in->la = la;
 	in->opts = *opts;
+	atomic_init(&in->stop, false);
 	host.ctx = in;
 	if (store_begin(app->store, e) != ST_OK)
 		goto out_free;
@@ -238,40 +618,9 @@ out_rollback:
 	store_rollback(app->store);
 out_free:
 	crypto_sha256_final(in->digest, in->res.digest);
+	free(in->cur);
 	free(in);
 	return NULL;
-}
-
-/* Turns an adapter result into ours, noting why the input stopped. */
-static enum status adapter_result(struct ingest *in, int rc)
-{
-	if (rc == ADAPTER_OK)
-		return ST_OK;
-	if (rc == ADAPTER_REFUSED) {
-		const char *why = in->la->adapter->error(in->stream);
-
-		in->res.refused = true;
-		errbuf_set(&in->fatal, ST_FAIL, "%s", why != NULL ? why : "input refused");
-		redact_bsn(in->fatal.msg);
-	} else if (rc == ADAPTER_NOMEM) {
-		in->failed = true;
-		errbuf_set(&in->fatal, ST_FAIL, "%s adapter: out of memory",
-			   in->la->adapter->name);
-	} else if (!in->failed) {	/* ADAPTER_ABORT for a limit */
-		in->res.refused = true;
-	}
-	return ST_FAIL;
-}
-
-enum status ingest_feed(struct ingest *in, const void *buf, size_t len, struct errbuf *e)
-{
-	crypto_sha256_update(in->digest, buf, len);
-	in->res.bytes += len;
-	if (adapter_result(in, in->la->adapter->feed(in->stream, buf, len)) != ST_OK) {
-		*e = in->fatal;
-		return ST_FAIL;
-	}
-	return ST_OK;
 }
 
 /* Logs an input refused whole, in a transaction of its own. */
@@ -283,7 +632,7 @@ static enum status log_refusal(struct ingest *in, struct errbuf *e)
 		return ST_FAIL;
 	if (exlog_append(s, "reject", in->opts.party, in->opts.origin,
 			 json_pack("{s:s, s:s, s:s, s:s, s:I}", "adapter", in->la->adapter->name,
-				   "place", "file", "reason", in->fatal.msg, "digest",
+				   "place", "file", "reason", in->parse.fatal.msg, "digest",
 				   in->res.digest, "bytes", (json_int_t)in->res.bytes),
 			 e) != ST_OK || store_commit(s, e) != ST_OK) {
 		store_rollback(s);
@@ -316,18 +665,24 @@ static enum status commit(struct ingest *in, struct errbuf *e)
 	return store_commit(s, e);
 }
 
-enum status ingest_end(struct ingest *in, struct ingest_result *res, struct errbuf *e)
+/*
+ * Ends the input once both stages are done: commits, or rolls back and
+ * says why (the store stage's failure first: it is what stopped the
+ * parse), then frees in.
+ */
+static enum status ingest_end(struct ingest *in, struct ingest_result *res, struct errbuf *e)
 {
 	enum status st = ST_FAIL;
+	bool failed = in->store.failed || in->parse.failed;
 
-	if (!in->res.refused && !in->failed)
-		adapter_result(in, in->la->adapter->finish(in->stream));
 	crypto_sha256_final(in->digest, in->res.digest);
-	in->digest = NULL;
-	if (in->res.refused || in->failed) {
+	in->res.bytes = in->bytes;
+	if (failed || in->res.refused) {
 		store_rollback(in->app->store);
-		*e = in->fatal;
-		if (in->res.refused && log_refusal(in, e) != ST_OK)
+		*e = in->store.failed ? in->store.fatal : in->parse.fatal;
+		if (failed)
+			in->res.refused = false;
+		else if (log_refusal(in, e) != ST_OK)
 			in->res.refused = false;	/* the broker failed after all */
 		goto out_free;
 	}
@@ -338,10 +693,10 @@ enum status ingest_end(struct ingest *in, struct ingest_result *res, struct errb
 	st = in->res.rejected > 0 ? ST_REJECTED : ST_OK;
 out_free:
 	*res = in->res;
-	if (st == ST_FAIL) {
+	if (st == ST_FAIL)
 		res->accepted = res->changed = 0;
-	}
 	in->la->adapter->close(in->stream);
+	batches_free(in);
 	free(in);
 	return st;
 }
@@ -350,10 +705,8 @@ enum status ingest_file(struct app *app, struct loaded_adapter *la, const char *
 			const struct ingest_opts *opts, struct ingest_result *res,
 			struct errbuf *e)
 {
-	static char buf[1 << 16];
 	struct ingest *in;
-	enum status st = ST_OK;
-	ssize_t n;
+	enum status st;
 	int fd;
 
 	memset(res, 0, sizeof(*res));
@@ -365,20 +718,10 @@ enum status ingest_file(struct app *app, struct loaded_adapter *la, const char *
 		st = ST_FAIL;
 		goto out_close;
 	}
-	while (st == ST_OK && (n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			in->failed = true;
-			errbuf_set(&in->fatal, ST_FAIL, "cannot read %s: %s", path,
-				   strerror(errno));
-			break;
-		}
-		st = ingest_feed(in, buf, (size_t)n, e);
-		if (opts->on_progress != NULL && (in->res.bytes & ((1u << 22) - 1)) < (uint64_t)n)
-			opts->on_progress(opts->arg, in->res.bytes,
-					  in->res.accepted + in->res.rejected);
-	}
+	in->fd = fd;
+	in->path = path;
+	if (opts->one_thread || !run_two_threads(in))
+		parse_input(in);
 	st = ingest_end(in, res, e);
 out_close:
 	if (fd != STDIN_FILENO)

@@ -3,10 +3,11 @@
  * (canonical XSD) -> pseudonymise and encrypt -> store, with the exchange
  * log, one transaction per input.
  *
- * Bytes arrive through ingest_feed() in chunks of any size (a file, an
- * upload, a download), so the same path serves every way data comes in.
- * A refused input (not well-formed, wrong envelope, over a limit) leaves
- * nothing of itself in the store, only a log entry saying why.
+ * Every way data comes in (a file, an upload, a download) lands in a file
+ * first, read here in chunks: parsing runs on a thread of its own while
+ * the caller's thread stores (see ingest.c).  A refused input (not
+ * well-formed, wrong envelope, over a limit) leaves nothing of itself in
+ * the store, only a log entry saying why.
  */
 #ifndef SCHAKEL_INGEST_H
 #define SCHAKEL_INGEST_H
@@ -39,6 +40,8 @@ struct ingest_opts {
 	/* Called now and then on long inputs (bytes read so far); may be NULL. */
 	void (*on_progress)(void *arg, uint64_t bytes, long records);
 	void *arg;
+	/* Parse and store on the caller's thread only (tests; one core). */
+	bool one_thread;
 };
 
 struct ingest_result {
@@ -51,23 +54,12 @@ struct ingest_result {
 	bool refused;		/* the input as a whole was refused */
 };
 
-struct ingest;
-
-/* Starts an ingest with a loaded adapter.  Returns NULL with e set. */
-struct ingest *ingest_begin(struct app *app, struct loaded_adapter *la,
-			    const struct ingest_opts *opts, struct errbuf *e);
-
-/* Feeds len bytes.  ST_FAIL: refused or failed (see ingest_end). */
-enum status ingest_feed(struct ingest *in, const void *buf, size_t len, struct errbuf *e);
-
 /*
- * Ends the input, commits and frees in.  Returns ST_OK, ST_REJECTED (some
- * records rejected, the rest stored) or ST_FAIL (nothing stored; res->refused
- * tells whether the input was refused or the broker failed).
+ * Reads a whole file (or stdin for "-") with adapter la.  Returns ST_OK,
+ * ST_REJECTED (some records rejected, the rest stored) or ST_FAIL (nothing
+ * stored; res->refused tells whether the input was refused or the broker
+ * failed, e why).
  */
-enum status ingest_end(struct ingest *in, struct ingest_result *res, struct errbuf *e);
-
-/* Reads a whole file (or stdin for "-") through ingest_*. */
 enum status ingest_file(struct app *app, struct loaded_adapter *la, const char *path,
 			const struct ingest_opts *opts, struct ingest_result *res,
 			struct errbuf *e);

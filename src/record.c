@@ -186,7 +186,7 @@ static bool add_finding(xmlNodePtr root, const struct record *r)
 	return true;
 }
 
-xmlDocPtr record_to_xml(const struct record *r)
+xmlDocPtr record_to_xml(const struct record *r, xmlDictPtr dict)
 {
 	static const char *const names[] = {
 		[ADAPTER_PERSON] = "persoon",
@@ -199,7 +199,11 @@ xmlDocPtr record_to_xml(const struct record *r)
 
 	if (doc == NULL)
 		return NULL;
-	root = xmlNewNode(NULL, (const xmlChar *)names[r->kind]);
+	if (dict != NULL) {
+		doc->dict = dict;
+		xmlDictReference(dict);
+	}
+	root = xmlNewDocNode(doc, NULL, (const xmlChar *)names[r->kind], NULL);
 	if (root == NULL)
 		goto out_free_doc;
 	xmlDocSetRootElement(doc, root);
@@ -227,7 +231,7 @@ out_free_doc:
 enum status record_validate(struct xml_validator *v, const struct record *r, bool *nomem,
 			    struct errbuf *e)
 {
-	xmlDocPtr doc = record_to_xml(r);
+	xmlDocPtr doc = record_to_xml(r, xml_validator_dict(v));
 	enum status st;
 
 	*nomem = doc == NULL;

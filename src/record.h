@@ -40,8 +40,11 @@ enum status record_normalise(const struct adapter_record *in, struct record *out
 			     struct errbuf *e);
 void record_clear(struct record *r);
 
-/* Builds the canonical XML of r; NULL when out of memory.  xmlFreeDoc() it. */
-xmlDocPtr record_to_xml(const struct record *r);
+/*
+ * Builds the canonical XML of r, with element names from dict (may be
+ * NULL); NULL when out of memory.  xmlFreeDoc() it.
+ */
+xmlDocPtr record_to_xml(const struct record *r, xmlDictPtr dict);
 
 /*
  * Builds the XML of r and validates it with v.  *nomem is set when the

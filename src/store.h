@@ -35,6 +35,8 @@ enum status store_open(const char *path, const char *schema_dir, int busy_timeou
 		       struct store **out, struct errbuf *e);
 /* Closes the store; accepts NULL. */
 void store_close(struct store *s);
+/* Lets the page cache grow to mib MiB (8 after store_open). */
+enum status store_cache(struct store *s, int mib, struct errbuf *e);
 
 enum status store_begin(struct store *s, struct errbuf *e);
 enum status store_commit(struct store *s, struct errbuf *e);

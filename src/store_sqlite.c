@@ -176,7 +176,20 @@ struct store {
 	char as_of[11];
 	char window_start[11];
 	int busy_timeout_ms;
+	/* What this transaction already wrote, so that the next record at the
+	 * same address or in the same municipality (extracts come sorted by
+	 * address) skips a statement that would change nothing.  Forgotten at
+	 * every begin, commit and rollback. */
+	char last_addr[ADDRESS_KEY_MAX];
+	bool last_addr_nad;	/* with its nummeraanduiding */
+	char last_coverage[5];
 };
+
+static void forget_writes(struct store *s)
+{
+	s->last_addr[0] = '\0';
+	s->last_coverage[0] = '\0';
+}
 
 /* Turns the connection's last error into a message. */
 static enum status db_error(struct store *s, struct errbuf *e, const char *what)
@@ -309,9 +322,7 @@ static enum status migrate(struct store *s, const char *schema_dir, struct errbu
 enum status store_open(const char *path, const char *schema_dir, int busy_timeout_ms,
 		       struct store **out, struct errbuf *e)
 {
-	/* A cache of 8 MiB: an input is one transaction, and its rows land at
-	 * random places of the pseudonym key; a small cache spills to the WAL
-	 * and reads it back (docs/performance.md). */
+	/* 8 MiB of page cache until store_cache() says otherwise. */
 	static const char setup[] = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 		" PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
 		" PRAGMA cache_size = -8192;";
@@ -365,6 +376,7 @@ enum status store_begin(struct store *s, struct errbuf *e)
 {
 	sqlite3_stmt *st = stmt(s, Q_BEGIN, e);
 
+	forget_writes(s);
 	if (st == NULL || step_done(s, st, e, "begin") != ST_OK)
 		return ST_FAIL;
 	return ST_OK;
@@ -374,14 +386,28 @@ enum status store_commit(struct store *s, struct errbuf *e)
 {
 	sqlite3_stmt *st = stmt(s, Q_COMMIT, e);
 
+	forget_writes(s);
 	if (st == NULL || step_done(s, st, e, "commit") != ST_OK)
 		return ST_FAIL;
 	return ST_OK;
 }
 
+enum status store_cache(struct store *s, int mib, struct errbuf *e)
+{
+	char pragma[64];
+
+	snprintf(pragma, sizeof(pragma), "PRAGMA cache_size = %lld", -1024LL * mib);
+	if (sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(s, e, "cache size");
+	return ST_OK;
+}
+
 void store_rollback(struct store *s)
 {
-	if (s == NULL || sqlite3_get_autocommit(s->db))
+	if (s == NULL)
+		return;
+	forget_writes(s);
+	if (sqlite3_get_autocommit(s->db))
 		return;	/* no transaction open */
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -420,8 +446,12 @@ enum status store_ingest_counts(struct store *s, int64_t id, long accepted, long
 static enum status put_address(struct store *s, const struct address *a, const char *key,
 			       struct errbuf *e)
 {
-	sqlite3_stmt *st = stmt(s, Q_ADDRESS_PUT, e);
+	bool nad = a->nummeraanduiding_id[0] != '\0';
+	sqlite3_stmt *st;
 
+	if (strcmp(s->last_addr, key) == 0 && (s->last_addr_nad || !nad))
+		return ST_OK;	/* the row is there, and this would not fill it in */
+	st = stmt(s, Q_ADDRESS_PUT, e);
 	if (st == NULL)
 		return ST_FAIL;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -431,7 +461,11 @@ static enum status put_address(struct store *s, const struct address *a, const c
 	sqlite3_bind_int(st, 5, a->huisnummer);
 	sqlite3_bind_text(st, 6, a->huisletter, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, a->toevoeging, -1, SQLITE_STATIC);
-	return step_done(s, st, e, "store address");
+	if (step_done(s, st, e, "store address") != ST_OK)
+		return ST_FAIL;
+	snprintf(s->last_addr, sizeof(s->last_addr), "%s", key);
+	s->last_addr_nad = nad;
+	return ST_OK;
 }
 
 /* A digest of a record's content, to tell a re-ingest from a change. */
@@ -474,13 +508,16 @@ enum status store_put_person(struct store *s, int64_t ingest_id, const struct pe
 	if (step_done(s, st, e, "store person") != ST_OK)
 		return ST_FAIL;
 	*changed = sqlite3_changes(s->db) > 0;
-	if (!*changed)
+	if (!*changed || strcmp(s->last_coverage, r->address.gemeentecode) == 0)
 		return ST_OK;
 	st = stmt(s, Q_COVERAGE_PUT, e);
 	if (st == NULL)
 		return ST_FAIL;
 	sqlite3_bind_text(st, 1, r->address.gemeentecode, -1, SQLITE_STATIC);
-	return step_done(s, st, e, "store coverage");
+	if (step_done(s, st, e, "store coverage") != ST_OK)
+		return ST_FAIL;
+	snprintf(s->last_coverage, sizeof(s->last_coverage), "%s", r->address.gemeentecode);
+	return ST_OK;
 }
 
 enum status store_put_dwelling(struct store *s, int64_t ingest_id,

@@ -19,10 +19,15 @@ static void silent(void *ctx, const char *msg, ...)
 void xml_init(void)
 {
 	xmlInitParser();
+	/* These settings are per thread in libxml2: set them for this one and
+	 * as the defaults of threads made later (ingest's parse thread). */
 	xmlSetGenericErrorFunc(NULL, silent);
+	xmlThrDefSetGenericErrorFunc(NULL, silent);
 	/* No entity ever gets loaded from outside: refuse all external loads. */
 	xmlSubstituteEntitiesDefault(0);
+	xmlThrDefSubstituteEntitiesDefaultValue(0);
 	xmlLoadExtDtdDefaultValue = 0;
+	xmlThrDefLoadExtDtdDefaultValue(0);
 }
 
 void xml_cleanup(void)
@@ -92,6 +97,7 @@ xmlSchemaPtr xml_schema_load(const char *schema_dir, const char *name, struct er
 
 struct xml_validator {
 	xmlSchemaValidCtxtPtr ctxt;
+	xmlDictPtr dict;
 	struct first_error fe;
 };
 
@@ -102,8 +108,9 @@ struct xml_validator *xml_validator_new(xmlSchemaPtr schema)
 	if (v == NULL)
 		return NULL;
 	v->ctxt = xmlSchemaNewValidCtxt(schema);
-	if (v->ctxt == NULL) {
-		free(v);
+	v->dict = xmlDictCreate();
+	if (v->ctxt == NULL || v->dict == NULL) {
+		xml_validator_free(v);
 		return NULL;
 	}
 	xmlSchemaSetValidStructuredErrors(v->ctxt, keep_first, &v->fe);
@@ -127,6 +134,11 @@ enum status xml_validate(struct xml_validator *v, xmlDocPtr doc, struct errbuf *
 	return ST_FAIL;
 }
 
+xmlDictPtr xml_validator_dict(struct xml_validator *v)
+{
+	return v->dict;
+}
+
 bool xml_validator_nomem(const struct xml_validator *v)
 {
 	return v->fe.nomem;
@@ -136,6 +148,9 @@ void xml_validator_free(struct xml_validator *v)
 {
 	if (v == NULL)
 		return;
-	xmlSchemaFreeValidCtxt(v->ctxt);
+	if (v->ctxt != NULL)
+		xmlSchemaFreeValidCtxt(v->ctxt);
+	if (v->dict != NULL)
+		xmlDictFree(v->dict);
 	free(v);
 }

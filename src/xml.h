@@ -36,6 +36,11 @@ struct xml_validator *xml_validator_new(xmlSchemaPtr schema);
 enum status xml_validate(struct xml_validator *v, xmlDocPtr doc, struct errbuf *e);
 /* Whether the last xml_validate() failed for lack of memory, not the document. */
 bool xml_validator_nomem(const struct xml_validator *v);
+/*
+ * The validator's dictionary: documents built for it with this dictionary
+ * share their element names instead of copying each one.
+ */
+xmlDictPtr xml_validator_dict(struct xml_validator *v);
 void xml_validator_free(struct xml_validator *v);
 
 /* Copies a libxml2 error into e as one line; returns ST_FAIL. */

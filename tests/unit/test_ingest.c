@@ -429,6 +429,73 @@ static void test_reingest_changes_nothing(void **state)
 	verify_log(f, 8 + 2);
 }
 
+/* What a database holds of the persons, in one string (malloc'd). */
+static char *persons_text(const char *db_path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char *text = NULL;
+
+	assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) || ':' || group_concat(r, ',')"
+					    " FROM (SELECT addr || '@' || begindatum || '/' ||"
+					    " gemeentecode AS r FROM person ORDER BY r)",
+					    -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		text = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_non_null(text);
+	return text;
+}
+
+/*
+ * A file of many batches, with bad records spread through it, stored by
+ * the two-thread pipeline and by the one-thread one (opts.one_thread):
+ * the same counts, the same rows, as many rejections, each logged.
+ */
+static void test_two_threads_store_what_one_thread_stores(void **state)
+{
+	struct fx *f = *state;
+	struct ingest_opts one = { .origin = "one", .one_thread = true };
+	struct ingest_result r2, r1;
+	struct app app1;
+	char *cmd, *path, *dir1, *db1, *text2, *text1;
+
+	assert_true(asprintf(&path, "%s/many.xml", f->tmp) > 0);
+	/* every 400th line gets a BSN that fails the elfproef */
+	assert_true(asprintf(&cmd, "%s/../tools/gen-brp.sh 3000 | awk 'NR %% 400 == 0 "
+			     "{ sub(/<BG:inp.bsn>[0-9]+</, \"<BG:inp.bsn>123456789<\") } 1' >%s",
+			     FIXTURES, path) > 0);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(ingest_path(f, &f->brp, path, &r2), ST_REJECTED);
+	assert_int_equal(r2.rejected, f->nrejects);
+	assert_true(r2.rejected >= 7);
+	assert_int_equal(r2.accepted + r2.rejected, 3000);
+
+	assert_true(asprintf(&dir1, "%s/one", f->tmp) > 0);
+	assert_true(asprintf(&db1, "%s/schakel.db", dir1) > 0);
+	assert_int_equal(app_init(dir1, NULL, &f->e), ST_OK);
+	assert_int_equal(app_open(&app1, dir1, &f->e), ST_OK);
+	assert_int_equal(ingest_file(&app1, &f->brp, path, &one, &r1, &f->e), ST_REJECTED);
+	app_close(&app1);
+	assert_int_equal(r1.accepted, r2.accepted);
+	assert_int_equal(r1.changed, r2.changed);
+	assert_int_equal(r1.rejected, r2.rejected);
+	assert_int_equal(r1.bytes, r2.bytes);
+	assert_string_equal(r1.digest, r2.digest);
+	text2 = persons_text(f->db);
+	text1 = persons_text(db1);
+	assert_string_equal(text1, text2);
+	assert_int_equal(count(f, "SELECT count(*) FROM exlog WHERE kind = 'reject'"), r2.rejected);
+	free(text1);
+	free(text2);
+	free(db1);
+	free(dir1);
+	free(cmd);
+	free(path);
+}
+
 static void test_later_row_replaces_dwelling(void **state)
 {
 	struct fx *f = *state;
@@ -648,6 +715,7 @@ int main(void)
 		T(test_reject_reason_never_shows_a_bsn),
 		T(test_reingest_changes_nothing),
 		T(test_later_row_replaces_dwelling),
+		T(test_two_threads_store_what_one_thread_stores),
 		T(test_sanity_brp_document_of_hostile_tests_is_accepted),
 		T(test_xxe_document_is_refused),
 		T(test_external_dtd_is_refused),
