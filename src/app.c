@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "app.h"
+#include "record.h"
 #include "loader.h"
 
 static void db_path(const char *dir, const struct config *cfg, char out[4096])
@@ -53,7 +54,7 @@ enum status app_open(struct app *app, const char *dir, struct errbuf *e)
 	app->records_schema = xml_schema_load(loader_schema_dir(), "schakel-records.xsd", e);
 	if (app->records_schema == NULL)
 		goto out_close;
-	app->records = xml_validator_new(app->records_schema);
+	app->records = record_checker_new(app->records_schema);
 	if (app->records == NULL) {
 		errbuf_set(e, ST_FAIL, "out of memory");
 		goto out_close;
@@ -78,7 +79,7 @@ void app_close(struct app *app)
 	if (app == NULL)
 		return;
 	store_close(app->store);
-	xml_validator_free(app->records);
+	record_checker_free(app->records);
 	if (app->records_schema != NULL)
 		xmlSchemaFree(app->records_schema);
 	crypto_keys_wipe(&app->keys);

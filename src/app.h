@@ -20,7 +20,7 @@ struct app {
 	struct store *store;
 	struct keys keys;
 	xmlSchemaPtr records_schema;
-	struct xml_validator *records;	/* validates canonical records */
+	struct record_checker *records;	/* validates canonical records */
 };
 
 /*

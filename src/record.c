@@ -186,7 +186,8 @@ static bool add_finding(xmlNodePtr root, const struct record *r)
 	return true;
 }
 
-xmlDocPtr record_to_xml(const struct record *r, xmlDictPtr dict)
+/* A document with only the root element of a record of kind k. */
+static xmlDocPtr new_record_doc(enum adapter_kind k, xmlDictPtr dict)
 {
 	static const char *const names[] = {
 		[ADAPTER_PERSON] = "persoon",
@@ -195,7 +196,6 @@ xmlDocPtr record_to_xml(const struct record *r, xmlDictPtr dict)
 	};
 	xmlDocPtr doc = xmlNewDoc((const xmlChar *)"1.0");
 	xmlNodePtr root;
-	bool ok;
 
 	if (doc == NULL)
 		return NULL;
@@ -203,13 +203,27 @@ xmlDocPtr record_to_xml(const struct record *r, xmlDictPtr dict)
 		doc->dict = dict;
 		xmlDictReference(dict);
 	}
-	root = xmlNewDocNode(doc, NULL, (const xmlChar *)names[r->kind], NULL);
+	root = xmlNewDocNode(doc, NULL, (const xmlChar *)names[k], NULL);
 	if (root == NULL)
 		goto out_free_doc;
 	xmlDocSetRootElement(doc, root);
 	xmlSetNs(root, xmlNewNs(root, (const xmlChar *)RECORDS_NS, NULL));
-	if (root->ns == NULL)
-		goto out_free_doc;
+	if (root->ns != NULL)
+		return doc;
+out_free_doc:
+	xmlFreeDoc(doc);
+	return NULL;
+}
+
+xmlDocPtr record_to_xml(const struct record *r, xmlDictPtr dict)
+{
+	xmlDocPtr doc = new_record_doc(r->kind, dict);
+	xmlNodePtr root;
+	bool ok;
+
+	if (doc == NULL)
+		return NULL;
+	root = xmlDocGetRootElement(doc);
 	switch (r->kind) {
 	case ADAPTER_PERSON:
 		ok = add(root, "bsn", r->bsn) && add_address(root, &r->address) &&
@@ -223,22 +237,157 @@ xmlDocPtr record_to_xml(const struct record *r, xmlDictPtr dict)
 	}
 	if (ok)
 		return doc;
-out_free_doc:
 	xmlFreeDoc(doc);
 	return NULL;
 }
 
-enum status record_validate(struct xml_validator *v, const struct record *r, bool *nomem,
+/*
+ * A person's document, built once and filled in for each person: its text
+ * nodes point at the record's own strings while it is validated, so that a
+ * person (the bulk of every large input) costs no allocation here.  The
+ * pointers are taken back before libxml2 could free them.
+ */
+enum person_field {
+	PF_BSN, PF_GEMEENTE, PF_NAD, PF_POSTCODE, PF_HUISNUMMER, PF_LETTER, PF_TOEVOEGING,
+	PF_BEGINDATUM, PF_COUNT
+};
+
+struct person_doc {
+	xmlDocPtr doc;
+	xmlNodePtr text[PF_COUNT];	/* the text node of each field */
+	xmlNodePtr nad, gemeente;	/* nummeraanduiding, left out when empty */
+	char huisnummer[16];
+};
+
+struct record_checker {
+	struct xml_validator *v;
+	struct person_doc person;
+};
+
+/* The text node of the element name under parent, made with empty text. */
+static xmlNodePtr template_field(xmlNodePtr parent, const char *name)
+{
+	xmlNodePtr n = xmlNewTextChild(parent, NULL, (const xmlChar *)name,
+				       (const xmlChar *)"");
+
+	return n != NULL ? n->children : NULL;
+}
+
+static bool person_doc_build(struct person_doc *p, xmlDictPtr dict)
+{
+	static const char *const names[PF_COUNT] = {
+		"bsn", "gemeentecode", "nummeraanduiding", "postcode", "huisnummer",
+		"huisletter", "huisnummertoevoeging", "begindatumVerblijf",
+	};
+	xmlNodePtr root, adres = NULL;
+
+	p->doc = new_record_doc(ADAPTER_PERSON, dict);
+	if (p->doc == NULL)
+		return false;
+	root = xmlDocGetRootElement(p->doc);
+	for (int f = 0; f < PF_COUNT; f++) {
+		if (f == PF_GEMEENTE) {	/* the fields after bsn are the address's */
+			adres = xmlNewChild(root, NULL, (const xmlChar *)"adres", NULL);
+			if (adres == NULL)
+				return false;
+		}
+		p->text[f] = template_field(f == PF_BSN || f == PF_BEGINDATUM ? root : adres,
+					    names[f]);
+		if (p->text[f] == NULL)
+			return false;
+	}
+	p->gemeente = p->text[PF_GEMEENTE]->parent;
+	p->nad = p->text[PF_NAD]->parent;
+	/* The empty text xmlNewTextChild made is ours to free, the
+	 * record's strings are not: free it now, and never let libxml2 see
+	 * a pointer of ours when it frees. */
+	for (int f = 0; f < PF_COUNT; f++) {
+		xmlFree(p->text[f]->content);
+		p->text[f]->content = NULL;
+	}
+	return true;
+}
+
+static void person_doc_free(struct person_doc *p)
+{
+	if (p->doc == NULL)
+		return;
+	if (p->nad != NULL && p->nad->parent == NULL)	/* left out: put back */
+		xmlAddNextSibling(p->gemeente, p->nad);
+	for (int f = 0; f < PF_COUNT; f++)
+		if (p->text[f] != NULL)
+			p->text[f]->content = NULL;
+	xmlFreeDoc(p->doc);
+	p->doc = NULL;
+}
+
+struct record_checker *record_checker_new(xmlSchemaPtr schema)
+{
+	struct record_checker *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->v = xml_validator_new(schema);
+	if (c->v == NULL || !person_doc_build(&c->person, xml_validator_dict(c->v))) {
+		record_checker_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void record_checker_free(struct record_checker *c)
+{
+	if (c == NULL)
+		return;
+	person_doc_free(&c->person);
+	xml_validator_free(c->v);
+	free(c);
+}
+
+/* Points the person document at the strings of r. */
+static void person_doc_fill(struct person_doc *p, const struct record *r)
+{
+	const char *values[PF_COUNT] = {
+		r->bsn, r->address.gemeentecode, r->address.nummeraanduiding_id,
+		r->address.postcode, p->huisnummer, r->address.huisletter,
+		r->address.toevoeging, r->begindatum,
+	};
+	bool has_nad = r->address.nummeraanduiding_id[0] != '\0';
+
+	snprintf(p->huisnummer, sizeof(p->huisnummer), "%d", r->address.huisnummer);
+	for (int f = 0; f < PF_COUNT; f++)
+		p->text[f]->content = (xmlChar *)values[f];
+	if (has_nad && p->nad->parent == NULL)
+		xmlAddNextSibling(p->gemeente, p->nad);
+	else if (!has_nad && p->nad->parent != NULL)
+		xmlUnlinkNode(p->nad);
+}
+
+static void person_doc_empty(struct person_doc *p)
+{
+	for (int f = 0; f < PF_COUNT; f++)
+		p->text[f]->content = NULL;
+}
+
+enum status record_validate(struct record_checker *c, const struct record *r, bool *nomem,
 			    struct errbuf *e)
 {
-	xmlDocPtr doc = record_to_xml(r, xml_validator_dict(v));
+	xmlDocPtr doc;
 	enum status st;
 
+	if (r->kind == ADAPTER_PERSON) {
+		person_doc_fill(&c->person, r);
+		st = xml_validate(c->v, c->person.doc, e);
+		person_doc_empty(&c->person);
+		*nomem = st != ST_OK && xml_validator_nomem(c->v);
+		return st;
+	}
+	doc = record_to_xml(r, xml_validator_dict(c->v));
 	*nomem = doc == NULL;
 	if (doc == NULL)
 		return errbuf_set(e, ST_FAIL, "out of memory");
-	st = xml_validate(v, doc, e);
-	*nomem = st != ST_OK && xml_validator_nomem(v);
+	st = xml_validate(c->v, doc, e);
+	*nomem = st != ST_OK && xml_validator_nomem(c->v);
 	xmlFreeDoc(doc);
 	return st;
 }

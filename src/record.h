@@ -47,10 +47,18 @@ void record_clear(struct record *r);
 xmlDocPtr record_to_xml(const struct record *r, xmlDictPtr dict);
 
 /*
- * Builds the XML of r and validates it with v.  *nomem is set when the
- * failure is the broker's (out of memory), not the record's.
+ * Validates canonical records against schemas/schakel-records.xsd; one per
+ * thread.  NULL when out of memory.
  */
-enum status record_validate(struct xml_validator *v, const struct record *r, bool *nomem,
+struct record_checker;
+struct record_checker *record_checker_new(xmlSchemaPtr schema);
+void record_checker_free(struct record_checker *c);
+
+/*
+ * Builds the XML of r and validates it.  *nomem is set when the failure is
+ * the broker's (out of memory), not the record's.
+ */
+enum status record_validate(struct record_checker *c, const struct record *r, bool *nomem,
 			    struct errbuf *e);
 
 #endif

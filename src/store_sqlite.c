@@ -330,6 +330,11 @@ enum status store_open(const char *path, const char *schema_dir, int busy_timeou
 	char *err = NULL;
 
 	*out = NULL;
+	/* SQLite counts its memory under a global mutex on every allocation
+	 * unless told not to; we never read the counts.  Only possible before
+	 * SQLite initialises, so the first open does it (later ones are
+	 * refused, harmlessly). */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return errbuf_set(e, ST_FAIL, "out of memory");

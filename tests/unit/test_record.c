@@ -7,7 +7,7 @@
 #include "record.h"
 
 static xmlSchemaPtr schema;
-static struct xml_validator *v;
+static struct record_checker *v;
 
 static int setup(void **state)
 {
@@ -16,14 +16,14 @@ static int setup(void **state)
 	(void)state;
 	xml_init();
 	schema = xml_schema_load(SCHAKEL_SCHEMA_DIR, "schakel-records.xsd", &e);
-	v = schema != NULL ? xml_validator_new(schema) : NULL;
+	v = schema != NULL ? record_checker_new(schema) : NULL;
 	return v != NULL ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	xml_validator_free(v);
+	record_checker_free(v);
 	xmlSchemaFree(schema);
 	xml_cleanup();
 	return 0;
@@ -126,6 +126,42 @@ static void test_dwelling_permit_needs_both_fields(void **state)
 	record_clear(&r);
 }
 
+/*
+ * A person is validated through one document re-filled for each person
+ * (record.c): a bad field is caught, and the next person, with or without
+ * a nummeraanduiding, is judged on its own values.
+ */
+static void test_each_person_is_judged_on_its_own_values(void **state)
+{
+	struct adapter_record in = person("12345672", "2671AB");
+	struct record r;
+	struct errbuf e;
+	bool nomem;
+
+	(void)state;
+	assert_int_equal(record_normalise(&in, &r, &e), ST_OK);
+	assert_int_equal(record_validate(v, &r, &nomem, &e), ST_OK);
+	snprintf(r.address.postcode, sizeof(r.address.postcode), "0671AB");	/* no leading 0 */
+	assert_int_equal(record_validate(v, &r, &nomem, &e), ST_FAIL);
+	assert_false(nomem);
+	assert_non_null(strstr(e.msg, "postcode"));
+	snprintf(r.address.postcode, sizeof(r.address.postcode), "2671AB");
+	assert_int_equal(record_validate(v, &r, &nomem, &e), ST_OK);
+	snprintf(r.address.nummeraanduiding_id, sizeof(r.address.nummeraanduiding_id),
+		 "1783200000012345");
+	assert_int_equal(record_validate(v, &r, &nomem, &e), ST_OK);
+	snprintf(r.address.nummeraanduiding_id, sizeof(r.address.nummeraanduiding_id),
+		 "1783300000012345");	/* not an object of type 20 */
+	assert_int_equal(record_validate(v, &r, &nomem, &e), ST_FAIL);
+	assert_non_null(strstr(e.msg, "nummeraanduiding"));
+	r.address.nummeraanduiding_id[0] = '\0';
+	assert_int_equal(record_validate(v, &r, &nomem, &e), ST_OK);
+	snprintf(r.begindatum, sizeof(r.begindatum), "2025-02-30");
+	assert_int_equal(record_validate(v, &r, &nomem, &e), ST_FAIL);
+	assert_non_null(strstr(e.msg, "begindatumVerblijf"));
+	record_clear(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -134,6 +170,7 @@ int main(void)
 		cmocka_unit_test(test_finding_with_too_many_persons_is_rejected),
 		cmocka_unit_test(test_schema_names_the_element_that_is_wrong),
 		cmocka_unit_test(test_dwelling_permit_needs_both_fields),
+		cmocka_unit_test(test_each_person_is_judged_on_its_own_values),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
