@@ -281,7 +281,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (d->in_flight < d->app->cfg.delivery_max_in_flight &&
-	    store_deliveries(d->app->store, time(NULL), false, 1000, start, d, &e) != ST_OK)
+	    store_deliveries_next(d->app->store, time(NULL), 0, start, d, &e) != ST_OK)
 		log_event(LV_ERROR, "deliver", "cannot read the outbox", "error", e.msg, NULL);
 	schedule(d, SCAN_SECONDS);
 }

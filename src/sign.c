@@ -115,11 +115,14 @@ enum status sign_doc(struct signer *s, xmlDocPtr doc, struct errbuf *e)
 	ctx = xmlSecDSigCtxCreate(NULL);
 	if (ctx == NULL)
 		return errbuf_set(e, ST_FAIL, "out of memory");
-	ctx->signKey = xmlSecKeyDuplicate(s->key);
-	if (ctx->signKey == NULL || xmlSecDSigCtxSign(ctx, sig) < 0)
+	/* The key is lent, not copied (a copy cost more than the signature),
+	 * and taken back before the context is destroyed with what it owns. */
+	ctx->signKey = s->key;
+	if (xmlSecDSigCtxSign(ctx, sig) < 0)
 		errbuf_set(e, ST_FAIL, "xmlsec: signing failed");
 	else
 		st = ST_OK;
+	ctx->signKey = NULL;
 	xmlSecDSigCtxDestroy(ctx);
 	return st;
 }

@@ -258,6 +258,15 @@ enum status store_deliveries(struct store *s, int64_t due, bool failed_only, lon
 			     int (*cb)(void *arg, const struct delivery_row *d), void *arg,
 			     struct errbuf *e);
 
+/*
+ * Calls cb for the oldest pending delivery of each recipient whose next_at
+ * is not after due (at most limit recipients): what a sender that has one
+ * message in flight per recipient can start next.
+ */
+enum status store_deliveries_next(struct store *s, int64_t due, long limit,
+				  int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+				  struct errbuf *e);
+
 /* Records the outcome of an attempt (state, attempts, next_at, status, error). */
 enum status store_delivery_update(struct store *s, const struct delivery_row *d,
 				  struct errbuf *e);

@@ -24,9 +24,9 @@ enum stmt_id {
 	Q_CUR_FILL, Q_MATCH_ADDRESSES, Q_MATCH_MISMATCHES,
 	Q_EV_BRP, Q_EV_FINDINGS, Q_EV_DWELLING, Q_EV_PERSON_BRP, Q_EV_PERSON_FINDINGS,
 	Q_SIGNAL_PUT, Q_SIGNAL_EVIDENCE_ADD, Q_SIGNAL_RECIPIENT_ADD,
-	Q_SIGNALS, Q_SIGNAL_EVIDENCE, Q_SIGNAL_RECIPIENTS, Q_SIGNAL_ROUTED, Q_PERSON_BSN,
+	Q_SIGNALS, Q_SIGNAL_ONE, Q_SIGNAL_EVIDENCE, Q_SIGNAL_RECIPIENTS, Q_SIGNAL_ROUTED, Q_PERSON_BSN,
 	Q_FEEDBACK_PUT, Q_FEEDBACK_COUNTS,
-	Q_DELIVERY_ADD, Q_DELIVERIES_DUE, Q_DELIVERIES_ALL, Q_DELIVERY_UPDATE,
+	Q_DELIVERY_ADD, Q_DELIVERIES_DUE, Q_DELIVERIES_NEXT, Q_DELIVERIES_ALL, Q_DELIVERY_UPDATE,
 	Q_DELIVERY_RETRY,
 	Q_SOURCE_GET, Q_SOURCE_PUT,
 	Q_LOG_HEAD, Q_LOG_INSERT, Q_LOG_SCAN,
@@ -35,6 +35,14 @@ enum stmt_id {
 
 #define ADDRESS_COLS(t) t".gemeentecode, " t".nummeraanduiding, " t".postcode, " \
 	t".huisnummer, " t".huisletter, " t".toevoeging"
+
+/* The columns and filters of a signal listing (Q_SIGNALS, Q_SIGNAL_ONE). */
+#define SIGNALS_SELECT "SELECT s.id, s.rule, s.as_of, s.created, " ADDRESS_COLS("a") \
+	", s.person, " ADDRESS_COLS("b") ", s.registered, s.observed, s.oppervlakte," \
+	" s.max_bewoners, s.seq FROM signal s JOIN address a ON a.addr = s.addr" \
+	" LEFT JOIN address b ON b.addr = s.reg_addr"
+#define SIGNALS_FILTER " (?1 IS NULL OR s.rule = ?1) AND (?2 IS NULL OR EXISTS" \
+	" (SELECT 1 FROM signal_recipient r WHERE r.signal_id = s.id AND r.oin = ?2))"
 
 static const char *const sql[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -119,14 +127,12 @@ static const char *const sql[Q_COUNT] = {
 		" VALUES (?1, ?2, ?3, ?4)",
 	[Q_SIGNAL_RECIPIENT_ADD] = "INSERT OR IGNORE INTO signal_recipient(signal_id, oin)"
 		" VALUES (?1, ?2)",
-	[Q_SIGNALS] = "SELECT s.id, s.rule, s.as_of, s.created, " ADDRESS_COLS("a") ", s.person, "
-		ADDRESS_COLS("b") ", s.registered, s.observed, s.oppervlakte, s.max_bewoners, s.seq"
-		" FROM signal s JOIN address a ON a.addr = s.addr"
-		" LEFT JOIN address b ON b.addr = s.reg_addr"
-		" WHERE s.seq > ?3 AND (?1 IS NULL OR s.rule = ?1) AND (?5 IS NULL OR s.id = ?5)"
-		" AND (?2 IS NULL OR EXISTS"
-		"  (SELECT 1 FROM signal_recipient r WHERE r.signal_id = s.id AND r.oin = ?2))"
+	[Q_SIGNALS] = SIGNALS_SELECT " WHERE s.seq > ?3 AND ?5 IS NULL AND" SIGNALS_FILTER
 		" ORDER BY s.seq LIMIT ?4",
+	/* One signal by id: its own statement, because SQLite will not use the
+	 * primary key for "?5 IS NULL OR s.id = ?5" and walked every signal. */
+	[Q_SIGNAL_ONE] = SIGNALS_SELECT " WHERE s.id = ?5 AND s.seq > ?3 AND" SIGNALS_FILTER
+		" LIMIT ?4",
 	[Q_SIGNAL_ROUTED] = "SELECT 1 FROM signal_recipient WHERE signal_id = ?1 AND oin = ?2",
 	[Q_PERSON_BSN] = "SELECT bsn_sealed FROM person WHERE pseudonym = ?1"
 		" ORDER BY begindatum DESC LIMIT 1",
@@ -143,6 +149,17 @@ static const char *const sql[Q_COUNT] = {
 		" next_at, coalesce(delivered_at, 0), coalesce(last_status, 0),"
 		" coalesce(last_error, '') FROM delivery WHERE state = 'pending' AND next_at <= ?1"
 		" ORDER BY next_at, id LIMIT ?2",
+	/* The oldest due delivery of each recipient: the recipients found by
+	 * skipping through the (state, oin, next_at) index, then one seek each. */
+	[Q_DELIVERIES_NEXT] = "WITH RECURSIVE r(oin) AS ("
+		" SELECT min(oin) FROM delivery WHERE state = 'pending'"
+		" UNION ALL SELECT (SELECT min(oin) FROM delivery WHERE state = 'pending'"
+		"  AND oin > r.oin) FROM r WHERE r.oin IS NOT NULL)"
+		" SELECT d.id, d.signal_id, d.oin, d.message_id, d.state, d.attempts, d.created,"
+		" d.next_at, coalesce(d.delivered_at, 0), coalesce(d.last_status, 0),"
+		" coalesce(d.last_error, '') FROM r JOIN delivery d ON d.id ="
+		" (SELECT id FROM delivery x WHERE x.state = 'pending' AND x.oin = r.oin"
+		"  AND x.next_at <= ?1 ORDER BY x.next_at, x.id LIMIT 1) LIMIT ?2",
 	[Q_DELIVERIES_ALL] = "SELECT id, signal_id, oin, message_id, state, attempts, created,"
 		" next_at, coalesce(delivered_at, 0), coalesce(last_status, 0),"
 		" coalesce(last_error, '') FROM delivery WHERE (?1 = 0 OR state = 'failed')"
@@ -947,7 +964,7 @@ enum status store_signals(struct store *s, const struct signal_filter *f,
 			  int (*cb)(void *arg, const struct signal *sig), void *arg,
 			  struct errbuf *e)
 {
-	sqlite3_stmt *st = stmt(s, Q_SIGNALS, e);
+	sqlite3_stmt *st = stmt(s, f->id != NULL ? Q_SIGNAL_ONE : Q_SIGNALS, e);
 	enum status rc = ST_OK;
 	int step;
 
@@ -1179,31 +1196,27 @@ static void delivery_from_row(sqlite3_stmt *st, struct delivery_row *d)
 	column_copy(st, 10, d->last_error, sizeof(d->last_error));
 }
 
-enum status store_deliveries(struct store *s, int64_t due, bool failed_only, long limit,
-			     int (*cb)(void *arg, const struct delivery_row *d), void *arg,
-			     struct errbuf *e)
+/* Runs a delivery query and calls cb for each row it gave. */
+static enum status each_delivery(struct store *s, sqlite3_stmt *st,
+				 int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+				 struct errbuf *e)
 {
-	sqlite3_stmt *st = stmt(s, due >= 0 ? Q_DELIVERIES_DUE : Q_DELIVERIES_ALL, e);
 	struct delivery_row *rows = NULL, *grown;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	enum status rc = ST_OK;
 	int step;
 
-	if (st == NULL)
-		return ST_FAIL;
-	if (due >= 0)
-		sqlite3_bind_int64(st, 1, due);
-	else
-		sqlite3_bind_int(st, 1, failed_only);
-	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
 	/* Rows are read first, so that cb may write to the delivery table. */
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		grown = realloc(rows, (n + 1) * sizeof(*rows));
-		if (grown == NULL) {
-			rc = errbuf_set(e, ST_FAIL, "out of memory");
-			break;
+		if (n == cap) {
+			cap = cap > 0 ? 2 * cap : 16;
+			grown = realloc(rows, cap * sizeof(*rows));
+			if (grown == NULL) {
+				rc = errbuf_set(e, ST_FAIL, "out of memory");
+				break;
+			}
+			rows = grown;
 		}
-		rows = grown;
 		delivery_from_row(st, &rows[n++]);
 	}
 	sqlite3_reset(st);
@@ -1214,6 +1227,35 @@ enum status store_deliveries(struct store *s, int64_t due, bool failed_only, lon
 			rc = ST_FAIL;
 	free(rows);
 	return rc;
+}
+
+enum status store_deliveries(struct store *s, int64_t due, bool failed_only, long limit,
+			     int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+			     struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, due >= 0 ? Q_DELIVERIES_DUE : Q_DELIVERIES_ALL, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	if (due >= 0)
+		sqlite3_bind_int64(st, 1, due);
+	else
+		sqlite3_bind_int(st, 1, failed_only);
+	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+	return each_delivery(s, st, cb, arg, e);
+}
+
+enum status store_deliveries_next(struct store *s, int64_t due, long limit,
+				  int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+				  struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_DELIVERIES_NEXT, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_int64(st, 1, due);
+	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+	return each_delivery(s, st, cb, arg, e);
 }
 
 enum status store_delivery_update(struct store *s, const struct delivery_row *d,
