@@ -18,48 +18,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "benchlib.h"
+
 struct client {
 	CURL *h;
 	double started;
 	char err[CURL_ERROR_SIZE];
 	char *cert, *key;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static size_t discard(char *p, size_t s, size_t n, void *u)
-{
-	(void)p;
-	(void)u;
-	return s * n;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double pct(const double *v, long n, double p)
-{
-	long i;
-
-	if (n == 0)
-		return 0;
-	i = (long)(p / 100.0 * (double)n + 0.5) - 1;
-	if (i < 0)
-		i = 0;
-	if (i >= n)
-		i = n - 1;
-	return v[i];
-}
 
 int main(int argc, char **argv)
 {

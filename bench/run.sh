@@ -4,6 +4,13 @@
 #   bench/run.sh               the full run (about 10-15 minutes on 2 cores)
 #   BENCH_QUICK=1 bench/run.sh 10^4 and 10^5 only, to check that it works
 #   BENCH_RUNS=N               timed runs per figure (default 3; medians)
+#   BENCH_ONLY=delivery,upload only these sections (ingest, match, delivery,
+#                              upload; scaling comes with ingest and match),
+#                              and only the data they need
+#   BENCH_DELIVERY_SIGNALS=N   signals pushed per delivery run (default
+#                              10000; 2000 with BENCH_QUICK=1)
+#   BENCH_SCHAKEL=PATH         the binary to measure (default build/schakel;
+#                              a copy, say, while others rebuild the tree)
 #
 # Input data is generated once, deterministically, under bench/data/ and
 # reused; every timed run works on a fresh data directory or a fresh copy of
@@ -18,14 +25,16 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bench=$root/bench
 data=$bench/data
 results=$bench/results
-S=$root/build/schakel
+S=${BENCH_SCHAKEL:-$root/build/schakel}
 runs=${BENCH_RUNS:-3}
 quick=${BENCH_QUICK:-0}
 asof=2026-11-01
 work=$(mktemp -d /tmp/schakel-bench.XXXXXX)
 server_pid=
+recv_pid=
 cleanup() {
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+	[ -n "$recv_pid" ] && kill "$recv_pid" 2>/dev/null && wait "$recv_pid" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -39,11 +48,27 @@ mkdir -p "$data" "$results"
 
 if [ "$quick" = 1 ]; then
 	ingest_sizes="10000 100000"; match_sizes="10000 100000"; match_main=100000
-	up_requests=300; up_seconds=5
+	up_requests=300; up_seconds=5; deliv_signals=${BENCH_DELIVERY_SIGNALS:-2000}
 else
 	ingest_sizes="10000 100000 1000000"; match_sizes="10000 100000 1000000"; match_main=1000000
-	up_requests=3000; up_seconds=15
+	up_requests=3000; up_seconds=15; deliv_signals=${BENCH_DELIVERY_SIGNALS:-10000}
 fi
+# The delivery data come from the match directory of 10^5 registrations:
+# its 12 481 signals include 11 720 for the inspectorate, enough for 10^4.
+deliv_from=100000
+
+# only SECTION: whether BENCH_ONLY (a comma-separated list; empty: all)
+# selects SECTION.  Scaling is reported when ingest and match both ran.
+only_sections=${BENCH_ONLY:-}
+for s_ in ${only_sections//,/ }; do
+	case $s_ in
+	ingest | match | delivery | upload) ;;
+	*) echo "bench: BENCH_ONLY: unknown section '$s_' (ingest, match, delivery, upload)" >&2; exit 1 ;;
+	esac
+done
+only() { [ -z "$only_sections" ] || [[ ",$only_sections," == *",$1,"* ]]; }
+[[ $deliv_signals =~ ^[1-9][0-9]*$ ]] && [ "$deliv_signals" -le 11720 ] ||
+	{ echo "bench: BENCH_DELIVERY_SIGNALS must be 1-11720" >&2; exit 1; }
 
 say() { printf '%s\n' "$*" >&2; }
 now() { echo "$EPOCHREALTIME"; }
@@ -80,15 +105,27 @@ gen() {	# gen FILE COMMAND...: makes FILE once
 }
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 say "bench: data in $data"
-for n in $ingest_sizes; do
-	gen "$data/brp-$n.xml" "$root/tests/tools/gen-brp.sh" "$n"
-done
-for n in $match_sizes; do
+# the match sizes whose data the selected sections need
+prep_sizes=
+if only match; then prep_sizes=$match_sizes; elif only delivery; then prep_sizes=$deliv_from; fi
+if only ingest; then
+	for n in $ingest_sizes; do
+		gen "$data/brp-$n.xml" "$root/tests/tools/gen-brp.sh" "$n"
+	done
+fi
+for n in $prep_sizes; do
 	gen "$data/match-brp-$n.xml" "$bench/gen-match-brp.sh" "$n"
 	gen "$data/match-huisvesting-$n.csv" "$bench/gen-match-huisvesting.sh" "$n"
 	gen "$data/match-inspectie-$n.json" "$bench/gen-match-inspectie.sh" "$n"
 done
-gen "$data/upload-20.xml" "$root/tests/tools/gen-brp.sh" 20
+only upload && gen "$data/upload-20.xml" "$root/tests/tools/gen-brp.sh" 20
+# One development PKI for the upload API (four parties) and for delivery
+# (the receiver and the broker use server.crt: a certificate with an OIN,
+# for serverAuth and clientAuth).
+oins="00000001000000000011 00000001000000000012 00000001000000000013 00000001000000000014"
+if { only delivery || only upload; } && [ ! -f "$data/pki/ca.crt" ]; then
+	"$root/certs/mkcerts.sh" "$data/pki" $oins >/dev/null
+fi
 
 # the configuration of the match data directories
 match_conf() {
@@ -137,7 +174,7 @@ prepare_match() {
 	sqlite3 "$d/schakel.db" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null
 	touch "$d/.ready"
 }
-for n in $match_sizes; do prepare_match "$n"; done
+for n in $prep_sizes; do prepare_match "$n"; done
 
 # ---------------------------------------------------------------- JSON
 json_ingest=""; json_match=""; json_upload=""; json_scaling=""
@@ -146,165 +183,344 @@ row() { table+=$(printf '%-44s %s' "$1" "$2")$'\n'; }
 jadd() { local -n v=$1; v+="${v:+,}$2"; }
 
 # ---------------------------------------------------------------- 1 ingest
-say "bench: 1. ingest (brp, gen-brp.sh), $runs runs each"
-declare -A ING_T ING_RSS
-for n in $ingest_sizes; do
-	f=$data/brp-$n.xml
-	bytes=$(filesize "$f")
-	ts=(); rss=(); xs=(); xrss=()
-	for ((r = 0; r < runs; r++)); do
-		rm -rf "$work/d"
-		"$S" -D "$work/d" init >/dev/null
-		sync
-		timed "$S" -D "$work/d" ingest brp "$f"
-		grep -q "$n accepted" "$work/out" || { say "bench: unexpected: $(cat "$work/out")"; exit 1; }
-		ts+=("$T"); rss+=("$RSS")
-		timed xmllint --stream --noout --schema "$root/schemas/stufbg0310-profile.xsd" "$f"
-		xs+=("$T"); xrss+=("$RSS")
+if only ingest; then
+	say "bench: 1. ingest (brp, gen-brp.sh), $runs runs each"
+	declare -A ING_T ING_RSS
+	for n in $ingest_sizes; do
+		f=$data/brp-$n.xml
+		bytes=$(filesize "$f")
+		ts=(); rss=(); xs=(); xrss=()
+		for ((r = 0; r < runs; r++)); do
+			rm -rf "$work/d"
+			"$S" -D "$work/d" init >/dev/null
+			sync
+			timed "$S" -D "$work/d" ingest brp "$f"
+			grep -q "$n accepted" "$work/out" || { say "bench: unexpected: $(cat "$work/out")"; exit 1; }
+			ts+=("$T"); rss+=("$RSS")
+			timed xmllint --stream --noout --schema "$root/schemas/stufbg0310-profile.xsd" "$f"
+			xs+=("$T"); xrss+=("$RSS")
+		done
+		t=$(printf '%s\n' "${ts[@]}" | median); x=$(printf '%s\n' "${xs[@]}" | median)
+		m=$(printf '%s\n' "${rss[@]}" | median); xm=$(printf '%s\n' "${xrss[@]}" | median)
+		ING_T[$n]=$t; ING_RSS[$n]=$m
+		rps=$(awk -v n="$n" -v t="$t" 'BEGIN { printf "%.0f", n / t }')
+		mbs=$(awk -v b="$bytes" -v t="$t" 'BEGIN { printf "%.2f", b / 1048576 / t }')
+		xrps=$(awk -v n="$n" -v t="$x" 'BEGIN { printf "%.0f", n / t }')
+		xmbs=$(awk -v b="$bytes" -v t="$x" 'BEGIN { printf "%.2f", b / 1048576 / t }')
+		q=$(ratio "$t" "$x")
+		row "ingest brp $n ($(awk -v b="$bytes" 'BEGIN { printf "%.0f", b / 1048576 }') MB)" \
+			"$(fmt "$t" 2) s, $rps rec/s, $mbs MB/s, RSS $((m / 1024)) MiB"
+		row "  xmllint --stream --schema (floor)" \
+			"$(fmt "$x" 2) s, $xrps rec/s, $xmbs MB/s, RSS $((xm / 1024)) MiB"
+		row "  ratio ingest/xmllint (goal <= 1.5)" "${q}x $(awk -v q="$q" 'BEGIN { print (q <= 1.5) ? "met" : "NOT met" }')"
+		jadd json_ingest "{\"records\":$n,\"bytes\":$bytes,\"seconds\":$t,\"records_per_s\":$rps,\"mb_per_s\":$mbs,\"peak_rss_kib\":$m,\"runs\":[$(IFS=,; echo "${ts[*]}")],\"xmllint\":{\"seconds\":$x,\"records_per_s\":$xrps,\"mb_per_s\":$xmbs,\"peak_rss_kib\":$xm,\"runs\":[$(IFS=,; echo "${xs[*]}")]},\"ratio\":$q,\"goal\":1.5,\"met\":$(awk -v q="$q" 'BEGIN { print (q <= 1.5) ? "true" : "false" }')}"
 	done
-	t=$(printf '%s\n' "${ts[@]}" | median); x=$(printf '%s\n' "${xs[@]}" | median)
-	m=$(printf '%s\n' "${rss[@]}" | median); xm=$(printf '%s\n' "${xrss[@]}" | median)
-	ING_T[$n]=$t; ING_RSS[$n]=$m
-	rps=$(awk -v n="$n" -v t="$t" 'BEGIN { printf "%.0f", n / t }')
-	mbs=$(awk -v b="$bytes" -v t="$t" 'BEGIN { printf "%.2f", b / 1048576 / t }')
-	xrps=$(awk -v n="$n" -v t="$x" 'BEGIN { printf "%.0f", n / t }')
-	xmbs=$(awk -v b="$bytes" -v t="$x" 'BEGIN { printf "%.2f", b / 1048576 / t }')
-	q=$(ratio "$t" "$x")
-	row "ingest brp $n ($(awk -v b="$bytes" 'BEGIN { printf "%.0f", b / 1048576 }') MB)" \
-		"$(fmt "$t" 2) s, $rps rec/s, $mbs MB/s, RSS $((m / 1024)) MiB"
-	row "  xmllint --stream --schema (floor)" \
-		"$(fmt "$x" 2) s, $xrps rec/s, $xmbs MB/s, RSS $((xm / 1024)) MiB"
-	row "  ratio ingest/xmllint (goal <= 1.5)" "${q}x $(awk -v q="$q" 'BEGIN { print (q <= 1.5) ? "met" : "NOT met" }')"
-	jadd json_ingest "{\"records\":$n,\"bytes\":$bytes,\"seconds\":$t,\"records_per_s\":$rps,\"mb_per_s\":$mbs,\"peak_rss_kib\":$m,\"runs\":[$(IFS=,; echo "${ts[*]}")],\"xmllint\":{\"seconds\":$x,\"records_per_s\":$xrps,\"mb_per_s\":$xmbs,\"peak_rss_kib\":$xm,\"runs\":[$(IFS=,; echo "${xs[*]}")]},\"ratio\":$q,\"goal\":1.5,\"met\":$(awk -v q="$q" 'BEGIN { print (q <= 1.5) ? "true" : "false" }')}"
-done
-set -- $ingest_sizes
-small=$1; big=${!#}
-rss_flat=$(ratio "${ING_RSS[$big]}" "${ING_RSS[$small]}")
-row "  peak RSS ${big}/${small} (flat = ~1)" "${rss_flat}x ($((ING_RSS[$small] / 1024)) -> $((ING_RSS[$big] / 1024)) MiB)"
+	set -- $ingest_sizes
+	small=$1; big=${!#}
+	rss_flat=$(ratio "${ING_RSS[$big]}" "${ING_RSS[$small]}")
+	row "  peak RSS ${big}/${small} (flat = ~1)" "${rss_flat}x ($((ING_RSS[$small] / 1024)) -> $((ING_RSS[$big] / 1024)) MiB)"
+fi
 
 # ---------------------------------------------------------------- 2 match
-# match_time N: median first-match and second-match times of schakel and the
-# SQL floor on fresh copies of the prepared database.  Sets MT, MT2, FT and
-# the counts.
-match_time() {
-	local n=$1 d=$data/match-$n ts=() t2s=() fs=() r
-	for ((r = 0; r < runs; r++)); do
+if only match; then
+	# match_time N: median first-match and second-match times of schakel and the
+	# SQL floor on fresh copies of the prepared database.  Sets MT, MT2, FT and
+	# the counts.
+	match_time() {
+		local n=$1 d=$data/match-$n ts=() t2s=() fs=() r
+		for ((r = 0; r < runs; r++)); do
+			rm -rf "$work/m"
+			cp -a "$d" "$work/m"
+			sync
+			timed "$S" -D "$work/m" match --as-of "$asof"
+			ts+=("$T"); MRSS=$RSS
+			MOUT=$(cat "$work/out")
+			timed "$S" -D "$work/m" match --as-of "$asof"
+			t2s+=("$T")
+			MOUT2=$(cat "$work/out")
+			COUNTS=$(sqlite3 "$work/m/schakel.db" "SELECT rule || '=' || count(*) FROM signal GROUP BY rule ORDER BY rule" | tr '\n' ' ')
+			rm -rf "$work/m"
+			cp -a "$d" "$work/m"
+			sync
+			timed sqlite3 "$work/m/schakel.db" ".read $bench/match-floor.sql"
+			fs+=("$T")
+			FLOOR=$(grep -v '^addresses' "$work/out" | sort | tr '|' '=' | tr '\n' ' ')
+		done
 		rm -rf "$work/m"
-		cp -a "$d" "$work/m"
-		sync
-		timed "$S" -D "$work/m" match --as-of "$asof"
-		ts+=("$T"); MRSS=$RSS
-		MOUT=$(cat "$work/out")
-		timed "$S" -D "$work/m" match --as-of "$asof"
-		t2s+=("$T")
-		MOUT2=$(cat "$work/out")
-		COUNTS=$(sqlite3 "$work/m/schakel.db" "SELECT rule || '=' || count(*) FROM signal GROUP BY rule ORDER BY rule" | tr '\n' ' ')
-		rm -rf "$work/m"
-		cp -a "$d" "$work/m"
-		sync
-		timed sqlite3 "$work/m/schakel.db" ".read $bench/match-floor.sql"
-		fs+=("$T")
-		FLOOR=$(grep -v '^addresses' "$work/out" | sort | tr '|' '=' | tr '\n' ' ')
+		MT=$(printf '%s\n' "${ts[@]}" | median)
+		MT2=$(printf '%s\n' "${t2s[@]}" | median)
+		FT=$(printf '%s\n' "${fs[@]}" | median)
+		MRUNS=$(IFS=,; echo "${ts[*]}"); MRUNS2=$(IFS=,; echo "${t2s[*]}"); FRUNS=$(IFS=,; echo "${fs[*]}")
+		if [ "$COUNTS" != "$FLOOR" ]; then
+			say "bench: WARNING: schakel raised [$COUNTS], the SQL floor counts [$FLOOR]"
+		fi
+	}
+	declare -A M_T
+	say "bench: 2. match, $runs runs each"
+	for n in $match_sizes; do
+		match_time "$n"
+		M_T[$n]=$MT
+		sig=$(echo "$MOUT" | sed -n 's/.*, \([0-9]*\) signals hold.*/\1/p')
+		addrs=$(echo "$MOUT" | sed -n 's/.*: \([0-9]*\) addresses.*/\1/p')
+		dw=$((3 * n / 10)); fi=$((n / 10))
+		q=$(ratio "$MT" "$FT"); q2=$(ratio "$MT2" "$FT")
+		met=$(awk -v q="$q" 'BEGIN { print (q <= 1.2) ? "true" : "false" }')
+		jadd json_match "{\"registrations\":$n,\"dwellings\":$dw,\"findings\":$fi,\"addresses\":$addrs,\"signals\":$sig,\"counts\":\"${COUNTS% }\",\"first_run\":{\"seconds\":$MT,\"peak_rss_kib\":$MRSS,\"runs\":[$MRUNS]},\"second_run\":{\"seconds\":$MT2,\"runs\":[$MRUNS2],\"created\":0},\"floor_sql\":{\"seconds\":$FT,\"runs\":[$FRUNS]},\"ratio\":$q,\"ratio_second_run\":$q2,\"goal\":1.2,\"met\":$met}"
+		if [ "$n" = "$match_main" ]; then
+			row "match $n reg, $dw dw, $fi find" "$(fmt "$MT" 2) s first run ($sig signals at $addrs addresses), RSS $((MRSS / 1024)) MiB"
+			row "  second run, same data (creates nothing)" "$(fmt "$MT2" 2) s"
+			row "  plain SQL in sqlite3 (floor)" "$(fmt "$FT" 2) s"
+			row "  ratio match/floor (goal <= 1.2)" "${q}x first run, ${q2}x second run: $([ "$met" = true ] && echo met || echo NOT met)"
+			row "  signals by rule" "${COUNTS% }"
+		fi
 	done
-	rm -rf "$work/m"
-	MT=$(printf '%s\n' "${ts[@]}" | median)
-	MT2=$(printf '%s\n' "${t2s[@]}" | median)
-	FT=$(printf '%s\n' "${fs[@]}" | median)
-	MRUNS=$(IFS=,; echo "${ts[*]}"); MRUNS2=$(IFS=,; echo "${t2s[*]}"); FRUNS=$(IFS=,; echo "${fs[*]}")
-	if [ "$COUNTS" != "$FLOOR" ]; then
-		say "bench: WARNING: schakel raised [$COUNTS], the SQL floor counts [$FLOOR]"
-	fi
-}
-declare -A M_T
-say "bench: 2. match, $runs runs each"
-for n in $match_sizes; do
-	match_time "$n"
-	M_T[$n]=$MT
-	sig=$(echo "$MOUT" | sed -n 's/.*, \([0-9]*\) signals hold.*/\1/p')
-	addrs=$(echo "$MOUT" | sed -n 's/.*: \([0-9]*\) addresses.*/\1/p')
-	dw=$((3 * n / 10)); fi=$((n / 10))
-	q=$(ratio "$MT" "$FT"); q2=$(ratio "$MT2" "$FT")
-	met=$(awk -v q="$q" 'BEGIN { print (q <= 1.2) ? "true" : "false" }')
-	jadd json_match "{\"registrations\":$n,\"dwellings\":$dw,\"findings\":$fi,\"addresses\":$addrs,\"signals\":$sig,\"counts\":\"${COUNTS% }\",\"first_run\":{\"seconds\":$MT,\"peak_rss_kib\":$MRSS,\"runs\":[$MRUNS]},\"second_run\":{\"seconds\":$MT2,\"runs\":[$MRUNS2],\"created\":0},\"floor_sql\":{\"seconds\":$FT,\"runs\":[$FRUNS]},\"ratio\":$q,\"ratio_second_run\":$q2,\"goal\":1.2,\"met\":$met}"
-	if [ "$n" = "$match_main" ]; then
-		row "match $n reg, $dw dw, $fi find" "$(fmt "$MT" 2) s first run ($sig signals at $addrs addresses), RSS $((MRSS / 1024)) MiB"
-		row "  second run, same data (creates nothing)" "$(fmt "$MT2" 2) s"
-		row "  plain SQL in sqlite3 (floor)" "$(fmt "$FT" 2) s"
-		row "  ratio match/floor (goal <= 1.2)" "${q}x first run, ${q2}x second run: $([ "$met" = true ] && echo met || echo NOT met)"
-		row "  signals by rule" "${COUNTS% }"
-	fi
-done
+fi
 
 # ---------------------------------------------------------------- 3 delivery
-# Push delivery (src/deliver.c, `schakel deliveries`, `schakel receive`)
-# came after this benchmark was specified; it has no benchmark yet.
-say "bench: 3. delivery: not measured"
-row "delivery (signed push)" "not measured: no delivery benchmark yet"
+# Push delivery (src/deliver.c): N signals (10^4; 2000 with BENCH_QUICK=1)
+# pushed by `schakel serve` to the reference receiver (`schakel receive`) on
+# 127.0.0.1 over mutual TLS.  For each the daemon reads the signal, builds
+# and signs (XMLDSig) the document, POSTs it, and commits the outcome with
+# its log entry; a run ends when the last outcome is committed.  Beside it
+# the floor: the same N bodies POSTed by bench/postgen.c (libcurl multi) to
+# the same receiver, with nothing signed, read or committed.
+#
+# The data: the match directory of 10^5 registrations with a push_url for
+# the inspectorate, matched once (the match queues the outbox rows, one per
+# signal for each party that has a push_url at that moment), the outbox then
+# cut to its N oldest rows.  Kept as bench/data/delivery-N/.  The port in
+# push_url is set per run: the daemon reads the party's current push_url.
+#
+# Fairness:
+# - the deliverer has at most one message in flight per recipient
+#   ([delivery] max_in_flight, default 32, is a total over recipients), and
+#   all N go to one recipient: the broker sends one request at a time, on
+#   one kept-alive connection.  The floor does the same: one request in
+#   flight, one connection (postgen reports how many it made);
+# - the receiver verifies each signature (it refuses an unsigned body) and
+#   fsyncs each file, so the floor POSTs the very documents the broker
+#   signed in its first run (kept from that run's receiver directory, under
+#   their message ids and with the same headers); every run, broker or
+#   floor, gets a fresh receiver with an empty directory;
+# - broker and floor runs alternate, so load from other work on the machine
+#   falls on both alike;
+# - the broker's time runs from the daemon's start (its start-up and first
+#   TLS handshake included; the time to the first delivery is reported
+#   apart) to the commit of the last outcome, taken from the exchange log's
+#   millisecond timestamp; the outbox is polled only to know when to look.
+#   The floor's time runs from its first request to its last answer.
+deliv_oin=00000001003214345000	# the inspectorate: every address, three rules
+
+prepare_delivery() {	# prepare_delivery N: bench/data/delivery-N, once
+	local n=$1 m=$data/match-$deliv_from d=$data/delivery-$1 q
+	if [ -f "$d/.ready" ] && [ "$d/.ready" -nt "$m/.ready" ] && [ "$d/.ready" -nt "$data/pki/ca.crt" ]; then
+		return
+	fi
+	say "  preparing delivery data directory for $n signals"
+	rm -rf "$d" "$d.tmp"
+	cp -a "$m" "$d.tmp"
+	rm -f "$d.tmp/.ready"
+	sed -i "/^\[party\.$deliv_oin\]\$/a push_url = https://127.0.0.1:9/bench" "$d.tmp/schakel.conf"
+	# no operator's listener: its fixed port may be taken on a shared machine
+	printf '[admin]\nenabled = false\n' >>"$d.tmp/schakel.conf"
+	cp -a "$data/pki" "$d.tmp/certs"
+	"$S" -D "$d.tmp" match --as-of "$asof" >/dev/null
+	q=$(sqlite3 "$d.tmp/schakel.db" "DELETE FROM delivery WHERE id NOT IN
+		(SELECT id FROM delivery ORDER BY id LIMIT $n);
+		SELECT count(*) FROM delivery WHERE state = 'pending' AND oin = '$deliv_oin';" | tail -1)
+	[ "$q" = "$n" ] || { say "bench: delivery data: $q deliveries queued, $n wanted"; exit 1; }
+	sqlite3 "$d.tmp/schakel.db" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null
+	touch "$d.tmp/.ready"
+	mv "$d.tmp" "$d"
+}
+
+# await_port LOG PID: prints PORT once LOG says "listening on 127.0.0.1:PORT"
+await_port() {
+	local p
+	for _ in $(seq 200); do
+		p=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$1" | head -1)
+		[ -n "$p" ] && { echo "$p"; return 0; }
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.05
+	done
+	say "bench: no 'listening on' in $1:"; cat "$1" >&2
+	return 1
+}
+
+stop() {	# stop PID: SIGTERM (the daemon drains), and wait
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# start_receiver DIR: a fresh reference receiver storing in DIR; recv_pid, RPORT
+start_receiver() {
+	rm -rf "$1"
+	"$S" receive --dir "$1" --port 0 --cert "$data/pki/server.crt" --key "$data/pki/server.key" \
+		--ca "$data/pki/ca.crt" 2>"$work/receive.err" &
+	recv_pid=$!
+	RPORT=$(await_port "$work/receive.err" "$recv_pid") || exit 1
+}
+
+stored() {	# stored DIR: the number of signals a receiver stored
+	find "$1" -maxdepth 1 -name '*.xml' | wc -l
+}
+
+# deliver_broker: one timed run of the daemon on a fresh copy; sets DT
+# (seconds from its start to the last committed outcome) and DFIRST (to the
+# first), and keeps the signed bodies of the first run in $work/bodies.
+deliver_broker() {
+	local dd=$work/dl recv=$work/recv t0 st pending failed last=-1 idle=0
+	rm -rf "$dd"
+	cp -a "$data/delivery-$deliv_signals" "$dd"
+	start_receiver "$recv"
+	sed -i "s|^push_url = .*|push_url = https://127.0.0.1:$RPORT/bench|" "$dd/schakel.conf"
+	sync
+	t0=$(now)
+	"$S" -D "$dd" serve --port 0 2>"$work/serve.err" &
+	server_pid=$!
+	while :; do
+		sleep 0.1
+		# a retry or a dead letter spoils the run: stop at the first
+		st=$(sqlite3 -cmd '.timeout 5000' -separator ' ' "$dd/schakel.db" \
+			"SELECT sum(state = 'pending'), sum(state = 'failed' OR attempts > (state = 'delivered'))
+			FROM delivery") || st=
+		read -r pending failed <<<"$st"
+		[ "$pending" = 0 ] && [ "$failed" = 0 ] && break
+		if [ "${failed:-0}" != 0 ] || ! kill -0 "$server_pid" 2>/dev/null; then
+			say "bench: delivery: ${failed:-?} failed or retried, or the daemon stopped:"
+			tail -5 "$work/serve.err" "$work/receive.err" >&2; exit 1
+		fi
+		# no progress for 60 s: something is stuck
+		if [ "$pending" = "$last" ]; then idle=$((idle + 1)); else idle=0; last=$pending; fi
+		[ $idle -lt 600 ] || { say "bench: delivery stalled at $pending pending"; tail -5 "$work/serve.err" >&2; exit 1; }
+	done
+	read -r DFIRST DT < <(sqlite3 "$dd/schakel.db" "SELECT
+		printf('%.3f', (julianday(min(at)) - 2440587.5) * 86400 - $t0),
+		printf('%.3f', (julianday(max(at)) - 2440587.5) * 86400 - $t0)
+		FROM exlog WHERE kind = 'delivery'" | tr '|' ' ')
+	stop "$server_pid"; server_pid=
+	stop "$recv_pid"; recv_pid=
+	st=$(sqlite3 "$dd/schakel.db" "SELECT count(*) FROM delivery WHERE state = 'delivered'")
+	[ "$st" = "$deliv_signals" ] && [ "$(stored "$recv")" = "$deliv_signals" ] ||
+		{ say "bench: delivery: $st delivered, $(stored "$recv") stored, $deliv_signals wanted"; exit 1; }
+	if [ ! -d "$work/bodies" ]; then
+		mv "$recv" "$work/bodies"
+		sqlite3 -separator ' ' "$dd/schakel.db" "SELECT message_id, signal_id,
+			'$work/bodies/' || message_id || '.xml' FROM delivery ORDER BY id" >"$work/manifest"
+	fi
+	rm -rf "$dd" "$recv"
+}
+
+# deliver_direct: one timed run of the floor; sets PT, PRES (postgen's JSON)
+deliver_direct() {
+	local recv=$work/recv
+	start_receiver "$recv"
+	sync
+	PRES=$("$work/postgen" "https://127.0.0.1:$RPORT/bench" "$data/pki/ca.crt" \
+		"$data/pki/server.crt" "$data/pki/server.key" "$work/manifest" 1) ||
+		{ say "bench: postgen failed: $PRES"; tail -5 "$work/receive.err" >&2; exit 1; }
+	stop "$recv_pid"; recv_pid=
+	[ "$(stored "$recv")" = "$deliv_signals" ] ||
+		{ say "bench: direct: $(stored "$recv") stored, $deliv_signals wanted"; exit 1; }
+	PT=$(echo "$PRES" | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p')
+	rm -rf "$recv"
+}
+
+json_delivery='"not run"'
+if only delivery; then
+	say "bench: 3. delivery, $deliv_signals signals, $runs runs each"
+	prepare_delivery "$deliv_signals"
+	gcc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -o "$work/postgen" "$bench/postgen.c" -lcurl
+	dload_start=$(cut -d' ' -f1-3 /proc/loadavg)
+	bts=(); bfs=(); pts=()
+	for ((r = 0; r < runs; r++)); do
+		deliver_broker
+		bts+=("$DT"); bfs+=("$DFIRST")
+		deliver_direct
+		pts+=("$PT")
+		say "  run $((r + 1)): broker $DT s (first delivery after $DFIRST s), direct $PT s"
+	done
+	dload_end=$(cut -d' ' -f1-3 /proc/loadavg)
+	bt=$(printf '%s\n' "${bts[@]}" | median); bf=$(printf '%s\n' "${bfs[@]}" | median)
+	pt=$(printf '%s\n' "${pts[@]}" | median)
+	brate=$(awk -v n="$deliv_signals" -v t="$bt" 'BEGIN { printf "%.1f", n / t }')
+	prate=$(awk -v n="$deliv_signals" -v t="$pt" 'BEGIN { printf "%.1f", n / t }')
+	q=$(ratio "$brate" "$prate")
+	met=$(awk -v q="$q" 'BEGIN { print (q >= 0.8) ? "true" : "false" }')
+	pget() { echo "$PRES" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+	pconn=$(pget connections)
+	json_delivery="{\"signals\":$deliv_signals,\"recipients\":1,\"in_flight\":1,\"loadavg_start\":\"$dload_start\",\"loadavg_end\":\"$dload_end\",\"broker\":{\"seconds\":$bt,\"signals_per_s\":$brate,\"first_delivery_seconds\":$bf,\"runs\":[$(IFS=,; echo "${bts[*]}")],\"first_delivery_runs\":[$(IFS=,; echo "${bfs[*]}")]},\"direct\":{\"seconds\":$pt,\"signals_per_s\":$prate,\"connections\":$pconn,\"runs\":[$(IFS=,; echo "${pts[*]}")],\"last_run\":$PRES},\"ratio\":$q,\"goal\":0.8,\"met\":$met}"
+	row "delivery $deliv_signals signed signals, 1 recipient" \
+		"$(fmt "$bt" 2) s, $brate signals/s (first delivery after $(fmt "$bf" 2) s)"
+	row "  unsigned direct POSTs, libcurl (floor)" \
+		"$(fmt "$pt" 2) s, $prate signals/s, p50 $(pget p50_ms) ms, p99 $(pget p99_ms) ms, $pconn connection(s)"
+	row "  ratio broker/direct (goal >= 0.8)" "${q}x $([ "$met" = true ] && echo met || echo NOT met) (1 in flight; load $dload_start -> $dload_end)"
+fi
 
 # ---------------------------------------------------------------- 4 upload API
-say "bench: 4. upload API"
-oins="00000001000000000011 00000001000000000012 00000001000000000013 00000001000000000014"
-if [ ! -f "$data/pki/ca.crt" ]; then
-	"$root/certs/mkcerts.sh" "$data/pki" $oins >/dev/null
-fi
-gcc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -o "$work/loadgen" "$bench/loadgen.c" -lcurl
-# TLS session resumption is off: schakel serve answers every resumption
-# attempt with an internal_error alert (its SSL_CTX has no session id
-# context; see docs/performance.md).  BENCH_RESUME=1 turns it on.
-export LOADGEN_RESUME=${BENCH_RESUME:-0}
-sd=$work/serve
-mkdir -m 700 "$sd"
-{
-	echo "[server]"
-	echo "max_connections_per_party = 16"
-	echo "request_timeout = 60"
-	for o in $oins; do
-		printf '[party.%s]\nname = Gemeente %s\ngemeenten = 1783\nsupplies = brp\nreceives = all\n' "$o" "${o: -2}"
+if only upload; then
+	say "bench: 4. upload API"
+	gcc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -o "$work/loadgen" "$bench/loadgen.c" -lcurl
+	# TLS session resumption is off: schakel serve answers every resumption
+	# attempt with an internal_error alert (its SSL_CTX has no session id
+	# context; see docs/performance.md).  BENCH_RESUME=1 turns it on.
+	export LOADGEN_RESUME=${BENCH_RESUME:-0}
+	sd=$work/serve
+	mkdir -m 700 "$sd"
+	{
+		echo "[server]"
+		echo "max_connections_per_party = 16"
+		echo "request_timeout = 60"
+		for o in $oins; do
+			printf '[party.%s]\nname = Gemeente %s\ngemeenten = 1783\nsupplies = brp\nreceives = all\n' "$o" "${o: -2}"
+		done
+	} >"$sd/schakel.conf"
+	chmod 600 "$sd/schakel.conf"
+	cp -a "$data/pki" "$sd/certs"
+	"$S" -D "$sd" init >/dev/null
+	"$S" -D "$sd" serve --port 0 2>"$work/serve.err" &
+	server_pid=$!
+	port=
+	for _ in $(seq 100); do
+		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/serve.err")
+		[ -n "$port" ] && break
+		sleep 0.1
 	done
-} >"$sd/schakel.conf"
-chmod 600 "$sd/schakel.conf"
-cp -a "$data/pki" "$sd/certs"
-"$S" -D "$sd" init >/dev/null
-"$S" -D "$sd" serve --port 0 2>"$work/serve.err" &
-server_pid=$!
-port=
-for _ in $(seq 100); do
-	port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/serve.err")
-	[ -n "$port" ] && break
-	sleep 0.1
-done
-[ -n "$port" ] || { say "bench: schakel serve did not start:"; cat "$work/serve.err" >&2; exit 1; }
-url=https://127.0.0.1:$port/v1/uploads/brp
-certs=()
-for o in $oins; do certs+=("$sd/certs/party-$o.crt:$sd/certs/party-$o.key"); done
-# the first upload stores the 20 persons and matches; the timed ones change nothing
-"$work/loadgen" "$url" "$data/upload-20.xml" "$sd/certs/ca.crt" 1 5 10 "${certs[0]}" >/dev/null
-for c in 1 10 50; do
-	best=
-	res=$("$work/loadgen" "$url" "$data/upload-20.xml" "$sd/certs/ca.crt" "$c" "$up_requests" "$up_seconds" "${certs[@]}") ||
-		say "bench: loadgen reported errors at $c clients: $res"
-	jadd json_upload "$res"
-	get() { echo "$res" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
-	row "upload 20-person brp, $c client(s)" \
-		"$(get rps) req/s, p50 $(get p50_ms) ms, p99 $(get p99_ms) ms ($(get requests) req, $(get errors) errors, $(get connections) connections)"
-done
-kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
+	[ -n "$port" ] || { say "bench: schakel serve did not start:"; cat "$work/serve.err" >&2; exit 1; }
+	url=https://127.0.0.1:$port/v1/uploads/brp
+	certs=()
+	for o in $oins; do certs+=("$sd/certs/party-$o.crt:$sd/certs/party-$o.key"); done
+	# the first upload stores the 20 persons and matches; the timed ones change nothing
+	"$work/loadgen" "$url" "$data/upload-20.xml" "$sd/certs/ca.crt" 1 5 10 "${certs[0]}" >/dev/null
+	for c in 1 10 50; do
+		best=
+		res=$("$work/loadgen" "$url" "$data/upload-20.xml" "$sd/certs/ca.crt" "$c" "$up_requests" "$up_seconds" "${certs[@]}") ||
+			say "bench: loadgen reported errors at $c clients: $res"
+		jadd json_upload "$res"
+		get() { echo "$res" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+		row "upload 20-person brp, $c client(s)" \
+			"$(get rps) req/s, p50 $(get p50_ms) ms, p99 $(get p99_ms) ms ($(get requests) req, $(get errors) errors, $(get connections) connections)"
+	done
+	kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
+fi
 
 # ---------------------------------------------------------------- 5 scaling
-say "bench: 5. scaling"
-prev_i=; prev_m=; prev_n=
-for n in $match_sizes; do
-	ti=${ING_T[$n]:-}; tm=${M_T[$n]}
-	pi=$(awk -v t="$ti" -v n="$n" 'BEGIN { printf "%.2f", t * 1e6 / n }')
-	pm=$(awk -v t="$tm" -v n="$n" 'BEGIN { printf "%.2f", t * 1e6 / n }')
-	gi=null; gm=null
-	if [ -n "$prev_n" ]; then
-		gi=$(ratio "$ti" "$prev_i"); gm=$(ratio "$tm" "$prev_m")
-	fi
-	row "scaling n=$n" "ingest $(fmt "$ti" 2) s ($pi us/rec$([ "$gi" != null ] && echo ", x$gi for x10")), match $(fmt "$tm" 2) s ($pm us/reg$([ "$gm" != null ] && echo ", x$gm for x10"))"
-	jadd json_scaling "{\"n\":$n,\"ingest_seconds\":$ti,\"ingest_us_per_record\":$pi,\"ingest_growth_x10\":$gi,\"match_seconds\":$tm,\"match_us_per_registration\":$pm,\"match_growth_x10\":$gm}"
-	prev_n=$n; prev_i=$ti; prev_m=$tm
-done
+if only ingest && only match; then
+	say "bench: 5. scaling"
+	prev_i=; prev_m=; prev_n=
+	for n in $match_sizes; do
+		ti=${ING_T[$n]:-}; tm=${M_T[$n]}
+		pi=$(awk -v t="$ti" -v n="$n" 'BEGIN { printf "%.2f", t * 1e6 / n }')
+		pm=$(awk -v t="$tm" -v n="$n" 'BEGIN { printf "%.2f", t * 1e6 / n }')
+		gi=null; gm=null
+		if [ -n "$prev_n" ]; then
+			gi=$(ratio "$ti" "$prev_i"); gm=$(ratio "$tm" "$prev_m")
+		fi
+		row "scaling n=$n" "ingest $(fmt "$ti" 2) s ($pi us/rec$([ "$gi" != null ] && echo ", x$gi for x10")), match $(fmt "$tm" 2) s ($pm us/reg$([ "$gm" != null ] && echo ", x$gm for x10"))"
+		jadd json_scaling "{\"n\":$n,\"ingest_seconds\":$ti,\"ingest_us_per_record\":$pi,\"ingest_growth_x10\":$gi,\"match_seconds\":$tm,\"match_us_per_registration\":$pm,\"match_growth_x10\":$gm}"
+		prev_n=$n; prev_i=$ti; prev_m=$tm
+	done
+fi
 
 # ---------------------------------------------------------------- report
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -313,13 +529,13 @@ mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$root" status --porcelain 2>/dev/null | grep -q . && echo true || echo false)
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
-json="{\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"commit\":\"$commit\",\"dirty\":$dirty,\"quick\":$([ "$quick" = 1 ] && echo true || echo false),\"runs\":$runs,\"machine\":{\"nproc\":$(nproc),\"cpu\":\"$cpu\",\"memory\":\"$mem\",\"sqlite\":\"$(sqlite3 --version | cut -d' ' -f1)\",\"loadavg_start\":\"$load_start\",\"loadavg_end\":\"$load_end\"},\"ingest\":[$json_ingest],\"match\":[$json_match],\"delivery\":\"not measured: no delivery benchmark yet\",\"upload\":[$json_upload],\"scaling\":[$json_scaling]}"
+json="{\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"commit\":\"$commit\",\"binary\":\"$S\",\"dirty\":$dirty,\"quick\":$([ "$quick" = 1 ] && echo true || echo false),\"runs\":$runs,\"machine\":{\"nproc\":$(nproc),\"cpu\":\"$cpu\",\"memory\":\"$mem\",\"sqlite\":\"$(sqlite3 --version | cut -d' ' -f1)\",\"loadavg_start\":\"$load_start\",\"loadavg_end\":\"$load_end\"},\"ingest\":[$json_ingest],\"match\":[$json_match],\"delivery\":$json_delivery,\"upload\":[$json_upload],\"scaling\":[$json_scaling]}"
 echo "$json" >"$results/$stamp.json"
 cp "$results/$stamp.json" "$results/latest.json"
 
 echo
 echo "load average at start $load_start, at end $load_end (other work on the machine skews the figures)"
-echo "schakel benchmarks, $(date -u +%Y-%m-%dT%H:%MZ), commit $commit$([ "$dirty" = true ] && echo ' (with local changes)'), $(nproc) x $cpu, $mem; medians of $runs runs"
+echo "schakel benchmarks, $(date -u +%Y-%m-%dT%H:%MZ), commit $commit$([ "$dirty" = true ] && echo ' (with local changes)')$([ -n "${BENCH_SCHAKEL:-}" ] && echo ", binary $S"), $(nproc) x $cpu, $mem; medians of $runs runs"
 echo
 printf '%s' "$table"
 echo
