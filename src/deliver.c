@@ -19,7 +19,23 @@
 struct flight {
 	struct deliverer *d;
 	struct delivery_row row;
+	bool fresh;		/* started by this scan: build its next ahead */
 	struct flight *next;
+};
+
+/*
+ * A message built ahead: while a recipient's delivery is on the wire, its
+ * next one is read and signed, so that it can go as soon as the answer
+ * comes (the deliverer sends one at a time per recipient, and would
+ * otherwise leave the line idle while it signs).
+ */
+struct ready {
+	int64_t id;		/* the delivery row */
+	char oin[OIN_STR_LEN];
+	bool bsn;		/* built for a grant with receive_bsn */
+	xmlChar *body;
+	int len;
+	struct ready *next;
 };
 
 struct deliverer {
@@ -29,6 +45,7 @@ struct deliverer {
 	struct signer *signer;
 	struct event *timer;
 	struct flight *flights;
+	struct ready *ready;
 	int in_flight;
 };
 
@@ -212,14 +229,92 @@ static void fail_now(struct deliverer *d, struct delivery_row *row, const char *
 	record_outcome(d, row, NULL, "failed");
 }
 
+/*
+ * Reads the signal of row and builds its signed message for p into *body.
+ * ST_FAIL with e set; *unreadable when the signal itself is gone.
+ */
+static enum status build_message(struct deliverer *d, const struct delivery_row *row,
+				 const struct party *p, xmlChar **body, int *len,
+				 bool *unreadable, struct errbuf *e)
+{
+	struct signal_filter f = { .id = row->signal_id };
+	struct signal sig = { 0 };
+	xmlDocPtr doc;
+
+	*body = NULL;
+	*unreadable = false;
+	if (store_signals(d->app->store, &f, copy_signal, &sig, e) != ST_OK ||
+	    sig.id[0] == '\0') {
+		*unreadable = true;
+		return errbuf_set(e, ST_FAIL, "the signal cannot be read");
+	}
+	doc = deliver_document(d->app, &sig, p, d->signer, e);
+	signal_clear(&sig);
+	if (doc == NULL)
+		return ST_FAIL;
+	xmlDocDumpMemoryEnc(doc, body, len, "UTF-8");
+	xmlFreeDoc(doc);
+	if (*body == NULL)
+		return errbuf_set(e, ST_FAIL, "out of memory");
+	return ST_OK;
+}
+
+/* Takes the message built ahead for row's recipient: row's, or none. */
+static xmlChar *take_ready(struct deliverer *d, const struct delivery_row *row, bool bsn,
+			   int *len)
+{
+	xmlChar *body = NULL;
+
+	for (struct ready **pp = &d->ready; *pp != NULL; pp = &(*pp)->next) {
+		struct ready *r = *pp;
+
+		if (strcmp(r->oin, row->oin) != 0)
+			continue;
+		*pp = r->next;
+		if (r->id == row->id && r->bsn == bsn) {
+			body = r->body;
+			*len = r->len;
+		} else {
+			xmlFree(r->body);	/* another row came first after all */
+		}
+		free(r);
+		break;
+	}
+	return body;
+}
+
+/* store_delivery_after()'s callback: builds the row's message ahead. */
+static int build_ahead(void *arg, const struct delivery_row *row)
+{
+	struct deliverer *d = arg;
+	const struct party *p = config_party(&d->app->cfg, row->oin);
+	struct ready *r;
+	struct errbuf e;
+	bool gone;
+	int unused;
+
+	/* at most one per recipient: an older one is out of date */
+	xmlFree(take_ready(d, row, p != NULL && p->receive_bsn, &unused));
+	if (p == NULL || p->push_url == NULL || (r = calloc(1, sizeof(*r))) == NULL)
+		return 0;
+	if (build_message(d, row, p, &r->body, &r->len, &gone, &e) != ST_OK) {
+		free(r);	/* start() will meet the problem and say so */
+		return 0;
+	}
+	r->id = row->id;
+	snprintf(r->oin, sizeof(r->oin), "%s", row->oin);
+	r->bsn = p->receive_bsn;
+	r->next = d->ready;
+	d->ready = r;
+	return 0;
+}
+
 /* Builds, signs and starts one delivery. */
 static int start(void *arg, const struct delivery_row *row)
 {
 	struct deliverer *d = arg;
 	const struct party *p = config_party(&d->app->cfg, row->oin);
-	struct signal_filter f = { .id = row->signal_id };
 	struct delivery_row copy = *row;
-	struct signal sig = { 0 };
 	struct flight *fl;
 	char hdr_id[96], hdr_sig[64];
 	const char *headers[] = { "Content-Type: application/xml", hdr_id, hdr_sig, "Expect:",
@@ -227,7 +322,7 @@ static int start(void *arg, const struct delivery_row *row)
 	xmlChar *body = NULL;
 	int len = 0;
 	struct errbuf e;
-	xmlDocPtr doc;
+	bool gone;
 
 	if (d->in_flight >= d->app->cfg.delivery_max_in_flight || recipient_busy(d, row->oin))
 		return 0;
@@ -235,21 +330,21 @@ static int start(void *arg, const struct delivery_row *row)
 		fail_now(d, &copy, "the recipient has no push_url (any more)");
 		return 0;
 	}
-	if (store_signals(d->app->store, &f, copy_signal, &sig, &e) != ST_OK ||
-	    sig.id[0] == '\0') {
-		fail_now(d, &copy, "the signal cannot be read");
-		return 0;
+	body = take_ready(d, row, p->receive_bsn, &len);
+	if (body == NULL && build_message(d, row, p, &body, &len, &gone, &e) != ST_OK) {
+		if (gone) {
+			fail_now(d, &copy, "the signal cannot be read");
+			return 0;
+		}
+		log_event(LV_ERROR, "deliver", "cannot build the message", "message",
+			  row->message_id, "error", e.msg, NULL);
+		return 0;	/* tried again on the next scan */
 	}
-	doc = deliver_document(d->app, &sig, p, d->signer, &e);
-	signal_clear(&sig);
-	if (doc != NULL)
-		xmlDocDumpMemoryEnc(doc, &body, &len, "UTF-8");
-	xmlFreeDoc(doc);
-	fl = body != NULL ? calloc(1, sizeof(*fl)) : NULL;
+	fl = calloc(1, sizeof(*fl));
 	if (fl == NULL) {
 		xmlFree(body);
 		log_event(LV_ERROR, "deliver", "cannot build the message", "message",
-			  row->message_id, "error", doc == NULL ? e.msg : "out of memory", NULL);
+			  row->message_id, "error", "out of memory", NULL);
 		return 0;	/* tried again on the next scan */
 	}
 	fl->d = d;
@@ -267,10 +362,41 @@ static int start(void *arg, const struct delivery_row *row)
 		return 0;
 	}
 	xmlFree(body);
+	fl->fresh = true;
 	fl->next = d->flights;
 	d->flights = fl;
 	d->in_flight++;
 	return 0;
+}
+
+/*
+ * Puts the deliveries just started on the wire, then builds the next
+ * message of each of their recipients while the answers are awaited.
+ * After the scan, not inside it: the kick may finish a delivery (on_done),
+ * and the scan's rows would then be out of date.
+ */
+static void build_next_ahead(struct deliverer *d)
+{
+	struct delivery_row *rows = calloc((size_t)d->in_flight + 1, sizeof(*rows));
+	int64_t now = time(NULL);
+	struct errbuf e;
+	int n = 0;
+
+	if (rows == NULL)
+		return;	/* only an optimisation */
+	for (struct flight *fl = d->flights; fl != NULL && n < d->in_flight; fl = fl->next)
+		if (fl->fresh) {
+			fl->fresh = false;
+			rows[n++] = fl->row;
+		}
+	if (n > 0)
+		fetcher_kick(d->fetcher);
+	for (int i = 0; i < n; i++)
+		if (store_delivery_after(d->app->store, &rows[i], now, build_ahead, d,
+					 &e) != ST_OK)
+			log_event(LV_WARN, "deliver", "cannot read the outbox", "error", e.msg,
+				  NULL);
+	free(rows);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -283,6 +409,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	if (d->in_flight < d->app->cfg.delivery_max_in_flight &&
 	    store_deliveries_next(d->app->store, time(NULL), 0, start, d, &e) != ST_OK)
 		log_event(LV_ERROR, "deliver", "cannot read the outbox", "error", e.msg, NULL);
+	build_next_ahead(d);
 	schedule(d, SCAN_SECONDS);
 }
 
@@ -318,6 +445,13 @@ void deliverer_free(struct deliverer *d)
 
 		free(d->flights);
 		d->flights = next;
+	}
+	while (d->ready != NULL) {
+		struct ready *next = d->ready->next;
+
+		xmlFree(d->ready->body);
+		free(d->ready);
+		d->ready = next;
 	}
 	event_free(d->timer);
 	free(d);

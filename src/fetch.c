@@ -112,6 +112,11 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	check_done(f);
 }
 
+void fetcher_kick(struct fetcher *f)
+{
+	on_timer(-1, 0, f);
+}
+
 /* CURLMOPT_TIMERFUNCTION: when curl wants to be woken. */
 static int timer_cb(CURLM *multi, long timeout_ms, void *arg)
 {

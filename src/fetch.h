@@ -52,10 +52,18 @@ struct fetcher *fetcher_new(struct event_base *base, const struct fetch_tls *tls
 /* Stops every transfer (without calling on_done) and frees; accepts NULL. */
 void fetcher_free(struct fetcher *f);
 
-/* Starts a transfer; on_done is called once, later, from the loop. */
+/* Starts a transfer; on_done is called once, later: from the loop, or from
+ * fetcher_kick(). */
 enum status fetcher_start(struct fetcher *f, const struct fetch_req *req, struct errbuf *e);
 
 /* Transfers under way. */
 int fetcher_running(const struct fetcher *f);
+
+/*
+ * Lets curl work now instead of at the loop's next turn: a request just
+ * started on a kept-alive connection goes on the wire before the caller
+ * does something slow.  on_done callbacks may run from inside.
+ */
+void fetcher_kick(struct fetcher *f);
 
 #endif

@@ -267,6 +267,15 @@ enum status store_deliveries_next(struct store *s, int64_t due, long limit,
 				  int (*cb)(void *arg, const struct delivery_row *d), void *arg,
 				  struct errbuf *e);
 
+/*
+ * Calls cb for the pending delivery of d's recipient that comes after d
+ * (by next_at, then id) and is due, if there is one: what a sender can
+ * build while d is under way.
+ */
+enum status store_delivery_after(struct store *s, const struct delivery_row *d, int64_t due,
+				 int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+				 struct errbuf *e);
+
 /* Records the outcome of an attempt (state, attempts, next_at, status, error). */
 enum status store_delivery_update(struct store *s, const struct delivery_row *d,
 				  struct errbuf *e);

@@ -26,7 +26,7 @@ enum stmt_id {
 	Q_SIGNAL_PUT, Q_SIGNAL_EVIDENCE_ADD, Q_SIGNAL_RECIPIENT_ADD,
 	Q_SIGNALS, Q_SIGNAL_ONE, Q_SIGNAL_EVIDENCE, Q_SIGNAL_RECIPIENTS, Q_SIGNAL_ROUTED, Q_PERSON_BSN,
 	Q_FEEDBACK_PUT, Q_FEEDBACK_COUNTS,
-	Q_DELIVERY_ADD, Q_DELIVERIES_DUE, Q_DELIVERIES_NEXT, Q_DELIVERIES_ALL, Q_DELIVERY_UPDATE,
+	Q_DELIVERY_ADD, Q_DELIVERIES_DUE, Q_DELIVERIES_NEXT, Q_DELIVERY_AFTER, Q_DELIVERIES_ALL, Q_DELIVERY_UPDATE,
 	Q_DELIVERY_RETRY,
 	Q_SOURCE_GET, Q_SOURCE_PUT,
 	Q_LOG_HEAD, Q_LOG_INSERT, Q_LOG_SCAN,
@@ -160,6 +160,10 @@ static const char *const sql[Q_COUNT] = {
 		" coalesce(d.last_error, '') FROM r JOIN delivery d ON d.id ="
 		" (SELECT id FROM delivery x WHERE x.state = 'pending' AND x.oin = r.oin"
 		"  AND x.next_at <= ?1 ORDER BY x.next_at, x.id LIMIT 1) LIMIT ?2",
+	[Q_DELIVERY_AFTER] = "SELECT id, signal_id, oin, message_id, state, attempts, created,"
+		" next_at, coalesce(delivered_at, 0), coalesce(last_status, 0),"
+		" coalesce(last_error, '') FROM delivery WHERE state = 'pending' AND oin = ?1"
+		" AND next_at <= ?2 AND (next_at, id) > (?3, ?4) ORDER BY next_at, id LIMIT 1",
 	[Q_DELIVERIES_ALL] = "SELECT id, signal_id, oin, message_id, state, attempts, created,"
 		" next_at, coalesce(delivered_at, 0), coalesce(last_status, 0),"
 		" coalesce(last_error, '') FROM delivery WHERE (?1 = 0 OR state = 'failed')"
@@ -1242,6 +1246,21 @@ enum status store_deliveries(struct store *s, int64_t due, bool failed_only, lon
 	else
 		sqlite3_bind_int(st, 1, failed_only);
 	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+	return each_delivery(s, st, cb, arg, e);
+}
+
+enum status store_delivery_after(struct store *s, const struct delivery_row *d, int64_t due,
+				 int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+				 struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_DELIVERY_AFTER, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, d->oin, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, due);
+	sqlite3_bind_int64(st, 3, d->next_at);
+	sqlite3_bind_int64(st, 4, d->id);
 	return each_delivery(s, st, cb, arg, e);
 }
 
