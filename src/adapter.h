@@ -24,7 +24,7 @@
 
 #include <stddef.h>
 
-#define ADAPTER_ABI_VERSION 2
+#define ADAPTER_ABI_VERSION 3
 
 /* The kinds of canonical record a source can produce. */
 enum adapter_kind {
@@ -84,6 +84,18 @@ struct adapter_record {
  * adapter then returns ADAPTER_ABORT from feed() or finish()).
  * reject() reports a record the adapter itself could not read (a missing
  * required element, a schema error inside one record); the parse goes on.
+ * It is for faults of the input only.
+ * nomem() reports that the adapter, or a library it uses, could not
+ * allocate memory while reading the record at place (NULL: outside any
+ * record).  That is never the record's fault, so it must never become a
+ * reject(), nor a refusal of the input: the host fails the whole input
+ * (nothing of it is stored; `schakel ingest` exits 1 with "out of memory")
+ * and returns -1, and the adapter stops and returns ADAPTER_NOMEM from
+ * feed() or finish().  Where a library reports an error that may have been
+ * caused by a failed allocation (libxml2's internal errors, an error
+ * without a message), the adapter reports nomem() too: a broker failure
+ * that is retried beats a good record rejected.  An adapter may also just
+ * return ADAPTER_NOMEM without calling nomem(); the host treats both alike.
  * cursor(), when not NULL, is called by a paged source's adapter at the
  * end of a page that was read whole, with where the next page starts (the
  * inspectorate's "volgende"; NULL on the last page).
@@ -95,6 +107,7 @@ struct adapter_host {
 	void *ctx;
 	int (*record)(void *ctx, const struct adapter_record *rec);
 	void (*reject)(void *ctx, const char *place, const char *reason);
+	int (*nomem)(void *ctx, const char *place);	/* since ABI 3 */
 	void (*cursor)(void *ctx, const char *next);
 	void *source_schema;
 	size_t max_field_bytes;		/* longest value or line accepted */
@@ -106,7 +119,7 @@ enum adapter_rc {
 	ADAPTER_OK = 0,
 	ADAPTER_REFUSED = -1,	/* the input as a whole is refused; see error() */
 	ADAPTER_ABORT = -2,	/* the host's record() asked to stop */
-	ADAPTER_NOMEM = -3,
+	ADAPTER_NOMEM = -3,	/* out of memory (see nomem() above): the input fails */
 };
 
 struct adapter {

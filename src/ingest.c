@@ -5,9 +5,10 @@
  *
  *   parse  - read the input, run the adapter, and for each record it
  *            gives: normalise, check the party's territory, validate the
- *            canonical XML, pseudonymise and encrypt the BSN (prepare());
- *   store  - write each prepared record, or log each rejected one, in the
- *            input's transaction (consume()), then commit.
+ *            canonical XML (prepare());
+ *   store  - pseudonymise and encrypt the BSNs, write each record, or log
+ *            each rejected one, in the input's transaction (consume()),
+ *            then commit.
  *
  * The stages run on two threads when they can: the parse stage on a
  * thread of its own, the store stage on the caller's, with at most NBATCH
@@ -17,8 +18,8 @@
  * (or opts->one_thread asks for it) both stages run in turn on the
  * caller's thread, through the same functions.
  *
- * Only the store stage touches the database; only the parse stage touches
- * the adapter, libxml2 and the keys.  What one stage tells the other
+ * Only the store stage touches the database and the keys; only the parse
+ * stage touches the adapter and libxml2.  What one stage tells the other
  * travels in the batches, or is read after the parse thread has ended,
  * except for `stop` (the store stage failed: parse no further).
  */
@@ -31,6 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <libxml/threads.h>
+#include <libxml/xmlerror.h>
 
 #include "exlog.h"
 #include "ingest.h"
@@ -210,32 +214,6 @@ static bool make_reject(struct item *it, const char *place, const char *reason)
 	return true;
 }
 
-/* Pseudonymises and encrypts the BSNs of it, wiping them afterwards. */
-static enum status seal(struct ingest *in, struct item *it)
-{
-	struct keys *k = &in->app->keys;
-	struct record *r = &it->r;
-	enum status st = ST_OK;
-
-	if (r->kind == ADAPTER_PERSON) {
-		crypto_pseudonym(k, r->bsn, it->pseudonym);
-		st = crypto_seal_bsn(k, r->bsn, it->pseudonym, it->sealed, &in->parse.fatal);
-	} else if (r->nbsn > 0) {
-		it->persons = calloc(r->nbsn, sizeof(*it->persons));
-		if (it->persons == NULL)
-			return side_fail(&in->parse, "out of memory");
-		for (size_t i = 0; st == ST_OK && i < r->nbsn; i++) {
-			crypto_pseudonym(k, r->bsns[i], it->persons[i].pseudonym);
-			st = crypto_seal_bsn(k, r->bsns[i], it->persons[i].pseudonym,
-					     it->persons[i].bsn_sealed, &in->parse.fatal);
-		}
-	}
-	if (st != ST_OK)
-		in->parse.failed = true;
-	it->npersons = r->nbsn;
-	return st;
-}
-
 /* The strings of r, copied out of the adapter's buffers. */
 static bool own_record(struct item *it)
 {
@@ -251,6 +229,34 @@ static bool own_record(struct item *it)
 	default:
 		return true;
 	}
+}
+
+
+/*
+ * record_validate(), with libxml2's failed allocations counted as ours.
+ * libxml2 2.9.14 reports most of them only through the thread's structured
+ * error handler and carries on: xmlNewTextChild() then adds an element
+ * whose text could not be copied, the validator a value it could not copy,
+ * and the record fails validation ("'' is not a valid value ...") as if it
+ * were bad.  That would reject a good record; any failed allocation during
+ * the validation makes it the broker's failure instead.
+ */
+static enum status validate(struct ingest *in, const struct record *r, bool *nomem,
+			    struct errbuf *e)
+{
+	xmlStructuredErrorFunc old = xmlStructuredError;
+	void *old_ctx = xmlStructuredErrorContext;
+	bool lost = false;
+	enum status st;
+
+	xmlSetStructuredErrorFunc(&lost, xml_note_nomem);
+	st = record_validate(in->app->records, r, nomem, e);
+	xmlSetStructuredErrorFunc(old_ctx, old);
+	if (lost) {
+		*nomem = true;
+		st = ST_FAIL;
+	}
+	return st;
 }
 
 /*
@@ -276,7 +282,7 @@ static enum status prepare(struct ingest *in, const struct adapter_record *rec,
 			   r->address.gemeentecode);
 		goto reject;
 	}
-	if (record_validate(in->app->records, r, &nomem, &e) != ST_OK) {
+	if (validate(in, r, &nomem, &e) != ST_OK) {
 		if (nomem) {	/* the broker failed, not the record: stop the input */
 			errbuf_set(&in->parse.fatal, ST_FAIL,
 				   "out of memory while validating %s", place);
@@ -285,9 +291,6 @@ static enum status prepare(struct ingest *in, const struct adapter_record *rec,
 		}
 		goto reject;
 	}
-	if (seal(in, it) != ST_OK)
-		return ST_FAIL;
-	record_clear(r);	/* the BSNs in clear go now; the pseudonyms stay */
 	if (!own_record(it))
 		return side_fail(&in->parse, "out of memory");
 	return ST_OK;
@@ -341,6 +344,27 @@ static void host_reject(void *ctx, const char *place, const char *reason)
 	in->records++;
 }
 
+/*
+ * The adapter's nomem(): it (or a library of its) could not allocate
+ * memory while reading the record at place.  Not the record's fault nor the
+ * input's: the whole input fails, rolled back, as when the broker runs out
+ * of memory itself.  -1: stop; the adapter returns ADAPTER_NOMEM.
+ */
+static int host_nomem(void *ctx, const char *place)
+{
+	struct ingest *in = ctx;
+	char why[sizeof(in->parse.fatal.msg)];
+
+	if (place != NULL)
+		snprintf(why, sizeof(why), "out of memory (%s adapter, at %s)",
+			 in->la->adapter->name, place);
+	else
+		snprintf(why, sizeof(why), "out of memory (%s adapter)", in->la->adapter->name);
+	redact_bsn(why);
+	side_fail(&in->parse, why);
+	return -1;
+}
+
 static void host_cursor(void *ctx, const char *next)
 {
 	struct ingest *in = ctx;
@@ -356,9 +380,16 @@ static void host_cursor(void *ctx, const char *next)
 	snprintf(in->cursor, sizeof(in->cursor), "%s", next != NULL ? next : "");
 }
 
-/* Turns an adapter result into ours, noting why the input stopped. */
+/*
+ * Turns an adapter result into ours, noting why the input stopped.  Once
+ * the parse stage has failed (the adapter's nomem(), the broker's own
+ * failure), that stands whatever feed() or finish() return: a refusal then
+ * would blame the supplier, and ADAPTER_OK must not read on.
+ */
 static enum status adapter_result(struct ingest *in, int rc)
 {
+	if (in->parse.failed)
+		return ST_FAIL;
 	if (rc == ADAPTER_OK)
 		return ST_OK;
 	if (rc == ADAPTER_REFUSED) {
@@ -368,9 +399,7 @@ static enum status adapter_result(struct ingest *in, int rc)
 		errbuf_set(&in->parse.fatal, ST_FAIL, "%s", why != NULL ? why : "input refused");
 		redact_bsn(in->parse.fatal.msg);
 	} else if (rc == ADAPTER_NOMEM) {
-		in->parse.failed = true;
-		errbuf_set(&in->parse.fatal, ST_FAIL, "%s adapter: out of memory",
-			   in->la->adapter->name);
+		host_nomem(in, NULL);
 	} else if (!in->parse.failed && !atomic_load(&in->stop)) {
 		in->res.refused = true;	/* ADAPTER_ABORT for a limit */
 	}
@@ -412,7 +441,17 @@ static void *parse_thread(void *arg)
 {
 	struct ingest *in = arg;
 
-	parse_input(in);
+	/*
+	 * libxml2 2.9.14 allocates a thread's global state (its error
+	 * handlers among it) on the thread's first use of it, and when that
+	 * allocation fails, xmlStructuredError and the like dereference NULL.
+	 * So the parse thread has it made now, before the adapter or the
+	 * validation touch libxml2, and fails the input cleanly without it.
+	 */
+	if (xmlGetGlobalState() == NULL)
+		side_fail(&in->parse, "out of memory (libxml2's state for the parse thread)");
+	else
+		parse_input(in);
 	queue_close(in->full);
 	return NULL;
 }
@@ -439,6 +478,36 @@ static void reject(struct ingest *in, const char *place, const char *reason)
 		in->store.failed = true;
 		in->store.fatal = e;
 	}
+}
+
+/*
+ * Pseudonymises and encrypts the BSNs of it, and wipes them.  (Here, not
+ * in the parse stage, because that is the busier of the two.)
+ */
+static enum status seal(struct ingest *in, struct item *it)
+{
+	struct keys *k = &in->app->keys;
+	struct record *r = &it->r;
+	enum status st = ST_OK;
+
+	if (r->kind == ADAPTER_PERSON) {
+		crypto_pseudonym(k, r->bsn, it->pseudonym);
+		st = crypto_seal_bsn(k, r->bsn, it->pseudonym, it->sealed, &in->store.fatal);
+	} else if (r->nbsn > 0) {
+		it->persons = calloc(r->nbsn, sizeof(*it->persons));
+		if (it->persons == NULL)
+			return side_fail(&in->store, "out of memory");
+		for (size_t i = 0; st == ST_OK && i < r->nbsn; i++) {
+			crypto_pseudonym(k, r->bsns[i], it->persons[i].pseudonym);
+			st = crypto_seal_bsn(k, r->bsns[i], it->persons[i].pseudonym,
+					     it->persons[i].bsn_sealed, &in->store.fatal);
+		}
+	}
+	it->npersons = r->nbsn;
+	record_clear(r);	/* the BSNs in clear go now; the pseudonyms stay */
+	if (st != ST_OK)
+		in->store.failed = true;
+	return st;
 }
 
 /* Stores one prepared record. */
@@ -488,7 +557,7 @@ static void consume(struct ingest *in, struct batch *b)
 			reject(in, it->place, it->reason);
 			continue;
 		}
-		if (store_item(in, it, &changed) != ST_OK) {
+		if (seal(in, it) != ST_OK || store_item(in, it, &changed) != ST_OK) {
 			in->store.failed = true;
 			break;
 		}
@@ -581,6 +650,7 @@ static struct ingest *ingest_begin(struct app *app, struct loaded_adapter *la,
 		.abi_version = ADAPTER_ABI_VERSION,
 		.record = host_record,
 		.reject = host_reject,
+		.nomem = host_nomem,
 		.cursor = host_cursor,
 		.source_schema = la->schema,
 		.max_field_bytes = app->cfg.max_field_bytes,
@@ -680,10 +750,10 @@ static enum status ingest_end(struct ingest *in, struct ingest_result *res, stru
 	if (failed || in->res.refused) {
 		store_rollback(in->app->store);
 		*e = in->store.failed ? in->store.fatal : in->parse.fatal;
-		if (failed)
+		/* a refusal is logged; a broker failure, or one while logging,
+		 * is not the input's refusal */
+		if (failed || log_refusal(in, e) != ST_OK)
 			in->res.refused = false;
-		else if (log_refusal(in, e) != ST_OK)
-			in->res.refused = false;	/* the broker failed after all */
 		goto out_free;
 	}
 	if (commit(in, e) != ST_OK) {

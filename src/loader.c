@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "loader.h"
 #include "xml.h"
@@ -53,8 +54,18 @@ enum status loader_load(const char *name, struct loaded_adapter *out, struct err
 		return errbuf_set(e, ST_USAGE, "'%.40s' is not an adapter name", name);
 	snprintf(path, sizeof(path), "%s/%s.so", loader_adapter_dir(), name);
 	out->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (out->handle == NULL)
-		return errbuf_set(e, ST_USAGE, "no adapter '%s' (%s)", name, dlerror());
+	if (out->handle == NULL) {
+		/* No such module is the user's mistake (exit 2); a module that is
+		 * there but cannot be loaded (out of memory, a library missing)
+		 * is a failure (exit 1). */
+		const char *why = dlerror();	/* once: it clears the error */
+
+		if (why == NULL)
+			why = "dlopen failed";
+		if (access(path, F_OK) != 0)
+			return errbuf_set(e, ST_USAGE, "no adapter '%s' (%s)", name, why);
+		return errbuf_set(e, ST_FAIL, "cannot load adapter '%s' (%s)", name, why);
+	}
 	ad = dlsym(out->handle, ADAPTER_SYMBOL);
 	if (ad == NULL) {
 		errbuf_set(e, ST_FAIL, "adapter %s does not export %s", path, ADAPTER_SYMBOL);

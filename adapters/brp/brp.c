@@ -23,6 +23,16 @@
  * the end of an object ("Missing child element") arrives after our end
  * callback; a closed object is therefore kept "pending" and handed to the
  * host at the next SAX event, and errors that arrive meanwhile are its own.
+ *
+ * Out of memory, ours or libxml2's, is neither a rejection nor a refusal:
+ * it goes to host->nomem() and the input fails (ADAPTER_NOMEM).  libxml2
+ * reports its failed allocations as errors of code XML_ERR_NO_MEMORY (or
+ * domain XML_FROM_MEMORY) through the same structured handler, whether the
+ * parser, the validator or a string function lost them; the validator's
+ * "Internal error" is taken as out of memory as well, since in 2.9.14 it
+ * follows a failed allocation (and is never the object's fault).  Without
+ * this, a validator that lost a value's text reports "'' is not a valid
+ * value" and a good object would be rejected.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,6 +60,9 @@ struct brp_stream {
 	xmlParserCtxtPtr parser;
 	xmlSchemaValidCtxtPtr vctxt;	/* NULL without a schema */
 	xmlSchemaSAXPlugPtr plug;
+	xmlSAXHandlerPtr own_sax;	/* the parser's before the plug */
+	void *own_user_data;
+	int lib_nomem;			/* libxml2 lost an allocation */
 	int rc;				/* first adapter_rc that is not OK */
 	char error[1024];		/* why, when rc is ADAPTER_REFUSED */
 	enum brp_kind kind;
@@ -88,6 +101,35 @@ static void brp_stop(struct brp_stream *st, int rc)
 		snprintf(st->error, sizeof(st->error), "out of memory");
 	st->parser->disableSAX = 1;
 	st->parser->instate = XML_PARSER_EOF;
+}
+
+/*
+ * Out of memory: stops the parse and tells the host, naming the object
+ * being read if there is one.
+ */
+static void brp_nomem(struct brp_stream *st)
+{
+	char place[64];
+	int in_object = st->obj_depth > 0 || st->pending;
+
+	if (st->rc != ADAPTER_OK)
+		return;
+	brp_stop(st, ADAPTER_NOMEM);
+	if (st->host.nomem == NULL)
+		return;
+	if (in_object)
+		snprintf(place, sizeof(place), "line %lu (object %lu)",
+			 st->obj.line, st->obj.index);
+	else
+		snprintf(place, sizeof(place), "line %d", brp_line(st));
+	st->host.nomem(st->host.ctx, place);
+}
+
+/* Is err a failed allocation (see the top of this file)? */
+static int brp_is_nomem(const xmlError *err)
+{
+	return err->code == XML_ERR_NO_MEMORY || err->domain == XML_FROM_MEMORY ||
+	       err->code == XML_SCHEMAV_INTERNAL;
 }
 
 /* Refuses the whole input; fmt says why and where. */
@@ -169,9 +211,15 @@ static void brp_on_error(void *ctx, xmlErrorPtr err)
 	char msg[BRP_MSG_MAX + 16], reason[BRP_MSG_MAX + 64];
 	int line, col;
 
+	if (err != NULL && brp_is_nomem(err))
+		st->lib_nomem = 1;	/* see brp_close() */
 	if (err == NULL || err->level == XML_ERR_WARNING ||
 	    st->rc != ADAPTER_OK)
 		return;
+	if (brp_is_nomem(err)) {
+		brp_nomem(st);
+		return;
+	}
 	brp_clean(err->message, msg, sizeof(msg));
 	line = err->line > 0 ? err->line : brp_line(st);
 	col = err->int2 > 0 ? err->int2 : xmlSAX2GetColumnNumber(st->parser);
@@ -179,7 +227,7 @@ static void brp_on_error(void *ctx, xmlErrorPtr err)
 	    (st->obj_depth > 0 || st->pending)) {
 		snprintf(reason, sizeof(reason), "line %d: %s", line, msg);
 		if (brp_object_fail(&st->obj, reason) < 0)
-			brp_stop(st, ADAPTER_NOMEM);
+			brp_nomem(st);
 		return;
 	}
 	brp_refuse(st, "line %d, column %d: %s", line, col, msg);
@@ -309,7 +357,7 @@ static void brp_object_open(struct brp_stream *st, const xmlChar **attrs,
 	i = brp_attr(attrs, nb, BRP_NS_STUF, "entiteittype");
 	if (i >= 0 && !brp_attr_is(attrs, i, "NPS") &&
 	    brp_object_fail(&st->obj, "StUF:entiteittype is not NPS") < 0)
-		brp_stop(st, ADAPTER_NOMEM);
+		brp_nomem(st);
 }
 
 /* Starts reading field f unless the element says it has no value. */
@@ -396,7 +444,7 @@ static void brp_on_end(void *ctx, const xmlChar *name, const xmlChar *prefix,
 	if (st->field >= 0 &&
 	    brp_object_set(&st->obj, st->field, st->text ? st->text : "",
 			   st->tlen) < 0)
-		brp_stop(st, ADAPTER_NOMEM);
+		brp_nomem(st);
 	st->field = -1;
 	if (st->depth == st->adres_depth)
 		st->adres_depth = 0;
@@ -444,7 +492,7 @@ static void brp_on_text(void *ctx, const xmlChar *ch, int len)
 		return;
 	}
 	if (st->field >= 0 && brp_append(st, ch, (size_t)len) < 0)
-		brp_stop(st, ADAPTER_NOMEM);
+		brp_nomem(st);
 }
 
 /* Fills in the SAX2 handler the parser is created with. */
@@ -475,6 +523,8 @@ static void brp_parse(struct brp_stream *st, const char *buf, int len,
 	xmlSetStructuredErrorFunc(st, brp_on_error);
 	xmlParseChunk(st->parser, buf, len, terminate);
 	xmlSetStructuredErrorFunc(old_ctx, old);
+	if (st->rc == ADAPTER_OK && st->parser->errNo == XML_ERR_NO_MEMORY)
+		brp_nomem(st);	/* should the handler have missed it */
 	if (st->rc == ADAPTER_OK && !st->parser->wellFormed)
 		brp_refuse(st, "line %d, column %d: not well-formed",
 			   brp_line(st), xmlSAX2GetColumnNumber(st->parser));
@@ -513,12 +563,49 @@ static const char *brp_error(void *stream)
 	return st->error;
 }
 
+/*
+ * Validation contexts that libxml2 2.9.14 may have left broken, kept
+ * here instead of freed (see brp_close()); reachable, so not a leak to
+ * valgrind.  Past BRP_PARKED of them (that many inputs that ran out of
+ * memory) they are simply dropped.
+ */
+#define BRP_PARKED 64
+static struct brp_parked {
+	xmlSchemaValidCtxtPtr vctxt;
+	xmlSchemaSAXPlugPtr plug;
+} brp_parked[BRP_PARKED];
+static unsigned brp_nparked;
+
+/*
+ * Frees the stream.  After libxml2 reported a failed allocation while the
+ * validator ran, the validation context is not touched again: in 2.9.14
+ * the validator does not leave itself consistent when an allocation fails
+ * (xmlSchemaGetFreshAttrInfo() grows attrInfos and then, if the attribute
+ * info cannot be allocated, leaves the new slot uninitialised, which
+ * xmlSchemaFreeValidCtxt() frees: a crash; a failed realloc of the same
+ * array leaves a NULL array with a non-zero count, which xmlSchemaSAXUnplug()
+ * walks).  So the parser gets its own SAX handler back by hand (what
+ * xmlSchemaSAXUnplug() would do) and the context and the plug are parked,
+ * never freed: a few kilobytes kept per input that ran out of memory,
+ * instead of a crash.
+ */
 static void brp_close(void *stream)
 {
 	struct brp_stream *st = stream;
 
 	if (st == NULL)
 		return;
+	if (st->plug != NULL && st->parser != NULL && st->lib_nomem) {
+		st->parser->sax = st->own_sax;
+		st->parser->userData = st->own_user_data;
+		if (brp_nparked < BRP_PARKED) {
+			brp_parked[brp_nparked].vctxt = st->vctxt;
+			brp_parked[brp_nparked].plug = st->plug;
+			brp_nparked++;
+		}
+		st->plug = NULL;
+		st->vctxt = NULL;
+	}
 	if (st->plug != NULL)
 		xmlSchemaSAXUnplug(st->plug);
 	if (st->parser != NULL)
@@ -530,16 +617,45 @@ static void brp_close(void *stream)
 	free(st);
 }
 
+/* A structured error handler that only notes failed allocations. */
+static void brp_note_nomem(void *ctx, xmlErrorPtr err)
+{
+	int *nomem = ctx;
+
+	if (err != NULL && brp_is_nomem(err))
+		*nomem = 1;
+}
+
 /*
  * Plugs the host's schema into the parser's SAX stream.  Returns 0, or -1
  * when out of memory.
+ *
+ * libxml2 2.9.14's xmlSchemaNewValidCtxt() does not check the item list it
+ * allocates for the context (nodeQNames): when that allocation fails it
+ * returns a context that crashes in xmlSchemaClearValidCtxt() at the end of
+ * the validation (xmlSchemaSAXUnplug() in brp_close(): NULL dereference in
+ * xmlSchemaItemListClear()).  The failure is reported (XML_ERR_NO_MEMORY,
+ * "allocating an item list structure") but not returned, so we listen for
+ * it and throw such a context away unused.
  */
 static int brp_plug_schema(struct brp_stream *st)
 {
+	xmlStructuredErrorFunc old = xmlStructuredError;
+	void *old_ctx = xmlStructuredErrorContext;
+	int nomem = 0;
+
+	xmlSetStructuredErrorFunc(&nomem, brp_note_nomem);
 	st->vctxt = xmlSchemaNewValidCtxt(st->host.source_schema);
+	xmlSetStructuredErrorFunc(old_ctx, old);
+	if (st->vctxt != NULL && nomem) {
+		xmlSchemaFreeValidCtxt(st->vctxt);
+		st->vctxt = NULL;
+	}
 	if (st->vctxt == NULL)
 		return -1;
 	xmlSchemaSetValidStructuredErrors(st->vctxt, brp_on_error, st);
+	st->own_sax = st->parser->sax;
+	st->own_user_data = st->parser->userData;
 	st->plug = xmlSchemaSAXPlug(st->vctxt, &st->parser->sax,
 				    &st->parser->userData);
 	return st->plug == NULL ? -1 : 0;

@@ -90,6 +90,24 @@ static void hv_refuse(struct hv_stream *st, const char *fmt, ...)
 }
 
 /*
+ * Out of memory (here or in libcsv) while reading the row that started on
+ * row_line: tells the host, which fails the whole file (never a rejection
+ * of the row: the row is not at fault), and stops with ADAPTER_NOMEM.
+ */
+static void hv_nomem(struct hv_stream *st)
+{
+	char place[32];
+
+	if (st->rc != ADAPTER_OK)
+		return;
+	st->rc = ADAPTER_NOMEM;
+	if (st->host.nomem != NULL) {
+		snprintf(place, sizeof(place), "line %lu", st->row_line);
+		st->host.nomem(st->host.ctx, place);
+	}
+}
+
+/*
  * Copies s (len bytes) into dst (size n) for use in a message: printable
  * ASCII is kept, anything else becomes '?', and long text is cut with "...".
  */
@@ -221,7 +239,7 @@ static void hv_on_field(void *s, size_t len, void *data)
 		return;
 	}
 	if (st->nfields < HV_NCOLS && hv_store_field(st, s, len) < 0) {
-		st->rc = ADAPTER_NOMEM;
+		hv_nomem(st);
 		return;
 	}
 	st->nfields++;
@@ -355,8 +373,7 @@ static void hv_csv_error(struct hv_stream *st)
 {
 	switch (csv_error(&st->csv)) {
 	case CSV_ENOMEM:
-		if (st->rc == ADAPTER_OK)
-			st->rc = ADAPTER_NOMEM;
+		hv_nomem(st);
 		break;
 	case CSV_ETOOBIG:
 		hv_refuse(st, "line %lu: a field is longer than %zu bytes",

@@ -24,7 +24,21 @@
  * Errors inside one finding that leave the file well-formed (a wrong type,
  * a missing field, invalid UTF-8, a duplicate key, a number out of range)
  * reject that finding only.
+ *
+ * Out of memory is neither: it goes to host->nomem() and the file fails
+ * (ADAPTER_NOMEM).  jansson 2.14 does not report every allocation it
+ * loses: lex_save() ignores a string buffer that cannot grow, so a string
+ * or number silently loses one character ("1783200000000010" read as
+ * "178320000000010"); json_integer(), json_object() or a token's string
+ * that cannot be allocated end json_loadb() with NULL and no error set;
+ * and a token's string buffer that cannot be allocated is reported as the
+ * syntax error "invalid token".  None of that can be told from the result,
+ * so while a stream is open jansson allocates through ij_malloc(), which
+ * counts the allocations that failed on its thread, and ij_parse() treats
+ * any failure during its json_loadb() as out of memory, whatever jansson
+ * made of it.  (The hook only watches: it allocates exactly as before.)
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +108,72 @@ struct ij_stream {
 
 	char err[256];
 };
+
+/* ------------------------------------------------ jansson's allocations */
+
+static _Thread_local unsigned long ij_alloc_failures;	/* on this thread */
+static pthread_mutex_t ij_hook_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned ij_hook_users;		/* open streams */
+static json_malloc_t ij_prev_malloc;	/* what jansson used before */
+static json_free_t ij_prev_free;
+
+static void *ij_malloc(size_t n)
+{
+	void *p = ij_prev_malloc(n);
+
+	if (p == NULL)
+		ij_alloc_failures++;
+	return p;
+}
+
+static void ij_free(void *p)
+{
+	ij_prev_free(p);
+}
+
+/*
+ * Puts ij_malloc() in place for the first open stream and takes it away
+ * with the last, so that jansson never calls into this module once it may
+ * be unloaded.  Blocks allocated before or after are freed the same way
+ * (ij_free() is the free of before), so the switch is harmless.
+ */
+static void ij_hook(int on)
+{
+	pthread_mutex_lock(&ij_hook_lock);
+	if (on && ij_hook_users++ == 0) {
+		json_get_alloc_funcs(&ij_prev_malloc, &ij_prev_free);
+		json_set_alloc_funcs(ij_malloc, ij_free);
+	} else if (!on && --ij_hook_users == 0) {
+		json_set_alloc_funcs(ij_prev_malloc, ij_prev_free);
+	}
+	pthread_mutex_unlock(&ij_hook_lock);
+}
+
+/* ------------------------------------------------------------ the stream */
+
+/*
+ * Out of memory while reading the value at place ("bevindingen[3] (line
+ * 30)", "line 2"; NULL: nowhere in particular): tells the host, which
+ * fails the whole file, and stops with ADAPTER_NOMEM.  Never a rejection
+ * or a refusal: the input is not at fault.
+ */
+static void ij_nomem(struct ij_stream *st, const char *place)
+{
+	if (st->rc != ADAPTER_OK)
+		return;
+	st->rc = ADAPTER_NOMEM;
+	if (st->host.nomem != NULL)
+		st->host.nomem(st->host.ctx, place);
+}
+
+/* ij_nomem() for the value that started at start_line. */
+static void ij_nomem_value(struct ij_stream *st)
+{
+	char place[48];
+
+	snprintf(place, sizeof(place), "line %lu", st->start_line);
+	ij_nomem(st, place);
+}
 
 /*
  * Sets the stream's result to ADAPTER_REFUSED with a printf-style reason
@@ -180,7 +260,7 @@ static int ij_capture_add(struct ij_stream *st, unsigned char c)
 			cap = st->max_field + 1;
 		p = realloc(st->buf, cap);
 		if (p == NULL) {
-			st->rc = ADAPTER_NOMEM;
+			ij_nomem_value(st);
 			return -1;
 		}
 		st->buf = p;
@@ -202,7 +282,7 @@ static int ij_push(struct ij_stream *st, unsigned char c)
 		unsigned char *p = realloc(st->stack, cap);
 
 		if (p == NULL) {
-			st->rc = ADAPTER_NOMEM;
+			ij_nomem_value(st);
 			return -1;
 		}
 		st->stack = p;
@@ -274,18 +354,13 @@ static int ij_capture_byte(struct ij_stream *st, unsigned char c, int *taken)
 
 /*
  * Refuses the file for a json_loadb() error in the value that started at
- * start_line/start_col, or sets ADAPTER_NOMEM.
+ * start_line/start_col (ij_parse() has already told out of memory apart).
  */
 static void ij_refuse_json(struct ij_stream *st, const json_error_t *err)
 {
 	unsigned long line = st->start_line, col = st->start_col;
 	char text[JSON_ERROR_TEXT_LENGTH];
 
-	if (json_error_code(err) == json_error_out_of_memory) {
-		if (st->rc == ADAPTER_OK)
-			st->rc = ADAPTER_NOMEM;
-		return;
-	}
 	if (err->line > 1) {
 		line += (unsigned long)err->line - 1;
 		col = (unsigned long)err->column;
@@ -298,12 +373,28 @@ static void ij_refuse_json(struct ij_stream *st, const json_error_t *err)
 
 /*
  * Parses the cut-out value with jansson.  Returns the new reference (the
- * caller frees it), or NULL with err filled in.
+ * caller frees it), or NULL with err filled in and *nomem set when an
+ * allocation failed on the way (see the top of this file): then err says
+ * nothing that counts, and the value, had jansson returned one, might not
+ * be the input's.
  */
-static json_t *ij_parse(const struct ij_stream *st, json_error_t *err)
+static json_t *ij_parse(const struct ij_stream *st, json_error_t *err,
+			int *nomem)
 {
-	return json_loadb(st->buf, st->len,
-			  JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, err);
+	unsigned long failures = ij_alloc_failures;
+	json_t *v;
+
+	memset(err, 0, sizeof(*err));	/* json_loadb() may set no code */
+	v = json_loadb(st->buf, st->len,
+		       JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, err);
+	*nomem = ij_alloc_failures != failures ||
+		 (v == NULL && (json_error_code(err) == json_error_out_of_memory ||
+				err->text[0] == '\0'));
+	if (*nomem) {
+		json_decref(v);
+		v = NULL;
+	}
+	return v;
 }
 
 /* The key is complete: checks it and notes which member follows. */
@@ -312,8 +403,13 @@ static void ij_key_done(struct ij_stream *st)
 	json_error_t err;
 	json_t *k;
 	const char *s;
+	int nomem;
 
-	k = ij_parse(st, &err);
+	k = ij_parse(st, &err, &nomem);
+	if (nomem) {
+		ij_nomem_value(st);
+		return;
+	}
 	if (k == NULL) {
 		ij_refuse_json(st, &err);
 		return;
@@ -331,7 +427,7 @@ static void ij_key_done(struct ij_stream *st)
 		goto out_put_key;
 	}
 	if (json_object_set_new(st->keys, s, json_null()) < 0) {
-		st->rc = ADAPTER_NOMEM;
+		ij_nomem_value(st);
 		goto out_put_key;
 	}
 	if (strcmp(s, "bevindingen") == 0)
@@ -353,8 +449,13 @@ static void ij_member_done(struct ij_stream *st)
 {
 	json_error_t err;
 	json_t *v;
+	int nomem;
 
-	v = ij_parse(st, &err);
+	v = ij_parse(st, &err, &nomem);
+	if (nomem) {
+		ij_nomem_value(st);
+		return;
+	}
 	if (v == NULL) {
 		ij_refuse_json(st, &err);
 		return;
@@ -364,7 +465,7 @@ static void ij_member_done(struct ij_stream *st)
 			free(st->volgende);
 			st->volgende = strdup(json_string_value(v));
 			if (st->volgende == NULL)
-				st->rc = ADAPTER_NOMEM;
+				ij_nomem_value(st);
 		} else if (!json_is_null(v)) {
 			ij_refuse_at(st, st->start_line, st->start_col,
 				     "\"volgende\" is not a string or null");
@@ -612,12 +713,16 @@ static void ij_finding_done(struct ij_stream *st)
 	json_error_t err;
 	char place[64], reason[160];
 	json_t *el;
-	int rc;
+	int rc, nomem;
 
 	snprintf(place, sizeof(place), "bevindingen[%zu] (line %lu)",
 		 st->index++, st->start_line);
 	st->state = IJ_ELEM_END;
-	el = ij_parse(st, &err);
+	el = ij_parse(st, &err, &nomem);
+	if (nomem) {
+		ij_nomem(st, place);
+		return;
+	}
 	if (el == NULL) {
 		ij_finding_error(st, place, &err);
 		return;
@@ -627,7 +732,7 @@ static void ij_finding_done(struct ij_stream *st)
 	f.rec.place = place;
 	rc = ij_map(el, &f, reason, sizeof(reason));
 	if (rc == -2)
-		st->rc = ADAPTER_NOMEM;
+		ij_nomem(st, place);
 	else if (rc < 0)
 		st->host.reject(st->host.ctx, place, reason);
 	else if (st->host.record(st->host.ctx, &f.rec) < 0)
@@ -827,12 +932,14 @@ static void *ij_open(const struct adapter_host *host)
 					: IJ_DEFAULT_MAX_DEPTH;
 	st->line = 1;
 	st->col = 1;
+	ij_hook(1);
 	st->keys = json_object();
 	if (st->keys == NULL)
-		goto out_free_stream;
+		goto out_unhook;
 	return st;
 
-out_free_stream:
+out_unhook:
+	ij_hook(0);
 	free(st);
 	return NULL;
 }
@@ -900,6 +1007,7 @@ static void ij_close(void *stream)
 	if (st == NULL)
 		return;
 	json_decref(st->keys);
+	ij_hook(0);
 	free(st->volgende);
 	free(st->stack);
 	free(st->buf);
