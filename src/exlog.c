@@ -65,6 +65,10 @@ enum status exlog_append(struct store *s, const char *kind, const char *party,
 	r.seq++;
 	now_utc(r.at);
 	exlog_hash(&r, r.hash);
+	if (r.hash[0] == 'x') {	/* exlog_hash() ran out of memory */
+		errbuf_set(e, ST_FAIL, "exchange log: out of memory");
+		goto out_free;
+	}
 	st = store_log_insert(s, &r, e);
 out_free:
 	free(text);

@@ -928,7 +928,7 @@ int main(int argc, char **argv)
 	/* OpenSSL sets itself up lazily, and a failed allocation there leaves it
 	 * broken for the next caller: set it up now, and stop if it fails. */
 	if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS,
-			     NULL) != 1) {
+			     NULL) != 1 || OSSL_LIB_CTX_get0_global_default() == NULL) {
 		fprintf(stderr, "schakel: the TLS library cannot start (out of memory?)\n");
 		return ST_FAIL;
 	}

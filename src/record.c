@@ -208,7 +208,7 @@ static xmlDocPtr new_record_doc(enum adapter_kind k, xmlDictPtr dict)
 		goto out_free_doc;
 	xmlDocSetRootElement(doc, root);
 	xmlSetNs(root, xmlNewNs(root, (const xmlChar *)RECORDS_NS, NULL));
-	if (root->ns != NULL)
+	if (root->ns != NULL && root->ns->href != NULL)	/* its strdup can fail alone */
 		return doc;
 out_free_doc:
 	xmlFreeDoc(doc);

@@ -253,7 +253,7 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
 	if (v == NULL || *v == '\0')
 		sqlite3_bind_null(st, i);
 	else
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);	/* no copy: bound just before the step */
 }
 
 static void bind_long_or_null(sqlite3_stmt *st, int i, long v)
@@ -1257,7 +1257,7 @@ enum status store_delivery_after(struct store *s, const struct delivery_row *d, 
 
 	if (st == NULL)
 		return ST_FAIL;
-	sqlite3_bind_text(st, 1, d->oin, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 1, d->oin, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, due);
 	sqlite3_bind_int64(st, 3, d->next_at);
 	sqlite3_bind_int64(st, 4, d->id);

@@ -34,6 +34,13 @@ xmlSchemaPtr xml_schema_load(const char *schema_dir, const char *name, struct er
 struct xml_validator;
 struct xml_validator *xml_validator_new(xmlSchemaPtr schema);
 enum status xml_validate(struct xml_validator *v, xmlDocPtr doc, struct errbuf *e);
+/*
+ * A structured error handler (xmlSetStructuredErrorFunc) that only sets
+ * *(bool *)ctx when libxml2 failed to allocate: libxml2 2.9.14 reports
+ * many such failures only there, and carries on.
+ */
+void xml_note_nomem(void *ctx, xmlErrorPtr err);
+
 /* Whether the last xml_validate() failed for lack of memory, not the document. */
 bool xml_validator_nomem(const struct xml_validator *v);
 /*

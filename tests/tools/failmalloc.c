@@ -12,6 +12,13 @@
  *                         came (and failed), else 0; "hit N" is written at
  *                         the moment of the failure too, so that a crash
  *                         right after it still leaves a record
+ *   FAILMALLOC_BACKTRACE=1  with FAILMALLOC_LOG: after "hit N", the stack
+ *                         of the failing call (backtrace_symbols_fd(),
+ *                         which does not allocate; build with -g and read
+ *                         the addresses with addr2line or gdb).  The first
+ *                         backtrace() loads libgcc_s, so the constructor
+ *                         calls it once: the counts shift a little when
+ *                         this is set
  *
  * Counting starts when the shim is loaded (before main), so N counts the
  * dynamic libraries' own initialisation as well.  Thread-safe (an atomic
@@ -21,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -37,6 +45,7 @@ static atomic_ulong calls;
 static unsigned long fail_at;	/* 0: never */
 static atomic_int hit;
 static char log_path[4096];
+static int want_backtrace;
 
 /* Reads the environment without allocating. */
 __attribute__((constructor)) static void failmalloc_init(void)
@@ -47,6 +56,26 @@ __attribute__((constructor)) static void failmalloc_init(void)
 		fail_at = strtoul(n, NULL, 10);
 	if (log != NULL && strlen(log) < sizeof(log_path))
 		memcpy(log_path, log, strlen(log) + 1);
+	if (getenv("FAILMALLOC_BACKTRACE") != NULL && log_path[0] != '\0') {
+		void *frames[2];
+
+		want_backtrace = 1;
+		(void)backtrace(frames, 2);	/* loads libgcc_s now, not at the hit */
+	}
+}
+
+/* Appends the current stack to the log (no allocation). */
+static void log_backtrace(void)
+{
+	void *frames[64];
+	int n, fd;
+
+	fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	n = backtrace(frames, 64);
+	backtrace_symbols_fd(frames, n, fd);
+	close(fd);
 }
 
 static void log_line(const char *s)
@@ -77,6 +106,8 @@ static int should_fail(void)
 
 		snprintf(buf, sizeof(buf), "hit %lu\n", k);	/* no allocation */
 		log_line(buf);
+		if (want_backtrace)
+			log_backtrace();
 	}
 	errno = ENOMEM;
 	return 1;
