@@ -22,7 +22,8 @@ run() {	# run NAME CMD...: runs one program and counts its TAP lines
 	local rc=$?
 	local ok nok
 	ok=$(grep -c '^ok ' "$out")
-	nok=$(grep -c '^not ok ' "$out")
+	# cmocka 1.1 writes a skipped test as "not ok N # SKIP": not a failure
+	nok=$(grep '^not ok ' "$out" | grep -cv '^not ok [0-9]* # SKIP')
 	passed=$((passed + ok))
 	failed=$((failed + nok))
 	if [ "$nok" -gt 0 ] || [ "$rc" -ne 0 ]; then
