@@ -215,8 +215,12 @@ if only ingest; then
 		row "  ratio ingest/xmllint (goal <= 1.5)" "${q}x $(awk -v q="$q" 'BEGIN { print (q <= 1.5) ? "met" : "NOT met" }')"
 		jadd json_ingest "{\"records\":$n,\"bytes\":$bytes,\"seconds\":$t,\"records_per_s\":$rps,\"mb_per_s\":$mbs,\"peak_rss_kib\":$m,\"runs\":[$(IFS=,; echo "${ts[*]}")],\"xmllint\":{\"seconds\":$x,\"records_per_s\":$xrps,\"mb_per_s\":$xmbs,\"peak_rss_kib\":$xm,\"runs\":[$(IFS=,; echo "${xs[*]}")]},\"ratio\":$q,\"goal\":1.5,\"met\":$(awk -v q="$q" 'BEGIN { print (q <= 1.5) ? "true" : "false" }')}"
 	done
+	# the two largest sizes (10^5 and 10^6, as the issue asks): SQLite's
+	# page cache fills up to [store] cache_mib and then stays, so memory is
+	# flat once a database outgrows it, not from the smallest file on
 	set -- $ingest_sizes
-	small=$1; big=${!#}
+	big=${!#}
+	[ $# -ge 2 ] && small=${@: -2:1} || small=$big
 	rss_flat=$(ratio "${ING_RSS[$big]}" "${ING_RSS[$small]}")
 	row "  peak RSS ${big}/${small} (flat = ~1)" "${rss_flat}x ($((ING_RSS[$small] / 1024)) -> $((ING_RSS[$big] / 1024)) MiB)"
 fi
@@ -461,9 +465,9 @@ fi
 if only upload; then
 	say "bench: 4. upload API"
 	gcc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -o "$work/loadgen" "$bench/loadgen.c" -lcurl
-	# TLS session resumption is off: schakel serve answers every resumption
-	# attempt with an internal_error alert (its SSL_CTX has no session id
-	# context; see docs/performance.md).  BENCH_RESUME=1 turns it on.
+	# TLS session resumption is off, as in the first measurements (then the
+	# server refused it for want of a session id context; fixed since).
+	# Each client keeps one connection anyway.  BENCH_RESUME=1 turns it on.
 	export LOADGEN_RESUME=${BENCH_RESUME:-0}
 	sd=$work/serve
 	mkdir -m 700 "$sd"

@@ -167,7 +167,7 @@ static const struct config_key keys[] = {
 	{ SEC_STORE, "busy_timeout_ms", CT_INT, 0, 600000, NULL, "5000", NULL,
 	  CFG(busy_timeout_ms),
 	  "how long to wait for a database another process holds, in ms" },
-	{ SEC_STORE, "cache_mib", CT_INT, 1, 65536, NULL, "64", NULL, CFG(cache_mib),
+	{ SEC_STORE, "cache_mib", CT_INT, 1, 65536, NULL, "16", NULL, CFG(cache_mib),
 	  "most memory the database's page cache takes, in MiB" },
 
 	{ SEC_LOG, "level", CT_CHOICE, 0, 0, log_levels, "info", NULL,

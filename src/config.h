@@ -79,7 +79,7 @@ struct config {
 	/* [store] */
 	char *database;			/* database = schakel.db (relative to DIR) */
 	int busy_timeout_ms;		/* busy_timeout_ms = 5000 */
-	int cache_mib;			/* cache_mib = 64 */
+	int cache_mib;			/* cache_mib = 16 */
 
 	/* [log] */
 	char *log_level;		/* level = info  (error, warn, info, debug) */

@@ -671,7 +671,7 @@ test_sigterm_finishes_an_upload_in_flight_and_exits_0() {
 
 # The body streams to the spool and the records through the ingest's
 # batches; what may grow is SQLite's page cache, up to [store] cache_mib
-# (64 MiB by default), set to 8 here so that the bound says something.
+# (16 MiB by default), set to 8 here so that the bound says something.
 test_50mb_upload_server_peak_rss_below_64mb() {
 	[ -n "${SCHAKEL_SANITIZED:-}" ] && { echo "# skipped under sanitizers"; return 0; }
 	setup

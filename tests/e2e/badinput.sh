@@ -113,7 +113,7 @@ peak_kb() {
 	cat "rss$1"
 }
 
-# SQLite's page cache grows with the database up to [store] cache_mib (64
+# SQLite's page cache grows with the database up to [store] cache_mib (16
 # MiB by default) and no further; everything else must not grow at all.  So
 # with a cache smaller than the first file's database, ten times the
 # persons must not take noticeably more memory.
