@@ -4,6 +4,7 @@
  * of one.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -237,6 +238,24 @@ void crypto_hex(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/*
+ * SHA-256, fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm
+ * up (under a lock) on every digest, and a digest is taken per record.
+ */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256_digest(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md != NULL ? sha256_md : EVP_sha256();
+}
+
 struct sha256 {
 	EVP_MD_CTX *md;
 };
@@ -248,7 +267,7 @@ struct sha256 *crypto_sha256_new(void)
 	if (s == NULL)
 		return NULL;
 	s->md = EVP_MD_CTX_new();
-	if (s->md == NULL || EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1) {
+	if (s->md == NULL || EVP_DigestInit_ex(s->md, sha256_digest(), NULL) != 1) {
 		EVP_MD_CTX_free(s->md);
 		free(s);
 		return NULL;
@@ -276,7 +295,7 @@ void crypto_sha256(const void *buf, size_t len, uint8_t out[32])
 {
 	unsigned int n = 32;
 
-	EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL);
+	EVP_Digest(buf, len, out, &n, sha256_digest(), NULL);
 }
 
 enum status crypto_sign(const char *key_pem, const void *data, size_t len,
