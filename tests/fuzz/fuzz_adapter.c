@@ -28,7 +28,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static xmlSchemaPtr source_schema, records_schema;
-static struct xml_validator *records;
+static struct record_checker *records;
 
 struct run {
 	unsigned records, rejects, stop_after;
@@ -61,7 +61,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (schakel_adapter.source_schema != NULL)
 		source_schema = load(schakel_adapter.source_schema);
 	records_schema = load("schakel-records.xsd");
-	records = xml_validator_new(records_schema);
+	records = record_checker_new(records_schema);
 	if (records == NULL)
 		abort();
 	return 0;
@@ -99,6 +99,14 @@ static void on_reject(void *ctx, const char *place, const char *reason)
 	r->rejects++;
 }
 
+/* Out of memory (the fuzzer's limit): stop, as the host does. */
+static int on_nomem(void *ctx, const char *place)
+{
+	(void)ctx;
+	touch(place);
+	return -1;
+}
+
 static void on_cursor(void *ctx, const char *next)
 {
 	(void)ctx;
@@ -113,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.ctx = &r,
 		.record = on_record,
 		.reject = on_reject,
+		.nomem = on_nomem,
 		.cursor = on_cursor,
 		.source_schema = source_schema,
 		.max_field_bytes = 4096,

@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAXF 1100
 
-static struct xml_validator *records;
+static struct record_checker *records;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -43,7 +43,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "fuzz_record: %s\n", e.msg);
 		exit(1);
 	}
-	records = xml_validator_new(schema);
+	records = record_checker_new(schema);
 	if (records == NULL)
 		abort();
 	return 0;

@@ -27,7 +27,7 @@ command -v "$CC" >/dev/null || { echo "$CC is not installed (make deps)"; exit 1
 
 CFLAGS=(-std=c17 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-	-Wall -Wextra -Isrc "-DSCHAKEL_SCHEMA_DIR=\"$ROOT/schemas\"")
+	-Wall -Wextra -Werror -Isrc "-DSCHAKEL_SCHEMA_DIR=\"$ROOT/schemas\"")
 read -r -a PKG_CFLAGS <<<"$(pkg-config --cflags libxml-2.0 jansson)"
 read -r -a PKG_LIBS <<<"$(pkg-config --libs libxml-2.0 jansson)"
 REC_SRC=(src/record.c src/norm.c src/xml.c src/status.c)
