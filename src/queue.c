@@ -27,22 +27,20 @@ struct queue *queue_new(size_t cap)
 	if (q == NULL)
 		return NULL;
 	q->cap = cap;
-	if (pthread_mutex_init(&q->lock, NULL) != 0) {
-		free(q);
-		return NULL;
-	}
-	if (pthread_cond_init(&q->not_empty, NULL) != 0) {
-		pthread_mutex_destroy(&q->lock);
-		free(q);
-		return NULL;
-	}
-	if (pthread_cond_init(&q->not_full, NULL) != 0) {
-		pthread_cond_destroy(&q->not_empty);
-		pthread_mutex_destroy(&q->lock);
-		free(q);
-		return NULL;
-	}
+	if (pthread_mutex_init(&q->lock, NULL) != 0)
+		goto out_free;
+	if (pthread_cond_init(&q->not_empty, NULL) != 0)
+		goto out_mutex;
+	if (pthread_cond_init(&q->not_full, NULL) != 0)
+		goto out_cond;
 	return q;
+out_cond:
+	pthread_cond_destroy(&q->not_empty);
+out_mutex:
+	pthread_mutex_destroy(&q->lock);
+out_free:
+	free(q);
+	return NULL;
 }
 
 void queue_free(struct queue *q)
@@ -104,14 +102,4 @@ void queue_stop(struct queue *q)
 	pthread_cond_broadcast(&q->not_full);
 	pthread_cond_broadcast(&q->not_empty);
 	pthread_mutex_unlock(&q->lock);
-}
-
-bool queue_stopped(struct queue *q)
-{
-	bool stopped;
-
-	pthread_mutex_lock(&q->lock);
-	stopped = q->stopped;
-	pthread_mutex_unlock(&q->lock);
-	return stopped;
 }

@@ -41,7 +41,4 @@ void queue_close(struct queue *q);
 /* The consumer is done: pushes fail from now on, also a waiting one. */
 void queue_stop(struct queue *q);
 
-/* Whether queue_stop() was called. */
-bool queue_stopped(struct queue *q);
-
 #endif

@@ -132,34 +132,7 @@ on_exit() {
 	fi
 }
 
-# --- requests -------------------------------------------------------------
-
-# call WHO PATH [CURL ARGS...]: one request; the body in ./body, prints the
-# status (000 when there was no response).  WHO is an OIN (its certificate
-# from $D/certs), a path without .crt/.key (a certificate elsewhere), or -
-# (no client certificate).
-call() {
-	local who=$1 path=$2 cert=()
-	shift 2
-	case $who in
-	-) ;;
-	*/*) cert=(--cert "$who.crt" --key "$who.key") ;;
-	*) cert=(--cert "$D/certs/party-$who.crt" --key "$D/certs/party-$who.key") ;;
-	esac
-	rm -f body
-	curl -sS -o body -w '%{http_code}' --max-time 60 --cacert "$D/certs/ca.crt" "${cert[@]}" \
-		"$@" "https://127.0.0.1:$PORT$path" 2>curl.err
-	[ -f body ] || : >body
-}
-
-# want STATUS WHO PATH [CURL ARGS...]: call, and fail unless STATUS came.
-want() {
-	local status=$1 got
-	shift
-	got=$(call "$@")
-	[ "$got" = "$status" ] ||
-		fail "$2 by $1: status $got, expected $status: $(head -c 400 body) $(cat curl.err)"
-}
+# --- requests (call and want are in lib.sh) ------------------------------
 
 json() {	# json FILTER [FILE]: fails unless jq finds FILTER true in FILE (body)
 	jq -e "$1" "${2:-body}" >/dev/null || fail "not true: $1 in $(head -c 600 "${2:-body}")"

@@ -52,7 +52,7 @@ test_50_clients_no_request_lost_memory_flat() {
 		party "$o" "Gemeente ${o: -2}" gemeenten=1783 supplies=brp receives=all
 	done
 	serve
-	url=https://127.0.0.1:$SPORT/v1/uploads/brp
+	url=https://127.0.0.1:$PORT/v1/uploads/brp
 	certs=()
 	for o in $OINS; do certs+=("$D/certs/party-$o.crt:$D/certs/party-$o.key"); done
 	# warm-up: the first upload stores the 20 persons and matches; then 3 s

@@ -43,38 +43,17 @@ party() {
 }
 
 _serves=0
-serve() {	# serve: starts the daemon on $D; SPID, SPORT, SLOG (serve.N.log)
+serve() {	# serve: starts the daemon on $D; SPID, PORT, SLOG (serve.N.log)
 	_serves=$((_serves + 1))
 	SLOG=$T/serve.$_serves.log
 	launch "$SLOG" "$SCHAKEL" -D "$D" serve --port 0
 	SPID=$LPID
-	SPORT=$LPORT
-}
-
-# call OIN PATH [CURL ARGS...]: one request to the daemon as party OIN; the
-# body in ./body, prints the status (000 when there was no response).
-call() {
-	local who=$1 path=$2
-	shift 2
-	rm -f body
-	curl -sS -o body -w '%{http_code}' --max-time 60 --cacert "$D/certs/ca.crt" \
-		--cert "$D/certs/party-$who.crt" --key "$D/certs/party-$who.key" \
-		"$@" "https://127.0.0.1:$SPORT$path" 2>curl.err
-	[ -f body ] || : >body
-}
-
-# want STATUS OIN PATH [CURL ARGS...]: call, and fail unless STATUS came.
-want() {
-	local status=$1 got
-	shift
-	got=$(call "$@")
-	[ "$got" = "$status" ] ||
-		fail "$2 by $1: status $got, expected $status: $(head -c 400 body) $(cat curl.err)"
+	PORT=$LPORT
 }
 
 # tls_raw OIN: an s_client for a hand-made request on stdin, response on stdout
 tls_raw() {
-	timeout 30 openssl s_client -quiet -connect "127.0.0.1:$SPORT" -CAfile "$D/certs/ca.crt" \
+	timeout 30 openssl s_client -quiet -connect "127.0.0.1:$PORT" -CAfile "$D/certs/ca.crt" \
 		-cert "$D/certs/party-$1.crt" -key "$D/certs/party-$1.key" 2>s_client.err
 }
 

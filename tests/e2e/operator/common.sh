@@ -118,28 +118,7 @@ all_delivered_to() {	# all_delivered_to OIN
 	[ "$(deliveries '' "$1")" -gt 0 ] && [ "$(deliveries delivered "$1")" -eq "$(deliveries '' "$1")" ]
 }
 
-# --- requests ---------------------------------------------------------------
-
-# call WHO PATH [CURL ARGS...]: one API request as party WHO (an OIN); the
-# body in ./body, prints the status.
-call() {
-	local who=$1 path=$2
-	shift 2
-	rm -f body
-	curl -sS -o body -w '%{http_code}' --max-time 60 --cacert "$D/certs/ca.crt" \
-		--cert "$D/certs/party-$who.crt" --key "$D/certs/party-$who.key" \
-		"$@" "https://127.0.0.1:$PORT$path" 2>curl.err
-	[ -f body ] || : >body
-}
-
-# want STATUS WHO PATH [CURL ARGS...]: call, and fail unless STATUS came.
-want() {
-	local status=$1 got
-	shift
-	got=$(call "$@")
-	[ "$got" = "$status" ] ||
-		fail "$2 by $1: status $got, expected $status: $(head -c 400 body) $(cat curl.err)"
-}
+# --- requests (call and want are in lib.sh) -----------------------------------
 
 upload() {	# upload WHO ADAPTER FILE: a 200 upload
 	want 200 "$1" "/v1/uploads/$2" --data-binary "@$3"
