@@ -15,6 +15,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -157,11 +158,26 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	exit(1);
 }
 
+/*
+ * True when an SSL call on the blocking socket only stopped for a signal and
+ * should be made again.  libFuzzer's -timeout alarm (SIGALRM every few
+ * seconds) interrupts our reads, and a socket with SO_RCVTIMEO is never
+ * restarted by the kernel (signal(7)), so OpenSSL reports EINTR as a wish to
+ * read or write.  errno is cleared before each call.
+ */
+static bool interrupted(SSL *ssl, int ret)
+{
+	int err = SSL_get_error(ssl, ret);
+
+	return (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE ||
+		err == SSL_ERROR_SYSCALL) && errno == EINTR;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char buf[4096];
 	SSL *ssl;
-	int fd = dial();
+	int fd = dial(), ret;
 
 	if (fd < 0)
 		abort();	/* the server is gone */
@@ -169,12 +185,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ssl == NULL)
 		abort();
 	SSL_set_fd(ssl, fd);
-	if (SSL_connect(ssl) != 1)
-		abort();	/* the server refused a valid party */
-	if (size > 0)
-		(void)SSL_write(ssl, data, (int)size);
+	while ((errno = 0, ret = SSL_connect(ssl)) != 1) {
+		if (!interrupted(ssl, ret)) {
+			ERR_print_errors_fp(stderr);
+			abort();	/* the server refused a valid party */
+		}
+	}
+	while (size > 0 && (errno = 0, ret = SSL_write(ssl, data, (int)size)) <= 0 &&
+	       interrupted(ssl, ret))
+		;
 	SSL_shutdown(ssl);
-	while (SSL_read(ssl, buf, sizeof(buf)) > 0)
+	while ((errno = 0, ret = SSL_read(ssl, buf, sizeof(buf))) > 0 || interrupted(ssl, ret))
 		;
 	SSL_free(ssl);
 	close(fd);
