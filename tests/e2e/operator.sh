@@ -453,7 +453,7 @@ counts() {	# the rows that retention is about, as one line
 	db "SELECT (SELECT count(*) FROM person) || ' ' || (SELECT count(*) FROM dwelling) || ' ' ||
 	    (SELECT count(*) FROM finding) || ' ' || (SELECT count(*) FROM finding_person) || ' ' ||
 	    (SELECT count(*) FROM ingest) || ' ' || (SELECT count(*) FROM signal) || ' ' ||
-	    (SELECT count(*) FROM signal_evidence) || ' ' || (SELECT count(*) FROM signal_recipient) || ' ' ||
+	    (SELECT coalesce(sum(json_array_length(evidence)), 0) FROM signal) || ' ' || (SELECT count(*) FROM signal_recipient) || ' ' ||
 	    (SELECT count(*) FROM delivery WHERE state = 'delivered') || ' ' ||
 	    (SELECT count(*) FROM delivery WHERE state <> 'delivered')"
 }
@@ -494,7 +494,7 @@ test_retention_deletes_exactly_what_is_past_its_period() {
 	dw=$(deliveries delivered)
 	dn=$(deliveries pending)
 	c0=$(counts)
-	ev=$(db "SELECT count(*) FROM signal_evidence")
+	ev=$(db "SELECT sum(json_array_length(evidence)) FROM signal")
 	rc=$(db "SELECT count(*) FROM signal_recipient")
 	fp=$(db "SELECT count(*) FROM finding_person")
 	[ "$fp" -gt 0 ] && [ "$ev" -gt 0 ] && [ "$rc" -gt 0 ] || fail "finding_person $fp, evidence $ev, recipients $rc"
@@ -552,7 +552,7 @@ test_inzage_lists_a_person_in_two_sources() {
 		grep -Eq "^signal +[0-9T:.-]+Z +2672XY 7 +$id +$rule " text || fail "no $rule signal in the report"
 		mid=$(db "SELECT message_id FROM delivery WHERE signal_id = '$id' AND oin = '$W'")
 		grep -Eq "^delivery +[0-9T:-]+Z +- +$mid +$W \(delivered\)$" text || fail "the delivery of $rule to Westland is not in the report"
-		for oin in $(db "SELECT oin FROM signal_recipient WHERE signal_id = '$id'"); do
+		for oin in $(db "SELECT r.oin FROM signal_recipient r JOIN signal s ON s.seq = r.signal_seq WHERE s.id = '$id'"); do
 			grep -Eq "^(routed|delivery) .* $oin \(" text || fail "$rule to $oin is not in the report"
 		done
 	done

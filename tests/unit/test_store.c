@@ -1,10 +1,13 @@
 /*
- * test_store.c - store queries whose plan matters as much as their answer:
- * the deliverer's choice of what to send next.
+ * test_store.c - store queries whose plan matters as much as their answer
+ * (the deliverer's choice of what to send next), and the migrations that
+ * move data rather than add tables.
  */
 #include "testutil.h"
 
+#include <inttypes.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include "store.h"
 
@@ -17,6 +20,7 @@ struct fx {
 	int n;
 	char oin[4][21];
 	int64_t id[4];
+	char lines[4][256];
 };
 
 static int setup(void **state)
@@ -109,10 +113,153 @@ static void test_next_deliveries_are_the_oldest_due_of_each_recipient(void **sta
 	assert_int_equal(f->n, 0);
 }
 
+/* A schema directory with migrations 1..upto of the real one. */
+static char *schema_upto(struct fx *f, int upto)
+{
+	char *dir, *cmd;
+
+	assert_true(asprintf(&dir, "%s/schema-%d", f->dir, upto) > 0);
+	assert_true(asprintf(&cmd, "mkdir '%s' && for i in $(seq 1 %d); do cp '%s'/store-$(printf"
+			     " %%03d $i).sql '%s'/; done", dir, upto, SCHAKEL_SCHEMA_DIR, dir) > 0);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	return dir;
+}
+
+/* A database at schema version 7 with two signals, as migration 8 finds
+ * them: evidence rows stored out of order, three recipient rows (one of a
+ * signal that does not exist), feedback and a delivery. */
+static void version7_with_signals(struct fx *f)
+{
+	char *v7 = schema_upto(f, 7);
+
+	store_close(f->s);
+	f->s = NULL;
+	unlink(f->db);
+	assert_int_equal(store_open(f->db, v7, 1000, &f->s, &f->e), ST_OK);
+	store_close(f->s);
+	f->s = NULL;
+	free(v7);
+	exec_sql(f, "INSERT INTO address VALUES ('2671AB|1||', '1783', NULL, '2671AB', 1, '', '');"
+		 "INSERT INTO signal(id, rule, as_of, addr, registered, observed, created, seq)"
+		 " VALUES ('s-one', 'OVERBEWONING', '2026-11-01', '2671AB|1||', 5, 0,"
+		 " '2026-11-01T10:00:00Z', 1),"
+		 " ('s-two', 'ONDERREGISTRATIE', '2026-11-02', '2671AB|1||', 1, 4,"
+		 " '2026-11-02T10:00:00Z', 2);"
+		 "INSERT INTO signal_evidence VALUES ('s-one', 1, 'huisvesting', '2671AB 1'),"
+		 " ('s-one', 0, 'brp', 'ab/2020-01-01'), ('s-two', 0, 'inspectie', 'NLA-1');"
+		 "INSERT INTO signal_recipient VALUES ('s-one', 'B'), ('s-one', 'A'), ('s-two', 'A'),"
+		 " ('s-gone', 'A');"
+		 "INSERT INTO feedback(signal_id, oin, outcome, note, at)"
+		 " VALUES ('s-two', 'A', 'bevestigd', '', '2026-11-03T00:00:00Z');"
+		 "INSERT INTO delivery(signal_id, oin, message_id, state, created, next_at)"
+		 " VALUES ('s-one', 'A', 'm1', 'pending', 0, 0);");
+}
+
+static int collect(void *arg, const struct signal *sig)
+{
+	struct fx *f = arg;
+	char line[256];
+	size_t len;
+
+	len = (size_t)snprintf(line, sizeof(line), "%" PRId64 " %s:", sig->seq, sig->id);
+	for (size_t i = 0; i < sig->nevidence; i++)
+		len += (size_t)snprintf(line + len, sizeof(line) - len, " %s=%s",
+					sig->evidence[i].source, sig->evidence[i].record);
+	len += (size_t)snprintf(line + len, sizeof(line) - len, " to");
+	for (size_t i = 0; i < sig->nrecipients; i++)
+		len += (size_t)snprintf(line + len, sizeof(line) - len, " %s", sig->recipients[i]);
+	assert_true(f->n < 4);
+	snprintf(f->lines[f->n++], sizeof(f->lines[0]), "%s", line);
+	return 0;
+}
+
+static int64_t count(struct fx *f, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t n = -1;
+
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/*
+ * Migration 8 folds the evidence rows into their signal and keys the
+ * recipients by the signal's number: every signal reads back as before,
+ * evidence in its order, recipients and the rows that refer to signals
+ * intact; a recipient row of a missing signal goes; new signals continue
+ * the numbering.
+ */
+static void test_migration_8_keeps_signals_evidence_and_recipients(void **state)
+{
+	struct fx *f = *state;
+	struct signal_filter all = { 0 };
+	struct signal sig = { .rule = "OVERBEWONING", .as_of = "2026-11-04",
+			      .created = "2026-11-04T10:00:00Z", .id = "s-three",
+			      .address.gemeentecode = "1783", .address.postcode = "2671AB",
+			      .address.huisnummer = 1, .oppervlakte = -1, .max_bewoners = -1 };
+	bool routed, created;
+
+	version7_with_signals(f);
+	assert_int_equal(store_open(f->db, SCHAKEL_SCHEMA_DIR, 1000, &f->s, &f->e), ST_OK);
+	assert_int_equal(store_signals(f->s, &all, collect, f, &f->e), ST_OK);
+	assert_int_equal(f->n, 2);
+	assert_string_equal(f->lines[0], "1 s-one: brp=ab/2020-01-01 huisvesting=2671AB 1 to A B");
+	assert_string_equal(f->lines[1], "2 s-two: inspectie=NLA-1 to A");
+	assert_int_equal(store_signal_routed(f->s, "s-one", "B", &routed, &f->e), ST_OK);
+	assert_true(routed);
+	assert_int_equal(store_signal_routed(f->s, "s-two", "B", &routed, &f->e), ST_OK);
+	assert_false(routed);
+	assert_int_equal(count(f, "SELECT count(*) FROM signal_recipient"), 3);
+	assert_int_equal(count(f, "SELECT count(*) FROM feedback f JOIN signal s"
+			      " ON s.id = f.signal_id WHERE s.seq = 2"), 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM delivery d JOIN signal s"
+			      " ON s.id = d.signal_id WHERE s.seq = 1"), 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM sqlite_master"
+			      " WHERE name = 'signal_evidence'"), 0);
+
+	assert_int_equal(store_begin(f->s, &f->e), ST_OK);
+	assert_int_equal(store_put_signal(f->s, &sig, &created, &f->e), ST_OK);
+	assert_true(created);
+	assert_int_equal(store_put_signal(f->s, &sig, &created, &f->e), ST_OK);
+	assert_false(created);
+	assert_int_equal(store_commit(f->s, &f->e), ST_OK);
+	assert_int_equal(count(f, "SELECT seq FROM signal WHERE id = 's-three'"), 3);
+}
+
+/* A migration that would leave a row referring to nothing is refused as a
+ * whole, says which table, and leaves the database at its version. */
+static void test_migration_with_a_dangling_reference_is_refused(void **state)
+{
+	struct fx *f = *state;
+
+	version7_with_signals(f);
+	exec_sql(f, "PRAGMA foreign_keys = OFF; INSERT INTO feedback(signal_id, oin, outcome,"
+		 " note, at) VALUES ('s-missing', 'A', 'onterecht', '', '2026-11-03T00:00:00Z')");
+	assert_int_equal(store_open(f->db, SCHAKEL_SCHEMA_DIR, 1000, &f->s, &f->e), ST_FAIL);
+	assert_non_null(strstr(f->e.msg, "store-008.sql"));
+	assert_non_null(strstr(f->e.msg, "a row of feedback"));
+	assert_int_equal(count(f, "PRAGMA user_version"), 7);
+	assert_int_equal(count(f, "SELECT count(*) FROM signal_evidence"), 3);
+	assert_int_equal(count(f, "SELECT count(*) FROM signal_recipient"), 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_next_deliveries_are_the_oldest_due_of_each_recipient,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_8_keeps_signals_evidence_and_recipients,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_with_a_dangling_reference_is_refused,
 						setup, teardown),
 	};
 
