@@ -154,7 +154,7 @@ static int match_address(void *arg, const struct address_facts *f)
 
 	run->res->addresses++;
 	if (cfg->rule_enabled[RULE_OVERBEWONING] && overcrowded(cfg, f)) {
-		unsigned ev = EVIDENCE_DWELLING;
+		unsigned ev = f->has_dwelling ? EVIDENCE_DWELLING : 0;
 
 		ev |= f->registered > 0 ? EVIDENCE_BRP : 0;
 		ev |= f->observed > 0 ? EVIDENCE_FINDINGS : 0;
@@ -172,7 +172,8 @@ static int match_address(void *arg, const struct address_facts *f)
 	    strlist_has(&cfg->permit_gemeenten, f->address.gemeentecode) &&
 	    f->observed >= cfg->min_persons && !f->permit_valid) {
 		sig = address_signal(RULE_GEEN_VERGUNNING, f);
-		if (raise_signal(run, &sig, EVIDENCE_FINDINGS | EVIDENCE_DWELLING) != 0)
+		if (raise_signal(run, &sig, EVIDENCE_FINDINGS |
+				 (f->has_dwelling ? EVIDENCE_DWELLING : 0)) != 0)
 			return -1;
 	}
 	return 0;

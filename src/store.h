@@ -156,13 +156,17 @@ struct evidence {
 enum {
 	EVIDENCE_BRP = 1,	/* current registrations at A */
 	EVIDENCE_FINDINGS = 2,	/* findings of soort huisvesting in the window at A */
-	EVIDENCE_DWELLING = 4,	/* the housing register's row for A */
+	EVIDENCE_DWELLING = 4,	/* the housing register's row for A (the caller
+				 * knows it exists: address_facts.has_dwelling) */
 };
 
 /*
  * Appends the evidence for address addr (or, with person non-NULL, the
  * findings at addr naming that person and the person's current
- * registration) to *ev (realloc'd; caller frees), *n counting.
+ * registration) to *ev (realloc'd; caller frees), *n counting.  Between
+ * store_match_begin() and store_match_end(), and for the address rules
+ * (person NULL) in the order of store_match_addresses(): the evidence is
+ * read alongside, not searched for.
  */
 enum status store_match_evidence(struct store *s, const struct address *addr,
 				 const uint8_t *person, unsigned what,

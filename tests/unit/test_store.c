@@ -252,6 +252,37 @@ static void test_migration_with_a_dangling_reference_is_refused(void **state)
 	assert_int_equal(count(f, "SELECT count(*) FROM signal_recipient"), 4);
 }
 
+/* Evidence goes into one JSON column and comes back as it was, whatever
+ * characters a finding's id holds. */
+static void test_signal_evidence_reads_back_as_written(void **state)
+{
+	struct fx *f = *state;
+	struct signal_filter all = { 0 };
+	struct evidence ev[3] = {
+		{ "inspectie", "NLA \"2026\" \\ 7\t\x01 caf\xc3\xa9" },
+		{ "brp", "00ff/2020-01-01" },
+		{ "huisvesting", "" },
+	};
+	char to[1][21] = { "00000001000000001783" };
+	struct signal sig = { .rule = "GEEN_VERGUNNING", .as_of = "2026-11-04",
+			      .created = "2026-11-04T10:00:00Z", .id = "s-escape",
+			      .address.gemeentecode = "1783", .address.postcode = "2671AB",
+			      .address.huisnummer = 1, .oppervlakte = -1, .max_bewoners = 12,
+			      .evidence = ev, .nevidence = 3, .recipients = to, .nrecipients = 1 };
+	bool created;
+
+	exec_sql(f, "INSERT INTO address VALUES ('2671AB|1||', '1783', NULL, '2671AB', 1, '', '')");
+	assert_int_equal(store_begin(f->s, &f->e), ST_OK);
+	assert_int_equal(store_put_signal(f->s, &sig, &created, &f->e), ST_OK);
+	assert_int_equal(store_commit(f->s, &f->e), ST_OK);
+	assert_true(created);
+	assert_int_equal(store_signals(f->s, &all, collect, f, &f->e), ST_OK);
+	assert_int_equal(f->n, 1);
+	assert_string_equal(f->lines[0], "1 s-escape: inspectie=NLA \"2026\" \\ 7\t\x01 caf\xc3\xa9"
+			    " brp=00ff/2020-01-01 huisvesting= to 00000001000000001783");
+	assert_int_equal(count(f, "SELECT json_valid(evidence) FROM signal"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +291,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migration_8_keeps_signals_evidence_and_recipients,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_with_a_dangling_reference_is_refused,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signal_evidence_reads_back_as_written,
 						setup, teardown),
 	};
 
