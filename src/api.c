@@ -39,7 +39,7 @@ struct api {
 /* One upload under way. */
 struct upload {
 	struct api *api;
-	struct loaded_adapter la;
+	struct loaded_adapter *la;	/* the app's, kept */
 	char oin[OIN_LEN + 1];	/* looked up again at the end: SIGHUP may reload */
 	char path[4300];
 	int fd;
@@ -121,7 +121,6 @@ static void upload_free(struct upload *u)
 		close(u->fd);
 	if (u->path[0] != '\0')
 		unlink(u->path);
-	loader_unload(&u->la);
 	free(u);
 }
 
@@ -150,7 +149,7 @@ static void upload_begin(struct http_req *r, const char *adapter)
 	u->api = the_api;
 	memcpy(u->oin, p->oin, sizeof(u->oin));
 	u->fd = -1;
-	if (loader_load(adapter, &u->la, &e) != ST_OK) {
+	if (loader_cache_get(the_api->app->adapters, adapter, &u->la, &e) != ST_OK) {
 		/* e names the file it looked for: not for outside eyes. */
 		http_reply_error(r, 404, "no adapter '%.40s' on this exchange", adapter);
 		goto out_free;
@@ -230,7 +229,7 @@ static void upload_end(struct http_req *r)
 	enum status st;
 
 	http_req_set_data(r, NULL);
-	if (p == NULL || !strlist_has(&p->supplies, u->la.adapter->name)) {
+	if (p == NULL || !strlist_has(&p->supplies, u->la->adapter->name)) {
 		http_reply_error(r, 403, "the party's grant changed during the upload");
 		upload_free(u);
 		return;
@@ -240,17 +239,17 @@ static void upload_end(struct http_req *r)
 	opts.gemeenten = &p->gemeenten;
 	snprintf(origin, sizeof(origin), "upload by %s", p->oin);
 	opts.origin = origin;
-	st = ingest_file(u->api->app, &u->la, u->path, &opts, &res, &e);
+	st = ingest_file(u->api->app, u->la, u->path, &opts, &res, &e);
 	if (st == ST_FAIL && res.refused) {
 		json_decref(rj.list);
 		http_reply_error(r, 400, "the %s file is refused, nothing stored: %s",
-				 u->la.adapter->name, e.msg);
+				 u->la->adapter->name, e.msg);
 	} else if (st == ST_FAIL) {
 		json_decref(rj.list);
 		http_reply_error(r, 500, "the upload could not be stored: %s", e.msg);
 	} else {
 		http_reply_json(r, 200, json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:o, s:b}",
-			"upload", (json_int_t)res.ingest_id, "adapter", u->la.adapter->name,
+			"upload", (json_int_t)res.ingest_id, "adapter", u->la->adapter->name,
 			"digest", res.digest, "accepted", (json_int_t)res.accepted,
 			"changed", (json_int_t)res.changed, "rejected", (json_int_t)res.rejected,
 			"rejections", rj.list, "rejections_complete",

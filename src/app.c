@@ -55,7 +55,8 @@ enum status app_open(struct app *app, const char *dir, struct errbuf *e)
 	if (app->records_schema == NULL)
 		goto out_close;
 	app->records = record_checker_new(app->records_schema);
-	if (app->records == NULL) {
+	app->adapters = loader_cache_new();
+	if (app->records == NULL || app->adapters == NULL) {
 		errbuf_set(e, ST_FAIL, "out of memory");
 		goto out_close;
 	}
@@ -79,6 +80,7 @@ void app_close(struct app *app)
 	if (app == NULL)
 		return;
 	store_close(app->store);
+	loader_cache_free(app->adapters);
 	record_checker_free(app->records);
 	if (app->records_schema != NULL)
 		xmlSchemaFree(app->records_schema);

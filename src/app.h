@@ -1,6 +1,6 @@
 /*
  * app.h - one installation, opened: its data directory, configuration,
- * keys, store and the compiled canonical-record schema.  Every command that
+ * keys, store, the compiled canonical-record schema and the adapters used.  Every command that
  * works on a data directory opens one.
  */
 #ifndef SCHAKEL_APP_H
@@ -21,6 +21,7 @@ struct app {
 	struct keys keys;
 	xmlSchemaPtr records_schema;
 	struct record_checker *records;	/* validates canonical records */
+	struct loader_cache *adapters;	/* loaded on first use (loader.h) */
 };
 
 /*

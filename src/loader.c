@@ -107,6 +107,56 @@ void loader_unload(struct loaded_adapter *la)
 	memset(la, 0, sizeof(*la));
 }
 
+struct loader_cache {
+	struct cached {
+		struct cached *next;
+		struct loaded_adapter la;
+	} *first;
+};
+
+struct loader_cache *loader_cache_new(void)
+{
+	return calloc(1, sizeof(struct loader_cache));
+}
+
+void loader_cache_free(struct loader_cache *c)
+{
+	if (c == NULL)
+		return;
+	for (struct cached *a = c->first, *next; a != NULL; a = next) {
+		next = a->next;
+		loader_unload(&a->la);
+		free(a);
+	}
+	free(c);
+}
+
+enum status loader_cache_get(struct loader_cache *c, const char *name,
+			     struct loaded_adapter **out, struct errbuf *e)
+{
+	struct cached *a;
+	enum status st;
+
+	for (a = c->first; a != NULL; a = a->next) {
+		if (strcmp(a->la.adapter->name, name) == 0) {
+			*out = &a->la;
+			return ST_OK;
+		}
+	}
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return errbuf_set(e, ST_FAIL, "out of memory");
+	st = loader_load(name, &a->la, e);
+	if (st != ST_OK) {	/* not kept: the next use tries again */
+		free(a);
+		return st;
+	}
+	a->next = c->first;
+	c->first = a;
+	*out = &a->la;
+	return ST_OK;
+}
+
 static int by_name(const struct dirent **a, const struct dirent **b)
 {
 	return strcmp((*a)->d_name, (*b)->d_name);

@@ -196,21 +196,20 @@ static bool ingest_page(struct src *s, const struct fetch_result *r, bool *more)
 		.party = cfg->party, .gemeenten = party != NULL ? &party->gemeenten : NULL,
 		.on_reject = reject_line, .before_commit = before_commit, .arg = &c,
 	};
-	struct loaded_adapter la;
+	struct loaded_adapter *la;
 	struct ingest_result res;
 	char origin[64];
 	struct errbuf e;
 	enum status st;
 
 	*more = false;
-	if (loader_load(cfg->adapter, &la, &e) != ST_OK) {
+	if (loader_cache_get(s->p->app->adapters, cfg->adapter, &la, &e) != ST_OK) {
 		failed(s, r, e.msg);
 		return false;
 	}
 	snprintf(origin, sizeof(origin), "pull %s", s->name);
 	opts.origin = origin;
-	st = ingest_file(s->p->app, &la, s->spool, &opts, &res, &e);
-	loader_unload(&la);
+	st = ingest_file(s->p->app, la, s->spool, &opts, &res, &e);
 	close(s->fd);
 	unlink(s->spool);
 	s->fd = -1;

@@ -702,6 +702,40 @@ static void test_no_bsn_in_clear_in_the_data_directory(void **state)
 	g_scan = NULL;
 }
 
+/*
+ * The daemon's adapters are loaded once and kept: the same adapter serves
+ * one ingest after another (its compiled schema validates each), and a
+ * name that is no adapter is refused each time, not remembered.
+ */
+static void test_a_kept_adapter_serves_one_ingest_after_another(void **state)
+{
+	struct fx *f = *state;
+	struct loaded_adapter *a, *again;
+	struct ingest_result res;
+	enum status first;
+	long accepted;
+
+	assert_int_equal(loader_cache_get(f->app.adapters, "brp", &a, &f->e), ST_OK);
+	assert_int_equal(loader_cache_get(f->app.adapters, "brp", &again, &f->e), ST_OK);
+	assert_ptr_equal(a, again);
+	assert_non_null(a->schema);
+	first = ingest_fixture(f, a, "brp-npsLa01.xml", &res);	/* one bad record in it */
+	assert_int_equal(first, ST_REJECTED);
+	accepted = res.accepted;
+	assert_true(accepted > 0);
+	assert_int_equal(res.changed, accepted);
+	assert_int_equal(ingest_fixture(f, again, "brp-venlo-npsLa01.xml", &res), ST_OK);
+	assert_true(res.accepted > 0);
+	assert_int_equal(ingest_text(f, a, "bad.xml", "<BG:npsLa01", 11, &res), ST_FAIL);
+	assert_true(res.refused);
+	assert_int_equal(ingest_fixture(f, a, "brp-npsLa01.xml", &res), first);
+	assert_int_equal(res.accepted, accepted);
+	assert_int_equal(res.changed, 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(loader_cache_get(f->app.adapters, "nope", &a, &f->e), ST_USAGE);
+	assert_int_equal(loader_cache_get(f->app.adapters, "../brp", &a, &f->e), ST_USAGE);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -716,6 +750,7 @@ int main(void)
 		T(test_reingest_changes_nothing),
 		T(test_later_row_replaces_dwelling),
 		T(test_two_threads_store_what_one_thread_stores),
+		T(test_a_kept_adapter_serves_one_ingest_after_another),
 		T(test_sanity_brp_document_of_hostile_tests_is_accepted),
 		T(test_xxe_document_is_refused),
 		T(test_external_dtd_is_refused),
