@@ -309,13 +309,15 @@ static void column_address(sqlite3_stmt *st, int i, struct address *a)
 	column_copy(st, i + 5, a->toevoeging, sizeof(a->toevoeging));
 }
 
+#define DANGLING_MAX 160
+
 /* sqlite3_exec() callback of PRAGMA foreign_key_check: says the first
- * dangling reference and stops. */
+ * dangling reference (in arg, DANGLING_MAX bytes) and stops. */
 static int fk_violation(void *arg, int n, char **value, char **column)
 {
 	(void)column;
 	if (n >= 3)
-		snprintf(arg, 160, "a row of %.40s (rowid %.20s) refers to a missing row of %.40s",
+		snprintf(arg, DANGLING_MAX, "a row of %.40s (rowid %.20s) refers to a missing row of %.40s",
 			 value[0] ? value[0] : "?", value[1] ? value[1] : "-",
 			 value[2] ? value[2] : "?");
 	return 1;
@@ -339,7 +341,7 @@ static enum status migrate(struct store *s, const char *schema_dir, struct errbu
 	sqlite3_finalize(st);
 
 	for (int v = version + 1; rc == ST_OK; v++) {
-		char path[4096], pragma[64], dangling[160], *text, *err = NULL;
+		char path[4096], pragma[64], dangling[DANGLING_MAX], *text, *err = NULL;
 		FILE *f;
 		long len;
 
@@ -729,7 +731,8 @@ static enum status walk_start(struct store *s, struct ev_walk *w, enum stmt_id i
 	w->id = id;
 	w->key[0] = '\0';
 	w->n = 0;
-	bind_window(s, st);
+	if (id == Q_EV_WALK_FINDINGS)
+		bind_window(s, st);
 	w->rc = sqlite3_step(st);
 	if (w->rc != SQLITE_ROW && w->rc != SQLITE_DONE)
 		return db_error(s, e, "gather evidence");
@@ -808,8 +811,8 @@ enum status store_match_begin(struct store *s, const char *as_of, const char *wi
 	snprintf(s->window_start, sizeof(s->window_start), "%s", window_start);
 	/* The rows arrive in pseudonym order, the primary key's, and are
 	 * appended; the index by address is built afterwards, by one sort,
-	 * which is three times cheaper than a million inserts at random
-	 * places in it. */
+	 * cheaper than keeping it through a million inserts at random places
+	 * in it (3.6 against 4.9 s at 10^6 registrations). */
 	if (sqlite3_exec(s->db, "DROP INDEX IF EXISTS temp.cur_addr; DELETE FROM temp.cur",
 			 NULL, NULL, NULL) != SQLITE_OK)
 		return db_error(s, e, "match");
