@@ -63,7 +63,7 @@ enum status store_ingest_counts(struct store *s, int64_t id, long accepted, long
 struct person_row {
 	uint8_t pseudonym[PSEUDONYM_LEN];
 	uint8_t bsn_sealed[SEALED_BSN_LEN];
-	const char *begindatum;
+	char begindatum[11];
 	struct address address;
 };
 

@@ -19,7 +19,7 @@ enum stmt_id {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
 	Q_INGEST_ADD, Q_INGEST_COUNTS,
 	Q_ADDRESS_PUT,
-	Q_PERSON_PUT, Q_COVERAGE_PUT,
+	Q_PERSON_FIND, Q_PERSON_ADD, Q_PERSON_UPDATE, Q_COVERAGE_PUT,
 	Q_DWELLING_PUT,
 	Q_FINDING_PUT, Q_FINDING_PERSONS_DEL, Q_FINDING_PERSON_ADD,
 	Q_PERSON_SCAN, Q_CUR_PUT, Q_MATCH_ADDRESSES, Q_MATCH_MISMATCHES,
@@ -36,6 +36,11 @@ enum stmt_id {
 
 #define ADDRESS_COLS(t) t".gemeentecode, " t".nummeraanduiding, " t".postcode, " \
 	t".huisnummer, " t".huisletter, " t".toevoeging"
+
+/* The columns of a delivery_row (each_delivery()), of table alias t. */
+#define DELIVERY_COLS(t) "SELECT " t"id, " t"signal_id, " t"oin, " t"message_id, " \
+	t"state, " t"attempts, " t"created, " t"next_at, coalesce(" t"delivered_at, 0)," \
+	" coalesce(" t"last_status, 0), coalesce(" t"last_error, '')"
 
 /* The columns and filters of a signal listing (Q_SIGNALS, Q_SIGNAL_ONE). */
 #define SIGNALS_SELECT "SELECT s.id, s.rule, s.as_of, s.created, " ADDRESS_COLS("a") \
@@ -57,12 +62,15 @@ static const char *const sql[Q_COUNT] = {
 		" huisnummer, huisletter, toevoeging) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
 		" ON CONFLICT(addr) DO UPDATE SET nummeraanduiding = excluded.nummeraanduiding"
 		" WHERE nummeraanduiding IS NULL AND excluded.nummeraanduiding IS NOT NULL",
-	[Q_PERSON_PUT] = "INSERT INTO person(pseudonym, begindatum, addr, gemeentecode,"
-		" bsn_sealed, digest, ingest_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-		" ON CONFLICT(pseudonym, begindatum) DO UPDATE SET addr = excluded.addr,"
-		" gemeentecode = excluded.gemeentecode, bsn_sealed = excluded.bsn_sealed,"
-		" digest = excluded.digest, ingest_id = excluded.ingest_id"
-		" WHERE digest <> excluded.digest",
+	/* A registration by its identity (pseudonym, begindatum), through the
+	 * pseudonym's key (store_put_person()). */
+	[Q_PERSON_FIND] = "SELECT rowid, digest FROM person WHERE pkey = ?1"
+		" AND pseudonym = ?2 AND begindatum = ?3",
+	[Q_PERSON_ADD] = "INSERT INTO person(pkey, pseudonym, begindatum, addr, gemeentecode,"
+		" bsn_sealed, digest, ingest_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[Q_PERSON_UPDATE] = "UPDATE person SET addr = ?4, gemeentecode = ?5, bsn_sealed = ?6,"
+		" digest = ?7, ingest_id = ?8 WHERE rowid = ?1 AND pseudonym = ?2"
+		" AND begindatum = ?3",
 	[Q_COVERAGE_PUT] = "INSERT OR IGNORE INTO coverage(gemeentecode) VALUES (?1)",
 	[Q_DWELLING_PUT] = "INSERT INTO dwelling(addr, gemeentecode, oppervlakte, gebruiksdoel,"
 		" max_bewoners, vergunning, vergunning_tot, digest, ingest_id)"
@@ -138,7 +146,8 @@ static const char *const sql[Q_COUNT] = {
 		" LIMIT ?4",
 	[Q_SIGNAL_ROUTED] = "SELECT 1 FROM signal s JOIN signal_recipient r ON r.oin = ?2"
 		" AND r.signal_seq = s.seq WHERE s.id = ?1",
-	[Q_PERSON_BSN] = "SELECT bsn_sealed FROM person WHERE pseudonym = ?1"
+	[Q_PERSON_BSN] = "SELECT bsn_sealed FROM person WHERE pkey = pseudonym_key(?1)"
+		" AND pseudonym = ?1"
 		" ORDER BY begindatum DESC LIMIT 1",
 	[Q_FEEDBACK_PUT] = "INSERT INTO feedback(signal_id, oin, outcome, note, at) VALUES"
 		" (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
@@ -148,9 +157,8 @@ static const char *const sql[Q_COUNT] = {
 		" ORDER BY oin",
 	[Q_DELIVERY_ADD] = "INSERT INTO delivery(signal_id, oin, message_id, state, created, next_at)"
 		" VALUES (?1, ?2, ?3, 'pending', ?4, ?4) ON CONFLICT DO NOTHING",
-	[Q_DELIVERIES_DUE] = "SELECT id, signal_id, oin, message_id, state, attempts, created,"
-		" next_at, coalesce(delivered_at, 0), coalesce(last_status, 0),"
-		" coalesce(last_error, '') FROM delivery WHERE state = 'pending' AND next_at <= ?1"
+	[Q_DELIVERIES_DUE] = DELIVERY_COLS("") " FROM delivery WHERE state = 'pending'"
+		" AND next_at <= ?1"
 		" ORDER BY next_at, id LIMIT ?2",
 	/* The oldest due delivery of each recipient: the recipients found by
 	 * skipping through the (state, oin, next_at) index, then one seek each. */
@@ -158,18 +166,12 @@ static const char *const sql[Q_COUNT] = {
 		" SELECT min(oin) FROM delivery WHERE state = 'pending'"
 		" UNION ALL SELECT (SELECT min(oin) FROM delivery WHERE state = 'pending'"
 		"  AND oin > r.oin) FROM r WHERE r.oin IS NOT NULL)"
-		" SELECT d.id, d.signal_id, d.oin, d.message_id, d.state, d.attempts, d.created,"
-		" d.next_at, coalesce(d.delivered_at, 0), coalesce(d.last_status, 0),"
-		" coalesce(d.last_error, '') FROM r JOIN delivery d ON d.id ="
+		" " DELIVERY_COLS("d.") " FROM r JOIN delivery d ON d.id ="
 		" (SELECT id FROM delivery x WHERE x.state = 'pending' AND x.oin = r.oin"
 		"  AND x.next_at <= ?1 ORDER BY x.next_at, x.id LIMIT 1) LIMIT ?2",
-	[Q_DELIVERY_AFTER] = "SELECT id, signal_id, oin, message_id, state, attempts, created,"
-		" next_at, coalesce(delivered_at, 0), coalesce(last_status, 0),"
-		" coalesce(last_error, '') FROM delivery WHERE state = 'pending' AND oin = ?1"
+	[Q_DELIVERY_AFTER] = DELIVERY_COLS("") " FROM delivery WHERE state = 'pending' AND oin = ?1"
 		" AND next_at <= ?2 AND (next_at, id) > (?3, ?4) ORDER BY next_at, id LIMIT 1",
-	[Q_DELIVERIES_ALL] = "SELECT id, signal_id, oin, message_id, state, attempts, created,"
-		" next_at, coalesce(delivered_at, 0), coalesce(last_status, 0),"
-		" coalesce(last_error, '') FROM delivery WHERE (?1 = 0 OR state = 'failed')"
+	[Q_DELIVERIES_ALL] = DELIVERY_COLS("") " FROM delivery WHERE (?1 = 0 OR state = 'failed')"
 		" ORDER BY id LIMIT ?2",
 	[Q_DELIVERY_UPDATE] = "UPDATE delivery SET state = ?2, attempts = ?3, next_at = ?4,"
 		" delivered_at = nullif(?5, 0), last_status = nullif(?6, 0),"
@@ -307,6 +309,33 @@ static void column_address(sqlite3_stmt *st, int i, struct address *a)
 	column_copy(st, i + 5, a->toevoeging, sizeof(a->toevoeging));
 }
 
+/*
+ * The key a registration is found by: the first 8 bytes of its pseudonym
+ * (an HMAC, so evenly spread) as a big-endian signed integer.  Two persons
+ * may share a key; every query that uses it compares the pseudonym too.
+ */
+static sqlite3_int64 pseudonym_key(const uint8_t *p)
+{
+	uint64_t k = 0;
+
+	for (int i = 0; i < 8; i++)
+		k = k << 8 | p[i];
+	return (sqlite3_int64)k;	/* two's complement: the same bits */
+}
+
+/* pseudonym_key(blob) in SQL, for the migration that adds the column and
+ * the queries that look a person up; NULL for anything but a pseudonym. */
+static void sql_pseudonym_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) != SQLITE_BLOB ||
+	    sqlite3_value_bytes(argv[0]) != PSEUDONYM_LEN) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	sqlite3_result_int64(ctx, pseudonym_key(sqlite3_value_blob(argv[0])));
+}
+
 #define DANGLING_MAX 160
 
 /* sqlite3_exec() callback of PRAGMA foreign_key_check: says the first
@@ -412,6 +441,12 @@ enum status store_open(const char *path, const char *schema_dir, int busy_timeou
 	if (sqlite3_exec(s->db, setup, NULL, NULL, &err) != SQLITE_OK) {
 		errbuf_set(e, ST_FAIL, "cannot open database %s: %s", path, err);
 		sqlite3_free(err);
+		goto out_close;
+	}
+	if (sqlite3_create_function(s->db, "pseudonym_key", 1,
+				    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+				    sql_pseudonym_key, NULL, NULL) != SQLITE_OK) {
+		db_error(s, e, "cannot open database");
 		goto out_close;
 	}
 	if (migrate(s, schema_dir, e) != ST_OK)
@@ -553,32 +588,36 @@ static void content_digest(uint8_t out[32], const char *fmt, ...)
 	crypto_sha256(buf, n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1, out);
 }
 
-enum status store_put_person(struct store *s, int64_t ingest_id, const struct person_row *r,
-			     bool *changed, struct errbuf *e)
+/* The content digest of a registration: content_digest() of
+ * "KEY|GEMEENTE|NAD", put together without printf (a tenth of the time,
+ * once per person). */
+static void person_digest(uint8_t out[32], const char *key, const struct address *a)
 {
-	char key[ADDRESS_KEY_MAX];
-	uint8_t digest[32];
+	const char *parts[] = { key, a->gemeentecode, a->nummeraanduiding_id };
+	char buf[ADDRESS_KEY_MAX + sizeof(a->gemeentecode) + sizeof(a->nummeraanduiding_id)];
+	size_t len = 0;
+
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = strlen(parts[i]);
+
+		if (i > 0)
+			buf[len++] = '|';
+		memcpy(buf + len, parts[i], n);
+		len += n;
+	}
+	crypto_sha256(buf, len, out);
+}
+
+/* The address and coverage rows of a registration: consecutive persons
+ * mostly share both, and a repeat is skipped. */
+static enum status put_person_address(struct store *s, const struct person_row *r,
+				      const char *key, struct errbuf *e)
+{
 	sqlite3_stmt *st;
 
-	address_key(&r->address, key);
 	if (put_address(s, &r->address, key, e) != ST_OK)
 		return ST_FAIL;
-	content_digest(digest, "%s|%s|%s", key, r->address.gemeentecode,
-		       r->address.nummeraanduiding_id);
-	st = stmt(s, Q_PERSON_PUT, e);
-	if (st == NULL)
-		return ST_FAIL;
-	sqlite3_bind_blob(st, 1, r->pseudonym, PSEUDONYM_LEN, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, r->begindatum, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, r->address.gemeentecode, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 5, r->bsn_sealed, SEALED_BSN_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 6, digest, sizeof(digest), SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, ingest_id);
-	if (step_done(s, st, e, "store person") != ST_OK)
-		return ST_FAIL;
-	*changed = sqlite3_changes(s->db) > 0;
-	if (!*changed || strcmp(s->last_coverage, r->address.gemeentecode) == 0)
+	if (strcmp(s->last_coverage, r->address.gemeentecode) == 0)
 		return ST_OK;
 	st = stmt(s, Q_COVERAGE_PUT, e);
 	if (st == NULL)
@@ -587,6 +626,62 @@ enum status store_put_person(struct store *s, int64_t ingest_id, const struct pe
 	if (step_done(s, st, e, "store coverage") != ST_OK)
 		return ST_FAIL;
 	snprintf(s->last_coverage, sizeof(s->last_coverage), "%s", r->address.gemeentecode);
+	return ST_OK;
+}
+
+/*
+ * A registration is found by its pseudonym's key (pseudonym_key(), an
+ * integer index) and then compared whole: the index of (pseudonym,
+ * begindatum) that an ON CONFLICT needs was 56 bytes an entry, at random
+ * places, and at 10^6 registrations outgrew the page cache (docs/
+ * performance.md); the key's index is a third of that.
+ */
+enum status store_put_person(struct store *s, int64_t ingest_id, const struct person_row *r,
+			     bool *changed, struct errbuf *e)
+{
+	char key[ADDRESS_KEY_MAX];
+	uint8_t digest[32];
+	sqlite3_int64 pkey = pseudonym_key(r->pseudonym), rowid = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*changed = false;
+	address_key(&r->address, key);
+	if (put_person_address(s, r, key, e) != ST_OK)
+		return ST_FAIL;
+	person_digest(digest, key, &r->address);
+	st = stmt(s, Q_PERSON_FIND, e);
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_int64(st, 1, pkey);
+	sqlite3_bind_blob(st, 2, r->pseudonym, PSEUDONYM_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->begindatum, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 1) == sizeof(digest) &&
+		    memcmp(sqlite3_column_blob(st, 1), digest, sizeof(digest)) == 0) {
+			sqlite3_reset(st);
+			return ST_OK;	/* stored before, unchanged */
+		}
+		rowid = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, e, "read person");
+	st = stmt(s, rowid != 0 ? Q_PERSON_UPDATE : Q_PERSON_ADD, e);
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_int64(st, 1, rowid != 0 ? rowid : pkey);
+	sqlite3_bind_blob(st, 2, r->pseudonym, PSEUDONYM_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->begindatum, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, r->address.gemeentecode, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 6, r->bsn_sealed, SEALED_BSN_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 7, digest, sizeof(digest), SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, ingest_id);
+	if (step_done(s, st, e, "store person") != ST_OK)
+		return ST_FAIL;
+	*changed = true;
 	return ST_OK;
 }
 
@@ -1791,7 +1886,8 @@ static const char *const inzage_sql[] = {
 	" a.postcode || ' ' || a.huisnummer || a.huisletter ||"
 	" CASE a.toevoeging WHEN '' THEN '' ELSE '-' || a.toevoeging END,"
 	" i.adapter, i.origin, i.party, NULL FROM person p JOIN address a ON a.addr = p.addr"
-	" JOIN ingest i ON i.id = p.ingest_id WHERE p.pseudonym = ?1",
+	" JOIN ingest i ON i.id = p.ingest_id WHERE p.pkey = pseudonym_key(?1)"
+	" AND p.pseudonym = ?1",
 	/* findings that name the person */
 	"SELECT 'finding', i.at, f.id || ' of ' || f.datum,"
 	" a.postcode || ' ' || a.huisnummer || a.huisletter ||"

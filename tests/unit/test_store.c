@@ -126,20 +126,26 @@ static char *schema_upto(struct fx *f, int upto)
 	return dir;
 }
 
+/* Makes the fixture's database anew at schema version `version`, closed. */
+static void database_at(struct fx *f, int version)
+{
+	char *dir = schema_upto(f, version);
+
+	store_close(f->s);
+	f->s = NULL;
+	unlink(f->db);
+	assert_int_equal(store_open(f->db, dir, 1000, &f->s, &f->e), ST_OK);
+	store_close(f->s);
+	f->s = NULL;
+	free(dir);
+}
+
 /* A database at schema version 7 with two signals, as migration 8 finds
  * them: evidence rows stored out of order, three recipient rows (one of a
  * signal that does not exist), feedback and a delivery. */
 static void version7_with_signals(struct fx *f)
 {
-	char *v7 = schema_upto(f, 7);
-
-	store_close(f->s);
-	f->s = NULL;
-	unlink(f->db);
-	assert_int_equal(store_open(f->db, v7, 1000, &f->s, &f->e), ST_OK);
-	store_close(f->s);
-	f->s = NULL;
-	free(v7);
+	database_at(f, 7);
 	exec_sql(f, "INSERT INTO address VALUES ('2671AB|1||', '1783', NULL, '2671AB', 1, '', '');"
 		 "INSERT INTO signal(id, rule, as_of, addr, registered, observed, created, seq)"
 		 " VALUES ('s-one', 'OVERBEWONING', '2026-11-01', '2671AB|1||', 5, 0,"
@@ -252,6 +258,103 @@ static void test_migration_with_a_dangling_reference_is_refused(void **state)
 	assert_int_equal(count(f, "SELECT count(*) FROM signal_recipient"), 4);
 }
 
+/* A registration of pseudonym p (32 bytes, all `fill` but the first
+ * eight, which are `key`) at 2671AB 1, begun on `begin`. */
+static struct person_row registration(uint64_t key, uint8_t fill, const char *begin,
+				      uint8_t sealed)
+{
+	struct person_row r = { .address.gemeentecode = "1783", .address.postcode = "2671AB",
+				.address.huisnummer = 1 };
+
+	for (int i = 0; i < 8; i++)
+		r.pseudonym[i] = (uint8_t)(key >> (56 - 8 * i));
+	memset(r.pseudonym + 8, fill, PSEUDONYM_LEN - 8);
+	memset(r.bsn_sealed, sealed, SEALED_BSN_LEN);
+	snprintf(r.begindatum, sizeof(r.begindatum), "%s", begin);
+	return r;
+}
+
+static bool put(struct fx *f, const struct person_row *r)
+{
+	bool changed = false;
+
+	assert_int_equal(store_put_person(f->s, 1, r, &changed, &f->e), ST_OK);
+	return changed;
+}
+
+/*
+ * A registration is found by the first eight bytes of its pseudonym and
+ * then compared whole: two persons whose pseudonyms share those bytes are
+ * two persons, a registration stored again unchanged changes nothing, a
+ * changed one is replaced, another begindatum is another registration.
+ */
+static void test_registrations_sharing_a_key_stay_apart(void **state)
+{
+	struct fx *f = *state;
+	struct person_row a = registration(0x8000000000000001u, 0xaa, "2020-01-01", 1);
+	struct person_row b = registration(0x8000000000000001u, 0xbb, "2020-01-01", 2);
+	struct person_row again = registration(0x8000000000000001u, 0xaa, "2020-01-01", 9);
+	struct person_row a2 = a;
+	uint8_t sealed[SEALED_BSN_LEN];
+	bool found;
+
+	assert_int_equal(store_begin(f->s, &f->e), ST_OK);
+	assert_true(put(f, &a));
+	assert_true(put(f, &b));
+	assert_false(put(f, &again));	/* the same content (a fresh seal is no change) */
+	a2.address.huisnummer = 2;	/* moved: the same identity, new content */
+	assert_true(put(f, &a2));
+	snprintf(a2.begindatum, sizeof(a2.begindatum), "2021-06-01");
+	assert_true(put(f, &a2));	/* a later registration of a */
+	assert_int_equal(store_commit(f->s, &f->e), ST_OK);
+
+	assert_int_equal(count(f, "SELECT count(*) FROM person"), 3);
+	assert_int_equal(count(f, "SELECT count(DISTINCT pkey) FROM person"), 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM person WHERE pkey <> -9223372036854775807"), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM person WHERE addr = '2671AB|2||'"), 2);
+	assert_int_equal(store_person_bsn(f->s, b.pseudonym, sealed, &found, &f->e), ST_OK);
+	assert_true(found);
+	assert_int_equal(sealed[0], 2);
+	assert_int_equal(store_person_bsn(f->s, a.pseudonym, sealed, &found, &f->e), ST_OK);
+	assert_true(found);
+	assert_int_equal(sealed[0], 1);
+}
+
+/*
+ * Migration 9 rebuilds person with the key column: every registration
+ * keeps its row number and content, gets the key of its pseudonym, and is
+ * found by the store afterwards; the old unique index is gone.
+ */
+static void test_migration_9_keys_every_registration(void **state)
+{
+	struct fx *f = *state;
+	struct person_row a = registration(0x0102030405060708u, 0x11, "2020-01-01", 7);
+	uint8_t sealed[SEALED_BSN_LEN];
+	bool found;
+
+	database_at(f, 8);
+	/* pseudonyms 01..08 00.. and ff..ff00 00..; sealed BSNs 07 00.. and 08 00.. */
+	exec_sql(f, "INSERT INTO address VALUES ('2671AB|1||', '1783', NULL, '2671AB', 1, '', '');"
+		 "INSERT INTO person(rowid, pseudonym, begindatum, addr, gemeentecode, bsn_sealed,"
+		 " digest, ingest_id) VALUES"
+		 " (5, x'0102030405060708000000000000000000000000000000000000000000000000',"
+		 " '2020-01-01', '2671AB|1||', '1783',"
+		 " x'07000000000000000000000000000000000000000000000000000000000000000000000000', x'00', 1),"
+		 " (9, x'ffffffffffffff00000000000000000000000000000000000000000000000000',"
+		 " '2019-01-01', '2671AB|1||', '1783',"
+		 " x'08000000000000000000000000000000000000000000000000000000000000000000000000', x'00', 1)");
+	assert_int_equal(store_open(f->db, SCHAKEL_SCHEMA_DIR, 1000, &f->s, &f->e), ST_OK);
+	assert_int_equal(count(f, "PRAGMA user_version"), 9);
+	assert_int_equal(count(f, "SELECT pkey FROM person WHERE rowid = 5"), 0x0102030405060708);
+	assert_int_equal(count(f, "SELECT pkey FROM person WHERE rowid = 9"), -256);
+	assert_int_equal(count(f, "SELECT count(*) FROM sqlite_master"
+			      " WHERE name = 'sqlite_autoindex_person_1'"), 0);
+	memset(a.pseudonym + 8, 0, PSEUDONYM_LEN - 8);
+	assert_int_equal(store_person_bsn(f->s, a.pseudonym, sealed, &found, &f->e), ST_OK);
+	assert_true(found);
+	assert_int_equal(sealed[0], 7);
+}
+
 /* Evidence goes into one JSON column and comes back as it was, whatever
  * characters a finding's id holds. */
 static void test_signal_evidence_reads_back_as_written(void **state)
@@ -293,6 +396,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migration_with_a_dangling_reference_is_refused,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signal_evidence_reads_back_as_written,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_registrations_sharing_a_key_stay_apart,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_9_keys_every_registration,
 						setup, teardown),
 	};
 
