@@ -1,27 +1,31 @@
 /*
  * ingest.c - the ingest pipeline (see ingest.h).
  *
- * Two stages, joined by batches of records:
+ * Three stages, joined by batches of records:
  *
  *   parse  - read the input, run the adapter, and for each record it
- *            gives: normalise, check the party's territory, validate the
- *            canonical XML (prepare());
+ *            gives: normalise, check the party's territory (prepare());
+ *   check  - validate each record's canonical XML against the record
+ *            schema; one that fails becomes a rejection (check_batch());
  *   store  - pseudonymise and encrypt the BSNs, write each record, or log
  *            each rejected one, in the input's transaction (consume()),
  *            then commit.
  *
- * The stages run on two threads when they can: the parse stage on a
- * thread of its own, the store stage on the caller's, with at most NBATCH
- * batches in flight, so memory stays bounded whatever the input's size.
- * Each stage takes about half of the work (docs/performance.md), so two
- * cores nearly halve the time of a large file.  If no thread can be had
- * (or opts->one_thread asks for it) both stages run in turn on the
- * caller's thread, through the same functions.
+ * The stages run on three threads when they can: parse and check on
+ * threads of their own, store on the caller's, with at most NBATCH batches
+ * in flight, so memory stays bounded whatever the input's size.  The parse
+ * stage is libxml2's streaming parse and validation of the input (what
+ * `xmllint --stream --schema` does), the other two take about as much
+ * together (docs/performance.md), so on two cores a large file takes
+ * little more than its parse.  If no thread can be had (or
+ * opts->one_thread asks for it) the stages run in turn on the caller's
+ * thread, through the same functions.
  *
  * Only the store stage touches the database and the keys; only the parse
- * stage touches the adapter and libxml2.  What one stage tells the other
- * travels in the batches, or is read after the parse thread has ended,
- * except for `stop` (the store stage failed: parse no further).
+ * stage the adapter and its source schema; only the check stage the
+ * record schema.  What one stage tells another travels in the batches, or
+ * is read after the threads have ended, except for `stop` (a later stage
+ * failed: parse no further).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -42,13 +46,15 @@
 #include "record.h"
 
 #define BATCH_LEN 256	/* records per batch */
-#define NBATCH 4	/* batches in flight between the threads */
+#define NBATCH 6	/* batches in flight among the threads */
 #define READ_SIZE (1 << 16)
+#define PLACE_MAX 128	/* of a place kept for the check stage */
 
 /* One record on its way from the parse stage to the store stage. */
 struct item {
 	bool rejected;
 	struct record r;	/* its strings point into text */
+	char where[PLACE_MAX];	/* its place, should the check reject it */
 	uint8_t pseudonym[PSEUDONYM_LEN], sealed[SEALED_BSN_LEN];	/* a person */
 	struct finding_person *persons;	/* a finding's, malloc'd */
 	size_t npersons;
@@ -88,14 +94,17 @@ struct ingest {
 	const char *path;
 	char buf[READ_SIZE];
 
+	/* the check stage's own */
+	struct side check;
+
 	/* the store stage's own */
 	struct side store;
 	uint64_t progress_at;	/* bytes when on_progress was last called */
-	atomic_bool stop;	/* the store stage failed: parse no further */
+	atomic_bool stop;	/* check or store failed: parse no further */
 
-	/* between the threads, when there are two */
+	/* between the threads, when there are three */
 	bool threaded;
-	struct queue *full, *empty;
+	struct queue *parsed, *checked, *empty;
 	struct batch *batches[NBATCH];	/* all of them, in->cur among them */
 };
 
@@ -143,22 +152,25 @@ static void batch_clear(struct batch *b)
 	b->n = 0;
 }
 
+static void check_batch(struct ingest *in, struct batch *b);
 static void consume(struct ingest *in, struct batch *b);
 
 /*
- * Hands the batch being filled to the store stage and, unless it is the
- * last, takes an empty one.  false when the store stage has stopped.
+ * Hands the batch being filled to the check stage and, unless it is the
+ * last, takes an empty one.  false when a later stage has stopped.
  */
 static bool hand_over(struct ingest *in, bool last)
 {
 	struct batch *b = in->cur;
 
 	b->bytes = in->bytes;
-	if (!in->threaded) {	/* one thread: store it now */
-		consume(in, b);
+	if (!in->threaded) {	/* one thread: check and store it now */
+		check_batch(in, b);
+		if (!in->check.failed)
+			consume(in, b);
 		return !atomic_load(&in->stop);
 	}
-	if (!queue_push(in->full, b))
+	if (!queue_push(in->parsed, b))
 		return false;	/* still ours, cleared at the end */
 	in->cur = last ? NULL : queue_pop(in->empty);
 	return last || in->cur != NULL;
@@ -231,6 +243,19 @@ static bool own_record(struct item *it)
 	}
 }
 
+/* Keeps a copy of place (cut to PLACE_MAX - 1 bytes, at a character). */
+static void place_copy(char out[PLACE_MAX], const char *place)
+{
+	size_t n = strlen(place);
+
+	if (n >= PLACE_MAX) {
+		n = PLACE_MAX - 1;
+		while (n > 0 && ((unsigned char)place[n] & 0xC0) == 0x80)
+			n--;	/* not inside a UTF-8 sequence */
+	}
+	memcpy(out, place, n);
+	out[n] = '\0';
+}
 
 /*
  * record_validate(), with libxml2's failed allocations counted as ours.
@@ -260,16 +285,16 @@ static enum status validate(struct ingest *in, const struct record *r, bool *nom
 }
 
 /*
- * Turns one adapter record into an item: normalised, in the party's
- * territory, valid against the canonical schema, sealed.  A record that
- * fails a check becomes a rejection; ST_FAIL only when the broker fails.
+ * Turns one adapter record into an item: normalised and in the party's
+ * territory (the check stage validates it, the store stage seals its
+ * BSNs).  A record that fails a check becomes a rejection; ST_FAIL only
+ * when the broker fails.
  */
 static enum status prepare(struct ingest *in, const struct adapter_record *rec,
 			   const char *place, struct item *it)
 {
 	struct record *r = &it->r;
 	struct errbuf e;
-	bool nomem;
 
 	if (record_normalise(rec, r, &e) != ST_OK) {
 		if (strcmp(e.msg, "out of memory") == 0)	/* ours, not the record's */
@@ -282,17 +307,9 @@ static enum status prepare(struct ingest *in, const struct adapter_record *rec,
 			   r->address.gemeentecode);
 		goto reject;
 	}
-	if (validate(in, r, &nomem, &e) != ST_OK) {
-		if (nomem) {	/* the broker failed, not the record: stop the input */
-			errbuf_set(&in->parse.fatal, ST_FAIL,
-				   "out of memory while validating %s", place);
-			in->parse.failed = true;
-			return ST_FAIL;
-		}
-		goto reject;
-	}
 	if (!own_record(it))
 		return side_fail(&in->parse, "out of memory");
+	place_copy(it->where, place);
 	return ST_OK;
 reject:
 	record_clear(r);
@@ -452,7 +469,60 @@ static void *parse_thread(void *arg)
 		side_fail(&in->parse, "out of memory (libxml2's state for the parse thread)");
 	else
 		parse_input(in);
-	queue_close(in->full);
+	queue_close(in->parsed);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ check stage */
+
+/*
+ * The check stage for one batch: each record's canonical XML validated
+ * against the record schema; one that fails becomes a rejection in its
+ * place.  Out of memory fails the input.
+ */
+static void check_batch(struct ingest *in, struct batch *b)
+{
+	for (size_t i = 0; i < b->n && !in->check.failed; i++) {
+		struct item *it = &b->items[i];
+		struct errbuf e;
+		bool nomem;
+
+		if (it->rejected || validate(in, &it->r, &nomem, &e) == ST_OK)
+			continue;
+		if (nomem) {	/* the broker failed, not the record: stop the input */
+			errbuf_set(&in->check.fatal, ST_FAIL, "out of memory while validating %s",
+				   it->where);
+			in->check.failed = true;
+			break;
+		}
+		record_clear(&it->r);
+		memset(&it->r, 0, sizeof(it->r));
+		free(it->text);
+		it->text = NULL;
+		if (!make_reject(it, it->where, e.msg))
+			side_fail(&in->check, "out of memory");
+	}
+	if (in->check.failed)
+		atomic_store(&in->stop, true);
+}
+
+static void *check_thread(void *arg)
+{
+	struct ingest *in = arg;
+	struct batch *b;
+
+	/* libxml2's state for this thread, as in parse_thread() */
+	if (xmlGetGlobalState() == NULL) {
+		side_fail(&in->check, "out of memory (libxml2's state for the check thread)");
+		atomic_store(&in->stop, true);
+	}
+	while (!in->check.failed && (b = queue_pop(in->parsed)) != NULL) {
+		check_batch(in, b);
+		if (in->check.failed || !queue_push(in->checked, b))
+			break;	/* b stays in in->batches, cleared at the end */
+	}
+	queue_stop(in->parsed);	/* wakes a parser waiting to hand over */
+	queue_close(in->checked);
 	return NULL;
 }
 
@@ -519,8 +589,9 @@ static enum status store_item(struct ingest *in, const struct item *it, bool *ch
 
 	switch (r->kind) {
 	case ADAPTER_PERSON: {
-		struct person_row row = { .begindatum = r->begindatum, .address = r->address };
+		struct person_row row = { .address = r->address };
 
+		memcpy(row.begindatum, r->begindatum, sizeof(row.begindatum));
 		memcpy(row.pseudonym, it->pseudonym, sizeof(row.pseudonym));
 		memcpy(row.bsn_sealed, it->sealed, sizeof(row.bsn_sealed));
 		return store_put_person(s, in->res.ingest_id, &row, changed, e);
@@ -576,7 +647,7 @@ static void consume(struct ingest *in, struct batch *b)
 
 /* ------------------------------------------------------------ one input */
 
-/* Frees the batches and queues of two threads, or the one batch of one. */
+/* Frees the batches and queues of three threads, or the one batch of one. */
 static void batches_free(struct ingest *in)
 {
 	if (!in->threaded) {
@@ -589,12 +660,13 @@ static void batches_free(struct ingest *in)
 		free(in->batches[i]);
 		in->batches[i] = NULL;
 	}
-	queue_free(in->full);
+	queue_free(in->parsed);
+	queue_free(in->checked);
 	queue_free(in->empty);
-	in->full = in->empty = NULL;
+	in->parsed = in->checked = in->empty = NULL;
 }
 
-/* Undoes what a failed start of two threads made; in->cur stays. */
+/* Undoes what a failed start of the threads made; in->cur stays. */
 static bool no_threads(struct ingest *in)
 {
 	struct batch *cur = in->cur;
@@ -606,17 +678,19 @@ static bool no_threads(struct ingest *in)
 }
 
 /*
- * Runs the parse stage on a thread of its own and the store stage here.
- * false when the thread or its queues cannot be had (nothing was read).
+ * Runs the parse and check stages on threads of their own and the store
+ * stage here.  false when the threads or their queues cannot be had
+ * (nothing was read).
  */
-static bool run_two_threads(struct ingest *in)
+static bool run_threads(struct ingest *in)
 {
 	struct batch *first = in->cur, *b;
-	pthread_t parser;
+	pthread_t parser, checker;
 
-	in->full = queue_new(NBATCH);
+	in->parsed = queue_new(NBATCH);
+	in->checked = queue_new(NBATCH);
 	in->empty = queue_new(NBATCH);
-	if (in->full == NULL || in->empty == NULL)
+	if (in->parsed == NULL || in->checked == NULL || in->empty == NULL)
 		return no_threads(in);
 	for (size_t i = 1; i < NBATCH; i++) {
 		in->batches[i] = calloc(1, sizeof(struct batch));
@@ -624,20 +698,27 @@ static bool run_two_threads(struct ingest *in)
 			return no_threads(in);
 	}
 	in->threaded = true;
+	if (pthread_create(&checker, NULL, check_thread, in) != 0) {
+		in->threaded = false;
+		return no_threads(in);
+	}
 	if (pthread_create(&parser, NULL, parse_thread, in) != 0) {
+		queue_close(in->parsed);	/* the checker ends, having had nothing */
+		pthread_join(checker, NULL);
 		in->threaded = false;
 		return no_threads(in);
 	}
 	in->batches[0] = first;
-	while ((b = queue_pop(in->full)) != NULL) {
+	while ((b = queue_pop(in->checked)) != NULL) {
 		consume(in, b);
 		if (in->store.failed) {
-			queue_stop(in->full);	/* wakes a parser waiting to hand over */
-			queue_close(in->empty);	/* and one waiting for an empty batch */
+			queue_stop(in->checked);	/* wakes a checker waiting to hand over */
 			break;
 		}
 		queue_push(in->empty, b);
 	}
+	queue_close(in->empty);	/* wakes a parser waiting for an empty batch */
+	pthread_join(checker, NULL);
 	pthread_join(parser, NULL);
 	return true;
 }
@@ -736,20 +817,21 @@ static enum status commit(struct ingest *in, struct errbuf *e)
 }
 
 /*
- * Ends the input once both stages are done: commits, or rolls back and
- * says why (the store stage's failure first: it is what stopped the
- * parse), then frees in.
+ * Ends the input once all stages are done: commits, or rolls back and
+ * says why (a later stage's failure first: it is what stopped the earlier
+ * ones), then frees in.
  */
 static enum status ingest_end(struct ingest *in, struct ingest_result *res, struct errbuf *e)
 {
 	enum status st = ST_FAIL;
-	bool failed = in->store.failed || in->parse.failed;
+	bool failed = in->store.failed || in->check.failed || in->parse.failed;
 
 	crypto_sha256_final(in->digest, in->res.digest);
 	in->res.bytes = in->bytes;
 	if (failed || in->res.refused) {
 		store_rollback(in->app->store);
-		*e = in->store.failed ? in->store.fatal : in->parse.fatal;
+		*e = in->store.failed ? in->store.fatal
+		     : in->check.failed ? in->check.fatal : in->parse.fatal;
 		/* a refusal is logged; a broker failure, or one while logging,
 		 * is not the input's refusal */
 		if (failed || log_refusal(in, e) != ST_OK)
@@ -790,7 +872,7 @@ enum status ingest_file(struct app *app, struct loaded_adapter *la, const char *
 	}
 	in->fd = fd;
 	in->path = path;
-	if (opts->one_thread || !run_two_threads(in))
+	if (opts->one_thread || !run_threads(in))
 		parse_input(in);
 	st = ingest_end(in, res, e);
 out_close:

@@ -2,10 +2,10 @@
  * queue.h - a bounded queue of pointers between two threads: one producer,
  * one consumer.
  *
- * The ingest pipeline (ingest.c) parses on one thread and stores on
- * another; batches of records travel through a queue of full batches, and
- * back through a queue of empty ones, so memory stays bounded by the
- * number of batches however large the input.
+ * The ingest pipeline (ingest.c) parses, checks and stores on three
+ * threads; batches of records travel from one to the next through a queue
+ * each, and back through a queue of empty ones, so memory stays bounded by
+ * the number of batches however large the input.
  *
  * Either side can end the exchange: the producer closes (queue_close:
  * "nothing more"), the consumer stops (queue_stop: "I want nothing more",

@@ -20,7 +20,8 @@ void xml_init(void)
 {
 	xmlInitParser();
 	/* These settings are per thread in libxml2: set them for this one and
-	 * as the defaults of threads made later (ingest's parse thread). */
+	 * as the defaults of threads made later (ingest's parse and check
+	 * threads). */
 	xmlSetGenericErrorFunc(NULL, silent);
 	xmlThrDefSetGenericErrorFunc(NULL, silent);
 	/* No entity ever gets loaded from outside: refuse all external loads. */
@@ -163,10 +164,11 @@ static char *counting_strdup(const char *s)
  * rejects good input, every record of a file, as the supplier's fault.
  * libxml2's allocator is process-wide: this is safe because schemas are
  * compiled (app_open(), loader_load()) on the main thread while no
- * ingest's parse thread exists (ingest_file() joins it before it returns),
- * so no other thread allocates through libxml2 meanwhile.  The counting allocator only watches; it does
- * not make an allocation succeed (that cannot be had), it keeps a schema
- * that a failure left incomplete from being used.
+ * ingest's parse or check thread exists (ingest_file() joins them before
+ * it returns), so no other thread allocates through libxml2 meanwhile.  The counting
+ * allocator only watches; it does not make an allocation succeed (that
+ * cannot be had), it keeps a schema that a failure left incomplete from
+ * being used.
  */
 xmlSchemaPtr xml_schema_load(const char *schema_dir, const char *name, struct errbuf *e)
 {
