@@ -53,7 +53,11 @@ enum status loader_load(const char *name, struct loaded_adapter *out, struct err
 	if (!valid_name(name))
 		return errbuf_set(e, ST_USAGE, "'%.40s' is not an adapter name", name);
 	snprintf(path, sizeof(path), "%s/%s.so", loader_adapter_dir(), name);
-	out->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	/* RTLD_NODELETE: a module stays mapped after dlclose().  The brp
+	 * adapter parks the validation contexts libxml2 may have left broken
+	 * in a static array of its own (brp_close()); unmapped, they would be
+	 * lost memory, and nothing else may point into an unloaded module. */
+	out->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (out->handle == NULL) {
 		/* No such module is the user's mistake (exit 2); a module that is
 		 * there but cannot be loaded (out of memory, a library missing)

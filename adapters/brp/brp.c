@@ -567,13 +567,15 @@ static const char *brp_error(void *stream)
  * Validation contexts that libxml2 2.9.14 may have left broken, kept
  * here instead of freed (see brp_close()); reachable, so not a leak to
  * valgrind.  Past BRP_PARKED of them (that many inputs that ran out of
- * memory) they are simply dropped.
+ * memory) they are simply dropped.  Never read: `used` keeps the compiler
+ * from dropping the array and the stores into it (it did, and valgrind
+ * saw the contexts as lost).
  */
 #define BRP_PARKED 64
 static struct brp_parked {
 	xmlSchemaValidCtxtPtr vctxt;
 	xmlSchemaSAXPlugPtr plug;
-} brp_parked[BRP_PARKED];
+} brp_parked[BRP_PARKED] __attribute__((used));
 static unsigned brp_nparked;
 
 /*

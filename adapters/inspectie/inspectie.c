@@ -111,7 +111,16 @@ struct ij_stream {
 
 /* ------------------------------------------------ jansson's allocations */
 
-static _Thread_local unsigned long ij_alloc_failures;	/* on this thread */
+/*
+ * Failed allocations on this thread.  initial-exec: the variable lives in
+ * the static TLS block every thread gets when it is made.  A dlopen()ed
+ * module's thread-local variables are otherwise allocated on a thread's
+ * first use of them, and when that malloc() fails glibc aborts the process
+ * ("cannot allocate memory for thread-local data"), which the allocation
+ * torture (make torture) found on the ingest's parse thread.
+ */
+static _Thread_local unsigned long ij_alloc_failures
+	__attribute__((tls_model("initial-exec")));
 static pthread_mutex_t ij_hook_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned ij_hook_users;		/* open streams */
 static json_malloc_t ij_prev_malloc;	/* what jansson used before */

@@ -13,6 +13,7 @@ E2E=$ROOT/tests/e2e
 TMP=$(mktemp -d /tmp/schakel-e2e-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 _n=0
+_failed=0	# tests that failed so far
 
 fail() {
 	echo "# $*"
@@ -26,6 +27,7 @@ t() {	# t NAME FUNCTION: runs FUNCTION in a subshell with a fresh $D
 		echo "ok $_n - $name"
 	else
 		echo "not ok $_n - $name"
+		_failed=$((_failed + 1))
 		sed 's/^/#   /' "$TMP/out" | tail -25
 	fi
 }

@@ -280,3 +280,6 @@ elif [ "$SAMPLE" -gt 0 ]; then
 	}
 	t "valgrind, $SAMPLE failing allocations sampled: no memory error, no definite leak" _vg
 fi
+# Run by hand or by CI (make torture), not through tests/run.sh: a failed
+# test must fail the command.
+exit $((_failed > 0))
