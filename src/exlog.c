@@ -46,11 +46,26 @@ static void now_utc(char out[32])
 	strcat(out, ms);	/* NOLINT(clang-analyzer-security.insecureAPI.strcpy): 19 + 5 + 1 bytes fit in 32 */
 }
 
+enum status exlog_append_text(struct store *s, const char *kind, const char *party,
+			      const char *subject, const char *detail, struct errbuf *e)
+{
+	struct exlog_row r = { .kind = kind, .party = party, .subject = subject,
+			       .detail = detail };
+
+	if (store_log_head(s, &r.seq, r.prev, e) != ST_OK)
+		return ST_FAIL;
+	r.seq++;
+	now_utc(r.at);
+	exlog_hash(&r, r.hash);
+	if (r.hash[0] == 'x')	/* exlog_hash() ran out of memory */
+		return errbuf_set(e, ST_FAIL, "exchange log: out of memory");
+	return store_log_insert(s, &r, e);
+}
+
 enum status exlog_append(struct store *s, const char *kind, const char *party,
 			 const char *subject, json_t *detail, struct errbuf *e)
 {
-	struct exlog_row r = { .kind = kind, .party = party, .subject = subject };
-	enum status st = ST_FAIL;
+	enum status st;
 	char *text;
 
 	if (detail == NULL)
@@ -59,18 +74,7 @@ enum status exlog_append(struct store *s, const char *kind, const char *party,
 	json_decref(detail);
 	if (text == NULL)
 		return errbuf_set(e, ST_FAIL, "exchange log: out of memory");
-	r.detail = text;
-	if (store_log_head(s, &r.seq, r.prev, e) != ST_OK)
-		goto out_free;
-	r.seq++;
-	now_utc(r.at);
-	exlog_hash(&r, r.hash);
-	if (r.hash[0] == 'x') {	/* exlog_hash() ran out of memory */
-		errbuf_set(e, ST_FAIL, "exchange log: out of memory");
-		goto out_free;
-	}
-	st = store_log_insert(s, &r, e);
-out_free:
+	st = exlog_append_text(s, kind, party, subject, text, e);
 	free(text);
 	return st;
 }

@@ -25,6 +25,15 @@
 enum status exlog_append(struct store *s, const char *kind, const char *party,
 			 const char *subject, json_t *detail, struct errbuf *e);
 
+/*
+ * The same with the detail as text: a JSON object, compact and with its
+ * keys sorted, as exlog_append() writes one.  For an entry made many
+ * times a run (a match's signals), where building and dumping a jansson
+ * tree is a cost of its own.
+ */
+enum status exlog_append_text(struct store *s, const char *kind, const char *party,
+			      const char *subject, const char *detail, struct errbuf *e);
+
 /* The hash an entry should carry (64 hex digits and a NUL into out). */
 void exlog_hash(const struct exlog_row *r, char out[65]);
 

@@ -141,10 +141,39 @@ enum status norm_address(const struct adapter_address *in, struct address *out,
 	return ST_OK;
 }
 
+/* Appends s (NUL-terminated within n bytes) to out. */
+static char *put_field(char *out, const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+
+	memcpy(out, s, len);
+	return out + len;
+}
+
+/* "%s|%d|%s|%s", by hand: it is made for every record stored and several
+ * times for every signal, and snprintf() was a noticeable part of both. */
 void address_key(const struct address *a, char out[ADDRESS_KEY_MAX])
 {
-	snprintf(out, ADDRESS_KEY_MAX, "%s|%d|%s|%s", a->postcode, a->huisnummer,
-		 a->huisletter, a->toevoeging);
+	char digits[12], *d = digits + sizeof(digits);
+	unsigned long v = a->huisnummer < 0 ? -(unsigned long)a->huisnummer
+					    : (unsigned long)a->huisnummer;
+	char *p = out;
+
+	_Static_assert(sizeof(a->postcode) + sizeof(digits) + sizeof(a->huisletter) +
+		       sizeof(a->toevoeging) <= ADDRESS_KEY_MAX, "an address key fits");
+	do
+		*--d = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	if (a->huisnummer < 0)
+		*--d = '-';
+	p = put_field(p, a->postcode, sizeof(a->postcode));
+	*p++ = '|';
+	p = put_field(p, d, (size_t)(digits + sizeof(digits) - d));
+	*p++ = '|';
+	p = put_field(p, a->huisletter, sizeof(a->huisletter));
+	*p++ = '|';
+	p = put_field(p, a->toevoeging, sizeof(a->toevoeging));
+	*p = '\0';
 }
 
 void address_display(const struct address *a, char out[ADDRESS_KEY_MAX])

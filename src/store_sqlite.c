@@ -946,6 +946,25 @@ static int by_address(const void *a, const void *b, void *rows)
 	return c != 0 ? c : memcmp(x->pseudonym, y->pseudonym, PSEUDONYM_LEN);
 }
 
+/* Sorts idx[0..n) by cmp: a few (the usual case here) by insertion, with
+ * no call into qsort_r() for each of 10^5 small groups. */
+static void sort_indexes(uint32_t *idx, size_t n,
+			 int (*cmp)(const void *, const void *, void *), const void *rows)
+{
+	if (n > 32) {
+		qsort_r(idx, n, sizeof(*idx), cmp, (void *)rows);
+		return;
+	}
+	for (size_t k = 1; k < n; k++) {
+		uint32_t v = idx[k];
+		size_t m = k;
+
+		for (; m > 0 && cmp(&idx[m - 1], &v, (void *)rows) > 0; m--)
+			idx[m] = idx[m - 1];
+		idx[m] = v;
+	}
+}
+
 /*
  * The order of rows[0..n) by (pseudonym, begindatum), as indexes.  A
  * pseudonym is an HMAC, evenly spread: counted into 65,536 buckets by its
@@ -970,9 +989,7 @@ static uint32_t *order_by_person(const struct registration *rows, size_t n)
 		order[start[rows[i].pseudonym[0] << 8 | rows[i].pseudonym[1]]++] = (uint32_t)i;
 	/* start[b] is now the end of bucket b, the start of bucket b + 1 */
 	for (size_t b = 0, from = 0; b < 65536; from = start[b++])
-		if (start[b] - from > 1)
-			qsort_r(order + from, start[b] - from, sizeof(*order), by_person,
-				(void *)rows);
+		sort_indexes(order + from, start[b] - from, by_person, rows);
 	free(start);
 	return order;
 }
@@ -1034,8 +1051,7 @@ static bool order_by_address(const struct registration *rows, uint32_t *idx, siz
 	for (size_t i = 0, j; ok && i < n; i = j) {
 		for (j = i; j < n && a[j].key == a[i].key; j++)
 			idx[j] = a[j].row;
-		if (j - i > 1)
-			qsort_r(idx + i, j - i, sizeof(*idx), by_address, (void *)rows);
+		sort_indexes(idx + i, j - i, by_address, rows);
 	}
 	free(count);
 	free(b);

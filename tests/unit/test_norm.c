@@ -206,6 +206,19 @@ static void test_address_key_and_display(void **state)
 	a = accept_address(src_address("0983", NULL, "5911AA", "99999", "z", "abcd"));
 	address_key(&a, key);
 	assert_string_equal(key, "5911AA|99999|Z|ABCD");
+	/* written by hand: the same as its printf format for any number */
+	for (long n = -12; n <= 2147483647L; n = n < 1000 ? n + 1 : n * 3 + 7) {
+		char want[ADDRESS_KEY_MAX];
+
+		a.huisnummer = (int)n;
+		address_key(&a, key);
+		snprintf(want, sizeof(want), "%s|%d|%s|%s", a.postcode, a.huisnummer,
+			 a.huisletter, a.toevoeging);
+		assert_string_equal(key, want);
+	}
+	a.huisnummer = -2147483647 - 1;
+	address_key(&a, key);
+	assert_string_equal(key, "5911AA|-2147483648|Z|ABCD");
 }
 
 /* --- BSN ------------------------------------------------------------ */
