@@ -406,11 +406,14 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* The next scan first: an answer that comes in while this one runs
+	 * (curl reads the sockets in fetcher_kick()) kicks the deliverer, and
+	 * the kick must not be overwritten by this scan's own SCAN_SECONDS. */
+	schedule(d, SCAN_SECONDS);
 	if (d->in_flight < d->app->cfg.delivery_max_in_flight &&
 	    store_deliveries_next(d->app->store, time(NULL), 0, start, d, &e) != ST_OK)
 		log_event(LV_ERROR, "deliver", "cannot read the outbox", "error", e.msg, NULL);
 	build_next_ahead(d);
-	schedule(d, SCAN_SECONDS);
 }
 
 struct deliverer *deliverer_new(struct app *app, struct event_base *base, struct fetcher *f,

@@ -74,25 +74,35 @@ static void logfmt_value(FILE *f, const char *v)
 	fputc('"', f);
 }
 
+/*
+ * One line to stderr, put together first and written whole (stderr is
+ * unbuffered: a dozen write() calls a line otherwise, each a chance for
+ * another process's line to come in between).
+ */
 void log_event(enum log_level lv, const char *subsys, const char *msg, ...)
 {
-	char now[32], clean[512];
+	char now[32], clean[512], *line = NULL;
+	size_t len = 0;
 	time_t t = time(NULL);
 	struct tm tm;
 	va_list ap;
 	json_t *o = NULL;
+	FILE *f;
 
 	if (lv > least)
 		return;
+	f = open_memstream(&line, &len);
+	if (f == NULL)
+		f = stderr;	/* out of memory: piece by piece, as it comes */
 	gmtime_r(&t, &tm);
 	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (as_json)
 		o = json_pack("{s:s, s:s, s:s, s:s}", "time", now, "level", level_names[lv],
 			      "subsys", subsys, "msg", msg);
 	else
-		fprintf(stderr, "time=%s level=%s subsys=%s msg=", now, level_names[lv], subsys);
+		fprintf(f, "time=%s level=%s subsys=%s msg=", now, level_names[lv], subsys);
 	if (!as_json)
-		logfmt_value(stderr, msg);
+		logfmt_value(f, msg);
 	va_start(ap, msg);
 	for (const char *k; (k = va_arg(ap, const char *)) != NULL;) {
 		const char *v = va_arg(ap, const char *);
@@ -106,14 +116,17 @@ void log_event(enum log_level lv, const char *subsys, const char *msg, ...)
 		if (o != NULL) {
 			json_object_set_new(o, k, json_string(v));
 		} else if (!as_json) {
-			fprintf(stderr, " %s=", k);
-			logfmt_value(stderr, v);
+			fprintf(f, " %s=", k);
+			logfmt_value(f, v);
 		}
 	}
 	va_end(ap);
 	if (o != NULL) {
-		json_dumpf(o, stderr, JSON_COMPACT);
+		json_dumpf(o, f, JSON_COMPACT);
 		json_decref(o);
 	}
-	fputc('\n', stderr);
+	fputc('\n', f);
+	if (f != stderr && fclose(f) == 0)
+		fwrite(line, 1, len, stderr);
+	free(line);
 }
