@@ -340,6 +340,41 @@ static void test_bad_finding_rejected_alone(void **state)
 			       " OR detail LIKE '%999900018%'"), 0);
 }
 
+/*
+ * A record that passes normalisation but not the record schema (a finding
+ * id over 64 characters) is refused by the check stage: rejected in its
+ * place, reported and logged, and the records around it stored.
+ */
+static void test_record_schema_rejects_in_its_place(void **state)
+{
+	struct fx *f = *state;
+	static const char json[] =
+		"{\"bevindingen\": [\n"
+		" {\"id\": \"A\", \"datum\": \"2026-10-01\", \"soort\": \"huisvesting\","
+		"  \"adres\": {\"gemeentecode\": \"1783\", \"postcode\": \"2671AB\", \"huisnummer\": 10},"
+		"  \"aangetroffen_personen\": 2},\n"
+		" {\"id\": \"B12345678901234567890123456789012345678901234567890123456789012345\","
+		"  \"datum\": \"2026-10-01\", \"soort\": \"huisvesting\","
+		"  \"adres\": {\"gemeentecode\": \"1783\", \"postcode\": \"2671AB\", \"huisnummer\": 11},"
+		"  \"aangetroffen_personen\": 2},\n"
+		" {\"id\": \"C\", \"datum\": \"2026-10-01\", \"soort\": \"huisvesting\","
+		"  \"adres\": {\"gemeentecode\": \"1783\", \"postcode\": \"2671AB\", \"huisnummer\": 12},"
+		"  \"aangetroffen_personen\": 2}\n"
+		"], \"volgende\": null}\n";
+	struct ingest_result res;
+
+	assert_int_equal(ingest_text(f, &f->insp, "f.json", json, strlen(json), &res),
+			 ST_REJECTED);
+	assert_int_equal(res.accepted, 2);
+	assert_int_equal(res.rejected, 1);
+	assert_int_equal(count(f, "SELECT count(*) FROM finding WHERE id IN ('A', 'C')"), 2);
+	assert_int_equal(f->nrejects, 1);
+	assert_string_equal(f->reject_place, "bevindingen[1] (line 3)");
+	assert_non_null(strstr(f->reject_reason, "maxLength"));
+	assert_int_equal(count(f, "SELECT count(*) FROM exlog WHERE kind = 'reject'"
+			       " AND detail LIKE '%bevindingen[1]%' AND detail LIKE '%maxLength%'"), 1);
+}
+
 static void test_reject_reason_never_shows_a_bsn(void **state)
 {
 	struct fx *f = *state;
@@ -451,10 +486,10 @@ static char *persons_text(const char *db_path)
 
 /*
  * A file of many batches, with bad records spread through it, stored by
- * the two-thread pipeline and by the one-thread one (opts.one_thread):
+ * the three-thread pipeline and by the one-thread one (opts.one_thread):
  * the same counts, the same rows, as many rejections, each logged.
  */
-static void test_two_threads_store_what_one_thread_stores(void **state)
+static void test_threads_store_what_one_thread_stores(void **state)
 {
 	struct fx *f = *state;
 	struct ingest_opts one = { .origin = "one", .one_thread = true };
@@ -749,7 +784,8 @@ int main(void)
 		T(test_reject_reason_never_shows_a_bsn),
 		T(test_reingest_changes_nothing),
 		T(test_later_row_replaces_dwelling),
-		T(test_two_threads_store_what_one_thread_stores),
+		T(test_threads_store_what_one_thread_stores),
+		T(test_record_schema_rejects_in_its_place),
 		T(test_a_kept_adapter_serves_one_ingest_after_another),
 		T(test_sanity_brp_document_of_hostile_tests_is_accepted),
 		T(test_xxe_document_is_refused),
