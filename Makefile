@@ -23,7 +23,9 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) -fPIC -Isrc \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
-LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl -lm -pthread
+# libcurl is not linked: src/fetch.c loads it when the first fetcher is made.
+LINK_PKGS := $(filter-out libcurl,$(PKGS))
+LIBS    = $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null) -ldl -lm -pthread
 LDFLAGS ?=
 
 # `make V=1` shows the full commands.

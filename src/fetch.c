@@ -4,6 +4,8 @@
  * watch (socket callback) and when to wake it (timer callback); libevent
  * tells curl when they are ready.
  */
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,73 @@
 #include <curl/curl.h>
 
 #include "fetch.h"
+
+/*
+ * libcurl, loaded when the first fetcher is made rather than with the
+ * program.  Debian's libcurl brings 27 libraries of its own (GnuTLS,
+ * Kerberos, LDAP, SSH, RTMP, ...), and loading them took 5 ms of the
+ * start of every command, ingest and match among them, which never fetch
+ * (10.8 against 5.6 ms for a program that only prints; systemd loads its
+ * optional libraries the same way).  These are the functions used; the
+ * calls go through lc.  The headers are those of the -dev package the
+ * program was built against, and the library loaded must be at least that
+ * version.
+ */
+static struct {
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+	CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
+	CURLMcode (*multi_assign)(CURLM *, curl_socket_t, void *);
+	CURLMsg *(*multi_info_read)(CURLM *, int *);
+	CURLMcode (*multi_cleanup)(CURLM *);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	const char *(*easy_strerror)(CURLcode);
+	void (*easy_cleanup)(CURL *);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+	time_t (*getdate)(const char *, const time_t *);
+	curl_version_info_data *(*version_info)(CURLversion);
+} lc;
+
+static pthread_once_t lc_once = PTHREAD_ONCE_INIT;
+static char lc_error[256];	/* why libcurl could not be had; "" when it could */
+
+static void lc_load(void)
+{
+	static const struct { const char *name; size_t offset; } fns[] = {
+#define FN(f) { "curl_" #f, offsetof(__typeof__(lc), f) }
+		FN(multi_init), FN(multi_setopt), FN(multi_add_handle), FN(multi_remove_handle),
+		FN(multi_socket_action), FN(multi_assign), FN(multi_info_read), FN(multi_cleanup),
+		FN(easy_init), FN(easy_setopt), FN(easy_getinfo), FN(easy_strerror),
+		FN(easy_cleanup), FN(slist_append), FN(slist_free_all), FN(getdate),
+		FN(version_info),
+#undef FN
+	};
+	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	curl_version_info_data *v;
+
+	if (h == NULL) {
+		snprintf(lc_error, sizeof(lc_error), "cannot load libcurl: %s", dlerror());
+		return;
+	}
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+		void *sym = dlsym(h, fns[i].name);
+
+		if (sym == NULL) {
+			snprintf(lc_error, sizeof(lc_error), "libcurl has no %s", fns[i].name);
+			return;
+		}
+		memcpy((char *)&lc + fns[i].offset, &sym, sizeof(sym));
+	}
+	v = lc.version_info(CURLVERSION_NOW);
+	if (v == NULL || v->version_num < LIBCURL_VERSION_NUM)
+		snprintf(lc_error, sizeof(lc_error), "libcurl %s is older than %s, which schakel "
+			 "was built with", v != NULL ? v->version : "?", LIBCURL_VERSION);
+}
 
 struct xfer;
 
@@ -55,8 +124,8 @@ static void xfer_free(struct xfer *x)
 		if (x->next != NULL)
 			x->next->pprev = x->pprev;
 	}
-	curl_easy_cleanup(x->easy);
-	curl_slist_free_all(x->headers);
+	lc.easy_cleanup(x->easy);
+	lc.slist_free_all(x->headers);
 	free(x->body);
 	free(x);
 }
@@ -66,16 +135,16 @@ static void check_done(struct fetcher *f)
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(f->multi, &left)) != NULL) {
+	while ((msg = lc.multi_info_read(f->multi, &left)) != NULL) {
 		struct xfer *x;
 		struct fetch_result r = { .retry_after = -1 };
 		double secs = 0;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
-		curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &secs);
+		lc.easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		lc.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
+		lc.easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &secs);
 		r.seconds = secs;
 		r.bytes = x->bytes;
 		r.retry_after = x->retry_after;
@@ -84,9 +153,9 @@ static void check_done(struct fetcher *f)
 		if (msg->data.result != CURLE_OK) {
 			r.error = x->aborted ? "aborted by the receiver of the data"
 					     : (x->error[0] ? x->error
-							    : curl_easy_strerror(msg->data.result));
+							    : lc.easy_strerror(msg->data.result));
 		}
-		curl_multi_remove_handle(f->multi, x->easy);
+		lc.multi_remove_handle(f->multi, x->easy);
 		x->req.on_done(x->req.arg, &r);
 		xfer_free(x);
 	}
@@ -98,7 +167,7 @@ static void on_socket_ready(evutil_socket_t fd, short what, void *arg)
 	int action = (what & EV_READ ? CURL_CSELECT_IN : 0) |
 		     (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
 
-	curl_multi_socket_action(f->multi, fd, action, &f->running);
+	lc.multi_socket_action(f->multi, fd, action, &f->running);
 	check_done(f);	/* the timer stays: curl manages it through timer_cb */
 }
 
@@ -108,7 +177,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &f->running);
+	lc.multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &f->running);
 	check_done(f);
 }
 
@@ -144,14 +213,14 @@ static int socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *soc
 			event_free(sk->ev);
 			free(sk);
 		}
-		curl_multi_assign(f->multi, s, NULL);
+		lc.multi_assign(f->multi, s, NULL);
 		return 0;
 	}
 	if (sk == NULL) {
 		sk = calloc(1, sizeof(*sk));
 		if (sk == NULL)
 			return -1;
-		curl_multi_assign(f->multi, s, sk);
+		lc.multi_assign(f->multi, s, sk);
 	} else {
 		event_free(sk->ev);
 	}
@@ -206,7 +275,7 @@ static size_t header_cb(char *line, size_t size, size_t n, void *arg)
 		if (end != v && *end == '\0' && secs >= 0)
 			x->retry_after = secs;
 		else {	/* an HTTP date */
-			time_t t = curl_getdate(v, NULL);
+			time_t t = lc.getdate(v, NULL);
 
 			x->retry_after = t > 0 ? (long)(t - time(NULL)) : -1;
 			if (x->retry_after < 0 && t > 0)
@@ -219,8 +288,14 @@ static size_t header_cb(char *line, size_t size, size_t n, void *arg)
 struct fetcher *fetcher_new(struct event_base *base, const struct fetch_tls *tls,
 			    struct errbuf *e)
 {
-	struct fetcher *f = calloc(1, sizeof(*f));
+	struct fetcher *f;
 
+	pthread_once(&lc_once, lc_load);
+	if (lc_error[0] != '\0') {
+		errbuf_set(e, ST_FAIL, "%s", lc_error);
+		return NULL;
+	}
+	f = calloc(1, sizeof(*f));
 	if (f == NULL) {
 		errbuf_set(e, ST_FAIL, "out of memory");
 		return NULL;
@@ -229,18 +304,18 @@ struct fetcher *fetcher_new(struct event_base *base, const struct fetch_tls *tls
 	snprintf(f->cert, sizeof(f->cert), "%s", tls->cert);
 	snprintf(f->key, sizeof(f->key), "%s", tls->key);
 	snprintf(f->ca, sizeof(f->ca), "%s", tls->ca);
-	f->multi = curl_multi_init();
+	f->multi = lc.multi_init();
 	f->timer = evtimer_new(base, on_timer, f);
 	if (f->multi == NULL || f->timer == NULL) {
 		errbuf_set(e, ST_FAIL, "out of memory");
 		fetcher_free(f);
 		return NULL;
 	}
-	curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
-	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
-	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
+	lc.multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	lc.multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
+	lc.multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	lc.multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+	lc.multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
 	return f;
 }
 
@@ -249,11 +324,11 @@ void fetcher_free(struct fetcher *f)
 	if (f == NULL)
 		return;
 	while (f->xfers != NULL) {
-		curl_multi_remove_handle(f->multi, f->xfers->easy);
+		lc.multi_remove_handle(f->multi, f->xfers->easy);
 		xfer_free(f->xfers);
 	}
 	if (f->multi != NULL)
-		curl_multi_cleanup(f->multi);
+		lc.multi_cleanup(f->multi);
 	if (f->timer != NULL)
 		event_free(f->timer);
 	free(f);
@@ -264,28 +339,28 @@ static void easy_setup(struct fetcher *f, struct xfer *x)
 {
 	CURL *c = x->easy;
 
-	curl_easy_setopt(c, CURLOPT_URL, x->req.url);
-	curl_easy_setopt(c, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->error);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(c, CURLOPT_SSLCERT, x->req.tls != NULL ? x->req.tls->cert : f->cert);
-	curl_easy_setopt(c, CURLOPT_SSLKEY, x->req.tls != NULL ? x->req.tls->key : f->key);
-	curl_easy_setopt(c, CURLOPT_CAINFO, x->req.tls != NULL ? x->req.tls->ca : f->ca);
-	curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, x->req.timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->req.connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "schakel");
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->headers);
+	lc.easy_setopt(c, CURLOPT_URL, x->req.url);
+	lc.easy_setopt(c, CURLOPT_PRIVATE, x);
+	lc.easy_setopt(c, CURLOPT_ERRORBUFFER, x->error);
+	lc.easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	lc.easy_setopt(c, CURLOPT_WRITEDATA, x);
+	lc.easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	lc.easy_setopt(c, CURLOPT_HEADERDATA, x);
+	lc.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	lc.easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	lc.easy_setopt(c, CURLOPT_SSLCERT, x->req.tls != NULL ? x->req.tls->cert : f->cert);
+	lc.easy_setopt(c, CURLOPT_SSLKEY, x->req.tls != NULL ? x->req.tls->key : f->key);
+	lc.easy_setopt(c, CURLOPT_CAINFO, x->req.tls != NULL ? x->req.tls->ca : f->ca);
+	lc.easy_setopt(c, CURLOPT_CAPATH, NULL);
+	lc.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	lc.easy_setopt(c, CURLOPT_TIMEOUT_MS, x->req.timeout_ms);
+	lc.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->req.connect_timeout_ms);
+	lc.easy_setopt(c, CURLOPT_USERAGENT, "schakel");
+	lc.easy_setopt(c, CURLOPT_HTTPHEADER, x->headers);
 	if (x->body != NULL || strcmp(x->req.method, "POST") == 0) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->body != NULL ? x->body : "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->req.body_len);
+		lc.easy_setopt(c, CURLOPT_POST, 1L);
+		lc.easy_setopt(c, CURLOPT_POSTFIELDS, x->body != NULL ? x->body : "");
+		lc.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->req.body_len);
 	}
 }
 
@@ -314,7 +389,7 @@ enum status fetcher_start(struct fetcher *f, const struct fetch_req *req, struct
 		x->req.connect_timeout_ms = 10000;
 	x->req.headers = NULL;
 	for (size_t i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
-		struct curl_slist *l = curl_slist_append(x->headers, req->headers[i]);
+		struct curl_slist *l = lc.slist_append(x->headers, req->headers[i]);
 
 		if (l == NULL)
 			goto nomem;
@@ -326,12 +401,12 @@ enum status fetcher_start(struct fetcher *f, const struct fetch_req *req, struct
 			goto nomem;
 		memcpy(x->body, req->body, req->body_len);
 	}
-	x->easy = curl_easy_init();
+	x->easy = lc.easy_init();
 	if (x->easy == NULL)
 		goto nomem;
 	easy_setup(f, x);
-	if (curl_multi_add_handle(f->multi, x->easy) != CURLM_OK) {
-		curl_easy_cleanup(x->easy);
+	if (lc.multi_add_handle(f->multi, x->easy) != CURLM_OK) {
+		lc.easy_cleanup(x->easy);
 		goto nomem;
 	}
 	x->next = f->xfers;
@@ -341,7 +416,7 @@ enum status fetcher_start(struct fetcher *f, const struct fetch_req *req, struct
 	f->xfers = x;
 	return ST_OK;
 nomem:
-	curl_slist_free_all(x->headers);
+	lc.slist_free_all(x->headers);
 	free(x->body);
 	free(x);
 	return errbuf_set(e, ST_FAIL, "out of memory");

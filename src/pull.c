@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 
 #include "exlog.h"
 #include "log.h"
@@ -276,19 +275,43 @@ static void on_done(void *arg, const struct fetch_result *r)
 	round_over(s, true);
 }
 
-/* The URL of the next page: the source's, with ?na=<cursor> for a paged one. */
-static char *page_url(const char *base, const char *cursor)
+/* s percent-encoded for a query (RFC 3986: all but the unreserved
+ * characters, as curl_easy_escape() does); malloc'd. */
+static char *url_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(3 * strlen(s) + 1), *p = out;
+
+	if (out == NULL)
+		return NULL;
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			*p++ = (char)c;
+		} else {
+			*p++ = '%';
+			*p++ = hex[c >> 4];
+			*p++ = hex[c & 15];
+		}
+	}
+	*p = '\0';
+	return out;
+}
+
+char *puller_page_url(const char *base, const char *cursor)
 {
 	char *esc, *url;
 
 	if (cursor[0] == '\0')
 		return strdup(base);
-	esc = curl_easy_escape(NULL, cursor, 0);
+	esc = url_escape(cursor);
 	if (esc == NULL)
 		return NULL;
 	if (asprintf(&url, "%s%sna=%s", base, strchr(base, '?') ? "&" : "?", esc) < 0)
 		url = NULL;
-	curl_free(esc);
+	free(esc);
 	return url;
 }
 
@@ -305,7 +328,7 @@ static void fetch_page(struct src *s)
 	snprintf(s->spool, sizeof(s->spool), "%s/spool/pull-%s-XXXXXX", app->dir, s->name);
 	s->fd = mkstemp(s->spool);
 	memcpy(s->page_cursor, s->st.cursor, sizeof(s->page_cursor));
-	url = s->fd >= 0 ? page_url(cfg->url, s->st.cursor) : NULL;
+	url = s->fd >= 0 ? puller_page_url(cfg->url, s->st.cursor) : NULL;
 	if (url == NULL) {
 		failed(s, NULL, s->fd < 0 ? "cannot make a spool file" : "out of memory");
 		return;

@@ -40,6 +40,13 @@ void puller_free(struct puller *p);
 void puller_schedule(struct puller *p);
 
 /*
+ * The URL of a source's next page: base, with ?na=<cursor> (or &na=) for a
+ * paged one, the cursor percent-encoded; base itself for an empty cursor.
+ * malloc'd; NULL when out of memory.
+ */
+char *puller_page_url(const char *base, const char *cursor);
+
+/*
  * Runs one round of source name (NULL: every source) now; done(arg,
  * failures) is called once all are over.  Progress and outcomes are
  * reported through report (may be NULL), one line each.
