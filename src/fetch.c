@@ -323,10 +323,13 @@ void fetcher_free(struct fetcher *f)
 {
 	if (f == NULL)
 		return;
-	while (f->xfers != NULL) {
-		lc.multi_remove_handle(f->multi, f->xfers->easy);
-		xfer_free(f->xfers);
+	for (struct xfer *x = f->xfers, *next; x != NULL; x = next) {
+		next = x->next;
+		lc.multi_remove_handle(f->multi, x->easy);
+		x->pprev = NULL;	/* the list goes whole */
+		xfer_free(x);
 	}
+	f->xfers = NULL;
 	if (f->multi != NULL)
 		lc.multi_cleanup(f->multi);
 	if (f->timer != NULL)

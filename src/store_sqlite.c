@@ -1176,12 +1176,14 @@ static size_t current_at(const struct current *c, const char *key, size_t *first
 /* A registration as evidence: "HEX/begindatum" (as evidence_fill()). */
 static void registration_evidence(struct evidence *ev, const struct registration *r)
 {
+	const size_t hex = 2 * (size_t)PSEUDONYM_LEN;
+
 	_Static_assert(sizeof(ev->record) >= 2 * PSEUDONYM_LEN + 1 + sizeof(r->begindatum),
 		       "a registration fits the evidence record");
 	memcpy(ev->source, "brp", 4);
 	crypto_hex(r->pseudonym, PSEUDONYM_LEN, ev->record);
-	ev->record[2 * PSEUDONYM_LEN] = '/';
-	memcpy(ev->record + 2 * PSEUDONYM_LEN + 1, r->begindatum, sizeof(r->begindatum));
+	ev->record[hex] = '/';
+	memcpy(ev->record + hex + 1, r->begindatum, sizeof(r->begindatum));
 }
 
 enum status store_match_begin(struct store *s, const char *as_of, const char *window_start,
