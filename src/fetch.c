@@ -61,6 +61,7 @@ static void lc_load(void)
 		FN(version_info),
 #undef FN
 	};
+	/* the soname of Debian's libcurl4 (OpenSSL), what `make deps` installs */
 	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
 	curl_version_info_data *v;
 
@@ -73,14 +74,17 @@ static void lc_load(void)
 
 		if (sym == NULL) {
 			snprintf(lc_error, sizeof(lc_error), "libcurl has no %s", fns[i].name);
+			dlclose(h);
 			return;
 		}
 		memcpy((char *)&lc + fns[i].offset, &sym, sizeof(sym));
 	}
 	v = lc.version_info(CURLVERSION_NOW);
-	if (v == NULL || v->version_num < LIBCURL_VERSION_NUM)
+	if (v == NULL || v->version_num < LIBCURL_VERSION_NUM) {
 		snprintf(lc_error, sizeof(lc_error), "libcurl %s is older than %s, which schakel "
 			 "was built with", v != NULL ? v->version : "?", LIBCURL_VERSION);
+		dlclose(h);
+	}
 }
 
 struct xfer;

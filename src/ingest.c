@@ -506,6 +506,8 @@ static void check_batch(struct ingest *in, struct batch *b)
 		atomic_store(&in->stop, true);
 }
 
+/* The check stage's thread: batches from `parsed`, checked, on to
+ * `checked`, until the parse stage is done or a stage fails. */
 static void *check_thread(void *arg)
 {
 	struct ingest *in = arg;
@@ -552,7 +554,7 @@ static void reject(struct ingest *in, const char *place, const char *reason)
 
 /*
  * Pseudonymises and encrypts the BSNs of it, and wipes them.  (Here, not
- * in the parse stage, because that is the busier of the two.)
+ * in the parse stage, which is the longest of the three.)
  */
 static enum status seal(struct ingest *in, struct item *it)
 {
@@ -705,6 +707,10 @@ static bool run_threads(struct ingest *in)
 	if (pthread_create(&parser, NULL, parse_thread, in) != 0) {
 		queue_close(in->parsed);	/* the checker ends, having had nothing */
 		pthread_join(checker, NULL);
+		/* what went wrong there (its libxml2 state) was its thread's:
+		 * one thread will check on its own */
+		in->check.failed = false;
+		atomic_store(&in->stop, false);
 		in->threaded = false;
 		return no_threads(in);
 	}

@@ -46,6 +46,7 @@ struct text {
 	bool over;
 };
 
+/* Appends s; too long for what is left, nothing is put and `over` set. */
 static void text_put(struct text *t, const char *s)
 {
 	size_t n = strlen(s);
@@ -58,6 +59,7 @@ static void text_put(struct text *t, const char *s)
 	t->len += n;
 }
 
+/* Appends v in decimal, as "%ld" would. */
 static void text_long(struct text *t, long v)
 {
 	char digits[24], *d = digits + sizeof(digits);
@@ -82,6 +84,13 @@ static void signal_id(struct signal *sig)
 	struct text t = { .len = 0 };
 	char hex[65];
 	const long nums[] = { sig->registered, sig->observed, sig->oppervlakte, sig->max_bewoners };
+
+	/* the longest line fits (a rule, a key, a pseudonym, four numbers and
+	 * six '|'; or '\n', a piece of evidence and '|'): `over` cannot be */
+	_Static_assert(sizeof(sig->rule) + ADDRESS_KEY_MAX + 2 * PSEUDONYM_LEN + 4 * 21 + 6 <
+		       sizeof(t.buf), "a signal's line fits");
+	_Static_assert(sizeof(sig->evidence[0].source) + sizeof(sig->evidence[0].record) + 2 <
+		       sizeof(t.buf), "a piece of evidence fits");
 
 	if (h == NULL) {
 		snprintf(sig->id, sizeof(sig->id), "%s", "out-of-memory");

@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 #include "exlog.h"
 #include "log.h"
 #include "ingest.h"

@@ -253,6 +253,8 @@ static void forget_writes(struct store *s)
 
 static void current_free(struct current *c)
 {
+	if (c == NULL)
+		return;
 	free(c->rows);
 	free(c->by_person);
 	free(c->by_addr);
@@ -1290,10 +1292,9 @@ enum status store_match_addresses(struct store *s,
 		return ST_FAIL;
 	bind_window(s, st);
 	rc = each_row(s, st, facts_row, &c, e, "match addresses");
-	if (c.lost)
-		return errbuf_set(e, ST_FAIL, "match addresses: a registration at %s, an address"
-				  " the store does not have", s->cur.rows[s->cur.by_addr[c.next]].addr);
-	if (rc == ST_OK && c.next < s->cur.n)
+	/* every registration's address is in the table (a foreign key): one
+	 * left over, or passed, is a store that lost its integrity */
+	if (c.lost || (rc == ST_OK && c.next < s->cur.n))
 		return errbuf_set(e, ST_FAIL, "match addresses: a registration at %s, an address"
 				  " the store does not have", s->cur.rows[s->cur.by_addr[c.next]].addr);
 	return rc;
@@ -2149,7 +2150,7 @@ static const char *const inzage_sql[] = {
 	" CASE a.toevoeging WHEN '' THEN '' ELSE '-' || a.toevoeging END,"
 	" i.adapter, i.origin, i.party, NULL FROM person p JOIN address a ON a.addr = p.addr"
 	" JOIN ingest i ON i.id = p.ingest_id WHERE p.pkey = pseudonym_key(?1)"
-	" AND p.pseudonym = ?1",
+	" AND p.pseudonym = ?1 ORDER BY p.begindatum",
 	/* findings that name the person */
 	"SELECT 'finding', i.at, f.id || ' of ' || f.datum,"
 	" a.postcode || ' ' || a.huisnummer || a.huisletter ||"
