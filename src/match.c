@@ -87,8 +87,8 @@ static void signal_id(struct signal *sig)
 
 	/* the longest line fits (a rule, a key, a pseudonym, four numbers and
 	 * six '|'; or '\n', a piece of evidence and '|'): `over` cannot be */
-	_Static_assert(sizeof(sig->rule) + ADDRESS_KEY_MAX + 2 * PSEUDONYM_LEN + 4 * 21 + 6 <
-		       sizeof(t.buf), "a signal's line fits");
+	_Static_assert(sizeof(sig->rule) + ADDRESS_KEY_MAX + 2 * (size_t)PSEUDONYM_LEN +
+		       4 * (size_t)21 + 6 < sizeof(t.buf), "a signal's line fits");
 	_Static_assert(sizeof(sig->evidence[0].source) + sizeof(sig->evidence[0].record) + 2 <
 		       sizeof(t.buf), "a piece of evidence fits");
 
