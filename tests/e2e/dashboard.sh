@@ -63,9 +63,9 @@ test_daemon_with_data_and_the_page_in_chromium() {
 	[ "$(db 'SELECT count(*) FROM signal')" -eq 6 ] || fail "$(db 'SELECT count(*) FROM signal') signals, expected 6"
 	ob=$(signal_id OVERBEWONING 2671AB)
 	gv=$(signal_id GEEN_VERGUNNING 2671AC)
-	want 201 $W "/v1/signals/$ob/feedback" --data '{"outcome": "bevestigd"}'
-	want 201 $N "/v1/signals/$ob/feedback" --data '{"outcome": "onterecht", "note": "te laat"}'
-	want 201 $W "/v1/signals/$gv/feedback" --data '{"outcome": "in_behandeling"}'
+	want 201 $W "/v1/signals/$ob/feedback" -H "Content-Type: application/json" --data '{"outcome": "bevestigd"}'
+	want 201 $N "/v1/signals/$ob/feedback" -H "Content-Type: application/json" --data '{"outcome": "onterecht", "note": "te laat"}'
+	want 201 $W "/v1/signals/$gv/feedback" -H "Content-Type: application/json" --data '{"outcome": "in_behandeling"}'
 	until_ 20 all_delivered_to $W || fail "Westland's deliveries not delivered in 20 s"
 	until_ 20 all_attempted $N || fail "the inspectorate's deliveries not attempted in 20 s"
 	sleep 0.5
