@@ -41,6 +41,13 @@ static void reply_stream(struct http_req *r, int status, const char *type, FILE 
 
 /* --- health ------------------------------------------------------------- */
 
+/* The days until the certificate file name (of [server]) expires; path: where it is. */
+static enum status cert_days(const char *name, char path[4096], int *days, struct errbuf *e)
+{
+	tls_data_path(the_app->dir, name, path);
+	return tls_cert_days_left(path, days, e);
+}
+
 static void check_cert(json_t *failures, json_t *warnings, const char *what, const char *name)
 {
 	char path[4096], msg[256];
@@ -49,8 +56,7 @@ static void check_cert(json_t *failures, json_t *warnings, const char *what, con
 
 	if (name == NULL)
 		return;
-	tls_data_path(the_app->dir, name, path);
-	if (tls_cert_days_left(path, &days, &e) != ST_OK) {
+	if (cert_days(name, path, &days, &e) != ST_OK) {
 		json_array_append_new(failures, json_sprintf("%s: %s", what, e.msg));
 		return;
 	}
@@ -356,8 +362,7 @@ static void status_cert(FILE *f, const char *what, const char *name)
 
 	if (name == NULL)
 		return;
-	tls_data_path(the_app->dir, name, path);
-	if (tls_cert_days_left(path, &days, &e) != ST_OK) {
+	if (cert_days(name, path, &days, &e) != ST_OK) {
 		status_row(f, what, "failing", "unreadable", e.msg);
 		return;
 	}
