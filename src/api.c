@@ -26,6 +26,7 @@
 #include "loader.h"
 #include "match.h"
 #include "output.h"
+#include "portal.h"
 
 #define MAX_LIMIT 1000
 #define MAX_REJECTIONS_SHOWN 1000
@@ -590,6 +591,11 @@ static void on_begin(struct http_req *r)
 	} else if (strcmp(path, "/v1/log") == 0) {
 		if (method_is(r, "GET"))
 			log_list(r);
+	} else if (portal_serves(path)) {	/* the analyst's page (portal.c) */
+		const struct party *p;
+
+		if (method_is(r, "GET") && (p = caller(r)) != NULL)
+			portal_reply(r, &the_api->app->cfg, p);
 	} else {
 		http_reply_error(r, 404, "no such endpoint: %.100s", path);
 	}
