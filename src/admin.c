@@ -152,11 +152,20 @@ static const char *param(const char *query, const char *name, char *out, size_t 
 	return NULL;
 }
 
+/* The configured name of the party with this OIN; NULL for none (or just the OIN). */
+static const char *party_name(const char *oin)
+{
+	const struct party *p = oin != NULL ? config_party(&the_app->cfg, oin) : NULL;
+
+	return p != NULL && p->name != NULL && strcmp(p->name, p->oin) != 0 ? p->name : NULL;
+}
+
 static int log_json(void *arg, const struct exlog_row *row)
 {
-	return json_array_append_new(arg, json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:o*}",
+	return json_array_append_new(arg, json_pack("{s:I, s:s, s:s, s:s?, s:s*, s:s?, s:o*}",
 		"seq", (json_int_t)row->seq, "at", row->at, "kind", row->kind, "party", row->party,
-		"subject", row->subject, "detail", json_loads(row->detail, 0, NULL)));
+		"party_name", party_name(row->party), "subject", row->subject,
+		"detail", json_loads(row->detail, 0, NULL)));
 }
 
 static void log_search(struct http_req *r)
@@ -193,7 +202,7 @@ struct table {
 	FILE *f;
 	long rows;
 	int party_col;		/* the column that holds a party's OIN, or -1 */
-	int detail_col;		/* the column of long text (cut, in full as its title), or -1 */
+	int cut_from;		/* from this column on, long text: cut, whole as the title; or -1 */
 };
 
 /*
@@ -203,12 +212,12 @@ struct table {
  */
 static void who_html(FILE *f, const char *who)
 {
-	const struct party *p = config_party(&the_app->cfg, who);
+	const char *name = party_name(who);
 
 	html(f, who);
-	if (p != NULL && p->name != NULL && strcmp(p->name, p->oin) != 0) {
+	if (name != NULL) {
 		fputs(" <span class=\"name\">", f);
-		html(f, p->name);
+		html(f, name);
 		fputs("</span>", f);
 	} else if (strcmp(who, "local") == 0) {
 		fputs(" <span class=\"name\">(command line)</span>", f);
@@ -230,8 +239,8 @@ static int row_cells(void *arg, int n, const char *const *cols)
 		if (i == t->party_col && strcmp(v, "-") == 0 && n > 2 && cols[2] != NULL &&
 		    strcmp(cols[2], "refusal") == 0)
 			v = "unidentified";	/* a refusal without a party: not identified */
-		if (i == t->detail_col) {
-			fputs("<td class=\"detail\" title=\"", t->f);
+		if (t->cut_from >= 0 && i >= t->cut_from) {
+			fprintf(t->f, "<td class=\"%s\" title=\"", i == n - 1 ? "cut detail" : "cut");
 			html(t->f, v);
 			fputs("\">", t->f);
 		} else {
@@ -426,13 +435,13 @@ static const char page_head[] =
 	"body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}\n"
 	"h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}\n"
 	"table{border-collapse:collapse;max-width:100%}th,td{border:1px solid #ccc;"
-	"padding:2px 6px;text-align:right;overflow-wrap:anywhere}"
+	"padding:2px 6px;text-align:right;overflow-wrap:break-word}"
 	"th[scope=row]{text-align:left}td.none{color:#888;text-align:left}"
 	"thead th{background:#eee}td.total{font-weight:bold}span.name{color:#555}"
-	"td.detail{text-align:left;font-family:monospace;font-size:12px;max-width:36em;"
-	"white-space:nowrap;overflow:hidden;text-overflow:ellipsis}"
+	"td.cut{text-align:left;max-width:30em;white-space:nowrap;overflow:hidden;"
+	"text-overflow:ellipsis}td.detail{font-family:monospace;font-size:12px}"
 	"table.log{width:100%;table-layout:fixed}table.log td{text-align:left}"
-	"table.log td.detail{max-width:none}"
+	"table.log td.cut{max-width:none}"
 	"table.status td{text-align:left}td.ok{color:#060}td.warn{color:#960;font-weight:bold}"
 	"td.failing{color:#b00;font-weight:bold}td.remark{color:#444}"
 	"form label{margin-right:.6em}\n</style></head><body>\n"
@@ -450,8 +459,8 @@ static const char page_search[] =
 	"<button type=\"submit\">search</button></form>\n"
 	"<p>Newest first; the last 200 entries that match. A long value is cut: "
 	"hover over it for the whole.</p>\n"
-	"<table class=\"log\"><colgroup><col style=\"width:5em\"><col style=\"width:14em\">"
-	"<col style=\"width:6em\"><col style=\"width:12em\"><col style=\"width:18em\"><col>"
+	"<table class=\"log\"><colgroup><col style=\"width:4em\"><col style=\"width:15.5em\">"
+	"<col style=\"width:6.5em\"><col style=\"width:20em\"><col style=\"width:17em\"><col>"
 	"</colgroup><thead><tr><th>seq</th><th>at</th><th>kind</th><th>party</th><th>subject</th>"
 	"<th>detail</th></tr></thead><tbody id=\"logrows\"></tbody></table></section>\n"
 	"<script>\n"
@@ -470,8 +479,10 @@ static const char page_search[] =
 	"  body.replaceChildren();\n"
 	"  for (const e of data.entries) {\n"
 	"    const tr = document.createElement('tr');\n"
-	"    cell(tr, e.seq); cell(tr, e.at); cell(tr, e.kind); cell(tr, e.party);"
-	" cell(tr, e.subject); cell(tr, JSON.stringify(e.detail), 'detail');\n"
+	"    cell(tr, e.seq); cell(tr, e.at); cell(tr, e.kind);"
+	" cell(tr, e.party_name ? e.party + ' ' + e.party_name"
+	" : e.party === null && e.kind === 'refusal' ? 'unidentified' : e.party);"
+	" cell(tr, e.subject, 'cut'); cell(tr, JSON.stringify(e.detail), 'cut detail');\n"
 	"    body.appendChild(tr);\n"
 	"  }\n"
 	"  document.getElementById('search').dataset.count = String(data.entries.length);\n"
@@ -519,7 +530,7 @@ static enum status write_page(FILE *f, struct errbuf *e)
 
 	t.rows = 0;
 	t.party_col = 3;
-	t.detail_col = 5;
+	t.cut_from = 4;	/* subject, detail */
 	section(f, "failures", "Recent failures and refusals", "<th>seq</th><th>at</th>"
 		"<th>kind</th><th>party</th><th>subject</th><th>detail</th>");
 	if (store_report(the_app->store, REPORT_FAILURES, row_cells, &t, e) != ST_OK)

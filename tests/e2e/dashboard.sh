@@ -15,7 +15,7 @@ if ! command -v chromium >/dev/null && [ "$(id -u)" -eq 0 ] && command -v apt-ge
 		>"$TMP/apt.log" 2>&1 || { echo "# apt-get install chromium failed:"; tail -3 "$TMP/apt.log" | sed 's/^/#   /'; }
 fi
 # shellcheck disable=SC2034
-NEEDS="curl openssl jq sqlite3 python3 chromium"	# read by operator/common.sh
+NEEDS="curl openssl jq sqlite3 python3 chromium node"	# read by operator/common.sh
 . "$E2E/operator/common.sh"
 
 DOM() {	# DOM FILE: the page's tables as tab-separated lines (operator/dom.py)
@@ -62,6 +62,8 @@ test_daemon_with_data_and_the_page_in_chromium() {
 	upload $N inspectie "$FIX/inspectie.json"
 	want 403 $V /v1/uploads/inspectie --data-binary "@$FIX/inspectie.json"
 	want 401 - /v1/signals	# a client without a certificate
+	long=$(printf 'a-very-long-path-segment-%.0s' $(seq 12))
+	want 404 $W "/v1/$long"	# a long subject for the log table to fit
 	[ "$(db 'SELECT count(*) FROM signal')" -eq 6 ] || fail "$(db 'SELECT count(*) FROM signal') signals, expected 6"
 	ob=$(signal_id OVERBEWONING 2671AB)
 	gv=$(signal_id GEEN_VERGUNNING 2671AC)
@@ -97,6 +99,11 @@ test_daemon_with_data_and_the_page_in_chromium() {
 	# Nothing changed while Chromium looked: the page and the API saw the same.
 	diff <(grep -v '_seconds\|_bytes' "$DASH/metrics.before") <(grep -v '_seconds\|_bytes' "$DASH/metrics") >/dev/null ||
 		fail "the figures changed while Chromium loaded the page"
+	NODE_DIR=$ROOT/tests/node
+	[ -d "$NODE_DIR/node_modules" ] || (cd "$NODE_DIR" && npm ci --no-audit --no-fund) >"$DASH/npm.log" 2>&1
+	timeout 120 node "$NODE_DIR/page-shot.mjs" "http://127.0.0.1:$APORT/" "$DASH/dashboard.png" 1400 1900 \
+		>"$DASH/fit.json" 2>"$DASH/fit.err" || fail "the page in Playwright: $(tail -5 "$DASH/fit.err")"
+	[ -n "${SCHAKEL_SCREENSHOTS:-}" ] && cp "$DASH/dashboard.png" "$SCHAKEL_SCREENSHOTS/dashboard.png"
 	touch "$DASH/ready"
 }
 
@@ -204,9 +211,11 @@ test_log_search_table_filled_by_javascript() {
 	count=$(DOM "$DASH/dom.html" | awk -F'\t' '$1 == "@count" && $2 == "search" { print $3 }')
 	[ "$count" = "$n" ] || fail "section#search data-count '$count', /api/log has $n"
 	# Row by row: seq, kind, party, subject.
-	jq -r '.entries[] | [.seq, .kind, (.party // "-"), (.subject // "-")] | @tsv' "$DASH/apilog.json" >want
+	jq -r '.entries[] | [.seq, .kind, ((.party // (if .kind == "refusal" then "unidentified" else "-" end)) + (if .party_name then " " + .party_name else "" end)), (.subject // "-")] | @tsv' "$DASH/apilog.json" >want
 	cut -f3,5,6,7 rows >got
 	diff want got >d || fail "the rows differ from /api/log: $(head -4 d)"
+	# Parties by name beside the OIN.
+	grep -qP "\t$W Gemeente Westland\t" got || fail "no party name in the log rows"
 	note "log search: $n rows in tbody#logrows, data-count $count"
 }
 
@@ -271,6 +280,16 @@ test_anonymous_refusals_are_unidentified_not_local() {
 		fail "the anonymous refusal is not labelled unidentified among the failures"
 }
 
+test_page_fits_a_1400_pixel_window() {
+	saved
+	jq -e '.scrollWidth <= .viewport and (.beyond | length) == 0 and (.console | length) == 0' "$DASH/fit.json" >/dev/null ||
+		fail "the page does not fit 1400 px: $(cat "$DASH/fit.json")"
+	# The long subject is cut or wrapped, and whole in the cell's title.
+	grep -q 'a-very-long-path-segment-a-very-long-path-segment' "$DASH/dom.html" || fail "the long subject is not on the page"
+	grep -q 'title="/v1/a-very-long-path-segment' "$DASH/dom.html" || fail "no title with the whole subject"
+	note "scrollWidth $(jq .scrollWidth "$DASH/fit.json") px in a 1400 px window"
+}
+
 test_log_search_lists_newest_first() {
 	saved
 	DOM "$DASH/dom.html" | awk -F'\t' '$2 == "logrows" { print $3 }' >seqs
@@ -290,3 +309,4 @@ tt "recent failures and exchanges per party: the page's rows equal /api/log's co
 tt "status: health as /healthz, the last checkpoint, certificate expiry, the work queue" test_status_lines_health_checkpoint_certificates_queue
 tt "refusals of unidentified clients are labelled so, not local" test_anonymous_refusals_are_unidentified_not_local
 tt "log search: newest entry first" test_log_search_lists_newest_first
+tt "the page fits a 1400-pixel window; long log values are cut, whole in their title" test_page_fits_a_1400_pixel_window
