@@ -108,6 +108,10 @@ test_real_responses_are_valid_against_the_document() {
 	big=$(head -c 20000 /dev/zero | tr '\0' x)
 	[ "$(rec POST $f $W "/v1/signals/$id/feedback" "${json[@]}" --data-binary "$big")" = 413 ] || fail "no 413"
 
+	[ "$(rec GET / $N /)" = 200 ] || fail "the analyst's page"
+	[ "$(rec GET / - /)" = 401 ] || fail "no 401 for the page"
+	[ "$(rec POST / $N / -H 'Content-Type: application/json' --data-binary '{}')" = 405 ] || fail "no 405 for the page"
+
 	l=/v1/log
 	for who in $W $V $N; do
 		[ "$(rec GET $l $who "$l?limit=1000")" = 200 ] || fail "the log of $who"
