@@ -396,8 +396,8 @@ static int queue_row(void *arg, int n, const char *const *c)
 	else
 		snprintf(remark, sizeof(remark), "oldest due %s (%s %ld s)", c[2],
 			 due < 0 ? "overdue by" : "in", due < 0 ? -due : due);
-	status_row(f, "work queue (outbox)", c[1] && strcmp(c[1], "0") ? "warn" : "ok", value,
-		   remark);
+	status_row(f, "work queue (outbox)", c[1] != NULL && strcmp(c[1], "0") != 0 ? "warn" : "ok",
+		   value, remark);
 	return 0;
 }
 
