@@ -78,11 +78,19 @@ deps:
 	fi
 
 # What only the tests need: JSON and DOM checks, a headless browser for the
-# operator page.  `make test` installs them (as root) like `make deps`.
-TEST_DEBS := jq python3 chromium
+# operator page and the analyst's page, Node.js for the checks that use npm
+# packages.  `make test` installs them (as root) like `make deps`, and the
+# npm packages of tests/node/package-lock.json with `npm ci` (when the lock
+# is newer than what is installed).
+TEST_DEBS := jq python3 chromium nodejs
+NODE_DIR := tests/node
 
 test-deps:
 	@$(MAKE) --no-print-directory deps DEBS="$(TEST_DEBS)"
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory deps DEBS=npm
+	@[ $(NODE_DIR)/node_modules/.package-lock.json -nt $(NODE_DIR)/package-lock.json ] || \
+	  (cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || \
+	  { echo "npm ci in $(NODE_DIR) failed"; exit 1; }
 
 check-deps:
 	@pkg-config --exists $(PKGS) && [ -f /usr/include/csv.h ] && [ -f /usr/include/cmocka.h ] \

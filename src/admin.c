@@ -41,6 +41,13 @@ static void reply_stream(struct http_req *r, int status, const char *type, FILE 
 
 /* --- health ------------------------------------------------------------- */
 
+/* The days until the certificate file name (of [server]) expires; path: where it is. */
+static enum status cert_days(const char *name, char path[4096], int *days, struct errbuf *e)
+{
+	tls_data_path(the_app->dir, name, path);
+	return tls_cert_days_left(path, days, e);
+}
+
 static void check_cert(json_t *failures, json_t *warnings, const char *what, const char *name)
 {
 	char path[4096], msg[256];
@@ -49,8 +56,7 @@ static void check_cert(json_t *failures, json_t *warnings, const char *what, con
 
 	if (name == NULL)
 		return;
-	tls_data_path(the_app->dir, name, path);
-	if (tls_cert_days_left(path, &days, &e) != ST_OK) {
+	if (cert_days(name, path, &days, &e) != ST_OK) {
 		json_array_append_new(failures, json_sprintf("%s: %s", what, e.msg));
 		return;
 	}
@@ -61,12 +67,15 @@ static void check_cert(json_t *failures, json_t *warnings, const char *what, con
 		json_array_append_new(warnings, json_string(msg));
 }
 
-static void healthz(struct http_req *r)
+/*
+ * The checks of /healthz (and of the dashboard's health line): appends a
+ * sentence per failure to failures and per warning to warnings.  Returns
+ * true when nothing failed.
+ */
+static bool health_check(json_t *failures, json_t *warnings)
 {
-	json_t *failures = json_array(), *warnings = json_array();
 	struct keys keys;
 	struct errbuf e;
-	bool ok;
 
 	if (store_check_writable(the_app->store, 250, &e) != ST_OK)
 		json_array_append_new(failures, json_string(e.msg));
@@ -77,7 +86,14 @@ static void healthz(struct http_req *r)
 		json_array_append_new(failures, json_sprintf("exchange log: %s", e.msg));
 	check_cert(failures, warnings, "the broker's certificate", the_app->cfg.tls_cert);
 	check_cert(failures, warnings, "the CA certificate", the_app->cfg.tls_ca);
-	ok = json_array_size(failures) == 0;
+	return json_array_size(failures) == 0;
+}
+
+static void healthz(struct http_req *r)
+{
+	json_t *failures = json_array(), *warnings = json_array();
+	bool ok = health_check(failures, warnings);
+
 	http_reply_json(r, ok ? 200 : 503, json_pack("{s:s, s:o, s:o}",
 		"status", ok ? "ok" : "failing", "failures", failures, "warnings", warnings));
 }
@@ -136,11 +152,20 @@ static const char *param(const char *query, const char *name, char *out, size_t 
 	return NULL;
 }
 
+/* The configured name of the party with this OIN; NULL for none (or just the OIN). */
+static const char *party_name(const char *oin)
+{
+	const struct party *p = oin != NULL ? config_party(&the_app->cfg, oin) : NULL;
+
+	return p != NULL && p->name != NULL && strcmp(p->name, p->oin) != 0 ? p->name : NULL;
+}
+
 static int log_json(void *arg, const struct exlog_row *row)
 {
-	return json_array_append_new(arg, json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:o*}",
+	return json_array_append_new(arg, json_pack("{s:I, s:s, s:s, s:s?, s:s*, s:s?, s:o*}",
 		"seq", (json_int_t)row->seq, "at", row->at, "kind", row->kind, "party", row->party,
-		"subject", row->subject, "detail", json_loads(row->detail, 0, NULL)));
+		"party_name", party_name(row->party), "subject", row->subject,
+		"detail", json_loads(row->detail, 0, NULL)));
 }
 
 static void log_search(struct http_req *r)
@@ -158,6 +183,7 @@ static void log_search(struct http_req *r)
 		.until = param(q, "until", until, sizeof(until)),
 		.id = param(q, "id", id, sizeof(id)),
 		.limit = 200,
+		.newest_first = true,
 	};
 	json_t *list = json_array();
 	struct errbuf e;
@@ -175,9 +201,32 @@ static void log_search(struct http_req *r)
 struct table {
 	FILE *f;
 	long rows;
+	int party_col;		/* the column that holds a party's OIN, or -1 */
+	int cut_from;		/* from this column on, long text: cut, whole as the title; or -1 */
 };
 
-/* One table row of plain cells. */
+/*
+ * Writes who (a party's OIN, a source or adapter, "local" or
+ * "unidentified" from the exchanges report, "-") for a cell: a party's OIN
+ * with its configured name beside it.
+ */
+static void who_html(FILE *f, const char *who)
+{
+	const char *name = party_name(who);
+
+	html(f, who);
+	if (name != NULL) {
+		fputs(" <span class=\"name\">", f);
+		html(f, name);
+		fputs("</span>", f);
+	} else if (strcmp(who, "local") == 0) {
+		fputs(" <span class=\"name\">(command line)</span>", f);
+	} else if (strcmp(who, "unidentified") == 0) {
+		fputs(" <span class=\"name\">(no valid client certificate)</span>", f);
+	}
+}
+
+/* One table row of plain cells (see struct table). */
 static int row_cells(void *arg, int n, const char *const *cols)
 {
 	struct table *t = arg;
@@ -185,8 +234,22 @@ static int row_cells(void *arg, int n, const char *const *cols)
 	t->rows++;
 	fputs("<tr>", t->f);
 	for (int i = 0; i < n; i++) {
-		fputs(i == 0 ? "<th scope=\"row\">" : "<td>", t->f);
-		html(t->f, cols[i] != NULL ? cols[i] : "0");
+		const char *v = cols[i] != NULL ? cols[i] : "0";
+
+		if (i == t->party_col && strcmp(v, "-") == 0 && n > 2 && cols[2] != NULL &&
+		    strcmp(cols[2], "refusal") == 0)
+			v = "unidentified";	/* a refusal without a party: not identified */
+		if (t->cut_from >= 0 && i >= t->cut_from) {
+			fprintf(t->f, "<td class=\"%s\" title=\"", i == n - 1 ? "cut detail" : "cut");
+			html(t->f, v);
+			fputs("\">", t->f);
+		} else {
+			fputs(i == 0 ? "<th scope=\"row\">" : "<td>", t->f);
+		}
+		if (i == t->party_col)
+			who_html(t->f, v);
+		else
+			html(t->f, v);
 		fputs(i == 0 ? "</th>" : "</td>", t->f);
 	}
 	fputs("</tr>\n", t->f);
@@ -210,7 +273,7 @@ static void exchanges_flush(struct exchanges *x)
 	if (!x->open)
 		return;
 	fputs("<tr><th scope=\"row\">", x->f);
-	html(x->f, x->who);
+	who_html(x->f, x->who);
 	fputs("</th><td>", x->f);
 	html(x->f, x->kind);
 	fputs("</td>", x->f);
@@ -255,16 +318,132 @@ static void section_end(FILE *f, long rows, int cols)
 	fputs("</tbody></table></section>\n", f);
 }
 
+/* --- the status lines: what an operator checks first ---------------------- */
+
+/* Keeps the checkpoint it is called with (the last one wins); no pointers. */
+static int last_checkpoint(void *arg, const struct checkpoint_row *c)
+{
+	struct checkpoint_row *last = arg;
+
+	*last = *c;
+	last->signature = NULL;
+	last->certificate = NULL;
+	return 0;
+}
+
+/* One status row: a name, a value (with a state class) and a remark. */
+static void status_row(FILE *f, const char *what, const char *cls, const char *value,
+		       const char *remark)
+{
+	fprintf(f, "<tr><th scope=\"row\">%s</th><td class=\"%s\">", what, cls);
+	html(f, value);
+	fputs("</td><td class=\"remark\">", f);
+	html(f, remark);
+	fputs("</td></tr>\n", f);
+}
+
+/* The health line: the checks of /healthz, their failures and warnings. */
+static void status_health(FILE *f)
+{
+	json_t *failures = json_array(), *warnings = json_array(), *v;
+	bool ok = health_check(failures, warnings);
+	char remark[2048] = "";
+	size_t i, o = 0;
+
+	json_array_foreach(failures, i, v)
+		o += (size_t)snprintf(remark + o, o < sizeof(remark) ? sizeof(remark) - o : 0,
+				      "%s%s", o ? "; " : "", json_string_value(v));
+	json_array_foreach(warnings, i, v)
+		o += (size_t)snprintf(remark + o, o < sizeof(remark) ? sizeof(remark) - o : 0,
+				      "%swarning: %s", o ? "; " : "", json_string_value(v));
+	status_row(f, "health (as /healthz)", ok ? "ok" : "failing", ok ? "ok" : "failing",
+		   o ? remark : "every check passed");
+	json_decref(failures);
+	json_decref(warnings);
+}
+
+/* A certificate's line: the days until it expires. */
+static void status_cert(FILE *f, const char *what, const char *name)
+{
+	char path[4096], value[64];
+	struct errbuf e;
+	int days;
+
+	if (name == NULL)
+		return;
+	if (cert_days(name, path, &days, &e) != ST_OK) {
+		status_row(f, what, "failing", "unreadable", e.msg);
+		return;
+	}
+	snprintf(value, sizeof(value), days < 0 ? "expired %d days ago" : "expires in %d days",
+		 days < 0 ? -days : days);
+	status_row(f, what, days < 0 ? "failing" : days < CERT_WARN_DAYS ? "warn" : "ok", value,
+		   path);
+}
+
+static int queue_row(void *arg, int n, const char *const *c)
+{
+	FILE *f = arg;
+	char value[96], remark[160];
+	long due = n > 3 && c[3] != NULL ? strtol(c[3], NULL, 10) : 0;
+
+	if (n < 4)
+		return 0;
+	snprintf(value, sizeof(value), "%s pending, %s failed", c[0] ? c[0] : "0",
+		 c[1] ? c[1] : "0");
+	if (c[2] == NULL)
+		snprintf(remark, sizeof(remark), "nothing due");
+	else
+		snprintf(remark, sizeof(remark), "oldest due %s (%s %ld s)", c[2],
+			 due < 0 ? "overdue by" : "in", due < 0 ? -due : due);
+	status_row(f, "work queue (outbox)", c[1] != NULL && strcmp(c[1], "0") != 0 ? "warn" : "ok",
+		   value, remark);
+	return 0;
+}
+
+/* The status table at the top of the page. */
+static enum status write_status(FILE *f, struct errbuf *e)
+{
+	struct checkpoint_row cp = { .seq = -1 };
+	char value[64], remark[160];
+
+	fputs("<section id=\"status\"><h2>Status</h2><table class=\"status\"><tbody>\n", f);
+	status_health(f);
+	if (store_checkpoints(the_app->store, last_checkpoint, &cp, e) != ST_OK)
+		return ST_FAIL;
+	if (cp.seq < 0) {
+		status_row(f, "last signed checkpoint", "warn", "none yet",
+			   "the daemon signs the chain head every [log] checkpoint_interval");
+	} else {
+		snprintf(value, sizeof(value), "%s", cp.at);
+		snprintf(remark, sizeof(remark), "entry %lld, hash %.16s…", (long long)cp.seq,
+			 cp.hash);
+		status_row(f, "last signed checkpoint", "ok", value, remark);
+	}
+	status_cert(f, "the broker's certificate", the_app->cfg.tls_cert);
+	status_cert(f, "the CA certificate", the_app->cfg.tls_ca);
+	if (store_report(the_app->store, REPORT_QUEUE, queue_row, f, e) != ST_OK)
+		return ST_FAIL;
+	fputs("</tbody></table></section>\n", f);
+	return ST_OK;
+}
+
 static const char page_head[] =
 	"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 	"<meta name=\"viewport\" content=\"width=device-width\">\n"
 	"<title>schakel operator</title>\n<style>\n"
 	"body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}\n"
 	"h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}\n"
-	"table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:2px 6px;"
-	"text-align:right}th[scope=row]{text-align:left}td.none{color:#888;text-align:left}"
-	"thead th{background:#eee}td.total{font-weight:bold}"
-	"td.detail{text-align:left;font-family:monospace;font-size:12px}"
+	"table{border-collapse:collapse;max-width:100%}th,td{border:1px solid #ccc;"
+	"padding:2px 6px;text-align:right;overflow-wrap:break-word}"
+	"th[scope=row]{text-align:left}td.none{color:#888;text-align:left}"
+	"thead th{background:#eee}td.total{font-weight:bold}span.name{color:#555}"
+	"td.cut{text-align:left;max-width:30em;white-space:nowrap;overflow:hidden;"
+	"text-overflow:ellipsis}td.detail{font-family:monospace;font-size:12px}"
+	"table.log{width:100%;table-layout:fixed}table.log td{text-align:left}"
+	"table.log td.cut{max-width:none}"
+	"table.status td{text-align:left}td.ok{color:#060}td.warn{color:#960;font-weight:bold}"
+	"td.failing{color:#b00;font-weight:bold}td.remark{color:#444}"
 	"form label{margin-right:.6em}\n</style></head><body>\n"
 	"<h1>schakel &mdash; exchange point</h1>\n";
 
@@ -278,13 +457,17 @@ static const char page_search[] =
 	"<label>since <input name=\"since\" size=\"11\"></label>"
 	"<label>id <input name=\"id\" size=\"20\"></label>"
 	"<button type=\"submit\">search</button></form>\n"
-	"<table><thead><tr><th>seq</th><th>at</th><th>kind</th><th>party</th><th>subject</th>"
+	"<p>Newest first; the last 200 entries that match. A long value is cut: "
+	"hover over it for the whole.</p>\n"
+	"<table class=\"log\"><colgroup><col style=\"width:4em\"><col style=\"width:15.5em\">"
+	"<col style=\"width:6.5em\"><col style=\"width:20em\"><col style=\"width:17em\"><col>"
+	"</colgroup><thead><tr><th>seq</th><th>at</th><th>kind</th><th>party</th><th>subject</th>"
 	"<th>detail</th></tr></thead><tbody id=\"logrows\"></tbody></table></section>\n"
 	"<script>\n"
 	"'use strict';\n"
 	"function cell(tr, text, cls) { const td = document.createElement('td');"
 	" td.textContent = text === null || text === undefined ? '-' : String(text);"
-	" if (cls) td.className = cls; tr.appendChild(td); }\n"
+	" td.title = td.textContent; if (cls) td.className = cls; tr.appendChild(td); }\n"
 	"async function search(ev) {\n"
 	"  if (ev) ev.preventDefault();\n"
 	"  const q = new URLSearchParams();\n"
@@ -296,8 +479,10 @@ static const char page_search[] =
 	"  body.replaceChildren();\n"
 	"  for (const e of data.entries) {\n"
 	"    const tr = document.createElement('tr');\n"
-	"    cell(tr, e.seq); cell(tr, e.at); cell(tr, e.kind); cell(tr, e.party);"
-	" cell(tr, e.subject); cell(tr, JSON.stringify(e.detail), 'detail');\n"
+	"    cell(tr, e.seq); cell(tr, e.at); cell(tr, e.kind);"
+	" cell(tr, e.party_name ? e.party + ' ' + e.party_name"
+	" : e.party === null && e.kind === 'refusal' ? 'unidentified' : e.party);"
+	" cell(tr, e.subject, 'cut'); cell(tr, JSON.stringify(e.detail), 'cut detail');\n"
 	"    body.appendChild(tr);\n"
 	"  }\n"
 	"  document.getElementById('search').dataset.count = String(data.entries.length);\n"
@@ -310,11 +495,13 @@ static const char page_search[] =
 static enum status write_page(FILE *f, struct errbuf *e)
 {
 	struct exchanges x = { .f = f };
-	struct table t = { f, 0 };
+	struct table t = { f, 0, -1, -1 };
 	char head[1024];
 	size_t o;
 
 	fputs(page_head, f);
+	if (write_status(f, e) != ST_OK)
+		return ST_FAIL;
 	o = (size_t)snprintf(head, sizeof(head), "<th>party or source</th><th>kind</th>");
 	for (int d = 0; d < 14; d++) {
 		norm_date_from_days(time(NULL) / 86400 - 13 + d, x.days[d]);
@@ -334,6 +521,7 @@ static enum status write_page(FILE *f, struct errbuf *e)
 	section_end(f, t.rows, 5);
 
 	t.rows = 0;
+	t.party_col = 0;
 	section(f, "backlog", "Delivery backlog per recipient", "<th>recipient</th>"
 		"<th>waiting</th><th>oldest waiting (s)</th><th>failed</th><th>delivered</th>");
 	if (store_report(the_app->store, REPORT_BACKLOG, row_cells, &t, e) != ST_OK)
@@ -341,6 +529,8 @@ static enum status write_page(FILE *f, struct errbuf *e)
 	section_end(f, t.rows, 5);
 
 	t.rows = 0;
+	t.party_col = 3;
+	t.cut_from = 4;	/* subject, detail */
 	section(f, "failures", "Recent failures and refusals", "<th>seq</th><th>at</th>"
 		"<th>kind</th><th>party</th><th>subject</th><th>detail</th>");
 	if (store_report(the_app->store, REPORT_FAILURES, row_cells, &t, e) != ST_OK)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "loader.h"
 #include "match.h"
 #include "output.h"
+#include "portal.h"
 
 #define MAX_LIMIT 1000
 #define MAX_REJECTIONS_SHOWN 1000
@@ -377,12 +379,43 @@ static void inbox(struct http_req *r)
 
 /* --- feedback ---------------------------------------------------------- */
 
+/*
+ * Whether the request says its body is JSON (Content-Type application/json,
+ * parameters allowed).  A browser sends no such type with a cross-site form,
+ * and only after a CORS preflight (which this API refuses) with fetch().
+ */
+static bool json_content_type(struct http_req *r)
+{
+	const char *t = http_req_header(r, "Content-Type");
+	static const char want[] = "application/json";
+
+	if (t == NULL || strncasecmp(t, want, sizeof(want) - 1) != 0)
+		return false;
+	t += sizeof(want) - 1;
+	return *t == '\0' || *t == ';' || *t == ' ' || *t == '\t';
+}
+
+/* The number of characters in the UTF-8 text s (jansson checked it). */
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
 static void feedback_begin(struct http_req *r, const char *id)
 {
 	struct body *b;
 
 	if (caller(r) == NULL)
 		return;
+	if (!json_content_type(r)) {
+		http_reply_error(r, 415, "send the feedback as JSON, with Content-Type: "
+				 "application/json");
+		return;
+	}
 	if (http_req_content_length(r) > MAX_FEEDBACK_BYTES) {
 		http_reply_error(r, 413, "feedback is at most %d bytes", MAX_FEEDBACK_BYTES);
 		return;
@@ -445,7 +478,7 @@ static void feedback_end(struct http_req *r)
 		http_reply_error(r, 400, "outcome must be bevestigd, onterecht or in_behandeling");
 		goto out_free;
 	}
-	if (strlen(note) > MAX_NOTE_CHARS) {
+	if (utf8_chars(note) > MAX_NOTE_CHARS) {
 		http_reply_error(r, 400, "note is longer than %d characters", MAX_NOTE_CHARS);
 		goto out_free;
 	}
@@ -558,6 +591,11 @@ static void on_begin(struct http_req *r)
 	} else if (strcmp(path, "/v1/log") == 0) {
 		if (method_is(r, "GET"))
 			log_list(r);
+	} else if (portal_serves(path)) {	/* the analyst's page (portal.c) */
+		const struct party *p;
+
+		if (method_is(r, "GET") && (p = caller(r)) != NULL)
+			portal_reply(r, &the_api->app->cfg, p);
 	} else {
 		http_reply_error(r, 404, "no such endpoint: %.100s", path);
 	}

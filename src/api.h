@@ -5,6 +5,7 @@
  *   GET  /v1/signals?after=&limit=     the caller's inbox
  *   POST /v1/signals/{id}/feedback     a recipient's outcome
  *   GET  /v1/log?after=&limit=         log entries the caller is a party to
+ *   GET  /, /portal, /portal.js, ...   the analyst's page (portal.h)
  *
  * The caller is the party whose OIN is in its verified client certificate;
  * an OIN without a [party.<OIN>] section gets 403, and so does a request

@@ -825,6 +825,27 @@ static int section_find(const char *name, size_t len)
 }
 
 /*
+ * Writes the sections a file may have, from sections[], into buf: "[match],
+ * [rule.<RULE>], ..., [party.<OIN>], [source.<name>]".
+ */
+static void known_sections(char *buf, size_t n)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int sec = 0; sec < SEC_COUNT && o < n; sec++) {
+		const char *name = sections[sec].name;
+		bool rule = strncmp(name, "rule.", 5) == 0;
+
+		if (rule && sec > 0 && strncmp(sections[sec - 1].name, "rule.", 5) == 0)
+			continue;	/* the rules are one entry */
+		o += (size_t)snprintf(buf + o, n - o, "%s[%s%s]", o > 0 ? ", " : "",
+				      rule ? "rule.<RULE>" : name,
+				      sec == SEC_PARTY ? "<OIN>" : sec == SEC_SOURCE ? "<name>" : "");
+	}
+}
+
+/*
  * Handles a "[section]" line (blanks already stripped from its start):
  * checks the name, makes it the current section.  0: failed.
  */
@@ -841,9 +862,12 @@ static int section_enter(struct load *ld, const char *line)
 		return load_fail(ld, "unexpected '%s' after the section header", rest);
 	len = (size_t)(end - line - 1);
 	sec = section_find(line + 1, len);
-	if (sec < 0)
-		return load_fail(ld, "unknown section [%.*s] (known: [match], [rule.<RULE>], "
-				 "[ingest], [store], [log], [server], [delivery], [party.<OIN>], [source.<name>])", (int)len, line + 1);
+	if (sec < 0) {
+		char known[512];
+
+		known_sections(known, sizeof(known));
+		return load_fail(ld, "unknown section [%.*s] (known: %s)", (int)len, line + 1, known);
+	}
 	memset(ld->key_line, 0, sizeof(ld->key_line));
 	ld->sec = sec;
 	if (sections[sec].has_id) {

@@ -536,6 +536,31 @@ static void on_connected(struct conn *c)
 	conn_process(c);
 }
 
+/*
+ * Before a 408 in the head: reads the request line, if a whole one came,
+ * into c->req (method and path), without consuming it, so the refusal
+ * names what was asked.  A malformed or partial line leaves them unset.
+ */
+static void peek_request_line(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer_ptr eol;
+	char *line;
+
+	if (c->state != C_HEAD || c->req.target != NULL)
+		return;
+	eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_CRLF_STRICT);
+	if (eol.pos <= 0 || (size_t)eol.pos >= c->srv->lim.max_header_bytes ||
+	    (line = malloc((size_t)eol.pos + 1)) == NULL)
+		return;
+	if (evbuffer_copyout(in, line, (size_t)eol.pos) == eol.pos) {
+		line[eol.pos] = '\0';
+		if (parse_request_line(&c->req, line) != 0)
+			c->req.method[0] = '\0';
+	}
+	free(line);
+}
+
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
@@ -548,6 +573,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	if ((what & BEV_EVENT_TIMEOUT) && c->active && !c->req.replied &&
 	    (c->state == C_HEAD || c->state == C_BODY)) {
 		c->close_after = true;
+		peek_request_line(c);
 		http_reply_error(&c->req, 408, "no data for %d seconds", c->srv->lim.timeout_s);
 		bufferevent_set_timeouts(c->bev, NULL, NULL);
 		return;

@@ -320,6 +320,7 @@ struct log_filter {
 	const char *since, *until;	/* ISO 8601 times, inclusive */
 	const char *id;		/* a message id, signal id, upload/ingest number */
 	long limit;
+	bool newest_first;	/* the last entries, newest first (default: oldest first) */
 };
 
 struct exlog_row {
@@ -427,6 +428,7 @@ enum report {
 	REPORT_SIGNALS,		/* rule, signals, bevestigd, onterecht, in_behandeling */
 	REPORT_BACKLOG,		/* recipient, pending, oldest pending (s), failed, delivered */
 	REPORT_FAILURES,	/* seq, at, kind, party, subject, detail: the last 20 */
+	REPORT_QUEUE,		/* one row: pending, failed, oldest due (UTC), its seconds from now */
 };
 
 /* Calls cb with each row of a report, its columns as text (NULL: none). */

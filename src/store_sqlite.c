@@ -2077,7 +2077,8 @@ enum status store_log_search(struct store *s, const struct log_filter *f,
 			snprintf(q + len, sizeof(q) - len, " AND (%s)", log_conds[i].cond);
 	}
 	len = strlen(q);
-	snprintf(q + len, sizeof(q) - len, " ORDER BY seq LIMIT :limit");
+	snprintf(q + len, sizeof(q) - len, " ORDER BY seq%s LIMIT :limit",
+		 f->newest_first ? " DESC" : "");
 	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
 		return db_error(s, e, "search the exchange log");
 	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":after"), f->after);
@@ -2379,7 +2380,8 @@ enum status store_check_writable(struct store *s, int timeout_ms, struct errbuf 
 
 static const char *const reports[] = {
 	[REPORT_EXCHANGES] = "SELECT coalesce(party, json_extract(detail, '$.source'),"
-		" json_extract(detail, '$.adapter'), 'local'), kind, date(at), count(*) FROM exlog"
+		" json_extract(detail, '$.adapter'), iif(kind = 'refusal', 'unidentified', 'local')),"
+		" kind, date(at), count(*) FROM exlog"
 		" WHERE kind IN ('ingest', 'upload', 'pull', 'delivery', 'reject', 'refusal', 'feedback')"
 		" AND at >= date('now', '-13 days') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
 	[REPORT_SIGNALS] = "SELECT s.rule, count(DISTINCT s.id),"
@@ -2394,6 +2396,10 @@ static const char *const reports[] = {
 		" detail FROM exlog WHERE kind IN ('refusal', 'reject')"
 		" OR json_extract(detail, '$.outcome') IN ('failed', 'exhausted', 'retry')"
 		" ORDER BY seq DESC LIMIT 20",
+	[REPORT_QUEUE] = "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'failed'), 0),"
+		" strftime('%Y-%m-%dT%H:%M:%SZ', min(iif(state = 'pending', next_at, NULL)), 'unixepoch'),"
+		" min(iif(state = 'pending', next_at, NULL)) - CAST(strftime('%s', 'now') AS INTEGER)"
+		" FROM delivery",
 };
 
 enum status store_report(struct store *s, enum report r,

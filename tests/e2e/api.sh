@@ -263,7 +263,7 @@ test_unknown_path_404() {
 	start
 	want 404 $W /v2/nothing
 	json '.status == 404'
-	want 404 $W /v1/signals/x/y/feedback --data '{}'
+	want 404 $W /v1/signals/x/y/feedback -H "Content-Type: application/json" --data '{}'
 }
 
 # --- 5, 6: bodies ------------------------------------------------------------------
@@ -295,9 +295,9 @@ test_malformed_feedback_json_400() {
 	upload_all
 	id=$(signal_id OVERBEWONING 2671AB)
 	[ -n "$id" ] || fail "no OVERBEWONING signal at 2671AB"
-	want 400 $W "/v1/signals/$id/feedback" --data-binary '{"outcome": "bevestigd",'
+	want 400 $W "/v1/signals/$id/feedback" -H "Content-Type: application/json" --data-binary '{"outcome": "bevestigd",'
 	json '.error | test("outcome")'
-	want 400 $W "/v1/signals/$id/feedback" --data-binary '{"outcome": 1}'
+	want 400 $W "/v1/signals/$id/feedback" -H "Content-Type: application/json" --data-binary '{"outcome": 1}'
 	[ "$(db 'SELECT count(*) FROM feedback')" -eq 0 ] || fail "feedback was stored"
 }
 
@@ -325,6 +325,9 @@ test_silent_client_408_after_request_timeout() {
 	{ [ "$took" -ge 1500 ] && [ "$took" -lt 3800 ]; } || fail "the 408 came after $took ms, not about 2 s"
 	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND json_extract(detail, '\$.status') = 408")" -eq 1 ] ||
 		fail "the 408 is not in the log"
+	# The request line came whole: the refusal names its method and path.
+	[ "$(db "SELECT json_extract(detail, '\$.method') || ' ' || subject FROM exlog WHERE kind = 'refusal'")" = "GET /v1/signals" ] ||
+		fail "the 408 is logged as '$(db "SELECT json_extract(detail, '\$.method') || ' ' || subject FROM exlog WHERE kind = 'refusal'")'"
 }
 
 test_10000_header_lines_431() {
@@ -466,7 +469,7 @@ test_feedback_by_recipient_201_stored_and_logged() {
 	upload_all
 	id=$(signal_id OVERBEWONING 2671AB)
 	[ -n "$id" ] || fail "no OVERBEWONING signal at 2671AB"
-	want 201 $W "/v1/signals/$id/feedback" --data-binary '{"outcome":"bevestigd","note":"x"}'
+	want 201 $W "/v1/signals/$id/feedback" -H "Content-Type: application/json" --data-binary '{"outcome":"bevestigd","note":"x"}'
 	json ".signal == \"$id\" and .outcome == \"bevestigd\" and (.feedback | type) == \"number\""
 	[ "$(db "SELECT count(*) FROM feedback WHERE signal_id = '$id' AND oin = '$W'
 	        AND outcome = 'bevestigd' AND note = 'x'")" -eq 1 ] || fail "no feedback row"
@@ -480,9 +483,9 @@ test_feedback_by_non_recipient_404() {
 	upload_all
 	id=$(signal_id OVERBEWONING 2671AB)
 	[ -n "$id" ] || fail "no OVERBEWONING signal at 2671AB"
-	want 404 $V "/v1/signals/$id/feedback" --data-binary '{"outcome":"onterecht","note":"not ours"}'
+	want 404 $V "/v1/signals/$id/feedback" -H "Content-Type: application/json" --data-binary '{"outcome":"onterecht","note":"not ours"}'
 	json '.error | test("no signal")'
-	want 404 $W "/v1/signals/0123456789abcdef0123456789abcdef/feedback" --data-binary '{"outcome":"bevestigd"}'
+	want 404 $W "/v1/signals/0123456789abcdef0123456789abcdef/feedback" -H "Content-Type: application/json" --data-binary '{"outcome":"bevestigd"}'
 	[ "$(db 'SELECT count(*) FROM feedback')" -eq 0 ] || fail "feedback was stored"
 }
 
@@ -491,9 +494,41 @@ test_feedback_unknown_outcome_400() {
 	start
 	upload_all
 	id=$(signal_id OVERBEWONING 2671AB)
-	want 400 $W "/v1/signals/$id/feedback" --data-binary '{"outcome":"maybe"}'
+	want 400 $W "/v1/signals/$id/feedback" -H "Content-Type: application/json" --data-binary '{"outcome":"maybe"}'
 	json '.error | test("bevestigd, onterecht or in_behandeling")'
 	[ "$(db 'SELECT count(*) FROM feedback')" -eq 0 ] || fail "feedback was stored"
+}
+
+# ob_signal: the server with the examples uploaded; $id is the OVERBEWONING
+# signal at 2671AB.
+ob_signal() {
+	setup
+	start
+	upload_all
+	id=$(signal_id OVERBEWONING 2671AB)
+	[ -n "$id" ] || fail "no OVERBEWONING signal at 2671AB"
+}
+
+test_feedback_note_limit_counts_characters() {
+	ob_signal
+	# 2000 characters of two bytes each (4000 bytes): within the limit.
+	note=$(printf '\xc3\xa9%.0s' $(seq 2000))
+	want 201 $W "/v1/signals/$id/feedback" -H "Content-Type: application/json" --data-binary "{\"outcome\":\"bevestigd\",\"note\":\"$note\"}"
+	[ "$(db "SELECT length(note) FROM feedback")" -eq 2000 ] || fail "the note is not stored whole"
+	want 400 $W "/v1/signals/$id/feedback" -H "Content-Type: application/json" --data-binary "{\"outcome\":\"bevestigd\",\"note\":\"${note}x\"}"
+	json '.error == "note is longer than 2000 characters"'
+	[ "$(db 'SELECT count(*) FROM feedback')" -eq 1 ] || fail "the note of 2001 characters was stored"
+}
+
+test_feedback_without_json_content_type_415() {
+	ob_signal
+	# What a cross-site HTML form can send: its three types, or none.
+	for type in "text/plain" "application/x-www-form-urlencoded" "multipart/form-data; boundary=x" ""; do
+		want 415 $W "/v1/signals/$id/feedback" -H "Content-Type: $type" --data-binary '{"outcome":"bevestigd"}'
+		json '.error | test("Content-Type: application/json")'
+	done
+	want 201 $W "/v1/signals/$id/feedback" -H "Content-Type: Application/JSON; charset=utf-8" --data-binary '{"outcome":"onterecht"}'
+	[ "$(db "SELECT group_concat(outcome) FROM feedback")" = onterecht ] || fail "feedback without the JSON type was stored"
 }
 
 # --- 12, 13: the log ----------------------------------------------------------------
@@ -688,6 +723,8 @@ tt "the BSN for receive_bsn = true in the XML inbox too" test_bsn_for_receive_bs
 tt "feedback by a recipient: 201, stored and logged" test_feedback_by_recipient_201_stored_and_logged
 tt "feedback by a party that is not a recipient: 404" test_feedback_by_non_recipient_404
 tt "feedback with an unknown outcome: 400" test_feedback_unknown_outcome_400
+tt "feedback note: the limit of 2000 counts characters, not bytes" test_feedback_note_limit_counts_characters
+tt "feedback without Content-Type application/json (a cross-site form): 415" test_feedback_without_json_content_type_415
 tt "the log shows Venlo only entries it is party to or named in" test_log_shows_venlo_only_its_own_entries
 tt "a refusal whose path names another party's OIN is not in that party's log" test_log_refusal_naming_another_oin_is_not_shown_to_it
 tt "every refusal (401, 403) is a log entry with its status" test_every_refusal_is_a_log_entry_with_its_status

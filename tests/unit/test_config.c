@@ -287,6 +287,10 @@ static void test_unknown_section_names_line(void **state)
 {
 	assert_load_error(*state, "[match]\nwindow_days = 3\n\n[matching]\nwindow_days = 3\n",
 			  4, "unknown section [matching]");
+	/* The list of known sections is every section there is. */
+	assert_load_error(*state, "[matching]\n", 1, "(known: [match], [rule.<RULE>], [ingest], "
+			  "[store], [log], [server], [admin], [delivery], [retention], [party.<OIN>], "
+			  "[source.<name>])");
 }
 
 static void test_empty_unknown_section_caught(void **state)
