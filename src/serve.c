@@ -226,7 +226,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 		return;
 	d->stopping = true;
 	(void)sig;
-	log_event(LV_INFO, "serve", "stopping: finishing requests and deliveries in flight", NULL);
+	log_event(LV_INFO, "serve", "stopping: finishing requests in flight", NULL);
 	d->draining = 2;
 	if (d->admin != NULL)
 		http_server_drain(d->admin, NULL, NULL);
