@@ -4,7 +4,11 @@
 # dropping mid-transfer (a receiver killed while a delivery is in flight, a
 # source killed half-way through a page).  Each operation must fail with a
 # clear error, leave nothing half-written, and the daemon must keep serving
-# what it can.
+# what it can.  And while a fault lasts under the daemon (the disk full, the
+# write lock held past the busy timeout, a recipient down, a SIGTERM with
+# deliveries in flight) it must say so, hold what it cannot record instead
+# of sending it again, log an outage once, and deliver everything once when
+# the fault ends.
 #
 #   FAULTS_TESTS=REGEX tests/e2e/faults.sh   only the matching test functions
 . "$(dirname "$0")/lib.sh"
@@ -553,6 +557,27 @@ test_sigterm_waits_for_deliveries_in_flight_and_records_them() {
 	finished_cleanly
 }
 
+test_sigterm_drain_time_bounds_the_wait_for_a_receiver_that_never_answers() {
+	serve_setup "$PKI"
+	section_set delivery drain_seconds 1
+	rcv
+	pushed_to_both
+	in_flight_to_stopped_receiver
+	kill -TERM "$SPID"
+	until_ 20 eval '! kill -0 "$SPID" 2>/dev/null' || fail "the daemon still runs 20 s after SIGTERM (drain_seconds 1)"
+	wait "$SPID"
+	rc=$?
+	[ "$rc" -eq 0 ] || fail "serve exited $rc"
+	grep -q "stopping with deliveries under way" "$SLOG" || fail "the abandoned deliveries are not in the log"
+	[ "$(db "SELECT count(*) FROM delivery WHERE state = 'pending'")" -eq "$NDEL" ] || fail "not all pending"
+	kill -KILL "$RPID"	# its two connections go with it
+	wait "$RPID" 2>/dev/null
+	rcv
+	sed -i "s|127.0.0.1:[0-9]*/|127.0.0.1:$RPORT/|" "$D/schakel.conf"
+	serve
+	finished_cleanly
+}
+
 ts "disk full (2 MB tmpfs): ingest exits 1 'database or disk is full', nothing changed, log intact" test_disk_full_ingest_fails_cleanly
 ts "disk full: an upload gets a 500 JSON error, the daemon keeps serving the inbox" test_disk_full_upload_500_and_daemon_keeps_serving
 tt "database locked by another process (busy_timeout_ms 200): ingest exits 1 'database is locked', nothing written" test_database_locked_ingest_fails_nothing_written
@@ -565,3 +590,4 @@ ts "disk full under the daemon: /healthz 503, the outcomes held (not sent again)
 tt "write lock held past the busy timeout: the outcome waits, nothing sent again, all delivered once after" test_write_lock_held_longer_than_busy_timeout_outcome_waits_not_resent
 tt "receiver down: one outage entry each way, probed one at a time, shown on /metrics and the dashboard" test_receiver_down_one_outage_entry_probed_one_at_a_time
 tt "SIGTERM with deliveries in flight: their answers awaited and recorded, nothing sent again" test_sigterm_waits_for_deliveries_in_flight_and_records_them
+tt "SIGTERM with a receiver that never answers: the daemon exits after drain_seconds, all delivered once after the restart" test_sigterm_drain_time_bounds_the_wait_for_a_receiver_that_never_answers
