@@ -72,7 +72,7 @@ static void check_space(json_t *warnings)
 
 	if (the_app->cfg.min_free_mib <= 0 || statvfs(the_app->dir, &sv) != 0)
 		return;
-	mib = (unsigned long long)sv.f_bavail * sv.f_frsize / (1024 * 1024);
+	mib = (unsigned long long)sv.f_bavail * sv.f_frsize / (1024ULL * 1024ULL);
 	if (mib < (unsigned long long)the_app->cfg.min_free_mib)
 		json_array_append_new(warnings, json_sprintf("only %llu MiB free in the data "
 			"directory (min_free_mib = %d)", mib, the_app->cfg.min_free_mib));
