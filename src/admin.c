@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "admin.h"
+#include "breaker.h"
 #include "crypto.h"
 #include "exlog.h"
 #include "metrics.h"
@@ -14,6 +16,7 @@
 #define CERT_WARN_DAYS 30
 
 static struct app *the_app;	/* the daemon's installation (one per process) */
+static const struct deliverer *the_deliverer;	/* its deliverer, or NULL */
 
 /* Writes s HTML-escaped. */
 static void html(FILE *f, const char *s)
@@ -67,6 +70,20 @@ static void check_cert(json_t *failures, json_t *warnings, const char *what, con
 		json_array_append_new(warnings, json_string(msg));
 }
 
+/* A warning when the data directory has less free space than [store] min_free_mib. */
+static void check_space(json_t *warnings)
+{
+	struct statvfs sv;
+	unsigned long long mib;
+
+	if (the_app->cfg.min_free_mib <= 0 || statvfs(the_app->dir, &sv) != 0)
+		return;
+	mib = (unsigned long long)sv.f_bavail * sv.f_frsize / (1024ULL * 1024ULL);
+	if (mib < (unsigned long long)the_app->cfg.min_free_mib)
+		json_array_append_new(warnings, json_sprintf("only %llu MiB free in the data "
+			"directory (min_free_mib = %d)", mib, the_app->cfg.min_free_mib));
+}
+
 /*
  * The checks of /healthz (and of the dashboard's health line): appends a
  * sentence per failure to failures and per warning to warnings.  Returns
@@ -76,9 +93,14 @@ static bool health_check(json_t *failures, json_t *warnings)
 {
 	struct keys keys;
 	struct errbuf e;
+	int held = the_deliverer != NULL ? deliverer_unrecorded(the_deliverer) : 0;
 
 	if (store_check_writable(the_app->store, 250, &e) != ST_OK)
 		json_array_append_new(failures, json_string(e.msg));
+	if (held > 0)
+		json_array_append_new(failures, json_sprintf("%d delivery outcomes cannot be "
+			"recorded yet (kept in memory, tried again)", held));
+	check_space(warnings);
 	if (crypto_keys_load(the_app->dir, &keys, &e) != ST_OK)
 		json_array_append_new(failures, json_string(e.msg));
 	crypto_keys_wipe(&keys);
@@ -112,7 +134,8 @@ static void metrics(struct http_req *r)
 		return;
 	}
 	snprintf(db, sizeof(db), "%s/%s", the_app->dir, the_app->cfg.database);
-	if (metrics_write(f, the_app->store, db, &e) != ST_OK) {
+	if (metrics_write(f, the_app->store, db, &e) != ST_OK ||
+	    metrics_write_deliverer(f, the_deliverer) != ST_OK) {
 		fclose(f);
 		free(buf);
 		http_reply_error(r, 500, "%s", e.msg);
@@ -491,6 +514,38 @@ static const char page_search[] =
 	"search();\n"
 	"</script>\n";
 
+/* One row of the outage table: a recipient held down now. */
+static void outage_row(void *arg, const struct breaker_state *st)
+{
+	struct table *t = arg;
+	char since[32], attempts[24], failed[16], probe[24];
+	const char *cols[] = { st->oin, since, attempts, failed, probe };
+	time_t at = (time_t)st->since;
+	struct tm tm;
+
+	if (!st->down)
+		return;
+	strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%SZ", gmtime_r(&at, &tm));
+	snprintf(attempts, sizeof(attempts), "%ld", st->attempts);
+	snprintf(failed, sizeof(failed), "%d", st->failures);
+	snprintf(probe, sizeof(probe), "%lld",
+		 st->next_probe > time(NULL) ? (long long)(st->next_probe - time(NULL)) : 0LL);
+	row_cells(t, 5, cols);
+}
+
+/* The recipients held down by the deliverer's circuit breaker. */
+static void write_outages(FILE *f)
+{
+	struct table t = { f, 0, 0, -1 };
+
+	section(f, "outages", "Recipients down (probed with one delivery at a time)",
+		"<th>recipient</th><th>down since</th><th>attempts since</th>"
+		"<th>failed in a row</th><th>next probe in (s)</th>");
+	if (the_deliverer != NULL)
+		breaker_each(deliverer_breakers(the_deliverer), outage_row, &t);
+	section_end(f, t.rows, 5);
+}
+
 /* Writes the whole page to f; ST_FAIL when a report cannot be read. */
 static enum status write_page(FILE *f, struct errbuf *e)
 {
@@ -527,6 +582,7 @@ static enum status write_page(FILE *f, struct errbuf *e)
 	if (store_report(the_app->store, REPORT_BACKLOG, row_cells, &t, e) != ST_OK)
 		return ST_FAIL;
 	section_end(f, t.rows, 5);
+	write_outages(f);
 
 	t.rows = 0;
 	t.party_col = 3;
@@ -593,6 +649,11 @@ static int on_body(struct http_req *r, const void *buf, size_t len)
 static void on_end(struct http_req *r)
 {
 	(void)r;
+}
+
+void admin_set_deliverer(const struct deliverer *d)
+{
+	the_deliverer = d;
 }
 
 void admin_handler(struct app *app, struct http_handler *h)

@@ -12,9 +12,13 @@
 #define SCHAKEL_ADMIN_H
 
 #include "app.h"
+#include "deliver.h"
 #include "http.h"
 
 /* The handlers for a plain http_server_new(); app is the daemon's. */
 void admin_handler(struct app *app, struct http_handler *h);
+
+/* The daemon's deliverer, for health, metrics and the outage table; NULL: none. */
+void admin_set_deliverer(const struct deliverer *d);
 
 #endif

@@ -25,6 +25,7 @@
 #include "ingest.h"
 #include "loader.h"
 #include "match.h"
+#include "metrics.h"
 #include "output.h"
 #include "portal.h"
 
@@ -664,6 +665,7 @@ static void on_refused(void *arg, const char *oin, const char *method, const cha
 	    store_commit(s, &e) != ST_OK) {
 		store_rollback(s);
 		log_event(LV_ERROR, "http", "cannot log a refusal", "error", e.msg, NULL);
+		metrics_refusal_unlogged();
 	}
 }
 

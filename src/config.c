@@ -169,6 +169,8 @@ static const struct config_key keys[] = {
 	  "how long to wait for a database another process holds, in ms" },
 	{ SEC_STORE, "cache_mib", CT_INT, 1, 65536, NULL, "16", NULL, CFG(cache_mib),
 	  "most memory the database's page cache takes, in MiB" },
+	{ SEC_STORE, "min_free_mib", CT_INT, 0, 1048576, NULL, "256", NULL, CFG(min_free_mib),
+	  "free space in DIR under which /healthz warns, in MiB; 0: no warning" },
 
 	{ SEC_LOG, "level", CT_CHOICE, 0, 0, log_levels, "info", NULL,
 	  CFG(log_level), "least severe level logged: error, warn, info or debug" },
@@ -224,6 +226,12 @@ static const struct config_key keys[] = {
 	  CFG(delivery_backoff_max), "the longest wait between two retries, in seconds" },
 	{ SEC_DELIVERY, "max_in_flight", CT_INT, 1, 10000, NULL, "32", NULL,
 	  CFG(delivery_max_in_flight), "deliveries under way at once (one per recipient)" },
+	{ SEC_DELIVERY, "breaker_failures", CT_INT, 1, 10000, NULL, "5", NULL,
+	  CFG(delivery_breaker_failures),
+	  "failed attempts in a row after which a recipient is held down and only probed" },
+	{ SEC_DELIVERY, "drain_seconds", CT_INT, 0, 3600, NULL, "10", NULL,
+	  CFG(delivery_drain_seconds),
+	  "how long a stopping daemon waits for the answers of deliveries under way" },
 
 	{ SEC_RETENTION, "records_days", CT_INT, 0, 36500, NULL, "365", NULL,
 	  CFG(retention_records_days),

@@ -80,6 +80,7 @@ struct config {
 	char *database;			/* database = schakel.db (relative to DIR) */
 	int busy_timeout_ms;		/* busy_timeout_ms = 5000 */
 	int cache_mib;			/* cache_mib = 16 */
+	int min_free_mib;		/* min_free_mib = 256 (/healthz warns below; 0: never) */
 
 	/* [log] */
 	char *log_level;		/* level = info  (error, warn, info, debug) */
@@ -115,6 +116,8 @@ struct config {
 	int delivery_backoff_initial;	/* backoff_initial = 10 (seconds) */
 	int delivery_backoff_max;	/* backoff_max = 3600 (seconds) */
 	int delivery_max_in_flight;	/* max_in_flight = 32 */
+	int delivery_breaker_failures;	/* breaker_failures = 5 (in a row: recipient down) */
+	int delivery_drain_seconds;	/* drain_seconds = 10 (waited for at SIGTERM) */
 
 	struct party *parties;
 	size_t nparties;

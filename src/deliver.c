@@ -8,12 +8,14 @@
 
 #include <libxml/xmlwriter.h>
 
+#include "breaker.h"
 #include "deliver.h"
 #include "exlog.h"
 #include "log.h"
 #include "output.h"
 
 #define SCAN_SECONDS 1
+#define HELD_WAIT_MAX 10	/* seconds between two tries at recording an outcome, at most */
 
 /* One delivery under way. */
 struct flight {
@@ -38,6 +40,25 @@ struct ready {
 	struct ready *next;
 };
 
+/*
+ * An attempt's outcome, as record_outcome() stores it.  One that cannot be
+ * recorded (a full disk, a database locked too long) is held in memory and
+ * tried again with backoff; meanwhile no delivery starts, so nothing is
+ * sent again because its answer could not be written down.
+ */
+struct attempt {
+	struct delivery_row row;
+	long status;
+	double seconds, bytes;
+	const char *outcome;	/* "delivered", "retry", "exhausted", "failed" */
+	bool quiet;		/* a failed attempt in an outage: counted, not logged */
+	const char *outage;	/* "recipient_down" or "recipient_up": logged with it */
+	json_t *outage_detail;	/* owned */
+	int64_t next_try;	/* held: the next try at recording it */
+	int wait;
+	struct attempt *next;
+};
+
 struct deliverer {
 	struct app *app;
 	struct event_base *base;
@@ -47,6 +68,14 @@ struct deliverer {
 	struct flight *flights;
 	struct ready *ready;
 	int in_flight;
+	struct breakers *breakers;
+	struct attempt *held;	/* outcomes not recorded yet, oldest first */
+	int nheld;
+	long quiet_attempts;	/* failed attempts counted in outages, not logged */
+	bool draining;		/* stopping: no new delivery starts */
+	struct event *drain_timer;
+	void (*drained)(void *arg);
+	void *drained_arg;
 };
 
 static void schedule(struct deliverer *d, int seconds)
@@ -117,27 +146,93 @@ xmlDocPtr deliver_document(struct app *app, const struct signal *sig, const stru
 	return doc;
 }
 
-/* Stores an attempt's outcome and its log entry in one transaction. */
-static void record_outcome(struct deliverer *d, const struct delivery_row *row,
-			   const struct fetch_result *r, const char *outcome)
+/*
+ * Stores an attempt's outcome and its log entries in one transaction: the
+ * delivery entry (none for a quiet attempt) and the outage entry, if any.
+ * ST_FAIL, rolled back, with e set.
+ */
+static enum status record_outcome(struct deliverer *d, const struct attempt *a,
+				  struct errbuf *e)
 {
 	struct store *s = d->app->store;
+	const struct delivery_row *row = &a->row;
+
+	if (store_begin(s, e) != ST_OK ||
+	    store_delivery_update(s, row, e) != ST_OK ||
+	    (!a->quiet &&
+	     exlog_append(s, "delivery", row->oin, row->message_id,
+			  json_pack("{s:s, s:s, s:i, s:i, s:I, s:I, s:s?, s:s}",
+				    "signal", row->signal_id, "recipient", row->oin,
+				    "attempt", row->attempts, "status", (int)a->status,
+				    "ms", (json_int_t)(a->seconds * 1000),
+				    "bytes", (json_int_t)a->bytes,
+				    "error", row->last_error[0] ? row->last_error : NULL,
+				    "outcome", a->outcome), e) != ST_OK) ||
+	    (a->outage != NULL &&
+	     exlog_append(s, a->outage, row->oin, row->oin, json_deep_copy(a->outage_detail),
+			  e) != ST_OK) ||
+	    store_commit(s, e) != ST_OK) {
+		store_rollback(s);
+		return ST_FAIL;
+	}
+	return ST_OK;
+}
+
+/* Records a (and frees its outage detail), or holds a copy to record later. */
+static void settle(struct deliverer *d, struct attempt *a)
+{
+	struct attempt *h, **pp;
 	struct errbuf e;
 
-	if (store_begin(s, &e) != ST_OK ||
-	    store_delivery_update(s, row, &e) != ST_OK ||
-	    exlog_append(s, "delivery", row->oin, row->message_id,
-			 json_pack("{s:s, s:s, s:i, s:i, s:I, s:I, s:s?, s:s}",
-				   "signal", row->signal_id, "recipient", row->oin,
-				   "attempt", row->attempts, "status", (int)(r ? r->status : 0),
-				   "ms", (json_int_t)(r ? r->seconds * 1000 : 0),
-				   "bytes", (json_int_t)(r ? r->bytes : 0),
-				   "error", row->last_error[0] ? row->last_error : NULL,
-				   "outcome", outcome), &e) != ST_OK ||
-	    store_commit(s, &e) != ST_OK) {
-		store_rollback(s);
+	if (record_outcome(d, a, &e) == ST_OK) {
+		json_decref(a->outage_detail);
+		return;
+	}
+	h = malloc(sizeof(*h));
+	if (h == NULL) {
+		json_decref(a->outage_detail);
 		log_event(LV_ERROR, "deliver", "cannot record the outcome; it will be sent again",
-			  "message", row->message_id, "error", e.msg, NULL);
+			  "message", a->row.message_id, "error", e.msg, NULL);
+		return;
+	}
+	*h = *a;
+	h->wait = 1;
+	h->next_try = time(NULL) + h->wait;
+	h->next = NULL;
+	for (pp = &d->held; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = h;
+	d->nheld++;
+	log_event(LV_ERROR, "deliver", "cannot record the outcome yet; kept, and tried again "
+		  "before anything more is sent", "message", a->row.message_id, "error", e.msg, NULL);
+}
+
+/*
+ * Tries again to record the held outcomes, oldest first, when the first is
+ * due (all of them at once when force); stops at the first that fails, which
+ * then waits twice as long (at most HELD_WAIT_MAX seconds).
+ */
+static void record_held(struct deliverer *d, bool force)
+{
+	int64_t now = time(NULL);
+	struct errbuf e;
+
+	while (d->held != NULL && (force || d->held->next_try <= now)) {
+		struct attempt *h = d->held;
+
+		if (record_outcome(d, h, &e) != ST_OK) {
+			h->wait = h->wait * 2 > HELD_WAIT_MAX ? HELD_WAIT_MAX : h->wait * 2;
+			h->next_try = now + h->wait;
+			log_event(LV_WARN, "deliver", "still cannot record the outcome", "message",
+				  h->row.message_id, "error", e.msg, NULL);
+			return;
+		}
+		log_event(LV_INFO, "deliver", "outcome recorded", "message", h->row.message_id,
+			  "outcome", h->outcome, NULL);
+		d->held = h->next;
+		d->nheld--;
+		json_decref(h->outage_detail);
+		free(h);
 	}
 }
 
@@ -162,11 +257,88 @@ static bool retryable(const struct fetch_result *r)
 	       r->status == 429;
 }
 
+/*
+ * The circuit breaker (breaker.h) after attempt a: a recipient held down
+ * gets one "recipient_down" entry, logged with the attempt that holds it
+ * down, and one "recipient_up" entry with its first answer; its failed
+ * attempts in between are quiet (counted, not logged), and its next probe
+ * waits with backoff.
+ */
+static void watch_recipient(struct deliverer *d, struct attempt *a, bool failed,
+			    long retry_after)
+{
+	const struct config *cfg = &d->app->cfg;
+	struct breaker_state st;
+	int64_t now = time(NULL);
+	enum breaker_event ev = breaker_count(d->breakers, a->row.oin, !failed,
+					      cfg->delivery_breaker_failures, now, &st);
+
+	if (ev == BREAKER_UP) {
+		a->outage = "recipient_up";
+		a->outage_detail = json_pack("{s:s, s:I, s:I, s:i}", "recipient", st.oin,
+					     "seconds", (json_int_t)(now - st.since),
+					     "attempts", (json_int_t)st.attempts,
+					     "failed", st.failures);
+		log_event(LV_INFO, "deliver", "recipient answers again", "recipient", st.oin, NULL);
+		return;
+	}
+	if (!st.down)
+		return;
+	if (ev == BREAKER_DOWN) {
+		a->outage = "recipient_down";
+		a->outage_detail = json_pack("{s:s, s:i, s:s}", "recipient", st.oin,
+					     "failed", st.failures, "error", a->row.last_error);
+		log_event(LV_WARN, "deliver", "recipient down: probed with one delivery at a time "
+			  "until it answers", "recipient", st.oin, "error", a->row.last_error, NULL);
+	} else if (strcmp(a->outcome, "retry") == 0) {
+		a->quiet = true;
+		d->quiet_attempts++;
+	}
+	breaker_set_probe(d->breakers, st.oin,
+			  now + backoff(cfg, (int)st.attempts + 1, retry_after));
+}
+
+/*
+ * The drain is over: every answer is in, or the drain time has passed.
+ * Tries the held outcomes once more, says what is left, and calls back.
+ */
+static void drain_done(struct deliverer *d)
+{
+	void (*done)(void *arg) = d->drained;
+	char n[16];
+
+	if (done == NULL)
+		return;
+	d->drained = NULL;
+	evtimer_del(d->drain_timer);
+	record_held(d, true);
+	if (d->in_flight > 0) {
+		snprintf(n, sizeof(n), "%d", d->in_flight);
+		log_event(LV_WARN, "deliver", "stopping with deliveries under way; they are sent "
+			  "again after the restart", "deliveries", n, NULL);
+	}
+	if (d->nheld > 0) {
+		snprintf(n, sizeof(n), "%d", d->nheld);
+		log_event(LV_ERROR, "deliver", "stopping with outcomes not recorded; they are sent "
+			  "again after the restart", "deliveries", n, NULL);
+	}
+	done(d->drained_arg);
+}
+
+static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	drain_done(arg);
+}
+
 static void on_done(void *arg, const struct fetch_result *r)
 {
 	struct flight *fl = arg, **pp;
 	struct deliverer *d = fl->d;
-	struct delivery_row *row = &fl->row;
+	struct attempt a = { .row = fl->row, .status = r->status, .seconds = r->seconds,
+			     .bytes = r->bytes };
+	struct delivery_row *row = &a.row;
 	int64_t now = time(NULL);
 	const char *outcome;
 
@@ -194,15 +366,17 @@ static void on_done(void *arg, const struct fetch_result *r)
 			 "recipient", r->status);
 		outcome = "failed";
 	}
-	record_outcome(d, row, r, outcome);
+	a.outcome = outcome;
+	watch_recipient(d, &a, retryable(r), r->retry_after);
 	{
 		char status[8];
 
 		snprintf(status, sizeof(status), "%ld", r->status);
-		log_event(strcmp(outcome, "delivered") == 0 ? LV_INFO : LV_WARN, "deliver", outcome,
-			  "recipient", row->oin, "message", row->message_id, "status", status,
-			  "error", row->last_error, NULL);
+		log_event(strcmp(outcome, "delivered") == 0 ? LV_INFO : a.quiet ? LV_DEBUG : LV_WARN,
+			  "deliver", outcome, "recipient", row->oin, "message", row->message_id,
+			  "status", status, "error", row->last_error, NULL);
 	}
+	settle(d, &a);
 	for (pp = &d->flights; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == fl) {
 			*pp = fl->next;
@@ -210,23 +384,29 @@ static void on_done(void *arg, const struct fetch_result *r)
 		}
 	d->in_flight--;
 	free(fl);
-	deliverer_kick(d);
+	if (d->draining && d->in_flight == 0)
+		drain_done(d);
+	else
+		deliverer_kick(d);
 }
 
+/* Whether oin has a delivery under way, or is held down with no probe due. */
 static bool recipient_busy(struct deliverer *d, const char *oin)
 {
 	for (struct flight *f = d->flights; f != NULL; f = f->next)
 		if (strcmp(f->row.oin, oin) == 0)
 			return true;
-	return false;
+	return !breaker_may_send(d->breakers, oin, time(NULL));
 }
 
 /* Marks a delivery that cannot even be attempted as failed. */
 static void fail_now(struct deliverer *d, struct delivery_row *row, const char *why)
 {
-	snprintf(row->state, sizeof(row->state), "failed");
-	snprintf(row->last_error, sizeof(row->last_error), "%s", why);
-	record_outcome(d, row, NULL, "failed");
+	struct attempt a = { .row = *row, .outcome = "failed" };
+
+	snprintf(a.row.state, sizeof(a.row.state), "failed");
+	snprintf(a.row.last_error, sizeof(a.row.last_error), "%s", why);
+	settle(d, &a);
 }
 
 /*
@@ -324,7 +504,8 @@ static int start(void *arg, const struct delivery_row *row)
 	struct errbuf e;
 	bool gone;
 
-	if (d->in_flight >= d->app->cfg.delivery_max_in_flight || recipient_busy(d, row->oin))
+	if (d->held != NULL || d->in_flight >= d->app->cfg.delivery_max_in_flight ||
+	    recipient_busy(d, row->oin))
 		return 0;
 	if (p == NULL || p->push_url == NULL) {
 		fail_now(d, &copy, "the recipient has no push_url (any more)");
@@ -410,6 +591,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	 * (curl reads the sockets in fetcher_kick()) kicks the deliverer, and
 	 * the kick must not be overwritten by this scan's own SCAN_SECONDS. */
 	schedule(d, SCAN_SECONDS);
+	record_held(d, false);
+	if (d->held != NULL || d->draining)
+		return;	/* nothing new while an outcome waits to be recorded */
 	if (d->in_flight < d->app->cfg.delivery_max_in_flight &&
 	    store_deliveries_next(d->app->store, time(NULL), 0, start, d, &e) != ST_OK)
 		log_event(LV_ERROR, "deliver", "cannot read the outbox", "error", e.msg, NULL);
@@ -430,8 +614,10 @@ struct deliverer *deliverer_new(struct app *app, struct event_base *base, struct
 	d->fetcher = f;
 	d->signer = sg;
 	d->timer = evtimer_new(base, on_timer, d);
-	if (d->timer == NULL) {
-		free(d);
+	d->drain_timer = evtimer_new(base, on_drain_timeout, d);
+	d->breakers = breaker_new();
+	if (d->timer == NULL || d->drain_timer == NULL || d->breakers == NULL) {
+		deliverer_free(d);
 		errbuf_set(e, ST_FAIL, "out of memory");
 		return NULL;
 	}
@@ -456,7 +642,18 @@ void deliverer_free(struct deliverer *d)
 		free(d->ready);
 		d->ready = next;
 	}
-	event_free(d->timer);
+	while (d->held != NULL) {
+		struct attempt *next = d->held->next;
+
+		json_decref(d->held->outage_detail);
+		free(d->held);
+		d->held = next;
+	}
+	breaker_free(d->breakers);
+	if (d->drain_timer != NULL)
+		event_free(d->drain_timer);
+	if (d->timer != NULL)
+		event_free(d->timer);
 	free(d);
 }
 
@@ -469,4 +666,37 @@ void deliverer_kick(struct deliverer *d)
 int deliverer_in_flight(const struct deliverer *d)
 {
 	return d->in_flight;
+}
+
+int deliverer_unrecorded(const struct deliverer *d)
+{
+	return d->nheld;
+}
+
+long deliverer_quiet_attempts(const struct deliverer *d)
+{
+	return d->quiet_attempts;
+}
+
+const struct breakers *deliverer_breakers(const struct deliverer *d)
+{
+	return d->breakers;
+}
+
+void deliverer_drain(struct deliverer *d, int seconds, void (*done)(void *arg), void *arg)
+{
+	struct timeval tv = { seconds, 0 };
+	char n[16];
+
+	d->draining = true;
+	d->drained = done;
+	d->drained_arg = arg;
+	if (d->in_flight == 0) {
+		drain_done(d);
+		return;
+	}
+	snprintf(n, sizeof(n), "%d", d->in_flight);
+	log_event(LV_INFO, "deliver", "stopping: waiting for the answers of the deliveries under "
+		  "way", "deliveries", n, NULL);
+	evtimer_add(d->drain_timer, &tv);
 }

@@ -14,9 +14,14 @@
  * letters, re-sent by hand with `schakel deliveries retry`.  Each outcome
  * is committed, with its exchange-log entry, when the answer is in: a
  * crash before that re-sends under the same message id (at least once on
- * the wire, exactly once at a recipient that drops duplicates).  At most
- * one delivery per recipient is under way, so a slow or dead recipient
- * holds up only its own queue.
+ * the wire, exactly once at a recipient that drops duplicates).  An
+ * outcome that cannot be committed (a full disk, a database locked too
+ * long) is held in memory and tried again with backoff; until it is
+ * recorded no delivery starts, so nothing is sent again for want of a
+ * write.  At most one delivery per recipient is under way, so a slow or
+ * dead recipient holds up only its own queue; after [delivery]
+ * breaker_failures failed attempts in a row it is held down and only
+ * probed (breaker.h).
  */
 #ifndef SCHAKEL_DELIVER_H
 #define SCHAKEL_DELIVER_H
@@ -40,6 +45,23 @@ void deliverer_kick(struct deliverer *d);
 
 /* Deliveries under way. */
 int deliverer_in_flight(const struct deliverer *d);
+
+/* Outcomes held in memory because they could not be recorded yet. */
+int deliverer_unrecorded(const struct deliverer *d);
+
+/* Failed attempts to recipients held down, counted instead of logged. */
+long deliverer_quiet_attempts(const struct deliverer *d);
+
+/* The recipients' circuit breakers (breaker_each(), breaker_down_count()). */
+const struct breakers *deliverer_breakers(const struct deliverer *d);
+
+/*
+ * Stopping: starts no new delivery and calls done(arg) once the deliveries
+ * under way have their answers recorded, or after seconds at most (those
+ * still under way are sent again after a restart).  done may be called
+ * before this returns.
+ */
+void deliverer_drain(struct deliverer *d, int seconds, void (*done)(void *arg), void *arg);
 
 /*
  * The signed XML document of signal sig for party p (BSN included only when

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "breaker.h"
 #include "metrics.h"
 
 static const double buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
@@ -18,6 +19,7 @@ static const char *const endpoints[] = {
 static unsigned long requests[NENDPOINTS][6];
 static unsigned long hist[NENDPOINTS][NBUCKETS + 1];
 static double seconds_sum[NENDPOINTS];
+static unsigned long refusals_unlogged;
 
 const char *metrics_endpoint(const char *path)
 {
@@ -54,6 +56,11 @@ void metrics_request(const char *method, const char *path, int status, double se
 		if (seconds <= buckets[b])
 			hist[i][b]++;
 	hist[i][NBUCKETS]++;	/* +Inf */
+}
+
+void metrics_refusal_unlogged(void)
+{
+	refusals_unlogged++;
 }
 
 static void write_requests(FILE *f)
@@ -116,9 +123,39 @@ enum status metrics_write(FILE *f, struct store *s, const char *db_path, struct 
 	if (store_gauges(s, write_gauge, &o, e) != ST_OK)
 		return ST_FAIL;
 	write_requests(f);
+	fprintf(f, "# HELP schakel_refusals_unlogged_total Refusals that could not be written to "
+		"the exchange log.\n# TYPE schakel_refusals_unlogged_total counter\n"
+		"schakel_refusals_unlogged_total %lu\n", refusals_unlogged);
 	if (stat(db_path, &sb) == 0)
 		fprintf(f, "# HELP schakel_database_bytes Size of the database file.\n"
 			"# TYPE schakel_database_bytes gauge\nschakel_database_bytes %lld\n",
 			(long long)sb.st_size);
+	return ST_OK;
+}
+
+static void write_down(void *arg, const struct breaker_state *st)
+{
+	fprintf(arg, "schakel_recipient_down{recipient=\"%s\"} %d\n", st->oin, st->down ? 1 : 0);
+}
+
+enum status metrics_write_deliverer(FILE *f, const struct deliverer *d)
+{
+	if (d == NULL)
+		return ST_OK;
+	fprintf(f, "# HELP schakel_delivery_outcomes_unrecorded Delivery outcomes held in memory "
+		"because the database took no write.\n"
+		"# TYPE schakel_delivery_outcomes_unrecorded gauge\n"
+		"schakel_delivery_outcomes_unrecorded %d\n", deliverer_unrecorded(d));
+	fprintf(f, "# HELP schakel_recipients_down Recipients held down by the circuit breaker.\n"
+		"# TYPE schakel_recipients_down gauge\nschakel_recipients_down %d\n",
+		breaker_down_count(deliverer_breakers(d)));
+	fputs("# HELP schakel_recipient_down 1 while the recipient is held down, 0 once it "
+	      "answers again (recipients that have failed since the start).\n"
+	      "# TYPE schakel_recipient_down gauge\n", f);
+	breaker_each(deliverer_breakers(d), write_down, f);
+	fprintf(f, "# HELP schakel_delivery_outage_attempts_total Failed attempts to recipients "
+		"held down, counted instead of logged.\n"
+		"# TYPE schakel_delivery_outage_attempts_total counter\n"
+		"schakel_delivery_outage_attempts_total %ld\n", deliverer_quiet_attempts(d));
 	return ST_OK;
 }

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 
+#include "deliver.h"
 #include "store.h"
 
 /* Counts a finished request: path is turned into its endpoint template. */
@@ -15,6 +16,12 @@ void metrics_request(const char *method, const char *path, int status, double se
 
 /* The endpoint template of a path: "/v1/uploads/{adapter}", ... */
 const char *metrics_endpoint(const char *path);
+
+/* Counts a refusal that could not be written to the exchange log. */
+void metrics_refusal_unlogged(void);
+
+/* Writes the deliverer's figures (outages, outcomes held); d may be NULL. */
+enum status metrics_write_deliverer(FILE *f, const struct deliverer *d);
 
 /* Writes every metric in the Prometheus text format to f. */
 enum status metrics_write(FILE *f, struct store *s, const char *db_path, struct errbuf *e);

@@ -37,6 +37,7 @@ struct daemon {
 	struct event *purge;
 	struct http_server *admin;
 	bool stopping;
+	int draining;		/* stopping: the API and the deliverer not drained yet */
 };
 
 /* Counts every answered API request for /metrics. */
@@ -80,6 +81,7 @@ static enum status start_admin(struct daemon *d, struct errbuf *e)
 	if (!d->app.cfg.admin_enabled)
 		return ST_OK;
 	admin_handler(&d->app, &h);
+	admin_set_deliverer(d->deliverer);
 	d->admin = http_server_new(d->base, NULL, d->app.cfg.admin_listen, d->app.cfg.admin_port,
 				   &h, &lim, e);
 	if (d->admin == NULL) {
@@ -206,11 +208,13 @@ static struct http_limits limits(const struct config *cfg)
 	};
 }
 
+/* One of the two drains (the API's requests, the deliveries) is over. */
 static void stopped(void *arg)
 {
 	struct daemon *d = arg;
 
-	event_base_loopexit(d->base, NULL);
+	if (--d->draining == 0)
+		event_base_loopexit(d->base, NULL);
 }
 
 static void on_term(evutil_socket_t sig, short what, void *arg)
@@ -223,9 +227,11 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	d->stopping = true;
 	(void)sig;
 	log_event(LV_INFO, "serve", "stopping: finishing requests in flight", NULL);
+	d->draining = 2;
 	if (d->admin != NULL)
 		http_server_drain(d->admin, NULL, NULL);
 	http_server_drain(d->http, stopped, d);
+	deliverer_drain(d->deliverer, d->app.cfg.delivery_drain_seconds, stopped, d);
 }
 
 /* SIGHUP: a new configuration and TLS context, or the old ones kept. */

@@ -417,8 +417,9 @@ enum status store_gauges(struct store *s, int (*cb)(void *arg, const struct gaug
 			 void *arg, struct errbuf *e);
 
 /*
- * Checks that the database can be written now: takes and releases the
- * write lock, waiting at most timeout_ms.
+ * Checks that the database can be written now: commits a small write that
+ * changes nothing (so a full disk or a read-only database fails it, not
+ * only a lock held elsewhere), waiting at most timeout_ms for the lock.
  */
 enum status store_check_writable(struct store *s, int timeout_ms, struct errbuf *e);
 

@@ -4,7 +4,11 @@
 # dropping mid-transfer (a receiver killed while a delivery is in flight, a
 # source killed half-way through a page).  Each operation must fail with a
 # clear error, leave nothing half-written, and the daemon must keep serving
-# what it can.
+# what it can.  And while a fault lasts under the daemon (the disk full, the
+# write lock held past the busy timeout, a recipient down, a SIGTERM with
+# deliveries in flight) it must say so, hold what it cannot record instead
+# of sending it again, log an outage once, and deliver everything once when
+# the fault ends.
 #
 #   FAULTS_TESTS=REGEX tests/e2e/faults.sh   only the matching test functions
 . "$(dirname "$0")/lib.sh"
@@ -346,6 +350,234 @@ test_source_killed_mid_page_pull_fails_stores_nothing() {
 	sk log verify >/dev/null || fail "log verify fails"
 }
 
+# --- (e) the daemon riding out a fault ---------------------------------------------
+#
+# While a fault lasts the daemon must say so (/healthz), hold what it cannot
+# write down instead of sending it again, and not flood the exchange log;
+# when the fault ends every message is delivered once.
+
+_rcvs=0
+# rcv [ARGS...]: the reference receiver, storing in $T/received (not in the
+# data directory); RPID, RPORT.  Its log is $T/receive.N.log.
+rcv() {
+	_rcvs=$((_rcvs + 1))
+	launch "$T/receive.$_rcvs.log" "$SCHAKEL" receive --dir "$T/received" --port 0 \
+		--cert "$D/certs/server.crt" --key "$D/certs/server.key" --ca "$D/certs/ca.crt" "$@"
+	RPID=$LPID
+	RPORT=$LPORT
+}
+# received stored|duplicate|refused: requests the receivers answered so
+received() {
+	local p
+	case $1 in
+	stored) p='verified and stored' ;;
+	duplicate) p='duplicate, dropped' ;;
+	refused) p='receive: refused POST' ;;
+	esac
+	cat "$T"/receive.*.log 2>/dev/null | grep -c "$p"
+}
+at_least() {	# at_least N CMD...: CMD prints a number >= N (for until_)
+	[ "$("${@:2}")" -ge "$1" ]
+}
+requests() {	# requests the receivers got
+	echo $(($(received stored) + $(received duplicate) + $(received refused)))
+}
+aport() {	# APORT: the operator listener of the daemon whose log is $SLOG
+	APORT=$(sed -n 's|.*operator page on http://127\.0\.0\.1:\([0-9][0-9]*\)/.*|\1|p' "$SLOG" | head -1)
+	[ -n "$APORT" ] || fail "the daemon did not say where its operator page is"
+}
+admin() {	# admin PATH [FILE]: GET from the operator listener into FILE (./abody); the status
+	curl -sS -o "${2:-abody}" -w '%{http_code}' --max-time 30 "http://127.0.0.1:$APORT$1" 2>curl.err
+}
+metric() {	# metric 'NAME{LABELS}': its value in ./metrics
+	awk -v k="$1" '$1 == k { print $2 }' metrics
+}
+scrape() {
+	[ "$(admin /metrics metrics)" = 200 ] || fail "GET /metrics: $(head -c 300 metrics)"
+}
+outcomes() {	# outcomes OUTCOME: "delivery" log entries with OUTCOME
+	db "SELECT count(*) FROM exlog WHERE kind = 'delivery' AND json_extract(detail, '$.outcome') = '$1'"
+}
+delivered_all() {
+	[ "$(db "SELECT count(*) FROM delivery WHERE state <> 'delivered'")" -eq 0 ]
+}
+# pushed_to_both: Westland and the inspectorate pushed to the receiver on
+# $RPORT, the fixtures ingested and matched; NDEL deliveries queued.
+pushed_to_both() {
+	party $W "Gemeente Westland" gemeenten=1783 receives=all "push_url=https://127.0.0.1:$RPORT/westland"
+	party $N "NLA" "receives=OVERBEWONING, ONDERREGISTRATIE, ADRES_AFWIJKING" \
+		"push_url=https://127.0.0.1:$RPORT/nla"
+	section_set delivery backoff_initial 1
+	section_set delivery backoff_max 2
+	ingest_examples || fail "ingest failed"
+	sk match --as-of 2026-11-01 >/dev/null || fail "match failed"
+	NDEL=$(db "SELECT count(*) FROM delivery")
+	[ "$NDEL" -gt 2 ] || fail "only $NDEL deliveries queued"
+}
+# in_flight_to_stopped_receiver: stops the receiver (SIGSTOP), starts the
+# daemon and waits until it has a delivery under way to each recipient
+# (connections open to the receiver that it has not read).
+in_flight_to_stopped_receiver() {
+	kill -STOP "$RPID"
+	serve
+	aport
+	conns() { [ "$(ss -Htn state established "( dport = :$RPORT )" | wc -l)" -ge 2 ]; }
+	until_ 8 conns || fail "no deliveries under way: $(ss -tn | tail -3)"
+}
+# finished_cleanly: all NDEL delivered, each stored once, one 'delivered'
+# entry each, the log intact
+finished_cleanly() {
+	until_ 40 delivered_all || fail "not all delivered: $(db "SELECT state, count(*) FROM delivery GROUP BY 1")"
+	[ "$(received stored)" -eq "$NDEL" ] || fail "$(received stored) stored, expected $NDEL"
+	[ "$(received duplicate)" -eq 0 ] || fail "$(received duplicate) sent twice"
+	[ "$(outcomes delivered)" -eq "$NDEL" ] || fail "$(outcomes delivered) 'delivered' entries, expected $NDEL"
+	sk log verify >/dev/null || fail "log verify fails"
+}
+
+test_disk_full_health_503_outcomes_held_not_sent_again() {
+	T0=${D%/data}
+	small_fs
+	serve_setup "$PKI"
+	T=$T0
+	cd "$T" || fail "no test directory"
+	section_set store min_free_mib 64	# more than the 2 MB tmpfs has
+	rcv
+	pushed_to_both
+	in_flight_to_stopped_receiver
+	[ "$(admin /healthz)" = 200 ] || fail "/healthz before the disk filled: $(cat abody)"
+	fill_disk
+	[ "$(admin /healthz)" = 503 ] || fail "/healthz with the disk full: $(cat abody)"
+	jq -e '.failures | any(test("not writable.*full"))' abody >/dev/null || fail "no disk-full failure: $(cat abody)"
+	note "healthz, disk full: $(jq -c . abody)"
+	# a refusal (Westland may not supply inspectie) that cannot be logged
+	got=$(call $W /v1/uploads/inspectie --data-binary "@$FIX/inspectie.json")
+	[ "$got" = 403 ] || fail "upload by a party that may not: $got"
+	kill -CONT "$RPID"	# the receiver stores what it had; the daemon cannot record it
+	until_ 20 at_least 2 received stored || fail "the receiver stored $(received stored)"
+	sleep 4	# resending in a loop would show now
+	[ "$(requests)" -eq 2 ] || fail "the receiver got $(requests) requests, expected 2 (sent again $(received duplicate) times)"
+	scrape
+	[ "$(metric schakel_delivery_outcomes_unrecorded)" = 2 ] || fail "unrecorded: $(grep unrecorded metrics)"
+	[ "$(metric schakel_refusals_unlogged_total)" = 1 ] || fail "unlogged refusals: $(grep refusals_unlogged metrics)"
+	[ "$(admin /healthz)" = 503 ] || fail "/healthz with outcomes held: $(cat abody)"
+	jq -e '.failures | any(test("2 delivery outcomes"))' abody >/dev/null || fail "held outcomes not in /healthz: $(cat abody)"
+	[ "$(db "SELECT count(*) FROM delivery WHERE state = 'pending' AND attempts = 0")" -eq "$NDEL" ] ||
+		fail "the database changed while full"
+	rm -f "$MNT/filler"
+	finished_cleanly
+	[ "$(admin /healthz)" = 200 ] || fail "/healthz with room again: $(cat abody)"
+	# under the floor of free space: a warning, not a failure
+	jq -e '.warnings | any(test("MiB free"))' abody >/dev/null || fail "no free-space warning: $(cat abody)"
+}
+
+test_write_lock_held_longer_than_busy_timeout_outcome_waits_not_resent() {
+	serve_setup "$PKI"
+	section_set store busy_timeout_ms 1000
+	rcv
+	pushed_to_both
+	in_flight_to_stopped_receiver
+	# a command-line writer holds the write lock for longer than 1 s
+	mkfifo ctl
+	sqlite3 "$D/schakel.db" <ctl >locker.out 2>&1 &
+	lpid=$!
+	exec 7>ctl
+	echo "BEGIN EXCLUSIVE; SELECT 'locked';" >&7
+	until_ 5 grep -qx locked locker.out || fail "sqlite3 did not take the lock: $(cat locker.out)"
+	kill -CONT "$RPID"
+	until_ 20 at_least 2 received stored || fail "the receiver stored $(received stored)"
+	sleep 4	# four busy timeouts: resending would show now
+	[ "$(requests)" -eq 2 ] || fail "the receiver got $(requests) requests, expected 2 (sent again $(received duplicate) times)"
+	grep -q "cannot record the outcome yet.*locked" "$SLOG" || fail "the wait is not in the daemon's log"
+	echo "COMMIT;" >&7
+	exec 7>&-
+	wait $lpid
+	finished_cleanly
+}
+
+test_receiver_down_one_outage_entry_probed_one_at_a_time() {
+	serve_setup "$PKI"
+	section_set delivery breaker_failures 3
+	rcv --refuse 503
+	party $W "Gemeente Westland" gemeenten=1783 receives=all "push_url=https://127.0.0.1:$RPORT/westland"
+	section_set delivery backoff_initial 1
+	section_set delivery backoff_max 2
+	ingest_examples || fail "ingest failed"
+	sk match --as-of 2026-11-01 >/dev/null || fail "match failed"
+	NDEL=$(db "SELECT count(*) FROM delivery")
+	[ "$NDEL" -gt 3 ] || fail "only $NDEL deliveries queued"
+	serve
+	aport
+	downs() { db "SELECT count(*) FROM exlog WHERE kind = 'recipient_down'"; }
+	until_ 20 at_least 1 downs || fail "no recipient_down entry"
+	until_ 20 at_least 7 received refused || fail "not probed: $(received refused) requests"
+	note "down: $(db "SELECT detail FROM exlog WHERE kind = 'recipient_down'")"
+	[ "$(downs)" -eq 1 ] || fail "$(downs) recipient_down entries"
+	[ "$(outcomes retry)" -eq 3 ] || fail "$(outcomes retry) failed attempts logged, expected the 3 that opened the outage"
+	scrape
+	[ "$(metric "schakel_recipient_down{recipient=\"$W\"}")" = 1 ] || fail "not down in /metrics: $(grep recipient metrics)"
+	[ "$(metric schakel_delivery_outage_attempts_total)" -ge 3 ] || fail "attempts not counted: $(grep outage metrics)"
+	[ "$(admin /)" = 200 ] || fail "no dashboard"
+	sed -n '/id="outages"/,/<\/section>/p' abody | grep -q "$W" || fail "the outage is not on the dashboard"
+	# the recipient answers again
+	stop "$RPID"
+	rcv --port "$RPORT"
+	until_ 40 delivered_all || fail "not all delivered: $(db "SELECT state, count(*) FROM delivery GROUP BY 1")"
+	up=$(db "SELECT detail FROM exlog WHERE kind = 'recipient_up'")
+	note "up: $up; the receiver refused $(received refused) requests"
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'recipient_up'")" -eq 1 ] || fail "no single recipient_up entry"
+	failed=$(echo "$up" | jq .failed)
+	[ "$(db "SELECT sum(attempts) FROM delivery")" -eq $((failed + NDEL)) ] ||
+		fail "attempts $(db "SELECT sum(attempts) FROM delivery") != $failed failed + $NDEL delivered"
+	[ "$failed" -ge "$(received refused)" ] || fail "$failed failed attempts counted, the receiver refused $(received refused)"
+	[ "$(outcomes retry)" -eq 3 ] || fail "$(outcomes retry) failed attempts logged"
+	[ "$(received stored)" -eq "$NDEL" ] || fail "$(received stored) stored, expected $NDEL"
+	[ "$(received duplicate)" -eq 0 ] || fail "sent twice"
+	scrape
+	[ "$(metric "schakel_recipient_down{recipient=\"$W\"}")" = 0 ] || fail "still down in /metrics"
+	sk log verify >/dev/null || fail "log verify fails"
+}
+
+test_sigterm_waits_for_deliveries_in_flight_and_records_them() {
+	serve_setup "$PKI"
+	rcv
+	pushed_to_both
+	in_flight_to_stopped_receiver
+	kill -TERM "$SPID"
+	sleep 1
+	kill -CONT "$RPID"	# the answers come while the daemon stops
+	wait "$SPID"
+	rc=$?
+	[ "$rc" -eq 0 ] || fail "serve exited $rc"
+	[ "$(received stored)" -eq 2 ] || fail "the receiver stored $(received stored), expected 2"
+	[ "$(db "SELECT count(*) FROM delivery WHERE state = 'delivered' AND attempts = 1")" -eq 2 ] ||
+		fail "the two answered are not recorded: $(db "SELECT state, attempts, count(*) FROM delivery GROUP BY 1, 2")"
+	[ "$(outcomes delivered)" -eq 2 ] || fail "$(outcomes delivered) 'delivered' entries, expected 2"
+	grep -q "waiting for the answers" "$SLOG" || fail "the daemon did not say it waited: $(tail -5 "$SLOG")"
+	serve
+	finished_cleanly
+}
+
+test_sigterm_drain_time_bounds_the_wait_for_a_receiver_that_never_answers() {
+	serve_setup "$PKI"
+	section_set delivery drain_seconds 1
+	rcv
+	pushed_to_both
+	in_flight_to_stopped_receiver
+	kill -TERM "$SPID"
+	until_ 20 eval '! kill -0 "$SPID" 2>/dev/null' || fail "the daemon still runs 20 s after SIGTERM (drain_seconds 1)"
+	wait "$SPID"
+	rc=$?
+	[ "$rc" -eq 0 ] || fail "serve exited $rc"
+	grep -q "stopping with deliveries under way" "$SLOG" || fail "the abandoned deliveries are not in the log"
+	[ "$(db "SELECT count(*) FROM delivery WHERE state = 'pending'")" -eq "$NDEL" ] || fail "not all pending"
+	kill -KILL "$RPID"	# its two connections go with it
+	wait "$RPID" 2>/dev/null
+	rcv
+	sed -i "s|127.0.0.1:[0-9]*/|127.0.0.1:$RPORT/|" "$D/schakel.conf"
+	serve
+	finished_cleanly
+}
+
 ts "disk full (2 MB tmpfs): ingest exits 1 'database or disk is full', nothing changed, log intact" test_disk_full_ingest_fails_cleanly
 ts "disk full: an upload gets a 500 JSON error, the daemon keeps serving the inbox" test_disk_full_upload_500_and_daemon_keeps_serving
 tt "database locked by another process (busy_timeout_ms 200): ingest exits 1 'database is locked', nothing written" test_database_locked_ingest_fails_nothing_written
@@ -354,3 +586,8 @@ tt "signing key a directory, garbage, empty or missing: serve refuses to start, 
 tt "signing key spoilt while running: reload refused, deliveries pending with a clear error, delivered when it is back" test_signing_key_spoilt_while_running_reload_refused
 tt "receiver killed with a delivery in flight: pending, delivered when it returns" test_receiver_killed_mid_delivery_stays_pending_then_delivered
 tt "source killed mid-page: the pull fails cleanly, no half page, no cursor move" test_source_killed_mid_page_pull_fails_stores_nothing
+ts "disk full under the daemon: /healthz 503, the outcomes held (not sent again), refusals counted, all delivered once after" test_disk_full_health_503_outcomes_held_not_sent_again
+tt "write lock held past the busy timeout: the outcome waits, nothing sent again, all delivered once after" test_write_lock_held_longer_than_busy_timeout_outcome_waits_not_resent
+tt "receiver down: one outage entry each way, probed one at a time, shown on /metrics and the dashboard" test_receiver_down_one_outage_entry_probed_one_at_a_time
+tt "SIGTERM with deliveries in flight: their answers awaited and recorded, nothing sent again" test_sigterm_waits_for_deliveries_in_flight_and_records_them
+tt "SIGTERM with a receiver that never answers: the daemon exits after drain_seconds, all delivered once after the restart" test_sigterm_drain_time_bounds_the_wait_for_a_receiver_that_never_answers
