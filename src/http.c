@@ -699,6 +699,13 @@ const char *http_req_method(const struct http_req *r) { return r->method; }
 const char *http_req_path(const struct http_req *r) { return r->target; }
 const char *http_req_query(const struct http_req *r) { return r->query; }
 const char *http_req_oin(const struct http_req *r) { return r->conn->oin; }
+
+X509 *http_req_peer_cert(const struct http_req *r)
+{
+	SSL *ssl = r->conn->srv->ctx != NULL ? bufferevent_openssl_get_ssl(r->conn->bev) : NULL;
+
+	return ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+}
 uint64_t http_req_content_length(const struct http_req *r) { return r->content_length; }
 void *http_req_data(const struct http_req *r) { return r->data; }
 void http_req_set_data(struct http_req *r, void *data) { r->data = data; }

@@ -92,6 +92,8 @@ const char *http_req_path(const struct http_req *r);	/* decoded-free, as sent */
 const char *http_req_query(const struct http_req *r);	/* after '?', or "" */
 const char *http_req_header(const struct http_req *r, const char *name);
 const char *http_req_oin(const struct http_req *r);
+/* The client's verified certificate (borrowed), or NULL. */
+X509 *http_req_peer_cert(const struct http_req *r);
 uint64_t http_req_content_length(const struct http_req *r);
 void *http_req_data(const struct http_req *r);
 void http_req_set_data(struct http_req *r, void *data);

@@ -43,7 +43,7 @@ receiver() {
 	_receivers=$((_receivers + 1))
 	RLOG=$T/receive.$_receivers.log
 	launch "$RLOG" "$SCHAKEL" receive --dir "$R" --port 0 --cert "$D/certs/server.crt" \
-		--key "$D/certs/server.key" --ca "$D/certs/ca.crt" "$@"
+		--key "$D/certs/server.key" --ca "$D/certs/ca.crt" --broker-cert "$D/certs/server.crt" "$@"
 	RPID=$LPID
 	RPORT=$LPORT
 }
@@ -59,7 +59,8 @@ serve() {	# serve: starts the daemon; SPID, SLOG (serve.N.log)
 # free_port: a port nothing listens on (a receiver's, stopped); FPORT
 free_port() {
 	launch "$T/probe.log" "$SCHAKEL" receive --dir "$T/probe" --port 0 \
-		--cert "$D/certs/server.crt" --key "$D/certs/server.key" --ca "$D/certs/ca.crt"
+		--cert "$D/certs/server.crt" --key "$D/certs/server.key" --ca "$D/certs/ca.crt" \
+		--broker-cert "$D/certs/server.crt"
 	FPORT=$LPORT
 	stop "$LPID"
 }
@@ -136,6 +137,12 @@ delivery_outcomes() {
 	db "SELECT count(*) FROM exlog WHERE kind = 'delivery' AND json_extract(detail, '$.outcome') = '$1'"
 }
 
+# pinned_xmlsec FILE: the check docs/operations.md gives a receiver: signed
+# with the broker's key, the certificate in the document ignored
+pinned_xmlsec() {
+	xmlsec1 --verify --pubkey-cert-pem "$D/certs/server.crt" --enabled-key-data key-name "$1"
+}
+
 # --- tests -------------------------------------------------------------------
 
 test_fixture_signals_delivered_signed_valid_once() {
@@ -156,7 +163,7 @@ test_fixture_signals_delivered_signed_valid_once() {
 	[ "$(duplicate_lines)" -eq 0 ] || fail "a signal was sent twice"
 	for f in $(file_of $W); do
 		[ -f "$f" ] || fail "no file for delivery ${f##*/}"
-		xmlsec1 --verify --trusted-pem "$D/certs/ca.crt" "$f" >xmlsec.out 2>&1 \
+		pinned_xmlsec "$f" >xmlsec.out 2>&1 \
 			|| { cat xmlsec.out; fail "${f##*/} does not verify with xmlsec1"; }
 		xmllint --noout --schema "$ROOT/schemas/schakel-signal.xsd" "$f" >lint.out 2>&1 \
 			|| { cat lint.out; fail "${f##*/} is not valid against schakel-signal.xsd"; }
@@ -184,7 +191,7 @@ test_bsn_only_for_the_grant_with_receive_bsn() {
 	nla=$(file_of $N ADRES_AFWIJKING)
 	[ -f "$nla" ] || fail "no file for the inspectorate's ADRES_AFWIJKING"
 	grep -q '<bsn>999993653</bsn>' "$nla" || { cat "$nla"; fail "the inspectorate's file has no <bsn>999993653</bsn>"; }
-	xmlsec1 --verify --trusted-pem "$D/certs/ca.crt" "$nla" >/dev/null 2>&1 || fail "the file with the BSN does not verify"
+	pinned_xmlsec "$nla" >/dev/null 2>&1 || fail "the file with the BSN does not verify"
 	wl=$(file_of $W ADRES_AFWIJKING)
 	[ -f "$wl" ] || fail "no file for Westland's ADRES_AFWIJKING"
 	grep -q '<person>' "$wl" || fail "Westland's ADRES_AFWIJKING has no pseudonym"
@@ -386,17 +393,9 @@ test_sigkill_mid_delivery_no_loss_no_duplicate_files() {
 	sk log verify >/dev/null || fail "log verify failed after the kill"
 }
 
-# post FILE [MESSAGE-ID|-]: POSTs FILE to the receiver as Westland; prints the status, body in ./resp
-post() {
-	local hdr=()
-	[ "${2:--}" != - ] && hdr=(-H "X-Message-Id: $2")
-	curl -s -o resp -w '%{http_code}' --cacert "$D/certs/ca.crt" \
-		--cert "$D/certs/party-$W.crt" --key "$D/certs/party-$W.key" \
-		-H 'Content-Type: application/xml' "${hdr[@]}" --data-binary "@$1" \
-		"https://127.0.0.1:$RPORT/westland"
-}
-
-test_receiver_refuses_unsigned_altered_and_unidentified() {
+# delivered_to_westland: the fixtures' signals delivered to a receiver (RPID,
+# RPORT), the daemon stopped again
+delivered_to_westland() {
 	setup
 	receiver
 	westland "$RPORT"
@@ -404,6 +403,83 @@ test_receiver_refuses_unsigned_altered_and_unidentified() {
 	serve
 	until_ 20 all_delivered || fail "not all delivered"
 	stop "$SPID"
+}
+
+# post FILE [MESSAGE-ID|-] [CERT]: POSTs FILE to the receiver with client
+# certificate CERT (default server: the broker's; party-OIN: a party's);
+# prints the status, body in ./resp
+post() {
+	local hdr=() c=${3:-server}
+	[ "${2:--}" != - ] && hdr=(-H "X-Message-Id: $2")
+	curl -s -o resp -w '%{http_code}' --cacert "$D/certs/ca.crt" \
+		--cert "$D/certs/$c.crt" --key "$D/certs/$c.key" \
+		-H 'Content-Type: application/xml' "${hdr[@]}" --data-binary "@$1" \
+		"https://127.0.0.1:$RPORT/westland"
+}
+
+# forge SIGNED OUT OIN: SIGNED with <observed> changed and signed anew by
+# the party OIN with its own certificate (of the same CA), as a party could
+forge() {
+	perl -0pe 's|<observed>(\d+)</observed>|"<observed>".($1 + 7)."</observed>"|e;
+		s|<DigestValue>[^<]*</DigestValue>|<DigestValue></DigestValue>|g;
+		s|<SignatureValue>[^<]*</SignatureValue>|<SignatureValue></SignatureValue>|g;
+		s|<X509Data>.*?</X509Data>|<X509Data/>|s' "$1" >template.xml
+	xmlsec1 --sign --privkey-pem "$D/certs/party-$3.key,$D/certs/party-$3.crt" \
+		--output "$2" template.xml 2>/dev/null
+}
+
+# A signal a party re-signed with its own certificate is a valid signature
+# of the CA, which is all `xmlsec1 --trusted-pem ca.crt` and the receiver
+# used to ask.  Only the broker's signature counts now, and only the
+# broker's connection: a party's push is refused however it is signed.
+test_receiver_refuses_a_party_resigned_signal_and_a_party_push() {
+	delivered_to_westland || return 1
+	genuine=$(file_of $W OVERBEWONING | head -1)
+	[ -f "$genuine" ] || fail "no signed file"
+	forge "$genuine" forged.xml $W || fail "cannot re-sign the signal with Westland's key"
+	grep -q "<observed>$(( $(grep -o '<observed>[0-9]*' "$genuine" | head -1 | tr -dc 0-9) + 7 ))</observed>" forged.xml || fail "the forgery did not change <observed>"
+	xmllint --noout --schema "$ROOT/schemas/schakel-signal.xsd" forged.xml 2>/dev/null || fail "the forgery is not valid"
+	# The forgery is sound by the old rule: signed by a certificate of the CA.
+	xmlsec1 --verify --trusted-pem "$D/certs/ca.crt" forged.xml >/dev/null 2>&1 || fail "the forgery does not even verify against the CA; the test would test nothing"
+	before=$(files)
+	[ "$(post forged.xml forged-1)" = 400 ] || fail "the forgery over the broker's connection: $(cat resp)"
+	contains resp "not the broker's" || return 1
+	note "re-signed by Westland: 400 $(cat resp)"
+	[ "$(post "$genuine" party-push party-$W)" = 403 ] || fail "the genuine signal pushed by Westland: $(cat resp)"
+	contains resp "is not the broker" || return 1
+	note "pushed over Westland's connection: 403 $(cat resp)"
+	[ "$(post forged.xml party-forged party-$W)" = 403 ] || fail "the forgery pushed by Westland: $(cat resp)"
+	[ "$(files)" -eq "$before" ] || fail "a refused signal was stored"
+	[ ! -e "$R/forged-1.xml" ] && [ ! -e "$R/party-push.xml" ] || fail "a refused message is on disk"
+	[ "$(post "$genuine" genuine-1)" = 201 ] || fail "the broker's genuine push was refused: $(cat resp)"
+	cmp -s "$genuine" "$R/genuine-1.xml" || fail "the genuine push was not stored as sent"
+	# The documented check: the genuine file passes, the forgery does not.
+	pinned_xmlsec "$genuine" >xmlsec.out 2>&1 || { cat xmlsec.out; fail "the documented xmlsec1 command rejects the genuine signal"; }
+	pinned_xmlsec forged.xml >xmlsec.out 2>&1 && fail "the documented xmlsec1 command accepts the forgery"
+	grep -q FAIL xmlsec.out || fail "xmlsec1 did not say FAIL: $(cat xmlsec.out)"
+	stop "$RPID"
+	# By OIN instead of by certificate: the same refusals.
+	receiver --broker-oin 00000001000000000001
+	[ "$(post forged.xml oin-forged)" = 400 ] || fail "--broker-oin: the forgery: $(cat resp)"
+	contains resp "not the broker" || return 1
+	[ "$(post "$genuine" oin-party party-$W)" = 403 ] || fail "--broker-oin: Westland's push: $(cat resp)"
+	[ "$(post "$genuine" oin-genuine)" = 201 ] || fail "--broker-oin: the genuine push: $(cat resp)"
+	[ ! -e "$R/oin-forged.xml" ] && [ ! -e "$R/oin-party.xml" ] || fail "--broker-oin: a refused message is on disk"
+}
+
+test_receiver_needs_the_broker_named() {
+	setup
+	expect_rc 2 "$SCHAKEL" receive --dir "$T/r" --port 0 --cert "$D/certs/server.crt" \
+		--key "$D/certs/server.key" --ca "$D/certs/ca.crt" >out 2>&1 || return 1
+	contains out "--broker-cert or --broker-oin is required" || return 1
+	expect_rc 1 "$SCHAKEL" receive --dir "$T/r" --port 0 --cert "$D/certs/server.crt" \
+		--key "$D/certs/server.key" --ca "$D/certs/ca.crt" --broker-cert "$D/certs/server.crt" \
+		--broker-oin $W >out 2>&1 || return 1
+	contains out "is not the certificate of OIN $W" || return 1
+}
+
+test_receiver_refuses_unsigned_altered_and_unidentified() {
+	delivered_to_westland || return 1
 	signed=$(file_of $W OVERBEWONING | head -1)
 	[ -f "$signed" ] || fail "no signed file"
 	before=$(files)
@@ -445,3 +521,5 @@ tt "400: failed at once (1 attempt), listed by --failed, sent again by retry ID 
 tt "503: retried while pending, Retry-After respected, delivered once the recipient recovers" test_503_is_retried_and_retry_after_respected
 tt "SIGKILL of the daemon mid-delivery: no loss, no duplicate files, the log verifies" test_sigkill_mid_delivery_no_loss_no_duplicate_files
 tt "the receiver refuses an unsigned signal, a byte changed after signing, a missing X-Message-Id" test_receiver_refuses_unsigned_altered_and_unidentified
+tt "the receiver refuses a signal a party re-signed and a party's push; the documented xmlsec1 command rejects the forgery" test_receiver_refuses_a_party_resigned_signal_and_a_party_push
+tt "the receiver will not start without the broker named, nor with a certificate not of --broker-oin" test_receiver_needs_the_broker_named
