@@ -100,6 +100,16 @@ static long query_long(const char *query, const char *name, long def, long max, 
 	return def;
 }
 
+/*
+ * A value from the request (a path or a segment of it) as a reason may
+ * quote it: BSN-like numbers masked (log_mask_bsn), in buf of n bytes.
+ */
+static const char *outside(const char *v, char *buf, size_t n)
+{
+	log_mask_bsn(v, buf, n);
+	return buf;
+}
+
 /* The caller's party, or NULL after a 403. */
 static const struct party *caller(struct http_req *r)
 {
@@ -129,11 +139,13 @@ static void upload_begin(struct http_req *r, const char *adapter)
 	const struct party *p = caller(r);
 	struct upload *u;
 	struct errbuf e;
+	char shown[64];
 
 	if (p == NULL)
 		return;
 	if (!strlist_has(&p->supplies, adapter)) {
-		http_reply_error(r, 403, "%s may not supply %.40s data", p->name, adapter);
+		http_reply_error(r, 403, "%s may not supply %.40s data", p->name,
+				 outside(adapter, shown, sizeof(shown)));
 		return;
 	}
 	if (http_req_content_length(r) == 0) {
@@ -151,7 +163,8 @@ static void upload_begin(struct http_req *r, const char *adapter)
 	u->fd = -1;
 	if (loader_cache_get(the_api->app->adapters, adapter, &u->la, &e) != ST_OK) {
 		/* e names the file it looked for: not for outside eyes. */
-		http_reply_error(r, 404, "no adapter '%.40s' on this exchange", adapter);
+		http_reply_error(r, 404, "no adapter '%.40s' on this exchange",
+				 outside(adapter, shown, sizeof(shown)));
 		goto out_free;
 	}
 	snprintf(u->path, sizeof(u->path), "%s/upload-XXXXXX", the_api->spool);
@@ -429,6 +442,7 @@ static void feedback_end(struct http_req *r)
 	const char *outcome = NULL, *note = "";
 	json_error_t jerr;
 	struct errbuf e;
+	char shown[64];
 	int64_t fid;
 	bool routed;
 	json_t *o;
@@ -454,7 +468,8 @@ static void feedback_end(struct http_req *r)
 		goto out_free;
 	}
 	if (!routed) {
-		http_reply_error(r, 404, "no signal %s in this party's inbox", b->id);
+		http_reply_error(r, 404, "no signal %s in this party's inbox",
+				 outside(b->id, shown, sizeof(shown)));
 		goto out_free;
 	}
 	if (feedback_store(b->id, http_req_oin(r), outcome, note, &fid, &e) != ST_OK)
@@ -537,14 +552,17 @@ static bool method_is(struct http_req *r, const char *m)
 {
 	if (strcmp(http_req_method(r), m) == 0)
 		return true;
-	http_reply_error(r, 405, "%s is not allowed here; use %s", http_req_method(r), m);
+	char shown[64];
+
+	http_reply_error(r, 405, "%s is not allowed here; use %s",
+			 outside(http_req_method(r), shown, sizeof(shown)), m);
 	return false;
 }
 
 static void on_begin(struct http_req *r)
 {
 	const char *path = http_req_path(r);
-	char seg[64];
+	char seg[64], shown[128];
 
 	if (route_match(path, "/v1/uploads/", "", seg, sizeof(seg))) {
 		if (method_is(r, "POST"))
@@ -559,7 +577,8 @@ static void on_begin(struct http_req *r)
 		if (method_is(r, "GET"))
 			log_list(r);
 	} else {
-		http_reply_error(r, 404, "no such endpoint: %.100s", path);
+		http_reply_error(r, 404, "no such endpoint: %.100s",
+				 outside(path, shown, sizeof(shown)));
 	}
 }
 
@@ -611,10 +630,11 @@ static void on_refused(void *arg, const char *oin, const char *method, const cha
 	char code[8], clean[256], why[512];
 
 	snprintf(code, sizeof(code), "%d", status);
-	/* Outside text (the path, and reasons quoting it): no controls, no
-	 * BSN, in the exchange log too. */
+	/* Outside text: the path has no controls and no BSN, in the exchange
+	 * log too; a reason quotes outside values masked already (outside()),
+	 * its own numbers (sizes, limits) stay as they are. */
 	log_clean(path, clean, sizeof(clean));
-	log_clean(reason, why, sizeof(why));
+	log_clean_controls(reason, why, sizeof(why));
 	path = clean;
 	reason = why;
 	log_event(LV_WARN, "http", "refused", "party", oin != NULL ? oin : "-",

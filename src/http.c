@@ -19,6 +19,7 @@
 #include <event2/listener.h>
 
 #include "http.h"
+#include "log.h"
 #include "tls.h"
 
 enum conn_state {
@@ -350,7 +351,10 @@ static int check_framing(struct conn *c)
 	errno = 0;
 	r->content_length = strtoull(cl, &end, 10);
 	if (!isdigit((unsigned char)*cl) || *end != '\0' || errno != 0) {
-		http_reply_error(r, 400, "Content-Length '%.32s' is not a number", cl);
+		char shown[40];
+
+		log_mask_bsn(cl, shown, sizeof(shown));	/* outside text */
+		http_reply_error(r, 400, "Content-Length '%.32s' is not a number", shown);
 		return -1;
 	}
 	if (r->content_length > c->srv->lim.max_body_bytes) {

@@ -653,7 +653,7 @@ test_json_log_lines_are_json_without_personal_data_or_keys() {
 	# The refusal of the path with a BSN-like number and control characters.
 	jq -c 'select(.msg == "refused" and (.path | startswith("/v1/x")))' "$SLOG" >refused
 	[ "$(wc -l <refused)" -eq 2 ] || fail "$(wc -l <refused) refusals of /v1/x... logged, expected 2"
-	jq -se 'all(.[]; .path | test("^/v1/x\\*{9}") and (explode | all(. >= 32 and . != 127)))' refused >/dev/null ||
+	jq -se 'all(.[]; .path | test("^/v1/x\\[BSN\\?\\]") and (explode | all(. >= 32 and . != 127)))' refused >/dev/null ||
 		fail "the path is not masked and cleaned: $(cat refused)"
 	jq -se 'all(.[]; .reason | test("999900006") | not)' refused >/dev/null || fail "the reason has the number"
 	grep -q '"level":"debug"\|"level":"info"' "$SLOG" || fail "no info lines"
@@ -671,7 +671,7 @@ test_logfmt_log_lines_start_with_time_without_personal_data_or_keys() {
 		fail "a line is not time= level= subsys= msg=: $(grep -vE '^time=\S+ level=\S+ subsys=\S+ msg=' "$SLOG" | head -2)"
 	grep 'msg=refused .*path=/v1/x' "$SLOG" >refused
 	[ "$(wc -l <refused)" -eq 2 ] || fail "$(wc -l <refused) refusals of /v1/x... logged, expected 2"
-	grep -q 'path=/v1/x\*\*\*\*\*\*\*\*\* ' refused || fail "the path is not masked: $(cat refused)"
+	grep -qF 'path=/v1/x[BSN?]' refused || fail "the path is not masked: $(cat refused)"
 	no_secrets "$SLOG"
 }
 
@@ -687,9 +687,57 @@ test_refusal_log_entry_masks_bsn_and_control_characters() {
 	head -1 raw.out | grep -q '^HTTP/1.1 404' || fail "not refused 404: $(head -c 200 raw.out)"
 	sk log --format json --kind refusal >entry || fail "log failed"
 	[ "$(wc -l <entry)" -eq 1 ] || fail "$(wc -l <entry) refusal entries"
-	jq -e '.subject | test("^/v1/x\\*{9}")' entry >/dev/null || fail "the subject is not masked: $(cat entry)"
+	jq -e '.subject | test("^/v1/x\\[BSN\\?\\]")' entry >/dev/null || fail "the subject is not masked: $(cat entry)"
 	jq -e '[.. | strings | select(test("999900006") or (explode | any(. < 32 or . == 127)))] | length == 0' entry >/dev/null ||
 		fail "the refusal's log entry keeps the number or control characters: $(jq -c .detail entry)"
+}
+
+# Stored log data is served as it was stored, digits and all: a signal id
+# with 9-digit runs in it and 9-digit sizes (once `d251e********cbd…` and
+# `*********`).  Only a BSN-like number from outside (a path, a rejected
+# value) is masked, as [BSN?], which no id, count or size can be.
+test_log_data_served_unchanged_only_outside_bsn_masked() {
+	local id=d251e123456789cbd69d5819c9ee4fb3 f
+	setup
+	conf_set server max_body_bytes 100000000
+	parties
+	serve
+	want 404 $W "/v1/signals/$id/feedback" --data '{"outcome":"bevestigd"}' || return 1
+	printf 'POST /v1/uploads/brp HTTP/1.1\r\nHost: x\r\nContent-Length: 123456789\r\nConnection: close\r\n\r\n' |
+		timeout 10 openssl s_client -quiet -connect "127.0.0.1:$PORT" -CAfile "$D/certs/ca.crt" \
+			-cert "$D/certs/party-$W.crt" -key "$D/certs/party-$W.key" >raw.out 2>/dev/null
+	head -1 raw.out | grep -q '^HTTP/1.1 413' || fail "not refused 413: $(head -c 200 raw.out)"
+	want 404 $W "/v1/signals/999900006/feedback" --data '{"outcome":"bevestigd"}' || return 1
+	{ head -1 "$FIX/huisvesting.csv"
+	  echo '1783;1783200000000010;2671AB;10;;;Naaldwijk;999900006;woonfunctie;;V-2025-001;2027-01-01'
+	} >h.csv
+	want 200 $N /v1/uploads/huisvesting --data-binary @h.csv || return 1
+	want 200 $W "/v1/log?limit=1000" || return 1
+	jq -c '.entries[]' body >api.jsonl
+	want 200 $N "/v1/log?limit=1000" || return 1
+	jq -c '.entries[]' body >>api.jsonl
+	sk log --format json >cli.jsonl || fail "schakel log failed"
+	[ "$(admin /api/log admin.json)" = 200 ] || fail "/api/log: $(cat admin.json)"
+	jq -c '.entries[]' admin.json >admin.jsonl
+	for f in api cli admin; do
+		jq -e --arg id "$id" -s '[.[] | select(.subject == "/v1/signals/\($id)/feedback"
+			and .detail.reason == "no signal \($id) in this party'"'"'s inbox")] | length == 1' $f.jsonl >/dev/null ||
+			fail "$f: the signal id is not served as stored: $(grep -F feedback $f.jsonl | head -2)"
+		jq -e -s '[.[] | select(.subject == "/v1/uploads/brp" and .detail.status == 413 and
+			.detail.reason == "the body is 123456789 bytes; at most 100000000 are accepted")] | length == 1' $f.jsonl >/dev/null ||
+			fail "$f: the sizes are not served as stored: $(grep -F 413 $f.jsonl | head -1)"
+		jq -e -s '[.[] | select(.subject == "/v1/signals/[BSN?]/feedback" and
+			.detail.reason == "no signal [BSN?] in this party'"'"'s inbox")] | length == 1' $f.jsonl >/dev/null ||
+			fail "$f: the BSN in the path is not masked as [BSN?]: $(grep -F /v1/signals/ $f.jsonl | tail -1)"
+		jq -e -s '[.[] | select(.kind == "reject" and .detail.reason ==
+			"oppervlakte_m2 '"'"'[BSN?]'"'"' is not a whole number from 1 to 1000000")] | length == 1' $f.jsonl >/dev/null ||
+			fail "$f: the rejected value is not masked as [BSN?]: $(grep -F reject $f.jsonl | head -1)"
+		grep -q 999900006 $f.jsonl && fail "$f: the BSN-like number is served"
+		grep -qF '**' $f.jsonl && fail "$f: asterisks: $(grep -F '**' $f.jsonl | head -1)"
+	done
+	sk log >table.txt || fail "schakel log (table) failed"
+	grep -qF "$id" table.txt || fail "the table does not show the signal id: $(grep -F feedback table.txt)"
+	grep -qF 123456789 table.txt || fail "the table does not show the size"
 }
 
 tt "log fixture: 4 ingests, 2 rejects, match, 6 signals, 5 deliveries, 1 refusal" test_log_fixture_has_the_known_entries
@@ -714,3 +762,4 @@ tt "inzage 999993653: registration, finding, both signals and where they went; J
 tt "[log] format = json: every line JSON with time/level/subsys/msg; no BSN, control character or key" test_json_log_lines_are_json_without_personal_data_or_keys
 tt "[log] format = logfmt: every line starts with time=; no BSN, control character or key" test_logfmt_log_lines_start_with_time_without_personal_data_or_keys
 tt "the exchange log's refusal entry masks a BSN-like number and control characters" test_refusal_log_entry_masks_bsn_and_control_characters
+tt "log data is served as stored by /v1/log, schakel log and /api/log; only a BSN from outside is masked, as [BSN?]" test_log_data_served_unchanged_only_outside_bsn_masked
