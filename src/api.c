@@ -19,6 +19,7 @@
 #include <libxml/xmlwriter.h>
 
 #include "api.h"
+#include "disclose.h"
 #include "exlog.h"
 #include "log.h"
 #include "ingest.h"
@@ -281,6 +282,7 @@ struct inbox {
 	xmlTextWriterPtr xml;
 	int64_t last;
 	bool failed;
+	struct disclosures shown;	/* logged before the page is served */
 };
 
 /* The BSN itself, where the grant allows it (bsn NUL-terminated). */
@@ -316,8 +318,24 @@ static int inbox_signal(void *arg, const struct signal *sig)
 		json_array_append_new(in->list, o);
 	}
 	memset(bsn, 0, sizeof(bsn));
+	if (rc == 0 && disclose_add(&in->shown, sig->id, with_bsn) != ST_OK)
+		rc = -1;
 	in->failed = rc != 0;
 	return rc;
+}
+
+/* Logs the page's disclosures; false after a 500 (then nothing is served). */
+static bool inbox_disclosed(struct http_req *r, struct inbox *in, const char *format)
+{
+	struct errbuf e;
+	enum status st = disclose_inbox(the_api->app->store, in->party->oin, format, &in->shown,
+					&e);
+
+	disclose_free(&in->shown);
+	if (st != ST_OK)
+		http_reply_error(r, 500, "the disclosure cannot be logged, so nothing is served: "
+				 "%s", e.msg);
+	return st == ST_OK;
 }
 
 static void inbox_xml(struct http_req *r, struct inbox *in, struct signal_filter *f)
@@ -337,11 +355,16 @@ static void inbox_xml(struct http_req *r, struct inbox *in, struct signal_filter
 	if (store_signals(the_api->app->store, f, inbox_signal, in, &e) != ST_OK) {
 		xmlFreeTextWriter(in->xml);
 		xmlBufferFree(buf);
+		disclose_free(&in->shown);
 		http_reply_error(r, 500, "%s", in->failed ? "out of memory" : e.msg);
 		return;
 	}
 	xmlTextWriterEndDocument(in->xml);
 	xmlFreeTextWriter(in->xml);
+	if (!inbox_disclosed(r, in, "xml")) {
+		xmlBufferFree(buf);
+		return;
+	}
 	{
 		char next[64];	/* the XML has no place for the cursor: a header */
 
@@ -381,7 +404,12 @@ static void inbox(struct http_req *r)
 	in.list = json_array();
 	if (store_signals(the_api->app->store, &f, inbox_signal, &in, &e) != ST_OK) {
 		json_decref(in.list);
+		disclose_free(&in.shown);
 		http_reply_error(r, 500, "%s", in.failed ? "out of memory" : e.msg);
+		return;
+	}
+	if (!inbox_disclosed(r, &in, "json")) {
+		json_decref(in.list);
 		return;
 	}
 	http_reply_json(r, 200, json_pack("{s:o, s:I}", "signals", in.list,

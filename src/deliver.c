@@ -9,6 +9,7 @@
 #include <libxml/xmlwriter.h>
 
 #include "deliver.h"
+#include "disclose.h"
 #include "exlog.h"
 #include "log.h"
 #include "output.h"
@@ -20,6 +21,7 @@ struct flight {
 	struct deliverer *d;
 	struct delivery_row row;
 	bool fresh;		/* started by this scan: build its next ahead */
+	bool bsn;		/* the message holds the BSN itself */
 	struct flight *next;
 };
 
@@ -117,9 +119,12 @@ xmlDocPtr deliver_document(struct app *app, const struct signal *sig, const stru
 	return doc;
 }
 
-/* Stores an attempt's outcome and its log entry in one transaction. */
+/*
+ * Stores an attempt's outcome and its log entry in one transaction; a
+ * delivered message (with the BSN or not: bsn) is a disclosure too.
+ */
 static void record_outcome(struct deliverer *d, const struct delivery_row *row,
-			   const struct fetch_result *r, const char *outcome)
+			   const struct fetch_result *r, const char *outcome, bool bsn)
 {
 	struct store *s = d->app->store;
 	struct errbuf e;
@@ -134,6 +139,8 @@ static void record_outcome(struct deliverer *d, const struct delivery_row *row,
 				   "bytes", (json_int_t)(r ? r->bytes : 0),
 				   "error", row->last_error[0] ? row->last_error : NULL,
 				   "outcome", outcome), &e) != ST_OK ||
+	    (strcmp(outcome, "delivered") == 0 &&
+	     disclose_push(s, row->oin, row->signal_id, row->message_id, bsn, &e) != ST_OK) ||
 	    store_commit(s, &e) != ST_OK) {
 		store_rollback(s);
 		log_event(LV_ERROR, "deliver", "cannot record the outcome; it will be sent again",
@@ -194,7 +201,7 @@ static void on_done(void *arg, const struct fetch_result *r)
 			 "recipient", r->status);
 		outcome = "failed";
 	}
-	record_outcome(d, row, r, outcome);
+	record_outcome(d, row, r, outcome, fl->bsn);
 	{
 		char status[8];
 
@@ -226,7 +233,7 @@ static void fail_now(struct deliverer *d, struct delivery_row *row, const char *
 {
 	snprintf(row->state, sizeof(row->state), "failed");
 	snprintf(row->last_error, sizeof(row->last_error), "%s", why);
-	record_outcome(d, row, NULL, "failed");
+	record_outcome(d, row, NULL, "failed", false);
 }
 
 /*
@@ -349,6 +356,8 @@ static int start(void *arg, const struct delivery_row *row)
 	}
 	fl->d = d;
 	fl->row = copy;
+	/* what the recipient gets: only a granted BSN is written as <bsn> */
+	fl->bsn = strstr((const char *)body, "<bsn>") != NULL;
 	snprintf(hdr_id, sizeof(hdr_id), "X-Message-Id: %s", row->message_id);
 	snprintf(hdr_sig, sizeof(hdr_sig), "X-Signal-Id: %s", row->signal_id);
 	struct fetch_req req = {

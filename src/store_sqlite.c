@@ -2173,6 +2173,12 @@ static const char *const inzage_sql[] = {
 	"SELECT 'routed', s.created, s.id, NULL, r.oin, 'inbox', r.oin, s.id"
 	" FROM signal_recipient r JOIN signal s ON s.seq = r.signal_seq"
 	" WHERE s.id IN (SELECT id FROM temp.inzage_signals)",
+	/* each time one of those signals was handed to a recipient (disclose.c) */
+	"SELECT 'disclosure', x.at, x.subject, NULL, x.party,"
+	" (x.detail ->> '$.via') || CASE WHEN x.detail ->> '$.bsn' THEN ', with the BSN'"
+	" ELSE ', without the BSN' END, x.party, x.subject FROM exlog x"
+	" WHERE x.kind = 'disclosure' AND x.subject IN (SELECT id FROM temp.inzage_signals)"
+	" ORDER BY x.seq",
 };
 
 enum status store_inzage(struct store *s, const uint8_t pseudonym[PSEUDONYM_LEN],

@@ -6,23 +6,24 @@
 # respected), SIGKILL of the daemon mid-delivery, and what the receiver
 # refuses.
 #
-# Needs curl, sqlite3, xmllint and xmlsec1; python3 for the one part that
+# Needs curl, sqlite3, xmllint, xmlsec1, jq and perl; python3 for the one part that
 # needs a server answering 503 with Retry-After (skipped without it).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/servers.sh"
 
 W=00000001000000001783	# Gemeente Westland, gemeenten 1783
 N=00000001003214345000	# Nederlandse Arbeidsinspectie, national
+V=00000001000000000983	# Gemeente Venlo, gemeenten 0983
 
 MISSING=
-for tool in curl sqlite3 xmllint xmlsec1; do
+for tool in curl sqlite3 xmllint xmlsec1 jq perl; do
 	command -v $tool >/dev/null || MISSING="$MISSING $tool"
 done
 
 # One PKI per script run, copied into each data directory.
 PKI=$TMP/pki
 if [ -z "$MISSING" ]; then
-	"$ROOT/certs/mkcerts.sh" "$PKI" $W:Westland $N:NLA >/dev/null ||
+	"$ROOT/certs/mkcerts.sh" "$PKI" $W:Westland $N:NLA $V:Venlo >/dev/null ||
 		{ echo "Bail out! certs/mkcerts.sh failed"; exit 1; }
 fi
 
@@ -49,11 +50,12 @@ receiver() {
 }
 
 _serves=0
-serve() {	# serve: starts the daemon; SPID, SLOG (serve.N.log)
+serve() {	# serve: starts the daemon; SPID, SLOG (serve.N.log), SPORT (the API's)
 	_serves=$((_serves + 1))
 	SLOG=$T/serve.$_serves.log
 	launch "$SLOG" "$SCHAKEL" -D "$D" serve --port 0
 	SPID=$LPID
+	SPORT=$LPORT
 }
 
 # free_port: a port nothing listens on (a receiver's, stopped); FPORT
@@ -514,6 +516,76 @@ test_receiver_refuses_unsigned_altered_and_unidentified() {
 	[ -f "$R/test-control.xml" ] || fail "the control was not stored"
 }
 
+# inbox OIN [ACCEPT]: GET /v1/signals?limit=1000 as OIN into ./inbox.OIN; fails unless 200
+inbox() {
+	local got
+	got=$(curl -s -o "inbox.$1" -w '%{http_code}' --cacert "$D/certs/ca.crt" \
+		--cert "$D/certs/party-$1.crt" --key "$D/certs/party-$1.key" ${2:+-H "Accept: $2"} \
+		"https://127.0.0.1:$SPORT/v1/signals?limit=1000")
+	[ "$got" = 200 ] || fail "the inbox of $1: $got $(cat "inbox.$1")"
+}
+
+# disclosures OIN: the disclosure entries with OIN as party, one line each:
+# "SIGNAL VIA BSN FORMAT-OR-MESSAGE", sorted
+disclosures() {
+	db "SELECT subject, detail ->> '$.via', CASE WHEN detail ->> '$.bsn' THEN 'bsn' ELSE 'no-bsn' END,
+	    coalesce(detail ->> '$.format', detail ->> '$.message') FROM exlog
+	    WHERE kind = 'disclosure' AND party = '$1'" | tr '|' ' ' | sort
+}
+
+# Every signal handed out is logged: per signal and recipient, inbox
+# (JSON and XML) and push, with whether the BSN was in it; and inzage of the
+# person lists each.  Westland reads its inbox as JSON with receive_bsn,
+# Venlo as XML without, the inspectorate gets ADRES_AFWIJKING pushed with it.
+test_every_disclosure_logged_with_its_bsn_flag_and_in_inzage() {
+	setup
+	receiver
+	party $W "Gemeente Westland" gemeenten=1783 receives=all receive_bsn=true
+	party $V "Gemeente Venlo" gemeenten=0983 receives=all
+	party $N "Nederlandse Arbeidsinspectie" receives=ADRES_AFWIJKING receive_bsn=true \
+		"push_url=https://127.0.0.1:$RPORT/nla"
+	signals_of_fixtures
+	aa=$(sk signals --format json --rule ADRES_AFWIJKING | jq -r .id)
+	[ -n "$aa" ] || fail "no ADRES_AFWIJKING signal"
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'disclosure'")" -eq 0 ] || fail "disclosures before anything was disclosed"
+	serve
+	until_ 20 all_delivered || fail "the push was not delivered"
+	inbox $W
+	inbox $V application/xml
+	# What each got, from the answers themselves.
+	jq -r '.signals[] | "\(.id) inbox \(if has("bsn") then "bsn" else "no-bsn" end) json"' "inbox.$W" | sort >want.$W
+	xmllint --xpath '//*[local-name()="signaal"]/*[local-name()="id"]/text()' "inbox.$V" | tr -s ' \n' '\n' |
+		grep . | sed 's/$/ inbox no-bsn xml/' | sort >want.$V
+	grep -q 999993653 "inbox.$V" && fail "Venlo got the BSN"
+	[ "$(wc -l <want.$W)" -ge 5 ] && [ "$(wc -l <want.$V)" -ge 2 ] || fail "$(wc -l <want.$W) and $(wc -l <want.$V) signals in the inboxes"
+	grep -qx "$aa inbox bsn json" want.$W || fail "Westland's ADRES_AFWIJKING has no BSN: $(cat want.$W)"
+	[ "$(grep -c ' bsn ' want.$W)" -eq 1 ] || fail "Westland has the BSN in other signals too"
+	echo "$aa push bsn $(db "SELECT message_id FROM delivery WHERE oin = '$N'")" >want.$N
+	grep -q '<bsn>999993653</bsn>' "$(file_of $N)" || fail "the push has no BSN"
+	stop "$SPID"
+	for who in $W $V $N; do
+		disclosures $who >got.$who
+		diff want.$who got.$who >diff.out || fail "the disclosures of $who are not what it got: $(cat diff.out)"
+	done
+	total=$(cat want.$W want.$V want.$N | wc -l)
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'disclosure'")" -eq "$total" ] || fail "not exactly $total disclosure entries"
+	note "$total disclosure entries: $(wc -l <want.$W) Westland (JSON), $(wc -l <want.$V) Venlo (XML), 1 push"
+	sk log verify >/dev/null || fail "log verify failed"
+	# The person of ADRES_AFWIJKING: each disclosure of each of their signals.
+	sk inzage 999993653 --format json >inzage.json || fail "inzage failed"
+	jq -r '.exchanges[] | select(.kind == "disclosure") | "\(.signal) \(.party) \(.via)"' inzage.json | sort >inzage.got
+	grep -qx "$aa $W inbox, with the BSN" inzage.got || fail "inzage does not list Westland's read: $(cat inzage.got)"
+	grep -qx "$aa $V inbox, without the BSN" inzage.got || fail "inzage does not list Venlo's read: $(cat inzage.got)"
+	grep -qx "$aa $N push, with the BSN" inzage.got || fail "inzage does not list the push: $(cat inzage.got)"
+	# and nothing else than the log holds for those signals
+	for sig in $(cut -d' ' -f1 inzage.got | sort -u); do
+		[ "$(grep -c "^$sig " inzage.got)" -eq "$(db "SELECT count(*) FROM exlog WHERE kind = 'disclosure' AND subject = '$sig'")" ] ||
+			fail "inzage lists $(grep -c "^$sig " inzage.got) disclosures of $sig, the log has more or fewer"
+	done
+	sk inzage 999993653 >inzage.txt || fail "inzage (text) failed"
+	grep -q "^disclosure .*$aa .*$W (inbox, with the BSN)" inzage.txt || fail "the text inzage does not show the disclosure: $(grep disclosure inzage.txt | head -3)"
+}
+
 tt "the fixtures' signals reach the receiver once each, signed and valid; deliveries and log say delivered" test_fixture_signals_delivered_signed_valid_once
 tt "the BSN only for the grant with receive_bsn = true" test_bsn_only_for_the_grant_with_receive_bsn
 tt "a recipient down, then back: pending with the error, then everything exactly once" test_recipient_down_then_back_gets_everything_once
@@ -522,4 +594,5 @@ tt "503: retried while pending, Retry-After respected, delivered once the recipi
 tt "SIGKILL of the daemon mid-delivery: no loss, no duplicate files, the log verifies" test_sigkill_mid_delivery_no_loss_no_duplicate_files
 tt "the receiver refuses an unsigned signal, a byte changed after signing, a missing X-Message-Id" test_receiver_refuses_unsigned_altered_and_unidentified
 tt "the receiver refuses a signal a party re-signed and a party's push; the documented xmlsec1 command rejects the forgery" test_receiver_refuses_a_party_resigned_signal_and_a_party_push
+tt "every disclosure is logged (inbox JSON and XML, push) with its BSN flag, and inzage lists each" test_every_disclosure_logged_with_its_bsn_flag_and_in_inzage
 tt "the receiver will not start without the broker named, nor with a certificate not of --broker-oin" test_receiver_needs_the_broker_named
