@@ -801,7 +801,7 @@ static const struct command commands[] = {
 	  "                   feedback, refusal, disclosure, inzage, purge\n"
 	  "  --party OIN      entries in which that party takes part\n"
 	  "  --source NAME    a pulled source, or an adapter\n"
-	  "  --recipient OIN  deliveries to, and signals for, that party\n"
+	  "  --recipient OIN  deliveries and disclosures to, and signals for, that party\n"
 	  "  --status S       an HTTP status (401) or an outcome (delivered, failed, stored)\n"
 	  "  --since T, --until T   ISO 8601 times (2026-11-01 or 2026-11-01T08:00:00Z)\n"
 	  "  --id ID          a message id, signal id, or upload/ingest number\n"

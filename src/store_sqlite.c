@@ -2045,9 +2045,9 @@ static const struct {
 	{ offsetof(struct log_filter, kind), ":kind", "kind = :kind" },
 	{ offsetof(struct log_filter, source), ":source", "json_extract(detail, '$.source') ="
 	  " :source OR json_extract(detail, '$.adapter') = :source" },
-	{ offsetof(struct log_filter, recipient), ":recipient", "(kind = 'delivery' AND party ="
-	  " :recipient) OR (kind = 'signal' AND EXISTS (SELECT 1 FROM json_each(detail,"
-	  " '$.recipients') WHERE value = :recipient))" },
+	{ offsetof(struct log_filter, recipient), ":recipient", "(kind IN ('delivery',"
+	  " 'disclosure') AND party = :recipient) OR (kind = 'signal' AND EXISTS (SELECT 1"
+	  " FROM json_each(detail, '$.recipients') WHERE value = :recipient))" },
 	{ offsetof(struct log_filter, status), ":status", "CAST(json_extract(detail, '$.status')"
 	  " AS TEXT) = :status OR json_extract(detail, '$.outcome') = :status" },
 	{ offsetof(struct log_filter, since), ":since", "at >= :since" },

@@ -42,7 +42,7 @@ test_log_fixture_has_the_known_entries() {
 	want 403 $V /v1/uploads/inspectie --data-binary "@$FIX/inspectie.json"
 	stop "$SPID"
 	db "SELECT kind || ' ' || count(*) FROM exlog GROUP BY kind ORDER BY kind" | tr '\n' ',' >kinds
-	[ "$(cat kinds)" = "delivery 5,ingest 4,match 1,refusal 1,reject 2,signal 6," ] ||
+	[ "$(cat kinds)" = "delivery 5,disclosure 5,ingest 4,match 1,refusal 1,reject 2,signal 6," ] ||
 		fail "the log holds $(cat kinds)"
 	touch "$LOGFIX/ready"
 }
@@ -76,8 +76,8 @@ fixture() {	# the log fixture is there, or this test fails
 
 test_log_kind_filter() {
 	fixture
-	sel 19
-	for kn in signal:6 ingest:4 reject:2 match:1 delivery:5 refusal:1 feedback:0 pull:0 upload:0; do
+	sel 24
+	for kn in signal:6 ingest:4 reject:2 match:1 delivery:5 disclosure:5 refusal:1 feedback:0 pull:0 upload:0; do
 		sel "${kn#*:}" --kind "${kn%:*}"
 		[ "${kn#*:}" -eq 0 ] || only .kind "${kn%:*}"
 	done
@@ -92,9 +92,10 @@ test_log_party_filter() {
 	[ "$(grep -c '"kind":"refusal"' sel.out)" -eq 1 ] || fail "--party Venlo lacks its refusal"
 	[ "$(grep -c '"kind":"signal"' sel.out)" -eq 2 ] || fail "--party Venlo: not its 2 signals"
 	grep -q "\"party\":\"$V\".*\"status\":403" sel.out || fail "the refusal is not Venlo's 403"
-	# Westland: 5 deliveries to it and the 5 signals for it.
-	sel 10 --party $W
+	# Westland: 5 deliveries to it (each a disclosure too) and the 5 signals for it.
+	sel 15 --party $W
 	[ "$(grep -c '"kind":"delivery"' sel.out)" -eq 5 ] || fail "--party Westland: not 5 deliveries"
+	[ "$(grep -c '"kind":"disclosure"' sel.out)" -eq 5 ] || fail "--party Westland: not 5 disclosures"
 	sel 5 --party $N
 	only .kind signal
 	sel 0 --party 00000009999999999999
@@ -115,8 +116,10 @@ test_log_source_filter() {
 
 test_log_recipient_filter() {
 	fixture
-	sel 10 --recipient $W	# 5 deliveries to Westland and its 5 signals
+	sel 15 --recipient $W	# 5 deliveries to Westland, their 5 disclosures, its 5 signals
 	[ "$(grep -c '"kind":"delivery"' sel.out)" -eq 5 ] || fail "--recipient Westland: not 5 deliveries"
+	[ "$(jq -r 'select(.kind == "disclosure") | "\(.detail.via) \(.detail.bsn)"' sel.out | sort | uniq -c | xargs)" = "5 push false" ] ||
+		fail "--recipient Westland: not 5 push disclosures without the BSN"
 	[ "$(jq -r 'select(.kind == "delivery") | .detail.recipient' sel.out | sort -u)" = $W ] ||
 		fail "--recipient Westland: a delivery to another"
 	sel 2 --recipient $V	# its signals, not its refusal
@@ -143,13 +146,13 @@ test_log_status_filter() {
 test_log_time_range_filter() {
 	fixture
 	t1=$(cat "$LOGFIX/t1")
-	sel 6 --since "$t1"	# what the daemon did
-	[ "$(jq -r .kind sel.out | sort | uniq -c | xargs)" = "5 delivery 1 refusal" ] ||
+	sel 11 --since "$t1"	# what the daemon did
+	[ "$(jq -r .kind sel.out | sort | uniq -c | xargs)" = "5 delivery 5 disclosure 1 refusal" ] ||
 		fail "--since $t1: $(jq -r .kind sel.out | sort | uniq -c | xargs)"
 	sel 13 --until "$t1"	# what was done by hand before
-	jq -se 'all(.[]; .kind != "delivery" and .kind != "refusal")' sel.out >/dev/null || fail "--until $t1 has daemon entries"
+	jq -se 'all(.[]; .kind != "delivery" and .kind != "refusal" and .kind != "disclosure")' sel.out >/dev/null || fail "--until $t1 has daemon entries"
 	sel 0 --since "$t1" --until "$t1"
-	sel 19 --since "$TODAY"
+	sel 24 --since "$TODAY"
 	sel 0 --until "$(day -1)"
 	sel 0 --since "$(day 1)"
 	sel 13 --since "$TODAY" --until "${t1}Z"
@@ -171,8 +174,8 @@ test_log_id_filter() {
 	sel 1 --id "$mid"
 	only .kind delivery
 	only .subject "$mid"
-	sel 2 --id "$sid"	# the signal and its delivery
-	[ "$(jq -r .kind sel.out | sort | xargs)" = "delivery signal" ] || fail "--id SIGNAL: $(jq -r .kind sel.out | xargs)"
+	sel 3 --id "$sid"	# the signal, its delivery and its disclosure
+	[ "$(jq -r .kind sel.out | sort | xargs)" = "delivery disclosure signal" ] || fail "--id SIGNAL: $(jq -r .kind sel.out | xargs)"
 	# An ingest number: the ingest and the record rejected in it.
 	sel 2 --id 1
 	[ "$(jq -r .kind sel.out | sort | xargs)" = "ingest reject" ] || fail "--id 1: $(jq -r .kind sel.out | xargs)"
@@ -558,9 +561,9 @@ test_inzage_lists_a_person_in_two_sources() {
 	done
 	grep -q 'OVERBEWONING\|GEEN_VERGUNNING\|2671A' text && fail "the report has exchanges that do not concern the person"
 	n=$(sed -n 's/^\([0-9]*\) exchanges concerned this person$/\1/p' text)
-	[ -n "$n" ] && [ "$n" -eq "$(grep -cE '^(registration|finding|signal|delivery|routed) ' text)" ] ||
+	[ -n "$n" ] && [ "$n" -eq "$(grep -cE '^(registration|finding|signal|delivery|routed|disclosure) ' text)" ] ||
 		fail "the count line ($n) is not the number of lines"
-	note "inzage 999993653: $(grep -oE '^(registration|finding|signal|delivery|routed) ' text | sort | uniq -c | xargs)"
+	note "inzage 999993653: $(grep -oE '^(registration|finding|signal|delivery|routed|disclosure) ' text | sort | uniq -c | xargs)"
 	# JSON: the same items.
 	expect_rc 0 sk inzage --format json 999993653 >j || fail "inzage --format json failed"
 	jq -e --arg ps "$ps" '.pseudonym == $ps' j >/dev/null || fail "JSON: another pseudonym"
@@ -574,7 +577,7 @@ test_inzage_lists_a_person_in_two_sources() {
 		fail "JSON lacks the finding"
 	jq -e '[.exchanges[] | select(.kind == "signal") | .source] | sort == ["ADRES_AFWIJKING", "ONDERREGISTRATIE"]' j >/dev/null ||
 		fail "JSON lacks the signals"
-	[ "$(jq -r '.exchanges[] | .kind' j | sort | uniq -c | xargs)" = "$(grep -oE '^(registration|finding|signal|delivery|routed) ' text | sort | uniq -c | xargs)" ] ||
+	[ "$(jq -r '.exchanges[] | .kind' j | sort | uniq -c | xargs)" = "$(grep -oE '^(registration|finding|signal|delivery|routed|disclosure) ' text | sort | uniq -c | xargs)" ] ||
 		fail "JSON and text list other kinds"
 	# The BSN is nowhere in the data directory; the requests are logged by pseudonym.
 	grep -rla 999993653 "$D" >found && fail "the BSN is in $(cat found)"
