@@ -25,6 +25,8 @@
 #include "ingest.h"
 #include "loader.h"
 #include "match.h"
+#include "metrics.h"
+#include "noise.h"
 #include "output.h"
 
 #define MAX_LIMIT 1000
@@ -34,6 +36,7 @@
 
 struct api {
 	struct app *app;
+	struct noise *noise;	/* refusals of unidentified clients, not yet logged */
 	char spool[4200];
 };
 
@@ -62,17 +65,39 @@ struct api *api_new(struct app *app, struct errbuf *e)
 		return NULL;
 	}
 	api->app = app;
+	api->noise = noise_new();
 	snprintf(api->spool, sizeof(api->spool), "%s/spool", app->dir);
+	if (api->noise == NULL) {
+		errbuf_set(e, ST_FAIL, "out of memory");
+		free(api);
+		return NULL;
+	}
 	if (mkdir(api->spool, 0700) != 0 && errno != EEXIST) {
 		errbuf_set(e, ST_FAIL, "cannot create %s: %s", api->spool, strerror(errno));
+		noise_free(api->noise);
 		free(api);
 		return NULL;
 	}
 	return api;
 }
 
+void api_flush_noise(struct api *api)
+{
+	struct errbuf e;
+	char n[24];
+
+	snprintf(n, sizeof(n), "%ld", noise_pending(api->noise));
+	if (noise_flush(api->noise, api->app->store, &e) != ST_OK)
+		log_event(LV_ERROR, "http", "cannot log the refusals of unidentified clients; "
+			  "kept for the next try", "count", n, "error", e.msg, NULL);
+}
+
 void api_free(struct api *api)
 {
+	if (api == NULL)
+		return;
+	api_flush_noise(api);	/* the daemon stops: nothing counted is lost */
+	noise_free(api->noise);
 	free(api);
 }
 
@@ -647,12 +672,51 @@ static void on_abort(struct http_req *r)
 		free(data);
 }
 
-/* Logs a refusal in a transaction of its own. */
-static void on_refused(void *arg, const char *oin, const char *method, const char *path,
-		       int status, const char *reason)
+/* Counts a refusal of an unidentified client (metrics, and the log later). */
+static void count_noise(struct api *api, const char *addr, const char *cause, int status,
+			const char *reason)
+{
+	metrics_unidentified(cause, addr);
+	if (!noise_add(api->noise, addr, cause, status, reason)) {
+		api_flush_noise(api);	/* the table is full: write what it holds */
+		noise_add(api->noise, addr, cause, status, reason);
+	}
+}
+
+/*
+ * Why a client is not identified: no OIN (no verified certificate with
+ * one) or an OIN that is no party.  NULL: an identified party.
+ */
+static const char *unidentified(struct api *api, const char *oin, int status,
+				const char *reason)
+{
+	if (oin != NULL)
+		return config_party(&api->app->cfg, oin) == NULL ? "unknown_oin" : NULL;
+	if (status != 401)
+		return "no_certificate";	/* a 400, 408, 431 before any certificate */
+	if (strncmp(reason, "a client certificate is required", 32) == 0)
+		return "no_certificate";
+	if (strncmp(reason, "the client certificate is not accepted", 38) == 0)
+		return "certificate_refused";
+	return "no_oin";
+}
+
+static void on_handshake_failed(void *arg, const char *addr)
+{
+	count_noise(arg, addr, "handshake_failed", 0, "the TLS handshake failed or was not "
+		    "finished");
+}
+
+/*
+ * Logs a refusal of a party in a transaction of its own; counts one of a
+ * client that is not identified (count_noise).
+ */
+static void on_refused(void *arg, const char *addr, const char *oin, const char *method,
+		       const char *path, int status, const char *reason)
 {
 	struct api *api = arg;
 	struct store *s = api->app->store;
+	const char *cause;
 	struct errbuf e;
 
 	char code[8], clean[256], why[512];
@@ -665,6 +729,14 @@ static void on_refused(void *arg, const char *oin, const char *method, const cha
 	log_clean_controls(reason, why, sizeof(why));
 	path = clean;
 	reason = why;
+	cause = unidentified(api, oin, status, reason);
+	if (cause != NULL) {
+		log_event(LV_DEBUG, "http", "refused an unidentified client", "source", addr,
+			  "cause", cause, "method", method, "path", path, "status", code,
+			  "reason", reason, NULL);
+		count_noise(api, addr, cause, status, reason);
+		return;
+	}
 	log_event(LV_WARN, "http", "refused", "party", oin != NULL ? oin : "-",
 		  "method", method, "path", path, "status", code, "reason", reason, NULL);
 	if (store_begin(s, &e) != ST_OK ||
@@ -682,6 +754,6 @@ void api_handler(struct api *api, struct http_handler *h)
 	the_api = api;
 	*h = (struct http_handler){
 		.begin = on_begin, .body = on_body, .end = on_end, .abort = on_abort,
-		.refused = on_refused, .arg = api,
+		.refused = on_refused, .handshake_failed = on_handshake_failed, .arg = api,
 	};
 }

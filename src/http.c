@@ -51,6 +51,7 @@ struct conn {
 	struct bufferevent *bev;
 	enum conn_state state;
 	char oin[OIN_LEN + 1];
+	char addr[INET6_ADDRSTRLEN];	/* the client's address */
 	char peer_error[256];	/* why the client certificate is refused */
 	bool counted;		/* counted in its party's connections */
 	bool over_limit;	/* too many connections of this party */
@@ -245,7 +246,7 @@ void http_reply_error(struct http_req *r, int status, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (s->h.refused != NULL)
-		s->h.refused(s->h.arg, r->conn->oin[0] ? r->conn->oin : NULL,
+		s->h.refused(s->h.arg, r->conn->addr, r->conn->oin[0] ? r->conn->oin : NULL,
 			     r->method[0] ? r->method : "-", r->target ? r->target : "-",
 			     status, msg);
 	http_reply_json(r, status, json_pack("{s:i, s:s}", "status", status, "error", msg));
@@ -564,6 +565,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 		return;
 	}
+	if (c->state == C_HANDSHAKE && c->srv->h.handshake_failed != NULL)
+		c->srv->h.handshake_failed(c->srv->h.arg, c->addr);
 	conn_free(c);	/* EOF, error, idle time-out, failed handshake */
 }
 
@@ -576,8 +579,6 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	SSL *ssl;
 
 	(void)l;
-	(void)sa;
-	(void)salen;
 	if (s->draining || s->nconns >= s->lim.max_connections ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
 		evutil_closesocket(fd);
@@ -599,6 +600,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	c->srv = s;
+	if (sa->sa_family != AF_INET || salen < (int)sizeof(struct sockaddr_in) ||
+	    inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, c->addr,
+		      sizeof(c->addr)) == NULL)
+		snprintf(c->addr, sizeof(c->addr), "?");
 	c->req.conn = c;
 	c->req.query = "";
 	TAILQ_INIT(&c->req.headers);

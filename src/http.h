@@ -49,9 +49,15 @@ struct http_handler {
 	/* A reply was written: for metrics (may be NULL). */
 	void (*complete)(void *arg, const char *method, const char *path, int status,
 			 double seconds);
-	/* A refusal, by the server or a handler: for the exchange log. */
-	void (*refused)(void *arg, const char *oin, const char *method, const char *path,
-			int status, const char *reason);
+	/*
+	 * A refusal, by the server or a handler: for the exchange log.  addr
+	 * is the client's IP address; oin is NULL when the client sent no
+	 * verified certificate with an OIN.
+	 */
+	void (*refused)(void *arg, const char *addr, const char *oin, const char *method,
+			const char *path, int status, const char *reason);
+	/* A TLS connection closed before its handshake was done (may be NULL). */
+	void (*handshake_failed)(void *arg, const char *addr);
 	void *arg;
 };
 

@@ -208,12 +208,12 @@ static void on_abort(struct http_req *r)
 	}
 }
 
-static void on_refused(void *arg, const char *oin, const char *method, const char *path,
-		       int status, const char *reason)
+static void on_refused(void *arg, const char *addr, const char *oin, const char *method,
+		       const char *path, int status, const char *reason)
 {
 	(void)arg;
-	fprintf(stderr, "schakel receive: refused %s %s from %s: %d %s\n", method, path,
-		oin != NULL ? oin : "(unidentified)", status, reason);
+	fprintf(stderr, "schakel receive: refused %s %s from %s (%s): %d %s\n", method, path,
+		oin != NULL ? oin : "(unidentified)", addr, status, reason);
 }
 
 static void on_term(evutil_socket_t sig, short what, void *arg)

@@ -2332,8 +2332,8 @@ static const struct {
 	  "gauge", "recipient", NULL, "SELECT oin, NULL, CAST(strftime('%s', 'now') AS INTEGER) -"
 	  " min(created) FROM delivery WHERE state = 'pending' GROUP BY 1" },
 	{ "schakel_refusals_total", "Requests refused, per status.", "counter", "status", NULL,
-	  "SELECT json_extract(detail, '$.status'), NULL, count(*) FROM exlog WHERE kind ="
-	  " 'refusal' GROUP BY 1" },
+	  "SELECT json_extract(detail, '$.status'), NULL, sum(coalesce(json_extract(detail,"
+	  " '$.count'), 1)) FROM exlog WHERE kind = 'refusal' GROUP BY 1" },
 	{ "schakel_log_entries", "Entries in the exchange log.", "gauge", NULL, NULL,
 	  "SELECT NULL, NULL, count(*) FROM exlog" },
 };

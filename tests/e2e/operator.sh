@@ -743,6 +743,55 @@ test_log_data_served_unchanged_only_outside_bsn_masked() {
 	grep -qF 123456789 table.txt || fail "the table does not show the size"
 }
 
+# 1,000 refusals of clients that are not identified: requests without a
+# client certificate (curl, on kept-alive connections) and TLS handshakes
+# that fail (plain text to the TLS port).  They are all counted in
+# /metrics, and written as a handful of aggregated entries (one per source
+# and cause a minute, the rest when the daemon stops), while the refusals
+# of an identified party in between are each an entry of their own, at once.
+test_unidentified_noise_is_counted_not_logged_one_by_one() {
+	local urls=() before i b
+	setup
+	parties
+	serve
+	for i in $(seq 190); do urls+=("https://127.0.0.1:$PORT/v1/signals"); done
+	before=$(db "SELECT count(*) FROM exlog")
+	for b in 1 2 3 4 5; do
+		curl -s -o /dev/null --cacert "$D/certs/ca.crt" "${urls[@]}" || fail "curl failed"
+		for i in 1 2; do
+			want 403 $V /v1/uploads/inspectie --data-binary x
+		done
+		for i in $(seq 10); do
+			{ exec 5<>"/dev/tcp/127.0.0.1/$PORT" && printf 'GET / HTTP/1.0\r\n\r\n' >&5 &&
+				timeout 5 cat <&5 >/dev/null; exec 5>&-; } 2>/dev/null
+		done
+	done
+	# The party's ten refusals are in the log already, one by one.
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND party = '$V'")" -eq 10 ] ||
+		fail "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND party = '$V'") refusals of Venlo logged, expected 10"
+	until_ 10 sh -c "curl -s http://127.0.0.1:$APORT/metrics | grep -q 'cause=\"handshake_failed\",source=\"127.0.0.1\"} 50\$'" ||
+		fail "the failed handshakes are not counted: $(curl -s "http://127.0.0.1:$APORT/metrics" | grep unidentified)"
+	scrape
+	[ "$(metric 'schakel_unidentified_refusals_total{cause="no_certificate",source="127.0.0.1"}')" = 950 ] ||
+		fail "/metrics: $(grep unidentified metrics)"
+	[ "$(metric 'schakel_unidentified_refusals_total{cause="handshake_failed",source="127.0.0.1"}')" = 50 ] ||
+		fail "/metrics: $(grep unidentified metrics)"
+	stop "$SPID"	# SIGTERM: what is counted is written
+	added=$(( $(db "SELECT count(*) FROM exlog") - before ))
+	anon=$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND party IS NULL")
+	note "1,000 unidentified refusals and 10 of a party: $added log entries ($anon aggregated)"
+	[ "$anon" -ge 2 ] && [ "$anon" -le 6 ] || fail "$anon aggregated entries, expected 2 to 6"
+	[ "$added" -eq $((10 + anon)) ] || fail "$added entries added, expected $((10 + anon))"
+	[ "$(db "SELECT sum(json_extract(detail, '\$.count')) FROM exlog WHERE kind = 'refusal' AND party IS NULL
+	         AND subject = '127.0.0.1' AND json_extract(detail, '\$.cause') = 'no_certificate'
+	         AND json_extract(detail, '\$.status') = 401")" = 950 ] || fail "the entries do not count 950 requests without a certificate"
+	[ "$(db "SELECT sum(json_extract(detail, '\$.count')) FROM exlog WHERE kind = 'refusal' AND party IS NULL
+	         AND json_extract(detail, '\$.cause') = 'handshake_failed'")" = 50 ] || fail "the entries do not count 50 failed handshakes"
+	[ "$(grep -c 'msg="refused unidentified clients"' "$SLOG")" -eq "$anon" ] || fail "not one daemon log line per aggregated entry"
+	[ "$(grep -c 'msg=refused ' "$SLOG")" -eq 10 ] || fail "not one warn line per refusal of the party"
+	sk log verify >/dev/null || fail "log verify failed"
+}
+
 tt "log fixture: 4 ingests, 2 rejects, match, 6 signals, 5 deliveries, 1 refusal" test_log_fixture_has_the_known_entries
 tt "log --kind selects exactly each kind's entries; JSON lines valid" test_log_kind_filter
 tt "log --party: the party's own entries and its signals" test_log_party_filter
@@ -765,4 +814,5 @@ tt "inzage 999993653: registration, finding, both signals and where they went; J
 tt "[log] format = json: every line JSON with time/level/subsys/msg; no BSN, control character or key" test_json_log_lines_are_json_without_personal_data_or_keys
 tt "[log] format = logfmt: every line starts with time=; no BSN, control character or key" test_logfmt_log_lines_start_with_time_without_personal_data_or_keys
 tt "the exchange log's refusal entry masks a BSN-like number and control characters" test_refusal_log_entry_masks_bsn_and_control_characters
+tt "1,000 unidentified refusals (no certificate, failed handshakes): all counted in /metrics, a handful of entries; a party's are each logged" test_unidentified_noise_is_counted_not_logged_one_by_one
 tt "log data is served as stored by /v1/log, schakel log and /api/log; only a BSN from outside is masked, as [BSN?]" test_log_data_served_unchanged_only_outside_bsn_masked
