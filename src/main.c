@@ -819,7 +819,8 @@ static const struct command commands[] = {
 	  cmd_purge },
 	{ "inzage", "BSN [--format text|json]", "An access request: every exchange that concerned "
 	  "the person with this BSN\n(registrations and findings received, signals raised, to "
-	  "whom they went and when),\nfound through the pseudonym; the BSN is not stored.",
+	  "whom they went and when,\neach disclosure of them, with or without the BSN), found "
+	  "through the pseudonym;\nthe BSN is not stored.",
 	  "  --format F   text (default) or json\n", cmd_inzage },
 	{ "pull", "[SOURCE]", "Fetches every configured source (or SOURCE) once, now, as the "
 	  "daemon does on its\nschedule: paged feeds to their end, with ETag and "
