@@ -238,9 +238,11 @@ enum status sign_verify(struct verifier *v, xmlDocPtr doc, struct errbuf *e)
 	/* Only what the broker signs with: no other algorithms, no URIs. */
 	ctx->enabledReferenceUris = xmlSecTransformUriTypeEmpty;
 	/* Pinned: KeyInfo may name a key, never bring one (its certificates
-	 * are not read), so the only key is the pinned one. */
-	if (v->pinned && xmlSecPtrListAdd(&ctx->keyInfoReadCtx.enabledKeyData,
-					  (xmlSecPtr)xmlSecKeyDataNameId) < 0) {
+	 * are not read), so the only key is the pinned one.  Else only a
+	 * certificate (which must chain to the CA) brings the key: never a
+	 * bare KeyValue. */
+	if (xmlSecPtrListAdd(&ctx->keyInfoReadCtx.enabledKeyData, v->pinned ?
+			     (xmlSecPtr)xmlSecKeyDataNameId : (xmlSecPtr)xmlSecKeyDataX509Id) < 0) {
 		xmlSecDSigCtxDestroy(ctx);
 		return errbuf_set(e, ST_FAIL, "out of memory");
 	}

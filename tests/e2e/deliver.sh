@@ -38,13 +38,16 @@ tt() {	# t, or a skip when a tool is missing; DELIVER_TESTS=REGEX selects tests
 }
 
 _receivers=0
-# receiver [--port N] [--refuse S]: starts the reference receiver on $R;
+# receiver [--port N] [--refuse S] [--broker-oin OIN]: starts the reference
+# receiver on $R (the broker named by --broker-cert, or by OIN);
 # RPID, RPORT, RLOG (receive.N.log)
 receiver() {
 	_receivers=$((_receivers + 1))
 	RLOG=$T/receive.$_receivers.log
+	local broker=(--broker-cert "$D/certs/server.crt")	# unless named by OIN
+	[[ " $* " == *" --broker-oin "* ]] && broker=()
 	launch "$RLOG" "$SCHAKEL" receive --dir "$R" --port 0 --cert "$D/certs/server.crt" \
-		--key "$D/certs/server.key" --ca "$D/certs/ca.crt" --broker-cert "$D/certs/server.crt" "$@"
+		--key "$D/certs/server.key" --ca "$D/certs/ca.crt" "${broker[@]}" "$@"
 	RPID=$LPID
 	RPORT=$LPORT
 }
@@ -422,12 +425,12 @@ post() {
 # forge SIGNED OUT OIN: SIGNED with <observed> changed and signed anew by
 # the party OIN with its own certificate (of the same CA), as a party could
 forge() {
+	local kd='<X509Data/>' key="$D/certs/party-$3.key,$D/certs/party-$3.crt"
 	perl -0pe 's|<observed>(\d+)</observed>|"<observed>".($1 + 7)."</observed>"|e;
 		s|<DigestValue>[^<]*</DigestValue>|<DigestValue></DigestValue>|g;
 		s|<SignatureValue>[^<]*</SignatureValue>|<SignatureValue></SignatureValue>|g;
-		s|<X509Data>.*?</X509Data>|<X509Data/>|s' "$1" >template.xml
-	xmlsec1 --sign --privkey-pem "$D/certs/party-$3.key,$D/certs/party-$3.crt" \
-		--output "$2" template.xml 2>/dev/null
+		s|<X509Data>.*?</X509Data>|'"$kd"'|s' "$1" >template.xml
+	xmlsec1 --sign --privkey-pem "$key" --output "$2" template.xml 2>/dev/null
 }
 
 # A signal a party re-signed with its own certificate is a valid signature
@@ -466,7 +469,8 @@ test_receiver_refuses_a_party_resigned_signal_and_a_party_push() {
 	contains resp "not the broker" || return 1
 	[ "$(post "$genuine" oin-party party-$W)" = 403 ] || fail "--broker-oin: Westland's push: $(cat resp)"
 	[ "$(post "$genuine" oin-genuine)" = 201 ] || fail "--broker-oin: the genuine push: $(cat resp)"
-	[ ! -e "$R/oin-forged.xml" ] && [ ! -e "$R/oin-party.xml" ] || fail "--broker-oin: a refused message is on disk"
+	[ ! -e "$R/oin-forged.xml" ] && [ ! -e "$R/oin-party.xml" ] ||
+		fail "--broker-oin: a refused message is on disk"
 }
 
 test_receiver_needs_the_broker_named() {
