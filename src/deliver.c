@@ -357,7 +357,7 @@ static int start(void *arg, const struct delivery_row *row)
 	fl->d = d;
 	fl->row = copy;
 	/* what the recipient gets: only a granted BSN is written as <bsn> */
-	fl->bsn = strstr((const char *)body, "<bsn>") != NULL;
+	fl->bsn = body != NULL && strstr((const char *)body, "<bsn>") != NULL;
 	snprintf(hdr_id, sizeof(hdr_id), "X-Message-Id: %s", row->message_id);
 	snprintf(hdr_sig, sizeof(hdr_sig), "X-Signal-Id: %s", row->signal_id);
 	struct fetch_req req = {
