@@ -46,6 +46,7 @@
 
 #include "adapter.h"
 #include "brp.h"
+#include "bsnlike.h"
 
 #define BRP_NS_BG	"http://www.egem.nl/StUF/sector/bg/0310"
 #define BRP_NS_STUF	"http://www.egem.nl/StUF/StUF0301"
@@ -168,8 +169,8 @@ static void brp_flush(struct brp_stream *st)
 
 /*
  * Copies libxml2's message msg into out (len bytes) with namespace URIs
- * written as the BG: and StUF: prefixes, the trailing newline dropped and
- * the length capped.
+ * written as the BG: and StUF: prefixes, the trailing newline dropped, the
+ * length capped and any BSN-like value masked (bsnlike.h).
  */
 static void brp_clean(const char *msg, char *out, size_t len)
 {
@@ -198,6 +199,7 @@ static void brp_clean(const char *msg, char *out, size_t len)
 	while (o > 0 && out[o - 1] == ' ')
 		o--;
 	out[o] = '\0';
+	bsnlike_mask(out);	/* it may quote a value: never a BSN */
 }
 
 /*
@@ -337,11 +339,16 @@ static void brp_root(struct brp_stream *st, const xmlChar *name,
 		st->kind = BRP_LA01;
 	else if (brp_is_bg(uri) && strcmp((const char *)name, "npsLk01") == 0)
 		st->kind = BRP_LK01;
-	else
+	else {
+		char qn[128], qu[256];
+
 		brp_refuse(st, "line %d: root element '%s' in namespace '%s' "
 			   "is not BG:npsLa01 or BG:npsLk01 (BG = %s)",
-			   brp_line(st), (const char *)name,
-			   uri ? (const char *)uri : "(none)", BRP_NS_BG);
+			   brp_line(st),
+			   bsnlike_quote((const char *)name, qn, sizeof(qn), 100),
+			   uri ? bsnlike_quote((const char *)uri, qu, sizeof(qu), 200)
+			       : "(none)", BRP_NS_BG);
+	}
 }
 
 /* Opens a BG:object: a new object, or the new state of a notification. */

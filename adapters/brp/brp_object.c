@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "brp.h"
+#include "bsnlike.h"
 
 struct brp_name {
 	const char *name;
@@ -176,8 +177,10 @@ static int brp_date(const char *value, char *out, char *buf, size_t len)
 	char d[9];
 
 	if (brp_digits(value, 8, d) != 8) {
-		snprintf(buf, len, "begindatumVerblijf '%.40s' is not yyyymmdd",
-			 value);
+		char q[128];
+
+		snprintf(buf, len, "begindatumVerblijf '%s' is not yyyymmdd",
+			 bsnlike_quote(value, q, sizeof(q), 40));
 		return -1;
 	}
 	snprintf(out, 11, "%.4s-%.2s-%.2s", d, d + 4, d + 6);

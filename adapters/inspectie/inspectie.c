@@ -47,6 +47,7 @@
 #include <jansson.h>
 
 #include "adapter.h"
+#include "bsnlike.h"
 
 #define IJ_DEFAULT_MAX_FIELD	65536	/* when the host sets no limit */
 #define IJ_DEFAULT_MAX_DEPTH	64
@@ -202,6 +203,7 @@ static void ij_refuse_at(struct ij_stream *st, unsigned long line,
 	va_start(ap, fmt);
 	vsnprintf(st->err + n, sizeof(st->err) - (size_t)n, fmt, ap);
 	va_end(ap);
+	bsnlike_mask(st->err + n);	/* jansson's text may quote a value */
 	st->rc = ADAPTER_REFUSED;
 }
 
@@ -692,6 +694,7 @@ static void ij_finding_error(struct ij_stream *st, const char *place,
 	char reason[JSON_ERROR_TEXT_LENGTH + 64];
 
 	ij_error_text(text, sizeof(text), err);
+	bsnlike_mask(text);	/* it may quote a value: never a BSN */
 	switch (json_error_code(err)) {
 	case json_error_invalid_utf8:
 		snprintf(reason, sizeof(reason), "not valid UTF-8 (%s)", text);

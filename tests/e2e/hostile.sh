@@ -40,6 +40,12 @@ make_pki "$PKI" $W:Westland
 
 # --- files --------------------------------------------------------------------
 
+# no_bsn_shown FILE: FILE does not show the catalogue's BSN 999900006, with
+# or without separators (dots, spaces, dashes, mixed).
+no_bsn_shown() {
+	! tr -d ' .\-_/,\t' <"$1" | grep -q 999900006
+}
+
 # ingest_case FILE ADAPTER EXIT TEXT (in a test's subshell)
 ingest_case() {
 	local file=$1 adapter=$2 want=$3 text=$4 path rc size rss
@@ -64,6 +70,9 @@ ingest_case() {
 		grep -qF ": 0 accepted" out || fail "something was accepted"
 	fi
 	[ "$(records)" -eq 0 ] || fail "$(records) records were stored"
+	no_bsn_shown out || fail "the output shows a BSN"
+	db "SELECT detail FROM exlog" >exlog.txt
+	no_bsn_shown exlog.txt || fail "the exchange log shows a BSN"
 	sk log verify >/dev/null || fail "log verify fails"
 	if [ "$size" -ge $((50 * 1024 * 1024)) ]; then
 		rss=$(tail -1 rss)
