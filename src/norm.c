@@ -154,6 +154,11 @@ enum status norm_address(const struct adapter_address *in, struct address *out,
 	} else {
 		memcpy(out->gemeentecode, buf, 5);
 	}
+	if (out->nummeraanduiding_id[0] != '\0' &&
+	    memcmp(out->gemeentecode, out->nummeraanduiding_id, 4) != 0)
+		return errbuf_set(e, ST_FAIL, "gemeentecode %s contradicts nummeraanduiding_id "
+				  "%s (whose first four digits are its gemeentecode)",
+				  out->gemeentecode, out->nummeraanduiding_id);
 	return ST_OK;
 }
 

@@ -46,15 +46,37 @@ no_bsn_shown() {
 	! tr -d ' .\-_/,\t' <"$1" | grep -q 999900006
 }
 
-# ingest_case FILE ADAPTER EXIT TEXT (in a test's subshell)
+# stored: every stored record (and the address table), to compare.
+stored() {
+	db "SELECT * FROM address ORDER BY addr; SELECT pseudonym, begindatum, addr, gemeentecode,
+	    digest FROM person ORDER BY rowid; SELECT * FROM dwelling ORDER BY addr;
+	    SELECT * FROM finding ORDER BY id"
+}
+
+# adapter_of FILE: the adapter of a file by its extension
+adapter_of() {
+	case $1 in *.xml) echo brp ;; *.csv) echo huisvesting ;; *.json) echo inspectie ;; esac
+}
+
+# ingest_case FILE ADAPTER EXIT TEXT (in a test's subshell).  FILE may be
+# BEFORE>FILE: BEFORE (a file of tests/hostile/, its adapter told by its
+# extension) is ingested first and must be stored whole; then FILE must
+# change nothing of what it stored.
 ingest_case() {
-	local file=$1 adapter=$2 want=$3 text=$4 path rc size rss
+	local file=$1 adapter=$2 want=$3 text=$4 path rc size rss before= kept=0
+	case $file in *'>'*) before=$HOSTILE/${file%%>*}; file=${file#*>} ;; esac
 	case $file in
 	gen:*) path=$GEN/${file#gen:} ;;
 	*) path=$HOSTILE/$file ;;
 	esac
 	[ -f "$path" ] || fail "no such file: $path"
 	cp -a "$TEMPLATE" "$D" || fail "cannot copy the data directory"
+	if [ -n "$before" ]; then
+		sk ingest "$(adapter_of "$before")" "$before" >before.out 2>&1 ||
+			fail "the file before the case was not stored: $(cat before.out)"
+		kept=$(records)
+		stored >stored.before
+	fi
 	size=$(stat -c %s "$path")
 	/usr/bin/time -f %M -o rss timeout 20 "$SCHAKEL" -D "$D" ingest "$adapter" "$path" >out 2>&1
 	rc=$?
@@ -64,12 +86,17 @@ ingest_case() {
 	grep -qF -- "$text" out || fail "'$text' not in the output"
 	if [ "$want" -eq 1 ]; then
 		grep -qF "refused, nothing stored" out || fail "no 'refused, nothing stored'"
-		[ "$(db 'SELECT count(*) FROM ingest')" -eq 0 ] || fail "an ingest row was kept"
+		[ "$(db 'SELECT count(*) FROM ingest')" -eq $((kept > 0)) ] || fail "an ingest row was kept"
 		[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'reject'")" -ge 1 ] || fail "the refusal is not logged"
 	else
 		grep -qF ": 0 accepted" out || fail "something was accepted"
 	fi
-	[ "$(records)" -eq 0 ] || fail "$(records) records were stored"
+	[ "$(records)" -eq "$kept" ] || fail "$(($(records) - kept)) records were stored"
+	if [ -n "$before" ]; then
+		stored >stored.after
+		cmp -s stored.before stored.after || fail "what was stored before changed:
+$(diff stored.before stored.after)"
+	fi
 	no_bsn_shown out || fail "the output shows a BSN"
 	db "SELECT detail FROM exlog" >exlog.txt
 	no_bsn_shown exlog.txt || fail "the exchange log shows a BSN"
