@@ -716,6 +716,8 @@ static enum status store_item(struct ingest *in, const struct item *it, bool *ch
 	case ADAPTER_PERSON: {
 		struct person_row row = { .address = r->address };
 
+		if (r->withdraw)	/* a verwijdering (adapters/brp/README.md) */
+			return store_withdraw_person(s, it->pseudonym, r->begindatum, changed, e);
 		memcpy(row.begindatum, r->begindatum, sizeof(row.begindatum));
 		memcpy(row.pseudonym, it->pseudonym, sizeof(row.pseudonym));
 		memcpy(row.bsn_sealed, it->sealed, sizeof(row.bsn_sealed));

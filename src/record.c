@@ -102,6 +102,11 @@ enum status record_normalise(const struct adapter_record *in, struct record *out
 	if (norm_address(&in->address, &out->address, e) != ST_OK)
 		return ST_FAIL;
 	switch (in->kind) {
+	case ADAPTER_PERSON_WITHDRAWN:	/* checked as a person, then removed */
+		out->kind = ADAPTER_PERSON;
+		out->withdraw = true;
+		st = normalise_person(&in->u.person, out, e);
+		break;
 	case ADAPTER_PERSON:
 		st = normalise_person(&in->u.person, out, e);
 		break;

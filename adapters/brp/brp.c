@@ -53,6 +53,7 @@
 #define BRP_NS_XSI	"http://www.w3.org/2001/XMLSchema-instance"
 #define BRP_CHUNK	(1 << 20)	/* largest piece given to xmlParseChunk */
 #define BRP_MSG_MAX	400		/* longest libxml2 message we pass on */
+#define BRP_MUTATIESOORT BRP_NFIELDS	/* st->field: StUF:mutatiesoort */
 
 enum brp_kind { BRP_UNKNOWN, BRP_LA01, BRP_LK01 };
 
@@ -73,6 +74,8 @@ struct brp_stream {
 	size_t run;			/* bytes of text since the last tag */
 	unsigned long nobjects;
 	struct brp_object obj;		/* the open or the pending object */
+	struct brp_mutation mut;	/* a notification's mutation */
+	int in_parameters;		/* inside BG:parameters */
 	int pending;			/* obj is closed, not yet handed on */
 	int field;			/* field being read, or -1 */
 	char *text;			/* its text so far */
@@ -152,6 +155,10 @@ static void brp_refuse(struct brp_stream *st, const char *fmt, ...)
 static void brp_emit(struct brp_stream *st)
 {
 	st->pending = 0;
+	if (st->kind == BRP_LK01 && brp_mutation_judge(&st->mut, &st->obj) < 0) {
+		brp_nomem(st);
+		return;
+	}
 	if (brp_object_emit(&st->obj, &st->host) < 0)
 		brp_stop(st, ADAPTER_ABORT);
 }
@@ -357,10 +364,20 @@ static void brp_object_open(struct brp_stream *st, const xmlChar **attrs,
 {
 	int i;
 
-	st->pending = 0;	/* a notification's older state is dropped */
+	if (st->kind == BRP_LK01) {
+		st->mut.objects++;
+		if (st->pending)	/* the older state: only its BSN is kept */
+			brp_mutation_keep_old(&st->mut, &st->obj);
+	}
+	st->pending = 0;
 	st->nobjects++;
 	brp_object_start(&st->obj, (unsigned long)brp_line(st), st->nobjects);
 	st->obj_depth = st->depth;
+	i = brp_attr(attrs, nb, BRP_NS_STUF, "verwerkingssoort");
+	if (i >= 0)
+		brp_mutation_code((const char *)attrs[5 * i + 3],
+				  (size_t)(attrs[5 * i + 4] - attrs[5 * i + 3]),
+				  st->obj.verwerkingssoort, sizeof(st->obj.verwerkingssoort));
 	i = brp_attr(attrs, nb, BRP_NS_STUF, "entiteittype");
 	if (i >= 0 && !brp_attr_is(attrs, i, "NPS") &&
 	    brp_object_fail(&st->obj, "StUF:entiteittype is not NPS") < 0)
@@ -395,6 +412,12 @@ static void brp_inner(struct brp_stream *st, const xmlChar *name,
 
 	if (brp_is_object(st, name, uri)) {
 		brp_object_open(st, attrs, nb);
+	} else if (st->kind == BRP_LK01 && st->depth == 2 && brp_is_bg(uri) &&
+		   strcmp(n, "parameters") == 0) {
+		st->in_parameters = 1;
+	} else if (st->in_parameters && st->depth == 3 && uri != NULL &&
+		   strcmp((const char *)uri, BRP_NS_STUF) == 0 && strcmp(n, "mutatiesoort") == 0) {
+		brp_field_open(st, BRP_MUTATIESOORT, attrs, nb);
 	} else if (st->obj_depth == 0 || !brp_is_bg(uri)) {
 		return;
 	} else if (st->depth == st->obj_depth + 1) {
@@ -448,11 +471,16 @@ static void brp_on_end(void *ctx, const xmlChar *name, const xmlChar *prefix,
 	if (st->rc != ADAPTER_OK)
 		return;
 	brp_flush(st);
-	if (st->field >= 0 &&
-	    brp_object_set(&st->obj, st->field, st->text ? st->text : "",
-			   st->tlen) < 0)
+	if (st->field == BRP_MUTATIESOORT)
+		brp_mutation_code(st->text ? st->text : "", st->tlen, st->mut.mutatiesoort,
+				  sizeof(st->mut.mutatiesoort));
+	else if (st->field >= 0 &&
+		 brp_object_set(&st->obj, st->field, st->text ? st->text : "",
+				st->tlen) < 0)
 		brp_nomem(st);
 	st->field = -1;
+	if (st->depth == 2)
+		st->in_parameters = 0;
 	if (st->depth == st->adres_depth)
 		st->adres_depth = 0;
 	if (st->depth == st->obj_depth) {
@@ -622,6 +650,7 @@ static void brp_close(void *stream)
 	if (st->vctxt != NULL)
 		xmlSchemaFreeValidCtxt(st->vctxt);
 	brp_object_clear(&st->obj);
+	brp_mutation_clear(&st->mut);
 	free(st->text);
 	free(st);
 }

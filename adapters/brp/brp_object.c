@@ -79,6 +79,8 @@ void brp_object_start(struct brp_object *obj, unsigned long line,
 	brp_object_clear(obj);
 	obj->line = line;
 	obj->index = index;
+	obj->verwerkingssoort[0] = '\0';
+	obj->withdraw = 0;
 }
 
 int brp_object_set(struct brp_object *obj, int f, const char *value,
@@ -192,7 +194,7 @@ static void brp_fill(struct adapter_record *rec, const struct brp_object *obj,
 		     const char *gem, const char *date, const char *place)
 {
 	memset(rec, 0, sizeof(*rec));
-	rec->kind = ADAPTER_PERSON;
+	rec->kind = obj->withdraw ? ADAPTER_PERSON_WITHDRAWN : ADAPTER_PERSON;
 	rec->place = place;
 	rec->address.gemeentecode = obj->value[BRP_GEMEENTE] ?
 		obj->value[BRP_GEMEENTE] : gem;

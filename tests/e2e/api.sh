@@ -254,6 +254,11 @@ test_municipality_cannot_change_another_municipalitys_data() {
 	brp_one 999900006 5911AA 1 0983 20250301 >v3.xml
 	upload $V brp v3.xml
 	rejected_only "the stored registration it would change is held under gemeentecode 1783, not one this party may supply"
+	# ... or withdrawn by Venlo (an npsLk01 verwijdering at a Venlo address)
+	sed -e 's/npsLa01/npsLk01/g; s/La01</Lk01</; s/<StUF:indicatorVervolgvraag>false<\/StUF:indicatorVervolgvraag>/<StUF:mutatiesoort>V<\/StUF:mutatiesoort>/' \
+	    -e 's/<BG:antwoord>//; s/<\/BG:antwoord>//; s/entiteittype="NPS">/entiteittype="NPS" StUF:verwerkingssoort="V">/' v3.xml >v3v.xml
+	upload $V brp v3v.xml
+	rejected_only "the stored registration it would change is held under gemeentecode 1783, not one this party may supply"
 	# a finding at Westland's address, given again by Venlo at its own
 	id=$(db "SELECT id FROM finding WHERE gemeentecode = '1783' LIMIT 1")
 	printf '{"bevindingen": [{"id": "%s", "datum": "2026-11-01", "soort": "huisvesting", "adres": {"gemeentecode": "0983", "postcode": "5911AA", "huisnummer": 1}, "aangetroffen_personen": 9}], "volgende": null}' "$id" >v4.json
