@@ -68,6 +68,10 @@ test_unknown_config_key_names_file_and_line() {
 	printf '[matsj]\n' >"$D/schakel.conf"
 	expect_rc 1 sk signals >out
 	contains out "$D/schakel.conf:1:"
+	# a NUL byte inside a value (issue 13.8)
+	printf '[match]\nwindow_days = 30\n[party.00000001000000001783]\nname = West\0land\n' >"$D/schakel.conf"
+	expect_rc 1 sk signals >out
+	contains out "$D/schakel.conf:4: a NUL byte in the line"
 }
 
 test_config_changes_the_rules() {
