@@ -698,9 +698,12 @@ static enum status screen(struct ingest *in, const struct item *it, char *why, s
 	return ST_OK;
 }
 
-/* Remembers the gemeente of the address just stored (screen_address()). */
+/* Remembers the gemeente of the address just stored (screen_address());
+ * a withdrawal stores no address. */
 static void held_note(struct ingest *in, const struct record *r)
 {
+	if (r->withdraw)
+		return;
 	address_key(&r->address, in->held_key);
 	memcpy(in->held_gemeente, r->address.gemeentecode, sizeof(in->held_gemeente));
 }
