@@ -824,3 +824,62 @@ const char *http_req_header(const struct http_req *r, const char *name)
 {
 	return evhttp_find_header(&r->headers, name);
 }
+
+/* Whether the n bytes at v are well percent-encoded, at most max bytes
+ * decoded, with no control character. */
+static bool query_value_ok(const char *v, size_t n, size_t max)
+{
+	size_t len = 0;
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++, len++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (c == '%') {
+			if (i + 2 >= n || !isxdigit((unsigned char)v[i + 1]) ||
+			    !isxdigit((unsigned char)v[i + 2]))
+				return false;
+			c = (unsigned char)strtol((char[]){ v[i + 1], v[i + 2], 0 }, NULL, 16);
+			i += 2;
+		}
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return len <= max;
+}
+
+/* Whether the parameter called by the nl bytes at p comes before p in query. */
+static bool query_seen(const char *query, const char *p, size_t nl)
+{
+	for (const char *q = query; q < p; q += strcspn(q, "&") + 1)
+		if (strncmp(q, p, nl) == 0 && strchr("=&", q[nl]) != NULL)
+			return true;
+	return false;
+}
+
+int http_query_check(struct http_req *r, const char *const *names, size_t max_value)
+{
+	for (const char *p = r->query; *p != '\0'; p += strcspn(p, "&") + (p[strcspn(p, "&")] != '\0')) {
+		size_t len = strcspn(p, "&"), nl = strcspn(p, "=&");
+		bool known = false;
+
+		if (nl == 0)
+			continue;	/* "&&", a trailing '&' */
+		for (size_t i = 0; names[i] != NULL; i++)
+			known = known || (strlen(names[i]) == nl && strncmp(p, names[i], nl) == 0);
+		if (!known)
+			http_reply_error(r, 400, "unknown query parameter '%.*s'",
+					 (int)(nl < 32 ? nl : 32), p);
+		else if (query_seen(r->query, p, nl))
+			http_reply_error(r, 400, "query parameter '%.*s' given twice", (int)nl, p);
+		else if (p[nl] != '=' || !query_value_ok(p + nl + 1, len - nl - 1, max_value))
+			http_reply_error(r, 400, "query parameter '%.*s' has no value or a bad one "
+					 "(percent-encoding, control character, over %zu bytes)",
+					 (int)nl, p, max_value);
+		else
+			continue;
+		return -1;
+	}
+	return 0;
+}

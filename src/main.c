@@ -299,7 +299,7 @@ static int cmd_signals(const char *dir, int argc, char **argv)
 		else if (c == 'r' && rule_from_name(optarg) >= 0)
 			rule = optarg;
 		else if (c == 'r')
-			return usage_error("signals", "no rule '%s' (OVERBEWONING, "
+			return usage_error("signals", "--rule '%s' is no rule (OVERBEWONING, "
 					   "ONDERREGISTRATIE, ADRES_AFWIJKING, GEEN_VERGUNNING)",
 					   optarg);
 		else
@@ -423,6 +423,8 @@ static int cmd_log(const char *dir, int argc, char **argv)
 	}
 	if (argc - optind > 1 || (argc - optind == 1 && strcmp(argv[optind], "verify") != 0))
 		return usage_error("log", "unexpected argument '%s'", argv[optind]);
+	if (exlog_filter_check(&f, "--", &e) != ST_OK)
+		return usage_error("log", "%s", e.msg);
 	if (app_open(&app, dir, &e) != ST_OK)
 		return fail("log", &e);
 	if (argc - optind == 1) {
@@ -504,7 +506,9 @@ static int cmd_deliveries(const char *dir, int argc, char **argv)
 			retry = true;
 		else if (retry && strcmp(argv[i], "--all-failed") == 0)
 			all = true;
-		else if (retry && id < 0 && (id = strtoll(argv[i], &end, 10)) > 0 && *end == '\0')
+		else if (retry && id < 0 && strlen(argv[i]) <= 18 &&
+			 strspn(argv[i], "0123456789") == strlen(argv[i]) &&
+			 (id = strtoll(argv[i], &end, 10)) > 0 && *end == '\0')
 			;
 		else
 			return usage_error("deliveries", "unexpected argument '%s'", argv[i]);
