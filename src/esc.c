@@ -1,6 +1,7 @@
 /*
  * esc.c - escaping control characters (see esc.h).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,4 +88,27 @@ char *esc_dup(const char *s)
 	char *out = malloc(n);
 
 	return out != NULL ? esc_text(s, out, n) : NULL;
+}
+
+int esc_line(FILE *f, const char *fmt, ...)
+{
+	va_list ap, again;
+	char *text, *safe;
+	int n, rc;
+
+	va_start(ap, fmt);
+	va_copy(again, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (text != NULL)
+		vsnprintf(text, (size_t)n + 1, fmt, again);
+	va_end(again);
+	safe = text != NULL ? esc_dup(text) : NULL;
+	free(text);
+	if (safe == NULL)
+		return -1;
+	rc = fputs(safe, f) < 0 || fputc('\n', f) == EOF ? -1 : 0;
+	free(safe);
+	return rc;
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /*
  * Whether s (NUL-terminated) has anything esc_text() would change: a C0
@@ -29,5 +30,13 @@ char *esc_text(const char *s, char *out, size_t n);
 
 /* esc_text() into a malloc'd string the caller frees; NULL when out of memory. */
 char *esc_dup(const char *s);
+
+/*
+ * Writes the printf-formatted text to f escaped as by esc_text(), then a
+ * newline: one line of a table or message that text from outside can
+ * neither move the cursor in nor break into two.  Returns 0, or -1 when
+ * out of memory or f fails.
+ */
+int esc_line(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

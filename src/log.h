@@ -9,6 +9,10 @@
  * keys that carry outside text (path, reason, error) have control
  * characters replaced and runs of 8 or 9 digits masked, so neither a BSN
  * nor a terminal escape reaches the log; keys never appear in any field.
+ *
+ * Every value of every key, and msg, is escaped too (esc.h: ESC as \x1b,
+ * C1 as \u009b, bytes that are not UTF-8 as \xNN), in logfmt and JSON
+ * alike: no value can end a line early or reach a reader's terminal raw.
  */
 #ifndef SCHAKEL_LOG_H
 #define SCHAKEL_LOG_H

@@ -56,6 +56,8 @@ ingest_case() {
 	[ "$rc" -ne 124 ] || fail "not refused within 20 s"
 	[ "$rc" -eq "$want" ] || fail "exit $rc, expected $want"
 	grep -qF -- "$text" out || fail "'$text' not in the output"
+	! LC_ALL=C grep -qaP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' out ||
+		fail "a raw control character in the output: $(LC_ALL=C grep -aP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' out | od -c | head -3)"
 	if [ "$want" -eq 1 ]; then
 		grep -qF "refused, nothing stored" out || fail "no 'refused, nothing stored'"
 		[ "$(db 'SELECT count(*) FROM ingest')" -eq 0 ] || fail "an ingest row was kept"
