@@ -57,6 +57,34 @@ brp_tail() {
 	printf '</BG:geslachtsnaam></BG:object></BG:antwoord></BG:npsLa01>\n'
 } >brp-quadratic-blowup.xml
 
+# XML: 200,000 attributes on one object (2.2 MB); libxml2's duplicate check
+# is quadratic in them (12 s before the [ingest] max_attributes scan).
+{
+	brp_head
+	printf '<BG:object StUF:entiteittype="NPS"'
+	awk 'BEGIN { for (i = 0; i < 200000; i++) printf " a%d=\"x\"", i }'
+	printf '><BG:inp.bsn>999900006</BG:inp.bsn></BG:object>\n'
+	brp_tail
+} >brp-attributes-200000.xml
+
+# XML: 100,000 namespace declarations on one object.
+{
+	brp_head
+	printf '<BG:object StUF:entiteittype="NPS"'
+	awk 'BEGIN { for (i = 0; i < 100000; i++) printf " xmlns:n%d=\"urn:x:%d\"", i, i }'
+	printf '><BG:inp.bsn>999900006</BG:inp.bsn></BG:object>\n'
+	brp_tail
+} >brp-namespaces-100000.xml
+
+# XML: one attribute value of 100 MB.
+{
+	brp_head
+	printf '<BG:object StUF:entiteittype="NPS" StUF:sleutelVerzendend="'
+	head -c $MB100 /dev/zero | tr '\0' a
+	printf '"><BG:inp.bsn>999900006</BG:inp.bsn></BG:object>\n'
+	brp_tail
+} >brp-attribute-100mb.xml
+
 CSV_HEAD='gemeentecode;nummeraanduiding_id;postcode;huisnummer;huisletter;huisnummertoevoeging;woonplaats;oppervlakte_m2;gebruiksdoel;max_bewoners;vergunning_nummer;vergunning_geldig_tot'
 
 # CSV: one field of 70,000 bytes (max_field_bytes is 64 KiB).
