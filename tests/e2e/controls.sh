@@ -104,7 +104,40 @@ daemon_outputs() {
 	grep -q 'status=400' "$SLOG" || fail "the refusals are not in the log"
 }
 
+all_delivered() {
+	[ "$(db "SELECT count(*) FROM delivery WHERE state <> 'delivered'")" -eq 0 ]
+}
+
+pushed_document() {
+	local r files
+	serve_setup "$PKI"
+	T=${D%/data}
+	r=$T/received
+	launch "$T/receive.log" "$SCHAKEL" receive --dir "$r" --port 0 --cert "$D/certs/server.crt" \
+		--key "$D/certs/server.key" --ca "$D/certs/ca.crt"
+	party $W "Gemeente Westland" gemeenten=1783 receives=all "push_url=https://127.0.0.1:$LPORT/westland"
+	sk ingest brp "$FIX/brp-npsLa01.xml" >/dev/null
+	sk ingest huisvesting "$FIX/huisvesting.csv" >/dev/null || fail "ingest"
+	sk ingest inspectie "$FIX/inspectie.json" >/dev/null || fail "ingest"
+	sk match --as-of 2026-11-15 >/dev/null || fail "match"
+	db "UPDATE signal SET evidence = json_replace(evidence, '\$[0][1]', $HOSTILE)" || fail "old data"
+	[ "$(db 'SELECT count(*) FROM delivery')" -gt 0 ] || fail "nothing queued"
+	serve
+	until_ 30 all_delivered ||
+		fail "not all delivered: $(db 'SELECT state, last_error FROM delivery') $(tail -5 "$T/receive.log")"
+	files=$(find "$r" -maxdepth 1 -name '*.xml' | wc -l)
+	[ "$files" -gt 0 ] || fail "the receiver stored nothing"
+	for f in "$r"/*.xml; do
+		xmllint --noout "$f" || fail "$f is not well-formed"
+	done
+	grep -lF 'NLA-\x1b[2J\x07\x01\x7f\u009bx' "$r"/*.xml >/dev/null ||
+		fail "no pushed document shows the escaped evidence"
+	grep -q 'verified and stored' "$T/receive.log" || fail "the receiver did not verify them"
+	no_raw "$SLOG"
+}
+
 t "a finding id with ESC/BEL/SOH is rejected at ingest; the line shows \\x1b" hostile_id_refused
 t "old data: signals --format xml is well-formed, the id shown escaped" signals_xml_well_formed
 t "old data: signals, inzage, ingest and log tables show escapes, no raw bytes" tables_escape
 t "old data: the XML inbox is well-formed; the daemon's log has no raw control bytes" daemon_outputs
+t "old data: the pushed, signed document is well-formed and verifies" pushed_document
