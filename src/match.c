@@ -12,6 +12,18 @@
 #include "match.h"
 #include "route.h"
 
+/* The ids of the signals a run found to hold. */
+struct held {
+	char (*id)[33];
+	size_t n, cap;
+};
+
+/* A signal that no longer holds. */
+struct gone {
+	int64_t seq;
+	char id[33];
+};
+
 struct run {
 	struct app *app;
 	const struct config *cfg;
@@ -21,7 +33,14 @@ struct run {
 	void (*on_new)(void *arg, const struct signal *sig);
 	void *arg;
 	struct errbuf *e;
+	struct held held;
+	struct gone *gone;
+	size_t ngone, capgone;
 };
+
+/* A signal that holds again after it ended is raised anew under the id of
+ * its facts and "again|N": at most this many times. */
+#define MAX_AGAIN 1000
 
 void match_today(char out[11])
 {
@@ -77,7 +96,7 @@ static void text_long(struct text *t, long v)
 /* The signal's id: a digest of everything it rests on.  The bytes
  * digested are those of "%s|%s|%s|%ld|%ld|%ld|%ld" and "\n%s|%s" per piece
  * of evidence, as ever: ids do not change between versions. */
-static void signal_id(struct signal *sig)
+static void signal_id(struct signal *sig, unsigned again)
 {
 	char key[ADDRESS_KEY_MAX], person[2 * PSEUDONYM_LEN + 1] = "";
 	struct sha256 *h = crypto_sha256_new();
@@ -117,13 +136,20 @@ static void signal_id(struct signal *sig)
 		text_put(&t, sig->evidence[i].record);
 		crypto_sha256_update(h, t.buf, t.len);
 	}
+	if (again > 0) {	/* it held before, and ended */
+		t.len = 0;
+		text_put(&t, "\nagain|");
+		text_long(&t, (long)again);
+		crypto_sha256_update(h, t.buf, t.len);
+	}
 	crypto_sha256_final(h, hex);
 	memcpy(sig->id, hex, 32);
 	sig->id[32] = '\0';
 }
 
-/* Queues a delivery of sig to each recipient that has a push endpoint. */
-static int queue_deliveries(struct run *run, const struct signal *sig)
+/* Queues a delivery of sig to each recipient that has a push endpoint;
+ * again: once more (it ended), under a new message id. */
+static int queue_deliveries(struct run *run, const struct signal *sig, bool again)
 {
 	for (size_t i = 0; i < sig->nrecipients; i++) {
 		const struct party *p = config_party(run->cfg, sig->recipients[i]);
@@ -137,8 +163,9 @@ static int queue_deliveries(struct run *run, const struct signal *sig)
 		crypto_hex(id, sizeof(id), hex);
 		snprintf(msgid, sizeof(msgid), "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8,
 			 hex + 12, hex + 16, hex + 20);
-		if (store_delivery_add(run->app->store, sig->id, p->oin, msgid, time(NULL),
-				       run->e) != ST_OK)
+		if ((again ? store_delivery_requeue : store_delivery_add)(run->app->store, sig->id,
+									   p->oin, msgid, time(NULL),
+									   run->e) != ST_OK)
 			return -1;
 	}
 	return 0;
@@ -206,6 +233,43 @@ static enum status log_signal(struct run *run, const struct signal *sig)
 				      "evidence", (json_int_t)sig->nevidence), run->e);
 }
 
+/* Adds id to the signals that hold. */
+static int held_add(struct run *run, const char *id)
+{
+	struct held *h = &run->held;
+
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 1024;
+		char (*grown)[33] = realloc(h->id, cap * sizeof(*grown));
+
+		if (grown == NULL) {
+			errbuf_set(run->e, ST_FAIL, "match: out of memory");
+			return -1;
+		}
+		h->id = grown;
+		h->cap = cap;
+	}
+	memcpy(h->id[h->n++], id, 33);
+	return 0;
+}
+
+/* Stores sig under the id of its facts, or, while a signal with that id
+ * has ended, under the next "again" id. */
+static enum status store_held(struct run *run, struct signal *sig, bool *created)
+{
+	bool ended = false;
+
+	for (unsigned again = 0; again <= MAX_AGAIN; again++) {
+		signal_id(sig, again);
+		if (store_raise_signal(run->app->store, sig, created, &ended, run->e) != ST_OK)
+			return ST_FAIL;
+		if (!ended)
+			return ST_OK;
+	}
+	return errbuf_set(run->e, ST_FAIL, "match: signal %s ended %d times", sig->id,
+			  MAX_AGAIN);
+}
+
 /* Gathers evidence, routes, stores and logs one signal. */
 static int raise_signal(struct run *run, struct signal *sig, unsigned evidence)
 {
@@ -218,13 +282,12 @@ static int raise_signal(struct run *run, struct signal *sig, unsigned evidence)
 				 evidence, &sig->evidence, &sig->nevidence, run->e) != ST_OK ||
 	    route_signal(run->cfg, sig, run->e) != ST_OK)
 		goto fail;
-	signal_id(sig);
-	if (store_put_signal(s, sig, &created, run->e) != ST_OK)
+	if (store_held(run, sig, &created) != ST_OK || held_add(run, sig->id) != 0)
 		goto fail;
 	run->res->raised++;
 	if (created) {
 		run->res->created++;
-		if (log_signal(run, sig) != ST_OK || queue_deliveries(run, sig) != 0)
+		if (log_signal(run, sig) != ST_OK || queue_deliveries(run, sig, false) != 0)
 			goto fail;
 		if (run->on_new != NULL)
 			run->on_new(run->arg, sig);
@@ -317,39 +380,227 @@ static void now_utc(char out[21])
 	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-enum status match_run(struct app *app, const char *as_of, struct match_result *res,
-		      void (*on_new)(void *arg, const struct signal *sig), void *arg,
-		      struct errbuf *e)
+static int by_id(const void *a, const void *b)
 {
-	struct run run = { app, &app->cfg, as_of, "", res, on_new, arg, e };
-	char window_start[11];
-	struct store *s = app->store;
+	return memcmp(a, b, 32);
+}
+
+/* An open signal: kept for ending unless the run found it to hold. */
+static int note_open(void *arg, int64_t seq, const char *id)
+{
+	struct run *run = arg;
+	char key[33];
+
+	snprintf(key, sizeof(key), "%s", id);
+	if (bsearch(key, run->held.id, run->held.n, sizeof(*run->held.id), by_id) != NULL)
+		return 0;
+	if (run->ngone == run->capgone) {
+		size_t cap = run->capgone ? 2 * run->capgone : 256;
+		struct gone *grown = realloc(run->gone, cap * sizeof(*grown));
+
+		if (grown == NULL) {
+			errbuf_set(run->e, ST_FAIL, "match: out of memory");
+			return -1;
+		}
+		run->gone = grown;
+		run->capgone = cap;
+	}
+	run->gone[run->ngone].seq = seq;
+	memcpy(run->gone[run->ngone++].id, key, sizeof(key));
+	return 0;
+}
+
+/* The log entry of a signal that ended. */
+static enum status log_ended(struct run *run, const struct signal *sig)
+{
+	char where[ADDRESS_KEY_MAX];
+	json_t *to = json_array();
+
+	address_display(&sig->address, where);
+	for (size_t i = 0; to != NULL && i < sig->nrecipients; i++)
+		json_array_append_new(to, json_string(sig->recipients[i]));
+	return exlog_append(run->app->store, "ended", NULL, sig->id,
+			    json_pack("{s:s, s:s, s:s, s:s, s:o*}", "rule", sig->rule,
+				      "address", where, "as_of", sig->as_of, "ended_on", run->as_of,
+				      "recipients", to), run->e);
+}
+
+/* Ends one signal that no longer holds: marked, logged, pushed again. */
+static int end_one(void *arg, const struct signal *sig)
+{
+	struct run *run = arg;
+
+	if (store_end_signal(run->app->store, sig->seq, run->as_of, run->e) != ST_OK ||
+	    log_ended(run, sig) != ST_OK || queue_deliveries(run, sig, true) != 0)
+		return -1;
+	run->res->ended++;
+	return 0;
+}
+
+/* Ends the open signals (with scoped, at the marked addresses) that the
+ * run did not find to hold. */
+static enum status end_signals(struct run *run, bool scoped)
+{
+	struct store *s = run->app->store;
+
+	qsort(run->held.id, run->held.n, sizeof(*run->held.id), by_id);
+	if (store_open_signals(s, scoped, note_open, run, run->e) != ST_OK)
+		return ST_FAIL;
+	for (size_t i = 0; i < run->ngone; i++) {
+		struct signal_filter f = { .id = run->gone[i].id };
+
+		if (store_signals(s, &f, end_one, run, run->e) != ST_OK)
+			return ST_FAIL;
+	}
+	return ST_OK;
+}
+
+/*
+ * The rules' parameters as one digest: a configuration (a SIGHUP) that
+ * changes any of them makes the next incremental run a full one.
+ */
+static void rule_params(const struct config *cfg, const char *window_start,
+			char out[sizeof(((struct match_state *)0)->params)])
+{
+	struct sha256 *h = crypto_sha256_new();
+	char buf[128], hex[65];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "v1|%d%d%d%d|%d|%d|%d|%d|", cfg->rule_enabled[0],
+		     cfg->rule_enabled[1], cfg->rule_enabled[2], cfg->rule_enabled[3],
+		     cfg->m2_per_person, cfg->min_gap, cfg->min_persons, cfg->window_days);
+	if (h == NULL) {	/* out of memory: never equal, so a full run */
+		snprintf(out, 65, "unknown|%s", window_start);
+		return;
+	}
+	crypto_sha256_update(h, buf, (size_t)n);
+	for (size_t i = 0; i < cfg->permit_gemeenten.n; i++) {
+		crypto_sha256_update(h, cfg->permit_gemeenten.v[i],
+				     strlen(cfg->permit_gemeenten.v[i]));
+		crypto_sha256_update(h, ",", 1);
+	}
+	crypto_sha256_final(h, hex);
+	snprintf(out, 65, "%s", hex);
+}
+
+static const char *const mode_names[] = {
+	[MATCH_FULL] = "full", [MATCH_CHANGED] = "changed", [MATCH_RECONCILE] = "reconcile",
+};
+
+/*
+ * Works out what an incremental run recomputes: *full when it cannot be
+ * incremental (no run before, other rule parameters), else the marks
+ * widened by the change of date and by persons and gemeenten.
+ */
+static enum status plan(struct run *run, const struct match_state *now, bool *full)
+{
+	struct store *s = run->app->store;
+	struct match_state last;
+	struct mark_counts n;
+
+	if (store_match_state(s, &last, run->e) != ST_OK)
+		return ST_FAIL;
+	*full = last.as_of[0] == '\0' || strcmp(last.params, now->params) != 0;
+	if (*full) {
+		run->res->why = last.as_of[0] == '\0' ? "no match before" : "rule parameters changed";
+		return ST_OK;
+	}
+	if ((strcmp(last.as_of, now->as_of) != 0 ||
+	     strcmp(last.window_start, now->window_start) != 0) &&
+	    store_mark_dates(s, &last, now->as_of, now->window_start, run->e) != ST_OK)
+		return ST_FAIL;
+	if (store_mark_widen(s, &n, run->e) != ST_OK)
+		return ST_FAIL;
+	run->res->marked = n.addresses;
+	run->res->persons = n.persons;
+	run->res->gemeenten = n.gemeenten;
+	return ST_OK;
+}
+
+/* The run's log entry. */
+static enum status log_run(struct run *run, enum match_mode mode)
+{
+	const struct match_result *res = run->res;
+	json_t *d = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "as_of", run->as_of,
+			      "mode", mode_names[mode], "addresses", (json_int_t)res->addresses,
+			      "raised", (json_int_t)res->raised, "created",
+			      (json_int_t)res->created, "ended", (json_int_t)res->ended);
+
+	if (d != NULL && !res->full &&
+	    json_object_set_new(d, "marked", json_integer(res->marked)) != 0) {
+		json_decref(d);
+		d = NULL;
+	}
+	return exlog_append(run->app->store, "match", NULL, run->as_of, d, run->e);
+}
+
+/* The rules over every address (full) or over the marked ones. */
+static enum status apply_rules(struct run *run, const char *window_start, bool full)
+{
+	struct store *s = run->app->store;
+	enum status st = full ? store_match_begin(s, run->as_of, window_start, run->e)
+			      : store_match_begin_scoped(s, run->as_of, window_start, run->e);
+
+	if (st != ST_OK || store_match_addresses(s, match_address, run, run->e) != ST_OK ||
+	    (run->cfg->rule_enabled[RULE_ADRES_AFWIJKING] &&
+	     store_match_mismatches(s, match_mismatch, run, run->e) != ST_OK)) {
+		store_match_end(s);
+		return ST_FAIL;
+	}
+	store_match_end(s);
+	return ST_OK;
+}
+
+/* One run in one transaction. */
+static enum status run_once(struct run *run, enum match_mode mode)
+{
+	struct store *s = run->app->store;
+	struct match_state now = { .as_of = "" };
+	bool full = mode != MATCH_CHANGED;
+
+	snprintf(now.as_of, sizeof(now.as_of), "%s", run->as_of);
+	norm_date_from_days(norm_days(run->as_of) - run->cfg->window_days, now.window_start);
+	rule_params(run->cfg, now.window_start, now.params);
+	now_utc(run->created);
+	if (store_begin(s, run->e) != ST_OK)
+		return ST_FAIL;
+	if ((mode == MATCH_CHANGED && plan(run, &now, &full) != ST_OK))
+		goto out_rollback;
+	run->res->full = full;
+	if (apply_rules(run, now.window_start, full) != ST_OK ||
+	    end_signals(run, !full) != ST_OK || store_mark_clear(s, run->e) != ST_OK ||
+	    store_match_state_put(s, &now, full, run->e) != ST_OK ||
+	    log_run(run, mode) != ST_OK || store_commit(s, run->e) != ST_OK)
+		goto out_rollback;
+	return ST_OK;
+out_rollback:
+	store_rollback(s);
+	return ST_FAIL;
+}
+
+enum status match_run_mode(struct app *app, const char *as_of, enum match_mode mode,
+			   struct match_result *res,
+			   void (*on_new)(void *arg, const struct signal *sig), void *arg,
+			   struct errbuf *e)
+{
+	struct run run = { app, &app->cfg, as_of, "", res, on_new, arg, e, { NULL, 0, 0 },
+			   NULL, 0, 0 };
+	enum status st;
 
 	memset(res, 0, sizeof(*res));
 	if (norm_date("--as-of", as_of, e) != ST_OK)
 		return ST_USAGE;
-	norm_date_from_days(norm_days(as_of) - app->cfg.window_days, window_start);
-	now_utc(run.created);
-	if (store_begin(s, e) != ST_OK)
-		return ST_FAIL;
-	if (store_match_begin(s, as_of, window_start, e) != ST_OK ||
-	    store_match_addresses(s, match_address, &run, e) != ST_OK ||
-	    (app->cfg.rule_enabled[RULE_ADRES_AFWIJKING] &&
-	     store_match_mismatches(s, match_mismatch, &run, e) != ST_OK))
-		goto out_rollback;
-	store_match_end(s);
-	if (exlog_append(s, "match", NULL, as_of,
-			 json_pack("{s:s, s:I, s:I, s:I}", "as_of", as_of,
-				   "addresses", (json_int_t)res->addresses,
-				   "raised", (json_int_t)res->raised,
-				   "created", (json_int_t)res->created), e) != ST_OK ||
-	    store_commit(s, e) != ST_OK)
-		goto out_rollback;
-	return ST_OK;
-out_rollback:
-	store_match_end(s);
-	store_rollback(s);
-	return ST_FAIL;
+	st = run_once(&run, mode);
+	free(run.held.id);
+	free(run.gone);
+	return st;
+}
+
+enum status match_run(struct app *app, const char *as_of, struct match_result *res,
+		      void (*on_new)(void *arg, const struct signal *sig), void *arg,
+		      struct errbuf *e)
+{
+	return match_run_mode(app, as_of, MATCH_FULL, res, on_new, arg, e);
 }
 
 void log_match(const char *as_of, const struct match_result *res)

@@ -1,0 +1,98 @@
+-- schakel store, migration 15: incremental matching and signals that end.
+--
+-- Every change to what the rules read marks what it touches, in the same
+-- transaction, by the triggers below (so no write path can forget it): the
+-- address of a registration (the old one too, when a correction or a purge
+-- moves it away), of a dwelling and of a finding; the person of a
+-- registration (ADRES_AFWIJKING, and the person's other addresses); a
+-- gemeente whose coverage changes.  `schakel match --changed` (and the
+-- daemon after new data) recomputes only the marked addresses and clears
+-- the marks; a full match clears them too.  match_state holds what the
+-- last run was as of, and a digest of the rules' parameters, so that a new
+-- date or a changed configuration widens the next incremental run
+-- (docs/architecture.md, *Incremental matching*).
+--
+-- The triggers ask before they insert: an INSERT OR IGNORE in a trigger
+-- takes the conflict handling of the statement that fired it, and the
+-- upserts of dwelling and finding would fail on a mark that exists.
+
+-- A signal that no longer holds is kept, marked ended as of that match date.
+ALTER TABLE signal ADD COLUMN ended_on TEXT;
+-- The open signals by address: what a match may end.
+CREATE INDEX signal_open ON signal(addr, id) WHERE ended_on IS NULL;
+
+CREATE TABLE mark_addr (
+	addr            TEXT PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TABLE mark_person (
+	pseudonym       BLOB PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TABLE mark_gemeente (
+	gemeentecode    TEXT PRIMARY KEY
+) WITHOUT ROWID;
+
+-- One row: the last match run (full or incremental).
+CREATE TABLE match_state (
+	id              INTEGER PRIMARY KEY CHECK (id = 1),
+	as_of           TEXT NOT NULL,
+	window_start    TEXT NOT NULL,
+	params          TEXT NOT NULL,         -- the rules' parameters, as match.c writes them
+	full_at         TEXT                   -- when the last full run committed (UTC)
+);
+
+CREATE TRIGGER person_mark_insert AFTER INSERT ON person BEGIN
+	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
+		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
+	INSERT INTO mark_person(pseudonym) SELECT NEW.pseudonym WHERE NOT EXISTS
+		(SELECT 1 FROM mark_person WHERE pseudonym = NEW.pseudonym);
+END;
+CREATE TRIGGER person_mark_update AFTER UPDATE ON person BEGIN
+	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
+		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
+	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
+		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
+	INSERT INTO mark_person(pseudonym) SELECT NEW.pseudonym WHERE NOT EXISTS
+		(SELECT 1 FROM mark_person WHERE pseudonym = NEW.pseudonym);
+END;
+CREATE TRIGGER person_mark_delete AFTER DELETE ON person BEGIN
+	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
+		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
+	INSERT INTO mark_person(pseudonym) SELECT OLD.pseudonym WHERE NOT EXISTS
+		(SELECT 1 FROM mark_person WHERE pseudonym = OLD.pseudonym);
+END;
+CREATE TRIGGER dwelling_mark_insert AFTER INSERT ON dwelling BEGIN
+	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
+		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
+END;
+CREATE TRIGGER dwelling_mark_update AFTER UPDATE ON dwelling BEGIN
+	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
+		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
+	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
+		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
+END;
+CREATE TRIGGER dwelling_mark_delete AFTER DELETE ON dwelling BEGIN
+	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
+		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
+END;
+CREATE TRIGGER finding_mark_insert AFTER INSERT ON finding BEGIN
+	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
+		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
+END;
+CREATE TRIGGER finding_mark_update AFTER UPDATE ON finding BEGIN
+	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
+		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
+	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
+		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
+END;
+CREATE TRIGGER finding_mark_delete AFTER DELETE ON finding BEGIN
+	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
+		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
+END;
+CREATE TRIGGER coverage_mark_insert AFTER INSERT ON coverage BEGIN
+	INSERT INTO mark_gemeente(gemeentecode) SELECT NEW.gemeentecode WHERE NOT EXISTS
+		(SELECT 1 FROM mark_gemeente WHERE gemeentecode = NEW.gemeentecode);
+END;
+CREATE TRIGGER coverage_mark_delete AFTER DELETE ON coverage BEGIN
+	INSERT INTO mark_gemeente(gemeentecode) SELECT OLD.gemeentecode WHERE NOT EXISTS
+		(SELECT 1 FROM mark_gemeente WHERE gemeentecode = OLD.gemeentecode);
+END;
