@@ -19,17 +19,25 @@
 -- A signal that no longer holds is kept, marked ended as of that match date.
 ALTER TABLE signal ADD COLUMN ended_on TEXT;
 -- The open signals by address: what a match may end.
-CREATE INDEX signal_open ON signal(addr, id) WHERE ended_on IS NULL;
+CREATE INDEX signal_open ON signal(addr) WHERE ended_on IS NULL;
 
 CREATE TABLE mark_addr (
 	addr            TEXT PRIMARY KEY
 ) WITHOUT ROWID;
 CREATE TABLE mark_person (
-	pseudonym       BLOB PRIMARY KEY
-) WITHOUT ROWID;
+	pkey            INTEGER PRIMARY KEY    -- pseudonym_key() of the person
+);
 CREATE TABLE mark_gemeente (
 	gemeentecode    TEXT PRIMARY KEY
 ) WITHOUT ROWID;
+
+-- A row here: so much changed in one transaction (MARK_ALL_AFTER records,
+-- store_sqlite.c) that the next run is a full one; the triggers then mark
+-- nothing more, so a large ingest does not pay for marks a full run would
+-- not read.
+CREATE TABLE mark_all (
+	id              INTEGER PRIMARY KEY CHECK (id = 1)
+);
 
 -- One row: the last match run (full or incremental).
 CREATE TABLE match_state (
@@ -40,51 +48,60 @@ CREATE TABLE match_state (
 	full_at         TEXT                   -- when the last full run committed (UTC)
 );
 
-CREATE TRIGGER person_mark_insert AFTER INSERT ON person BEGIN
-	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
-		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
-	INSERT INTO mark_person(pseudonym) SELECT NEW.pseudonym WHERE NOT EXISTS
-		(SELECT 1 FROM mark_person WHERE pseudonym = NEW.pseudonym);
+-- A person is marked by pkey (pseudonym_key(), as person.pkey): an
+-- integer key, cheap to insert at random places during a large ingest.
+-- The person statements are plain INSERT and UPDATE, so OR IGNORE holds.
+CREATE TRIGGER person_mark_insert AFTER INSERT ON person
+	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN
+	INSERT OR IGNORE INTO mark_addr(addr) VALUES (NEW.addr);
+	INSERT OR IGNORE INTO mark_person(pkey) VALUES (NEW.pkey);
 END;
-CREATE TRIGGER person_mark_update AFTER UPDATE ON person BEGIN
-	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
-		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
-	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
-		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
-	INSERT INTO mark_person(pseudonym) SELECT NEW.pseudonym WHERE NOT EXISTS
-		(SELECT 1 FROM mark_person WHERE pseudonym = NEW.pseudonym);
+CREATE TRIGGER person_mark_update AFTER UPDATE ON person
+	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN
+	INSERT OR IGNORE INTO mark_addr(addr) VALUES (OLD.addr);
+	INSERT OR IGNORE INTO mark_addr(addr) VALUES (NEW.addr);
+	INSERT OR IGNORE INTO mark_person(pkey) VALUES (NEW.pkey);
 END;
-CREATE TRIGGER person_mark_delete AFTER DELETE ON person BEGIN
-	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
-		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
-	INSERT INTO mark_person(pseudonym) SELECT OLD.pseudonym WHERE NOT EXISTS
-		(SELECT 1 FROM mark_person WHERE pseudonym = OLD.pseudonym);
+-- a purged registration: also where findings name the person, who may
+-- have no registration left to find them by
+CREATE TRIGGER person_mark_delete AFTER DELETE ON person
+	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN
+	INSERT OR IGNORE INTO mark_addr(addr) VALUES (OLD.addr);
+	INSERT OR IGNORE INTO mark_person(pkey) VALUES (OLD.pkey);
+	INSERT OR IGNORE INTO mark_addr(addr) SELECT f.addr FROM finding_person fp
+		JOIN finding f ON f.id = fp.finding_id WHERE fp.pseudonym = OLD.pseudonym;
 END;
-CREATE TRIGGER dwelling_mark_insert AFTER INSERT ON dwelling BEGIN
-	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
-		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
-END;
-CREATE TRIGGER dwelling_mark_update AFTER UPDATE ON dwelling BEGIN
-	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
-		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
-	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
-		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
-END;
-CREATE TRIGGER dwelling_mark_delete AFTER DELETE ON dwelling BEGIN
-	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
-		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
-END;
-CREATE TRIGGER finding_mark_insert AFTER INSERT ON finding BEGIN
+CREATE TRIGGER dwelling_mark_insert AFTER INSERT ON dwelling
+	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN
 	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
 		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
 END;
-CREATE TRIGGER finding_mark_update AFTER UPDATE ON finding BEGIN
+CREATE TRIGGER dwelling_mark_update AFTER UPDATE ON dwelling
+	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN
 	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
 		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
 	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
 		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
 END;
-CREATE TRIGGER finding_mark_delete AFTER DELETE ON finding BEGIN
+CREATE TRIGGER dwelling_mark_delete AFTER DELETE ON dwelling
+	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN
+	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
+		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
+END;
+CREATE TRIGGER finding_mark_insert AFTER INSERT ON finding
+	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN
+	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
+		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
+END;
+CREATE TRIGGER finding_mark_update AFTER UPDATE ON finding
+	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN
+	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
+		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
+	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
+		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
+END;
+CREATE TRIGGER finding_mark_delete AFTER DELETE ON finding
+	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN
 	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
 		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
 END;

@@ -511,6 +511,11 @@ static enum status plan(struct run *run, const struct match_state *now, bool *fu
 		return ST_FAIL;
 	if (store_mark_widen(s, &n, run->e) != ST_OK)
 		return ST_FAIL;
+	if (n.all > 0) {
+		*full = true;
+		run->res->why = "a large change";
+		return ST_OK;
+	}
 	run->res->marked = n.addresses;
 	run->res->persons = n.persons;
 	run->res->gemeenten = n.gemeenten;

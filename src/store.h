@@ -176,6 +176,8 @@ enum status store_mark_dates(struct store *s, const struct match_state *old,
 /* The size of a scoped run (store_mark_widen()). */
 struct mark_counts {
 	long addresses, persons, gemeenten;
+	long all;	/* > 0: a transaction changed so much that it stopped
+			 * marking; the run must be full (nothing else is set) */
 };
 
 /*

@@ -143,7 +143,7 @@ static const char *const sql[Q_COUNT] = {
 		" GROUP BY addr",
 	[Q_EV_WALK_SCOPED] = "SELECT addr, id FROM finding WHERE addr IN"
 		" (SELECT addr FROM mark_addr) AND" WINDOW_FINDINGS " ORDER BY addr, datum, id",
-	[Q_OPEN_SIGNALS] = "SELECT seq, id FROM signal WHERE ended_on IS NULL",
+	[Q_OPEN_SIGNALS] = "SELECT seq, id FROM signal NOT INDEXED WHERE ended_on IS NULL",
 	[Q_OPEN_SIGNALS_SCOPED] = "SELECT seq, id FROM signal WHERE ended_on IS NULL"
 		" AND addr IN (SELECT addr FROM mark_addr)",
 	[Q_SIGNAL_END] = "UPDATE signal SET ended_on = ?2 WHERE seq = ?1 AND ended_on IS NULL",
@@ -275,11 +275,13 @@ struct store {
 	char head_hash[65];
 	struct current cur;	/* during a match */
 	bool scoped;		/* the match visits only the marked addresses */
+	long changes;		/* records this transaction changed (note_change()) */
 	struct ev_walk walk_findings;
 };
 
 static void forget_writes(struct store *s)
 {
+	s->changes = 0;
 	s->last_addr[0] = '\0';
 	s->last_coverage[0] = '\0';
 	s->head_known = false;
@@ -703,6 +705,24 @@ static enum status put_person_address(struct store *s, const struct person_row *
 }
 
 /*
+ * After this many changed records in one transaction the next match is a
+ * full run (mark_all, store-015.sql) and the triggers stop marking: a
+ * full run costs less than marks for a large part of the store would save.
+ */
+#define MARK_ALL_AFTER 20000
+
+/* Counts a changed record; at MARK_ALL_AFTER, sets mark_all. */
+static enum status note_change(struct store *s, struct errbuf *e)
+{
+	if (++s->changes != MARK_ALL_AFTER)
+		return ST_OK;
+	if (sqlite3_exec(s->db, "INSERT OR IGNORE INTO mark_all(id) VALUES (1)", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		return db_error(s, e, "mark a large change");
+	return ST_OK;
+}
+
+/*
  * A registration is found by its pseudonym's key (pseudonym_key(), an
  * integer index) and then compared whole: the index of (pseudonym,
  * begindatum) that an ON CONFLICT needs was 56 bytes an entry, at random
@@ -755,7 +775,7 @@ enum status store_put_person(struct store *s, int64_t ingest_id, const struct pe
 	if (step_done(s, st, e, "store person") != ST_OK)
 		return ST_FAIL;
 	*changed = true;
-	return ST_OK;
+	return note_change(s, e);
 }
 
 enum status store_put_dwelling(struct store *s, int64_t ingest_id,
@@ -788,7 +808,7 @@ enum status store_put_dwelling(struct store *s, int64_t ingest_id,
 	if (step_done(s, st, e, "store dwelling") != ST_OK)
 		return ST_FAIL;
 	*changed = sqlite3_changes(s->db) > 0;
-	return ST_OK;
+	return *changed ? note_change(s, e) : ST_OK;
 }
 
 static void finding_digest(const struct finding_row *r, const char *key, uint8_t out[32])
@@ -841,6 +861,8 @@ enum status store_put_finding(struct store *s, int64_t ingest_id, const struct f
 	*changed = sqlite3_changes(s->db) > 0;
 	if (!*changed)
 		return ST_OK;
+	if (note_change(s, e) != ST_OK)
+		return ST_FAIL;
 
 	st = stmt(s, Q_FINDING_PERSONS_DEL, e);
 	if (st == NULL)
@@ -1592,7 +1614,7 @@ enum status store_mark_dates(struct store *s, const struct match_state *old,
 	    mark_step(s, "INSERT OR IGNORE INTO mark_addr(addr) SELECT addr FROM dwelling"
 		      " WHERE vergunning_tot >= ?1 AND vergunning_tot < ?2", p, 2, NULL, e) != ST_OK)
 		return ST_FAIL;
-	return mark_step(s, "INSERT OR IGNORE INTO mark_person(pseudonym) SELECT pseudonym"
+	return mark_step(s, "INSERT OR IGNORE INTO mark_person(pkey) SELECT pkey"
 			 " FROM person NOT INDEXED WHERE begindatum > ?1 AND begindatum <= ?2",
 			 p, 2, NULL, e);
 }
@@ -1616,6 +1638,10 @@ static enum status mark_count(struct store *s, const char *q, long *n, struct er
 enum status store_mark_widen(struct store *s, struct mark_counts *n, struct errbuf *e)
 {
 	memset(n, 0, sizeof(*n));
+	if (mark_count(s, "SELECT count(*) FROM mark_all", &n->all, e) != ST_OK)
+		return ST_FAIL;
+	if (n->all > 0)
+		return ST_OK;	/* a full run; the marks are not complete */
 	if (mark_count(s, "SELECT count(*) FROM mark_gemeente", &n->gemeenten, e) != ST_OK ||
 	    mark_count(s, "SELECT count(*) FROM mark_person", &n->persons, e) != ST_OK)
 		return ST_FAIL;
@@ -1630,11 +1656,11 @@ enum status store_mark_widen(struct store *s, struct mark_counts *n, struct errb
 	 * is), and the findings that name the person */
 	if (n->persons > 0 &&
 	    (mark_step(s, "INSERT OR IGNORE INTO mark_addr(addr) SELECT p.addr FROM mark_person m"
-		       " CROSS JOIN person p ON p.pkey = pseudonym_key(m.pseudonym)"
-		       " AND p.pseudonym = m.pseudonym", NULL, 0, NULL, e) != ST_OK ||
+		       " CROSS JOIN person p ON p.pkey = m.pkey", NULL, 0, NULL, e) != ST_OK ||
 	     mark_step(s, "INSERT OR IGNORE INTO mark_addr(addr) SELECT f.addr FROM mark_person m"
-		       " CROSS JOIN finding_person fp ON fp.pseudonym = m.pseudonym"
-		       " JOIN finding f ON f.id = fp.finding_id", NULL, 0, NULL, e) != ST_OK))
+		       " CROSS JOIN person p ON p.pkey = m.pkey CROSS JOIN finding_person fp"
+		       " ON fp.pseudonym = p.pseudonym JOIN finding f ON f.id = fp.finding_id",
+		       NULL, 0, NULL, e) != ST_OK))
 		return ST_FAIL;
 	return mark_count(s, "SELECT count(*) FROM mark_addr", &n->addresses, e);
 }
@@ -1642,7 +1668,8 @@ enum status store_mark_widen(struct store *s, struct mark_counts *n, struct errb
 enum status store_mark_clear(struct store *s, struct errbuf *e)
 {
 	if (sqlite3_exec(s->db, "DELETE FROM mark_addr; DELETE FROM mark_person;"
-			 " DELETE FROM mark_gemeente;", NULL, NULL, NULL) != SQLITE_OK)
+			 " DELETE FROM mark_gemeente; DELETE FROM mark_all;", NULL, NULL,
+			 NULL) != SQLITE_OK)
 		return db_error(s, e, "clear the marks");
 	return ST_OK;
 }

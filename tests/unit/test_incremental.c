@@ -566,6 +566,50 @@ static void test_new_coverage_widens_to_the_gemeente(void **state)
 	world_close(&w);
 }
 
+/*
+ * An input that changes more than 20,000 records (MARK_ALL_AFTER) stops
+ * marking and makes the next incremental run a full one, which still
+ * raises what the records after the last mark would.
+ */
+static void test_large_change_makes_a_full_run(void **state)
+{
+	struct world w;
+	struct match_result res;
+	struct store *s;
+	struct ingest_row ir = { "test", "test", NULL, "00", 0, 0 };
+	int64_t id;
+	bool changed;
+
+	(void)state;
+	world_open(&w, 4);
+	match(&w, &w.inc, MATCH_CHANGED, &res);	/* the first: full */
+	s = w.inc.app.store;
+	assert_int_equal(store_begin(s, &w.e), ST_OK);
+	assert_int_equal(store_ingest_add(s, &ir, &id, &w.e), ST_OK);
+	for (int i = 0; i < 20100; i++) {
+		struct dwelling_row d = { .oppervlakte = 40, .max_bewoners = -1 };
+
+		snprintf(d.address.gemeentecode, sizeof(d.address.gemeentecode), "1783");
+		snprintf(d.address.postcode, sizeof(d.address.postcode), "3%03dAB", i / 100);
+		d.address.huisnummer = 1 + i % 100;
+		assert_int_equal(store_put_dwelling(s, id, &d, &changed, &w.e), ST_OK);
+	}
+	assert_int_equal(store_commit(s, &w.e), ST_OK);
+	assert_true(count(&w.inc, "SELECT count(*) FROM mark_addr") < 20100);
+	assert_int_equal(count(&w.inc, "SELECT count(*) FROM mark_all"), 1);
+	registered(&w, &w.inc, 0);	/* and one person at 2671AB 1: not marked */
+	found(&w, &w.inc, 5, "2026-02-20");
+	match(&w, &w.inc, MATCH_CHANGED, &res);
+	assert_true(res.full);
+	assert_string_equal(res.why, "a large change");
+	assert_int_equal(count(&w.inc, "SELECT count(*) FROM signal WHERE rule = 'ONDERREGISTRATIE'"
+			       " AND ended_on IS NULL"), 1);
+	assert_int_equal(count(&w.inc, "SELECT count(*) FROM mark_all"), 0);
+	match(&w, &w.inc, MATCH_CHANGED, &res);
+	assert_false(res.full);
+	world_close(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -573,6 +617,7 @@ int main(void)
 		cmocka_unit_test(test_changed_run_ends_and_raises_again),
 		cmocka_unit_test(test_window_sliding_ends_without_new_data),
 		cmocka_unit_test(test_new_coverage_widens_to_the_gemeente),
+		cmocka_unit_test(test_large_change_makes_a_full_run),
 		cmocka_unit_test(test_incremental_equals_full),
 	};
 
