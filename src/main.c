@@ -826,8 +826,8 @@ static const struct command commands[] = {
 	  "or searches it.  `log verify` checks the hash chain and the signed\ncheckpoints, "
 	  "names the first entry that does not fit (exit 1), and says up to\nwhich checkpoint "
 	  "the log is proven intact.",
-	  "  --kind K         ingest, upload, reject, match, signal, pull, delivery, retry,\n"
-	  "                   feedback, refusal, inzage, purge\n"
+	  "  --kind K         ingest, upload, reject, match, signal, ended, pull, delivery,\n"
+	  "                   retry, feedback, refusal, inzage, purge\n"
 	  "  --party OIN      entries in which that party takes part\n"
 	  "  --source NAME    a pulled source, or an adapter\n"
 	  "  --recipient OIN  deliveries to, and signals for, that party\n"

@@ -36,6 +36,7 @@ struct run {
 	struct held held;
 	struct gone *gone;
 	size_t ngone, capgone;
+	int64_t last_seq;	/* the latest signal before the run: later ones hold */
 };
 
 /* A signal that holds again after it ended is raised anew under the id of
@@ -444,7 +445,7 @@ static enum status end_signals(struct run *run, bool scoped)
 	struct store *s = run->app->store;
 
 	qsort(run->held.id, run->held.n, sizeof(*run->held.id), by_id);
-	if (store_open_signals(s, scoped, note_open, run, run->e) != ST_OK)
+	if (store_open_signals(s, scoped, run->last_seq, note_open, run, run->e) != ST_OK)
 		return ST_FAIL;
 	for (size_t i = 0; i < run->ngone; i++) {
 		struct signal_filter f = { .id = run->gone[i].id };
@@ -569,7 +570,8 @@ static enum status run_once(struct run *run, enum match_mode mode)
 	now_utc(run->created);
 	if (store_begin(s, run->e) != ST_OK)
 		return ST_FAIL;
-	if ((mode == MATCH_CHANGED && plan(run, &now, &full) != ST_OK))
+	if (store_signal_last(s, &run->last_seq, run->e) != ST_OK ||
+	    (mode == MATCH_CHANGED && plan(run, &now, &full) != ST_OK))
 		goto out_rollback;
 	run->res->full = full;
 	if (apply_rules(run, now.window_start, full) != ST_OK ||
@@ -589,7 +591,7 @@ enum status match_run_mode(struct app *app, const char *as_of, enum match_mode m
 			   struct errbuf *e)
 {
 	struct run run = { app, &app->cfg, as_of, "", res, on_new, arg, e, { NULL, 0, 0 },
-			   NULL, 0, 0 };
+			   NULL, 0, 0, 0 };
 	enum status st;
 
 	memset(res, 0, sizeof(*res));

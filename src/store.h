@@ -196,11 +196,14 @@ enum status store_mark_clear(struct store *s, struct errbuf *e);
 enum status store_match_begin_scoped(struct store *s, const char *as_of,
 				     const char *window_start, struct errbuf *e);
 
+/* The seq of the latest signal (0 when there is none). */
+enum status store_signal_last(struct store *s, int64_t *seq, struct errbuf *e);
+
 /*
- * Calls cb with the seq and id of every open (not ended) signal, or with
- * scoped only those at a marked address.
+ * Calls cb with the seq and id of every open (not ended) signal up to seq
+ * upto, or with scoped only those at a marked address.
  */
-enum status store_open_signals(struct store *s, bool scoped,
+enum status store_open_signals(struct store *s, bool scoped, int64_t upto,
 			       int (*cb)(void *arg, int64_t seq, const char *id), void *arg,
 			       struct errbuf *e);
 

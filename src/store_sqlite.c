@@ -26,7 +26,7 @@ enum stmt_id {
 	Q_EV_WALK_FINDINGS, Q_EV_PERSON_FINDINGS,
 	Q_MATCH_ADDRESSES_SCOPED, Q_MATCH_MISMATCHES_SCOPED, Q_OBS_FILL_SCOPED, Q_EV_WALK_SCOPED,
 	Q_OPEN_SIGNALS, Q_OPEN_SIGNALS_SCOPED, Q_SIGNAL_END, Q_MATCH_STATE_GET, Q_MATCH_STATE_PUT,
-	Q_DELIVERY_REQUEUE,
+	Q_DELIVERY_REQUEUE, Q_SIGNAL_LAST,
 	Q_SIGNAL_KNOWN, Q_SIGNAL_PUT, Q_SIGNAL_RECIPIENT_ADD,
 	Q_SIGNALS, Q_SIGNAL_ONE, Q_SIGNAL_RECIPIENTS, Q_SIGNAL_ROUTED, Q_PERSON_BSN,
 	Q_FEEDBACK_PUT, Q_FEEDBACK_COUNTS,
@@ -143,9 +143,11 @@ static const char *const sql[Q_COUNT] = {
 		" GROUP BY addr",
 	[Q_EV_WALK_SCOPED] = "SELECT addr, id FROM finding WHERE addr IN"
 		" (SELECT addr FROM mark_addr) AND" WINDOW_FINDINGS " ORDER BY addr, datum, id",
-	[Q_OPEN_SIGNALS] = "SELECT seq, id FROM signal NOT INDEXED WHERE ended_on IS NULL",
+	[Q_OPEN_SIGNALS] = "SELECT seq, id FROM signal NOT INDEXED WHERE seq <= ?1"
+		" AND ended_on IS NULL",
 	[Q_OPEN_SIGNALS_SCOPED] = "SELECT seq, id FROM signal WHERE ended_on IS NULL"
-		" AND addr IN (SELECT addr FROM mark_addr)",
+		" AND addr IN (SELECT addr FROM mark_addr) AND seq <= ?1",
+	[Q_SIGNAL_LAST] = "SELECT coalesce(max(seq), 0) FROM signal",
 	[Q_SIGNAL_END] = "UPDATE signal SET ended_on = ?2 WHERE seq = ?1 AND ended_on IS NULL",
 	[Q_MATCH_STATE_GET] = "SELECT as_of, window_start, params FROM match_state WHERE id = 1",
 	[Q_MATCH_STATE_PUT] = "INSERT INTO match_state(id, as_of, window_start, params, full_at)"
@@ -1674,7 +1676,22 @@ enum status store_mark_clear(struct store *s, struct errbuf *e)
 	return ST_OK;
 }
 
-enum status store_open_signals(struct store *s, bool scoped,
+enum status store_signal_last(struct store *s, int64_t *seq, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_SIGNAL_LAST, e);
+	int rc;
+
+	*seq = 0;
+	if (st == NULL)
+		return ST_FAIL;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*seq = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? ST_OK : db_error(s, e, "read the signals");
+}
+
+enum status store_open_signals(struct store *s, bool scoped, int64_t upto,
 			       int (*cb)(void *arg, int64_t seq, const char *id), void *arg,
 			       struct errbuf *e)
 {
@@ -1683,6 +1700,7 @@ enum status store_open_signals(struct store *s, bool scoped,
 
 	if (st == NULL)
 		return ST_FAIL;
+	sqlite3_bind_int64(st, 1, upto);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *id = (const char *)sqlite3_column_text(st, 1);
 
