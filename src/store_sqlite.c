@@ -134,8 +134,10 @@ static const char *const sql[Q_COUNT] = {
 		" ON fp.finding_id = f.id WHERE f.addr = ?1 AND fp.pseudonym = ?4"
 		" AND f.soort = 'huisvesting' AND f.datum > ?2 AND f.datum <= ?3 ORDER BY f.datum, f.id",
 	/* The same for only the marked addresses (store_match_begin_scoped()). */
+	/* CROSS JOIN: the marks first (SQLite, without statistics, walked
+	 * every address and looked each up in the marks) */
 	[Q_MATCH_ADDRESSES_SCOPED] = MATCH_FACTS_COLS " FROM mark_addr m"
-		" JOIN address a ON a.addr = m.addr" MATCH_FACTS_JOINS,
+		" CROSS JOIN address a ON a.addr = m.addr" MATCH_FACTS_JOINS,
 	[Q_MATCH_MISMATCHES_SCOPED] = MISMATCHES_SELECT
 		" AND f.addr IN (SELECT addr FROM mark_addr) ORDER BY f.addr, fp.pseudonym",
 	[Q_OBS_FILL_SCOPED] = "INSERT INTO temp.obs(addr, n) SELECT addr, max(aangetroffen)"
