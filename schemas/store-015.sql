@@ -1,7 +1,7 @@
 -- schakel store, migration 15: incremental matching and signals that end.
 --
 -- Every change to what the rules read marks what it touches, in the same
--- transaction, by the triggers below (so no write path can forget it): the
+-- transaction (the store's writes and the triggers below): the
 -- address of a registration (the old one too, when a correction or a purge
 -- moves it away), of a dwelling and of a finding; the person of a
 -- registration (ADRES_AFWIJKING, and the person's other addresses); a
@@ -50,12 +50,14 @@ CREATE TABLE match_state (
 
 -- A person is marked by pkey (pseudonym_key(), as person.pkey): an
 -- integer key, cheap to insert at random places during a large ingest.
--- The person statements are plain INSERT and UPDATE, so OR IGNORE holds.
-CREATE TRIGGER person_mark_insert AFTER INSERT ON person
-	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN
-	INSERT OR IGNORE INTO mark_addr(addr) VALUES (NEW.addr);
-	INSERT OR IGNORE INTO mark_person(pkey) VALUES (NEW.pkey);
-END;
+--
+-- What a write adds or changes is marked by the store itself (mark_write()
+-- in store_sqlite.c: the new address, the person), a repeat of the last
+-- address skipped: a trigger's program for every row of a first load was
+-- a tenth of the ingest.  The triggers mark what the store does not see:
+-- the address a correction moves a registration or a finding away from,
+-- and what a purge deletes.  The person statements are plain INSERT and
+-- UPDATE, so OR IGNORE holds there.
 CREATE TRIGGER person_mark_update AFTER UPDATE ON person
 	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN
 	INSERT OR IGNORE INTO mark_addr(addr) VALUES (OLD.addr);
@@ -71,27 +73,10 @@ CREATE TRIGGER person_mark_delete AFTER DELETE ON person
 	INSERT OR IGNORE INTO mark_addr(addr) SELECT f.addr FROM finding_person fp
 		JOIN finding f ON f.id = fp.finding_id WHERE fp.pseudonym = OLD.pseudonym;
 END;
-CREATE TRIGGER dwelling_mark_insert AFTER INSERT ON dwelling
-	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN
-	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
-		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
-END;
-CREATE TRIGGER dwelling_mark_update AFTER UPDATE ON dwelling
-	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN
-	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
-		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
-	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
-		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
-END;
 CREATE TRIGGER dwelling_mark_delete AFTER DELETE ON dwelling
 	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN
 	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
 		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
-END;
-CREATE TRIGGER finding_mark_insert AFTER INSERT ON finding
-	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN
-	INSERT INTO mark_addr(addr) SELECT NEW.addr WHERE NOT EXISTS
-		(SELECT 1 FROM mark_addr WHERE addr = NEW.addr);
 END;
 CREATE TRIGGER finding_mark_update AFTER UPDATE ON finding
 	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN

@@ -26,7 +26,7 @@ enum stmt_id {
 	Q_EV_WALK_FINDINGS, Q_EV_PERSON_FINDINGS,
 	Q_MATCH_ADDRESSES_SCOPED, Q_MATCH_MISMATCHES_SCOPED, Q_OBS_FILL_SCOPED, Q_EV_WALK_SCOPED,
 	Q_OPEN_SIGNALS, Q_OPEN_SIGNALS_SCOPED, Q_SIGNAL_END, Q_MATCH_STATE_GET, Q_MATCH_STATE_PUT,
-	Q_DELIVERY_REQUEUE, Q_SIGNAL_LAST,
+	Q_DELIVERY_REQUEUE, Q_SIGNAL_LAST, Q_MARK_ADDR, Q_MARK_PERSON,
 	Q_SIGNAL_KNOWN, Q_SIGNAL_PUT, Q_SIGNAL_RECIPIENT_ADD,
 	Q_SIGNALS, Q_SIGNAL_ONE, Q_SIGNAL_RECIPIENTS, Q_SIGNAL_ROUTED, Q_PERSON_BSN,
 	Q_FEEDBACK_PUT, Q_FEEDBACK_COUNTS,
@@ -150,6 +150,8 @@ static const char *const sql[Q_COUNT] = {
 	[Q_OPEN_SIGNALS_SCOPED] = "SELECT seq, id FROM signal WHERE ended_on IS NULL"
 		" AND addr IN (SELECT addr FROM mark_addr) AND seq <= ?1",
 	[Q_SIGNAL_LAST] = "SELECT coalesce(max(seq), 0) FROM signal",
+	[Q_MARK_ADDR] = "INSERT OR IGNORE INTO mark_addr(addr) VALUES (?1)",
+	[Q_MARK_PERSON] = "INSERT OR IGNORE INTO mark_person(pkey) VALUES (?1)",
 	[Q_SIGNAL_END] = "UPDATE signal SET ended_on = ?2 WHERE seq = ?1 AND ended_on IS NULL",
 	[Q_MATCH_STATE_GET] = "SELECT as_of, window_start, params FROM match_state WHERE id = 1",
 	[Q_MATCH_STATE_PUT] = "INSERT INTO match_state(id, as_of, window_start, params, full_at)"
@@ -279,13 +281,15 @@ struct store {
 	char head_hash[65];
 	struct current cur;	/* during a match */
 	bool scoped;		/* the match visits only the marked addresses */
-	long changes;		/* records this transaction changed (note_change()) */
+	long changes;		/* records this transaction changed (mark_write()) */
+	char last_mark[ADDRESS_KEY_MAX];	/* the address it marked last */
 	struct ev_walk walk_findings;
 };
 
 static void forget_writes(struct store *s)
 {
 	s->changes = 0;
+	s->last_mark[0] = '\0';
 	s->last_addr[0] = '\0';
 	s->last_coverage[0] = '\0';
 	s->head_known = false;
@@ -715,15 +719,39 @@ static enum status put_person_address(struct store *s, const struct person_row *
  */
 #define MARK_ALL_AFTER 20000
 
-/* Counts a changed record; at MARK_ALL_AFTER, sets mark_all. */
-static enum status note_change(struct store *s, struct errbuf *e)
+/*
+ * Marks what a changed record touches for the next incremental match
+ * (store-015.sql): its address (key) and, for a registration, its person
+ * (person non-NULL: the pseudonym's key).  Counts the change; at
+ * MARK_ALL_AFTER sets mark_all and marks nothing more in this transaction.
+ */
+static enum status mark_write(struct store *s, const char *key, const sqlite3_int64 *person,
+			      struct errbuf *e)
 {
-	if (++s->changes != MARK_ALL_AFTER)
+	sqlite3_stmt *st;
+
+	if (++s->changes > MARK_ALL_AFTER)
 		return ST_OK;
-	if (sqlite3_exec(s->db, "INSERT OR IGNORE INTO mark_all(id) VALUES (1)", NULL, NULL,
-			 NULL) != SQLITE_OK)
-		return db_error(s, e, "mark a large change");
-	return ST_OK;
+	if (s->changes == MARK_ALL_AFTER) {
+		if (sqlite3_exec(s->db, "INSERT OR IGNORE INTO mark_all(id) VALUES (1)", NULL,
+				 NULL, NULL) != SQLITE_OK)
+			return db_error(s, e, "mark a large change");
+		return ST_OK;
+	}
+	if (strcmp(s->last_mark, key) != 0) {
+		if ((st = stmt(s, Q_MARK_ADDR, e)) == NULL)
+			return ST_FAIL;
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		if (step_done(s, st, e, "mark a change") != ST_OK)
+			return ST_FAIL;
+		snprintf(s->last_mark, sizeof(s->last_mark), "%s", key);
+	}
+	if (person == NULL)
+		return ST_OK;
+	if ((st = stmt(s, Q_MARK_PERSON, e)) == NULL)
+		return ST_FAIL;
+	sqlite3_bind_int64(st, 1, *person);
+	return step_done(s, st, e, "mark a change");
 }
 
 /*
@@ -779,7 +807,7 @@ enum status store_put_person(struct store *s, int64_t ingest_id, const struct pe
 	if (step_done(s, st, e, "store person") != ST_OK)
 		return ST_FAIL;
 	*changed = true;
-	return note_change(s, e);
+	return mark_write(s, key, &pkey, e);
 }
 
 enum status store_put_dwelling(struct store *s, int64_t ingest_id,
@@ -812,7 +840,7 @@ enum status store_put_dwelling(struct store *s, int64_t ingest_id,
 	if (step_done(s, st, e, "store dwelling") != ST_OK)
 		return ST_FAIL;
 	*changed = sqlite3_changes(s->db) > 0;
-	return *changed ? note_change(s, e) : ST_OK;
+	return *changed ? mark_write(s, key, NULL, e) : ST_OK;
 }
 
 static void finding_digest(const struct finding_row *r, const char *key, uint8_t out[32])
@@ -865,7 +893,7 @@ enum status store_put_finding(struct store *s, int64_t ingest_id, const struct f
 	*changed = sqlite3_changes(s->db) > 0;
 	if (!*changed)
 		return ST_OK;
-	if (note_change(s, e) != ST_OK)
+	if (mark_write(s, key, NULL, e) != ST_OK)
 		return ST_FAIL;
 
 	st = stmt(s, Q_FINDING_PERSONS_DEL, e);
