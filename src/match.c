@@ -12,16 +12,17 @@
 #include "match.h"
 #include "route.h"
 
-/* The ids of the signals a run found to hold. */
-struct held {
-	char (*id)[33];
-	size_t n, cap;
+/* A signal open before the run, and whether the run found it to hold. */
+struct open_signal {
+	char id[33];
+	bool held;
+	int64_t seq;
 };
 
-/* A signal that no longer holds. */
-struct gone {
-	int64_t seq;
-	char id[33];
+/* The signals open before the run (at the addresses it looks at), by id. */
+struct open_set {
+	struct open_signal *v;
+	size_t n, cap;
 };
 
 struct run {
@@ -33,10 +34,7 @@ struct run {
 	void (*on_new)(void *arg, const struct signal *sig);
 	void *arg;
 	struct errbuf *e;
-	struct held held;
-	struct gone *gone;
-	size_t ngone, capgone;
-	int64_t last_seq;	/* the latest signal before the run: later ones hold */
+	struct open_set open;
 };
 
 /* A signal that holds again after it ended is raised anew under the id of
@@ -234,38 +232,38 @@ static enum status log_signal(struct run *run, const struct signal *sig)
 				      "evidence", (json_int_t)sig->nevidence), run->e);
 }
 
-/* Adds id to the signals that hold. */
-static int held_add(struct run *run, const char *id)
+static int by_id(const void *a, const void *b)
 {
-	struct held *h = &run->held;
-
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? 2 * h->cap : 1024;
-		char (*grown)[33] = realloc(h->id, cap * sizeof(*grown));
-
-		if (grown == NULL) {
-			errbuf_set(run->e, ST_FAIL, "match: out of memory");
-			return -1;
-		}
-		h->id = grown;
-		h->cap = cap;
-	}
-	memcpy(h->id[h->n++], id, 33);
-	return 0;
+	return memcmp(a, b, 32);
 }
 
-/* Stores sig under the id of its facts, or, while a signal with that id
- * has ended, under the next "again" id. */
+/* The open signal with id, or NULL. */
+static struct open_signal *open_find(const struct run *run, const char *id)
+{
+	return bsearch(id, run->open.v, run->open.n, sizeof(*run->open.v), by_id);
+}
+
+/*
+ * Stores sig under the id of its facts, or, while a signal with that id
+ * exists and has ended, under the next "again" id: a known signal that
+ * was not open before the run has ended (the run looks only at addresses
+ * whose open signals it read, and raises each signal once).  Marks the
+ * open one it holds.
+ */
 static enum status store_held(struct run *run, struct signal *sig, bool *created)
 {
-	bool ended = false;
-
 	for (unsigned again = 0; again <= MAX_AGAIN; again++) {
+		struct open_signal *o;
+
 		signal_id(sig, again);
-		if (store_raise_signal(run->app->store, sig, created, &ended, run->e) != ST_OK)
+		if (store_put_signal(run->app->store, sig, created, run->e) != ST_OK)
 			return ST_FAIL;
-		if (!ended)
+		if (*created)
 			return ST_OK;
+		if ((o = open_find(run, sig->id)) != NULL) {
+			o->held = true;
+			return ST_OK;
+		}
 	}
 	return errbuf_set(run->e, ST_FAIL, "match: signal %s ended %d times", sig->id,
 			  MAX_AGAIN);
@@ -283,7 +281,7 @@ static int raise_signal(struct run *run, struct signal *sig, unsigned evidence)
 				 evidence, &sig->evidence, &sig->nevidence, run->e) != ST_OK ||
 	    route_signal(run->cfg, sig, run->e) != ST_OK)
 		goto fail;
-	if (store_held(run, sig, &created) != ST_OK || held_add(run, sig->id) != 0)
+	if (store_held(run, sig, &created) != ST_OK)
 		goto fail;
 	run->res->raised++;
 	if (created) {
@@ -381,34 +379,37 @@ static void now_utc(char out[21])
 	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int by_id(const void *a, const void *b)
-{
-	return memcmp(a, b, 32);
-}
-
-/* An open signal: kept for ending unless the run found it to hold. */
+/* Adds an open signal to run->open. */
 static int note_open(void *arg, int64_t seq, const char *id)
 {
 	struct run *run = arg;
-	char key[33];
+	struct open_set *o = &run->open;
 
-	snprintf(key, sizeof(key), "%s", id);
-	if (bsearch(key, run->held.id, run->held.n, sizeof(*run->held.id), by_id) != NULL)
-		return 0;
-	if (run->ngone == run->capgone) {
-		size_t cap = run->capgone ? 2 * run->capgone : 256;
-		struct gone *grown = realloc(run->gone, cap * sizeof(*grown));
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 1024;
+		struct open_signal *grown = realloc(o->v, cap * sizeof(*grown));
 
 		if (grown == NULL) {
 			errbuf_set(run->e, ST_FAIL, "match: out of memory");
 			return -1;
 		}
-		run->gone = grown;
-		run->capgone = cap;
+		o->v = grown;
+		o->cap = cap;
 	}
-	run->gone[run->ngone].seq = seq;
-	memcpy(run->gone[run->ngone++].id, key, sizeof(key));
+	snprintf(o->v[o->n].id, sizeof(o->v[o->n].id), "%s", id);
+	o->v[o->n].held = false;
+	o->v[o->n++].seq = seq;
 	return 0;
+}
+
+/* Reads the signals open before the run (with scoped, at the marked
+ * addresses), sorted by id. */
+static enum status read_open(struct run *run, bool scoped)
+{
+	if (store_open_signals(run->app->store, scoped, note_open, run, run->e) != ST_OK)
+		return ST_FAIL;
+	qsort(run->open.v, run->open.n, sizeof(*run->open.v), by_id);
+	return ST_OK;
 }
 
 /* The log entry of a signal that ended. */
@@ -438,19 +439,14 @@ static int end_one(void *arg, const struct signal *sig)
 	return 0;
 }
 
-/* Ends the open signals (with scoped, at the marked addresses) that the
- * run did not find to hold. */
-static enum status end_signals(struct run *run, bool scoped)
+/* Ends the signals open before the run that it did not find to hold. */
+static enum status end_signals(struct run *run)
 {
-	struct store *s = run->app->store;
+	for (size_t i = 0; i < run->open.n; i++) {
+		struct signal_filter f = { .id = run->open.v[i].id };
 
-	qsort(run->held.id, run->held.n, sizeof(*run->held.id), by_id);
-	if (store_open_signals(s, scoped, run->last_seq, note_open, run, run->e) != ST_OK)
-		return ST_FAIL;
-	for (size_t i = 0; i < run->ngone; i++) {
-		struct signal_filter f = { .id = run->gone[i].id };
-
-		if (store_signals(s, &f, end_one, run, run->e) != ST_OK)
+		if (!run->open.v[i].held &&
+		    store_signals(run->app->store, &f, end_one, run, run->e) != ST_OK)
 			return ST_FAIL;
 	}
 	return ST_OK;
@@ -570,12 +566,12 @@ static enum status run_once(struct run *run, enum match_mode mode)
 	now_utc(run->created);
 	if (store_begin(s, run->e) != ST_OK)
 		return ST_FAIL;
-	if (store_signal_last(s, &run->last_seq, run->e) != ST_OK ||
-	    (mode == MATCH_CHANGED && plan(run, &now, &full) != ST_OK))
+	if ((mode == MATCH_CHANGED && plan(run, &now, &full) != ST_OK) ||
+	    read_open(run, !full) != ST_OK)
 		goto out_rollback;
 	run->res->full = full;
 	if (apply_rules(run, now.window_start, full) != ST_OK ||
-	    end_signals(run, !full) != ST_OK || store_mark_clear(s, run->e) != ST_OK ||
+	    end_signals(run) != ST_OK || store_mark_clear(s, run->e) != ST_OK ||
 	    store_match_state_put(s, &now, full, run->e) != ST_OK ||
 	    log_run(run, mode) != ST_OK || store_commit(s, run->e) != ST_OK)
 		goto out_rollback;
@@ -590,16 +586,14 @@ enum status match_run_mode(struct app *app, const char *as_of, enum match_mode m
 			   void (*on_new)(void *arg, const struct signal *sig), void *arg,
 			   struct errbuf *e)
 {
-	struct run run = { app, &app->cfg, as_of, "", res, on_new, arg, e, { NULL, 0, 0 },
-			   NULL, 0, 0, 0 };
+	struct run run = { app, &app->cfg, as_of, "", res, on_new, arg, e, { NULL, 0, 0 } };
 	enum status st;
 
 	memset(res, 0, sizeof(*res));
 	if (norm_date("--as-of", as_of, e) != ST_OK)
 		return ST_USAGE;
 	st = run_once(&run, mode);
-	free(run.held.id);
-	free(run.gone);
+	free(run.open.v);
 	return st;
 }
 

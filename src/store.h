@@ -196,14 +196,11 @@ enum status store_mark_clear(struct store *s, struct errbuf *e);
 enum status store_match_begin_scoped(struct store *s, const char *as_of,
 				     const char *window_start, struct errbuf *e);
 
-/* The seq of the latest signal (0 when there is none). */
-enum status store_signal_last(struct store *s, int64_t *seq, struct errbuf *e);
-
 /*
- * Calls cb with the seq and id of every open (not ended) signal up to seq
- * upto, or with scoped only those at a marked address.
+ * Calls cb with the seq and id of every open (not ended) signal, or with
+ * scoped only those at a marked address.
  */
-enum status store_open_signals(struct store *s, bool scoped, int64_t upto,
+enum status store_open_signals(struct store *s, bool scoped,
 			       int (*cb)(void *arg, int64_t seq, const char *id), void *arg,
 			       struct errbuf *e);
 
@@ -260,13 +257,6 @@ void signal_clear(struct signal *sig);
 /* Stores sig unless a signal with its id exists; *created says which. */
 enum status store_put_signal(struct store *s, const struct signal *sig, bool *created,
 			     struct errbuf *e);
-
-/*
- * Like store_put_signal(); when a signal with its id exists, *ended says
- * whether that one has ended (the caller then raises it under another id).
- */
-enum status store_raise_signal(struct store *s, const struct signal *sig, bool *created,
-			       bool *ended, struct errbuf *e);
 
 /* Marks signal seq ended as of date (YYYY-MM-DD). */
 enum status store_end_signal(struct store *s, int64_t seq, const char *date, struct errbuf *e);

@@ -26,7 +26,7 @@ enum stmt_id {
 	Q_EV_WALK_FINDINGS, Q_EV_PERSON_FINDINGS,
 	Q_MATCH_ADDRESSES_SCOPED, Q_MATCH_MISMATCHES_SCOPED, Q_OBS_FILL_SCOPED, Q_EV_WALK_SCOPED,
 	Q_OPEN_SIGNALS, Q_OPEN_SIGNALS_SCOPED, Q_SIGNAL_END, Q_MATCH_STATE_GET, Q_MATCH_STATE_PUT,
-	Q_DELIVERY_REQUEUE, Q_SIGNAL_LAST, Q_MARK_ADDR, Q_MARK_PERSON,
+	Q_DELIVERY_REQUEUE, Q_MARK_ADDR, Q_MARK_PERSON,
 	Q_SIGNAL_KNOWN, Q_SIGNAL_PUT, Q_SIGNAL_RECIPIENT_ADD,
 	Q_SIGNALS, Q_SIGNAL_ONE, Q_SIGNAL_RECIPIENTS, Q_SIGNAL_ROUTED, Q_PERSON_BSN,
 	Q_FEEDBACK_PUT, Q_FEEDBACK_COUNTS,
@@ -145,11 +145,9 @@ static const char *const sql[Q_COUNT] = {
 		" GROUP BY addr",
 	[Q_EV_WALK_SCOPED] = "SELECT addr, id FROM finding WHERE addr IN"
 		" (SELECT addr FROM mark_addr) AND" WINDOW_FINDINGS " ORDER BY addr, datum, id",
-	[Q_OPEN_SIGNALS] = "SELECT seq, id FROM signal NOT INDEXED WHERE seq <= ?1"
-		" AND ended_on IS NULL",
+	[Q_OPEN_SIGNALS] = "SELECT seq, id FROM signal NOT INDEXED WHERE ended_on IS NULL",
 	[Q_OPEN_SIGNALS_SCOPED] = "SELECT seq, id FROM signal WHERE ended_on IS NULL"
-		" AND addr IN (SELECT addr FROM mark_addr) AND seq <= ?1",
-	[Q_SIGNAL_LAST] = "SELECT coalesce(max(seq), 0) FROM signal",
+		" AND addr IN (SELECT addr FROM mark_addr)",
 	[Q_MARK_ADDR] = "INSERT OR IGNORE INTO mark_addr(addr) VALUES (?1)",
 	[Q_MARK_PERSON] = "INSERT OR IGNORE INTO mark_person(pkey) VALUES (?1)",
 	[Q_SIGNAL_END] = "UPDATE signal SET ended_on = ?2 WHERE seq = ?1 AND ended_on IS NULL",
@@ -165,7 +163,7 @@ static const char *const sql[Q_COUNT] = {
 		" last_error = NULL WHERE signal_id = ?1 AND oin = ?2",
 	/* Asked first rather than "ON CONFLICT DO NOTHING", which would take
 	 * a number of the AUTOINCREMENT sequence for every signal that holds. */
-	[Q_SIGNAL_KNOWN] = "SELECT ended_on IS NOT NULL FROM signal WHERE id = ?1",
+	[Q_SIGNAL_KNOWN] = "SELECT 1 FROM signal WHERE id = ?1",
 	[Q_SIGNAL_PUT] = "INSERT INTO signal(id, rule, as_of, addr, person, reg_addr, registered,"
 		" observed, oppervlakte, max_bewoners, created, evidence) VALUES (?1, ?2, ?3, ?4,"
 		" ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -1706,22 +1704,7 @@ enum status store_mark_clear(struct store *s, struct errbuf *e)
 	return ST_OK;
 }
 
-enum status store_signal_last(struct store *s, int64_t *seq, struct errbuf *e)
-{
-	sqlite3_stmt *st = stmt(s, Q_SIGNAL_LAST, e);
-	int rc;
-
-	*seq = 0;
-	if (st == NULL)
-		return ST_FAIL;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*seq = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? ST_OK : db_error(s, e, "read the signals");
-}
-
-enum status store_open_signals(struct store *s, bool scoped, int64_t upto,
+enum status store_open_signals(struct store *s, bool scoped,
 			       int (*cb)(void *arg, int64_t seq, const char *id), void *arg,
 			       struct errbuf *e)
 {
@@ -1730,7 +1713,6 @@ enum status store_open_signals(struct store *s, bool scoped, int64_t upto,
 
 	if (st == NULL)
 		return ST_FAIL;
-	sqlite3_bind_int64(st, 1, upto);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *id = (const char *)sqlite3_column_text(st, 1);
 
@@ -1848,14 +1830,6 @@ static char *evidence_json(const struct signal *sig)
 enum status store_put_signal(struct store *s, const struct signal *sig, bool *created,
 			     struct errbuf *e)
 {
-	bool ended;
-
-	return store_raise_signal(s, sig, created, &ended, e);
-}
-
-enum status store_raise_signal(struct store *s, const struct signal *sig, bool *created,
-			       bool *ended, struct errbuf *e)
-{
 	char key[ADDRESS_KEY_MAX], reg[ADDRESS_KEY_MAX], *evidence;
 	sqlite3_stmt *st = stmt(s, Q_SIGNAL_KNOWN, e);
 	enum status rc;
@@ -1863,13 +1837,10 @@ enum status store_raise_signal(struct store *s, const struct signal *sig, bool *
 	int known;
 
 	*created = false;
-	*ended = false;
 	if (st == NULL)
 		return ST_FAIL;
 	sqlite3_bind_text(st, 1, sig->id, -1, SQLITE_STATIC);
 	known = sqlite3_step(st);
-	if (known == SQLITE_ROW)
-		*ended = sqlite3_column_int(st, 0) != 0;
 	sqlite3_reset(st);
 	if (known == SQLITE_ROW)
 		return ST_OK;
