@@ -240,6 +240,8 @@ static int by_id(const void *a, const void *b)
 /* The open signal with id, or NULL. */
 static struct open_signal *open_find(const struct run *run, const char *id)
 {
+	if (run->open.n == 0)
+		return NULL;	/* and v is NULL, which bsearch() may not be given */
 	return bsearch(id, run->open.v, run->open.n, sizeof(*run->open.v), by_id);
 }
 
@@ -408,7 +410,8 @@ static enum status read_open(struct run *run, bool scoped)
 {
 	if (store_open_signals(run->app->store, scoped, note_open, run, run->e) != ST_OK)
 		return ST_FAIL;
-	qsort(run->open.v, run->open.n, sizeof(*run->open.v), by_id);
+	if (run->open.n > 1)
+		qsort(run->open.v, run->open.n, sizeof(*run->open.v), by_id);
 	return ST_OK;
 }
 

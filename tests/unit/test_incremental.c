@@ -605,7 +605,7 @@ static void test_large_change_makes_a_full_run(void **state)
 		struct dwelling_row d = { .oppervlakte = 40, .max_bewoners = -1 };
 
 		snprintf(d.address.gemeentecode, sizeof(d.address.gemeentecode), "1783");
-		snprintf(d.address.postcode, sizeof(d.address.postcode), "3%03dAB", i / 100);
+		snprintf(d.address.postcode, sizeof(d.address.postcode), "3%03uAB", (unsigned)(i / 100) % 1000u);
 		d.address.huisnummer = 1 + i % 100;
 		assert_int_equal(store_put_dwelling(s, id, &d, &changed, &w.e), ST_OK);
 	}
