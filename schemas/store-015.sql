@@ -90,6 +90,12 @@ CREATE TRIGGER finding_mark_delete AFTER DELETE ON finding
 	INSERT INTO mark_addr(addr) SELECT OLD.addr WHERE NOT EXISTS
 		(SELECT 1 FROM mark_addr WHERE addr = OLD.addr);
 END;
+-- retention deletes a signal: should its facts still hold, the next match
+-- raises it anew, the incremental one too
+CREATE TRIGGER signal_mark_delete AFTER DELETE ON signal
+	WHEN NOT EXISTS (SELECT 1 FROM mark_all) BEGIN
+	INSERT OR IGNORE INTO mark_addr(addr) VALUES (OLD.addr);
+END;
 CREATE TRIGGER coverage_mark_insert AFTER INSERT ON coverage BEGIN
 	INSERT INTO mark_gemeente(gemeentecode) SELECT NEW.gemeentecode WHERE NOT EXISTS
 		(SELECT 1 FROM mark_gemeente WHERE gemeentecode = NEW.gemeentecode);

@@ -308,7 +308,19 @@ static void step(struct world *w)
 		norm_date_from_days(w->day, w->date);
 		return;
 	}
-	if (what < 16) {	/* a SIGHUP with another parameter */
+	if (what < 18) {	/* retention deletes every signal: those that hold come back */
+		struct retention r = { .signals = "9999-12-31T00:00:00Z" };
+		struct purge_counts pc;
+
+		for (struct inst *in = &w->inc; in != NULL; in = in == &w->inc ? &w->full : NULL) {
+			assert_int_equal(store_begin(in->app.store, &w->e), ST_OK);
+			if (store_purge(in->app.store, &r, &pc, &w->e) != ST_OK)
+				fail_msg("purge: %s", w->e.msg);
+			assert_int_equal(store_commit(in->app.store, &w->e), ST_OK);
+		}
+		return;
+	}
+	if (what < 22) {	/* a SIGHUP with another parameter */
 		static const int m2[] = { 8, 12, 20 };
 		int v = m2[pick(w, 3)];
 
