@@ -308,9 +308,16 @@ static void step(struct world *w)
 		norm_date_from_days(w->day, w->date);
 		return;
 	}
-	if (what < 18) {	/* retention deletes every signal: those that hold come back */
+	if (what < 18) {	/* retention: every signal (those that hold come back), or
+				 * now and then every record */
 		struct retention r = { .signals = "9999-12-31T00:00:00Z" };
 		struct purge_counts pc;
+
+		if (what < 14) {
+			r.signals = NULL;
+			r.records = "9999-12-31T00:00:00Z";
+			w->nregs = 0;
+		}
 
 		for (struct inst *in = &w->inc; in != NULL; in = in == &w->inc ? &w->full : NULL) {
 			assert_int_equal(store_begin(in->app.store, &w->e), ST_OK);
