@@ -12,6 +12,7 @@
 #include "exlog.h"
 #include "log.h"
 #include "output.h"
+#include "trace.h"
 
 #define SCAN_SECONDS 1
 
@@ -124,6 +125,7 @@ static void record_outcome(struct deliverer *d, const struct delivery_row *row,
 	struct store *s = d->app->store;
 	struct errbuf e;
 
+	store_trace_set(s, row->trace_id);	/* the signal's trace */
 	if (store_begin(s, &e) != ST_OK ||
 	    store_delivery_update(s, row, &e) != ST_OK ||
 	    exlog_append(s, "delivery", row->oin, row->message_id,
@@ -139,6 +141,7 @@ static void record_outcome(struct deliverer *d, const struct delivery_row *row,
 		log_event(LV_ERROR, "deliver", "cannot record the outcome; it will be sent again",
 			  "message", row->message_id, "error", e.msg, NULL);
 	}
+	store_trace_set(s, NULL);
 }
 
 /* The wait before the next attempt: exponential, with jitter. */
@@ -309,6 +312,21 @@ static int build_ahead(void *arg, const struct delivery_row *row)
 	return 0;
 }
 
+/*
+ * The "traceparent: ..." header line of a push into out, in the trace of
+ * its signal with a span of its own; NULL for a signal without a trace.
+ */
+static const char *traceparent_header(const struct delivery_row *row,
+				      char out[TRACEPARENT_LEN + 16])
+{
+	char tp[TRACEPARENT_LEN + 1];
+
+	if (!trace_id_valid(row->trace_id) || !trace_format(row->trace_id, NULL, tp))
+		return NULL;
+	snprintf(out, TRACEPARENT_LEN + 16, "traceparent: %s", tp);
+	return out;
+}
+
 /* Builds, signs and starts one delivery. */
 static int start(void *arg, const struct delivery_row *row)
 {
@@ -316,9 +334,9 @@ static int start(void *arg, const struct delivery_row *row)
 	const struct party *p = config_party(&d->app->cfg, row->oin);
 	struct delivery_row copy = *row;
 	struct flight *fl;
-	char hdr_id[96], hdr_sig[64];
+	char hdr_id[96], hdr_sig[64], hdr_trace[TRACEPARENT_LEN + 16];
 	const char *headers[] = { "Content-Type: application/xml", hdr_id, hdr_sig, "Expect:",
-				  NULL };
+				  NULL, NULL };
 	xmlChar *body = NULL;
 	int len = 0;
 	struct errbuf e;
@@ -351,6 +369,7 @@ static int start(void *arg, const struct delivery_row *row)
 	fl->row = copy;
 	snprintf(hdr_id, sizeof(hdr_id), "X-Message-Id: %s", row->message_id);
 	snprintf(hdr_sig, sizeof(hdr_sig), "X-Signal-Id: %s", row->signal_id);
+	headers[4] = traceparent_header(row, hdr_trace);
 	struct fetch_req req = {
 		.url = p->push_url, .method = "POST", .body = body, .body_len = (size_t)len,
 		.headers = headers, .timeout_ms = d->app->cfg.delivery_timeout * 1000L,
