@@ -75,6 +75,17 @@ counts() {	# persons dwellings findings ingests
 
 # --- (a) the disk full ----------------------------------------------------------
 
+# hold_write_lock: a second process (sqlite3, pid $lpid, fed through fd 7)
+# takes $D's write lock and keeps it until fd 7 is closed.
+hold_write_lock() {
+	mkfifo ctl
+	sqlite3 "$D/schakel.db" <ctl >locker.out 2>&1 &
+	lpid=$!
+	exec 7>ctl
+	echo "BEGIN EXCLUSIVE; SELECT 'locked';" >&7
+	until_ 5 grep -qx locked locker.out || fail "sqlite3 did not take the lock: $(cat locker.out)"
+}
+
 test_disk_full_ingest_fails_cleanly() {
 	T=${D%/data}
 	cd "$T" || fail "no test directory"
@@ -138,12 +149,7 @@ test_database_locked_ingest_fails_nothing_written() {
 	before=$(counts)
 	entries=$(db "SELECT count(*) FROM exlog")
 	# Another process holds the write lock for 3 s (> 200 ms).
-	mkfifo ctl
-	sqlite3 "$D/schakel.db" <ctl >locker.out 2>&1 &
-	lpid=$!
-	exec 7>ctl
-	echo "BEGIN EXCLUSIVE; SELECT 'locked';" >&7
-	until_ 5 grep -qx locked locker.out || fail "sqlite3 did not take the lock: $(cat locker.out)"
+	hold_write_lock || return 1
 	t0=$(date +%s%N)
 	expect_rc 1 timeout 30 "$SCHAKEL" -D "$D" ingest brp "$FIX/brp-npsLa01.xml" >out || fail "$(tail -3 out)"
 	ms=$((($(date +%s%N) - t0) / 1000000))
@@ -165,12 +171,7 @@ test_database_locked_upload_500_daemon_goes_on() {
 	section_set store busy_timeout_ms 200
 	party $W "Gemeente Westland" gemeenten=1783 supplies=brp receives=all
 	serve
-	mkfifo ctl
-	sqlite3 "$D/schakel.db" <ctl >locker.out 2>&1 &
-	lpid=$!
-	exec 7>ctl
-	echo "BEGIN EXCLUSIVE; SELECT 'locked';" >&7
-	until_ 5 grep -qx locked locker.out || fail "sqlite3 did not take the lock"
+	hold_write_lock || return 1
 	got=$(call $W /v1/uploads/brp --data-binary "@$FIX/brp-npsLa01.xml")
 	note "upload with the database locked: $got $(cat body)"
 	[ "$got" = 500 ] || [ "$got" = 503 ] || fail "status $got: $(cat body)"
@@ -477,12 +478,7 @@ test_write_lock_held_longer_than_busy_timeout_outcome_waits_not_resent() {
 	pushed_to_both
 	in_flight_to_stopped_receiver
 	# a command-line writer holds the write lock for longer than 1 s
-	mkfifo ctl
-	sqlite3 "$D/schakel.db" <ctl >locker.out 2>&1 &
-	lpid=$!
-	exec 7>ctl
-	echo "BEGIN EXCLUSIVE; SELECT 'locked';" >&7
-	until_ 5 grep -qx locked locker.out || fail "sqlite3 did not take the lock: $(cat locker.out)"
+	hold_write_lock || return 1
 	kill -CONT "$RPID"
 	until_ 20 at_least 2 received stored || fail "the receiver stored $(received stored)"
 	sleep 4	# four busy timeouts: resending would show now
