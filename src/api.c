@@ -2,11 +2,15 @@
  * api.c - the HTTPS API (see api.h).
  *
  * An upload is spooled to a file under DIR/spool as it arrives (memory
- * stays flat whatever its size), then read by the adapter in one
- * transaction, exactly as `schakel ingest` reads a file; a successful
- * upload is followed by matching as of today, so its signals reach the
- * inboxes at once.  The event loop is single-threaded: an ingest runs to its
- * end before the next request is served.
+ * stays flat whatever its size), then handed to a worker thread (work.h),
+ * which reads it with the adapter in one transaction, exactly as `schakel
+ * ingest` reads a file, on an installation of its own; the reply is sent
+ * when the worker is done.  An upload that changed data asks the daemon to
+ * match (api_set_work's on_change), so its signals reach the inboxes at
+ * once.  Meanwhile the loop serves other requests: inbox and log reads
+ * read the loop's own database connection (WAL: they do not wait for the
+ * writer).  With the work queue full an upload is answered 503 with
+ * Retry-After.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,10 +28,10 @@
 #include "log.h"
 #include "ingest.h"
 #include "loader.h"
-#include "match.h"
 #include "metrics.h"
 #include "output.h"
 #include "portal.h"
+#include "work.h"
 
 #define MAX_LIMIT 1000
 #define MAX_REJECTIONS_SHOWN 1000
@@ -37,6 +41,14 @@
 struct api {
 	struct app *app;
 	char spool[4200];
+	struct work_pool *work;	/* NULL: uploads are read on the caller's thread */
+	void (*on_change)(void *arg);
+	void *change_arg;
+};
+
+struct rejections {
+	json_t *list;
+	long count;
 };
 
 /* One upload under way. */
@@ -46,6 +58,15 @@ struct upload {
 	char oin[OIN_LEN + 1];	/* looked up again at the end: SIGHUP may reload */
 	char path[4300];
 	int fd;
+	/* handed to a worker (queued): the worker's outcome, then the reply */
+	struct http_req *r;	/* NULL once the client has gone */
+	bool queued;		/* upload_done() frees it, not on_abort() */
+	bool forbidden;		/* the worker found the grant gone */
+	char adapter[64];
+	enum status st;
+	struct ingest_result res;
+	struct rejections rj;
+	struct errbuf e;
 };
 
 /* A feedback body being read. */
@@ -71,6 +92,14 @@ struct api *api_new(struct app *app, struct errbuf *e)
 		return NULL;
 	}
 	return api;
+}
+
+void api_set_work(struct api *api, struct work_pool *work, void (*on_change)(void *arg),
+		  void *arg)
+{
+	api->work = work;
+	api->on_change = on_change;
+	api->change_arg = arg;
 }
 
 void api_free(struct api *api)
@@ -120,11 +149,29 @@ static void upload_free(struct upload *u)
 {
 	if (u == NULL)
 		return;
+	json_decref(u->rj.list);
 	if (u->fd >= 0)
 		close(u->fd);
 	if (u->path[0] != '\0')
 		unlink(u->path);
 	free(u);
+}
+
+/* 503 for a full work queue: back-pressure, not a refusal of the party
+ * (counted in /metrics and logged by the daemon, not in the exchange log,
+ * which a flood would only add to). */
+static void reply_busy(struct http_req *r)
+{
+	char extra[64], body[160];
+	int n;
+
+	snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", the_api->app->cfg.retry_after);
+	n = snprintf(body, sizeof(body), "{\"status\": 503, \"error\": \"the exchange is busy "
+		     "(work queue full): nothing was stored, try again after %d s\"}",
+		     the_api->app->cfg.retry_after);
+	log_event(LV_WARN, "http", "upload refused: work queue full", "party",
+		  http_req_oin(r), NULL);
+	http_reply_headers(r, 503, "application/json", extra, body, (size_t)n);
 }
 
 static void upload_begin(struct http_req *r, const char *adapter)
@@ -144,6 +191,11 @@ static void upload_begin(struct http_req *r, const char *adapter)
 				 "with a Content-Length)");
 		return;
 	}
+	if (the_api->work != NULL && work_full(the_api->work)) {
+		work_note_refused(the_api->work);
+		reply_busy(r);	/* before the body: the client need not send it */
+		return;
+	}
 	u = calloc(1, sizeof(*u));
 	if (u == NULL) {
 		http_reply_error(r, 500, "out of memory");
@@ -151,6 +203,7 @@ static void upload_begin(struct http_req *r, const char *adapter)
 	}
 	u->api = the_api;
 	memcpy(u->oin, p->oin, sizeof(u->oin));
+	snprintf(u->adapter, sizeof(u->adapter), "%s", adapter);
 	u->fd = -1;
 	if (loader_cache_get(the_api->app->adapters, adapter, &u->la, &e) != ST_OK) {
 		/* e names the file it looked for: not for outside eyes. */
@@ -191,11 +244,6 @@ static int upload_body(struct http_req *r, const void *buf, size_t len)
 	return 0;
 }
 
-struct rejections {
-	json_t *list;
-	long count;
-};
-
 static void collect_reject(void *arg, const char *place, const char *reason)
 {
 	struct rejections *rj = arg;
@@ -205,62 +253,111 @@ static void collect_reject(void *arg, const char *place, const char *reason)
 							  "reason", reason));
 }
 
-/* Matches as of today after data came in; failures are the operator's. */
-static void match_after_upload(struct api *api)
+/*
+ * On a worker (or the loop when there are none), with its installation
+ * app: reads the spooled upload in one transaction.  The party and its
+ * grant are looked up in app's configuration (a worker reloads its own
+ * after a SIGHUP).
+ */
+static void upload_run(void *ctx, void *arg)
 {
-	struct match_result res;
-	struct errbuf e;
-	char today[11];
+	struct app *app = ctx;
+	struct upload *u = arg;
+	const struct party *p = config_party(&app->cfg, u->oin);
+	struct ingest_opts opts = { .log_kind = "upload", .on_reject = collect_reject,
+				    .arg = &u->rj };
+	struct loaded_adapter *la;
+	char origin[64];
 
-	match_today(today);
-	if (match_run(api->app, today, &res, NULL, NULL, &e) != ST_OK)
-		log_event(LV_ERROR, "match", "match after upload failed", "error", e.msg, NULL);
-	else
-		log_match(today, &res);
+	if (p == NULL || !strlist_has(&p->supplies, u->adapter)) {
+		u->forbidden = true;
+		return;
+	}
+	if (loader_cache_get(app->adapters, u->adapter, &la, &u->e) != ST_OK) {
+		u->st = ST_FAIL;
+		return;
+	}
+	u->rj.list = json_array();
+	opts.party = p->oin;
+	opts.gemeenten = &p->gemeenten;
+	snprintf(origin, sizeof(origin), "upload by %s", p->oin);
+	opts.origin = origin;
+	u->st = ingest_file(app, la, u->path, &opts, &u->res, &u->e);
+}
+
+/* The reply to an upload the worker has read. */
+static void upload_reply(struct http_req *r, struct upload *u)
+{
+	if (u->forbidden) {
+		http_reply_error(r, 403, "the party's grant changed during the upload");
+	} else if (u->st == ST_FAIL && u->res.refused) {
+		http_reply_error(r, 400, "the %s file is refused, nothing stored: %s",
+				 u->adapter, u->e.msg);
+	} else if (u->st == ST_FAIL) {
+		http_reply_error(r, 500, "the upload could not be stored: %s", u->e.msg);
+	} else {
+		http_reply_json(r, 200, json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:O, s:b}",
+			"upload", (json_int_t)u->res.ingest_id, "adapter", u->adapter,
+			"digest", u->res.digest, "accepted", (json_int_t)u->res.accepted,
+			"changed", (json_int_t)u->res.changed, "rejected", (json_int_t)u->res.rejected,
+			"rejections", u->rj.list, "rejections_complete",
+			u->rj.count <= MAX_REJECTIONS_SHOWN));
+	}
+}
+
+/* On the loop: the worker is done; reply (unless the client has gone), then
+ * ask for a match when data changed. */
+static void upload_done(void *arg)
+{
+	struct upload *u = arg;
+	struct api *api = u->api;
+	bool changed = !u->forbidden && u->st != ST_FAIL && u->res.changed > 0;
+
+	if (u->r != NULL) {
+		http_req_set_data(u->r, NULL);
+		upload_reply(u->r, u);
+	}
+	upload_free(u);
+	if (changed && api->on_change != NULL)
+		api->on_change(api->change_arg);
 }
 
 static void upload_end(struct http_req *r)
 {
 	struct upload *u = http_req_data(r);
 	const struct party *p = caller(r);
-	struct rejections rj = { NULL, 0 };
-	struct ingest_opts opts = { .log_kind = "upload", .on_reject = collect_reject,
-				    .arg = &rj };
-	struct ingest_result res;
-	char origin[64];
-	struct errbuf e;
-	enum status st;
 
-	http_req_set_data(r, NULL);
-	if (p == NULL || !strlist_has(&p->supplies, u->la->adapter->name)) {
-		http_reply_error(r, 403, "the party's grant changed during the upload");
+	if (p == NULL || !strlist_has(&p->supplies, u->adapter)) {
+		http_req_set_data(r, NULL);
+		if (p != NULL)
+			http_reply_error(r, 403, "the party's grant changed during the upload");
 		upload_free(u);
 		return;
 	}
-	rj.list = json_array();
-	opts.party = p->oin;
-	opts.gemeenten = &p->gemeenten;
-	snprintf(origin, sizeof(origin), "upload by %s", p->oin);
-	opts.origin = origin;
-	st = ingest_file(u->api->app, u->la, u->path, &opts, &res, &e);
-	if (st == ST_FAIL && res.refused) {
-		json_decref(rj.list);
-		http_reply_error(r, 400, "the %s file is refused, nothing stored: %s",
-				 u->la->adapter->name, e.msg);
-	} else if (st == ST_FAIL) {
-		json_decref(rj.list);
-		http_reply_error(r, 500, "the upload could not be stored: %s", e.msg);
-	} else {
-		http_reply_json(r, 200, json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:o, s:b}",
-			"upload", (json_int_t)res.ingest_id, "adapter", u->la->adapter->name,
-			"digest", res.digest, "accepted", (json_int_t)res.accepted,
-			"changed", (json_int_t)res.changed, "rejected", (json_int_t)res.rejected,
-			"rejections", rj.list, "rejections_complete",
-			rj.count <= MAX_REJECTIONS_SHOWN));
-		if (res.changed > 0)
-			match_after_upload(u->api);
+	close(u->fd);	/* the worker opens the file itself */
+	u->fd = -1;
+	u->r = r;
+	if (u->api->work == NULL) {
+		upload_run(u->api->app, u);
+		upload_done(u);
+		return;
 	}
-	upload_free(u);
+	u->queued = true;	/* the request keeps u as its data, for on_abort */
+	if (!work_submit(u->api->work, WORK_WRITES | WORK_REFUSABLE, upload_run, upload_done,
+			 u)) {
+		http_req_set_data(r, NULL);
+		reply_busy(r);
+		upload_free(u);
+	}
+}
+
+/* The client has gone: a queued upload is still read (its done frees it). */
+static void upload_abort(struct upload *u)
+{
+	if (u->queued)
+		u->r = NULL;
+	else
+		upload_free(u);
 }
 
 /* --- the inbox --------------------------------------------------------- */
@@ -634,7 +731,7 @@ static void on_abort(struct http_req *r)
 	if (data == NULL)
 		return;
 	if (strncmp(http_req_path(r), "/v1/uploads/", 12) == 0)
-		upload_free(data);
+		upload_abort(data);
 	else
 		free(data);
 }

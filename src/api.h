@@ -16,12 +16,20 @@
 
 #include "app.h"
 #include "http.h"
+#include "work.h"
 
 struct api;
 
 /* The API over an open installation.  Returns NULL with e set. */
 struct api *api_new(struct app *app, struct errbuf *e);
 void api_free(struct api *api);
+
+/*
+ * Uploads are read on work's threads (NULL: on the caller's); an upload
+ * that stored new or changed records calls on_change(arg) on the loop.
+ */
+void api_set_work(struct api *api, struct work_pool *work, void (*on_change)(void *arg),
+		  void *arg);
 
 /* The request handlers for http_server_new(); arg is the api. */
 void api_handler(struct api *api, struct http_handler *h);

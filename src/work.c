@@ -255,6 +255,32 @@ bool work_full(struct work_pool *p)
 	return full;
 }
 
+void work_note_refused(struct work_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->nrefused++;
+	pthread_mutex_unlock(&p->mu);
+}
+
+bool work_try_write(struct work_pool *p)
+{
+	bool got;
+
+	pthread_mutex_lock(&p->mu);
+	got = !p->writing;
+	p->writing = true;
+	pthread_mutex_unlock(&p->mu);
+	return got;
+}
+
+void work_end_write(struct work_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->writing = false;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
 void work_pool_reload(struct work_pool *p)
 {
 	atomic_fetch_add(&p->gen, 1);

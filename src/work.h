@@ -70,6 +70,17 @@ bool work_submit(struct work_pool *p, int flags, work_run_fn *run, work_done_fn 
 /* Whether a refusable job would be refused now. */
 bool work_full(struct work_pool *p);
 
+/* Counts a job the caller refused itself, seeing work_full(). */
+void work_note_refused(struct work_pool *p);
+
+/*
+ * The caller's own turn to write (the loop's short writes, /healthz's
+ * probe): true and the turn taken when no writing job runs (none starts
+ * until work_end_write()); false, nothing taken, when one runs.
+ */
+bool work_try_write(struct work_pool *p);
+void work_end_write(struct work_pool *p);
+
 /* Each worker calls ops->ctx_reload before its next job (after a SIGHUP). */
 void work_pool_reload(struct work_pool *p);
 
