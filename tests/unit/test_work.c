@@ -246,6 +246,39 @@ static void test_writers_take_turns_readers_pass(void **state)
 	event_base_free(base);
 }
 
+/*
+ * The loop's own turn to write: refused while a writing job runs; while
+ * the loop holds it, a writing job waits and a job that does not write runs.
+ */
+static void test_the_callers_write_turn(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct errbuf e;
+	struct work_pool *p = work_pool_new(base, 2, 4, &ops, &e);
+	struct gate g;
+	struct job w1 = { .writes = true }, w2 = { .writes = true }, r = { 0 };
+
+	(void)state;
+	assert_non_null(p);
+	gate_init(&g);
+	w1.gate = &g;
+	assert_true(work_submit(p, WORK_WRITES, run, done, &w1));
+	wait_for(p, 1, 0);
+	assert_false(work_try_write(p));	/* w1 writes */
+	gate_open(&g);
+	loop_until_done(base, &w1);
+	assert_true(work_try_write(p));
+	assert_true(work_submit(p, WORK_WRITES, run, done, &w2));
+	assert_true(work_submit(p, 0, run, done, &r));
+	loop_until_done(base, &r);
+	wait_for(p, 0, 1);	/* w2 waits for the turn */
+	assert_false(w2.ran);
+	work_end_write(p);
+	loop_until_done(base, &w2);
+	work_pool_free(p);
+	event_base_free(base);
+}
+
 /* After work_pool_reload() every worker reloads its context before its next job. */
 static void test_reload_reaches_the_next_job(void **state)
 {
@@ -316,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_run_on_a_worker_done_on_the_loop),
 		cmocka_unit_test(test_a_full_queue_refuses_refusable_jobs_only),
 		cmocka_unit_test(test_writers_take_turns_readers_pass),
+		cmocka_unit_test(test_the_callers_write_turn),
 		cmocka_unit_test(test_reload_reaches_the_next_job),
 		cmocka_unit_test(test_free_finishes_the_queue),
 		cmocka_unit_test(test_a_worker_without_context_fails_the_pool),
