@@ -130,7 +130,9 @@ static bool job_submit(struct daemon *d, struct job *j, work_run_fn *run, work_d
 	if (j != NULL && work_submit(d->work, WORK_WRITES, run, done, j))
 		return true;
 	free(j);
-	log_event(LV_ERROR, "serve", "out of memory", "job", what, NULL);
+	if (!d->stopping)
+		log_event(LV_ERROR, "serve", "cannot queue a job: out of memory", "job", what,
+			  NULL);
 	return false;
 }
 
@@ -330,6 +332,7 @@ static enum status start_client(struct daemon *d, struct errbuf *e)
 	d->puller = puller_new(&d->app, d->base, d->fetcher, request_match, d, e);
 	if (d->puller == NULL)
 		return ST_FAIL;
+	puller_set_work(d->puller, d->work);
 	puller_schedule(d->puller);
 	d->checkpoint = evtimer_new(d->base, on_checkpoint, d);
 	d->purge = evtimer_new(d->base, on_purge, d);

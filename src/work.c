@@ -222,6 +222,10 @@ bool work_submit(struct work_pool *p, int flags, work_run_fn *run, work_done_fn 
 	struct job *j;
 
 	pthread_mutex_lock(&p->mu);
+	if (p->stopping) {	/* a done called by work_pool_free() */
+		pthread_mutex_unlock(&p->mu);
+		return false;
+	}
 	if ((flags & WORK_REFUSABLE) && p->queued >= p->max_queued) {
 		p->nrefused++;
 		pthread_mutex_unlock(&p->mu);

@@ -62,7 +62,8 @@ struct work_pool *work_pool_new(struct event_base *base, int workers, int max_qu
 
 /*
  * Queues a job (flags: enum work_flags).  false, and nothing queued, when
- * the job is refusable and the queue is full, or when out of memory.
+ * the job is refusable and the queue is full, when out of memory, or once
+ * work_pool_free() has begun.
  */
 bool work_submit(struct work_pool *p, int flags, work_run_fn *run, work_done_fn *done,
 		 void *arg);

@@ -312,12 +312,41 @@ static void test_free_finishes_the_queue(void **state)
 	assert_non_null(p);
 	for (int i = 0; i < 5; i++)
 		assert_true(work_submit(p, WORK_WRITES, run, done, &j[i]));
+	done_count = 0;
 	work_pool_free(p);	/* the loop never ran */
+	assert_int_equal(done_count, 5);
 	for (int i = 0; i < 5; i++) {
 		assert_true(j[i].ran);
 		assert_true(j[i].done);
 		assert_true(pthread_equal(j[i].done_on, pthread_self()));
 	}
+	event_base_free(base);
+}
+
+static struct work_pool *resubmit_pool;
+static bool resubmitted;
+
+static void done_resubmits(void *arg)
+{
+	done(arg);
+	resubmitted = work_submit(resubmit_pool, 0, run, done, arg);
+}
+
+/* A done called while the pool is freed cannot queue more work. */
+static void test_no_new_work_while_freeing(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct errbuf e;
+	struct job j = { 0 };
+
+	(void)state;
+	resubmit_pool = work_pool_new(base, 1, 4, &ops, &e);
+	assert_non_null(resubmit_pool);
+	resubmitted = true;
+	assert_true(work_submit(resubmit_pool, 0, run, done_resubmits, &j));
+	work_pool_free(resubmit_pool);
+	assert_true(j.done);
+	assert_false(resubmitted);
 	event_base_free(base);
 }
 
@@ -352,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_the_callers_write_turn),
 		cmocka_unit_test(test_reload_reaches_the_next_job),
 		cmocka_unit_test(test_free_finishes_the_queue),
+		cmocka_unit_test(test_no_new_work_while_freeing),
 		cmocka_unit_test(test_a_worker_without_context_fails_the_pool),
 	};
 
