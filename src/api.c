@@ -37,6 +37,15 @@
 #define MAX_REJECTIONS_SHOWN 1000
 #define MAX_FEEDBACK_BYTES 16384
 #define MAX_NOTE_CHARS 2000
+#define MAX_REFUSALS_WAITING 10000
+
+/* One refusal to be logged. */
+struct refusal {
+	struct refusal *next;
+	char oin[OIN_LEN + 1];	/* "" when none */
+	char method[16], path[256], reason[512];
+	int status;
+};
 
 struct api {
 	struct app *app;
@@ -44,6 +53,9 @@ struct api {
 	struct work_pool *work;	/* NULL: uploads are read on the caller's thread */
 	void (*on_change)(void *arg);
 	void *change_arg;
+	struct refusal *refusals;	/* to be logged once the worker's write is done */
+	int nrefusals;
+	bool refusals_queued;	/* a batch is with the workers */
 };
 
 struct rejections {
@@ -74,6 +86,14 @@ struct body {
 	char buf[MAX_FEEDBACK_BYTES];
 	size_t len;
 	char id[64];
+	/* checked, and handed to a worker to store (queued) */
+	struct http_req *r;	/* NULL once the client has gone */
+	bool queued;		/* feedback_done() frees it, not on_abort() */
+	char oin[OIN_LEN + 1], outcome[16];
+	char *note;		/* malloc'd */
+	int64_t fid;
+	enum status st;
+	struct errbuf e;
 };
 
 struct api *api_new(struct app *app, struct errbuf *e)
@@ -104,6 +124,14 @@ void api_set_work(struct api *api, struct work_pool *work, void (*on_change)(voi
 
 void api_free(struct api *api)
 {
+	if (api == NULL)
+		return;
+	while (api->refusals != NULL) {
+		struct refusal *next = api->refusals->next;
+
+		free(api->refusals);
+		api->refusals = next;
+	}
 	free(api);
 }
 
@@ -169,8 +197,8 @@ static void reply_busy(struct http_req *r)
 	n = snprintf(body, sizeof(body), "{\"status\": 503, \"error\": \"the exchange is busy "
 		     "(work queue full): nothing was stored, try again after %d s\"}",
 		     the_api->app->cfg.retry_after);
-	log_event(LV_WARN, "http", "upload refused: work queue full", "party",
-		  http_req_oin(r), NULL);
+	log_event(LV_WARN, "http", "refused: work queue full", "party", http_req_oin(r),
+		  "path", http_req_path(r), NULL);
 	http_reply_headers(r, 503, "application/json", extra, body, (size_t)n);
 }
 
@@ -536,12 +564,11 @@ static int feedback_body(struct http_req *r, const void *buf, size_t len)
 	return 0;
 }
 
-/* Stores and logs feedback in one transaction. */
-static enum status feedback_store(const char *id, const char *oin, const char *outcome,
-				  const char *note, int64_t *fid, struct errbuf *e)
+/* Stores and logs feedback in one transaction, in store s. */
+static enum status feedback_store(struct store *s, const char *id, const char *oin,
+				  const char *outcome, const char *note, int64_t *fid,
+				  struct errbuf *e)
 {
-	struct store *s = the_api->app->store;
-
 	if (store_begin(s, e) != ST_OK)
 		return ST_FAIL;
 	if (store_put_feedback(s, id, oin, outcome, note, fid, e) != ST_OK ||
@@ -554,48 +581,98 @@ static enum status feedback_store(const char *id, const char *oin, const char *o
 	return ST_OK;
 }
 
-static void feedback_end(struct http_req *r)
+static void body_free(struct body *b)
 {
-	struct body *b = http_req_data(r);
+	if (b == NULL)
+		return;
+	free(b->note);
+	free(b);
+}
+
+/* On a worker (or the loop when there are none), with its installation. */
+static void feedback_run(void *ctx, void *arg)
+{
+	struct body *b = arg;
+
+	b->st = feedback_store(((struct app *)ctx)->store, b->id, b->oin, b->outcome, b->note,
+			       &b->fid, &b->e);
+}
+
+/* On the loop: the reply, unless the client has gone. */
+static void feedback_done(void *arg)
+{
+	struct body *b = arg;
+
+	if (b->r != NULL) {
+		http_req_set_data(b->r, NULL);
+		if (b->st != ST_OK)
+			http_reply_error(b->r, 500, "%s", b->e.msg);
+		else
+			http_reply_json(b->r, 201, json_pack("{s:I, s:s, s:s}", "feedback",
+				(json_int_t)b->fid, "signal", b->id, "outcome", b->outcome));
+	}
+	body_free(b);
+}
+
+/* Checks the feedback in b (its outcome, note, signal) on the loop; a
+ * reply and false when it is refused. */
+static bool feedback_check(struct http_req *r, struct body *b)
+{
 	const char *outcome = NULL, *note = "";
 	json_error_t jerr;
 	struct errbuf e;
-	int64_t fid;
-	bool routed;
-	json_t *o;
+	bool routed, ok = false;
+	json_t *o = json_loadb(b->buf, b->len, JSON_REJECT_DUPLICATES, &jerr);
 
-	http_req_set_data(r, NULL);
-	o = json_loadb(b->buf, b->len, JSON_REJECT_DUPLICATES, &jerr);
-	if (o == NULL || json_unpack(o, "{s:s, s?s}", "outcome", &outcome, "note", &note) != 0) {
+	if (o == NULL || json_unpack(o, "{s:s, s?s}", "outcome", &outcome, "note", &note) != 0)
 		http_reply_error(r, 400, "send {\"outcome\": \"bevestigd\" | \"onterecht\" | "
 				 "\"in_behandeling\", \"note\": \"...\"}");
-		goto out_free;
-	}
-	if (strcmp(outcome, "bevestigd") != 0 && strcmp(outcome, "onterecht") != 0 &&
-	    strcmp(outcome, "in_behandeling") != 0) {
+	else if (strcmp(outcome, "bevestigd") != 0 && strcmp(outcome, "onterecht") != 0 &&
+		 strcmp(outcome, "in_behandeling") != 0)
 		http_reply_error(r, 400, "outcome must be bevestigd, onterecht or in_behandeling");
-		goto out_free;
-	}
-	if (utf8_chars(note) > MAX_NOTE_CHARS) {
+	else if (utf8_chars(note) > MAX_NOTE_CHARS)
 		http_reply_error(r, 400, "note is longer than %d characters", MAX_NOTE_CHARS);
-		goto out_free;
-	}
-	if (store_signal_routed(the_api->app->store, b->id, http_req_oin(r), &routed, &e) != ST_OK) {
+	else if (store_signal_routed(the_api->app->store, b->id, http_req_oin(r), &routed,
+				     &e) != ST_OK)
 		http_reply_error(r, 500, "%s", e.msg);
-		goto out_free;
-	}
-	if (!routed) {
+	else if (!routed)
 		http_reply_error(r, 404, "no signal %s in this party's inbox", b->id);
-		goto out_free;
-	}
-	if (feedback_store(b->id, http_req_oin(r), outcome, note, &fid, &e) != ST_OK)
-		http_reply_error(r, 500, "%s", e.msg);
+	else if ((b->note = strdup(note)) == NULL)
+		http_reply_error(r, 500, "out of memory");
 	else
-		http_reply_json(r, 201, json_pack("{s:I, s:s, s:s}", "feedback", (json_int_t)fid,
-						  "signal", b->id, "outcome", outcome));
-out_free:
+		ok = true;
+	if (ok) {
+		snprintf(b->outcome, sizeof(b->outcome), "%s", outcome);
+		snprintf(b->oin, sizeof(b->oin), "%s", http_req_oin(r));
+	}
 	json_decref(o);
-	free(b);
+	return ok;
+}
+
+/* Checked on the loop, stored on a worker (a write must not hold the loop
+ * up behind an upload's), answered on the loop. */
+static void feedback_end(struct http_req *r)
+{
+	struct body *b = http_req_data(r);
+
+	if (!feedback_check(r, b)) {
+		http_req_set_data(r, NULL);
+		body_free(b);
+		return;
+	}
+	b->r = r;
+	if (the_api->work == NULL) {
+		feedback_run(the_api->app, b);
+		feedback_done(b);
+		return;
+	}
+	b->queued = true;	/* the request keeps b as its data, for on_abort */
+	if (!work_submit(the_api->work, WORK_WRITES | WORK_REFUSABLE, feedback_run,
+			 feedback_done, b)) {
+		http_req_set_data(r, NULL);
+		reply_busy(r);
+		body_free(b);
+	}
 }
 
 /* --- the log ------------------------------------------------------------ */
@@ -732,38 +809,144 @@ static void on_abort(struct http_req *r)
 		return;
 	if (strncmp(http_req_path(r), "/v1/uploads/", 12) == 0)
 		upload_abort(data);
+	else if (((struct body *)data)->queued)
+		((struct body *)data)->r = NULL;	/* feedback_done() frees it */
 	else
-		free(data);
+		body_free(data);
 }
 
-/* Logs a refusal in a transaction of its own. */
+/* Writes a refusal's entry in a transaction of its own, in store s. */
+static enum status refusal_store(struct store *s, const struct refusal *f, struct errbuf *e)
+{
+	if (store_begin(s, e) != ST_OK ||
+	    exlog_append(s, "refusal", f->oin[0] ? f->oin : NULL, f->path,
+			 json_pack("{s:s, s:i, s:s}", "method", f->method, "status", f->status,
+				   "reason", f->reason), e) != ST_OK ||
+	    store_commit(s, e) != ST_OK) {
+		store_rollback(s);
+		return ST_FAIL;
+	}
+	return ST_OK;
+}
+
+static void refusal_unlogged(const struct errbuf *e)
+{
+	log_event(LV_ERROR, "http", "cannot log a refusal", "error", e->msg, NULL);
+	metrics_refusal_unlogged();
+}
+
+/* A batch of refusals handed to a worker; failed: how many could not be logged. */
+struct refusal_batch {
+	struct api *api;
+	struct refusal *list;
+	long failed;
+	struct errbuf e;
+};
+
+static void refusals_run(void *ctx, void *arg)
+{
+	struct refusal_batch *b = arg;
+
+	for (const struct refusal *f = b->list; f != NULL; f = f->next)
+		if (refusal_store(((struct app *)ctx)->store, f, &b->e) != ST_OK)
+			b->failed++;
+}
+
+static void refusals_submit(struct api *api);
+
+static void refusals_done(void *arg)
+{
+	struct refusal_batch *b = arg;
+	struct api *api = b->api;
+
+	for (long i = 0; i < b->failed; i++)
+		refusal_unlogged(&b->e);
+	while (b->list != NULL) {
+		struct refusal *next = b->list->next;
+
+		free(b->list);
+		b->list = next;
+	}
+	free(b);
+	api->refusals_queued = false;
+	if (api->refusals != NULL)
+		refusals_submit(api);
+}
+
+/* Hands the refusals waiting on the loop to a worker, as one batch. */
+static void refusals_submit(struct api *api)
+{
+	struct refusal_batch *b = calloc(1, sizeof(*b));
+	struct errbuf e;
+
+	if (b != NULL) {
+		*b = (struct refusal_batch){ .api = api, .list = api->refusals };
+		if (work_submit(api->work, WORK_WRITES, refusals_run, refusals_done, b)) {
+			api->refusals = NULL;
+			api->nrefusals = 0;
+			api->refusals_queued = true;
+			return;
+		}
+		free(b);
+	}
+	/* Out of memory, or the workers have stopped: here and now. */
+	while (api->refusals != NULL) {
+		struct refusal *next = api->refusals->next;
+
+		if (refusal_store(api->app->store, api->refusals, &e) != ST_OK)
+			refusal_unlogged(&e);
+		free(api->refusals);
+		api->refusals = next;
+	}
+	api->nrefusals = 0;
+}
+
+/*
+ * Logs a refusal in a transaction of its own: at once when no worker
+ * writes, else after the worker, on a worker (a flood of refusals during
+ * an upload must not hold the loop up on the write lock); at most
+ * MAX_REFUSALS_WAITING wait, more are counted as not logged.
+ */
 static void on_refused(void *arg, const char *oin, const char *method, const char *path,
 		       int status, const char *reason)
 {
 	struct api *api = arg;
-	struct store *s = api->app->store;
+	struct refusal f = { .status = status }, *q;
 	struct errbuf e;
 
-	char code[8], clean[256], why[512];
-
-	snprintf(code, sizeof(code), "%d", status);
+	snprintf(f.oin, sizeof(f.oin), "%s", oin != NULL ? oin : "");
+	snprintf(f.method, sizeof(f.method), "%s", method);
 	/* Outside text (the path, and reasons quoting it): no controls, no
 	 * BSN, in the exchange log too. */
-	log_clean(path, clean, sizeof(clean));
-	log_clean(reason, why, sizeof(why));
-	path = clean;
-	reason = why;
-	log_event(LV_WARN, "http", "refused", "party", oin != NULL ? oin : "-",
-		  "method", method, "path", path, "status", code, "reason", reason, NULL);
-	if (store_begin(s, &e) != ST_OK ||
-	    exlog_append(s, "refusal", oin, path, json_pack("{s:s, s:i, s:s}", "method", method,
-							    "status", status, "reason", reason),
-			 &e) != ST_OK ||
-	    store_commit(s, &e) != ST_OK) {
-		store_rollback(s);
-		log_event(LV_ERROR, "http", "cannot log a refusal", "error", e.msg, NULL);
-		metrics_refusal_unlogged();
+	log_clean(path, f.path, sizeof(f.path));
+	log_clean(reason, f.reason, sizeof(f.reason));
+	{
+		char code[8];
+
+		snprintf(code, sizeof(code), "%d", status);
+		log_event(LV_WARN, "http", "refused", "party", oin != NULL ? oin : "-",
+			  "method", method, "path", f.path, "status", code, "reason", f.reason,
+			  NULL);
 	}
+	if (api->work == NULL || (!api->refusals_queued && work_try_write(api->work))) {
+		if (refusal_store(api->app->store, &f, &e) != ST_OK)
+			refusal_unlogged(&e);
+		if (api->work != NULL)
+			work_end_write(api->work);
+		return;
+	}
+	if (api->nrefusals >= MAX_REFUSALS_WAITING || (q = malloc(sizeof(*q))) == NULL) {
+		errbuf_set(&e, ST_FAIL, "%d refusals already wait for the database",
+			   MAX_REFUSALS_WAITING);
+		refusal_unlogged(&e);
+		return;
+	}
+	*q = f;
+	q->next = api->refusals;	/* the order of the entries is of no account */
+	api->refusals = q;
+	api->nrefusals++;
+	if (!api->refusals_queued)
+		refusals_submit(api);
 }
 
 void api_handler(struct api *api, struct http_handler *h)

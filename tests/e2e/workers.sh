@@ -127,7 +127,7 @@ test_a_full_queue_refuses_503_nothing_stored() {
 	[ "$(admin /)" = 200 ] || fail "no dashboard"
 	grep -q 'work queue (workers)</th><td class="warn">1 waiting (at most 1), 1 running' abody ||
 		fail "the dashboard does not show the full queue: $(grep -o 'work queue (workers).\{0,160\}' abody)"
-	grep -q 'upload refused: work queue full' "$SLOG" || fail "the refusal is not in the daemon's log"
+	grep -q 'refused: work queue full' "$SLOG" || fail "the refusal is not in the daemon's log"
 	note "full queue: $(grep -i '^Retry-After' headers | tr -d '\r'), $(head -c 120 body)"
 	[ ! -e a/status ] && [ ! -e b/status ] || fail "a or b answered while the lock was held"
 	release_write_lock
@@ -143,6 +143,44 @@ test_a_full_queue_refuses_503_nothing_stored() {
 	# With room again the same file goes in.
 	want 200 $W /v1/uploads/brp --data-binary @c.xml
 	[ "$(db 'SELECT count(*) FROM person')" -eq 60 ] || fail "c not stored after the queue emptied"
+	sk log verify >/dev/null || fail "log verify fails"
+}
+
+# A feedback and a refusal while an upload holds the worker's write: the
+# loop answers the refusal at once and hands both writes to the workers
+# (they used to wait on the loop for the lock); both are stored after it.
+test_writes_of_the_loop_wait_on_a_worker_not_on_the_loop() {
+	workers_setup
+	ingest_examples || fail "ingest failed"
+	sk match --as-of "$(date +%F)" >/dev/null || fail "match failed"
+	id=$(db "SELECT s.id FROM signal s JOIN signal_recipient r ON r.signal_seq = s.seq
+	         WHERE r.oin = '$W' LIMIT 1")
+	[ -n "$id" ] || fail "no signal for Westland"
+	"$ROOT/tests/tools/gen-brp.sh" 20 5 >a.xml
+	serve
+	aport
+	refusals=$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal'")
+	hold_write_lock
+	upload_bg up "$T/a.xml"
+	until_ 60 queue_is 1 0 || fail "the upload did not reach the worker"
+	mkdir fb
+	(cd fb && call $W "/v1/signals/$id/feedback" -H "Content-Type: application/json" \
+		--data-binary '{"outcome":"bevestigd","note":"x"}' >status.part && mv status.part status) &
+	F=$!
+	until_ 60 queue_is 1 1 || fail "the feedback is not waiting for a worker"
+	want 403 $N /v1/signals	# NLA is no party here: refused, and logged later
+	[ "$(admin /healthz)" = 200 ] || fail "/healthz: $(cat abody)"
+	[ ! -e fb/status ] && [ ! -e up/status ] || fail "feedback or upload answered under the lock"
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal'")" -eq "$refusals" ] ||
+		fail "the refusal was written under the lock"
+	release_write_lock
+	wait "$F" "$UPID"
+	[ "$(cat fb/status)" = 201 ] || fail "feedback: $(cat fb/status) $(cat fb/body)"
+	[ "$(cat up/status)" = 200 ] || fail "upload: $(cat up/status)"
+	[ "$(db "SELECT count(*) FROM feedback WHERE signal_id = '$id'")" -eq 1 ] || fail "no feedback row"
+	until_ 30 sql_gt "$refusals" "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND party = '$N'" ||
+		fail "the refusal was not logged after the lock"
+	[ "$(metric schakel_refusals_unlogged_total)" = 0 ] || fail "refusals unlogged"
 	sk log verify >/dev/null || fail "log verify fails"
 }
 
@@ -172,4 +210,5 @@ test_a_client_gone_while_its_upload_waits() {
 
 t "/healthz, the inbox, the log and the dashboard answer while an upload waits on its worker (before the upload's reply); then its match runs" test_reads_answer_while_an_upload_is_stored
 t "a full work queue: the upload is refused 503 with Retry-After, nothing of it stored; /metrics and the dashboard show the queue" test_a_full_queue_refuses_503_nothing_stored
+t "a feedback and a refusal while a worker writes: the loop answers and goes on, both are written after it" test_writes_of_the_loop_wait_on_a_worker_not_on_the_loop
 t "a client gone while its upload waits for a worker: the upload is stored, the daemon goes on" test_a_client_gone_while_its_upload_waits
