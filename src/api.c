@@ -38,6 +38,7 @@
 #define MAX_FEEDBACK_BYTES 16384
 #define MAX_NOTE_CHARS 2000
 #define MAX_REFUSALS_WAITING 10000
+#define SMALL_UPLOAD_BYTES 65536
 
 /* One refusal to be logged. */
 struct refusal {
@@ -75,6 +76,7 @@ struct upload {
 	bool queued;		/* upload_done() frees it, not on_abort() */
 	bool forbidden;		/* the worker found the grant gone */
 	char adapter[64];
+	uint64_t bytes;		/* its Content-Length */
 	enum status st;
 	struct ingest_result res;
 	struct rejections rj;
@@ -232,6 +234,7 @@ static void upload_begin(struct http_req *r, const char *adapter)
 	u->api = the_api;
 	memcpy(u->oin, p->oin, sizeof(u->oin));
 	snprintf(u->adapter, sizeof(u->adapter), "%s", adapter);
+	u->bytes = http_req_content_length(r);
 	u->fd = -1;
 	if (loader_cache_get(the_api->app->adapters, adapter, &u->la, &e) != ST_OK) {
 		/* e names the file it looked for: not for outside eyes. */
@@ -310,6 +313,9 @@ static void upload_run(void *ctx, void *arg)
 	opts.gemeenten = &p->gemeenten;
 	snprintf(origin, sizeof(origin), "upload by %s", p->oin);
 	opts.origin = origin;
+	/* A small file is read on this thread alone: starting the parse and
+	 * check threads would cost more than they save. */
+	opts.one_thread = u->bytes <= SMALL_UPLOAD_BYTES;
 	u->st = ingest_file(app, la, u->path, &opts, &u->res, &u->e);
 }
 

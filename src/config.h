@@ -100,7 +100,7 @@ struct config {
 	size_t max_connections;		/* max_connections = 512 */
 	size_t max_connections_per_party;	/* max_connections_per_party = 16 */
 	int workers;			/* workers = 2 (threads for the heavy work) */
-	int work_queue;			/* work_queue = 32 (uploads waiting; 503 above) */
+	int work_queue;			/* work_queue = 128 (uploads waiting; 503 above) */
 	int retry_after;		/* retry_after = 5 (seconds, with that 503) */
 
 	/* [retention] */

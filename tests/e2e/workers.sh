@@ -72,7 +72,7 @@ test_reads_answer_while_an_upload_is_stored() {
 	# It is on its worker, waiting for the lock: the loop is free.
 	queue_is 1 0 || fail "the upload is not on a worker: $(grep schakel_work_ metrics)"
 	[ "$(admin /)" = 200 ] || fail "no dashboard during the upload"
-	grep -q 'work queue (workers)</th><td class="ok">0 waiting (at most 32), 1 running' abody ||
+	grep -q 'work queue (workers)</th><td class="ok">0 waiting (at most 128), 1 running' abody ||
 		fail "the dashboard does not show the running job: $(grep -o 'work queue (workers).\{0,120\}' abody)"
 	kill -0 "$UPID" 2>/dev/null || fail "the upload's client is gone"
 	note "while the upload waited on its worker: /healthz, the inbox, the log and the dashboard answered"
