@@ -38,8 +38,10 @@ asof=2026-11-01
 work=$(mktemp -d /tmp/schakel-bench.XXXXXX)
 server_pid=
 recv_pid=
+extra_pids=
 cleanup() {
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+	for p_ in $extra_pids; do kill "$p_" 2>/dev/null && wait "$p_" 2>/dev/null; done
 	[ -n "$recv_pid" ] && kill "$recv_pid" 2>/dev/null && wait "$recv_pid" 2>/dev/null
 	rm -rf "$work"
 }
@@ -495,9 +497,11 @@ stop_serve() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; serve
 # worker threads, say) runs the same clients in the same run.
 baseline=${BENCH_BASELINE:-}
 [ -z "$baseline" ] || [ -x "$baseline" ] || { say "bench: BENCH_BASELINE $baseline is not executable"; exit 1; }
-# upload_api LABEL BINARY [WORKERS]: the upload API at 1, 10 and 50 clients.
-upload_api() {
-	local label=$1 bin=$2 workers=${3:-} sd=$work/serve-$1 c res cpu0 cpu1
+# upload_server LABEL BINARY [WORKERS]: a daemon for the upload API
+# section; its pid and URL in UP_PID[LABEL], UP_URL[LABEL], its data
+# directory in UP_DIR[LABEL].
+upload_server() {
+	local label=$1 bin=$2 workers=${3:-} sd=$work/serve-$1
 	mkdir -m 700 "$sd"
 	{
 		echo "[server]"
@@ -512,40 +516,70 @@ upload_api() {
 	cp -a "$data/pki" "$sd/certs"
 	SCHAKEL_ADAPTER_DIR=$(dirname "$bin")/adapters "$bin" -D "$sd" init >/dev/null
 	SCHAKEL_ADAPTER_DIR=$(dirname "$bin")/adapters start_serve "$sd" "$bin"
-	url=https://127.0.0.1:$port/v1/uploads/brp
-	certs=()
-	for o in $oins; do certs+=("$sd/certs/party-$o.crt:$sd/certs/party-$o.key"); done
+	UP_PID[$label]=$server_pid
+	extra_pids+=" $server_pid"
+	UP_URL[$label]=https://127.0.0.1:$port/v1/uploads/brp
+	UP_DIR[$label]=$sd
+	server_pid=
 	# the first upload stores the 20 persons and matches; the timed ones change nothing
-	"$work/loadgen" "$url" "$data/upload-20.xml" "$sd/certs/ca.crt" 1 5 10 "${certs[0]}" >/dev/null
-	for c in 1 10 50; do
-		cpu0=$(cpu_of "$server_pid")
-		res=$("$work/loadgen" "$url" "$data/upload-20.xml" "$sd/certs/ca.crt" "$c" "$up_requests" "$up_seconds" "${certs[@]}") ||
-			say "bench: loadgen reported errors at $c clients: $res"
-		cpu1=$(cpu_of "$server_pid")
-		get() { echo "$res" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
-		cpu=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')
-		jadd json_upload "{\"binary\":\"$label\",\"server_cpu_seconds\":$cpu,\"load\":$res}"
-		row "upload 20-person brp, $c client(s), $label" \
-			"$(get rps) req/s, p50 $(get p50_ms) ms, p99 $(get p99_ms) ms; $(fmt "$(get seconds)" 1) s wall, server CPU $cpu s ($(get requests) req, $(get errors) errors)"
-		UP_RPS[$label-$c]=$(get rps)
-	done
-	stop_serve
+	"$work/loadgen" "${UP_URL[$label]}" "$data/upload-20.xml" "$sd/certs/ca.crt" 1 5 10 \
+		"$sd/certs/party-${oins%% *}.crt:$sd/certs/party-${oins%% *}.key" >/dev/null
+}
+# upload_load LABEL CLIENTS: one loadgen run; its JSON in UP_RES, the
+# server's CPU seconds in UP_CPU.
+upload_load() {
+	local sd=${UP_DIR[$1]} cpu0 cpu1 o certs=()
+	for o in $oins; do certs+=("$sd/certs/party-$o.crt:$sd/certs/party-$o.key"); done
+	cpu0=$(cpu_of "${UP_PID[$1]}")
+	UP_RES=$("$work/loadgen" "${UP_URL[$1]}" "$data/upload-20.xml" "$sd/certs/ca.crt" "$2" "$up_requests" "$up_seconds" "${certs[@]}") ||
+		say "bench: loadgen reported errors at $2 clients ($1): $UP_RES"
+	cpu1=$(cpu_of "${UP_PID[$1]}")
+	UP_CPU=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')
 }
 if only upload; then
-	say "bench: 4. upload API"
+	say "bench: 4. upload API, $runs runs, the daemons alternating"
 	gcc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -o "$work/loadgen" "$bench/loadgen.c" -lcurl
 	# TLS session resumption is off, as in the first measurements (then the
 	# server refused it for want of a session id context; fixed since).
 	# Each client keeps one connection anyway.  BENCH_RESUME=1 turns it on.
 	export LOADGEN_RESUME=${BENCH_RESUME:-0}
-	declare -A UP_RPS
-	[ -z "$baseline" ] || upload_api baseline "$baseline"
-	upload_api "workers=1" "$S" 1
-	upload_api workers "$S"
+	declare -A UP_PID UP_URL UP_DIR UP_RPS UP_RUNS UP_CPUS UP_LAST
+	labels=()
+	[ -z "$baseline" ] || { upload_server baseline "$baseline"; labels+=(baseline); }
+	upload_server "workers=1" "$S" 1; labels+=("workers=1")
+	upload_server workers "$S"; labels+=(workers)
+	for ((r = 0; r < runs; r++)); do
+		for c in 1 10 50; do
+			for l in "${labels[@]}"; do
+				upload_load "$l" "$c"
+				rps=$(echo "$UP_RES" | sed -n 's/.*"rps":\([0-9.]*\).*/\1/p')
+				UP_RUNS[$l-$c]+="${UP_RUNS[$l-$c]:+ }$rps"
+				UP_CPUS[$l-$c]+="${UP_CPUS[$l-$c]:+ }$UP_CPU"
+				UP_LAST[$l-$c]=$UP_RES
+			done
+		done
+	done
+	for l in "${labels[@]}"; do
+		for c in 1 10 50; do
+			res=${UP_LAST[$l-$c]}
+			get() { echo "$res" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+			rps=$(printf '%s\n' ${UP_RUNS[$l-$c]} | median)
+			cpu=$(printf '%s\n' ${UP_CPUS[$l-$c]} | median)
+			UP_RPS[$l-$c]=$rps
+			cpu_ms=$(awk -v c="$cpu" -v n="$(get requests)" 'BEGIN { printf "%.2f", n > 0 ? c * 1000 / n : 0 }')
+			jadd json_upload "{\"binary\":\"$l\",\"clients\":$c,\"rps_median\":$rps,\"rps_runs\":[${UP_RUNS[$l-$c]// /,}],\"server_cpu_seconds_median\":$cpu,\"server_cpu_runs\":[${UP_CPUS[$l-$c]// /,}],\"last_run\":$res}"
+			row "upload 20-person brp, $c client(s), $l" \
+				"$rps req/s (runs: ${UP_RUNS[$l-$c]}), last run p50 $(get p50_ms) ms, p99 $(get p99_ms) ms, $(fmt "$(get seconds)" 1) s wall; server CPU $cpu s = $cpu_ms ms/req ($(get errors) errors, $(get non_200) non-200)"
+		done
+	done
 	if [ -n "$baseline" ]; then
-		row "  ratio at 50 clients, workers/baseline (goal >= 2)" \
-			"$(ratio "${UP_RPS[workers-50]}" "${UP_RPS[baseline-50]}")x"
+		for c in 1 10 50; do
+			row "  ratio at $c client(s), workers/baseline" "$(ratio "${UP_RPS[workers-$c]}" "${UP_RPS[baseline-$c]}")x$([ "$c" = 50 ] && echo " (goal >= 2)")"
+		done
 	fi
+	for l in "${labels[@]}"; do
+		kill "${UP_PID[$l]}"; wait "${UP_PID[$l]}" 2>/dev/null || true
+	done
 fi
 
 # ---------------------------------------------------------------- 6 stall
@@ -576,7 +610,8 @@ stall_run() {	# stall_run LABEL BINARY: sets json_stall entries and rows
 	t0=$(now)
 	curl -sS -o "$work/upload.out" --max-time 3600 --cacert "$sd/certs/ca.crt" \
 		--cert "$sd/certs/party-$o.crt" --key "$sd/certs/party-$o.key" \
-		--data-binary "@$data/match-brp-$stall_n.xml" "https://127.0.0.1:$port/v1/uploads/brp"
+		--data-binary "@$data/match-brp-$stall_n.xml" "https://127.0.0.1:$port/v1/uploads/brp" ||
+		{ say "bench: the stall upload failed; the daemon said:"; tail -5 "$work/serve.err" >&2; exit 1; }
 	t1=$(now)
 	for _ in $(seq 36000); do
 		grep -q 'subsys=match' "$work/serve.err" && break
@@ -603,7 +638,7 @@ stall_run() {	# stall_run LABEL BINARY: sets json_stall entries and rows
 json_stall=""
 if only stall; then
 	say "bench: 6. stall ($stall_n persons)"
-	gcc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -I"$bench" -o "$work/stall" "$bench/stall.c" -lcurl
+	gcc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -I"$bench" -o "$work/stall" "$bench/stall.c" -lcurl -pthread
 	[ -f "$data/pki/ca.crt" ] || "$root/certs/mkcerts.sh" "$data/pki" $oins >/dev/null
 	[ -z "$baseline" ] || stall_run baseline "$baseline"
 	stall_run workers "$S"

@@ -7,10 +7,13 @@
  *
  *   stall HEALTHZ_URL INBOX_URL CA CERT:KEY STOP
  *
- * A sample waits for its answer before the next is taken (at the next
- * 50 ms tick, or at once if the answer took longer), so a daemon that
- * stalls shows as one long sample, not as many queued ones.
+ * Each series has a thread of its own and a fixed timetable, a tick every
+ * 50 ms.  A sample waits for its answer; ticks that pass meanwhile are not
+ * skipped but counted as samples that waited from their tick to that
+ * answer (what a client asking every 50 ms would have seen), so a daemon
+ * that stalls for 2 s shows as 40 slow samples, not one.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,8 @@
 
 struct series {
 	const char *name;
+	CURL *h;
+	const char *stop;
 	double *ms;
 	long n, failed;
 };
@@ -59,12 +64,32 @@ static void print(const struct series *s, int last)
 	       pct(s->ms, s->n, 99), s->n ? s->ms[s->n - 1] : 0, last ? "" : ",");
 }
 
+/* A series' thread: samples on its timetable until the stop file exists. */
+static void *sampler(void *arg)
+{
+	struct series *s = arg;
+	double tick = now();
+
+	while (access(s->stop, F_OK) != 0) {
+		double ms = sample(s->h), end = now(), wait;
+
+		add(s, ms);
+		/* the ticks that passed while this one waited */
+		for (tick += TICK; tick < end; tick += TICK)
+			add(s, ms < 0 ? -1 : (end - tick) * 1000);
+		wait = tick - now();
+		if (wait > 0)
+			usleep((useconds_t)(wait * 1e6));
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
-	struct series hz = { "healthz", NULL, 0, 0 }, inbox = { "inbox", NULL, 0, 0 };
+	struct series hz = { "healthz", NULL, NULL, NULL, 0, 0 };
+	struct series inbox = { "inbox", NULL, NULL, NULL, 0, 0 };
+	pthread_t ta, tb;
 	char *cert, *key;
-	CURL *a, *b;
-	double next;
 
 	if (argc != 6 || (key = strchr(argv[4], ':')) == NULL) {
 		fprintf(stderr, "usage: stall HEALTHZ_URL INBOX_URL CA CERT:KEY STOP\n");
@@ -75,39 +100,32 @@ int main(int argc, char **argv)
 	hz.ms = calloc(MAX_SAMPLES, sizeof(double));
 	inbox.ms = calloc(MAX_SAMPLES, sizeof(double));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	a = curl_easy_init();
-	b = curl_easy_init();
-	if (hz.ms == NULL || inbox.ms == NULL || a == NULL || b == NULL)
+	hz.h = curl_easy_init();
+	inbox.h = curl_easy_init();
+	if (hz.ms == NULL || inbox.ms == NULL || hz.h == NULL || inbox.h == NULL)
 		return 1;
-	curl_easy_setopt(a, CURLOPT_URL, argv[1]);
-	curl_easy_setopt(b, CURLOPT_URL, argv[2]);
-	curl_easy_setopt(b, CURLOPT_CAINFO, argv[3]);
-	curl_easy_setopt(b, CURLOPT_SSLCERT, cert);
-	curl_easy_setopt(b, CURLOPT_SSLKEY, key);
-	for (CURL *h = a; h != NULL; h = h == a ? b : NULL) {
+	hz.stop = inbox.stop = argv[5];
+	curl_easy_setopt(hz.h, CURLOPT_URL, argv[1]);
+	curl_easy_setopt(inbox.h, CURLOPT_URL, argv[2]);
+	curl_easy_setopt(inbox.h, CURLOPT_CAINFO, argv[3]);
+	curl_easy_setopt(inbox.h, CURLOPT_SSLCERT, cert);
+	curl_easy_setopt(inbox.h, CURLOPT_SSLKEY, key);
+	for (CURL *h = hz.h; h != NULL; h = h == hz.h ? inbox.h : NULL) {
 		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
 		curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
 		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	}
-	next = now();
-	while (access(argv[5], F_OK) != 0) {
-		double wait;
-
-		add(&hz, sample(a));
-		add(&inbox, sample(b));
-		next += TICK;
-		wait = next - now();
-		if (wait > 0)
-			usleep((useconds_t)(wait * 1e6));
-		else
-			next = now();
-	}
+	if (pthread_create(&ta, NULL, sampler, &hz) != 0 ||
+	    pthread_create(&tb, NULL, sampler, &inbox) != 0)
+		return 1;
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
 	printf("{");
 	print(&hz, 0);
 	print(&inbox, 1);
 	printf("}\n");
-	curl_easy_cleanup(a);
-	curl_easy_cleanup(b);
+	curl_easy_cleanup(hz.h);
+	curl_easy_cleanup(inbox.h);
 	curl_global_cleanup();
 	free(hz.ms);
 	free(inbox.ms);
