@@ -566,7 +566,7 @@ if only upload; then
 			rps=$(printf '%s\n' ${UP_RUNS[$l-$c]} | median)
 			cpu=$(printf '%s\n' ${UP_CPUS[$l-$c]} | median)
 			UP_RPS[$l-$c]=$rps
-			cpu_ms=$(awk -v c="$cpu" -v n="$(get requests)" 'BEGIN { printf "%.2f", n > 0 ? c * 1000 / n : 0 }')
+			cpu_ms=$(awk -v c="$cpu" -v n="$(get requests)" 'BEGIN { printf "%.2f", (n > 0) ? c * 1000 / n : 0 }')
 			jadd json_upload "{\"binary\":\"$l\",\"clients\":$c,\"rps_median\":$rps,\"rps_runs\":[${UP_RUNS[$l-$c]// /,}],\"server_cpu_seconds_median\":$cpu,\"server_cpu_runs\":[${UP_CPUS[$l-$c]// /,}],\"last_run\":$res}"
 			row "upload 20-person brp, $c client(s), $l" \
 				"$rps req/s (runs: ${UP_RUNS[$l-$c]}), last run p50 $(get p50_ms) ms, p99 $(get p99_ms) ms, $(fmt "$(get seconds)" 1) s wall; server CPU $cpu s = $cpu_ms ms/req ($(get errors) errors, $(get non_200) non-200)"
