@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "output.h"
 #include "portal.h"
+#include "trace.h"
 
 #define MAX_LIMIT 1000
 #define MAX_REJECTIONS_SHOWN 1000
@@ -227,6 +228,7 @@ static void upload_end(struct http_req *r)
 	struct ingest_opts opts = { .log_kind = "upload", .on_reject = collect_reject,
 				    .arg = &rj };
 	struct ingest_result res;
+	struct trace_ctx tc;
 	char origin[64];
 	struct errbuf e;
 	enum status st;
@@ -242,6 +244,12 @@ static void upload_end(struct http_req *r)
 	opts.gemeenten = &p->gemeenten;
 	snprintf(origin, sizeof(origin), "upload by %s", p->oin);
 	opts.origin = origin;
+	if (trace_start(http_req_header(r, "traceparent"), &tc, &e) != ST_OK) {
+		http_reply_error(r, 500, "the upload could not be stored: %s", e.msg);
+		upload_free(u);
+		return;
+	}
+	store_trace_set(u->api->app->store, tc.trace_id);	/* the upload's trace */
 	st = ingest_file(u->api->app, u->la, u->path, &opts, &res, &e);
 	if (st == ST_FAIL && res.refused) {
 		json_decref(rj.list);
@@ -251,15 +259,16 @@ static void upload_end(struct http_req *r)
 		json_decref(rj.list);
 		http_reply_error(r, 500, "the upload could not be stored: %s", e.msg);
 	} else {
-		http_reply_json(r, 200, json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:o, s:b}",
+		http_reply_json(r, 200, json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:o, s:b, s:s}",
 			"upload", (json_int_t)res.ingest_id, "adapter", u->la->adapter->name,
 			"digest", res.digest, "accepted", (json_int_t)res.accepted,
 			"changed", (json_int_t)res.changed, "rejected", (json_int_t)res.rejected,
 			"rejections", rj.list, "rejections_complete",
-			rj.count <= MAX_REJECTIONS_SHOWN));
+			rj.count <= MAX_REJECTIONS_SHOWN, "trace_id", tc.trace_id));
 		if (res.changed > 0)
-			match_after_upload(u->api);
+			match_after_upload(u->api);	/* in the upload's trace */
 	}
+	store_trace_set(u->api->app->store, NULL);
 	upload_free(u);
 }
 
@@ -271,6 +280,8 @@ struct inbox {
 	xmlTextWriterPtr xml;
 	int64_t last;
 	bool failed;
+	char trace[33];		/* the signals' one trace; "" for none or several */
+	bool traces;		/* a signal with a trace was seen */
 };
 
 /* The BSN itself, where the grant allows it (bsn NUL-terminated). */
@@ -285,6 +296,34 @@ static bool granted_bsn(struct inbox *in, const struct signal *sig, char bsn[10]
 	       found && crypto_open_bsn(&the_api->app->keys, sealed, sig->person, bsn, &e) == ST_OK;
 }
 
+/* Keeps the trace of the page's signals while they all share one. */
+static void note_trace(struct inbox *in, const struct signal *sig)
+{
+	if (!in->traces)
+		snprintf(in->trace, sizeof(in->trace), "%s", sig->trace_id);
+	else if (strcmp(in->trace, sig->trace_id) != 0)
+		in->trace[0] = '\0';
+	in->traces = true;
+}
+
+/*
+ * The inbox's extra header lines into out (n bytes): X-Next-Cursor for XML
+ * when xml, and a traceparent when the page's signals share one trace.
+ */
+static const char *inbox_headers(const struct inbox *in, bool xml, char *out, size_t n)
+{
+	char tp[TRACEPARENT_LEN + 1];
+	int len = 0;
+
+	out[0] = '\0';
+	if (xml)
+		len = snprintf(out, n, "X-Next-Cursor: %lld\r\n", (long long)in->last);
+	if (in->trace[0] != '\0' && trace_format(in->trace, NULL, tp) && len >= 0 &&
+	    (size_t)len < n)
+		snprintf(out + len, n - (size_t)len, "traceparent: %s\r\n", tp);
+	return out[0] != '\0' ? out : NULL;
+}
+
 static int inbox_signal(void *arg, const struct signal *sig)
 {
 	struct inbox *in = arg;
@@ -294,6 +333,7 @@ static int inbox_signal(void *arg, const struct signal *sig)
 	int rc = 0;
 
 	in->last = sig->seq;
+	note_trace(in, sig);
 	if (in->xml != NULL) {
 		if (output_signal_xml(in->xml, sig, 0, with_bsn ? bsn : NULL) != 0)
 			rc = -1;
@@ -301,6 +341,8 @@ static int inbox_signal(void *arg, const struct signal *sig)
 		rc = -1;
 	} else {
 		json_object_set_new(o, "cursor", json_integer(sig->seq));
+		if (sig->trace_id[0] != '\0')
+			json_object_set_new(o, "trace_id", json_string(sig->trace_id));
 		if (with_bsn)
 			json_object_set_new(o, "bsn", json_string(bsn));
 		json_array_append_new(in->list, o);
@@ -333,13 +375,31 @@ static void inbox_xml(struct http_req *r, struct inbox *in, struct signal_filter
 	xmlTextWriterEndDocument(in->xml);
 	xmlFreeTextWriter(in->xml);
 	{
-		char next[64];	/* the XML has no place for the cursor: a header */
+		char extra[160];	/* the XML has no place for the cursor: a header */
 
-		snprintf(next, sizeof(next), "X-Next-Cursor: %lld\r\n", (long long)in->last);
-		http_reply_headers(r, 200, "application/xml", next, xmlBufferContent(buf),
-				   (size_t)xmlBufferLength(buf));
+		http_reply_headers(r, 200, "application/xml",
+				   inbox_headers(in, true, extra, sizeof(extra)),
+				   xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
 	}
 	xmlBufferFree(buf);
+}
+
+/* Replies 200 with o (its reference taken) and the inbox's trace header. */
+static void reply_json_headers(struct http_req *r, json_t *o, const struct inbox *in)
+{
+	char extra[160], *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	if (text == NULL) {
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+	size_t len = strlen(text);
+
+	text[len] = '\n';	/* as http_reply_json(): json_dumps leaves room, the NUL */
+	http_reply_headers(r, 200, "application/json",
+			   inbox_headers(in, false, extra, sizeof(extra)), text, len + 1);
+	free(text);
 }
 
 static void inbox(struct http_req *r)
@@ -374,8 +434,8 @@ static void inbox(struct http_req *r)
 		http_reply_error(r, 500, "%s", in.failed ? "out of memory" : e.msg);
 		return;
 	}
-	http_reply_json(r, 200, json_pack("{s:o, s:I}", "signals", in.list,
-					  "next", (json_int_t)in.last));
+	reply_json_headers(r, json_pack("{s:o, s:I}", "signals", in.list,
+					"next", (json_int_t)in.last), &in);
 }
 
 /* --- feedback ---------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include "exlog.h"
 #include "log.h"
 #include "output.h"
+#include "trace.h"
 
 #define SCAN_SECONDS 1
 #define HELD_WAIT_MAX 10	/* seconds between two tries at recording an outcome, at most */
@@ -156,7 +157,9 @@ static enum status record_outcome(struct deliverer *d, const struct attempt *a,
 {
 	struct store *s = d->app->store;
 	const struct delivery_row *row = &a->row;
+	enum status st = ST_OK;
 
+	store_trace_set(s, row->trace_id);	/* the signal's trace */
 	if (store_begin(s, e) != ST_OK ||
 	    store_delivery_update(s, row, e) != ST_OK ||
 	    (!a->quiet &&
@@ -173,9 +176,10 @@ static enum status record_outcome(struct deliverer *d, const struct attempt *a,
 			  e) != ST_OK) ||
 	    store_commit(s, e) != ST_OK) {
 		store_rollback(s);
-		return ST_FAIL;
+		st = ST_FAIL;
 	}
-	return ST_OK;
+	store_trace_set(s, NULL);
+	return st;
 }
 
 /* Records a (and frees its outage detail), or holds a copy to record later. */
@@ -489,6 +493,21 @@ static int build_ahead(void *arg, const struct delivery_row *row)
 	return 0;
 }
 
+/*
+ * The "traceparent: ..." header line of a push into out, in the trace of
+ * its signal with a span of its own; NULL for a signal without a trace.
+ */
+static const char *traceparent_header(const struct delivery_row *row,
+				      char out[TRACEPARENT_LEN + 16])
+{
+	char tp[TRACEPARENT_LEN + 1];
+
+	if (!trace_id_valid(row->trace_id) || !trace_format(row->trace_id, NULL, tp))
+		return NULL;
+	snprintf(out, TRACEPARENT_LEN + 16, "traceparent: %s", tp);
+	return out;
+}
+
 /* Builds, signs and starts one delivery. */
 static int start(void *arg, const struct delivery_row *row)
 {
@@ -496,9 +515,9 @@ static int start(void *arg, const struct delivery_row *row)
 	const struct party *p = config_party(&d->app->cfg, row->oin);
 	struct delivery_row copy = *row;
 	struct flight *fl;
-	char hdr_id[96], hdr_sig[64];
+	char hdr_id[96], hdr_sig[64], hdr_trace[TRACEPARENT_LEN + 16];
 	const char *headers[] = { "Content-Type: application/xml", hdr_id, hdr_sig, "Expect:",
-				  NULL };
+				  NULL, NULL };
 	xmlChar *body = NULL;
 	int len = 0;
 	struct errbuf e;
@@ -532,6 +551,7 @@ static int start(void *arg, const struct delivery_row *row)
 	fl->row = copy;
 	snprintf(hdr_id, sizeof(hdr_id), "X-Message-Id: %s", row->message_id);
 	snprintf(hdr_sig, sizeof(hdr_sig), "X-Signal-Id: %s", row->signal_id);
+	headers[4] = traceparent_header(row, hdr_trace);
 	struct fetch_req req = {
 		.url = p->push_url, .method = "POST", .body = body, .body_len = (size_t)len,
 		.headers = headers, .timeout_ms = d->app->cfg.delivery_timeout * 1000L,

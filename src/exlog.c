@@ -28,6 +28,10 @@ void exlog_hash(const struct exlog_row *r, char out[65])
 		if (parts[i] != NULL)
 			crypto_sha256_update(h, parts[i], strlen(parts[i]));
 	}
+	if (r->trace_id != NULL && r->trace_id[0] != '\0') {	/* since migration 10 */
+		crypto_sha256_update(h, "\n", 1);
+		crypto_sha256_update(h, r->trace_id, strlen(r->trace_id));
+	}
 	crypto_sha256_final(h, out);
 }
 
@@ -50,7 +54,7 @@ enum status exlog_append_text(struct store *s, const char *kind, const char *par
 			      const char *subject, const char *detail, struct errbuf *e)
 {
 	struct exlog_row r = { .kind = kind, .party = party, .subject = subject,
-			       .detail = detail };
+			       .detail = detail, .trace_id = store_trace(s) };
 
 	if (store_log_head(s, &r.seq, r.prev, e) != ST_OK)
 		return ST_FAIL;

@@ -5,7 +5,9 @@
  *
  * Entry n carries prev = hash(n-1) and
  *   hash = SHA-256(prev "\n" seq "\n" at "\n" kind "\n" party "\n" subject "\n" detail)
- * in lower-case hex; the first entry's prev is 64 zeros.  An entry is
+ * in lower-case hex; the first entry's prev is 64 zeros.  An entry with a
+ * trace id (store_trace() when it was written) has "\n" trace_id appended
+ * to what is hashed; entries without one hash as before migration 10.  An entry is
  * written in the same store transaction as the change it records, so an
  * exchange whose entry cannot be written does not happen.
  */

@@ -27,6 +27,7 @@
 #include "purge.h"
 #include "receive.h"
 #include "tls.h"
+#include "trace.h"
 #include "serve.h"
 #include "xml.h"
 
@@ -136,14 +137,49 @@ static int ingest_one(struct app *app, struct loaded_adapter *la, const char *pa
 	return st;
 }
 
+/*
+ * Takes a leading --traceparent VALUE (or --traceparent=VALUE) off the
+ * command line into *tp; false (after saying why) when it is not valid.
+ */
+static bool ingest_traceparent(int *argc, char ***argv, const char **tp)
+{
+	const char *a = *argc > 1 ? (*argv)[1] : "";
+	int used = 0;
+
+	*tp = NULL;
+	if (strncmp(a, "--traceparent=", 14) == 0)
+		*tp = a + 14, used = 1;
+	else if (strcmp(a, "--traceparent") == 0 && *argc > 2)
+		*tp = (*argv)[2], used = 2;
+	else if (strcmp(a, "--traceparent") == 0)
+		*tp = "", used = 1;
+	if (used > 0) {
+		struct trace_ctx tc;
+
+		if (!trace_parse(*tp, &tc)) {
+			usage_error("ingest", "--traceparent must be a W3C traceparent "
+				    "(00-<32 hex>-<16 hex>-<2 hex>), not '%s'", *tp);
+			return false;
+		}
+		(*argv)[used] = (*argv)[0];	/* the command's name, then the rest */
+		*argv += used;
+		*argc -= used;
+	}
+	return true;
+}
+
 static int cmd_ingest(const char *dir, int argc, char **argv)
 {
 	struct loaded_adapter la;
+	struct trace_ctx tc;
+	const char *tp;
 	struct app app;
 	struct errbuf e;
 	int worst = ST_OK;
 	enum status st;
 
+	if (!ingest_traceparent(&argc, &argv, &tp))
+		return ST_USAGE;
 	if (argc < 3)
 		return usage_error("ingest", "%s", "needs an adapter and at least one FILE");
 	st = loader_load(argv[1], &la, &e);
@@ -155,6 +191,12 @@ static int cmd_ingest(const char *dir, int argc, char **argv)
 		loader_unload(&la);
 		return fail("ingest", &e);
 	}
+	if (trace_start(tp, &tc, &e) != ST_OK) {
+		app_close(&app);
+		loader_unload(&la);
+		return fail("ingest", &e);
+	}
+	store_trace_set(app.store, tc.trace_id);	/* one trace for the command */
 	for (int i = 2; i < argc; i++) {
 		int rc = ingest_one(&app, &la, argv[i]);
 
@@ -326,11 +368,11 @@ static int print_entry(void *arg, const struct exlog_row *r)
 	if (v->kind != NULL && strcmp(v->kind, r->kind) != 0)
 		return 0;
 	if (v->json) {
-		json_t *o = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:o*, s:s, s:s}",
+		json_t *o = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:o*, s:s, s:s, s:s?}",
 				      "seq", (json_int_t)r->seq, "at", r->at, "kind", r->kind,
 				      "party", r->party, "subject", r->subject,
 				      "detail", json_loads(r->detail, 0, NULL),
-				      "prev", r->prev, "hash", r->hash);
+				      "prev", r->prev, "hash", r->hash, "trace_id", r->trace_id);
 
 		if (o == NULL || json_dumpf(o, stdout, JSON_COMPACT) != 0) {
 			json_decref(o);
@@ -391,7 +433,7 @@ static int cmd_log(const char *dir, int argc, char **argv)
 		{ "status", required_argument, NULL, 't' }, { "since", required_argument, NULL, 'S' },
 		{ "until", required_argument, NULL, 'U' }, { "id", required_argument, NULL, 'i' },
 		{ "format", required_argument, NULL, 'f' }, { "follow", no_argument, NULL, 'F' },
-		{ NULL, 0, NULL, 0 },
+		{ "trace", required_argument, NULL, 'T' }, { NULL, 0, NULL, 0 },
 	};
 	struct log_filter f = { 0 };
 	struct log_cli lc = { 0 };
@@ -410,6 +452,12 @@ static int cmd_log(const char *dir, int argc, char **argv)
 		case 'S': f.since = optarg; break;
 		case 'U': f.until = optarg; break;
 		case 'i': f.id = optarg; break;
+		case 'T':
+			if (!trace_id_valid(optarg))
+				return usage_error("log", "--trace must be a trace id (32 lower-case"
+						   " hex digits), not '%s'", optarg);
+			f.trace = optarg;
+			break;
 		case 'F': follow = true; break;
 		case 'f':
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
@@ -695,6 +743,7 @@ static int cmd_inzage(const char *dir, int argc, char **argv)
 	};
 	uint8_t pseudonym[PSEUDONYM_LEN];
 	char bsn[10], hex[2 * PSEUDONYM_LEN + 1];
+	struct trace_ctx tc;
 	struct inzage_out o = { 0 };
 	bool json = false;
 	struct app app;
@@ -716,6 +765,11 @@ static int cmd_inzage(const char *dir, int argc, char **argv)
 	memset(bsn, 0, sizeof(bsn));
 	crypto_hex(pseudonym, PSEUDONYM_LEN, hex);
 	/* The request itself is an exchange: logged, by pseudonym only. */
+	if (trace_new(&tc, &e) != ST_OK) {
+		app_close(&app);
+		return fail("inzage", &e);
+	}
+	store_trace_set(app.store, tc.trace_id);
 	if (store_begin(app.store, &e) != ST_OK ||
 	    exlog_append(app.store, "inzage", NULL, hex, json_object(), &e) != ST_OK ||
 	    store_commit(app.store, &e) != ST_OK) {
@@ -772,10 +826,12 @@ static int cmd_serve(const char *dir, int argc, char **argv)
 static const struct command commands[] = {
 	{ "init", "", "Creates DIR with a default schakel.conf (an existing one is kept), the "
 	  "database and fresh keys.\nSafe to run twice.", NULL, cmd_init },
-	{ "ingest", "ADAPTER FILE...", "Reads FILEs (- is stdin) with ADAPTER (brp, huisvesting, "
-	  "inspectie) and stores their records.\nPrints accepted and rejected counts and each "
-	  "rejection with its place and reason.\nExit 3 when records were rejected, 1 when a "
-	  "file was refused whole (nothing of it stored).", NULL, cmd_ingest },
+	{ "ingest", "[--traceparent TP] ADAPTER FILE...", "Reads FILEs (- is stdin) with ADAPTER "
+	  "(brp, huisvesting, inspectie) and stores their records.\nPrints accepted and rejected "
+	  "counts and each rejection with its place and reason.\nExit 3 when records were "
+	  "rejected, 1 when a file was refused whole (nothing of it stored).",
+	  "  --traceparent TP   continue that W3C trace (00-TRACEID-SPANID-FLAGS); default:\n"
+	  "                     a new trace.  See `schakel log --trace`\n", cmd_ingest },
 	{ "match", "[--as-of YYYY-MM-DD]", "Applies the matching rules as of the date (default "
 	  "today) and stores new signals.\nIdempotent: the same data and date raise nothing new.",
 	  "  --as-of YYYY-MM-DD   the date to match as of\n", cmd_match },
@@ -795,6 +851,8 @@ static const struct command commands[] = {
 	  "  --status S       an HTTP status (401) or an outcome (delivered, failed, stored)\n"
 	  "  --since T, --until T   ISO 8601 times (2026-11-01 or 2026-11-01T08:00:00Z)\n"
 	  "  --id ID          a message id, signal id, or upload/ingest number\n"
+	  "  --trace ID       one exchange's W3C trace id (32 hex digits): its upload or\n"
+	  "                   pull, ingest, match, signals and deliveries\n"
 	  "  --format F       table (default) or json (JSON Lines, with the hashes)\n"
 	  "  --follow         keep printing new entries as they come\n", cmd_log },
 	{ "feedback", "", "Counts the recipients' feedback on signals, per rule and outcome.",

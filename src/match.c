@@ -11,6 +11,7 @@
 #include "log.h"
 #include "match.h"
 #include "route.h"
+#include "trace.h"
 
 struct run {
 	struct app *app;
@@ -317,9 +318,10 @@ static void now_utc(char out[21])
 	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-enum status match_run(struct app *app, const char *as_of, struct match_result *res,
-		      void (*on_new)(void *arg, const struct signal *sig), void *arg,
-		      struct errbuf *e)
+/* match_run() in the trace the store is set to. */
+static enum status match_traced(struct app *app, const char *as_of, struct match_result *res,
+				void (*on_new)(void *arg, const struct signal *sig), void *arg,
+				struct errbuf *e)
 {
 	struct run run = { app, &app->cfg, as_of, "", res, on_new, arg, e };
 	char window_start[11];
@@ -350,6 +352,24 @@ out_rollback:
 	store_match_end(s);
 	store_rollback(s);
 	return ST_FAIL;
+}
+
+enum status match_run(struct app *app, const char *as_of, struct match_result *res,
+		      void (*on_new)(void *arg, const struct signal *sig), void *arg,
+		      struct errbuf *e)
+{
+	struct trace_ctx tc;
+	enum status st;
+
+	if (store_trace(app->store) != NULL)	/* the trace of the input that caused it */
+		return match_traced(app, as_of, res, on_new, arg, e);
+	memset(res, 0, sizeof(*res));
+	if (trace_new(&tc, e) != ST_OK)
+		return ST_FAIL;
+	store_trace_set(app->store, tc.trace_id);
+	st = match_traced(app, as_of, res, on_new, arg, e);
+	store_trace_set(app->store, NULL);
+	return st;
 }
 
 void log_match(const char *as_of, const struct match_result *res)

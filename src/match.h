@@ -21,7 +21,9 @@ struct match_result {
 
 /*
  * Runs the rules as of as_of (YYYY-MM-DD) in one transaction.  on_new (may
- * be NULL) is called for each new signal.
+ * be NULL) is called for each new signal.  The run, its log entries and its new
+ * signals belong to the store's trace (store_trace()) when one is set, the
+ * input's that caused it; otherwise to a new trace of its own.
  */
 enum status match_run(struct app *app, const char *as_of, struct match_result *res,
 		      void (*on_new)(void *arg, const struct signal *sig), void *arg,

@@ -16,6 +16,7 @@
 #include "http.h"
 #include "loader.h"
 #include "receive.h"
+#include "trace.h"
 #include "sign.h"
 #include "tls.h"
 #include "xml.h"
@@ -148,8 +149,13 @@ static void on_end(struct http_req *r)
 {
 	struct message *m = http_req_data(r);
 	const char *id = http_req_header(r, "X-Message-Id");
+	const char *trace = http_req_header(r, "traceparent");
+	struct trace_ctx tc;
 	struct errbuf e;
 	int rc;
+
+	if (!trace_parse(trace, &tc))	/* quoted only when it is one */
+		trace = NULL;
 
 	http_req_set_data(r, NULL);
 	if (m == NULL) {
@@ -167,7 +173,8 @@ static void on_end(struct http_req *r)
 		http_reply_json(r, 200, json_pack("{s:s, s:b}", "message", id, "duplicate", 1));
 	} else {
 		the_receiver->stored++;
-		fprintf(stderr, "schakel receive: %s: verified and stored\n", id);
+		fprintf(stderr, "schakel receive: %s: verified and stored%s%s\n", id,
+			trace != NULL ? ", traceparent " : "", trace != NULL ? trace : "");
 		http_reply_json(r, 201, json_pack("{s:s, s:b}", "message", id, "duplicate", 0));
 	}
 	free(m->buf);

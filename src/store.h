@@ -40,6 +40,15 @@ enum status store_cache(struct store *s, int mib, struct errbuf *e);
 
 enum status store_begin(struct store *s, struct errbuf *e);
 enum status store_commit(struct store *s, struct errbuf *e);
+
+/*
+ * The W3C trace id (32 hex digits, trace.h) that the log entries and
+ * signals this connection writes from now on carry; NULL or "" for none.
+ * Kept until it is set again (not ended by a commit).  store_trace()
+ * returns it, or NULL.
+ */
+void store_trace_set(struct store *s, const char *trace_id);
+const char *store_trace(const struct store *s);
 /* Undoes the open transaction, if any. */
 void store_rollback(struct store *s);
 
@@ -190,6 +199,7 @@ struct signal {
 	size_t nevidence;
 	char (*recipients)[21];
 	size_t nrecipients;
+	char trace_id[33];	/* of the match that raised it, or "" */
 };
 
 /* Frees what a signal holds (not the struct); accepts NULL. */
@@ -247,6 +257,7 @@ struct delivery_row {
 	int64_t created, next_at, delivered_at;		/* Unix seconds; 0: none */
 	long last_status;	/* 0: none */
 	char last_error[256];
+	char trace_id[33];	/* the signal's trace, or "" */
 };
 
 /* Queues signal_id for oin unless queued already. */
@@ -319,6 +330,7 @@ struct log_filter {
 	const char *status;	/* an HTTP status or an outcome (delivered, failed...) */
 	const char *since, *until;	/* ISO 8601 times, inclusive */
 	const char *id;		/* a message id, signal id, upload/ingest number */
+	const char *trace;	/* a W3C trace id */
 	long limit;
 	bool newest_first;	/* the last entries, newest first (default: oldest first) */
 };
@@ -330,6 +342,7 @@ struct exlog_row {
 	const char *party;	/* or NULL */
 	const char *subject;	/* or NULL */
 	const char *detail;	/* JSON object */
+	const char *trace_id;	/* or NULL (entries before migration 10) */
 	char prev[65];
 	char hash[65];
 };

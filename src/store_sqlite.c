@@ -40,12 +40,13 @@ enum stmt_id {
 /* The columns of a delivery_row (each_delivery()), of table alias t. */
 #define DELIVERY_COLS(t) "SELECT " t"id, " t"signal_id, " t"oin, " t"message_id, " \
 	t"state, " t"attempts, " t"created, " t"next_at, coalesce(" t"delivered_at, 0)," \
-	" coalesce(" t"last_status, 0), coalesce(" t"last_error, '')"
+	" coalesce(" t"last_status, 0), coalesce(" t"last_error, '')," \
+	" (SELECT g.trace_id FROM signal g WHERE g.id = " t"signal_id)"
 
 /* The columns and filters of a signal listing (Q_SIGNALS, Q_SIGNAL_ONE). */
 #define SIGNALS_SELECT "SELECT s.id, s.rule, s.as_of, s.created, " ADDRESS_COLS("a") \
 	", s.person, " ADDRESS_COLS("b") ", s.registered, s.observed, s.oppervlakte," \
-	" s.max_bewoners, s.seq, s.evidence FROM signal s JOIN address a ON a.addr = s.addr" \
+	" s.max_bewoners, s.seq, s.evidence, s.trace_id FROM signal s JOIN address a ON a.addr = s.addr" \
 	" LEFT JOIN address b ON b.addr = s.reg_addr"
 #define SIGNALS_FILTER " (?1 IS NULL OR s.rule = ?1) AND (?2 IS NULL OR EXISTS" \
 	" (SELECT 1 FROM signal_recipient r WHERE r.oin = ?2 AND r.signal_seq = s.seq))"
@@ -128,8 +129,8 @@ static const char *const sql[Q_COUNT] = {
 	 * a number of the AUTOINCREMENT sequence for every signal that holds. */
 	[Q_SIGNAL_KNOWN] = "SELECT 1 FROM signal WHERE id = ?1",
 	[Q_SIGNAL_PUT] = "INSERT INTO signal(id, rule, as_of, addr, person, reg_addr, registered,"
-		" observed, oppervlakte, max_bewoners, created, evidence) VALUES (?1, ?2, ?3, ?4,"
-		" ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		" observed, oppervlakte, max_bewoners, created, evidence, trace_id) VALUES (?1, ?2,"
+		" ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[Q_SIGNAL_RECIPIENT_ADD] = "INSERT OR IGNORE INTO signal_recipient(oin, signal_seq)"
 		" VALUES (?1, ?2)",
 	[Q_SIGNALS] = SIGNALS_SELECT " WHERE s.seq > ?3 AND ?5 IS NULL AND" SIGNALS_FILTER
@@ -182,9 +183,11 @@ static const char *const sql[Q_COUNT] = {
 		" failures = excluded.failures, next_at = excluded.next_at,"
 		" last_ok = excluded.last_ok",
 	[Q_LOG_HEAD] = "SELECT seq, hash FROM exlog ORDER BY seq DESC LIMIT 1",
-	[Q_LOG_INSERT] = "INSERT INTO exlog(seq, at, kind, party, subject, detail, prev, hash)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[Q_LOG_SCAN] = "SELECT seq, at, kind, party, subject, detail, prev, hash FROM exlog"
+	[Q_LOG_INSERT] = "INSERT INTO exlog(seq, at, kind, party, subject, detail, prev, hash,"
+		" trace_id)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[Q_LOG_SCAN] = "SELECT seq, at, kind, party, subject, detail, prev, hash, trace_id"
+		" FROM exlog"
 		" WHERE seq >= ?1 AND (?2 IS NULL OR party = ?2 OR (kind = 'signal' AND EXISTS"
 		"  (SELECT 1 FROM json_each(detail, '$.recipients') WHERE value = ?2)))"
 		" ORDER BY seq LIMIT ?3",
@@ -242,6 +245,7 @@ struct store {
 	char head_hash[65];
 	struct current cur;	/* during a match */
 	struct ev_walk walk_findings;
+	char trace_id[33];	/* store_trace_set() */
 };
 
 static void forget_writes(struct store *s)
@@ -527,6 +531,16 @@ enum status store_commit(struct store *s, struct errbuf *e)
 	if (st == NULL || step_done(s, st, e, "commit") != ST_OK)
 		return ST_FAIL;
 	return ST_OK;
+}
+
+void store_trace_set(struct store *s, const char *trace_id)
+{
+	snprintf(s->trace_id, sizeof(s->trace_id), "%s", trace_id != NULL ? trace_id : "");
+}
+
+const char *store_trace(const struct store *s)
+{
+	return s->trace_id[0] ? s->trace_id : NULL;
 }
 
 enum status store_cache(struct store *s, int mib, struct errbuf *e)
@@ -1558,6 +1572,7 @@ enum status store_put_signal(struct store *s, const struct signal *sig, bool *cr
 	bind_long_or_null(st, 10, sig->max_bewoners);
 	sqlite3_bind_text(st, 11, sig->created, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 12, evidence, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 13, s->trace_id[0] ? s->trace_id : NULL);
 	rc = step_done(s, st, e, "store signal");
 	free(evidence);
 	if (rc != ST_OK)
@@ -1667,6 +1682,7 @@ enum status store_signals(struct store *s, const struct signal_filter *f,
 		sig.oppervlakte = column_long_or_null(st, 19);
 		sig.max_bewoners = column_long_or_null(st, 20);
 		sig.seq = sqlite3_column_int64(st, 21);
+		column_copy(st, 23, sig.trace_id, sizeof(sig.trace_id));
 		rc = load_signal_lists(s, st, &sig, e);
 		if (rc == ST_OK && cb(arg, &sig) != 0)
 			rc = ST_FAIL;
@@ -1719,6 +1735,7 @@ enum status store_log_insert(struct store *s, const struct exlog_row *r, struct 
 	sqlite3_bind_text(st, 6, r->detail, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, r->prev, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, r->hash, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 9, r->trace_id != NULL && r->trace_id[0] ? r->trace_id : NULL);
 	if (step_done(s, st, e, "write the exchange log") != ST_OK)
 		return ST_FAIL;
 	/* Inside a transaction (BEGIN IMMEDIATE: no other writer) the next
@@ -1730,7 +1747,7 @@ enum status store_log_insert(struct store *s, const struct exlog_row *r, struct 
 }
 
 /*
- * Steps st (columns seq, at, kind, party, subject, detail, prev, hash),
+ * Steps st (columns seq, at, kind, party, subject, detail, prev, hash, trace_id),
  * calling cb with each entry.  The caller resets or finalizes st.
  */
 static enum status log_rows(struct store *s, sqlite3_stmt *st,
@@ -1750,6 +1767,7 @@ static enum status log_rows(struct store *s, sqlite3_stmt *st,
 		r.detail = (const char *)sqlite3_column_text(st, 5);
 		column_copy(st, 6, r.prev, sizeof(r.prev));
 		column_copy(st, 7, r.hash, sizeof(r.hash));
+		r.trace_id = (const char *)sqlite3_column_text(st, 8);
 		if (cb(arg, &r) != 0)
 			return ST_FAIL;
 	}
@@ -1881,6 +1899,7 @@ static void delivery_from_row(sqlite3_stmt *st, struct delivery_row *d)
 	d->delivered_at = sqlite3_column_int64(st, 8);
 	d->last_status = (long)sqlite3_column_int64(st, 9);
 	column_copy(st, 10, d->last_error, sizeof(d->last_error));
+	column_copy(st, 11, d->trace_id, sizeof(d->trace_id));
 }
 
 /* Runs a delivery query and calls cb for each row it gave. */
@@ -2052,6 +2071,7 @@ static const struct {
 	  " AS TEXT) = :status OR json_extract(detail, '$.outcome') = :status" },
 	{ offsetof(struct log_filter, since), ":since", "at >= :since" },
 	{ offsetof(struct log_filter, until), ":until", "at <= :until || 'z'" },
+	{ offsetof(struct log_filter, trace), ":trace", "trace_id = :trace" },
 	{ offsetof(struct log_filter, id), ":id", "subject = :id OR json_extract(detail,"
 	  " '$.signal') = :id OR CAST(json_extract(detail, '$.ingest') AS TEXT) = :id" },
 };
@@ -2065,7 +2085,8 @@ enum status store_log_search(struct store *s, const struct log_filter *f,
 			     int (*cb)(void *arg, const struct exlog_row *r), void *arg,
 			     struct errbuf *e)
 {
-	char q[4096] = "SELECT seq, at, kind, party, subject, detail, prev, hash FROM exlog"
+	char q[4096] = "SELECT seq, at, kind, party, subject, detail, prev, hash, trace_id"
+		       " FROM exlog"
 		       " WHERE seq > :after";
 	size_t nconds = sizeof(log_conds) / sizeof(log_conds[0]), len;
 	sqlite3_stmt *st;

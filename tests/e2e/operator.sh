@@ -238,9 +238,10 @@ test_log_verify_names_a_tampered_entry() {
 	grep -q '^exchange log BROKEN at entry 4: its content does not match its hash' out ||
 		fail "log verify did not name entry 4"
 	# Re-hashed too: then the next entry's link does not fit.
-	row=$(db -separator '|' "SELECT prev, seq, at, kind, coalesce(party, ''), coalesce(subject, ''), detail FROM exlog WHERE seq = 4")
-	IFS='|' read -r prev seq at kind party subject detail <<<"$row"
-	hash=$(printf '%s\n%s\n%s\n%s\n%s\n%s\n%s' "$prev" "$seq" "$at" "$kind" "$party" "$subject" "$detail" | sha256sum | cut -c1-64)
+	row=$(db -separator '|' "SELECT prev, seq, at, kind, coalesce(party, ''), coalesce(subject, ''), coalesce(trace_id, ''), detail FROM exlog WHERE seq = 4")
+	IFS='|' read -r prev seq at kind party subject trace detail <<<"$row"
+	# since migration 10 an entry's trace id is hashed after its detail
+	hash=$(printf '%s\n%s\n%s\n%s\n%s\n%s\n%s%s' "$prev" "$seq" "$at" "$kind" "$party" "$subject" "$detail" "${trace:+$'\n'$trace}" | sha256sum | cut -c1-64)
 	db "UPDATE exlog SET hash = '$hash' WHERE seq = 4"
 	expect_rc 1 sk log verify >out || fail "log verify did not exit 1 on a re-hashed entry"
 	grep -q '^exchange log BROKEN at entry 5: its link to entry 4 does not match' out ||

@@ -344,7 +344,7 @@ static void test_migration_9_keys_every_registration(void **state)
 		 " '2019-01-01', '2671AB|1||', '1783',"
 		 " x'08000000000000000000000000000000000000000000000000000000000000000000000000', x'00', 1)");
 	assert_int_equal(store_open(f->db, SCHAKEL_SCHEMA_DIR, 1000, &f->s, &f->e), ST_OK);
-	assert_int_equal(count(f, "PRAGMA user_version"), 9);
+	assert_true(count(f, "PRAGMA user_version") >= 9);	/* and any later ones */
 	assert_int_equal(count(f, "SELECT pkey FROM person WHERE rowid = 5"), 0x0102030405060708);
 	assert_int_equal(count(f, "SELECT pkey FROM person WHERE rowid = 9"), -256);
 	assert_int_equal(count(f, "SELECT count(*) FROM sqlite_master"
