@@ -10,6 +10,7 @@
 
 #include "breaker.h"
 #include "deliver.h"
+#include "disclose.h"
 #include "exlog.h"
 #include "log.h"
 #include "output.h"
@@ -23,6 +24,7 @@ struct flight {
 	struct deliverer *d;
 	struct delivery_row row;
 	bool fresh;		/* started by this scan: build its next ahead */
+	bool bsn;		/* the message holds the BSN itself */
 	struct flight *next;
 };
 
@@ -53,6 +55,7 @@ struct attempt {
 	double seconds, bytes;
 	const char *outcome;	/* "delivered", "retry", "exhausted", "failed" */
 	bool quiet;		/* a failed attempt in an outage: counted, not logged */
+	bool bsn;		/* the message held the BSN itself (its disclosure says so) */
 	const char *outage;	/* "recipient_down" or "recipient_up": logged with it */
 	json_t *outage_detail;	/* owned */
 	int64_t next_try;	/* held: the next try at recording it */
@@ -149,7 +152,8 @@ xmlDocPtr deliver_document(struct app *app, const struct signal *sig, const stru
 
 /*
  * Stores an attempt's outcome and its log entries in one transaction: the
- * delivery entry (none for a quiet attempt) and the outage entry, if any.
+ * delivery entry (none for a quiet attempt), the outage entry, if any, and
+ * for a delivered message its disclosure (with the BSN or not).
  * ST_FAIL, rolled back, with e set.
  */
 static enum status record_outcome(struct deliverer *d, const struct attempt *a,
@@ -171,6 +175,8 @@ static enum status record_outcome(struct deliverer *d, const struct attempt *a,
 				    "bytes", (json_int_t)a->bytes,
 				    "error", row->last_error[0] ? row->last_error : NULL,
 				    "outcome", a->outcome), e) != ST_OK) ||
+	    (strcmp(a->outcome, "delivered") == 0 &&
+	     disclose_push(s, row->oin, row->signal_id, row->message_id, a->bsn, e) != ST_OK) ||
 	    (a->outage != NULL &&
 	     exlog_append(s, a->outage, row->oin, row->oin, json_deep_copy(a->outage_detail),
 			  e) != ST_OK) ||
@@ -371,6 +377,7 @@ static void on_done(void *arg, const struct fetch_result *r)
 		outcome = "failed";
 	}
 	a.outcome = outcome;
+	a.bsn = fl->bsn;
 	watch_recipient(d, &a, retryable(r), r->retry_after);
 	{
 		char status[8];
@@ -549,6 +556,8 @@ static int start(void *arg, const struct delivery_row *row)
 	}
 	fl->d = d;
 	fl->row = copy;
+	/* what the recipient gets: only a granted BSN is written as <bsn> */
+	fl->bsn = body != NULL && strstr((const char *)body, "<bsn>") != NULL;
 	snprintf(hdr_id, sizeof(hdr_id), "X-Message-Id: %s", row->message_id);
 	snprintf(hdr_sig, sizeof(hdr_sig), "X-Signal-Id: %s", row->signal_id);
 	headers[4] = traceparent_header(row, hdr_trace);

@@ -1,7 +1,7 @@
 /*
  * exlog.h - the exchange log: every ingest, upload, rejection, match, new
- * signal, pull, delivery, feedback, refusal, access request and purge as
- * one append-only, hash-chained entry.
+ * signal, pull, delivery, disclosure, feedback, refusal, access request
+ * and purge as one append-only, hash-chained entry.
  *
  * Entry n carries prev = hash(n-1) and
  *   hash = SHA-256(prev "\n" seq "\n" at "\n" kind "\n" party "\n" subject "\n" detail)

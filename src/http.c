@@ -19,6 +19,7 @@
 #include <event2/listener.h>
 
 #include "http.h"
+#include "log.h"
 #include "tls.h"
 
 enum conn_state {
@@ -50,6 +51,7 @@ struct conn {
 	struct bufferevent *bev;
 	enum conn_state state;
 	char oin[OIN_LEN + 1];
+	char addr[INET6_ADDRSTRLEN];	/* the client's address */
 	char peer_error[256];	/* why the client certificate is refused */
 	bool counted;		/* counted in its party's connections */
 	bool over_limit;	/* too many connections of this party */
@@ -244,7 +246,7 @@ void http_reply_error(struct http_req *r, int status, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (s->h.refused != NULL)
-		s->h.refused(s->h.arg, r->conn->oin[0] ? r->conn->oin : NULL,
+		s->h.refused(s->h.arg, r->conn->addr, r->conn->oin[0] ? r->conn->oin : NULL,
 			     r->method[0] ? r->method : "-", r->target ? r->target : "-",
 			     status, msg);
 	http_reply_json(r, status, json_pack("{s:i, s:s}", "status", status, "error", msg));
@@ -350,7 +352,10 @@ static int check_framing(struct conn *c)
 	errno = 0;
 	r->content_length = strtoull(cl, &end, 10);
 	if (!isdigit((unsigned char)*cl) || *end != '\0' || errno != 0) {
-		http_reply_error(r, 400, "Content-Length '%.32s' is not a number", cl);
+		char shown[40];
+
+		log_mask_bsn(cl, shown, sizeof(shown));	/* outside text */
+		http_reply_error(r, 400, "Content-Length '%.32s' is not a number", shown);
 		return -1;
 	}
 	if (r->content_length > c->srv->lim.max_body_bytes) {
@@ -586,6 +591,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 		return;
 	}
+	if (c->state == C_HANDSHAKE && c->srv->h.handshake_failed != NULL)
+		c->srv->h.handshake_failed(c->srv->h.arg, c->addr);
 	conn_free(c);	/* EOF, error, idle time-out, failed handshake */
 }
 
@@ -598,8 +605,6 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	SSL *ssl;
 
 	(void)l;
-	(void)sa;
-	(void)salen;
 	if (s->draining || s->nconns >= s->lim.max_connections ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
 		evutil_closesocket(fd);
@@ -621,6 +626,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	c->srv = s;
+	if (sa->sa_family != AF_INET || salen < (int)sizeof(struct sockaddr_in) ||
+	    inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, c->addr,
+		      sizeof(c->addr)) == NULL)
+		snprintf(c->addr, sizeof(c->addr), "?");
 	c->req.conn = c;
 	c->req.query = "";
 	TAILQ_INIT(&c->req.headers);
@@ -725,6 +734,13 @@ const char *http_req_method(const struct http_req *r) { return r->method; }
 const char *http_req_path(const struct http_req *r) { return r->target; }
 const char *http_req_query(const struct http_req *r) { return r->query; }
 const char *http_req_oin(const struct http_req *r) { return r->conn->oin; }
+
+X509 *http_req_peer_cert(const struct http_req *r)
+{
+	SSL *ssl = r->conn->srv->ctx != NULL ? bufferevent_openssl_get_ssl(r->conn->bev) : NULL;
+
+	return ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+}
 uint64_t http_req_content_length(const struct http_req *r) { return r->content_length; }
 void *http_req_data(const struct http_req *r) { return r->data; }
 void http_req_set_data(struct http_req *r, void *data) { r->data = data; }

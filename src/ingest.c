@@ -27,7 +27,6 @@
  * is read after the threads have ended, except for `stop` (a later stage
  * failed: parse no further).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -42,6 +41,7 @@
 
 #include "exlog.h"
 #include "ingest.h"
+#include "log.h"
 #include "queue.h"
 #include "record.h"
 
@@ -107,24 +107,6 @@ struct ingest {
 	struct queue *parsed, *checked, *empty;
 	struct batch *batches[NBATCH];	/* all of them, in->cur among them */
 };
-
-/*
- * Replaces every run of 8 or 9 digits with asterisks: a BSN may hide in a
- * parser's message ("the value '999900006' is not ..."), and neither the
- * log nor the screen may show one.
- */
-static void redact_bsn(char *s)
-{
-	for (char *p = s; *p != '\0';) {
-		size_t n = 0;
-
-		while (isdigit((unsigned char)p[n]))
-			n++;
-		if (n == 8 || n == 9)
-			memset(p, '*', n);
-		p += n > 0 ? n : 1;
-	}
-}
 
 static enum status side_fail(struct side *s, const char *msg)
 {
@@ -370,14 +352,15 @@ static void host_reject(void *ctx, const char *place, const char *reason)
 static int host_nomem(void *ctx, const char *place)
 {
 	struct ingest *in = ctx;
-	char why[sizeof(in->parse.fatal.msg)];
+	char where[256], why[sizeof(in->parse.fatal.msg)];
 
+	/* a BSN may hide in the place the adapter names (a parser's words) */
+	log_mask_bsn(place != NULL ? place : "", where, sizeof(where));
 	if (place != NULL)
 		snprintf(why, sizeof(why), "out of memory (%s adapter, at %s)",
-			 in->la->adapter->name, place);
+			 in->la->adapter->name, where);
 	else
 		snprintf(why, sizeof(why), "out of memory (%s adapter)", in->la->adapter->name);
-	redact_bsn(why);
 	side_fail(&in->parse, why);
 	return -1;
 }
@@ -413,8 +396,9 @@ static enum status adapter_result(struct ingest *in, int rc)
 		const char *why = in->la->adapter->error(in->stream);
 
 		in->res.refused = true;
-		errbuf_set(&in->parse.fatal, ST_FAIL, "%s", why != NULL ? why : "input refused");
-		redact_bsn(in->parse.fatal.msg);
+		/* a BSN may hide in a parser's message ("the value '999900006' is ...") */
+		log_mask_bsn(why != NULL ? why : "input refused", in->parse.fatal.msg,
+			     sizeof(in->parse.fatal.msg));
 	} else if (rc == ADAPTER_NOMEM) {
 		host_nomem(in, NULL);
 	} else if (!in->parse.failed && !atomic_load(&in->stop)) {
@@ -536,8 +520,7 @@ static void reject(struct ingest *in, const char *place, const char *reason)
 	char why[512];
 	struct errbuf e;
 
-	snprintf(why, sizeof(why), "%s", reason);
-	redact_bsn(why);
+	log_mask_bsn(reason, why, sizeof(why));	/* the parser's words: outside text */
 	in->res.rejected++;
 	if (in->opts.on_reject != NULL)
 		in->opts.on_reject(in->opts.arg, place, why);

@@ -24,28 +24,67 @@ void log_setup(const char *level, const char *format)
 	as_json = format != NULL && strcmp(format, "json") == 0;
 }
 
-void log_clean(const char *in, char *out, size_t n)
+/* A character of an id, a digest or a message id: hex digits and '-'. */
+static bool id_char(char c)
 {
+	return isxdigit((unsigned char)c) || c == '-';
+}
+
+/*
+ * Whether the digits [p, p + len) of text are part of an id rather than a
+ * number of their own: a run of hex digits and '-' of 16 or more with a
+ * letter in it (a signal id, a digest, a message id).
+ */
+static bool part_of_id(const char *text, const char *p, size_t len)
+{
+	const char *a = p, *b = p + len;
+	bool letter = false;
+
+	while (a > text && id_char(a[-1]))
+		letter |= isalpha((unsigned char)*--a) != 0;
+	for (; id_char(*b); b++)
+		letter |= isalpha((unsigned char)*b) != 0;
+	return letter && b - a >= 16;
+}
+
+void log_mask_bsn(const char *in, char *out, size_t n)
+{
+	static const char marker[] = LOG_BSN_MARKER;
 	size_t o = 0;
 
+	if (n == 0)
+		return;
 	for (const char *p = in; *p != '\0' && o + 1 < n;) {
 		size_t digits = 0;
 
 		while (isdigit((unsigned char)p[digits]))
 			digits++;
-		if (digits == 8 || digits == 9) {
-			for (size_t i = 0; i < digits && o + 1 < n; i++)
-				out[o++] = '*';
+		if ((digits == 8 || digits == 9) && !part_of_id(in, p, digits)) {
+			for (size_t i = 0; marker[i] != '\0' && o + 1 < n; i++)
+				out[o++] = marker[i];
 			p += digits;
-		} else if (digits > 0) {
-			for (size_t i = 0; i < digits && o + 1 < n; i++)
-				out[o++] = *p++;
 		} else {
-			out[o++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
-			p++;
+			for (size_t i = 0; i < (digits > 0 ? digits : 1) && o + 1 < n; i++)
+				out[o++] = *p++;
 		}
 	}
 	out[o] = '\0';
+}
+
+void log_clean(const char *in, char *out, size_t n)
+{
+	log_mask_bsn(in, out, n);
+	log_clean_controls(out, out, n);
+}
+
+void log_clean_controls(const char *in, char *out, size_t n)
+{
+	size_t o = 0;
+
+	for (const char *p = in; *p != '\0' && o + 1 < n; p++)
+		out[o++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+	if (n > 0)
+		out[o] = '\0';
 }
 
 static bool outside_text(const char *key)

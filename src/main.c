@@ -602,6 +602,8 @@ static int cmd_receive(const char *dir, int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' }, { "cert", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' }, { "ca", required_argument, NULL, 'a' },
 		{ "crl", required_argument, NULL, 'r' }, { "refuse", required_argument, NULL, 'x' },
+		{ "broker-cert", required_argument, NULL, 'b' },
+		{ "broker-oin", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct receive_opts o = { .listen = "127.0.0.1", .port = 9443 };
@@ -619,11 +621,19 @@ static int cmd_receive(const char *dir, int argc, char **argv)
 		case 'a': o.ca = optarg; break;
 		case 'r': o.crl = optarg; break;
 		case 'x': o.refuse = parse_port(optarg); break;
+		case 'b': o.broker_cert = optarg; break;
+		case 'o': o.broker_oin = optarg; break;
 		default: return usage_error("receive", "%s", "unknown option");
 		}
 	}
 	if (o.dir == NULL || o.cert == NULL || o.key == NULL || o.ca == NULL)
 		return usage_error("receive", "%s", "--dir, --cert, --key and --ca are required");
+	if (o.broker_cert == NULL && o.broker_oin == NULL)
+		return usage_error("receive", "%s", "--broker-cert or --broker-oin is required: "
+				   "only the broker's signals are accepted");
+	if (o.broker_oin != NULL && (strlen(o.broker_oin) != OIN_LEN ||
+				     strspn(o.broker_oin, "0123456789") != OIN_LEN))
+		return usage_error("receive", "%s", "--broker-oin is not a 20-digit OIN");
 	if (o.port < 0 || o.port > 65535 || (o.refuse != 0 && (o.refuse < 200 || o.refuse > 599)))
 		return usage_error("receive", "%s", "--port or --refuse out of range");
 	if (receive_run(&o, &e) != ST_OK)
@@ -844,10 +854,10 @@ static const struct command commands[] = {
 	  "names the first entry that does not fit (exit 1), and says up to\nwhich checkpoint "
 	  "the log is proven intact.",
 	  "  --kind K         ingest, upload, reject, match, signal, pull, delivery, retry,\n"
-	  "                   feedback, refusal, inzage, purge\n"
+	  "                   feedback, refusal, disclosure, inzage, purge\n"
 	  "  --party OIN      entries in which that party takes part\n"
 	  "  --source NAME    a pulled source, or an adapter\n"
-	  "  --recipient OIN  deliveries to, and signals for, that party\n"
+	  "  --recipient OIN  deliveries and disclosures to, and signals for, that party\n"
 	  "  --status S       an HTTP status (401) or an outcome (delivered, failed, stored)\n"
 	  "  --since T, --until T   ISO 8601 times (2026-11-01 or 2026-11-01T08:00:00Z)\n"
 	  "  --id ID          a message id, signal id, or upload/ingest number\n"
@@ -867,7 +877,8 @@ static const struct command commands[] = {
 	  cmd_purge },
 	{ "inzage", "BSN [--format text|json]", "An access request: every exchange that concerned "
 	  "the person with this BSN\n(registrations and findings received, signals raised, to "
-	  "whom they went and when),\nfound through the pseudonym; the BSN is not stored.",
+	  "whom they went and when,\neach disclosure of them, with or without the BSN), found "
+	  "through the pseudonym;\nthe BSN is not stored.",
 	  "  --format F   text (default) or json\n", cmd_inzage },
 	{ "pull", "[SOURCE]", "Fetches every configured source (or SOURCE) once, now, as the "
 	  "daemon does on its\nschedule: paged feeds to their end, with ETag and "
@@ -877,15 +888,21 @@ static const struct command commands[] = {
 	  "daemon sends them.", "  --failed        only the dead letters\n"
 	  "  retry ID        send delivery ID again\n"
 	  "  retry --all-failed   send every dead letter again\n", cmd_deliveries },
-	{ "receive", "--dir DIR --cert PEM --key PEM --ca PEM [--port N] [--crl PEM]",
-	  "The reference receiver: takes pushed signals over mutual TLS, verifies their\n"
-	  "signature and schema, drops duplicates by X-Message-Id, and stores each as\n"
-	  "DIR/<message id>.xml before it answers 201.",
+	{ "receive", "--dir DIR --cert PEM --key PEM --ca PEM --broker-cert PEM|--broker-oin OIN\n"
+	  "        [--port N] [--crl PEM]",
+	  "The reference receiver: takes pushed signals over mutual TLS from the broker only,\n"
+	  "verifies that the broker signed them and their schema, drops duplicates by\n"
+	  "X-Message-Id, and stores each as DIR/<message id>.xml before it answers 201.",
 	  "  --dir DIR       where to store signals\n"
 	  "  --port N        port on 127.0.0.1 (default 9443; 0: any free port)\n"
 	  "  --listen ADDR   address to listen on\n"
 	  "  --cert, --key   the receiver's certificate and key (PEM)\n"
-	  "  --ca PEM        trusted CA: for TLS clients and for signatures\n"
+	  "  --ca PEM        trusted CA: for TLS clients (and signatures with --broker-oin)\n"
+	  "  --broker-cert PEM   the broker's certificate: only a client with exactly this\n"
+	  "                  certificate, and only signatures made with its key, are accepted\n"
+	  "                  (the certificate a document carries is ignored)\n"
+	  "  --broker-oin OIN    the broker's OIN: only a client, and a signer certificate of\n"
+	  "                  --ca, with this OIN in the subject serialNumber are accepted\n"
 	  "  --crl PEM       revoked certificates\n"
 	  "  --refuse STATUS answer every request with STATUS (to test senders)\n",
 	  cmd_receive },

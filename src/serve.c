@@ -35,6 +35,7 @@ struct daemon {
 	struct puller *puller;
 	struct event *checkpoint;
 	struct event *purge;
+	struct event *noise;		/* writes the counted unidentified refusals */
 	struct http_server *admin;
 	bool stopping;
 	int draining;		/* stopping: the API and the deliverer not drained yet */
@@ -46,6 +47,28 @@ static void on_complete(void *arg, const char *method, const char *path, int sta
 {
 	(void)arg;
 	metrics_request(method, path, status, seconds);
+}
+
+#define NOISE_SECONDS 60	/* at most one entry per source and cause this often */
+
+/* Writes the refusals of unidentified clients counted in the last minute. */
+static void on_noise(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	api_flush_noise(d->api);
+}
+
+static enum status start_noise(struct daemon *d, struct errbuf *e)
+{
+	struct timeval tv = { NOISE_SECONDS, 0 };
+
+	d->noise = event_new(d->base, -1, EV_PERSIST, on_noise, d);
+	if (d->noise == NULL || event_add(d->noise, &tv) != 0)
+		return errbuf_set(e, ST_FAIL, "out of memory");
+	return ST_OK;
 }
 
 /* Deletes what is past its retention period, once a day. */
@@ -298,7 +321,8 @@ enum status serve_run(const char *dir, int port, struct errbuf *e)
 	lim = limits(&d.app.cfg);
 	d.http = http_server_new(d.base, ctx, d.app.cfg.listen, port >= 0 ? port : d.app.cfg.port,
 				 &h, &lim, e);
-	if (d.http == NULL || start_client(&d, e) != ST_OK || start_admin(&d, e) != ST_OK)
+	if (d.http == NULL || start_client(&d, e) != ST_OK || start_admin(&d, e) != ST_OK ||
+	    start_noise(&d, e) != ST_OK)
 		goto out_free;
 	ev_term = evsignal_new(d.base, SIGTERM, on_term, &d);
 	ev_int = evsignal_new(d.base, SIGINT, on_term, &d);
@@ -319,8 +343,11 @@ enum status serve_run(const char *dir, int port, struct errbuf *e)
 		errbuf_set(e, ST_FAIL, "the event loop failed");
 	else
 		st = ST_OK;
+	api_flush_noise(d.api);	/* before the last checkpoint, which then signs them */
 	log_event(LV_INFO, "serve", "stopped", NULL);
 out_free:
+	if (d.noise != NULL)
+		event_free(d.noise);
 	if (ev_term != NULL)
 		event_free(ev_term);
 	if (ev_int != NULL)

@@ -386,12 +386,14 @@ enum status store_checkpoints(struct store *s,
 
 /* One thing a person's data took part in, for an access request (inzage). */
 struct inzage_row {
-	const char *kind;	/* "registration", "finding", "signal", "delivery" */
+	const char *kind;	/* "registration", "finding", "signal", "delivery",
+				   "routed", "disclosure" */
 	const char *at;		/* when it was received, raised or delivered */
 	const char *what;	/* the record, signal or message */
 	const char *address;	/* "2671AB 10" */
 	const char *source;	/* adapter, rule, or recipient OIN */
-	const char *via;	/* origin (file, upload, pull) or state */
+	const char *via;	/* origin (file, upload, pull), state, or how it was
+				   disclosed ("inbox, with the BSN") */
 	const char *party;	/* supplier or recipient OIN, or NULL */
 	const char *signal;	/* for deliveries: the signal id */
 };

@@ -2064,9 +2064,9 @@ static const struct {
 	{ offsetof(struct log_filter, kind), ":kind", "kind = :kind" },
 	{ offsetof(struct log_filter, source), ":source", "json_extract(detail, '$.source') ="
 	  " :source OR json_extract(detail, '$.adapter') = :source" },
-	{ offsetof(struct log_filter, recipient), ":recipient", "(kind = 'delivery' AND party ="
-	  " :recipient) OR (kind = 'signal' AND EXISTS (SELECT 1 FROM json_each(detail,"
-	  " '$.recipients') WHERE value = :recipient))" },
+	{ offsetof(struct log_filter, recipient), ":recipient", "(kind IN ('delivery',"
+	  " 'disclosure') AND party = :recipient) OR (kind = 'signal' AND EXISTS (SELECT 1"
+	  " FROM json_each(detail, '$.recipients') WHERE value = :recipient))" },
 	{ offsetof(struct log_filter, status), ":status", "CAST(json_extract(detail, '$.status')"
 	  " AS TEXT) = :status OR json_extract(detail, '$.outcome') = :status" },
 	{ offsetof(struct log_filter, since), ":since", "at >= :since" },
@@ -2195,6 +2195,12 @@ static const char *const inzage_sql[] = {
 	"SELECT 'routed', s.created, s.id, NULL, r.oin, 'inbox', r.oin, s.id"
 	" FROM signal_recipient r JOIN signal s ON s.seq = r.signal_seq"
 	" WHERE s.id IN (SELECT id FROM temp.inzage_signals)",
+	/* each time one of those signals was handed to a recipient (disclose.c) */
+	"SELECT 'disclosure', x.at, x.subject, NULL, x.party,"
+	" (x.detail ->> '$.via') || CASE WHEN x.detail ->> '$.bsn' THEN ', with the BSN'"
+	" ELSE ', without the BSN' END, x.party, x.subject FROM exlog x"
+	" WHERE x.kind = 'disclosure' AND x.subject IN (SELECT id FROM temp.inzage_signals)"
+	" ORDER BY x.seq",
 };
 
 enum status store_inzage(struct store *s, const uint8_t pseudonym[PSEUDONYM_LEN],
@@ -2348,8 +2354,8 @@ static const struct {
 	  "gauge", "recipient", NULL, "SELECT oin, NULL, CAST(strftime('%s', 'now') AS INTEGER) -"
 	  " min(created) FROM delivery WHERE state = 'pending' GROUP BY 1" },
 	{ "schakel_refusals_total", "Requests refused, per status.", "counter", "status", NULL,
-	  "SELECT json_extract(detail, '$.status'), NULL, count(*) FROM exlog WHERE kind ="
-	  " 'refusal' GROUP BY 1" },
+	  "SELECT json_extract(detail, '$.status'), NULL, sum(coalesce(json_extract(detail,"
+	  " '$.count'), 1)) FROM exlog WHERE kind = 'refusal' GROUP BY 1" },
 	{ "schakel_log_entries", "Entries in the exchange log.", "gauge", NULL, NULL,
 	  "SELECT NULL, NULL, count(*) FROM exlog" },
 };

@@ -569,19 +569,30 @@ test_log_refusal_naming_another_oin_is_not_shown_to_it() {
 		fail "Venlo's log shows Westland's refusal: $(jq -c ".entries[] | select(.party == \"$W\")" body)"
 }
 
+# A party's refusal is an entry at once; those of clients that are not
+# identified (no certificate, an OIN that is no party) are counted and
+# written as one entry per source and cause, at the latest when the daemon
+# stops.
 test_every_refusal_is_a_log_entry_with_its_status() {
 	setup
 	start
 	want 401 - /v1/signals
 	want 403 $S /v1/signals
-	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal'")" -eq 2 ] ||
-		fail "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal'") refusal entries, expected 2"
-	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND party IS NULL
-	         AND json_extract(detail, '\$.status') = 401")" -eq 1 ] || fail "no 401 entry"
-	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND party = '$S'
+	want 403 $V /v1/uploads/inspectie --data-binary x
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND party = '$V'
 	         AND json_extract(detail, '\$.status') = 403
-	         AND json_extract(detail, '\$.method') = 'GET' AND subject = '/v1/signals'")" -eq 1 ] ||
-		fail "no 403 entry"
+	         AND json_extract(detail, '\$.method') = 'POST' AND subject = '/v1/uploads/inspectie'")" -eq 1 ] ||
+		fail "no 403 entry of Venlo"
+	stop
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal'")" -eq 3 ] ||
+		fail "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal'") refusal entries, expected 3"
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND party IS NULL AND subject = '127.0.0.1'
+	         AND json_extract(detail, '\$.status') = 401 AND json_extract(detail, '\$.count') = 1
+	         AND json_extract(detail, '\$.cause') = 'no_certificate'")" -eq 1 ] || fail "no 401 entry"
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND party IS NULL
+	         AND json_extract(detail, '\$.status') = 403 AND json_extract(detail, '\$.cause') = 'unknown_oin'
+	         AND json_extract(detail, '\$.reason') LIKE 'OIN $S is not a party%'")" -eq 1 ] ||
+		fail "no 403 entry for the stranger"
 	sk log verify >/dev/null || fail "the log does not verify"
 }
 

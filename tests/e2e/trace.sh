@@ -44,7 +44,7 @@ receiver() {	# receiver: the reference receiver; RPID, RPORT, RLOG
 	T=${D%/data}
 	RLOG=$T/receive.log
 	launch "$RLOG" "$SCHAKEL" receive --dir "$T/received" --port 0 \
-		--cert "$PKI/server.crt" --key "$PKI/server.key" --ca "$PKI/ca.crt"
+		--cert "$PKI/server.crt" --key "$PKI/server.key" --ca "$PKI/ca.crt" --broker-cert "$PKI/server.crt"
 	RPID=$LPID
 	RPORT=$LPORT
 }
@@ -80,7 +80,7 @@ test_upload_to_delivery_one_trace_across_a_restart() {
 	until_ 30 delivered_all || fail "not all delivered: $(db 'SELECT state, count(*) FROM delivery GROUP BY 1')"
 	stop "$SPID"
 	k=$(kinds_of $TRACE)
-	[ "$k" = "delivery match reject signal upload " ] || fail "the trace's entries are of kinds '$k'"
+	[ "$k" = "delivery disclosure match reject signal upload " ] || fail "the trace's entries are of kinds '$k'"
 	[ "$(sk log --trace $TRACE --kind delivery | grep -c delivery)" -eq "$n" ] ||
 		fail "not one delivery entry per signal of the trace: $(sk log --trace $TRACE)"
 	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'upload' AND trace_id = '$TRACE'")" -eq 1 ] ||
