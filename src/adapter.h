@@ -24,7 +24,7 @@
 
 #include <stddef.h>
 
-#define ADAPTER_ABI_VERSION 3
+#define ADAPTER_ABI_VERSION 4
 
 /* The kinds of canonical record a source can produce. */
 enum adapter_kind {
@@ -100,7 +100,8 @@ struct adapter_record {
  * end of a page that was read whole, with where the next page starts (the
  * inspectorate's "volgende"; NULL on the last page).
  * source_schema is the compiled schema named by the adapter's descriptor
- * (an xmlSchemaPtr for XML adapters), or NULL.
+ * (an xmlSchemaPtr for XML adapters), or NULL.  max_field_bytes,
+ * max_depth and max_attributes are [ingest]'s limits (0: none).
  */
 struct adapter_host {
 	unsigned abi_version;
@@ -112,6 +113,8 @@ struct adapter_host {
 	void *source_schema;
 	size_t max_field_bytes;		/* longest value or line accepted */
 	size_t max_depth;		/* deepest nesting accepted */
+	size_t max_attributes;		/* since ABI 4: most attributes (namespace
+					 * declarations too) on one element; 0: none */
 };
 
 /* Results of feed() and finish(). */

@@ -106,7 +106,10 @@ void api_free(struct api *api)
 
 static struct api *the_api;	/* the handlers' argument (one API per process) */
 
-/* Reads a non-negative integer parameter name from a query string. */
+/*
+ * Reads a non-negative integer parameter name from a query string: digits
+ * only (no sign, no space), at most max; *bad when it is not.
+ */
 static long query_long(const char *query, const char *name, long def, long max, bool *bad)
 {
 	size_t n = strlen(name);
@@ -114,9 +117,12 @@ static long query_long(const char *query, const char *name, long def, long max, 
 	for (const char *p = query; p != NULL && *p != '\0';) {
 		if (strncmp(p, name, n) == 0 && p[n] == '=') {
 			char *end;
-			long v = strtol(p + n + 1, &end, 10);
+			long v;
 
-			if (end == p + n + 1 || (*end != '\0' && *end != '&') || v < 0 || v > max) {
+			errno = 0;
+			v = strtol(p + n + 1, &end, 10);
+			if (p[n + 1] < '0' || p[n + 1] > '9' || errno != 0 ||
+			    (*end != '\0' && *end != '&') || v < 0 || v > max) {
 				*bad = true;
 				return def;
 			}
@@ -138,6 +144,8 @@ static const char *outside(const char *v, char *buf, size_t n)
 	log_mask_bsn(v, buf, n);
 	return buf;
 }
+/* The query parameters of the paged lists, /v1/signals and /v1/log. */
+static const char *const paged_params[] = { "after", "limit", NULL };
 
 /* The caller's party, or NULL after a 403. */
 static const struct party *caller(struct http_req *r)
@@ -471,7 +479,7 @@ static void inbox(struct http_req *r)
 	struct errbuf e;
 	bool bad = false;
 
-	if (p == NULL)
+	if (p == NULL || http_query_check(r, paged_params, 20) != 0)
 		return;
 	f = (struct signal_filter){
 		.recipient = p->oin,
@@ -655,7 +663,7 @@ static void log_list(struct http_req *r)
 	bool bad = false;
 	long after, limit;
 
-	if (p == NULL)
+	if (p == NULL || http_query_check(r, paged_params, 20) != 0)
 		return;
 	after = query_long(http_req_query(r), "after", 0, LONG_MAX, &bad);
 	limit = query_long(http_req_query(r), "limit", 100, MAX_LIMIT, &bad);

@@ -159,6 +159,9 @@ static const struct config_key keys[] = {
 	  "longest value of one field, in bytes (K, M or G multiply by 1024)" },
 	{ SEC_INGEST, "max_depth", CT_COUNT, 8, 1000, NULL, "64", NULL,
 	  CFG(max_depth), "deepest nesting of elements accepted" },
+	{ SEC_INGEST, "max_attributes", CT_COUNT, 1, 100000, NULL, "64", NULL,
+	  CFG(max_attributes), "most attributes (namespace declarations included) on one "
+	  "XML element" },
 	{ SEC_INGEST, "max_records", CT_COUNT, 1, LLONG_MAX, NULL, "10000000",
 	  NULL, CFG(max_records), "most records read from one file" },
 

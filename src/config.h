@@ -74,6 +74,7 @@ struct config {
 	/* [ingest] */
 	size_t max_field_bytes;		/* max_field_bytes = 65536 */
 	size_t max_depth;		/* max_depth = 64 */
+	size_t max_attributes;		/* max_attributes = 64 (per element) */
 	size_t max_records;		/* max_records = 10000000 (per file) */
 
 	/* [store] */

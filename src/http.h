@@ -97,6 +97,16 @@ const char *http_req_method(const struct http_req *r);
 const char *http_req_path(const struct http_req *r);	/* decoded-free, as sent */
 const char *http_req_query(const struct http_req *r);	/* after '?', or "" */
 const char *http_req_header(const struct http_req *r, const char *name);
+
+/*
+ * Checks the query string against the parameters an endpoint takes, so
+ * that a parameter it would ignore is an error instead of a filter that
+ * says nothing: each name one of names (NULL-terminated), at most once,
+ * its value well percent-encoded, at most max_value bytes decoded and
+ * without control characters.  Returns 0, or -1 after replying 400 with
+ * the parameter's name.
+ */
+int http_query_check(struct http_req *r, const char *const *names, size_t max_value);
 const char *http_req_oin(const struct http_req *r);
 /* The client's verified certificate (borrowed), or NULL. */
 X509 *http_req_peer_cert(const struct http_req *r);

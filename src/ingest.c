@@ -725,6 +725,7 @@ static struct ingest *ingest_begin(struct app *app, struct loaded_adapter *la,
 		.source_schema = la->schema,
 		.max_field_bytes = app->cfg.max_field_bytes,
 		.max_depth = app->cfg.max_depth,
+		.max_attributes = app->cfg.max_attributes,
 	};
 	struct ingest_row row = {
 		.adapter = la->adapter->name, .origin = opts->origin, .party = opts->party,

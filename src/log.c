@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "esc.h"
 #include "log.h"
 
 static enum log_level least = LV_INFO;
@@ -93,6 +94,21 @@ static bool outside_text(const char *key)
 	       strcmp(key, "error") == 0;
 }
 
+/*
+ * v, or when it has a control character or bytes that are not UTF-8 (a
+ * request method, a peer's error text) its escaped copy (esc_text()) in
+ * *copy, which the caller frees: no value can break a log line in two or
+ * reach the terminal of whoever reads the log.  Separate from the BSN
+ * masking of log_clean().
+ */
+static const char *log_escaped(const char *v, char **copy)
+{
+	*copy = esc_needed(v) ? esc_dup(v) : NULL;
+	if (*copy != NULL)
+		return *copy;
+	return esc_needed(v) ? "?" : v;	/* out of memory: the value is left out */
+}
+
 /* Writes v as a logfmt value: bare when it can be, else quoted. */
 static void logfmt_value(FILE *f, const char *v)
 {
@@ -120,7 +136,8 @@ static void logfmt_value(FILE *f, const char *v)
  */
 void log_event(enum log_level lv, const char *subsys, const char *msg, ...)
 {
-	char now[32], clean[512], *line = NULL;
+	char now[32], clean[512], *line = NULL, *msg_copy;
+	const char *shown;
 	size_t len = 0;
 	time_t t = time(NULL);
 	struct tm tm;
@@ -135,16 +152,19 @@ void log_event(enum log_level lv, const char *subsys, const char *msg, ...)
 		f = stderr;	/* out of memory: piece by piece, as it comes */
 	gmtime_r(&t, &tm);
 	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	shown = log_escaped(msg, &msg_copy);
 	if (as_json)
 		o = json_pack("{s:s, s:s, s:s, s:s}", "time", now, "level", level_names[lv],
-			      "subsys", subsys, "msg", msg);
+			      "subsys", subsys, "msg", shown);
 	else
 		fprintf(f, "time=%s level=%s subsys=%s msg=", now, level_names[lv], subsys);
 	if (!as_json)
-		logfmt_value(f, msg);
+		logfmt_value(f, shown);
+	free(msg_copy);
 	va_start(ap, msg);
 	for (const char *k; (k = va_arg(ap, const char *)) != NULL;) {
 		const char *v = va_arg(ap, const char *);
+		char *copy;
 
 		if (v == NULL)
 			v = "";
@@ -152,12 +172,14 @@ void log_event(enum log_level lv, const char *subsys, const char *msg, ...)
 			log_clean(v, clean, sizeof(clean));
 			v = clean;
 		}
+		v = log_escaped(v, &copy);
 		if (o != NULL) {
 			json_object_set_new(o, k, json_string(v));
 		} else if (!as_json) {
 			fprintf(f, " %s=", k);
 			logfmt_value(f, v);
 		}
+		free(copy);
 	}
 	va_end(ap);
 	if (o != NULL) {

@@ -10,6 +10,10 @@
  * characters replaced and BSN-like numbers masked (log_mask_bsn), so
  * neither a BSN nor a terminal escape reaches the log; keys never appear
  * in any field.
+ *
+ * Every value of every key, and msg, is escaped too (esc.h: ESC as \x1b,
+ * C1 as \u009b, bytes that are not UTF-8 as \xNN), in logfmt and JSON
+ * alike: no value can end a line early or reach a reader's terminal raw.
  */
 #ifndef SCHAKEL_LOG_H
 #define SCHAKEL_LOG_H

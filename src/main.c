@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "esc.h"
 #include "cli.h"
 #include "exlog.h"
 #include "ingest.h"
@@ -48,18 +49,21 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
 	__attribute__((format(printf, 2, 0)));
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
+	char *shown = esc_dup(arg);	/* the argument may hold anything */
+
 	fprintf(stderr, "schakel %s: ", cmd);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-	fprintf(stderr, fmt, arg);
+	fprintf(stderr, fmt, shown != NULL ? shown : "?");
 #pragma GCC diagnostic pop
+	free(shown);
 	fprintf(stderr, "\n(see `schakel %s --help`)\n", cmd);
 	return ST_USAGE;
 }
 
 static int fail(const char *cmd, const struct errbuf *e)
 {
-	fprintf(stderr, "schakel %s: %s\n", cmd, e->msg);
+	esc_line(stderr, "schakel %s: %s", cmd, e->msg);
 	return ST_FAIL;
 }
 
@@ -100,14 +104,17 @@ static void print_reject(void *arg, const char *place, const char *reason)
 	if (progress_shown)
 		fputs("\r\033[K", stderr);
 	progress_shown = false;
-	printf("  rejected %s %s: %s\n", (const char *)arg, place, reason);
+	esc_line(stdout, "  rejected %s %s: %s", (const char *)arg, place, reason);
 }
 
 /* Shows how far a long ingest has come, on a terminal only. */
 static void print_progress(void *arg, uint64_t bytes, long records)
 {
-	fprintf(stderr, "\r\033[K  %s: %.1f MB, %ld records", (const char *)arg,
+	char *shown = esc_dup(arg);
+
+	fprintf(stderr, "\r\033[K  %s: %.1f MB, %ld records", shown != NULL ? shown : "?",
 		(double)bytes / 1e6, records);
+	free(shown);
 	progress_shown = true;
 }
 
@@ -127,13 +134,13 @@ static int ingest_one(struct app *app, struct loaded_adapter *la, const char *pa
 	progress_shown = false;
 	if (st == ST_FAIL) {
 		if (res.refused)
-			printf("%s: refused, nothing stored: %s\n", path, e.msg);
+			esc_line(stdout, "%s: refused, nothing stored: %s", path, e.msg);
 		else
-			fprintf(stderr, "schakel ingest: %s: %s\n", path, e.msg);
+			esc_line(stderr, "schakel ingest: %s: %s", path, e.msg);
 		return ST_FAIL;
 	}
-	printf("%s: %ld accepted (%ld new or changed), %ld rejected\n", path, res.accepted,
-	       res.changed, res.rejected);
+	esc_line(stdout, "%s: %ld accepted (%ld new or changed), %ld rejected", path,
+		 res.accepted, res.changed, res.rejected);
 	return st;
 }
 
@@ -341,7 +348,7 @@ static int cmd_signals(const char *dir, int argc, char **argv)
 		else if (c == 'r' && rule_from_name(optarg) >= 0)
 			rule = optarg;
 		else if (c == 'r')
-			return usage_error("signals", "no rule '%s' (OVERBEWONING, "
+			return usage_error("signals", "--rule '%s' is no rule (OVERBEWONING, "
 					   "ONDERREGISTRATIE, ADRES_AFWIJKING, GEEN_VERGUNNING)",
 					   optarg);
 		else
@@ -382,8 +389,8 @@ static int print_entry(void *arg, const struct exlog_row *r)
 		putchar('\n');
 		return 0;
 	}
-	printf("%6lld  %-24s  %-8s  %-20s  %-28s  %s\n", (long long)r->seq, r->at, r->kind,
-	       r->party ? r->party : "-", r->subject ? r->subject : "-", r->detail);
+	esc_line(stdout, "%6lld  %-24s  %-8s  %-20s  %-28s  %s", (long long)r->seq, r->at,
+		 r->kind, r->party ? r->party : "-", r->subject ? r->subject : "-", r->detail);
 	return 0;
 }
 
@@ -471,6 +478,8 @@ static int cmd_log(const char *dir, int argc, char **argv)
 	}
 	if (argc - optind > 1 || (argc - optind == 1 && strcmp(argv[optind], "verify") != 0))
 		return usage_error("log", "unexpected argument '%s'", argv[optind]);
+	if (exlog_filter_check(&f, "--", &e) != ST_OK)
+		return usage_error("log", "%s", e.msg);
 	if (app_open(&app, dir, &e) != ST_OK)
 		return fail("log", &e);
 	if (argc - optind == 1) {
@@ -528,9 +537,9 @@ static int print_delivery(void *arg, const struct delivery_row *d)
 	(void)arg;
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%6lld  %-9s  %-20s  %-32s  %3d  %-20s  %s\n", (long long)d->id, d->state,
-	       d->oin, d->signal_id, d->attempts, when,
-	       d->last_error[0] ? d->last_error : "-");
+	esc_line(stdout, "%6lld  %-9s  %-20s  %-32s  %3d  %-20s  %s", (long long)d->id,
+		 d->state, d->oin, d->signal_id, d->attempts, when,
+		 d->last_error[0] ? d->last_error : "-");
 	return 0;
 }
 
@@ -552,7 +561,9 @@ static int cmd_deliveries(const char *dir, int argc, char **argv)
 			retry = true;
 		else if (retry && strcmp(argv[i], "--all-failed") == 0)
 			all = true;
-		else if (retry && id < 0 && (id = strtoll(argv[i], &end, 10)) > 0 && *end == '\0')
+		else if (retry && id < 0 && strlen(argv[i]) <= 18 &&
+			 strspn(argv[i], "0123456789") == strlen(argv[i]) &&
+			 (id = strtoll(argv[i], &end, 10)) > 0 && *end == '\0')
 			;
 		else
 			return usage_error("deliveries", "unexpected argument '%s'", argv[i]);
@@ -739,10 +750,10 @@ static int print_inzage(void *arg, const struct inzage_row *r)
 			"s:s?, s:s?, s:s?}", "kind", r->kind, "at", r->at, "what", r->what,
 			"address", r->address, "source", r->source, "via", r->via,
 			"party", r->party, "signal", r->signal));
-	printf("%-12s  %-24s  %-14s  %-40s  %s%s%s%s\n", r->kind, r->at ? r->at : "-",
-	       r->address ? r->address : "-", r->what ? r->what : "-",
-	       r->source ? r->source : "-", r->via ? " (" : "", r->via ? r->via : "",
-	       r->via ? ")" : "");
+	esc_line(stdout, "%-12s  %-24s  %-14s  %-40s  %s%s%s%s", r->kind, r->at ? r->at : "-",
+		 r->address ? r->address : "-", r->what ? r->what : "-",
+		 r->source ? r->source : "-", r->via ? " (" : "", r->via ? r->via : "",
+		 r->via ? ")" : "");
 	return 0;
 }
 

@@ -232,6 +232,52 @@ bad:
 	return errbuf_set(e, ST_FAIL, "%s '%.40s' is not a date (YYYY-MM-DD)", field, in);
 }
 
+/* The two digits at p as a number, or -1. */
+static int two_digits(const char *p)
+{
+	return isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1])
+		? (p[0] - '0') * 10 + (p[1] - '0') : -1;
+}
+
+enum status norm_time(const char *field, const char *in, struct errbuf *e)
+{
+	char date[11];
+	const char *t;
+	int h, m, s = 0;
+
+	if (in == NULL || *in == '\0')
+		return errbuf_set(e, ST_FAIL, "%s is missing", field);
+	snprintf(date, sizeof(date), "%s", in);
+	if (norm_date(field, date, e) != ST_OK)
+		goto bad;
+	t = in + 10;
+	if (*t == '\0')
+		return ST_OK;
+	if (*t != 'T' || (h = two_digits(t + 1)) < 0 || t[3] != ':' ||
+	    (m = two_digits(t + 4)) < 0)
+		goto bad;
+	t += 6;
+	if (*t == ':') {
+		if ((s = two_digits(t + 1)) < 0)
+			goto bad;
+		t += 3;
+		if (*t == '.') {
+			size_t n = strspn(t + 1, "0123456789");
+
+			if (n == 0 || n > 9)
+				goto bad;
+			t += 1 + n;
+		}
+	}
+	if (*t == 'Z')
+		t++;
+	if (*t == '\0' && h <= 23 && m <= 59 && s <= 59)
+		return ST_OK;
+bad:
+	return errbuf_set(e, ST_FAIL, "%s '%.40s' is not a time (YYYY-MM-DD or "
+			  "YYYY-MM-DDTHH:MM:SSZ, in UTC)", field, in);
+}
+
 enum status norm_int(const char *field, const char *in, long min, long max,
 		     bool optional, long *out, struct errbuf *e)
 {

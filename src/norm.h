@@ -48,6 +48,14 @@ enum status norm_bsn(const char *in, char out[10], struct errbuf *e);
 enum status norm_date(const char *field, const char *in, struct errbuf *e);
 
 /*
+ * Checks an ISO 8601 time in UTC as a filter takes it: YYYY-MM-DD, or that
+ * with THH:MM, THH:MM:SS or THH:MM:SS.fff (1-9 digits), each with or
+ * without a final Z.  A calendar date and a time of day (2026-13-01,
+ * T24:00 fail); no other zone.
+ */
+enum status norm_time(const char *field, const char *in, struct errbuf *e);
+
+/*
  * Parses a whole decimal number from min to max (surrounding white space
  * allowed).  Absent (NULL or "") gives *out = -1 when optional.
  */

@@ -1,8 +1,10 @@
 /*
  * output.c - signals as table, JSON and XML (see output.h).
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "esc.h"
 #include "output.h"
 
 static json_t *json_long_or_null(long v)
@@ -51,10 +53,25 @@ json_t *output_signal_json(const struct signal *sig)
 	return o;
 }
 
+/*
+ * Writes <name>text</name>.  Text that XML 1.0 cannot carry (most C0
+ * characters, bytes that are not UTF-8), and any other control character,
+ * is not emitted: it is replaced by its escaped form (esc_text(): ESC as
+ * the four characters \x1b), so that the document stays well-formed.  The
+ * records stored today cannot have them (schakel-records.xsd); older ones
+ * might.
+ */
 static int el(xmlTextWriterPtr w, const char *name, const char *text)
 {
-	return xmlTextWriterWriteElement(w, (const xmlChar *)name, (const xmlChar *)text) < 0
-		? -1 : 0;
+	char *safe = esc_needed(text) ? esc_dup(text) : NULL;
+	int rc;
+
+	if (safe == NULL && esc_needed(text))
+		return -1;
+	rc = xmlTextWriterWriteElement(w, (const xmlChar *)name,
+				       (const xmlChar *)(safe != NULL ? safe : text));
+	free(safe);
+	return rc < 0 ? -1 : 0;
 }
 
 static int el_long(xmlTextWriterPtr w, const char *name, long v)
@@ -171,6 +188,6 @@ void output_table_row(FILE *f, const struct config *cfg, const struct signal *si
 
 	address_display(&sig->address, where);
 	output_signal_reason(cfg, sig, why, sizeof(why));
-	fprintf(f, "%-18s %-12s %-4s %5ld %5ld  %s\n", sig->rule, where,
-		sig->address.gemeentecode, sig->registered, sig->observed, why);
+	esc_line(f, "%-18s %-12s %-4s %5ld %5ld  %s", sig->rule, where,
+		 sig->address.gemeentecode, sig->registered, sig->observed, why);
 }

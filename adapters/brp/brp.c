@@ -71,6 +71,7 @@ struct brp_stream {
 	size_t adres_depth;		/* of its BG:verblijfsadres, or 0 */
 	size_t run;			/* bytes of text since the last tag */
 	unsigned long nobjects;
+	struct brp_scan scan;		/* of the bytes fed, ahead of the parser */
 	struct brp_object obj;		/* the open or the pending object */
 	int pending;			/* obj is closed, not yet handed on */
 	int field;			/* field being read, or -1 */
@@ -536,7 +537,14 @@ static int brp_feed(void *stream, const char *buf, size_t len)
 	int n;
 
 	while (len > 0 && st->rc == ADAPTER_OK) {
+		char why[256];
+
 		n = len > BRP_CHUNK ? BRP_CHUNK : (int)len;
+		if (brp_scan(&st->scan, buf, (size_t)n, st->host.max_attributes,
+			     st->host.max_field_bytes, why, sizeof(why)) != 0) {
+			brp_refuse(st, "%s", why);
+			break;
+		}
 		brp_parse(st, buf, n, 0);
 		buf += n;
 		len -= (size_t)n;

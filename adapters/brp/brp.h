@@ -61,4 +61,28 @@ int brp_object_emit(struct brp_object *obj, const struct adapter_host *host);
 /* Frees what obj holds; obj itself is the caller's. */
 void brp_object_clear(struct brp_object *obj);
 
+/*
+ * A cheap look at the bytes before libxml2 parses them (brp_scan.c): the
+ * start tag being read, so that one with too many attributes, or too long,
+ * is refused before libxml2's duplicate-attribute check, quadratic in
+ * their number, or its buffering of the whole tag, runs.
+ */
+struct brp_scan {
+	int state;			/* where in the markup; 0: in text */
+	unsigned char quote;		/* the open attribute value's quote */
+	unsigned char prev[2];		/* the two bytes before, for --> ]]> ?> */
+	size_t attrs;			/* '=' outside quotes in the open start tag */
+	size_t tag_bytes;		/* bytes of the open start tag so far */
+	unsigned long line;		/* line of the byte being scanned, from 1 */
+};
+
+/*
+ * Scans the next len bytes of the input.  Returns 0, or -1 with the reason
+ * in why (n bytes) when a start tag has more than max_attrs attributes
+ * (0: no limit) or a name or quoted value in it longer than max_tag bytes
+ * (0: no limit).
+ */
+int brp_scan(struct brp_scan *s, const char *buf, size_t len, size_t max_attrs,
+	     size_t max_tag, char *why, size_t n);
+
 #endif

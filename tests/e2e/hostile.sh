@@ -56,6 +56,8 @@ ingest_case() {
 	[ "$rc" -ne 124 ] || fail "not refused within 20 s"
 	[ "$rc" -eq "$want" ] || fail "exit $rc, expected $want"
 	grep -qF -- "$text" out || fail "'$text' not in the output"
+	! LC_ALL=C grep -qaP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' out ||
+		fail "a raw control character in the output: $(LC_ALL=C grep -aP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' out | od -c | head -3)"
 	if [ "$want" -eq 1 ]; then
 		grep -qF "refused, nothing stored" out || fail "no 'refused, nothing stored'"
 		[ "$(db 'SELECT count(*) FROM ingest')" -eq 0 ] || fail "an ingest row was kept"
@@ -139,6 +141,25 @@ http_10000_headers() {
 	want 200 $W /v1/signals
 }
 
+# A raw request (gen:http-*.req, tests/hostile/gen.sh): an upload framed
+# wrongly, then a valid request on the same connection.  One reply, the
+# expected status, the connection closed (the second request unanswered),
+# nothing stored, no spool file left; the server goes on.
+http_raw() {
+	local file=$1 want=$2 text=$3
+	http_setup
+	tls_raw $W <"$GEN/${file#gen:}" >resp
+	head -1 resp | grep -q "^HTTP/1.1 $want " || fail "no $want: $(head -c 300 resp) $(cat s_client.err)"
+	grep -qF -- "$text" resp || fail "'$text' not in $(cat resp)"
+	[ "$(grep -c '^HTTP/1.1 ' resp)" -eq 1 ] ||
+		fail "more than one reply (the rest was read as another request): $(grep '^HTTP/1.1 ' resp)"
+	grep -qi '^Connection: close' resp || fail "no Connection: close"
+	[ "$(records)" -eq 0 ] || fail "records were stored"
+	[ "$(db 'SELECT count(*) FROM ingest')" -eq 0 ] || fail "an ingest row was kept"
+	until_ 5 spool_empty || fail "a spool file was left"
+	want 200 $W /v1/signals
+}
+
 # --- the catalogue ------------------------------------------------------------------
 
 n_cases=0
@@ -155,6 +176,8 @@ while read -r file adapter want text; do
 		_fn() { http_10000_headers "$want" "$text"; } ;;
 	http:*)
 		_fn() { fail "no such HTTP case: $file"; } ;;
+	gen:http-*.req)
+		_fn() { http_raw "$file" "$want" "$text"; } ;;
 	*)
 		_fn() { ingest_case "$file" "$adapter" "$want" "$text"; } ;;
 	esac

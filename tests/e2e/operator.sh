@@ -614,7 +614,13 @@ busy_daemon() {
 	printf 'GET /v1/x999900006\001\033[31m HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
 		timeout 10 openssl s_client -quiet -connect "127.0.0.1:$PORT" -CAfile "$D/certs/ca.crt" \
 			-cert "$D/certs/party-$W.crt" -key "$D/certs/party-$W.key" >raw.out 2>/dev/null
-	head -1 raw.out | grep -q '^HTTP/1.1 404' || fail "the raw request was not refused 404: $(head -c 200 raw.out)"
+	# (control characters in the request line: 400 since issue 13.5, the
+	# line quoted nowhere)
+	head -1 raw.out | grep -q '^HTTP/1.1 400' || fail "the raw request was not refused 400: $(head -c 200 raw.out)"
+	printf 'GET /v1/x999900006%%01%%1b[31m HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+		timeout 10 openssl s_client -quiet -connect "127.0.0.1:$PORT" -CAfile "$D/certs/ca.crt" \
+			-cert "$D/certs/party-$W.crt" -key "$D/certs/party-$W.key" >raw.out 2>/dev/null
+	head -1 raw.out | grep -q '^HTTP/1.1 404' || fail "the encoded request was not refused 404: $(head -c 200 raw.out)"
 	until_ 20 all_delivered_to $W || fail "not delivered"
 	kill -HUP "$SPID"
 	until_ 5 grep -q 'reloaded' "$SLOG" || fail "no reload logged"
@@ -685,7 +691,9 @@ test_refusal_log_entry_masks_bsn_and_control_characters() {
 	setup
 	parties
 	serve
-	printf 'GET /v1/x999900006\001\033[31m HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+	# Raw control characters in a target are refused at the request line
+	# (400, issue 13.5); percent-encoded ones reach the path.
+	printf 'GET /v1/x999900006%%01%%1b[31m HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
 		timeout 10 openssl s_client -quiet -connect "127.0.0.1:$PORT" -CAfile "$D/certs/ca.crt" \
 			-cert "$D/certs/party-$W.crt" -key "$D/certs/party-$W.key" >raw.out 2>/dev/null
 	head -1 raw.out | grep -q '^HTTP/1.1 404' || fail "not refused 404: $(head -c 200 raw.out)"
