@@ -31,6 +31,9 @@ enum adapter_kind {
 	ADAPTER_PERSON = 1,	/* a BRP registration (brp) */
 	ADAPTER_DWELLING = 2,	/* a dwelling in a housing register (huisvesting) */
 	ADAPTER_FINDING = 3,	/* an inspection finding (inspectie) */
+	ADAPTER_PERSON_WITHDRAWN = 4,	/* a BRP registration to remove (brp: a
+					 * verwijdering in a notification); its
+					 * fields are a person's */
 };
 
 struct adapter_address {
@@ -70,7 +73,7 @@ struct adapter_record {
 	const char *place;		/* where in the input: "line 12", "record 3" */
 	struct adapter_address address;
 	union {
-		struct adapter_person person;
+		struct adapter_person person;	/* ADAPTER_PERSON and _WITHDRAWN */
 		struct adapter_dwelling dwelling;
 		struct adapter_finding finding;
 	} u;

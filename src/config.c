@@ -919,6 +919,10 @@ static char *load_reader(char *str, int num, void *stream)
 		return NULL;
 	}
 	ld->lineno++;
+	if (memchr(ld->line, '\0', (size_t)got) != NULL) {	/* it would end the value unseen */
+		load_fail(ld, "a NUL byte in the line");
+		return NULL;
+	}
 	p = ld->line;
 	if (ld->lineno == 1 && got >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
 		p += 3;

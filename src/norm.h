@@ -4,7 +4,8 @@
  *
  * Each function takes the text a source gave and either writes the
  * normalised form or returns ST_FAIL with a reason in e that names the field
- * and the value (never a BSN: a BSN is never echoed).
+ * and the value (never a BSN: a BSN is never echoed, and a value quoted
+ * has its BSN-like parts masked, bsnlike.h).
  */
 #ifndef SCHAKEL_NORM_H
 #define SCHAKEL_NORM_H

@@ -113,6 +113,37 @@ enum status store_put_dwelling(struct store *s, int64_t ingest_id,
 enum status store_put_finding(struct store *s, int64_t ingest_id, const struct finding_row *r,
 			      bool *changed, struct errbuf *e);
 
+/*
+ * What a stored record is held under, for the territory check of ingest.c:
+ * the gemeentecode (5 bytes with its NUL) of the stored address key (the
+ * housing register's, else the address's own: what matching uses), of the
+ * stored registration (pseudonym, begindatum), of the stored finding id.
+ * *found is false (out "") when there is none.
+ */
+enum status store_held_address(struct store *s, const char *key, char out[5], bool *found,
+			       struct errbuf *e);
+enum status store_held_person(struct store *s, const uint8_t *pseudonym,
+			      const char *begindatum, char out[5], bool *found, struct errbuf *e);
+enum status store_held_finding(struct store *s, const char *id, char out[5], bool *found,
+			       struct errbuf *e);
+
+/*
+ * Removes the registration (pseudonym, begindatum), as a StUF-BG
+ * verwijdering asks; *changed says whether there was one.
+ */
+enum status store_withdraw_person(struct store *s, const uint8_t *pseudonym,
+				  const char *begindatum, bool *changed, struct errbuf *e);
+
+/*
+ * Whether the input ingest_id stored a finding with r's id before: if so,
+ * *differs says whether r's content differs from it and first (n bytes)
+ * gets that one's place; if not, r's id and place are noted as this
+ * input's.  Call it before store_put_finding().
+ */
+enum status store_finding_repeat(struct store *s, int64_t ingest_id,
+				 const struct finding_row *r, const char *place,
+				 char *first, size_t n, bool *differs, struct errbuf *e);
+
 /* --- matching --------------------------------------------------------- */
 
 /* The quantities of matching.md for one address, as of a date. */

@@ -31,6 +31,8 @@ enum stmt_id {
 	Q_DELIVERY_RETRY,
 	Q_SOURCE_GET, Q_SOURCE_PUT,
 	Q_LOG_HEAD, Q_LOG_INSERT, Q_LOG_SCAN,
+	Q_HELD_ADDRESS, Q_HELD_PERSON, Q_HELD_FINDING, Q_PERSON_WITHDRAW,
+	Q_FINDING_SEEN_GET, Q_FINDING_SEEN_PUT, Q_FINDING_SEEN_FORGET,
 	Q_COUNT
 };
 
@@ -191,6 +193,20 @@ static const char *const sql[Q_COUNT] = {
 		" WHERE seq >= ?1 AND (?2 IS NULL OR party = ?2 OR (kind = 'signal' AND EXISTS"
 		"  (SELECT 1 FROM json_each(detail, '$.recipients') WHERE value = ?2)))"
 		" ORDER BY seq LIMIT ?3",
+	/* What a stored record is held under (store_held_*(), territory). */
+	[Q_HELD_ADDRESS] = "SELECT coalesce(d.gemeentecode, a.gemeentecode) FROM address a"
+		" LEFT JOIN dwelling d ON d.addr = a.addr WHERE a.addr = ?1",
+	[Q_HELD_PERSON] = "SELECT gemeentecode FROM person WHERE pkey = ?1 AND pseudonym = ?2"
+		" AND begindatum = ?3",
+	[Q_HELD_FINDING] = "SELECT gemeentecode FROM finding WHERE id = ?1",
+	[Q_PERSON_WITHDRAW] = "DELETE FROM person WHERE pkey = ?1 AND pseudonym = ?2"
+		" AND begindatum = ?3",
+	/* The findings of the input being read (store_finding_repeat()). */
+	[Q_FINDING_SEEN_GET] = "SELECT s.place, f.digest FROM temp.finding_seen s"
+		" JOIN finding f ON f.id = s.id WHERE s.id = ?1 AND s.ingest_id = ?2",
+	[Q_FINDING_SEEN_PUT] = "INSERT OR REPLACE INTO temp.finding_seen(id, ingest_id, place)"
+		" VALUES (?1, ?2, ?3)",
+	[Q_FINDING_SEEN_FORGET] = "DELETE FROM temp.finding_seen WHERE ingest_id < ?1"
 };
 
 /*
@@ -832,6 +848,138 @@ enum status store_put_finding(struct store *s, int64_t ingest_id, const struct f
 			return ST_FAIL;
 	}
 	return ST_OK;
+}
+
+/* --- what a stored record is held under (territory, ingest.c) --------- */
+
+/* Steps a held query: its first column into out (5 bytes), *found. */
+static enum status held_step(struct store *s, sqlite3_stmt *st, char out[5], bool *found,
+			     struct errbuf *e)
+{
+	int rc = sqlite3_step(st);
+
+	*found = rc == SQLITE_ROW;
+	out[0] = '\0';
+	if (*found)
+		column_copy(st, 0, out, 5);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, e, "read territory");
+	return ST_OK;
+}
+
+/* A held query id of one text parameter, key. */
+static enum status held_by_text(struct store *s, enum stmt_id id, const char *key, char out[5],
+				bool *found, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, id, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	return held_step(s, st, out, found, e);
+}
+
+enum status store_held_address(struct store *s, const char *key, char out[5], bool *found,
+			       struct errbuf *e)
+{
+	return held_by_text(s, Q_HELD_ADDRESS, key, out, found, e);
+}
+
+/* Binds a registration's identity as ?1 (its key), ?2, ?3. */
+static void bind_person_identity(sqlite3_stmt *st, const uint8_t *pseudonym,
+				 const char *begindatum)
+{
+	sqlite3_bind_int64(st, 1, pseudonym_key(pseudonym));
+	sqlite3_bind_blob(st, 2, pseudonym, PSEUDONYM_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, begindatum, -1, SQLITE_STATIC);
+}
+
+enum status store_held_person(struct store *s, const uint8_t *pseudonym,
+			      const char *begindatum, char out[5], bool *found, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_HELD_PERSON, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	bind_person_identity(st, pseudonym, begindatum);
+	return held_step(s, st, out, found, e);
+}
+
+enum status store_held_finding(struct store *s, const char *id, char out[5], bool *found,
+			       struct errbuf *e)
+{
+	return held_by_text(s, Q_HELD_FINDING, id, out, found, e);
+}
+
+enum status store_withdraw_person(struct store *s, const uint8_t *pseudonym,
+				  const char *begindatum, bool *changed, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_PERSON_WITHDRAW, e);
+
+	*changed = false;
+	if (st == NULL)
+		return ST_FAIL;
+	bind_person_identity(st, pseudonym, begindatum);
+	if (step_done(s, st, e, "withdraw person") != ST_OK)
+		return ST_FAIL;
+	*changed = sqlite3_changes(s->db) > 0;
+	return ST_OK;
+}
+
+/*
+ * The findings stored by the input being read are listed, with their
+ * places, in temp.finding_seen (made here on first use; the rows of
+ * earlier inputs are dropped as the next one starts, so it holds one
+ * input's findings at most).
+ */
+enum status store_finding_repeat(struct store *s, int64_t ingest_id,
+				 const struct finding_row *r, const char *place,
+				 char *first, size_t n, bool *differs, struct errbuf *e)
+{
+	char key[ADDRESS_KEY_MAX];
+	uint8_t digest[32];
+	sqlite3_stmt *st;
+	int rc;
+
+	*differs = false;
+	if (s->stmt[Q_FINDING_SEEN_GET] == NULL &&
+	    sqlite3_exec(s->db, "CREATE TEMP TABLE IF NOT EXISTS finding_seen(id TEXT PRIMARY KEY,"
+			 " ingest_id INTEGER NOT NULL, place TEXT NOT NULL);"
+			 " CREATE INDEX IF NOT EXISTS temp.finding_seen_ingest"
+			 " ON finding_seen(ingest_id)", NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(s, e, "finding_seen");
+	st = stmt(s, Q_FINDING_SEEN_GET, e);
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, ingest_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		address_key(&r->address, key);
+		finding_digest(r, key, digest);
+		*differs = sqlite3_column_bytes(st, 1) != (int)sizeof(digest) ||
+			   memcmp(sqlite3_column_blob(st, 1), digest, sizeof(digest)) != 0;
+		column_copy(st, 0, first, n);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, e, "read finding_seen");
+	if (rc == SQLITE_ROW)
+		return ST_OK;
+	st = stmt(s, Q_FINDING_SEEN_FORGET, e);
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_int64(st, 1, ingest_id);
+	if (step_done(s, st, e, "forget finding_seen") != ST_OK)
+		return ST_FAIL;
+	st = stmt(s, Q_FINDING_SEEN_PUT, e);
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, ingest_id);
+	sqlite3_bind_text(st, 3, place, -1, SQLITE_STATIC);
+	return step_done(s, st, e, "note finding_seen");
 }
 
 /* Binds the match date (?1) and the window start (?2). */

@@ -199,6 +199,93 @@ test_municipality_cannot_supply_another_municipalitys_records() {
 	json '.accepted == 4 and .rejected == 0'
 }
 
+# brp_one BSN POSTCODE HUISNUMMER GEMEENTE BEGINDATUM [AOA-ID]: an npsLa01 of one person
+brp_one() {
+	cat <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<BG:npsLa01 xmlns:BG="http://www.egem.nl/StUF/sector/bg/0310" xmlns:StUF="http://www.egem.nl/StUF/StUF0301">
+<BG:stuurgegevens><StUF:berichtcode>La01</StUF:berichtcode><StUF:zender><StUF:organisatie>$4</StUF:organisatie></StUF:zender><StUF:tijdstipBericht>20261101080000000</StUF:tijdstipBericht><StUF:entiteittype>NPS</StUF:entiteittype></BG:stuurgegevens>
+<BG:parameters><StUF:indicatorVervolgvraag>false</StUF:indicatorVervolgvraag></BG:parameters>
+<BG:antwoord><BG:object StUF:entiteittype="NPS"><BG:inp.bsn>$1</BG:inp.bsn><BG:verblijfsadres>${6:+<BG:aoa.identificatie>$6</BG:aoa.identificatie>}<BG:aoa.postcode>$2</BG:aoa.postcode><BG:aoa.huisnummer>$3</BG:aoa.huisnummer><BG:begindatumVerblijf>$5</BG:begindatumVerblijf></BG:verblijfsadres><BG:inp.gemeenteVanInschrijving>$4</BG:inp.gemeenteVanInschrijving></BG:object></BG:antwoord>
+</BG:npsLa01>
+XML
+}
+
+# rejected_only REASON: the upload's answer rejected its one record for REASON
+rejected_only() {
+	json '.accepted == 0 and .rejected == 1'
+	jq -e --arg r "$1" '.rejections[0].reason == $r' body >/dev/null ||
+		fail "not rejected for '$1': $(head -c 600 body)"
+}
+
+# Issue 13.1: territory rests on the address: what a municipality uploads
+# may not change another's dwelling, registration or finding.
+test_municipality_cannot_change_another_municipalitys_data() {
+	local dwelling person finding
+	setup
+	sed -i 's/^supplies = brp$/supplies = brp, huisvesting, inspectie/' "$D/schakel.conf"
+	start
+	HOST=$ROOT/tests/hostile
+	upload $W huisvesting "$HOST/westland-dwellings.csv"
+	json '.accepted == 2'
+	brp_one 999900006 2671AB 10 1783 20250301 >w.xml
+	upload $W brp w.xml
+	json '.accepted == 1'
+	upload $N inspectie "$FIX/inspectie.json"
+	dwelling=$(db "SELECT * FROM dwelling ORDER BY addr")
+	person=$(db "SELECT addr, gemeentecode, digest FROM person")
+	finding=$(db "SELECT * FROM finding ORDER BY id")
+	# Venlo, with its own gemeentecode, at Westland's address: the dwelling,
+	# a person placed there, a finding there
+	upload $V huisvesting "$HOST/csv-address-of-other-gemeente.csv"
+	rejected_only "address 2671AB 10 is held under gemeentecode 1783, not 0983 (outside this party's territory)"
+	upload $V huisvesting "$HOST/csv-address-of-other-gemeente-letter.csv"
+	rejected_only "address 2671AC 3A is held under gemeentecode 1783, not 0983 (outside this party's territory)"
+	brp_one 999900018 2671AB 10 0983 20250301 >v1.xml
+	upload $V brp v1.xml
+	rejected_only "address 2671AB 10 is held under gemeentecode 1783, not 0983 (outside this party's territory)"
+	upload $V inspectie "$HOST/json-address-of-other-gemeente.json"
+	rejected_only "address 2671AB 10 is held under gemeentecode 1783, not 0983 (outside this party's territory)"
+	# a gemeentecode that contradicts the nummeraanduiding
+	brp_one 999900018 5911AA 1 0983 20250301 1783200000000010 >v2.xml
+	upload $V brp v2.xml
+	rejected_only "gemeentecode 0983 contradicts nummeraanduiding_id 1783200000000010 (whose first four digits are its gemeentecode)"
+	# Westland's registration, moved by Venlo to a Venlo address
+	brp_one 999900006 5911AA 1 0983 20250301 >v3.xml
+	upload $V brp v3.xml
+	rejected_only "the stored registration it would change is held under gemeentecode 1783, not one this party may supply"
+	# ... or withdrawn by Venlo (an npsLk01 verwijdering at a Venlo address)
+	sed -e 's/npsLa01/npsLk01/g; s/La01</Lk01</; s/<StUF:indicatorVervolgvraag>false<\/StUF:indicatorVervolgvraag>/<StUF:mutatiesoort>V<\/StUF:mutatiesoort>/' \
+	    -e 's/<BG:antwoord>//; s/<\/BG:antwoord>//; s/entiteittype="NPS">/entiteittype="NPS" StUF:verwerkingssoort="V">/' v3.xml >v3v.xml
+	upload $V brp v3v.xml
+	rejected_only "the stored registration it would change is held under gemeentecode 1783, not one this party may supply"
+	# a finding at Westland's address, given again by Venlo at its own
+	id=$(db "SELECT id FROM finding WHERE gemeentecode = '1783' LIMIT 1")
+	printf '{"bevindingen": [{"id": "%s", "datum": "2026-11-01", "soort": "huisvesting", "adres": {"gemeentecode": "0983", "postcode": "5911AA", "huisnummer": 1}, "aangetroffen_personen": 9}], "volgende": null}' "$id" >v4.json
+	upload $V inspectie v4.json
+	rejected_only "the stored finding it would change is held under gemeentecode 1783, not one this party may supply"
+	[ "$(db "SELECT * FROM dwelling ORDER BY addr")" = "$dwelling" ] || fail "a dwelling changed"
+	[ "$(db "SELECT addr, gemeentecode, digest FROM person")" = "$person" ] || fail "a registration changed"
+	[ "$(db "SELECT * FROM finding ORDER BY id")" = "$finding" ] || fail "a finding changed"
+	# Venlo's own data still goes in
+	brp_one 999900018 5911AA 1 0983 20250301 0983200000000101 >v5.xml
+	upload $V brp v5.xml
+	json '.accepted == 1 and .rejected == 0'
+}
+
+# Issue 13.4: a BSN-like value in a rejection is masked in the answer and
+# in the log, whatever its separators.
+test_rejection_never_quotes_a_bsn() {
+	setup
+	start
+	for f in brp-bsn-dots.xml brp-bsn-spaces.xml brp-bsn-in-postcode.xml; do
+		upload $W brp "$ROOT/tests/hostile/$f"
+		json '.accepted == 0 and .rejected == 1 and (.rejections[0].reason | test("[*]{3}"))'
+		! tr -d ' .\-' <body | grep -q 999900006 || fail "the answer shows the BSN: $(cat body)"
+	done
+	! db "SELECT detail FROM exlog" | tr -d ' .\-' | grep -q 999900006 || fail "the log shows the BSN"
+}
+
 # --- 3: who may connect ---------------------------------------------------
 
 test_no_client_certificate_401() {
@@ -710,6 +797,8 @@ test_50mb_upload_server_peak_rss_below_64mb() {
 
 tt "a BRP upload by Westland: 200, 8 accepted, 1 rejected at line 113 (object 9), 8 persons stored" test_brp_upload_accepts_8_rejects_1_with_place
 tt "a municipality's upload of another municipality's records rejects each, stores none" test_municipality_cannot_supply_another_municipalitys_records
+tt "a municipality cannot change another's dwelling, registration or finding (territory by address)" test_municipality_cannot_change_another_municipalitys_data
+tt "a rejection never quotes a BSN, whatever its separators (answer and log)" test_rejection_never_quotes_a_bsn
 tt "no client certificate: 401 with a JSON error" test_no_client_certificate_401
 tt "a certificate from another CA: 401" test_certificate_of_another_ca_401
 tt "a revoked certificate: 401 'revoked'" test_revoked_certificate_401_revoked

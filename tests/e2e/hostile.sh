@@ -40,15 +40,44 @@ make_pki "$PKI" $W:Westland
 
 # --- files --------------------------------------------------------------------
 
-# ingest_case FILE ADAPTER EXIT TEXT (in a test's subshell)
+# no_bsn_shown FILE: FILE does not show the catalogue's BSN 999900006, with
+# or without separators (dots, spaces, dashes, mixed).
+no_bsn_shown() {
+	! tr -d ' .\-_/,\t' <"$1" | grep -q 999900006
+}
+
+# stored: every stored record (and the address table), to compare.
+stored() {
+	db "SELECT * FROM address ORDER BY addr; SELECT pseudonym, begindatum, addr, gemeentecode,
+	    digest FROM person ORDER BY rowid; SELECT * FROM dwelling ORDER BY addr;
+	    SELECT * FROM finding ORDER BY id"
+}
+
+# adapter_of FILE: the adapter of a file by its extension
+adapter_of() {
+	case $1 in *.xml) echo brp ;; *.csv) echo huisvesting ;; *.json) echo inspectie ;; esac
+}
+
+# ingest_case FILE ADAPTER EXIT TEXT (in a test's subshell).  FILE may be
+# BEFORE>FILE: BEFORE (a file of tests/hostile/, its adapter told by its
+# extension) is ingested first and must be stored whole; then FILE must
+# change nothing of what it stored.
 ingest_case() {
-	local file=$1 adapter=$2 want=$3 text=$4 path rc size rss
+	local file=$1 adapter=$2 want=$3 text=$4 path rc size rss before= kept=0 extra=0
+	case $want in *+*) extra=${want#*+}; want=${want%%+*} ;; esac
+	case $file in *'>'*) before=$HOSTILE/${file%%>*}; file=${file#*>} ;; esac
 	case $file in
 	gen:*) path=$GEN/${file#gen:} ;;
 	*) path=$HOSTILE/$file ;;
 	esac
 	[ -f "$path" ] || fail "no such file: $path"
 	cp -a "$TEMPLATE" "$D" || fail "cannot copy the data directory"
+	if [ -n "$before" ]; then
+		sk ingest "$(adapter_of "$before")" "$before" >before.out 2>&1 ||
+			fail "the file before the case was not stored: $(cat before.out)"
+		kept=$(records)
+		stored >stored.before
+	fi
 	size=$(stat -c %s "$path")
 	/usr/bin/time -f %M -o rss timeout 20 "$SCHAKEL" -D "$D" ingest "$adapter" "$path" >out 2>&1
 	rc=$?
@@ -60,12 +89,22 @@ ingest_case() {
 		fail "a raw control character in the output: $(LC_ALL=C grep -aP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' out | od -c | head -3)"
 	if [ "$want" -eq 1 ]; then
 		grep -qF "refused, nothing stored" out || fail "no 'refused, nothing stored'"
-		[ "$(db 'SELECT count(*) FROM ingest')" -eq 0 ] || fail "an ingest row was kept"
+		[ "$(db 'SELECT count(*) FROM ingest')" -eq $((kept > 0)) ] || fail "an ingest row was kept"
 		[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'reject'")" -ge 1 ] || fail "the refusal is not logged"
+	elif [ "$want" -eq 0 ]; then
+		grep -qF "(0 new or changed)" out || fail "something changed"
 	else
-		grep -qF ": 0 accepted" out || fail "something was accepted"
+		grep -qF ": $extra accepted" out || fail "not $extra accepted"
 	fi
-	[ "$(records)" -eq 0 ] || fail "$(records) records were stored"
+	[ "$(records)" -eq $((kept + extra)) ] || fail "$(($(records) - kept)) records were stored"
+	if [ -n "$before" ] && [ "$extra" -eq 0 ]; then
+		stored >stored.after
+		cmp -s stored.before stored.after || fail "what was stored before changed:
+$(diff stored.before stored.after)"
+	fi
+	no_bsn_shown out || fail "the output shows a BSN"
+	db "SELECT detail FROM exlog" >exlog.txt
+	no_bsn_shown exlog.txt || fail "the exchange log shows a BSN"
 	sk log verify >/dev/null || fail "log verify fails"
 	if [ "$size" -ge $((50 * 1024 * 1024)) ]; then
 		rss=$(tail -1 rss)
@@ -181,8 +220,10 @@ while read -r file adapter want text; do
 	*)
 		_fn() { ingest_case "$file" "$adapter" "$want" "$text"; } ;;
 	esac
-	if [ "$want" -ge 100 ]; then
+	if [ "${want%%+*}" -ge 100 ]; then
 		t "$file ($adapter): HTTP $want, \"$text\"" _fn
+	elif [[ $want == *+* ]]; then
+		t "$file ($adapter): exit ${want%%+*}, \"$text\", only the first of it stored" _fn
 	else
 		t "$file ($adapter): exit $want, \"$text\", nothing stored" _fn
 	fi
