@@ -260,7 +260,7 @@ static void match_after_upload(struct api *api)
 	char today[11];
 
 	match_today(today);
-	if (match_run(api->app, today, &res, NULL, NULL, &e) != ST_OK)
+	if (match_run_mode(api->app, today, MATCH_CHANGED, &res, NULL, NULL, &e) != ST_OK)
 		log_event(LV_ERROR, "match", "match after upload failed", "error", e.msg, NULL);
 	else
 		log_match(today, &res);

@@ -133,6 +133,9 @@ static const struct config_key keys[] = {
 	{ SEC_MATCH, "window_days", CT_INT, 1, 3650, NULL, "365", NULL,
 	  CFG(window_days),
 	  "findings older than this many days (before --as-of) are ignored" },
+	{ SEC_MATCH, "full_interval", CT_INT, 0, 604800, NULL, "86400", NULL,
+	  CFG(full_interval),
+	  "the daemon checks its incremental matches with a full run this often (seconds; 0: never)" },
 
 	RULE_ENABLED(OVERBEWONING),
 	{ SEC_RULE_OVERBEWONING, "m2_per_person", CT_INT, 1, 1000, NULL, "12",

@@ -63,6 +63,7 @@ struct config {
 
 	/* [match] */
 	int window_days;		/* window_days = 365 */
+	int full_interval;		/* full_interval = 86400 (seconds; 0: none) */
 
 	/* [rule.<NAME>] enabled = true, for every rule */
 	bool rule_enabled[RULE_COUNT];

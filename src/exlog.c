@@ -293,7 +293,7 @@ enum status exlog_check_head(struct store *s, struct errbuf *e)
 
 /* The kinds of entry (docs/formats.md); a search for another finds nothing. */
 static const char *const exlog_kinds[] = {
-	"ingest", "upload", "reject", "match", "signal", "pull", "delivery", "retry",
+	"ingest", "upload", "reject", "match", "signal", "ended", "pull", "delivery", "retry",
 	"feedback", "refusal", "inzage", "purge", "disclosure", "recipient_down",
 	"recipient_up",
 };

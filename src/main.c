@@ -240,24 +240,58 @@ static enum status parse_as_of(const char *cmd, int argc, char **argv, char as_o
 	return ST_OK;
 }
 
+/* match's options: --as-of (as parse_as_of()) and --changed. */
+static enum status parse_match(int argc, char **argv, char as_of[11], enum match_mode *mode)
+{
+	static const struct option opts[] = {
+		{ "as-of", required_argument, NULL, 'a' }, { "changed", no_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct errbuf e;
+	int c;
+
+	match_today(as_of);
+	*mode = MATCH_FULL;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'c') {
+			*mode = MATCH_CHANGED;
+			continue;
+		}
+		if (c != 'a')
+			return usage_error("match", "%s", "unknown option");
+		if (norm_date("--as-of", optarg, &e) != ST_OK)
+			return usage_error("match", "%s", e.msg);
+		snprintf(as_of, 11, "%s", optarg);
+	}
+	if (optind < argc)
+		return usage_error("match", "unexpected argument '%s'", argv[optind]);
+	return ST_OK;
+}
+
 static int cmd_match(const char *dir, int argc, char **argv)
 {
 	struct match_result res;
+	enum match_mode mode;
 	char as_of[11];
 	struct app app;
 	struct errbuf e;
 	enum status st;
 
-	if (parse_as_of("match", argc, argv, as_of) != ST_OK)
+	if (parse_match(argc, argv, as_of, &mode) != ST_OK)
 		return ST_USAGE;
 	if (app_open(&app, dir, &e) != ST_OK)
 		return fail("match", &e);
-	st = match_run(&app, as_of, &res, NULL, NULL, &e);
+	st = match_run_mode(&app, as_of, mode, &res, NULL, NULL, &e);
 	app_close(&app);
 	if (st != ST_OK)
 		return st == ST_USAGE ? usage_error("match", "%s", e.msg) : fail("match", &e);
-	printf("match as of %s: %ld addresses, %ld signals hold, %ld new\n", as_of,
-	       res.addresses, res.raised, res.created);
+	printf("match as of %s: %ld addresses, %ld signals hold, %ld new, %ld ended", as_of,
+	       res.addresses, res.raised, res.created, res.ended);
+	if (mode == MATCH_CHANGED && res.full)
+		printf(" (a full run: %s)", res.why);
+	else if (mode == MATCH_CHANGED)
+		printf(" (%ld addresses marked)", res.marked);
+	putchar('\n');
 	return ST_OK;
 }
 
@@ -853,9 +887,14 @@ static const struct command commands[] = {
 	  "rejected, 1 when a file was refused whole (nothing of it stored).",
 	  "  --traceparent TP   continue that W3C trace (00-TRACEID-SPANID-FLAGS); default:\n"
 	  "                     a new trace.  See `schakel log --trace`\n", cmd_ingest },
-	{ "match", "[--as-of YYYY-MM-DD]", "Applies the matching rules as of the date (default "
-	  "today) and stores new signals.\nIdempotent: the same data and date raise nothing new.",
-	  "  --as-of YYYY-MM-DD   the date to match as of\n", cmd_match },
+	{ "match", "[--as-of YYYY-MM-DD] [--changed]", "Applies the matching rules as of the date "
+	  "(default today), stores new signals and\nends those that no longer hold.\nIdempotent: "
+	  "the same data and date raise nothing new.",
+	  "  --as-of YYYY-MM-DD   the date to match as of\n"
+	  "  --changed            only the addresses that changes since the last match marked\n"
+	  "                       (a full run when the rules' parameters changed); the daemon\n"
+	  "                       runs this after new data. Both give the same signals.\n",
+	  cmd_match },
 	{ "signals", "[--format table|json|xml] [--rule RULE]", "Lists the signals.",
 	  "  --format table|json|xml   table (default), JSON Lines, or XML (signal schema)\n"
 	  "  --rule RULE               only OVERBEWONING, ONDERREGISTRATIE, ADRES_AFWIJKING "
@@ -864,8 +903,9 @@ static const struct command commands[] = {
 	  "or searches it.  `log verify` checks the hash chain and the signed\ncheckpoints, "
 	  "names the first entry that does not fit (exit 1), and says up to\nwhich checkpoint "
 	  "the log is proven intact.",
-	  "  --kind K         ingest, upload, reject, match, signal, pull, delivery, retry,\n"
-	  "                   feedback, refusal, disclosure, inzage, purge\n"
+	  "  --kind K         ingest, upload, reject, match, signal, ended, pull, delivery,\n"
+	  "                   retry, feedback, refusal, disclosure, inzage, purge,\n"
+	  "                   recipient_down, recipient_up\n"
 	  "  --party OIN      entries in which that party takes part\n"
 	  "  --source NAME    a pulled source, or an adapter\n"
 	  "  --recipient OIN  deliveries and disclosures to, and signals for, that party\n"

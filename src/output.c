@@ -39,6 +39,11 @@ json_t *output_signal_json(const struct signal *sig)
 		      "oppervlakte_m2", json_long_or_null(sig->oppervlakte),
 		      "max_bewoners", json_long_or_null(sig->max_bewoners),
 		      "recipients", to, "evidence", ev);
+	if (o != NULL && json_object_set_new(o, "ended_on", sig->ended_on[0] != '\0'
+						 ? json_string(sig->ended_on) : json_null()) != 0) {
+		json_decref(o);
+		return NULL;
+	}
 	if (o != NULL && sig->has_person) {
 		char hex[2 * PSEUDONYM_LEN + 1];
 
@@ -131,7 +136,9 @@ int output_signal_xml(xmlTextWriterPtr w, const struct signal *sig, int declare_
 		: xmlTextWriterStartElement(w, (const xmlChar *)"signaal");
 
 	if (rc < 0 || el(w, "id", sig->id) || el(w, "rule", sig->rule) ||
-	    el(w, "as_of", sig->as_of) || address_xml(w, "address", &sig->address) ||
+	    el(w, "as_of", sig->as_of) ||
+	    (sig->ended_on[0] != '\0' && el(w, "ended_on", sig->ended_on)) ||
+	    address_xml(w, "address", &sig->address) ||
 	    el_long(w, "registered", sig->registered) || el_long(w, "observed", sig->observed) ||
 	    el_long(w, "oppervlakte_m2", sig->oppervlakte) ||
 	    el_long(w, "max_bewoners", sig->max_bewoners))
@@ -188,6 +195,9 @@ void output_table_row(FILE *f, const struct config *cfg, const struct signal *si
 
 	address_display(&sig->address, where);
 	output_signal_reason(cfg, sig, why, sizeof(why));
-	esc_line(f, "%-18s %-12s %-4s %5ld %5ld  %s", sig->rule, where,
-		 sig->address.gemeentecode, sig->registered, sig->observed, why);
+	/* an ended signal says so first: "ended 2026-11-02: ..." */
+	esc_line(f, "%-18s %-12s %-4s %5ld %5ld  %s%s%s%s", sig->rule, where,
+		 sig->address.gemeentecode, sig->registered, sig->observed,
+		 sig->ended_on[0] != '\0' ? "ended " : "", sig->ended_on,
+		 sig->ended_on[0] != '\0' ? ": " : "", why);
 }

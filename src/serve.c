@@ -36,6 +36,7 @@ struct daemon {
 	struct event *checkpoint;
 	struct event *purge;
 	struct event *noise;		/* writes the counted unidentified refusals */
+	struct event *reconcile;
 	struct http_server *admin;
 	bool stopping;
 	int draining;		/* stopping: the API and the deliverer not drained yet */
@@ -94,6 +95,37 @@ static void on_purge(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(d->purge, &day);
 }
 
+/*
+ * Checks the incremental matches ([match] full_interval): brings them up
+ * to today, then a full run, which should find nothing to change; its
+ * `match` log entry (mode reconcile) has the counts.
+ */
+static void on_reconcile(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tv = { d->app.cfg.full_interval, 0 };
+	struct match_result res;
+	char today[11], changed[48];
+	struct errbuf e;
+
+	(void)fd;
+	(void)what;
+	match_today(today);
+	if (match_run_mode(&d->app, today, MATCH_CHANGED, &res, NULL, NULL, &e) != ST_OK ||
+	    match_run_mode(&d->app, today, MATCH_RECONCILE, &res, NULL, NULL, &e) != ST_OK) {
+		log_event(LV_ERROR, "match", "full match failed", "error", e.msg, NULL);
+	} else if (res.created > 0 || res.ended > 0) {
+		snprintf(changed, sizeof(changed), "%ld/%ld", res.created, res.ended);
+		log_event(LV_WARN, "match", "the full match changed what the incremental ones left",
+			  "new/ended", changed, NULL);
+	} else {
+		log_match(today, &res);
+	}
+	deliverer_kick(d->deliverer);
+	if (d->app.cfg.full_interval > 0)
+		evtimer_add(d->reconcile, &tv);
+}
+
 /* The operator's listener ([admin]). */
 static enum status start_admin(struct daemon *d, struct errbuf *e)
 {
@@ -148,7 +180,7 @@ static void on_new_data(void *arg)
 	char today[11];
 
 	match_today(today);
-	if (match_run(&d->app, today, &res, NULL, NULL, &e) != ST_OK)
+	if (match_run_mode(&d->app, today, MATCH_CHANGED, &res, NULL, NULL, &e) != ST_OK)
 		log_event(LV_ERROR, "match", "match after pull failed", "error", e.msg, NULL);
 	else
 		log_match(today, &res);
@@ -181,8 +213,14 @@ static enum status start_client(struct daemon *d, struct errbuf *e)
 	puller_schedule(d->puller);
 	d->checkpoint = evtimer_new(d->base, on_checkpoint, d);
 	d->purge = evtimer_new(d->base, on_purge, d);
-	if (d->checkpoint == NULL || d->purge == NULL)
+	d->reconcile = evtimer_new(d->base, on_reconcile, d);
+	if (d->checkpoint == NULL || d->purge == NULL || d->reconcile == NULL)
 		return errbuf_set(e, ST_FAIL, "out of memory");
+	if (d->app.cfg.full_interval > 0) {
+		struct timeval tv = { d->app.cfg.full_interval, 0 };
+
+		evtimer_add(d->reconcile, &tv);
+	}
 	{
 		struct timeval first = { 60, 0 };	/* a minute after start, then daily */
 
@@ -357,6 +395,8 @@ out_free:
 	http_server_free(d.http);
 	if (d.purge != NULL)
 		event_free(d.purge);
+	if (d.reconcile != NULL)
+		event_free(d.reconcile);
 	http_server_free(d.admin);
 	if (d.checkpoint != NULL) {
 		if (d.app.cfg.checkpoint_interval > 0)

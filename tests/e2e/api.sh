@@ -521,6 +521,59 @@ test_inbox_as_xml_is_valid_against_the_schema() {
 		fail "a signal in the XML does not name Westland"
 }
 
+# The daemon matches incrementally after an upload; a correction that
+# resolves two situations shows them as ended in the inbox (JSON and XML)
+# and in the recipient's log.
+test_inbox_shows_signals_an_upload_ended() {
+	setup
+	start
+	upload_all
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'match' AND
+		json_extract(detail, '\$.mode') = 'changed'")" -eq 4 ] || fail "no incremental matches"
+	# NLA-2026-000101 corrected: 2 persons found at 2671AB 10, not 9
+	sed '0,/"aangetroffen_personen": 9/ s//"aangetroffen_personen": 2/' "$FIX/inspectie.json" \
+		>fixed.json
+	upload $N inspectie fixed.json
+	[ "$(db "SELECT json_extract(detail, '\$.marked') FROM exlog WHERE kind = 'match'
+		ORDER BY seq DESC LIMIT 1")" -eq 1 ] || fail "the match after it was not incremental"
+	want 200 $W /v1/signals
+	json '[.signals[] | select(.ended_on != null)] | length == 2'
+	json '[.signals[] | select(.ended_on == null)] | length == 3'
+	json 'all(.signals[] | select(.ended_on != null); .address.postcode == "2671AB")'
+	want 200 $W /v1/signals -H 'Accept: application/xml'
+	mv body w.xml
+	xmllint --noout --schema "$ROOT/schemas/schakel-signal.xsd" w.xml 2>xmllint.err ||
+		fail "invalid: $(head -5 xmllint.err)"
+	[ "$(xmllint --xpath 'count(//*[local-name()="ended_on"])' w.xml)" -eq 2 ] ||
+		fail "not 2 ended signals in the XML inbox"
+	want 200 $W /v1/log
+	json '[.entries[] | select(.kind == "ended")] | length == 2'
+}
+
+# [match] full_interval: the daemon's full run checks the incremental ones
+# and finds nothing to change (a `match` entry, mode reconcile, 0 and 0).
+test_periodic_full_match_finds_nothing_to_change() {
+	setup
+	sed -i 's/^full_interval = .*/full_interval = 1/' "$D/schakel.conf"
+	start
+	upload_all
+	upload $N inspectie "$FIX/inspectie.json"
+	for _ in $(seq 100); do
+		[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'match' AND
+			json_extract(detail, '\$.mode') = 'reconcile'")" -ge 2 ] && break
+		sleep 0.1
+	done
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'match' AND
+		json_extract(detail, '\$.mode') = 'reconcile' AND
+		json_extract(detail, '\$.created') = 0 AND json_extract(detail, '\$.ended') = 0 AND
+		json_extract(detail, '\$.raised') = 6")" -ge 1 ] || fail "no reconciling run found 6, 0 new, 0 ended"
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'match' AND
+		json_extract(detail, '\$.mode') = 'reconcile' AND
+		json_extract(detail, '\$.created') + json_extract(detail, '\$.ended') > 0")" -eq 0 ] ||
+		fail "a reconciling run changed something"
+	! grep -q "level=warn subsys=match" "$SLOG" || fail "the daemon warned: $(grep warn "$SLOG")"
+}
+
 test_bsn_only_for_a_grant_with_receive_bsn() {
 	setup
 	start
@@ -816,6 +869,8 @@ tt "headers over max_header_bytes: 431" test_headers_over_max_header_bytes_431
 tt "10,000 header lines at the default limits: the client reads 431 every time (no reset)" test_10000_header_lines_at_default_limits_431_every_time
 tt "the inbox lists only signals routed to the caller" test_inbox_lists_only_the_callers_signals
 tt "Venlo's inbox: OVERBEWONING at 5911AA and the ADRES_AFWIJKING, nothing of 2671AB" test_venlo_sees_5911AA_and_the_address_mismatch_only
+tt "an upload that resolves two situations ends their signals, shown in the inbox" test_inbox_shows_signals_an_upload_ended
+tt "the periodic full match ([match] full_interval) finds nothing to change" test_periodic_full_match_finds_nothing_to_change
 tt "inbox pages of limit=1 give every signal exactly once" test_inbox_pages_of_one_give_each_signal_once
 tt "the inbox as XML is valid against schakel-signal.xsd" test_inbox_as_xml_is_valid_against_the_schema
 tt "the BSN only for receive_bsn = true (JSON)" test_bsn_only_for_a_grant_with_receive_bsn

@@ -84,6 +84,34 @@ test_config_changes_the_rules() {
 	[ "$(sk signals --format json --rule ONDERREGISTRATIE | wc -l)" -eq 1 ] || fail "min_gap ignored"
 }
 
+# match --changed after a correction: the signals that no longer hold end
+# (ended_on, an `ended` log entry), shown as ended; a full match after it
+# finds nothing to change.
+test_match_changed_ends_what_no_longer_holds() {
+	init_example && ingest_examples || return 1
+	sk match --changed --as-of 2026-11-01 >out || fail "match --changed failed"
+	contains out "6 signals hold, 6 new, 0 ended (a full run: no match before)"
+	# NLA-2026-000101 corrected: 2 persons found at 2671AB 10, not 9
+	sed '0,/"aangetroffen_personen": 9/ s//"aangetroffen_personen": 2/' "$FIX/inspectie.json" \
+		>fixed.json
+	sk ingest inspectie fixed.json >out && contains out "(1 new or changed)"
+	sk match --changed --as-of 2026-11-01 >out || fail "second match --changed failed"
+	contains out "2 ended (1 addresses marked)"
+	[ "$(db "SELECT count(*) FROM signal WHERE ended_on = '2026-11-01'")" -eq 2 ] ||
+		fail "not ended in the store"
+	sk signals --format json --rule ONDERREGISTRATIE >out
+	contains out '"ended_on":"2026-11-01"'
+	contains out '"ended_on":null'
+	sk signals >out && contains out "ended 2026-11-01: 9 found, 2 registered"
+	sk signals --format xml >out && contains out "<ended_on>2026-11-01</ended_on>"
+	xmllint --noout --schema "$ROOT/schemas/schakel-signal.xsd" out || fail "XML not valid"
+	sk log --kind ended --format json >out
+	[ "$(wc -l <out)" -eq 2 ] || fail "expected 2 ended entries"
+	contains out '"ended_on":"2026-11-01"'
+	sk match --as-of 2026-11-01 >out && contains out "0 new, 0 ended"
+	sk log verify >/dev/null || fail "log does not verify"
+}
+
 test_adapter_with_wrong_abi_is_refused() {
 	sk init >/dev/null || return 1
 	mkdir adapters
@@ -167,6 +195,7 @@ t "usage errors exit 2" test_usage_errors_exit_2
 t "a missing data directory is a clear failure" test_missing_data_dir_is_a_clear_failure
 t "unknown config keys and sections name file and line" test_unknown_config_key_names_file_and_line
 t "configuration changes the rules" test_config_changes_the_rules
+t "match --changed ends what no longer holds" test_match_changed_ends_what_no_longer_holds
 t "an adapter built for another ABI is refused" test_adapter_with_wrong_abi_is_refused
 t "npsLk01: a toevoeging adds, a correction replaces, a move adds, a verwijdering removes" test_lk01_mutations_add_correct_move_and_remove
 t "demo runs the whole pipeline" test_demo_runs_the_whole_pipeline

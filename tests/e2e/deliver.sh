@@ -183,6 +183,38 @@ test_fixture_signals_delivered_signed_valid_once() {
 	sk log verify >/dev/null || fail "log verify failed"
 }
 
+# A signal that ends is pushed again, under a new message id, with
+# <ended_on>: signed and valid like the first push.
+test_ended_signals_are_pushed_again() {
+	setup
+	receiver
+	westland "$RPORT"
+	signals_of_fixtures
+	serve
+	until_ 20 all_delivered || fail "not all delivered in 20 s"
+	[ "$(files)" -eq 5 ] || fail "$(files) files received, expected 5"
+	# NLA-2026-000101 corrected: 2 persons found at 2671AB 10, not 9
+	sed '0,/"aangetroffen_personen": 9/ s//"aangetroffen_personen": 2/' "$FIX/inspectie.json" \
+		>fixed.json
+	sk ingest inspectie fixed.json >/dev/null || fail "ingest failed"
+	sk match --changed --as-of 2026-11-01 >out || fail "match --changed failed"
+	grep -q "2 ended" out || fail "not 2 ended: $(cat out)"
+	until_ 20 all_delivered || fail "the ended signals were not delivered in 20 s"
+	[ "$(files)" -eq 7 ] || fail "$(files) files received, expected 7"
+	n=0
+	for f in "$R"/*.xml; do
+		grep -q '<ended_on>2026-11-01</ended_on>' "$f" || continue
+		n=$((n + 1))
+		xmlsec1 --verify --trusted-pem "$D/certs/ca.crt" "$f" >xmlsec.out 2>&1 \
+			|| { cat xmlsec.out; fail "${f##*/} does not verify with xmlsec1"; }
+		xmllint --noout --schema "$ROOT/schemas/schakel-signal.xsd" "$f" >lint.out 2>&1 \
+			|| { cat lint.out; fail "${f##*/} is not valid against schakel-signal.xsd"; }
+	done
+	[ "$n" -eq 2 ] || fail "$n pushed documents say ended, expected 2"
+	[ "$(delivery_outcomes delivered)" -eq 7 ] || fail "$(delivery_outcomes delivered) deliveries logged"
+	sk log verify >/dev/null || fail "log verify failed"
+}
+
 test_bsn_only_for_the_grant_with_receive_bsn() {
 	setup
 	receiver
@@ -592,6 +624,7 @@ test_every_disclosure_logged_with_its_bsn_flag_and_in_inzage() {
 }
 
 tt "the fixtures' signals reach the receiver once each, signed and valid; deliveries and log say delivered" test_fixture_signals_delivered_signed_valid_once
+tt "a signal that ends is pushed again, with ended_on, signed and valid" test_ended_signals_are_pushed_again
 tt "the BSN only for the grant with receive_bsn = true" test_bsn_only_for_the_grant_with_receive_bsn
 tt "a recipient down, then back: pending with the error, then everything exactly once" test_recipient_down_then_back_gets_everything_once
 tt "400: failed at once (1 attempt), listed by --failed, sent again by retry ID and --all-failed" test_400_fails_at_once_and_is_retried_by_hand
