@@ -2858,9 +2858,12 @@ enum status store_check_writable(struct store *s, int timeout_ms, struct errbuf 
 }
 
 static const char *const reports[] = {
-	[REPORT_EXCHANGES] = "SELECT coalesce(party, json_extract(detail, '$.source'),"
-		" json_extract(detail, '$.adapter'), iif(kind = 'refusal', 'unidentified', 'local')),"
-		" kind, date(at), count(*) FROM exlog"
+	/* a refusal without a party is of unidentified clients, aggregated
+	 * (noise.c): its count says how many */
+	[REPORT_EXCHANGES] = "SELECT coalesce(party, iif(kind = 'refusal', 'unidentified', NULL),"
+		" json_extract(detail, '$.source'), json_extract(detail, '$.adapter'), 'local'),"
+		" kind, date(at), sum(iif(kind = 'refusal' AND party IS NULL,"
+		" coalesce(json_extract(detail, '$.count'), 1), 1)) FROM exlog"
 		" WHERE kind IN ('ingest', 'upload', 'pull', 'delivery', 'reject', 'refusal', 'feedback')"
 		" AND at >= date('now', '-13 days') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
 	[REPORT_SIGNALS] = "SELECT s.rule, count(DISTINCT s.id),"
