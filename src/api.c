@@ -24,13 +24,16 @@
 #include <libxml/xmlwriter.h>
 
 #include "api.h"
+#include "disclose.h"
 #include "exlog.h"
 #include "log.h"
 #include "ingest.h"
 #include "loader.h"
 #include "metrics.h"
+#include "noise.h"
 #include "output.h"
 #include "portal.h"
+#include "trace.h"
 #include "work.h"
 
 #define MAX_LIMIT 1000
@@ -45,11 +48,13 @@ struct refusal {
 	struct refusal *next;
 	char oin[OIN_LEN + 1];	/* "" when none */
 	char method[16], path[256], reason[512];
+	char trace[33];		/* the trace it happened in, or "" */
 	int status;
 };
 
 struct api {
 	struct app *app;
+	struct noise *noise;	/* refusals of unidentified clients, not yet logged */
 	char spool[4200];
 	struct work_pool *work;	/* NULL: uploads are read on the caller's thread */
 	void (*on_change)(void *arg);
@@ -76,6 +81,7 @@ struct upload {
 	bool queued;		/* upload_done() frees it, not on_abort() */
 	bool forbidden;		/* the worker found the grant gone */
 	char adapter[64];
+	char trace[33];		/* its W3C trace id (its traceparent's, or a new one) */
 	uint64_t bytes;		/* its Content-Length */
 	enum status st;
 	struct ingest_result res;
@@ -107,9 +113,16 @@ struct api *api_new(struct app *app, struct errbuf *e)
 		return NULL;
 	}
 	api->app = app;
+	api->noise = noise_new();
 	snprintf(api->spool, sizeof(api->spool), "%s/spool", app->dir);
+	if (api->noise == NULL) {
+		errbuf_set(e, ST_FAIL, "out of memory");
+		free(api);
+		return NULL;
+	}
 	if (mkdir(api->spool, 0700) != 0 && errno != EEXIST) {
 		errbuf_set(e, ST_FAIL, "cannot create %s: %s", api->spool, strerror(errno));
+		noise_free(api->noise);
 		free(api);
 		return NULL;
 	}
@@ -124,6 +137,21 @@ void api_set_work(struct api *api, struct work_pool *work, void (*on_change)(voi
 	api->change_arg = arg;
 }
 
+void api_flush_noise(struct api *api)
+{
+	struct errbuf e;
+	char n[24];
+
+	if (api->work != NULL && !work_try_write(api->work))
+		return;	/* a worker writes: kept for the next minute */
+	snprintf(n, sizeof(n), "%ld", noise_pending(api->noise));
+	if (noise_flush(api->noise, api->app->store, &e) != ST_OK)
+		log_event(LV_ERROR, "http", "cannot log the refusals of unidentified clients; "
+			  "kept for the next try", "count", n, "error", e.msg, NULL);
+	if (api->work != NULL)
+		work_end_write(api->work);
+}
+
 void api_free(struct api *api)
 {
 	if (api == NULL)
@@ -134,12 +162,18 @@ void api_free(struct api *api)
 		free(api->refusals);
 		api->refusals = next;
 	}
+	api->work = NULL;	/* stopped by now */
+	api_flush_noise(api);	/* the daemon stops: nothing counted is lost */
+	noise_free(api->noise);
 	free(api);
 }
 
 static struct api *the_api;	/* the handlers' argument (one API per process) */
 
-/* Reads a non-negative integer parameter name from a query string. */
+/*
+ * Reads a non-negative integer parameter name from a query string: digits
+ * only (no sign, no space), at most max; *bad when it is not.
+ */
 static long query_long(const char *query, const char *name, long def, long max, bool *bad)
 {
 	size_t n = strlen(name);
@@ -147,9 +181,12 @@ static long query_long(const char *query, const char *name, long def, long max, 
 	for (const char *p = query; p != NULL && *p != '\0';) {
 		if (strncmp(p, name, n) == 0 && p[n] == '=') {
 			char *end;
-			long v = strtol(p + n + 1, &end, 10);
+			long v;
 
-			if (end == p + n + 1 || (*end != '\0' && *end != '&') || v < 0 || v > max) {
+			errno = 0;
+			v = strtol(p + n + 1, &end, 10);
+			if (p[n + 1] < '0' || p[n + 1] > '9' || errno != 0 ||
+			    (*end != '\0' && *end != '&') || v < 0 || v > max) {
 				*bad = true;
 				return def;
 			}
@@ -161,6 +198,18 @@ static long query_long(const char *query, const char *name, long def, long max, 
 	}
 	return def;
 }
+
+/*
+ * A value from the request (a path or a segment of it) as a reason may
+ * quote it: BSN-like numbers masked (log_mask_bsn), in buf of n bytes.
+ */
+static const char *outside(const char *v, char *buf, size_t n)
+{
+	log_mask_bsn(v, buf, n);
+	return buf;
+}
+/* The query parameters of the paged lists, /v1/signals and /v1/log. */
+static const char *const paged_params[] = { "after", "limit", NULL };
 
 /* The caller's party, or NULL after a 403. */
 static const struct party *caller(struct http_req *r)
@@ -209,11 +258,13 @@ static void upload_begin(struct http_req *r, const char *adapter)
 	const struct party *p = caller(r);
 	struct upload *u;
 	struct errbuf e;
+	char shown[64];
 
 	if (p == NULL)
 		return;
 	if (!strlist_has(&p->supplies, adapter)) {
-		http_reply_error(r, 403, "%s may not supply %.40s data", p->name, adapter);
+		http_reply_error(r, 403, "%s may not supply %.40s data", p->name,
+				 outside(adapter, shown, sizeof(shown)));
 		return;
 	}
 	if (http_req_content_length(r) == 0) {
@@ -238,7 +289,8 @@ static void upload_begin(struct http_req *r, const char *adapter)
 	u->fd = -1;
 	if (loader_cache_get(the_api->app->adapters, adapter, &u->la, &e) != ST_OK) {
 		/* e names the file it looked for: not for outside eyes. */
-		http_reply_error(r, 404, "no adapter '%.40s' on this exchange", adapter);
+		http_reply_error(r, 404, "no adapter '%.40s' on this exchange",
+				 outside(adapter, shown, sizeof(shown)));
 		goto out_free;
 	}
 	snprintf(u->path, sizeof(u->path), "%s/upload-XXXXXX", the_api->spool);
@@ -316,7 +368,9 @@ static void upload_run(void *ctx, void *arg)
 	/* A small file is read on this thread alone: starting the parse and
 	 * check threads would cost more than they save. */
 	opts.one_thread = u->bytes <= SMALL_UPLOAD_BYTES;
+	store_trace_set(app->store, u->trace);	/* the upload's trace */
 	u->st = ingest_file(app, la, u->path, &opts, &u->res, &u->e);
+	store_trace_set(app->store, NULL);
 }
 
 /* The reply to an upload the worker has read. */
@@ -330,36 +384,44 @@ static void upload_reply(struct http_req *r, struct upload *u)
 	} else if (u->st == ST_FAIL) {
 		http_reply_error(r, 500, "the upload could not be stored: %s", u->e.msg);
 	} else {
-		http_reply_json(r, 200, json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:O, s:b}",
+		http_reply_json(r, 200, json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:O, s:b, s:s}",
 			"upload", (json_int_t)u->res.ingest_id, "adapter", u->adapter,
 			"digest", u->res.digest, "accepted", (json_int_t)u->res.accepted,
 			"changed", (json_int_t)u->res.changed, "rejected", (json_int_t)u->res.rejected,
 			"rejections", u->rj.list, "rejections_complete",
-			u->rj.count <= MAX_REJECTIONS_SHOWN));
+			u->rj.count <= MAX_REJECTIONS_SHOWN, "trace_id", u->trace));
 	}
 }
 
-/* On the loop: the worker is done; reply (unless the client has gone), then
- * ask for a match when data changed. */
+/*
+ * On the loop: the worker is done; reply (unless the client has gone),
+ * then ask for a match when data changed.  Both in the upload's trace
+ * (the loop's store carries it meanwhile: a refusal's entry, the match
+ * that on_change asks for).
+ */
 static void upload_done(void *arg)
 {
 	struct upload *u = arg;
 	struct api *api = u->api;
 	bool changed = !u->forbidden && u->st != ST_FAIL && u->res.changed > 0;
 
+	store_trace_set(api->app->store, u->trace);
 	if (u->r != NULL) {
 		http_req_set_data(u->r, NULL);
 		upload_reply(u->r, u);
 	}
-	upload_free(u);
 	if (changed && api->on_change != NULL)
 		api->on_change(api->change_arg);
+	store_trace_set(api->app->store, NULL);
+	upload_free(u);
 }
 
 static void upload_end(struct http_req *r)
 {
 	struct upload *u = http_req_data(r);
 	const struct party *p = caller(r);
+	struct trace_ctx tc;
+	struct errbuf e;
 
 	if (p == NULL || !strlist_has(&p->supplies, u->adapter)) {
 		http_req_set_data(r, NULL);
@@ -368,6 +430,13 @@ static void upload_end(struct http_req *r)
 		upload_free(u);
 		return;
 	}
+	if (trace_start(http_req_header(r, "traceparent"), &tc, &e) != ST_OK) {
+		http_req_set_data(r, NULL);
+		http_reply_error(r, 500, "the upload could not be stored: %s", e.msg);
+		upload_free(u);
+		return;
+	}
+	memcpy(u->trace, tc.trace_id, sizeof(u->trace));
 	close(u->fd);	/* the worker opens the file itself */
 	u->fd = -1;
 	u->r = r;
@@ -402,6 +471,9 @@ struct inbox {
 	xmlTextWriterPtr xml;
 	int64_t last;
 	bool failed;
+	char trace[33];		/* the signals' one trace; "" for none or several */
+	bool traces;		/* a signal with a trace was seen */
+	struct disclosures shown;	/* logged before the page is served */
 };
 
 /* The BSN itself, where the grant allows it (bsn NUL-terminated). */
@@ -416,6 +488,34 @@ static bool granted_bsn(struct inbox *in, const struct signal *sig, char bsn[10]
 	       found && crypto_open_bsn(&the_api->app->keys, sealed, sig->person, bsn, &e) == ST_OK;
 }
 
+/* Keeps the trace of the page's signals while they all share one. */
+static void note_trace(struct inbox *in, const struct signal *sig)
+{
+	if (!in->traces)
+		snprintf(in->trace, sizeof(in->trace), "%s", sig->trace_id);
+	else if (strcmp(in->trace, sig->trace_id) != 0)
+		in->trace[0] = '\0';
+	in->traces = true;
+}
+
+/*
+ * The inbox's extra header lines into out (n bytes): X-Next-Cursor for XML
+ * when xml, and a traceparent when the page's signals share one trace.
+ */
+static const char *inbox_headers(const struct inbox *in, bool xml, char *out, size_t n)
+{
+	char tp[TRACEPARENT_LEN + 1];
+	int len = 0;
+
+	out[0] = '\0';
+	if (xml)
+		len = snprintf(out, n, "X-Next-Cursor: %lld\r\n", (long long)in->last);
+	if (in->trace[0] != '\0' && trace_format(in->trace, NULL, tp) && len >= 0 &&
+	    (size_t)len < n)
+		snprintf(out + len, n - (size_t)len, "traceparent: %s\r\n", tp);
+	return out[0] != '\0' ? out : NULL;
+}
+
 static int inbox_signal(void *arg, const struct signal *sig)
 {
 	struct inbox *in = arg;
@@ -425,6 +525,7 @@ static int inbox_signal(void *arg, const struct signal *sig)
 	int rc = 0;
 
 	in->last = sig->seq;
+	note_trace(in, sig);
 	if (in->xml != NULL) {
 		if (output_signal_xml(in->xml, sig, 0, with_bsn ? bsn : NULL) != 0)
 			rc = -1;
@@ -432,13 +533,121 @@ static int inbox_signal(void *arg, const struct signal *sig)
 		rc = -1;
 	} else {
 		json_object_set_new(o, "cursor", json_integer(sig->seq));
+		if (sig->trace_id[0] != '\0')
+			json_object_set_new(o, "trace_id", json_string(sig->trace_id));
 		if (with_bsn)
 			json_object_set_new(o, "bsn", json_string(bsn));
 		json_array_append_new(in->list, o);
 	}
 	memset(bsn, 0, sizeof(bsn));
+	if (rc == 0 && disclose_add(&in->shown, sig->id, with_bsn) != ST_OK)
+		rc = -1;
 	in->failed = rc != 0;
 	return rc;
+}
+
+/* Logs the page's disclosures; false after a 500 (then nothing is served). */
+static bool inbox_disclosed(struct http_req *r, struct inbox *in, const char *format)
+{
+	struct errbuf e;
+	enum status st = disclose_inbox(the_api->app->store, in->party->oin, format, &in->shown,
+					&e);
+
+	disclose_free(&in->shown);
+	if (st != ST_OK)
+		http_reply_error(r, 500, "the disclosure cannot be logged, so nothing is served: "
+				 "%s", e.msg);
+	return st == ST_OK;
+}
+
+/* An inbox page whose disclosures wait for a worker's write to end. */
+struct inbox_page {
+	struct http_req *r;	/* NULL once the client has gone */
+	char oin[OIN_LEN + 1], format[8], type[32], extra[160];
+	struct disclosures shown;
+	char *body;
+	size_t len;
+	enum status st;
+	struct errbuf e;
+};
+
+static void inbox_page_free(struct inbox_page *pg)
+{
+	disclose_free(&pg->shown);
+	free(pg->body);
+	free(pg);
+}
+
+static void inbox_page_run(void *ctx, void *arg)
+{
+	struct inbox_page *pg = arg;
+
+	pg->st = disclose_inbox(((struct app *)ctx)->store, pg->oin, pg->format, &pg->shown,
+				&pg->e);
+}
+
+static void inbox_page_done(void *arg)
+{
+	struct inbox_page *pg = arg;
+
+	if (pg->r != NULL) {
+		http_req_set_data(pg->r, NULL);
+		if (pg->st != ST_OK)
+			http_reply_error(pg->r, 500, "the disclosure cannot be logged, so nothing "
+					 "is served: %s", pg->e.msg);
+		else
+			http_reply_headers(pg->r, 200, pg->type, pg->extra[0] ? pg->extra : NULL,
+					   pg->body, pg->len);
+	}
+	inbox_page_free(pg);
+}
+
+/*
+ * Serves an inbox page once its disclosures are logged (fail closed): at
+ * once when no worker writes (or nothing is disclosed); else the page
+ * waits, and the loop goes on, while a worker logs them after the write
+ * under way.
+ */
+static void inbox_serve(struct http_req *r, struct inbox *in, const char *format,
+			const char *type, const char *extra, const void *body, size_t len)
+{
+	bool now = in->shown.n == 0 || the_api->work == NULL, turn = false;
+	struct inbox_page *pg;
+
+	if (!now)
+		now = turn = work_try_write(the_api->work);
+	if (now) {
+		bool ok = inbox_disclosed(r, in, format);
+
+		if (turn)
+			work_end_write(the_api->work);
+		if (ok)
+			http_reply_headers(r, 200, type, extra, body, len);
+		return;
+	}
+	pg = calloc(1, sizeof(*pg));
+	if (pg == NULL || (pg->body = malloc(len > 0 ? len : 1)) == NULL) {
+		free(pg);
+		disclose_free(&in->shown);
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+	pg->r = r;
+	snprintf(pg->oin, sizeof(pg->oin), "%s", in->party->oin);
+	snprintf(pg->format, sizeof(pg->format), "%s", format);
+	snprintf(pg->type, sizeof(pg->type), "%s", type);
+	snprintf(pg->extra, sizeof(pg->extra), "%s", extra != NULL ? extra : "");
+	memcpy(pg->body, body, len);
+	pg->len = len;
+	pg->shown = in->shown;	/* the page's now */
+	in->shown = (struct disclosures){ 0 };
+	if (!work_submit(the_api->work, WORK_WRITES | WORK_REFUSABLE, inbox_page_run,
+			 inbox_page_done, pg)) {
+		inbox_page_free(pg);
+		reply_busy(r);
+		return;
+	}
+	http_req_set_data(r, pg);	/* for on_abort */
 }
 
 static void inbox_xml(struct http_req *r, struct inbox *in, struct signal_filter *f)
@@ -458,19 +667,39 @@ static void inbox_xml(struct http_req *r, struct inbox *in, struct signal_filter
 	if (store_signals(the_api->app->store, f, inbox_signal, in, &e) != ST_OK) {
 		xmlFreeTextWriter(in->xml);
 		xmlBufferFree(buf);
+		disclose_free(&in->shown);
 		http_reply_error(r, 500, "%s", in->failed ? "out of memory" : e.msg);
 		return;
 	}
 	xmlTextWriterEndDocument(in->xml);
 	xmlFreeTextWriter(in->xml);
 	{
-		char next[64];	/* the XML has no place for the cursor: a header */
+		char extra[160];	/* the XML has no place for the cursor: a header */
 
-		snprintf(next, sizeof(next), "X-Next-Cursor: %lld\r\n", (long long)in->last);
-		http_reply_headers(r, 200, "application/xml", next, xmlBufferContent(buf),
-				   (size_t)xmlBufferLength(buf));
+		inbox_serve(r, in, "xml", "application/xml",
+			    inbox_headers(in, true, extra, sizeof(extra)),
+			    xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
 	}
 	xmlBufferFree(buf);
+}
+
+/* Replies 200 with o (its reference taken) and the inbox's trace header. */
+static void reply_json_headers(struct http_req *r, json_t *o, struct inbox *in)
+{
+	char extra[160], *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	if (text == NULL) {
+		disclose_free(&in->shown);
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+	size_t len = strlen(text);
+
+	text[len] = '\n';	/* as http_reply_json(): json_dumps leaves room, the NUL */
+	inbox_serve(r, in, "json", "application/json",
+		    inbox_headers(in, false, extra, sizeof(extra)), text, len + 1);
+	free(text);
 }
 
 static void inbox(struct http_req *r)
@@ -482,7 +711,7 @@ static void inbox(struct http_req *r)
 	struct errbuf e;
 	bool bad = false;
 
-	if (p == NULL)
+	if (p == NULL || http_query_check(r, paged_params, 20) != 0)
 		return;
 	f = (struct signal_filter){
 		.recipient = p->oin,
@@ -502,11 +731,12 @@ static void inbox(struct http_req *r)
 	in.list = json_array();
 	if (store_signals(the_api->app->store, &f, inbox_signal, &in, &e) != ST_OK) {
 		json_decref(in.list);
+		disclose_free(&in.shown);
 		http_reply_error(r, 500, "%s", in.failed ? "out of memory" : e.msg);
 		return;
 	}
-	http_reply_json(r, 200, json_pack("{s:o, s:I}", "signals", in.list,
-					  "next", (json_int_t)in.last));
+	reply_json_headers(r, json_pack("{s:o, s:I}", "signals", in.list,
+					"next", (json_int_t)in.last), &in);
 }
 
 /* --- feedback ---------------------------------------------------------- */
@@ -627,6 +857,7 @@ static bool feedback_check(struct http_req *r, struct body *b)
 	const char *outcome = NULL, *note = "";
 	json_error_t jerr;
 	struct errbuf e;
+	char shown[64];
 	bool routed, ok = false;
 	json_t *o = json_loadb(b->buf, b->len, JSON_REJECT_DUPLICATES, &jerr);
 
@@ -642,7 +873,8 @@ static bool feedback_check(struct http_req *r, struct body *b)
 				     &e) != ST_OK)
 		http_reply_error(r, 500, "%s", e.msg);
 	else if (!routed)
-		http_reply_error(r, 404, "no signal %s in this party's inbox", b->id);
+		http_reply_error(r, 404, "no signal %s in this party's inbox",
+				 outside(b->id, shown, sizeof(shown)));
 	else if ((b->note = strdup(note)) == NULL)
 		http_reply_error(r, 500, "out of memory");
 	else
@@ -708,7 +940,7 @@ static void log_list(struct http_req *r)
 	bool bad = false;
 	long after, limit;
 
-	if (p == NULL)
+	if (p == NULL || http_query_check(r, paged_params, 20) != 0)
 		return;
 	after = query_long(http_req_query(r), "after", 0, LONG_MAX, &bad);
 	limit = query_long(http_req_query(r), "limit", 100, MAX_LIMIT, &bad);
@@ -751,14 +983,17 @@ static bool method_is(struct http_req *r, const char *m)
 {
 	if (strcmp(http_req_method(r), m) == 0)
 		return true;
-	http_reply_error(r, 405, "%s is not allowed here; use %s", http_req_method(r), m);
+	char shown[64];
+
+	http_reply_error(r, 405, "%s is not allowed here; use %s",
+			 outside(http_req_method(r), shown, sizeof(shown)), m);
 	return false;
 }
 
 static void on_begin(struct http_req *r)
 {
 	const char *path = http_req_path(r);
-	char seg[64];
+	char seg[64], shown[128];
 
 	if (route_match(path, "/v1/uploads/", "", seg, sizeof(seg))) {
 		if (method_is(r, "POST"))
@@ -778,13 +1013,16 @@ static void on_begin(struct http_req *r)
 		if (method_is(r, "GET") && (p = caller(r)) != NULL)
 			portal_reply(r, &the_api->app->cfg, p);
 	} else {
-		http_reply_error(r, 404, "no such endpoint: %.100s", path);
+		http_reply_error(r, 404, "no such endpoint: %.100s",
+				 outside(path, shown, sizeof(shown)));
 	}
 }
 
 static int on_body(struct http_req *r, const void *buf, size_t len)
 {
-	if (http_req_data(r) == NULL) {	/* a body nobody asked for */
+	if (http_req_data(r) == NULL || strcmp(http_req_path(r), "/v1/signals") == 0) {
+		/* a body nobody asked for (an inbox page may wait for its
+		 * disclosures: its done finds the request replied) */
 		http_reply_error(r, 400, "this request takes no body");
 		return -1;
 	}
@@ -795,6 +1033,8 @@ static int on_body(struct http_req *r, const void *buf, size_t len)
 
 static void on_end(struct http_req *r)
 {
+	if (strcmp(http_req_path(r), "/v1/signals") == 0)
+		return;	/* an inbox page waiting for its disclosures */
 	if (http_req_data(r) == NULL) {
 		if (!http_req_replied(r))
 			http_reply_error(r, 400, "the request has no body");
@@ -815,6 +1055,8 @@ static void on_abort(struct http_req *r)
 		return;
 	if (strncmp(http_req_path(r), "/v1/uploads/", 12) == 0)
 		upload_abort(data);
+	else if (strcmp(http_req_path(r), "/v1/signals") == 0)
+		((struct inbox_page *)data)->r = NULL;	/* inbox_page_done() frees it */
 	else if (((struct body *)data)->queued)
 		((struct body *)data)->r = NULL;	/* feedback_done() frees it */
 	else
@@ -824,15 +1066,21 @@ static void on_abort(struct http_req *r)
 /* Writes a refusal's entry in a transaction of its own, in store s. */
 static enum status refusal_store(struct store *s, const struct refusal *f, struct errbuf *e)
 {
+	enum status st = ST_OK;
+	char was[33];
+
+	snprintf(was, sizeof(was), "%s", store_trace(s) != NULL ? store_trace(s) : "");
+	store_trace_set(s, f->trace[0] ? f->trace : NULL);
 	if (store_begin(s, e) != ST_OK ||
 	    exlog_append(s, "refusal", f->oin[0] ? f->oin : NULL, f->path,
 			 json_pack("{s:s, s:i, s:s}", "method", f->method, "status", f->status,
 				   "reason", f->reason), e) != ST_OK ||
 	    store_commit(s, e) != ST_OK) {
 		store_rollback(s);
-		return ST_FAIL;
+		st = ST_FAIL;
 	}
-	return ST_OK;
+	store_trace_set(s, was[0] ? was : NULL);
+	return st;
 }
 
 static void refusal_unlogged(const struct errbuf *e)
@@ -907,33 +1155,77 @@ static void refusals_submit(struct api *api)
 	api->nrefusals = 0;
 }
 
+/* Counts a refusal of an unidentified client (metrics, and the log later). */
+static void count_noise(struct api *api, const char *addr, const char *cause, int status,
+			const char *reason)
+{
+	metrics_unidentified(cause, addr);
+	if (!noise_add(api->noise, addr, cause, status, reason)) {
+		api_flush_noise(api);	/* the table is full: write what it holds */
+		noise_add(api->noise, addr, cause, status, reason);
+	}
+}
+
 /*
- * Logs a refusal in a transaction of its own: at once when no worker
- * writes, else after the worker, on a worker (a flood of refusals during
- * an upload must not hold the loop up on the write lock); at most
- * MAX_REFUSALS_WAITING wait, more are counted as not logged.
+ * Why a client is not identified: no OIN (no verified certificate with
+ * one) or an OIN that is no party.  NULL: an identified party.
  */
-static void on_refused(void *arg, const char *oin, const char *method, const char *path,
-		       int status, const char *reason)
+static const char *unidentified(struct api *api, const char *oin, int status,
+				const char *reason)
+{
+	if (oin != NULL)
+		return config_party(&api->app->cfg, oin) == NULL ? "unknown_oin" : NULL;
+	if (status != 401)
+		return "no_certificate";	/* a 400, 408, 431 before any certificate */
+	if (strncmp(reason, "a client certificate is required", 32) == 0)
+		return "no_certificate";
+	if (strncmp(reason, "the client certificate is not accepted", 38) == 0)
+		return "certificate_refused";
+	return "no_oin";
+}
+
+static void on_handshake_failed(void *arg, const char *addr)
+{
+	count_noise(arg, addr, "handshake_failed", 0, "the TLS handshake failed or was not "
+		    "finished");
+}
+
+/*
+ * Logs a refusal of a party in a transaction of its own: at once when no
+ * worker writes, else after the worker, on a worker (a flood of refusals
+ * during an upload must not hold the loop up on the write lock); at most
+ * MAX_REFUSALS_WAITING wait, more are counted as not logged.  Counts one
+ * of a client that is not identified (count_noise).
+ */
+static void on_refused(void *arg, const char *addr, const char *oin, const char *method,
+		       const char *path, int status, const char *reason)
 {
 	struct api *api = arg;
 	struct refusal f = { .status = status }, *q;
+	const char *cause;
 	struct errbuf e;
+	char code[8];
 
+	snprintf(code, sizeof(code), "%d", status);
 	snprintf(f.oin, sizeof(f.oin), "%s", oin != NULL ? oin : "");
 	snprintf(f.method, sizeof(f.method), "%s", method);
-	/* Outside text (the path, and reasons quoting it): no controls, no
-	 * BSN, in the exchange log too. */
+	snprintf(f.trace, sizeof(f.trace), "%s", store_trace(api->app->store) != NULL ?
+		 store_trace(api->app->store) : "");
+	/* Outside text: the path has no controls and no BSN, in the exchange
+	 * log too; a reason quotes outside values masked already (outside()),
+	 * its own numbers (sizes, limits) stay as they are. */
 	log_clean(path, f.path, sizeof(f.path));
-	log_clean(reason, f.reason, sizeof(f.reason));
-	{
-		char code[8];
-
-		snprintf(code, sizeof(code), "%d", status);
-		log_event(LV_WARN, "http", "refused", "party", oin != NULL ? oin : "-",
-			  "method", method, "path", f.path, "status", code, "reason", f.reason,
-			  NULL);
+	log_clean_controls(reason, f.reason, sizeof(f.reason));
+	cause = unidentified(api, oin, status, f.reason);
+	if (cause != NULL) {
+		log_event(LV_DEBUG, "http", "refused an unidentified client", "source", addr,
+			  "cause", cause, "method", method, "path", f.path, "status", code,
+			  "reason", f.reason, NULL);
+		count_noise(api, addr, cause, status, f.reason);
+		return;
 	}
+	log_event(LV_WARN, "http", "refused", "party", oin != NULL ? oin : "-",
+		  "method", method, "path", f.path, "status", code, "reason", f.reason, NULL);
 	if (api->work == NULL || (!api->refusals_queued && work_try_write(api->work))) {
 		if (refusal_store(api->app->store, &f, &e) != ST_OK)
 			refusal_unlogged(&e);
@@ -960,6 +1252,6 @@ void api_handler(struct api *api, struct http_handler *h)
 	the_api = api;
 	*h = (struct http_handler){
 		.begin = on_begin, .body = on_body, .end = on_end, .abort = on_abort,
-		.refused = on_refused, .arg = api,
+		.refused = on_refused, .handshake_failed = on_handshake_failed, .arg = api,
 	};
 }

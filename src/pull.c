@@ -15,6 +15,7 @@
 #include "loader.h"
 #include "pull.h"
 #include "tls.h"
+#include "trace.h"
 #include "work.h"
 
 /* One source's state in the puller. */
@@ -247,6 +248,7 @@ struct page_job {
 	struct src *s;
 	struct fetch_result r;	/* etag, last_modified point below; error NULL */
 	char etag[256], last_modified[64];
+	char trace[33];		/* the page's trace (on_done), or "" */
 	enum status st;
 	struct ingest_result res;
 	struct errbuf e;
@@ -255,15 +257,22 @@ struct page_job {
 static void page_job_run(void *ctx, void *arg)
 {
 	struct page_job *j = arg;
+	struct store *st = ((struct app *)ctx)->store;
 
+	store_trace_set(st, j->trace[0] ? j->trace : NULL);
 	j->st = read_page(ctx, j->s, &j->r, &j->res, &j->e);
+	store_trace_set(st, NULL);
 }
 
 static void page_job_done(void *arg)
 {
 	struct page_job *j = arg;
+	struct store *st = j->s->p->app->store;
 
+	/* in the page's trace again: a failure's entry, the match after the round */
+	store_trace_set(st, j->trace[0] ? j->trace : NULL);
 	page_read(j->s, &j->r, j->st, &j->res, &j->e);
+	store_trace_set(st, NULL);
 	free(j);
 }
 
@@ -284,6 +293,9 @@ static void store_page(struct src *s, const struct fetch_result *r)
 			 r->last_modified != NULL ? r->last_modified : "");
 		j->r.etag = r->etag != NULL ? j->etag : NULL;
 		j->r.last_modified = r->last_modified != NULL ? j->last_modified : NULL;
+		j->r.traceparent = NULL;	/* read by on_done already */
+		snprintf(j->trace, sizeof(j->trace), "%s", store_trace(s->p->app->store) != NULL ?
+			 store_trace(s->p->app->store) : "");
 		if (work_submit(s->p->work, WORK_WRITES, page_job_run, page_job_done, j))
 			return;
 		free(j);
@@ -309,7 +321,7 @@ static int on_data(void *arg, const void *buf, size_t len)
 	return 0;
 }
 
-static void on_done(void *arg, const struct fetch_result *r)
+static void page_done(void *arg, const struct fetch_result *r)
 {
 	struct src *s = arg;
 	const struct source *cfg = config_of(s);
@@ -335,6 +347,22 @@ static void on_done(void *arg, const struct fetch_result *r)
 		return;
 	}
 	store_page(s, r);
+}
+
+/*
+ * A page's answer: its entries, its records and (when the round ends here)
+ * the match after the round belong to the trace of the source's
+ * traceparent, or to a new one.
+ */
+static void on_done(void *arg, const struct fetch_result *r)
+{
+	struct store *st = ((struct src *)arg)->p->app->store;
+	struct trace_ctx tc;
+	struct errbuf e;
+
+	store_trace_set(st, trace_start(r->traceparent, &tc, &e) == ST_OK ? tc.trace_id : NULL);
+	page_done(arg, r);
+	store_trace_set(st, NULL);
 }
 
 /* s percent-encoded for a query (RFC 3986: all but the unreserved

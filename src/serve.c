@@ -37,10 +37,13 @@ struct daemon {
 	struct puller *puller;
 	struct event *checkpoint;
 	struct event *purge;
+	struct event *noise;		/* writes the counted unidentified refusals */
+	struct event *reconcile;
 	struct http_server *admin;
 	struct work_pool *work;
 	bool matching;		/* a match job is queued or running */
 	bool match_again;	/* new data came in meanwhile: match once more */
+	char again_trace[33];	/* in the trace of the first that came */
 	bool stopping;
 	int draining;		/* stopping: the API and the deliverer not drained yet */
 };
@@ -51,6 +54,29 @@ static void on_complete(void *arg, const char *method, const char *path, int sta
 {
 	(void)arg;
 	metrics_request(method, path, status, seconds);
+}
+
+#define NOISE_SECONDS 60	/* at most one entry per source and cause this often */
+
+/* Writes the refusals of unidentified clients counted in the last minute
+ * (not while a worker writes: then at the next minute). */
+static void on_noise(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	api_flush_noise(d->api);
+}
+
+static enum status start_noise(struct daemon *d, struct errbuf *e)
+{
+	struct timeval tv = { NOISE_SECONDS, 0 };
+
+	d->noise = event_new(d->base, -1, EV_PERSIST, on_noise, d);
+	if (d->noise == NULL || event_add(d->noise, &tv) != 0)
+		return errbuf_set(e, ST_FAIL, "out of memory");
+	return ST_OK;
 }
 
 /* --- the jobs on the worker threads (work.h) -------------------------------- */
@@ -109,6 +135,7 @@ struct job {
 	struct purge_counts purged;
 	char key[4096], cert[4096];	/* checkpoints */
 	bool made;
+	char trace[33];		/* a match: the trace of the data that asked for it */
 };
 
 /* A job as of today; NULL when out of memory.  Its done frees it. */
@@ -140,7 +167,11 @@ static void match_job_run(void *ctx, void *arg)
 {
 	struct job *j = arg;
 
-	j->st = match_run(ctx, j->today, &j->match, NULL, NULL, &j->e);
+	struct store *st = ((struct app *)ctx)->store;
+
+	store_trace_set(st, j->trace[0] ? j->trace : NULL);
+	j->st = match_run_mode(ctx, j->today, MATCH_CHANGED, &j->match, NULL, NULL, &j->e);
+	store_trace_set(st, NULL);
 }
 
 static void request_match(void *arg);
@@ -160,24 +191,36 @@ static void match_job_done(void *arg)
 	d->matching = false;
 	if (d->match_again) {
 		d->match_again = false;
+		store_trace_set(d->app.store, d->again_trace[0] ? d->again_trace : NULL);
 		request_match(d);
+		store_trace_set(d->app.store, NULL);
 	}
 }
 
 /*
- * New data came in (an upload, a pull round): match as of today on a
- * worker, then deliver.  One match at a time: data that comes in while one
- * is queued or running gets one more after it.
+ * New data came in (an upload, a pull round): an incremental match as of
+ * today on a worker, then deliver; in the trace the loop's store carries
+ * (the upload's or the page's).  One match at a time: data that comes in
+ * while one is queued or running gets one more after it (in the trace of
+ * the first that came meanwhile).
  */
 static void request_match(void *arg)
 {
 	struct daemon *d = arg;
+	const char *trace = store_trace(d->app.store);
+	struct job *j;
 
 	if (d->matching) {
+		if (!d->match_again)
+			snprintf(d->again_trace, sizeof(d->again_trace), "%s",
+				 trace != NULL ? trace : "");
 		d->match_again = true;
 		return;
 	}
-	d->matching = job_submit(d, job_new(d), match_job_run, match_job_done, "match");
+	j = job_new(d);
+	if (j != NULL)
+		snprintf(j->trace, sizeof(j->trace), "%s", trace != NULL ? trace : "");
+	d->matching = job_submit(d, j, match_job_run, match_job_done, "match");
 }
 
 static void purge_job_run(void *ctx, void *arg)
@@ -218,6 +261,57 @@ static void on_purge(evutil_socket_t fd, short what, void *arg)
 
 		evtimer_add(d->purge, &day);
 	}
+}
+
+/*
+ * Checks the incremental matches ([match] full_interval): brings them up
+ * to today, then a full run, which should find nothing to change; its
+ * `match` log entry (mode reconcile) has the counts.
+ */
+static void reconcile_job_run(void *ctx, void *arg)
+{
+	struct job *j = arg;
+
+	j->st = match_run_mode(ctx, j->today, MATCH_CHANGED, &j->match, NULL, NULL, &j->e);
+	if (j->st == ST_OK)
+		j->st = match_run_mode(ctx, j->today, MATCH_RECONCILE, &j->match, NULL, NULL,
+				       &j->e);
+}
+
+static void reconcile_job_done(void *arg)
+{
+	struct job *j = arg;
+	struct daemon *d = j->d;
+	struct timeval tv = { d->app.cfg.full_interval, 0 };
+	const struct match_result *res = &j->match;
+	char changed[48];
+
+	if (j->st != ST_OK) {
+		log_event(LV_ERROR, "match", "full match failed", "error", j->e.msg, NULL);
+	} else if (res->created > 0 || res->ended > 0) {
+		snprintf(changed, sizeof(changed), "%ld/%ld", res->created, res->ended);
+		log_event(LV_WARN, "match", "the full match changed what the incremental ones left",
+			  "new/ended", changed, NULL);
+	} else {
+		log_match(j->today, res);
+	}
+	free(j);
+	deliverer_kick(d->deliverer);
+	if (d->app.cfg.full_interval > 0)
+		evtimer_add(d->reconcile, &tv);
+}
+
+/* The daily check of the incremental matches, on a worker. */
+static void on_reconcile(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tv = { d->app.cfg.full_interval, 0 };
+
+	(void)fd;
+	(void)what;
+	if (!job_submit(d, job_new(d), reconcile_job_run, reconcile_job_done, "reconcile") &&
+	    d->app.cfg.full_interval > 0)
+		evtimer_add(d->reconcile, &tv);
 }
 
 /* The operator's listener ([admin]). */
@@ -336,8 +430,14 @@ static enum status start_client(struct daemon *d, struct errbuf *e)
 	puller_schedule(d->puller);
 	d->checkpoint = evtimer_new(d->base, on_checkpoint, d);
 	d->purge = evtimer_new(d->base, on_purge, d);
-	if (d->checkpoint == NULL || d->purge == NULL)
+	d->reconcile = evtimer_new(d->base, on_reconcile, d);
+	if (d->checkpoint == NULL || d->purge == NULL || d->reconcile == NULL)
 		return errbuf_set(e, ST_FAIL, "out of memory");
+	if (d->app.cfg.full_interval > 0) {
+		struct timeval tv = { d->app.cfg.full_interval, 0 };
+
+		evtimer_add(d->reconcile, &tv);
+	}
 	{
 		struct timeval first = { 60, 0 };	/* a minute after start, then daily */
 
@@ -483,7 +583,8 @@ enum status serve_run(const char *dir, int port, struct errbuf *e)
 	lim = limits(&d.app.cfg);
 	d.http = http_server_new(d.base, ctx, d.app.cfg.listen, port >= 0 ? port : d.app.cfg.port,
 				 &h, &lim, e);
-	if (d.http == NULL || start_client(&d, e) != ST_OK || start_admin(&d, e) != ST_OK)
+	if (d.http == NULL || start_client(&d, e) != ST_OK || start_admin(&d, e) != ST_OK ||
+	    start_noise(&d, e) != ST_OK)
 		goto out_free;
 	ev_term = evsignal_new(d.base, SIGTERM, on_term, &d);
 	ev_int = evsignal_new(d.base, SIGINT, on_term, &d);
@@ -506,6 +607,8 @@ enum status serve_run(const char *dir, int port, struct errbuf *e)
 		st = ST_OK;
 	log_event(LV_INFO, "serve", "stopped", NULL);
 out_free:
+	if (d.noise != NULL)
+		event_free(d.noise);
 	if (ev_term != NULL)
 		event_free(ev_term);
 	if (ev_int != NULL)
@@ -514,9 +617,15 @@ out_free:
 		event_free(ev_hup);
 	admin_set_work(NULL);
 	work_pool_free(d.work);	/* runs what is queued (a match), hands back outcomes */
+	if (d.api != NULL) {
+		api_set_work(d.api, NULL, NULL, NULL);
+		api_flush_noise(d.api);	/* before the last checkpoint, which then signs them */
+	}
 	http_server_free(d.http);
 	if (d.purge != NULL)
 		event_free(d.purge);
+	if (d.reconcile != NULL)
+		event_free(d.reconcile);
 	http_server_free(d.admin);
 	if (d.checkpoint != NULL) {
 		if (d.app.cfg.checkpoint_interval > 0)

@@ -11,7 +11,7 @@
 . "$E2E/serve_lib.sh"
 
 MISSING=
-for tool in curl openssl sqlite3; do
+for tool in curl openssl sqlite3 jq; do
 	command -v $tool >/dev/null || MISSING="$MISSING $tool"
 done
 if [ -n "$MISSING" ]; then
@@ -64,21 +64,34 @@ test_reads_answer_while_an_upload_is_stored() {
 	until_ 60 spooled "$(stat -c %s big.xml)" || fail "the upload was not spooled"
 	[ "$(admin /healthz)" = 200 ] || fail "/healthz during the upload: $(cat abody)"
 	[ ! -e up/status ] || fail "the upload was answered before /healthz: $(cat up/status)"
-	want 200 $W "/v1/signals?limit=5"
-	grep -q '"signals"' body || fail "no inbox: $(head -c 300 body)"
+	last=$(db "SELECT max(seq) FROM signal")
+	want 200 $W "/v1/signals?after=$last"	# nothing new: nothing to disclose
+	grep -q '"signals":\[\]' body || fail "not an empty page: $(head -c 300 body)"
 	[ ! -e up/status ] || fail "the upload was answered before the inbox read"
 	want 200 $W "/v1/log?limit=5"
 	[ ! -e up/status ] || fail "the upload was answered before the log read"
-	# It is on its worker, waiting for the lock: the loop is free.
-	queue_is 1 0 || fail "the upload is not on a worker: $(grep schakel_work_ metrics)"
+	# A page with signals is served once its disclosures are logged (fail
+	# closed): it waits for the upload's write, the loop does not.
+	mkdir page
+	(cd page && call $W "/v1/signals?limit=5" >status.part && mv status.part status) &
+	P=$!
+	until_ 60 queue_is 1 1 || fail "the page's disclosures are not waiting for a worker"
+	[ "$(admin /healthz)" = 200 ] || fail "/healthz while the page waits: $(cat abody)"
+	[ ! -e page/status ] || fail "the page was served before its disclosures were logged"
 	[ "$(admin /)" = 200 ] || fail "no dashboard during the upload"
-	grep -q 'work queue (workers)</th><td class="ok">0 waiting (at most 128), 1 running' abody ||
+	grep -q 'work queue (workers)</th><td class="ok">1 waiting (at most 128), 1 running' abody ||
 		fail "the dashboard does not show the running job: $(grep -o 'work queue (workers).\{0,120\}' abody)"
 	kill -0 "$UPID" 2>/dev/null || fail "the upload's client is gone"
 	note "while the upload waited on its worker: /healthz, the inbox, the log and the dashboard answered"
+	disclosed=$(db "SELECT count(*) FROM exlog WHERE kind = 'disclosure'")
 	release_write_lock
-	wait "$UPID"
+	wait "$UPID" "$P"
 	[ "$(cat up/status)" = 200 ] || fail "the upload: $(cat up/status) $(head -c 300 up/body)"
+	[ "$(cat page/status)" = 200 ] || fail "the page: $(cat page/status) $(head -c 300 page/body)"
+	n=$(jq '.signals | length' page/body)
+	[ "$n" -gt 0 ] || fail "no signals on the page"
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'disclosure'")" -eq $((disclosed + n)) ] ||
+		fail "not $n disclosures logged for the page"
 	grep -q '"changed": *20000' up/body || grep -q '"changed":20000' up/body ||
 		fail "not 20000 changed: $(head -c 300 up/body)"
 	# Its match runs on a worker after the reply; the loop goes on meanwhile.
@@ -168,7 +181,7 @@ test_writes_of_the_loop_wait_on_a_worker_not_on_the_loop() {
 		--data-binary '{"outcome":"bevestigd","note":"x"}' >status.part && mv status.part status) &
 	F=$!
 	until_ 60 queue_is 1 1 || fail "the feedback is not waiting for a worker"
-	want 403 $N /v1/signals	# NLA is no party here: refused, and logged later
+	want 405 $W /v1/signals -X DELETE	# refused, and logged later
 	[ "$(admin /healthz)" = 200 ] || fail "/healthz: $(cat abody)"
 	[ ! -e fb/status ] && [ ! -e up/status ] || fail "feedback or upload answered under the lock"
 	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal'")" -eq "$refusals" ] ||
@@ -178,7 +191,7 @@ test_writes_of_the_loop_wait_on_a_worker_not_on_the_loop() {
 	[ "$(cat fb/status)" = 201 ] || fail "feedback: $(cat fb/status) $(cat fb/body)"
 	[ "$(cat up/status)" = 200 ] || fail "upload: $(cat up/status)"
 	[ "$(db "SELECT count(*) FROM feedback WHERE signal_id = '$id'")" -eq 1 ] || fail "no feedback row"
-	until_ 30 sql_gt "$refusals" "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND party = '$N'" ||
+	until_ 30 sql_gt "$refusals" "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND party = '$W'" ||
 		fail "the refusal was not logged after the lock"
 	[ "$(metric schakel_refusals_unlogged_total)" = 0 ] || fail "refusals unlogged"
 	sk log verify >/dev/null || fail "log verify fails"
