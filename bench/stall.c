@@ -1,11 +1,13 @@
 /*
  * stall.c - the "stall" benchmark's sampler: every 50 ms one GET of
- * /healthz (the operator's listener, plain HTTP) and one small inbox read
- * (GET /v1/signals?limit=10 over mutual TLS), each on a connection kept
- * open, until the file STOP exists; then one line of JSON with the
- * latencies (p50, p99, max in ms) and the samples that failed.
+ * /healthz (the operator's listener, plain HTTP), one small inbox read
+ * that finds nothing new (INBOX_URL, over mutual TLS) and one that is
+ * served a page of signals (PAGE_URL; its disclosures are logged before
+ * it is served), each on a connection kept open, until the file STOP
+ * exists; then one line of JSON with the latencies (p50, p99, max in ms)
+ * and the samples that failed.
  *
- *   stall HEALTHZ_URL INBOX_URL CA CERT:KEY STOP
+ *   stall HEALTHZ_URL INBOX_URL PAGE_URL CA CERT:KEY STOP
  *
  * Each series has a thread of its own and a fixed timetable, a tick every
  * 50 ms.  A sample waits for its answer; ticks that pass meanwhile are not
@@ -86,48 +88,50 @@ static void *sampler(void *arg)
 
 int main(int argc, char **argv)
 {
-	struct series hz = { "healthz", NULL, NULL, NULL, 0, 0 };
-	struct series inbox = { "inbox", NULL, NULL, NULL, 0, 0 };
-	pthread_t ta, tb;
+	struct series sr[3] = { { "healthz", NULL, NULL, NULL, 0, 0 },
+				{ "inbox", NULL, NULL, NULL, 0, 0 },
+				{ "inbox_page", NULL, NULL, NULL, 0, 0 } };
+	pthread_t t[3];
 	char *cert, *key;
 
-	if (argc != 6 || (key = strchr(argv[4], ':')) == NULL) {
-		fprintf(stderr, "usage: stall HEALTHZ_URL INBOX_URL CA CERT:KEY STOP\n");
+	if (argc != 7 || (key = strchr(argv[5], ':')) == NULL) {
+		fprintf(stderr, "usage: stall HEALTHZ_URL INBOX_URL PAGE_URL CA CERT:KEY STOP\n");
 		return 2;
 	}
-	cert = argv[4];
+	cert = argv[5];
 	*key++ = '\0';
-	hz.ms = calloc(MAX_SAMPLES, sizeof(double));
-	inbox.ms = calloc(MAX_SAMPLES, sizeof(double));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	hz.h = curl_easy_init();
-	inbox.h = curl_easy_init();
-	if (hz.ms == NULL || inbox.ms == NULL || hz.h == NULL || inbox.h == NULL)
-		return 1;
-	hz.stop = inbox.stop = argv[5];
-	curl_easy_setopt(hz.h, CURLOPT_URL, argv[1]);
-	curl_easy_setopt(inbox.h, CURLOPT_URL, argv[2]);
-	curl_easy_setopt(inbox.h, CURLOPT_CAINFO, argv[3]);
-	curl_easy_setopt(inbox.h, CURLOPT_SSLCERT, cert);
-	curl_easy_setopt(inbox.h, CURLOPT_SSLKEY, key);
-	for (CURL *h = hz.h; h != NULL; h = h == hz.h ? inbox.h : NULL) {
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	for (int i = 0; i < 3; i++) {
+		struct series *s = &sr[i];
+
+		s->ms = calloc(MAX_SAMPLES, sizeof(double));
+		s->h = curl_easy_init();
+		if (s->ms == NULL || s->h == NULL)
+			return 1;
+		s->stop = argv[6];
+		curl_easy_setopt(s->h, CURLOPT_URL, argv[1 + i]);
+		curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, discard);
+		curl_easy_setopt(s->h, CURLOPT_TIMEOUT, 120L);
+		curl_easy_setopt(s->h, CURLOPT_NOSIGNAL, 1L);
+		if (i > 0) {
+			curl_easy_setopt(s->h, CURLOPT_CAINFO, argv[4]);
+			curl_easy_setopt(s->h, CURLOPT_SSLCERT, cert);
+			curl_easy_setopt(s->h, CURLOPT_SSLKEY, key);
+		}
 	}
-	if (pthread_create(&ta, NULL, sampler, &hz) != 0 ||
-	    pthread_create(&tb, NULL, sampler, &inbox) != 0)
-		return 1;
-	pthread_join(ta, NULL);
-	pthread_join(tb, NULL);
+	for (int i = 0; i < 3; i++)
+		if (pthread_create(&t[i], NULL, sampler, &sr[i]) != 0)
+			return 1;
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
 	printf("{");
-	print(&hz, 0);
-	print(&inbox, 1);
+	for (int i = 0; i < 3; i++)
+		print(&sr[i], i == 2);
 	printf("}\n");
-	curl_easy_cleanup(hz.h);
-	curl_easy_cleanup(inbox.h);
+	for (int i = 0; i < 3; i++) {
+		curl_easy_cleanup(sr[i].h);
+		free(sr[i].ms);
+	}
 	curl_global_cleanup();
-	free(hz.ms);
-	free(inbox.ms);
 	return 0;
 }

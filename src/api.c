@@ -6,8 +6,8 @@
  * which reads it with the adapter in one transaction, exactly as `schakel
  * ingest` reads a file, on an installation of its own; the reply is sent
  * when the worker is done.  An upload that changed data asks the daemon to
- * match (api_set_work's on_change), so its signals reach the inboxes at
- * once.  Meanwhile the loop serves other requests: inbox and log reads
+ * match (api_set_work's on_change) and is answered once that match is done,
+ * so its signals are in the inboxes when the party has its answer.  Meanwhile the loop serves other requests: inbox and log reads
  * read the loop's own database connection (WAL: they do not wait for the
  * writer).  With the work queue full an upload is answered 503 with
  * Retry-After.
@@ -57,7 +57,7 @@ struct api {
 	struct noise *noise;	/* refusals of unidentified clients, not yet logged */
 	char spool[4200];
 	struct work_pool *work;	/* NULL: uploads are read on the caller's thread */
-	void (*on_change)(void *arg);
+	api_change_fn *on_change;
 	void *change_arg;
 	struct refusal *refusals;	/* to be logged once the worker's write is done */
 	int nrefusals;
@@ -129,7 +129,7 @@ struct api *api_new(struct app *app, struct errbuf *e)
 	return api;
 }
 
-void api_set_work(struct api *api, struct work_pool *work, void (*on_change)(void *arg),
+void api_set_work(struct api *api, struct work_pool *work, api_change_fn *on_change,
 		  void *arg)
 {
 	api->work = work;
@@ -393,27 +393,44 @@ static void upload_reply(struct http_req *r, struct upload *u)
 	}
 }
 
+/* The reply to u, in its trace, unless the client has gone; frees u. */
+static void upload_answer(struct upload *u)
+{
+	struct store *s = u->api->app->store;
+
+	store_trace_set(s, u->trace);	/* a refusal's entry */
+	if (u->r != NULL) {
+		http_req_set_data(u->r, NULL);
+		upload_reply(u->r, u);
+	}
+	store_trace_set(s, NULL);
+	upload_free(u);
+}
+
+/* The match that covers the upload is done: its signals are in. */
+static void upload_matched(void *arg)
+{
+	upload_answer(arg);
+}
+
 /*
- * On the loop: the worker is done; reply (unless the client has gone),
- * then ask for a match when data changed.  Both in the upload's trace
- * (the loop's store carries it meanwhile: a refusal's entry, the match
- * that on_change asks for).
+ * On the loop: the worker is done.  An upload that changed data asks for
+ * a match (in its trace: the loop's store carries it meanwhile) and is
+ * answered when that match is done; any other at once.
  */
 static void upload_done(void *arg)
 {
 	struct upload *u = arg;
 	struct api *api = u->api;
-	bool changed = !u->forbidden && u->st != ST_FAIL && u->res.changed > 0;
+	bool asked = false;
 
-	store_trace_set(api->app->store, u->trace);
-	if (u->r != NULL) {
-		http_req_set_data(u->r, NULL);
-		upload_reply(u->r, u);
+	if (!u->forbidden && u->st != ST_FAIL && u->res.changed > 0 && api->on_change != NULL) {
+		store_trace_set(api->app->store, u->trace);
+		asked = api->on_change(api->change_arg, upload_matched, u);
+		store_trace_set(api->app->store, NULL);
 	}
-	if (changed && api->on_change != NULL)
-		api->on_change(api->change_arg);
-	store_trace_set(api->app->store, NULL);
-	upload_free(u);
+	if (!asked)
+		upload_answer(u);
 }
 
 static void upload_end(struct http_req *r)
@@ -440,21 +457,23 @@ static void upload_end(struct http_req *r)
 	close(u->fd);	/* the worker opens the file itself */
 	u->fd = -1;
 	u->r = r;
+	u->queued = true;	/* the request keeps u as its data, for on_abort */
 	if (u->api->work == NULL) {
 		upload_run(u->api->app, u);
 		upload_done(u);
 		return;
 	}
-	u->queued = true;	/* the request keeps u as its data, for on_abort */
 	if (!work_submit(u->api->work, WORK_WRITES | WORK_REFUSABLE, upload_run, upload_done,
 			 u)) {
+		u->queued = false;
 		http_req_set_data(r, NULL);
 		reply_busy(r);
 		upload_free(u);
 	}
 }
 
-/* The client has gone: a queued upload is still read (its done frees it). */
+/* The client has gone: a queued upload is still read and matched (its
+ * answer frees it). */
 static void upload_abort(struct upload *u)
 {
 	if (u->queued)

@@ -29,11 +29,17 @@ struct api *api_new(struct app *app, struct errbuf *e);
 void api_free(struct api *api);
 
 /*
- * Uploads are read on work's threads (NULL: on the caller's); an upload
- * that stored new or changed records calls on_change(arg) on the loop.
+ * Uploads are read on work's threads (NULL: on the caller's).  An upload
+ * that stored new or changed records calls on_change(arg, matched,
+ * marg) on the loop and is answered when the match that covers it calls
+ * matched(marg) (on the loop; on_change returns false when it cannot ask
+ * for one: then at once), so its signals are in the inboxes when it is
+ * answered.
  */
-void api_set_work(struct api *api, struct work_pool *work, void (*on_change)(void *arg),
+typedef bool api_change_fn(void *arg, void (*matched)(void *marg), void *marg);
+void api_set_work(struct api *api, struct work_pool *work, api_change_fn *on_change,
 		  void *arg);
+
 /* Writes the refusals of unidentified clients counted so far to the log. */
 void api_flush_noise(struct api *api);
 

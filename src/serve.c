@@ -44,6 +44,7 @@ struct daemon {
 	bool matching;		/* a match job is queued or running */
 	bool match_again;	/* new data came in meanwhile: match once more */
 	char again_trace[33];	/* in the trace of the first that came */
+	struct waiter *again_waiters;	/* answered when that match is done */
 	bool stopping;
 	int draining;		/* stopping: the API and the deliverer not drained yet */
 };
@@ -136,6 +137,14 @@ struct job {
 	char key[4096], cert[4096];	/* checkpoints */
 	bool made;
 	char trace[33];		/* a match: the trace of the data that asked for it */
+	struct waiter *waiters;	/* a match: to be told when it is done */
+};
+
+/* An upload waiting for the match that covers its data. */
+struct waiter {
+	struct waiter *next;
+	void (*matched)(void *arg);
+	void *arg;
 };
 
 /* A job as of today; NULL when out of memory.  Its done frees it. */
@@ -174,53 +183,98 @@ static void match_job_run(void *ctx, void *arg)
 	store_trace_set(st, NULL);
 }
 
-static void request_match(void *arg);
+static bool submit_match(struct daemon *d, const char *trace, struct waiter *waiters);
+
+/* Tells the waiters (uploads answer now) and frees them. */
+static void tell_waiters(struct waiter *w)
+{
+	while (w != NULL) {
+		struct waiter *next = w->next;
+
+		w->matched(w->arg);
+		free(w);
+		w = next;
+	}
+}
 
 static void match_job_done(void *arg)
 {
 	struct job *j = arg;
 	struct daemon *d = j->d;
+	struct waiter *again = d->again_waiters;
 
 	if (j->st != ST_OK)
 		log_event(LV_ERROR, "match", "match after new data failed", "error", j->e.msg,
 			  NULL);
 	else
 		log_match(j->today, &j->match);
+	tell_waiters(j->waiters);
 	free(j);
 	deliverer_kick(d->deliverer);
 	d->matching = false;
 	if (d->match_again) {
 		d->match_again = false;
-		store_trace_set(d->app.store, d->again_trace[0] ? d->again_trace : NULL);
-		request_match(d);
-		store_trace_set(d->app.store, NULL);
+		d->again_waiters = NULL;
+		if (!submit_match(d, d->again_trace, again))
+			tell_waiters(again);
 	}
+}
+
+/* A match job as of today in trace, telling waiters when done; false: none. */
+static bool submit_match(struct daemon *d, const char *trace, struct waiter *waiters)
+{
+	struct job *j = job_new(d);
+
+	if (j != NULL) {
+		snprintf(j->trace, sizeof(j->trace), "%s", trace != NULL ? trace : "");
+		j->waiters = waiters;
+	}
+	d->matching = job_submit(d, j, match_job_run, match_job_done, "match");
+	return d->matching;
 }
 
 /*
  * New data came in (an upload, a pull round): an incremental match as of
  * today on a worker, then deliver; in the trace the loop's store carries
- * (the upload's or the page's).  One match at a time: data that comes in
- * while one is queued or running gets one more after it (in the trace of
- * the first that came meanwhile).
+ * (the upload's or the page's).  matched(marg), when not NULL, is called
+ * once a match that covers the data is done.  One match at a time: data
+ * that comes in while one is queued or running gets one more after it (in
+ * the trace of the first that came meanwhile).  false (nothing asked, and
+ * matched not called) when no match can be queued.
  */
-static void request_match(void *arg)
+static bool request_match_for(void *arg, void (*matched)(void *marg), void *marg)
 {
 	struct daemon *d = arg;
 	const char *trace = store_trace(d->app.store);
-	struct job *j;
+	struct waiter *w = NULL;
 
+	if (matched != NULL) {
+		w = malloc(sizeof(*w));
+		if (w == NULL)
+			return false;
+		*w = (struct waiter){ NULL, matched, marg };
+	}
 	if (d->matching) {
 		if (!d->match_again)
 			snprintf(d->again_trace, sizeof(d->again_trace), "%s",
 				 trace != NULL ? trace : "");
 		d->match_again = true;
-		return;
+		if (w != NULL) {
+			w->next = d->again_waiters;
+			d->again_waiters = w;
+		}
+		return true;
 	}
-	j = job_new(d);
-	if (j != NULL)
-		snprintf(j->trace, sizeof(j->trace), "%s", trace != NULL ? trace : "");
-	d->matching = job_submit(d, j, match_job_run, match_job_done, "match");
+	if (submit_match(d, trace, w))
+		return true;
+	free(w);
+	return false;
+}
+
+/* A pull round stored new data. */
+static void request_match(void *arg)
+{
+	request_match_for(arg, NULL, NULL);
 }
 
 static void purge_job_run(void *ctx, void *arg)
@@ -576,7 +630,7 @@ enum status serve_run(const char *dir, int port, struct errbuf *e)
 			       &(struct work_ops){ worker_open, worker_close, worker_reload, &d }, e);
 	if (d.work == NULL)
 		goto out_free;
-	api_set_work(d.api, d.work, request_match, &d);
+	api_set_work(d.api, d.work, request_match_for, &d);
 	admin_set_work(d.work);
 	api_handler(d.api, &h);
 	h.complete = on_complete;
