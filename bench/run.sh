@@ -510,6 +510,7 @@ fi
 cpu_of() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"; }
 # start_serve DIR BINARY: schakel serve on DIR with BINARY; server_pid, port, aport.
 start_serve() {
+	: >"$work/serve.err"	# there before the daemon's shell opens it
 	"$2" -D "$1" serve --port 0 2>"$work/serve.err" &
 	server_pid=$!
 	port=; aport=
