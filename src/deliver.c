@@ -11,6 +11,7 @@
 #include "breaker.h"
 #include "deliver.h"
 #include "exlog.h"
+#include "ldv.h"
 #include "log.h"
 #include "output.h"
 #include "trace.h"
@@ -148,6 +149,25 @@ xmlDocPtr deliver_document(struct app *app, const struct signal *sig, const stru
 }
 
 /*
+ * The processing record of a signal delivered: a disclosure to the
+ * recipient, with the data subjects of the signal's own record.
+ */
+static enum status record_disclosure(struct deliverer *d, const struct attempt *a,
+				     struct errbuf *e)
+{
+	struct store *s = d->app->store;
+	struct ldv l;
+
+	if (strcmp(a->outcome, "delivered") != 0)
+		return ST_OK;
+	if (ldv_begin(s, &d->app->cfg, LDV_DISCLOSURE, NULL, a->row.signal_id, a->row.oin, &l,
+		      e) != ST_OK ||
+	    ldv_subjects_of(s, &l, LDV_SIGNAL, e) != ST_OK)
+		return ST_FAIL;
+	return ldv_end(s, &l, 0, e);
+}
+
+/*
  * Stores an attempt's outcome and its log entries in one transaction: the
  * delivery entry (none for a quiet attempt) and the outage entry, if any.
  * ST_FAIL, rolled back, with e set.
@@ -163,14 +183,15 @@ static enum status record_outcome(struct deliverer *d, const struct attempt *a,
 	if (store_begin(s, e) != ST_OK ||
 	    store_delivery_update(s, row, e) != ST_OK ||
 	    (!a->quiet &&
-	     exlog_append(s, "delivery", row->oin, row->message_id,
+	     (exlog_append(s, "delivery", row->oin, row->message_id,
 			  json_pack("{s:s, s:s, s:i, s:i, s:I, s:I, s:s?, s:s}",
 				    "signal", row->signal_id, "recipient", row->oin,
 				    "attempt", row->attempts, "status", (int)a->status,
 				    "ms", (json_int_t)(a->seconds * 1000),
 				    "bytes", (json_int_t)a->bytes,
 				    "error", row->last_error[0] ? row->last_error : NULL,
-				    "outcome", a->outcome), e) != ST_OK) ||
+				    "outcome", a->outcome), e) != ST_OK ||
+	      record_disclosure(d, a, e) != ST_OK)) ||
 	    (a->outage != NULL &&
 	     exlog_append(s, a->outage, row->oin, row->oin, json_deep_copy(a->outage_detail),
 			  e) != ST_OK) ||

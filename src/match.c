@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "exlog.h"
+#include "ldv.h"
 #include "log.h"
 #include "match.h"
 #include "route.h"
@@ -22,6 +23,7 @@ struct run {
 	void (*on_new)(void *arg, const struct signal *sig);
 	void *arg;
 	struct errbuf *e;
+	struct ldv *ldv;	/* the run's processing record */
 };
 
 void match_today(char out[11])
@@ -207,6 +209,34 @@ static enum status log_signal(struct run *run, const struct signal *sig)
 				      "evidence", (json_int_t)sig->nevidence), run->e);
 }
 
+/*
+ * The processing record of a new signal, a child of the run's: its data
+ * subjects are its person, the registrations in its evidence and the
+ * persons its findings name.
+ */
+static enum status record_signal(struct run *run, const struct signal *sig)
+{
+	struct store *s = run->app->store;
+	struct ldv l;
+
+	if (!run->ldv->on)
+		return ST_OK;
+	if (ldv_begin(s, run->cfg, LDV_SIGNAL, run->ldv->row.span_id, sig->id, NULL, &l,
+		      run->e) != ST_OK ||
+	    (sig->has_person && ldv_subject(s, &l, sig->person, run->e) != ST_OK))
+		return ST_FAIL;
+	for (size_t i = 0; i < sig->nevidence; i++) {
+		const struct evidence *ev = &sig->evidence[i];
+
+		if ((strcmp(ev->source, "brp") == 0 &&
+		     ldv_subject_hex(s, &l, ev->record, run->e) != ST_OK) ||
+		    (strcmp(ev->source, "inspectie") == 0 &&
+		     ldv_subjects_finding(s, &l, ev->record, run->e) != ST_OK))
+			return ST_FAIL;
+	}
+	return ldv_end(s, &l, 0, run->e);
+}
+
 /* Gathers evidence, routes, stores and logs one signal. */
 static int raise_signal(struct run *run, struct signal *sig, unsigned evidence)
 {
@@ -225,7 +255,8 @@ static int raise_signal(struct run *run, struct signal *sig, unsigned evidence)
 	run->res->raised++;
 	if (created) {
 		run->res->created++;
-		if (log_signal(run, sig) != ST_OK || queue_deliveries(run, sig) != 0)
+		if (log_signal(run, sig) != ST_OK || record_signal(run, sig) != ST_OK ||
+		    queue_deliveries(run, sig) != 0)
 			goto fail;
 		if (run->on_new != NULL)
 			run->on_new(run->arg, sig);
@@ -323,8 +354,10 @@ static enum status match_traced(struct app *app, const char *as_of, struct match
 				void (*on_new)(void *arg, const struct signal *sig), void *arg,
 				struct errbuf *e)
 {
-	struct run run = { app, &app->cfg, as_of, "", res, on_new, arg, e };
+	struct ldv *ldv = malloc(sizeof(*ldv));
+	struct run run = { app, &app->cfg, as_of, "", res, on_new, arg, e, ldv };
 	char window_start[11];
+	enum status st = ST_FAIL;
 	struct store *s = app->store;
 
 	memset(res, 0, sizeof(*res));
@@ -332,9 +365,12 @@ static enum status match_traced(struct app *app, const char *as_of, struct match
 		return ST_USAGE;
 	norm_date_from_days(norm_days(as_of) - app->cfg.window_days, window_start);
 	now_utc(run.created);
+	if (ldv == NULL)
+		return errbuf_set(e, ST_FAIL, "out of memory");
 	if (store_begin(s, e) != ST_OK)
-		return ST_FAIL;
-	if (store_match_begin(s, as_of, window_start, e) != ST_OK ||
+		goto out_free;
+	if (ldv_begin(s, &app->cfg, LDV_MATCH, NULL, as_of, NULL, ldv, e) != ST_OK ||
+	    store_match_begin(s, as_of, window_start, e) != ST_OK ||
 	    store_match_addresses(s, match_address, &run, e) != ST_OK ||
 	    (app->cfg.rule_enabled[RULE_ADRES_AFWIJKING] &&
 	     store_match_mismatches(s, match_mismatch, &run, e) != ST_OK))
@@ -345,13 +381,16 @@ static enum status match_traced(struct app *app, const char *as_of, struct match
 				   "addresses", (json_int_t)res->addresses,
 				   "raised", (json_int_t)res->raised,
 				   "created", (json_int_t)res->created), e) != ST_OK ||
-	    store_commit(s, e) != ST_OK)
+	    ldv_end(s, ldv, 0, e) != ST_OK || store_commit(s, e) != ST_OK)
 		goto out_rollback;
-	return ST_OK;
+	st = ST_OK;
+	goto out_free;
 out_rollback:
 	store_match_end(s);
 	store_rollback(s);
-	return ST_FAIL;
+out_free:
+	free(ldv);
+	return st;
 }
 
 enum status match_run(struct app *app, const char *as_of, struct match_result *res,

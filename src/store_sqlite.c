@@ -227,6 +227,10 @@ struct current {
 	size_t n;		/* of by_person and by_addr */
 };
 
+/* The statements of the processing records (at the end of this file). */
+enum ldv_q { LDV_Q_SPAN, LDV_Q_END, LDV_Q_SUBJECTS, LDV_Q_FINDING, LDV_Q_COUNT };
+#define LDV_SUBJECT_ROWS 64	/* rows of one multi-row insert */
+
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[Q_COUNT];
@@ -246,6 +250,7 @@ struct store {
 	struct current cur;	/* during a match */
 	struct ev_walk walk_findings;
 	char trace_id[33];	/* store_trace_set() */
+	sqlite3_stmt *ldv_stmt[LDV_Q_COUNT];	/* processing records, kept prepared */
 };
 
 static void forget_writes(struct store *s)
@@ -507,6 +512,8 @@ void store_close(struct store *s)
 		return;
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
+	for (int i = 0; i < LDV_Q_COUNT; i++)
+		sqlite3_finalize(s->ldv_stmt[i]);
 	sqlite3_close(s->db);
 	current_free(&s->cur);
 	free(s->walk_findings.run);
@@ -2453,4 +2460,320 @@ enum status store_report(struct store *s, enum report r,
 	if (rc != SQLITE_DONE)
 		return db_error(s, e, "read");
 	return ST_OK;
+}
+
+/* --- processing records (Logboek Dataverwerkingen) ------------------------ */
+
+/* The multi-row insert of LDV_SUBJECT_ROWS subjects. */
+static const char *ldv_subjects_sql(void)
+{
+	static char q[64 + LDV_SUBJECT_ROWS * 12];
+
+	if (q[0] == '\0') {
+		size_t len = (size_t)snprintf(q, sizeof(q),
+					      "INSERT INTO ldv_subject(span_seq, n, pseudonym) VALUES ");
+
+		for (int i = 0; i < LDV_SUBJECT_ROWS; i++)
+			len += (size_t)snprintf(q + len, sizeof(q) - len, "%s(?,?,?)", i ? "," : "");
+	}
+	return q;
+}
+
+/* Statement id of the processing records, prepared once and kept. */
+static sqlite3_stmt *ldv_stmt(struct store *s, enum ldv_q id, struct errbuf *e)
+{
+	static const char *const fixed[LDV_Q_COUNT] = {
+		[LDV_Q_SPAN] = "INSERT INTO ldv_span(trace_id, span_id, parent_span_id, name,"
+			" status, start_ns, end_ns, activity, exlog_seq, object, party)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		[LDV_Q_END] = "UPDATE ldv_span SET end_ns = ?2, status = ?3, exlog_seq = ?4,"
+			" subjects = ?5 WHERE seq = ?1",
+		[LDV_Q_FINDING] = "INSERT INTO ldv_subject(span_seq, n, pseudonym) SELECT ?1,"
+			" ?2 - 1 + row_number() OVER (ORDER BY pseudonym), pseudonym"
+			" FROM finding_person WHERE finding_id = ?3",
+	};
+	const char *q = id == LDV_Q_SUBJECTS ? ldv_subjects_sql() : fixed[id];
+
+	if (s->ldv_stmt[id] == NULL) {
+		if (sqlite3_prepare_v3(s->db, q, -1, SQLITE_PREPARE_PERSISTENT, &s->ldv_stmt[id],
+				       NULL) != SQLITE_OK) {
+			db_error(s, e, "processing records");
+			return NULL;
+		}
+		return s->ldv_stmt[id];
+	}
+	sqlite3_reset(s->ldv_stmt[id]);
+	sqlite3_clear_bindings(s->ldv_stmt[id]);
+	return s->ldv_stmt[id];
+}
+
+enum status store_ldv_span_add(struct store *s, struct ldv_span_row *r, struct errbuf *e)
+{
+	sqlite3_stmt *st = ldv_stmt(s, LDV_Q_SPAN, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, r->trace_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->span_id, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 3, r->parent_span_id);
+	sqlite3_bind_text(st, 4, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, r->status);
+	sqlite3_bind_int64(st, 6, r->start_ns);
+	sqlite3_bind_int64(st, 7, r->end_ns);
+	sqlite3_bind_text(st, 8, r->activity, -1, SQLITE_STATIC);
+	if (r->exlog_seq > 0)
+		sqlite3_bind_int64(st, 9, r->exlog_seq);
+	bind_text_or_null(st, 10, r->object);
+	bind_text_or_null(st, 11, r->party);
+	if (step_done(s, st, e, "processing record") != ST_OK)
+		return ST_FAIL;
+	r->seq = sqlite3_last_insert_rowid(s->db);
+	return ST_OK;
+}
+
+enum status store_ldv_span_end(struct store *s, int64_t seq, int64_t end_ns, int status,
+			       int64_t exlog_seq, long subjects, struct errbuf *e)
+{
+	sqlite3_stmt *st = ldv_stmt(s, LDV_Q_END, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_int64(st, 2, end_ns);
+	sqlite3_bind_int(st, 3, status);
+	if (exlog_seq > 0)
+		sqlite3_bind_int64(st, 4, exlog_seq);
+	sqlite3_bind_int64(st, 5, subjects);
+	return step_done(s, st, e, "processing record");
+}
+
+/* Inserts subjects one statement at a time (the tail of a batch). */
+static enum status ldv_subjects_one(struct store *s, int64_t seq, long n,
+				    const uint8_t *pseudonym, struct errbuf *e)
+{
+	sqlite3_stmt *st;
+	enum status rc;
+
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO ldv_subject(span_seq, n, pseudonym)"
+			       " VALUES (?1, ?2, ?3)", -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, e, "processing record subjects");
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_int64(st, 2, n);
+	sqlite3_bind_blob(st, 3, pseudonym, PSEUDONYM_LEN, SQLITE_STATIC);
+	rc = step_done(s, st, e, "processing record subjects");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum status store_ldv_subjects_add(struct store *s, int64_t seq, long first,
+				   const uint8_t (*pseudonyms)[PSEUDONYM_LEN], size_t n,
+				   struct errbuf *e)
+{
+	size_t i = 0;
+
+	for (; i + LDV_SUBJECT_ROWS <= n; i += LDV_SUBJECT_ROWS) {
+		sqlite3_stmt *st = ldv_stmt(s, LDV_Q_SUBJECTS, e);
+
+		if (st == NULL)
+			return ST_FAIL;
+		for (int j = 0; j < LDV_SUBJECT_ROWS; j++) {
+			sqlite3_bind_int64(st, 3 * j + 1, seq);
+			sqlite3_bind_int64(st, 3 * j + 2, first + (long)(i + (size_t)j));
+			sqlite3_bind_blob(st, 3 * j + 3, pseudonyms[i + (size_t)j], PSEUDONYM_LEN,
+					  SQLITE_STATIC);
+		}
+		if (step_done(s, st, e, "processing record subjects") != ST_OK)
+			return ST_FAIL;
+	}
+	for (; i < n; i++)
+		if (ldv_subjects_one(s, seq, first + (long)i, pseudonyms[i], e) != ST_OK)
+			return ST_FAIL;
+	return ST_OK;
+}
+
+enum status store_ldv_subjects_finding(struct store *s, int64_t seq, long first,
+				       const char *finding_id, long *n, struct errbuf *e)
+{
+	sqlite3_stmt *st = ldv_stmt(s, LDV_Q_FINDING, e);
+
+	*n = 0;
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_int64(st, 2, first);
+	sqlite3_bind_text(st, 3, finding_id, -1, SQLITE_STATIC);
+	if (step_done(s, st, e, "processing record subjects") != ST_OK)
+		return ST_FAIL;
+	*n = sqlite3_changes(s->db);
+	return ST_OK;
+}
+
+enum status store_ldv_subjects_copy(struct store *s, int64_t seq, const char *from_name,
+				    const char *object, long *n, struct errbuf *e)
+{
+	sqlite3_stmt *st;
+	enum status rc;
+
+	*n = 0;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO ldv_subject(span_seq, n, pseudonym)"
+			       " SELECT ?1, n, pseudonym FROM ldv_subject WHERE span_seq ="
+			       " (SELECT max(seq) FROM ldv_span WHERE name = ?2 AND object = ?3)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, e, "processing record subjects");
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_text(st, 2, from_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, object, -1, SQLITE_STATIC);
+	rc = step_done(s, st, e, "processing record subjects");
+	if (rc == ST_OK)
+		*n = sqlite3_changes(s->db);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Fills r from a row of LDV_COLUMNS (valid until the next step). */
+#define LDV_COLUMNS "s.seq, s.trace_id, s.span_id, s.parent_span_id, s.name, s.status," \
+	" s.start_ns, s.end_ns, s.activity, s.exlog_seq, s.object, s.party, s.subjects"
+static void ldv_row(sqlite3_stmt *st, struct ldv_span_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->seq = sqlite3_column_int64(st, 0);
+	column_copy(st, 1, r->trace_id, sizeof(r->trace_id));
+	column_copy(st, 2, r->span_id, sizeof(r->span_id));
+	column_copy(st, 3, r->parent_span_id, sizeof(r->parent_span_id));
+	r->name = (const char *)sqlite3_column_text(st, 4);
+	r->status = sqlite3_column_int(st, 5);
+	r->start_ns = sqlite3_column_int64(st, 6);
+	r->end_ns = sqlite3_column_int64(st, 7);
+	r->activity = (const char *)sqlite3_column_text(st, 8);
+	r->exlog_seq = sqlite3_column_int64(st, 9);
+	r->object = (const char *)sqlite3_column_text(st, 10);
+	r->party = (const char *)sqlite3_column_text(st, 11);
+	r->subjects = (long)sqlite3_column_int64(st, 12);
+}
+
+/* temp.ldv_of: the spans with this data subject (one scan of ldv_subject). */
+static enum status ldv_spans_of(struct store *s, const uint8_t *subject, struct errbuf *e)
+{
+	sqlite3_stmt *st;
+	enum status rc;
+
+	if (sqlite3_exec(s->db, "CREATE TEMP TABLE IF NOT EXISTS ldv_of(span_seq INTEGER"
+			 " PRIMARY KEY); DELETE FROM temp.ldv_of;", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO temp.ldv_of SELECT span_seq"
+			       " FROM ldv_subject WHERE pseudonym = ?1", -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, e, "processing records");
+	sqlite3_bind_blob(st, 1, subject, PSEUDONYM_LEN, SQLITE_STATIC);
+	rc = step_done(s, st, e, "processing records");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum status store_ldv_search(struct store *s, const struct ldv_filter *f,
+			     int (*cb)(void *arg, const struct ldv_span_row *r), void *arg,
+			     struct errbuf *e)
+{
+	char q[1024];
+	sqlite3_stmt *st;
+	enum status rc = ST_OK;
+	int step;
+
+	/* A data subject is found by a scan of ldv_subject: an index on the
+	 * pseudonym would cost every ingest a random write per person, and an
+	 * access request is rare. */
+	snprintf(q, sizeof(q), "SELECT " LDV_COLUMNS " FROM ldv_span s WHERE s.seq > ?1"
+		 "%s%s%s ORDER BY s.seq LIMIT ?5",
+		 f->subject != NULL ? " AND (s.seq IN (SELECT span_seq FROM temp.ldv_of) OR"
+				      " s.span_id IN (SELECT c.parent_span_id FROM ldv_span c"
+				      " WHERE c.seq IN (SELECT span_seq FROM temp.ldv_of)))" : "",
+		 f->activity != NULL ? " AND s.activity = ?3" : "",
+		 f->trace != NULL ? " AND s.trace_id = ?4" : "");
+	if (f->subject != NULL && ldv_spans_of(s, f->subject, e) != ST_OK)
+		return ST_FAIL;
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, e, "processing records");
+	sqlite3_bind_int64(st, 1, f->after);
+	if (f->subject != NULL)
+		sqlite3_bind_blob(st, 2, f->subject, PSEUDONYM_LEN, SQLITE_STATIC);
+	if (f->activity != NULL)
+		sqlite3_bind_text(st, 3, f->activity, -1, SQLITE_STATIC);
+	if (f->trace != NULL)
+		sqlite3_bind_text(st, 4, f->trace, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, f->limit > 0 ? f->limit : -1);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct ldv_span_row r;
+
+		ldv_row(st, &r);
+		if (cb(arg, &r) != 0) {
+			rc = ST_FAIL;
+			break;
+		}
+	}
+	if (rc == ST_OK && step != SQLITE_DONE)
+		rc = db_error(s, e, "processing records");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum status store_ldv_subjects(struct store *s, int64_t seq, long from, long limit,
+			       int (*cb)(void *arg, long n, const uint8_t *pseudonym),
+			       void *arg, struct errbuf *e)
+{
+	sqlite3_stmt *st;
+	enum status rc = ST_OK;
+	int step;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT n, pseudonym FROM ldv_subject WHERE span_seq = ?1"
+			       " AND n >= ?2 ORDER BY n LIMIT ?3", -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, e, "processing record subjects");
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_int64(st, 2, from);
+	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 1) != PSEUDONYM_LEN)
+			continue;
+		if (cb(arg, (long)sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1)) != 0) {
+			rc = ST_FAIL;
+			break;
+		}
+	}
+	if (rc == ST_OK && step != SQLITE_DONE)
+		rc = db_error(s, e, "processing record subjects");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum status store_ldv_cursor(struct store *s, int64_t *seq, long *item, struct errbuf *e)
+{
+	sqlite3_stmt *st;
+	int step;
+
+	*seq = 0;
+	*item = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT span_seq, subject_n FROM ldv_export WHERE id = 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, e, "export cursor");
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(st, 0);
+		*item = (long)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		return db_error(s, e, "export cursor");
+	return ST_OK;
+}
+
+enum status store_ldv_cursor_set(struct store *s, int64_t seq, long item, struct errbuf *e)
+{
+	sqlite3_stmt *st;
+	enum status rc;
+
+	if (sqlite3_prepare_v2(s->db, "UPDATE ldv_export SET span_seq = ?1, subject_n = ?2"
+			       " WHERE id = 1", -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, e, "export cursor");
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_int64(st, 2, item);
+	rc = step_done(s, st, e, "export cursor");
+	sqlite3_finalize(st);
+	return rc;
 }

@@ -1,0 +1,223 @@
+/*
+ * ldv.c - processing records (see ldv.h).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ldv.h"
+#include "trace.h"
+
+static const struct {
+	const char *span;	/* the span name */
+	const char *id;		/* the activity's name in the register */
+	int version;
+} activities[LDV_ACTIVITY_COUNT] = {
+	[LDV_RECEIVE] = { "schakel.receive", "ontvangen", 1 },
+	[LDV_STORE] = { "schakel.pseudonymise", "pseudonimiseren-opslaan", 1 },
+	[LDV_MATCH] = { "schakel.match", "matchen", 1 },
+	[LDV_SIGNAL] = { "schakel.signal", "signaleren", 1 },
+	[LDV_DISCLOSURE] = { "schakel.disclose", "verstrekken", 1 },
+	[LDV_INZAGE] = { "schakel.inzage", "inzage", 1 },
+};
+
+const char *ldv_span_name(enum ldv_activity a)
+{
+	return a < LDV_ACTIVITY_COUNT ? activities[a].span : "?";
+}
+
+void ldv_activity_uri(const struct config *cfg, enum ldv_activity a, char out[LDV_URI_MAX])
+{
+	const char *reg = cfg->ldv_register != NULL ? cfg->ldv_register : "";
+	size_t len = strlen(reg);
+
+	while (len > 0 && reg[len - 1] == '/')
+		len--;
+	snprintf(out, LDV_URI_MAX, "%.*s/%s/v%d", (int)len, reg,
+		 a < LDV_ACTIVITY_COUNT ? activities[a].id : "?",
+		 a < LDV_ACTIVITY_COUNT ? activities[a].version : 0);
+}
+
+enum ldv_activity ldv_activity_find(const struct config *cfg, const char *s)
+{
+	char uri[LDV_URI_MAX];
+
+	for (int a = 0; a < LDV_ACTIVITY_COUNT; a++) {
+		ldv_activity_uri(cfg, (enum ldv_activity)a, uri);
+		if (strcmp(s, activities[a].span) == 0 || strcmp(s, uri) == 0 ||
+		    strcmp(s, activities[a].id) == 0)
+			return (enum ldv_activity)a;
+	}
+	return LDV_ACTIVITY_COUNT;
+}
+
+int64_t ldv_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+enum status ldv_begin(struct store *s, const struct config *cfg, enum ldv_activity a,
+		      const char *parent, const char *object, const char *party,
+		      struct ldv *l, struct errbuf *e)
+{
+	const char *trace = store_trace(s);
+
+	l->on = false;
+	l->subjects = 0;
+	l->held = 0;
+	if (!cfg->ldv_enabled || trace == NULL)
+		return ST_OK;
+	memset(&l->row, 0, sizeof(l->row));
+	snprintf(l->row.trace_id, sizeof(l->row.trace_id), "%s", trace);
+	if (trace_span_id(l->row.span_id, e) != ST_OK)
+		return ST_FAIL;
+	snprintf(l->row.parent_span_id, sizeof(l->row.parent_span_id), "%s",
+		 parent != NULL ? parent : "");
+	snprintf(l->object, sizeof(l->object), "%s", object != NULL ? object : "");
+	snprintf(l->party, sizeof(l->party), "%s", party != NULL ? party : "");
+	ldv_activity_uri(cfg, a, l->activity);
+	l->row.name = activities[a].span;
+	l->row.activity = l->activity;
+	l->row.object = l->object;
+	l->row.party = l->party;
+	l->row.start_ns = l->row.end_ns = ldv_now_ns();
+	if (store_ldv_span_add(s, &l->row, e) != ST_OK)
+		return ST_FAIL;
+	l->on = true;
+	return ST_OK;
+}
+
+/* Writes the held subjects. */
+static enum status flush(struct store *s, struct ldv *l, struct errbuf *e)
+{
+	long first = l->subjects - (long)l->held;
+
+	if (l->held == 0)
+		return ST_OK;
+	if (store_ldv_subjects_add(s, l->row.seq, first, (const uint8_t (*)[PSEUDONYM_LEN])l->hold,
+				   l->held, e) != ST_OK)
+		return ST_FAIL;
+	l->held = 0;
+	return ST_OK;
+}
+
+enum status ldv_subject(struct store *s, struct ldv *l, const uint8_t pseudonym[PSEUDONYM_LEN],
+			struct errbuf *e)
+{
+	if (!l->on)
+		return ST_OK;
+	memcpy(l->hold[l->held++], pseudonym, PSEUDONYM_LEN);
+	l->subjects++;
+	return l->held == LDV_BATCH ? flush(s, l, e) : ST_OK;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+enum status ldv_subject_hex(struct store *s, struct ldv *l, const char *hex, struct errbuf *e)
+{
+	uint8_t p[PSEUDONYM_LEN];
+
+	if (!l->on)
+		return ST_OK;
+	for (size_t i = 0; i < PSEUDONYM_LEN; i++) {
+		int hi = hex_digit(hex[2 * i]), lo = hi < 0 ? -1 : hex_digit(hex[2 * i + 1]);
+
+		if (lo < 0)
+			return errbuf_set(e, ST_FAIL, "processing record: a pseudonym is not hex");
+		p[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return ldv_subject(s, l, p, e);
+}
+
+enum status ldv_subjects_finding(struct store *s, struct ldv *l, const char *finding_id,
+				 struct errbuf *e)
+{
+	long n = 0;
+
+	if (!l->on)
+		return ST_OK;
+	if (flush(s, l, e) != ST_OK ||
+	    store_ldv_subjects_finding(s, l->row.seq, l->subjects, finding_id, &n, e) != ST_OK)
+		return ST_FAIL;
+	l->subjects += n;
+	return ST_OK;
+}
+
+enum status ldv_subjects_of(struct store *s, struct ldv *l, enum ldv_activity a,
+			    struct errbuf *e)
+{
+	long n = 0;
+
+	if (!l->on)
+		return ST_OK;
+	if (flush(s, l, e) != ST_OK ||
+	    store_ldv_subjects_copy(s, l->row.seq, activities[a].span, l->object, &n, e) != ST_OK)
+		return ST_FAIL;
+	l->subjects += n;
+	return ST_OK;
+}
+
+enum status ldv_end(struct store *s, struct ldv *l, int status, struct errbuf *e)
+{
+	int64_t head;
+	char hash[65];
+
+	if (!l->on)
+		return ST_OK;
+	if (flush(s, l, e) != ST_OK || store_log_head(s, &head, hash, e) != ST_OK ||
+	    store_ldv_span_end(s, l->row.seq, ldv_now_ns(), status, head, l->subjects, e) != ST_OK)
+		return ST_FAIL;
+	l->on = false;
+	return ST_OK;
+}
+
+void ldv_time(int64_t ns, char out[32])
+{
+	time_t sec = (time_t)(ns / 1000000000);
+	struct tm tm;
+	char ms[8];
+
+	gmtime_r(&sec, &tm);
+	strftime(out, 24, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ms, sizeof(ms), ".%03dZ", (int)(ns / 1000000 % 1000));
+	strncat(out, ms, 8);
+}
+
+static const char *status_name(int status)
+{
+	return status == 1 ? "STATUS_CODE_OK" : status == 2 ? "STATUS_CODE_ERROR"
+							    : "STATUS_CODE_UNSET";
+}
+
+json_t *ldv_span_json(const struct ldv_span_row *r, const char *subject_hex)
+{
+	char start[32], end[32];
+	json_t *attrs = json_pack("{s:s}", "dpl.core.processing_activity_id", r->activity);
+
+	if (attrs != NULL && subject_hex != NULL) {
+		json_object_set_new(attrs, "dpl.core.data_subject_id", json_string(subject_hex));
+		json_object_set_new(attrs, "dpl.core.data_subject_id_type",
+				    json_string(LDV_SUBJECT_ID_TYPE));
+	}
+	ldv_time(r->start_ns, start);
+	ldv_time(r->end_ns, end);
+	return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:o, s:{s:s?, s:s?, s:I, s:I}}",
+			 "trace_id", r->trace_id, "span_id", r->span_id, "parent_span_id",
+			 r->parent_span_id[0] ? r->parent_span_id : NULL, "name", r->name,
+			 "status_code", status_name(r->status), "start_time", start, "end_time", end,
+			 "attributes", attrs, "schakel", "object", r->object, "party", r->party,
+			 "subjects", (json_int_t)r->subjects, "exchange_log_entry",
+			 (json_int_t)r->exlog_seq);
+}
