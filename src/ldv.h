@@ -47,6 +47,7 @@ struct ldv {
 	char object[96];
 	char party[OIN_STR_LEN];
 	long subjects;		/* written or held */
+	bool written;		/* the span's row is in the store */
 	size_t held;
 	uint8_t hold[LDV_BATCH][PSEUDONYM_LEN];
 };
@@ -63,7 +64,9 @@ enum ldv_activity ldv_activity_find(const struct config *cfg, const char *s);
 /*
  * Begins a span of activity a in the store's trace (store_trace()), the
  * child of parent (a span id, or NULL), about object, with party (the
- * supplier of an input, the recipient of a disclosure; or NULL): written now with its start time.  l->on is false when records
+ * supplier of an input, the recipient of a disclosure; or NULL), starting
+ * now.  Its row is written when its first batch of subjects is, or at
+ * ldv_end() (a span with few subjects costs one insert).  l->on is false when records
  * are off or there is no trace; then the other calls do nothing.
  */
 enum status ldv_begin(struct store *s, const struct config *cfg, enum ldv_activity a,

@@ -409,20 +409,21 @@ enum status store_ldv_span_end(struct store *s, int64_t seq, int64_t end_ns, int
 
 /*
  * Appends n data subjects (pseudonyms) to span seq, numbered from first:
- * multi-row inserts of a statement kept prepared.
+ * one row holding the batch, by a statement kept prepared.
  */
 enum status store_ldv_subjects_add(struct store *s, int64_t seq, long first,
 				   const uint8_t (*pseudonyms)[PSEUDONYM_LEN], size_t n,
 				   struct errbuf *e);
 
-/* Appends the persons of finding_id, numbered from first; *n says how many. */
-enum status store_ldv_subjects_finding(struct store *s, int64_t seq, long first,
-				       const char *finding_id, long *n, struct errbuf *e);
+/* Calls cb with the pseudonym of every person finding_id names. */
+enum status store_finding_persons(struct store *s, const char *finding_id,
+				  int (*cb)(void *arg, const uint8_t *pseudonym), void *arg,
+				  struct errbuf *e);
 
 /*
- * Gives span seq the data subjects of the latest span named `from_name`
- * about the same object (a disclosure those of its signal); *n says how
- * many.
+ * Gives span seq (with no subjects yet) the data subjects of the latest
+ * span named `from_name` about the same object (a disclosure those of its
+ * signal); *n says how many.
  */
 enum status store_ldv_subjects_copy(struct store *s, int64_t seq, const char *from_name,
 				    const char *object, long *n, struct errbuf *e);

@@ -228,8 +228,7 @@ struct current {
 };
 
 /* The statements of the processing records (at the end of this file). */
-enum ldv_q { LDV_Q_SPAN, LDV_Q_END, LDV_Q_SUBJECTS, LDV_Q_FINDING, LDV_Q_COUNT };
-#define LDV_SUBJECT_ROWS 64	/* rows of one multi-row insert */
+enum ldv_q { LDV_Q_SPAN, LDV_Q_END, LDV_Q_FINDING, LDV_Q_SUBJECTS, LDV_Q_COUNT };
 
 struct store {
 	sqlite3 *db;
@@ -2464,38 +2463,22 @@ enum status store_report(struct store *s, enum report r,
 
 /* --- processing records (Logboek Dataverwerkingen) ------------------------ */
 
-/* The multi-row insert of LDV_SUBJECT_ROWS subjects. */
-static const char *ldv_subjects_sql(void)
-{
-	static char q[64 + LDV_SUBJECT_ROWS * 12];
-
-	if (q[0] == '\0') {
-		size_t len = (size_t)snprintf(q, sizeof(q),
-					      "INSERT INTO ldv_subject(span_seq, n, pseudonym) VALUES ");
-
-		for (int i = 0; i < LDV_SUBJECT_ROWS; i++)
-			len += (size_t)snprintf(q + len, sizeof(q) - len, "%s(?,?,?)", i ? "," : "");
-	}
-	return q;
-}
-
 /* Statement id of the processing records, prepared once and kept. */
 static sqlite3_stmt *ldv_stmt(struct store *s, enum ldv_q id, struct errbuf *e)
 {
 	static const char *const fixed[LDV_Q_COUNT] = {
 		[LDV_Q_SPAN] = "INSERT INTO ldv_span(trace_id, span_id, parent_span_id, name,"
-			" status, start_ns, end_ns, activity, exlog_seq, object, party)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+			" status, start_ns, end_ns, activity, exlog_seq, object, party, subjects)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 		[LDV_Q_END] = "UPDATE ldv_span SET end_ns = ?2, status = ?3, exlog_seq = ?4,"
 			" subjects = ?5 WHERE seq = ?1",
-		[LDV_Q_FINDING] = "INSERT INTO ldv_subject(span_seq, n, pseudonym) SELECT ?1,"
-			" ?2 - 1 + row_number() OVER (ORDER BY pseudonym), pseudonym"
-			" FROM finding_person WHERE finding_id = ?3",
+		[LDV_Q_FINDING] = "SELECT pseudonym FROM finding_person WHERE finding_id = ?1",
+		[LDV_Q_SUBJECTS] = "INSERT INTO ldv_subject(span_seq, first, pseudonyms)"
+			" VALUES (?1, ?2, ?3)",
 	};
-	const char *q = id == LDV_Q_SUBJECTS ? ldv_subjects_sql() : fixed[id];
 
 	if (s->ldv_stmt[id] == NULL) {
-		if (sqlite3_prepare_v3(s->db, q, -1, SQLITE_PREPARE_PERSISTENT, &s->ldv_stmt[id],
+		if (sqlite3_prepare_v3(s->db, fixed[id], -1, SQLITE_PREPARE_PERSISTENT, &s->ldv_stmt[id],
 				       NULL) != SQLITE_OK) {
 			db_error(s, e, "processing records");
 			return NULL;
@@ -2525,6 +2508,7 @@ enum status store_ldv_span_add(struct store *s, struct ldv_span_row *r, struct e
 		sqlite3_bind_int64(st, 9, r->exlog_seq);
 	bind_text_or_null(st, 10, r->object);
 	bind_text_or_null(st, 11, r->party);
+	sqlite3_bind_int64(st, 12, r->subjects);
 	if (step_done(s, st, e, "processing record") != ST_OK)
 		return ST_FAIL;
 	r->seq = sqlite3_last_insert_rowid(s->db);
@@ -2547,65 +2531,40 @@ enum status store_ldv_span_end(struct store *s, int64_t seq, int64_t end_ns, int
 	return step_done(s, st, e, "processing record");
 }
 
-/* Inserts subjects one statement at a time (the tail of a batch). */
-static enum status ldv_subjects_one(struct store *s, int64_t seq, long n,
-				    const uint8_t *pseudonym, struct errbuf *e)
-{
-	sqlite3_stmt *st;
-	enum status rc;
-
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO ldv_subject(span_seq, n, pseudonym)"
-			       " VALUES (?1, ?2, ?3)", -1, &st, NULL) != SQLITE_OK)
-		return db_error(s, e, "processing record subjects");
-	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_bind_int64(st, 2, n);
-	sqlite3_bind_blob(st, 3, pseudonym, PSEUDONYM_LEN, SQLITE_STATIC);
-	rc = step_done(s, st, e, "processing record subjects");
-	sqlite3_finalize(st);
-	return rc;
-}
-
 enum status store_ldv_subjects_add(struct store *s, int64_t seq, long first,
 				   const uint8_t (*pseudonyms)[PSEUDONYM_LEN], size_t n,
 				   struct errbuf *e)
 {
-	size_t i = 0;
+	sqlite3_stmt *st;
 
-	for (; i + LDV_SUBJECT_ROWS <= n; i += LDV_SUBJECT_ROWS) {
-		sqlite3_stmt *st = ldv_stmt(s, LDV_Q_SUBJECTS, e);
-
-		if (st == NULL)
-			return ST_FAIL;
-		for (int j = 0; j < LDV_SUBJECT_ROWS; j++) {
-			sqlite3_bind_int64(st, 3 * j + 1, seq);
-			sqlite3_bind_int64(st, 3 * j + 2, first + (long)(i + (size_t)j));
-			sqlite3_bind_blob(st, 3 * j + 3, pseudonyms[i + (size_t)j], PSEUDONYM_LEN,
-					  SQLITE_STATIC);
-		}
-		if (step_done(s, st, e, "processing record subjects") != ST_OK)
-			return ST_FAIL;
-	}
-	for (; i < n; i++)
-		if (ldv_subjects_one(s, seq, first + (long)i, pseudonyms[i], e) != ST_OK)
-			return ST_FAIL;
-	return ST_OK;
-}
-
-enum status store_ldv_subjects_finding(struct store *s, int64_t seq, long first,
-				       const char *finding_id, long *n, struct errbuf *e)
-{
-	sqlite3_stmt *st = ldv_stmt(s, LDV_Q_FINDING, e);
-
-	*n = 0;
-	if (st == NULL)
+	if (n == 0)
+		return ST_OK;
+	if ((st = ldv_stmt(s, LDV_Q_SUBJECTS, e)) == NULL)
 		return ST_FAIL;
 	sqlite3_bind_int64(st, 1, seq);
 	sqlite3_bind_int64(st, 2, first);
-	sqlite3_bind_text(st, 3, finding_id, -1, SQLITE_STATIC);
-	if (step_done(s, st, e, "processing record subjects") != ST_OK)
+	sqlite3_bind_blob(st, 3, pseudonyms, (int)(n * PSEUDONYM_LEN), SQLITE_STATIC);
+	return step_done(s, st, e, "processing record subjects");
+}
+
+enum status store_finding_persons(struct store *s, const char *finding_id,
+				  int (*cb)(void *arg, const uint8_t *pseudonym), void *arg,
+				  struct errbuf *e)
+{
+	sqlite3_stmt *st = ldv_stmt(s, LDV_Q_FINDING, e);
+	int step;
+
+	if (st == NULL)
 		return ST_FAIL;
-	*n = sqlite3_changes(s->db);
-	return ST_OK;
+	sqlite3_bind_text(st, 1, finding_id, -1, SQLITE_STATIC);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW)
+		if (sqlite3_column_bytes(st, 0) == PSEUDONYM_LEN &&
+		    cb(arg, sqlite3_column_blob(st, 0)) != 0) {
+			sqlite3_reset(st);
+			return ST_FAIL;
+		}
+	sqlite3_reset(st);
+	return step == SQLITE_DONE ? ST_OK : db_error(s, e, "a finding's persons");
 }
 
 enum status store_ldv_subjects_copy(struct store *s, int64_t seq, const char *from_name,
@@ -2615,8 +2574,8 @@ enum status store_ldv_subjects_copy(struct store *s, int64_t seq, const char *fr
 	enum status rc;
 
 	*n = 0;
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO ldv_subject(span_seq, n, pseudonym)"
-			       " SELECT ?1, n, pseudonym FROM ldv_subject WHERE span_seq ="
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO ldv_subject(span_seq, first, pseudonyms)"
+			       " SELECT ?1, first, pseudonyms FROM ldv_subject WHERE span_seq ="
 			       " (SELECT max(seq) FROM ldv_span WHERE name = ?2 AND object = ?3)",
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_error(s, e, "processing record subjects");
@@ -2624,9 +2583,15 @@ enum status store_ldv_subjects_copy(struct store *s, int64_t seq, const char *fr
 	sqlite3_bind_text(st, 2, from_name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, object, -1, SQLITE_STATIC);
 	rc = step_done(s, st, e, "processing record subjects");
-	if (rc == ST_OK)
-		*n = sqlite3_changes(s->db);
 	sqlite3_finalize(st);
+	if (rc == ST_OK && sqlite3_changes(s->db) > 0 &&
+	    sqlite3_prepare_v2(s->db, "SELECT max(first + length(pseudonyms) / 32) FROM ldv_subject"
+			       " WHERE span_seq = ?1", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, seq);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			*n = (long)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
 	return rc;
 }
 
@@ -2660,7 +2625,8 @@ static enum status ldv_spans_of(struct store *s, const uint8_t *subject, struct 
 	if (sqlite3_exec(s->db, "CREATE TEMP TABLE IF NOT EXISTS ldv_of(span_seq INTEGER"
 			 " PRIMARY KEY); DELETE FROM temp.ldv_of;", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO temp.ldv_of SELECT span_seq"
-			       " FROM ldv_subject WHERE pseudonym = ?1", -1, &st, NULL) != SQLITE_OK)
+			       " FROM ldv_subject WHERE instr(pseudonyms, ?1) % 32 = 1", -1, &st,
+			       NULL) != SQLITE_OK)
 		return db_error(s, e, "processing records");
 	sqlite3_bind_blob(st, 1, subject, PSEUDONYM_LEN, SQLITE_STATIC);
 	rc = step_done(s, st, e, "processing records");
@@ -2720,23 +2686,29 @@ enum status store_ldv_subjects(struct store *s, int64_t seq, long from, long lim
 {
 	sqlite3_stmt *st;
 	enum status rc = ST_OK;
+	long done = 0;
 	int step;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT n, pseudonym FROM ldv_subject WHERE span_seq = ?1"
-			       " AND n >= ?2 ORDER BY n LIMIT ?3", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT first, pseudonyms FROM ldv_subject WHERE span_seq = ?1"
+			       " AND first + length(pseudonyms) / 32 > ?2 ORDER BY first", -1, &st,
+			       NULL) != SQLITE_OK)
 		return db_error(s, e, "processing record subjects");
 	sqlite3_bind_int64(st, 1, seq);
 	sqlite3_bind_int64(st, 2, from);
-	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (sqlite3_column_bytes(st, 1) != PSEUDONYM_LEN)
-			continue;
-		if (cb(arg, (long)sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1)) != 0) {
-			rc = ST_FAIL;
-			break;
-		}
+	while (rc == ST_OK && (limit <= 0 || done < limit) &&
+	       (step = sqlite3_step(st)) == SQLITE_ROW) {
+		long first = (long)sqlite3_column_int64(st, 0);
+		const uint8_t *p = sqlite3_column_blob(st, 1);
+		long count = sqlite3_column_bytes(st, 1) / PSEUDONYM_LEN;
+
+		for (long i = from > first ? from - first : 0;
+		     i < count && (limit <= 0 || done < limit); i++, done++)
+			if (cb(arg, first + i, p + i * PSEUDONYM_LEN) != 0) {
+				rc = ST_FAIL;
+				break;
+			}
 	}
-	if (rc == ST_OK && step != SQLITE_DONE)
+	if (rc == ST_OK && step != SQLITE_DONE && step != SQLITE_ROW)
 		rc = db_error(s, e, "processing record subjects");
 	sqlite3_finalize(st);
 	return rc;

@@ -73,18 +73,18 @@ test_a_record_per_processing_in_its_trace() {
 		fail "a record lacks its ids, times or activity: $(db 'SELECT * FROM ldv_span LIMIT 3')"
 	# the data subjects: every stored person of an input, by pseudonym (the
 	# registrations and the persons the findings name)
-	[ "$(db "SELECT count(*) FROM ldv_subject b JOIN ldv_span s ON s.seq = b.span_seq WHERE s.name = 'schakel.pseudonymise'")" -eq \
+	[ "$(db "SELECT count(*) FROM ldv_subject_each b JOIN ldv_span s ON s.seq = b.span_seq WHERE s.name = 'schakel.pseudonymise'")" -eq \
 	  "$(db 'SELECT (SELECT count(*) FROM person) + (SELECT count(*) FROM finding_person)')" ] ||
 		fail "not one subject per stored person"
-	[ "$(db "SELECT count(*) FROM ldv_subject b WHERE b.pseudonym NOT IN (SELECT pseudonym FROM person UNION SELECT pseudonym FROM finding_person)")" -eq 0 ] ||
+	[ "$(db "SELECT count(*) FROM ldv_subject_each b WHERE b.pseudonym NOT IN (SELECT pseudonym FROM person UNION SELECT pseudonym FROM finding_person)")" -eq 0 ] ||
 		fail "a subject is not a stored pseudonym"
-	[ "$(db "SELECT count(*) FROM ldv_span s WHERE subjects != (SELECT count(*) FROM ldv_subject WHERE span_seq = s.seq)")" -eq 0 ] ||
+	[ "$(db "SELECT count(*) FROM ldv_span s WHERE subjects != (SELECT count(*) FROM ldv_subject_each WHERE span_seq = s.seq)")" -eq 0 ] ||
 		fail "a record's subject count is off"
 	# an ADRES_AFWIJKING signal has its person among its subjects
 	[ "$(db "SELECT count(*) FROM signal g JOIN ldv_span s ON s.object = g.id AND s.name = 'schakel.signal'
-		WHERE g.person IS NOT NULL AND g.person NOT IN (SELECT pseudonym FROM ldv_subject WHERE span_seq = s.seq)")" -eq 0 ] ||
+		WHERE g.person IS NOT NULL AND g.person NOT IN (SELECT pseudonym FROM ldv_subject_each WHERE span_seq = s.seq)")" -eq 0 ] ||
 		fail "a signal's person is not its subject"
-	[ "$(db "SELECT count(*) FROM ldv_subject WHERE length(pseudonym) != 32")" -eq 0 ] || fail "a subject is not a pseudonym"
+	[ "$(db "SELECT count(*) FROM ldv_subject_each WHERE length(pseudonym) != 32")" -eq 0 ] || fail "a subject is not a pseudonym"
 	grep -rla 999993653 "$D" && fail "a BSN is in the data directory"
 	sk log verify >/dev/null || fail "log verify failed"
 }
@@ -159,8 +159,8 @@ test_disclosure_and_inzage() {
 	grep -q "^access request for pseudonym " text || fail "the exchanges are gone from inzage"
 	grep -Eq '^[0-9]+ exchanges? concerned this person$' text || fail "no count of exchanges"
 	ps=$(sed -n 's/^access request for pseudonym \([0-9a-f]\{64\}\)$/\1/p' text)
-	want=$(db "SELECT count(DISTINCT s.seq) FROM ldv_span s WHERE s.seq IN (SELECT span_seq FROM ldv_subject WHERE lower(hex(pseudonym)) = '$ps')
-		OR s.span_id IN (SELECT c.parent_span_id FROM ldv_span c JOIN ldv_subject b ON b.span_seq = c.seq WHERE lower(hex(b.pseudonym)) = '$ps')")
+	want=$(db "SELECT count(DISTINCT s.seq) FROM ldv_span s WHERE s.seq IN (SELECT span_seq FROM ldv_subject_each WHERE lower(hex(pseudonym)) = '$ps')
+		OR s.span_id IN (SELECT c.parent_span_id FROM ldv_span c JOIN ldv_subject_each b ON b.span_seq = c.seq WHERE lower(hex(b.pseudonym)) = '$ps')")
 	[ "$want" -gt 3 ] || fail "the person has only $want processings"
 	[ "$(grep -c '^processing ' text)" -eq "$want" ] || { cat text; fail "not $want processing lines"; }
 	grep -q "^$want processings of this person$" text || fail "no count of processings"
@@ -201,7 +201,7 @@ received_spans() {
 
 # All the store's records and subjects: the number of spans to arrive.
 expected_spans() {
-	db 'SELECT (SELECT count(*) FROM ldv_span) + (SELECT count(*) FROM ldv_subject)'
+	db 'SELECT (SELECT count(*) FROM ldv_span) + (SELECT count(*) FROM ldv_subject_each)'
 }
 
 all_exported() {
@@ -259,7 +259,7 @@ test_otlp_export_exactly_once_across_outage_and_restart() {
 	done >diff
 	[ -s diff ] && { head diff; fail "records arrived other than stored"; }
 	# each subject as a child span of its record, with the pseudonym
-	[ "$(db "SELECT lower(hex(b.pseudonym)) || ' ' || s.span_id FROM ldv_subject b JOIN ldv_span s ON s.seq = b.span_seq" | sort | md5sum)" = \
+	[ "$(db "SELECT lower(hex(b.pseudonym)) || ' ' || s.span_id FROM ldv_subject_each b JOIN ldv_span s ON s.seq = b.span_seq" | sort | md5sum)" = \
 	  "$(jq -r 'select(.["dpl.core.data_subject_id"]) | .["dpl.core.data_subject_id"]' < <(cut -f8 spans) |
 		paste -d' ' - <(awk -F'\t' '$8 ~ /data_subject_id"/ { print $3 }' spans) | sort | md5sum)" ] ||
 		fail "the subjects arrived other than stored"
