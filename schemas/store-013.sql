@@ -18,14 +18,15 @@ CREATE TABLE ldv_span (
 	exlog_seq INTEGER,			-- the exchange log entry written with it
 	object TEXT,				-- the signal id, message id or origin
 	party TEXT,				-- the supplier of an input, the recipient of a disclosure
-	subjects INTEGER NOT NULL DEFAULT 0
+	subjects INTEGER NOT NULL DEFAULT 0,
+	pseudonyms BLOB				-- its first batch of subjects, inline
 );
 -- No index but the order of writing: an index on the random span id or on
 -- the trace cost a match with records a fifth more; the read side (an
 -- access request) and the export read the table in order.
--- A batch of a span's subjects in one row: up to 256 pseudonyms of 32
--- bytes, subject `first` the first of them (ldv_subject_each lists them one
--- a row).
+-- A span's first batch of subjects (up to 256 pseudonyms of 32 bytes) is
+-- inline in its row (ldv_span.pseudonyms); each further batch is a row here,
+-- subject `first` the first of it.  ldv_subject_each lists them one a row.
 CREATE TABLE ldv_subject (
 	span_seq INTEGER NOT NULL REFERENCES ldv_span(seq),
 	first INTEGER NOT NULL,
@@ -36,6 +37,9 @@ CREATE VIEW ldv_subject_each(span_seq, n, pseudonym) AS
 	WITH RECURSIVE each(span_seq, n, pseudonym, rest) AS (
 		SELECT span_seq, first, substr(pseudonyms, 1, 32), substr(pseudonyms, 33)
 		FROM ldv_subject
+		UNION ALL
+		SELECT seq, 0, substr(pseudonyms, 1, 32), substr(pseudonyms, 33)
+		FROM ldv_span WHERE length(pseudonyms) >= 32
 		UNION ALL
 		SELECT span_seq, n + 1, substr(rest, 1, 32), substr(rest, 33)
 		FROM each WHERE length(rest) > 0)

@@ -150,21 +150,29 @@ xmlDocPtr deliver_document(struct app *app, const struct signal *sig, const stru
 
 /*
  * The processing record of a signal delivered: a disclosure to the
- * recipient, with the data subjects of the signal's own record.
+ * recipient, with the signal's data subjects (as its own record has them).
  */
 static enum status record_disclosure(struct deliverer *d, const struct attempt *a,
 				     struct errbuf *e)
 {
 	struct store *s = d->app->store;
+	struct signal_filter f = { .id = a->row.signal_id };
+	struct signal sig = { 0 };
+	enum status st;
 	struct ldv l;
 
 	if (strcmp(a->outcome, "delivered") != 0)
 		return ST_OK;
 	if (ldv_begin(s, &d->app->cfg, LDV_DISCLOSURE, NULL, a->row.signal_id, a->row.oin, &l,
-		      e) != ST_OK ||
-	    ldv_subjects_of(s, &l, LDV_SIGNAL, e) != ST_OK)
+		      e) != ST_OK)
 		return ST_FAIL;
-	return ldv_end(s, &l, 0, e);
+	if (!l.on)
+		return ST_OK;
+	st = store_signals(s, &f, copy_signal, &sig, e);
+	if (st == ST_OK)
+		st = ldv_signal_subjects(s, &l, &sig, e);
+	signal_clear(&sig);
+	return st == ST_OK ? ldv_end(s, &l, 0, e) : ST_FAIL;
 }
 
 /*

@@ -115,31 +115,27 @@ enum status ldv_begin(struct store *s, const struct config *cfg, enum ldv_activi
 	return ST_OK;
 }
 
-/* Writes the span's row unless it is written (then its end is updated at
- * ldv_end()). */
-static enum status write_span(struct store *s, struct ldv *l, struct errbuf *e)
-{
-	if (l->written)
-		return ST_OK;
-	l->row.subjects = l->subjects;
-	if (store_ldv_span_add(s, &l->row, e) != ST_OK)
-		return ST_FAIL;
-	l->written = true;
-	return ST_OK;
-}
-
-/* Writes the held subjects (and the span first). */
+/*
+ * Writes the held subjects: with the span's row, inline, the first time
+ * (its end is then updated at ldv_end()), else as a row of their own.
+ */
 static enum status flush(struct store *s, struct ldv *l, struct errbuf *e)
 {
 	long first = l->subjects - (long)l->held;
 
-	if (write_span(s, l, e) != ST_OK)
+	if (!l->written) {
+		l->row.subjects = l->subjects;
+		l->row.pseudonyms = &l->hold[0][0];
+		l->row.npseudonyms = l->held;
+		if (store_ldv_span_add(s, &l->row, e) != ST_OK)
+			return ST_FAIL;
+		l->written = true;
+	} else if (l->held > 0 &&
+		   store_ldv_subjects_add(s, l->row.seq, first,
+					  (const uint8_t (*)[PSEUDONYM_LEN])l->hold, l->held,
+					  e) != ST_OK) {
 		return ST_FAIL;
-	if (l->held == 0)
-		return ST_OK;
-	if (store_ldv_subjects_add(s, l->row.seq, first, (const uint8_t (*)[PSEUDONYM_LEN])l->hold,
-				   l->held, e) != ST_OK)
-		return ST_FAIL;
+	}
 	l->held = 0;
 	return ST_OK;
 }
@@ -205,17 +201,21 @@ enum status ldv_subjects_finding(struct store *s, struct ldv *l, const char *fin
 	return store_finding_persons(s, finding_id, finding_person, &w, e);
 }
 
-enum status ldv_subjects_of(struct store *s, struct ldv *l, enum ldv_activity a,
-			    struct errbuf *e)
+enum status ldv_signal_subjects(struct store *s, struct ldv *l, const struct signal *sig,
+				struct errbuf *e)
 {
-	long n = 0;
-
 	if (!l->on)
 		return ST_OK;
-	if (flush(s, l, e) != ST_OK ||
-	    store_ldv_subjects_copy(s, l->row.seq, activities[a].span, l->object, &n, e) != ST_OK)
+	if (sig->has_person && ldv_subject(s, l, sig->person, e) != ST_OK)
 		return ST_FAIL;
-	l->subjects += n;
+	for (size_t i = 0; i < sig->nevidence; i++) {
+		const struct evidence *ev = &sig->evidence[i];
+
+		if ((strcmp(ev->source, "brp") == 0 && ldv_subject_hex(s, l, ev->record, e) != ST_OK) ||
+		    (strcmp(ev->source, "inspectie") == 0 &&
+		     ldv_subjects_finding(s, l, ev->record, e) != ST_OK))
+			return ST_FAIL;
+	}
 	return ST_OK;
 }
 
@@ -229,11 +229,14 @@ enum status ldv_end(struct store *s, struct ldv *l, int status, struct errbuf *e
 	if (store_log_head(s, &head, hash, e) != ST_OK)
 		return ST_FAIL;
 	l->on = false;
-	if (!l->written) {	/* one insert with its end */
+	if (!l->written) {	/* complete: written with others, by the commit at the latest */
 		l->row.end_ns = ldv_now_ns();
 		l->row.status = status;
 		l->row.exlog_seq = head;
-		return flush(s, l, e);
+		l->row.subjects = l->subjects;
+		l->row.pseudonyms = &l->hold[0][0];
+		l->row.npseudonyms = l->held;
+		return store_ldv_span_defer(s, &l->row, e);
 	}
 	if (flush(s, l, e) != ST_OK ||
 	    store_ldv_span_end(s, l->row.seq, ldv_now_ns(), status, head, l->subjects, e) != ST_OK)

@@ -66,7 +66,9 @@ enum ldv_activity ldv_activity_find(const struct config *cfg, const char *s);
  * child of parent (a span id, or NULL), about object, with party (the
  * supplier of an input, the recipient of a disclosure; or NULL), starting
  * now.  Its row is written when its first batch of subjects is, or at
- * ldv_end() (a span with few subjects costs one insert).  l->on is false when records
+ * ldv_end(); a span whose subjects fit one batch is then held by the
+ * store and written with others in one insert (by the commit at the
+ * latest), so a record costs a match little.  l->on is false when records
  * are off or there is no trace; then the other calls do nothing.
  */
 enum status ldv_begin(struct store *s, const struct config *cfg, enum ldv_activity a,
@@ -85,9 +87,12 @@ enum status ldv_subject_hex(struct store *s, struct ldv *l, const char *hex, str
 enum status ldv_subjects_finding(struct store *s, struct ldv *l, const char *finding_id,
 				 struct errbuf *e);
 
-/* Gives l the subjects of the latest span of activity a about l's object. */
-enum status ldv_subjects_of(struct store *s, struct ldv *l, enum ldv_activity a,
-			    struct errbuf *e);
+/*
+ * Adds the data subjects of a signal: its person, the registrations in its
+ * evidence and the persons its findings name.
+ */
+enum status ldv_signal_subjects(struct store *s, struct ldv *l, const struct signal *sig,
+				struct errbuf *e);
 
 /*
  * Ends the span: writes the held subjects, the end time, status (0 unset,

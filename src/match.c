@@ -223,17 +223,8 @@ static enum status record_signal(struct run *run, const struct signal *sig)
 		return ST_OK;
 	if (ldv_begin(s, run->cfg, LDV_SIGNAL, run->ldv->row.span_id, sig->id, NULL, &l,
 		      run->e) != ST_OK ||
-	    (sig->has_person && ldv_subject(s, &l, sig->person, run->e) != ST_OK))
+	    ldv_signal_subjects(s, &l, sig, run->e) != ST_OK)
 		return ST_FAIL;
-	for (size_t i = 0; i < sig->nevidence; i++) {
-		const struct evidence *ev = &sig->evidence[i];
-
-		if ((strcmp(ev->source, "brp") == 0 &&
-		     ldv_subject_hex(s, &l, ev->record, run->e) != ST_OK) ||
-		    (strcmp(ev->source, "inspectie") == 0 &&
-		     ldv_subjects_finding(s, &l, ev->record, run->e) != ST_OK))
-			return ST_FAIL;
-	}
 	return ldv_end(s, &l, 0, run->e);
 }
 

@@ -397,11 +397,22 @@ struct ldv_span_row {
 	int64_t exlog_seq;	/* the exchange log entry written with it; 0: none */
 	const char *object;	/* the signal, message or input it concerns, or NULL */
 	const char *party;	/* an input's supplier, a disclosure's recipient (OIN), or NULL */
-	long subjects;		/* its data subjects (on reading) */
+	long subjects;		/* its data subjects */
+	const uint8_t *pseudonyms;	/* its first npseudonyms subjects, inline (or NULL) */
+	size_t npseudonyms;
 };
 
 /* Adds a span in the open transaction; sets r->seq. */
 enum status store_ldv_span_add(struct store *s, struct ldv_span_row *r, struct errbuf *e);
+
+/*
+ * The same for a span that is complete (with all its subjects inline):
+ * copied and written with the next ones, in multi-row inserts, at the
+ * latest by store_commit() (a failure there fails the commit);
+ * store_rollback() forgets it.
+ */
+enum status store_ldv_span_defer(struct store *s, const struct ldv_span_row *r,
+				 struct errbuf *e);
 
 /* Ends span seq: its end time, status, log entry and subject count. */
 enum status store_ldv_span_end(struct store *s, int64_t seq, int64_t end_ns, int status,
@@ -420,13 +431,6 @@ enum status store_finding_persons(struct store *s, const char *finding_id,
 				  int (*cb)(void *arg, const uint8_t *pseudonym), void *arg,
 				  struct errbuf *e);
 
-/*
- * Gives span seq (with no subjects yet) the data subjects of the latest
- * span named `from_name` about the same object (a disclosure those of its
- * signal); *n says how many.
- */
-enum status store_ldv_subjects_copy(struct store *s, int64_t seq, const char *from_name,
-				    const char *object, long *n, struct errbuf *e);
 
 /* What store_ldv_search() looks for; NULL fields match everything. */
 struct ldv_filter {

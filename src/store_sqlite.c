@@ -228,7 +228,9 @@ struct current {
 };
 
 /* The statements of the processing records (at the end of this file). */
-enum ldv_q { LDV_Q_SPAN, LDV_Q_END, LDV_Q_FINDING, LDV_Q_SUBJECTS, LDV_Q_COUNT };
+enum ldv_q { LDV_Q_SPAN, LDV_Q_END, LDV_Q_FINDING, LDV_Q_SUBJECTS, LDV_Q_SPANS, LDV_Q_COUNT };
+#define LDV_DEFER 32		/* spans written by one multi-row insert */
+struct ldv_deferred;		/* a span held for it (at the end of this file) */
 
 struct store {
 	sqlite3 *db;
@@ -250,7 +252,12 @@ struct store {
 	struct ev_walk walk_findings;
 	char trace_id[33];	/* store_trace_set() */
 	sqlite3_stmt *ldv_stmt[LDV_Q_COUNT];	/* processing records, kept prepared */
+	struct ldv_deferred *ldv_deferred;	/* LDV_DEFER of them, or NULL */
+	int ldv_ndeferred;
 };
+
+static enum status ldv_flush(struct store *s, struct errbuf *e);
+static void ldv_forget(struct store *s);
 
 static void forget_writes(struct store *s)
 {
@@ -513,6 +520,8 @@ void store_close(struct store *s)
 		sqlite3_finalize(s->stmt[i]);
 	for (int i = 0; i < LDV_Q_COUNT; i++)
 		sqlite3_finalize(s->ldv_stmt[i]);
+	ldv_forget(s);
+	free(s->ldv_deferred);
 	sqlite3_close(s->db);
 	current_free(&s->cur);
 	free(s->walk_findings.run);
@@ -531,8 +540,11 @@ enum status store_begin(struct store *s, struct errbuf *e)
 
 enum status store_commit(struct store *s, struct errbuf *e)
 {
-	sqlite3_stmt *st = stmt(s, Q_COMMIT, e);
+	sqlite3_stmt *st;
 
+	if (ldv_flush(s, e) != ST_OK)	/* the processing records held back */
+		return ST_FAIL;
+	st = stmt(s, Q_COMMIT, e);
 	forget_writes(s);
 	if (st == NULL || step_done(s, st, e, "commit") != ST_OK)
 		return ST_FAIL;
@@ -564,6 +576,7 @@ void store_rollback(struct store *s)
 	if (s == NULL)
 		return;
 	forget_writes(s);
+	ldv_forget(s);
 	if (sqlite3_get_autocommit(s->db))
 		return;	/* no transaction open */
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -2463,13 +2476,27 @@ enum status store_report(struct store *s, enum report r,
 
 /* --- processing records (Logboek Dataverwerkingen) ------------------------ */
 
+#define LDV_SPAN_ROW "(?,?,?,?,?,?,?,?,?,?,?,?,?)"
+#define LDV_SPAN_COLS 13
+
+/* The insert of LDV_DEFER spans in one statement, into q. */
+static void ldv_spans_sql(char *q, size_t n)
+{
+	size_t len = (size_t)snprintf(q, n, "INSERT INTO ldv_span(trace_id, span_id, parent_span_id,"
+				      " name, status, start_ns, end_ns, activity, exlog_seq, object,"
+				      " party, subjects, pseudonyms) VALUES ");
+
+	for (int i = 0; i < LDV_DEFER && len < n; i++)
+		len += (size_t)snprintf(q + len, n - len, "%s" LDV_SPAN_ROW, i ? "," : "");
+}
+
 /* Statement id of the processing records, prepared once and kept. */
 static sqlite3_stmt *ldv_stmt(struct store *s, enum ldv_q id, struct errbuf *e)
 {
 	static const char *const fixed[LDV_Q_COUNT] = {
 		[LDV_Q_SPAN] = "INSERT INTO ldv_span(trace_id, span_id, parent_span_id, name,"
-			" status, start_ns, end_ns, activity, exlog_seq, object, party, subjects)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+			" status, start_ns, end_ns, activity, exlog_seq, object, party, subjects,"
+			" pseudonyms) VALUES " LDV_SPAN_ROW,
 		[LDV_Q_END] = "UPDATE ldv_span SET end_ns = ?2, status = ?3, exlog_seq = ?4,"
 			" subjects = ?5 WHERE seq = ?1",
 		[LDV_Q_FINDING] = "SELECT pseudonym FROM finding_person WHERE finding_id = ?1",
@@ -2477,8 +2504,14 @@ static sqlite3_stmt *ldv_stmt(struct store *s, enum ldv_q id, struct errbuf *e)
 			" VALUES (?1, ?2, ?3)",
 	};
 
+	char q[128 + LDV_DEFER * 48];
+
 	if (s->ldv_stmt[id] == NULL) {
-		if (sqlite3_prepare_v3(s->db, fixed[id], -1, SQLITE_PREPARE_PERSISTENT, &s->ldv_stmt[id],
+		if (id == LDV_Q_SPANS)
+			ldv_spans_sql(q, sizeof(q));
+		else
+			snprintf(q, sizeof(q), "%s", fixed[id]);
+		if (sqlite3_prepare_v3(s->db, q, -1, SQLITE_PREPARE_PERSISTENT, &s->ldv_stmt[id],
 				       NULL) != SQLITE_OK) {
 			db_error(s, e, "processing records");
 			return NULL;
@@ -2490,25 +2523,34 @@ static sqlite3_stmt *ldv_stmt(struct store *s, enum ldv_q id, struct errbuf *e)
 	return s->ldv_stmt[id];
 }
 
+/* Binds span r as the row starting at parameter base + 1. */
+static void ldv_bind_span(sqlite3_stmt *st, int base, const struct ldv_span_row *r)
+{
+	sqlite3_bind_text(st, base + 1, r->trace_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, base + 2, r->span_id, -1, SQLITE_STATIC);
+	bind_text_or_null(st, base + 3, r->parent_span_id);
+	sqlite3_bind_text(st, base + 4, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, base + 5, r->status);
+	sqlite3_bind_int64(st, base + 6, r->start_ns);
+	sqlite3_bind_int64(st, base + 7, r->end_ns);
+	sqlite3_bind_text(st, base + 8, r->activity, -1, SQLITE_STATIC);
+	if (r->exlog_seq > 0)
+		sqlite3_bind_int64(st, base + 9, r->exlog_seq);
+	bind_text_or_null(st, base + 10, r->object);
+	bind_text_or_null(st, base + 11, r->party);
+	sqlite3_bind_int64(st, base + 12, r->subjects);
+	if (r->npseudonyms > 0)
+		sqlite3_bind_blob(st, base + 13, r->pseudonyms, (int)(r->npseudonyms * PSEUDONYM_LEN),
+				  SQLITE_STATIC);
+}
+
 enum status store_ldv_span_add(struct store *s, struct ldv_span_row *r, struct errbuf *e)
 {
 	sqlite3_stmt *st = ldv_stmt(s, LDV_Q_SPAN, e);
 
 	if (st == NULL)
 		return ST_FAIL;
-	sqlite3_bind_text(st, 1, r->trace_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, r->span_id, -1, SQLITE_STATIC);
-	bind_text_or_null(st, 3, r->parent_span_id);
-	sqlite3_bind_text(st, 4, r->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 5, r->status);
-	sqlite3_bind_int64(st, 6, r->start_ns);
-	sqlite3_bind_int64(st, 7, r->end_ns);
-	sqlite3_bind_text(st, 8, r->activity, -1, SQLITE_STATIC);
-	if (r->exlog_seq > 0)
-		sqlite3_bind_int64(st, 9, r->exlog_seq);
-	bind_text_or_null(st, 10, r->object);
-	bind_text_or_null(st, 11, r->party);
-	sqlite3_bind_int64(st, 12, r->subjects);
+	ldv_bind_span(st, 0, r);
 	if (step_done(s, st, e, "processing record") != ST_OK)
 		return ST_FAIL;
 	r->seq = sqlite3_last_insert_rowid(s->db);
@@ -2567,37 +2609,10 @@ enum status store_finding_persons(struct store *s, const char *finding_id,
 	return step == SQLITE_DONE ? ST_OK : db_error(s, e, "a finding's persons");
 }
 
-enum status store_ldv_subjects_copy(struct store *s, int64_t seq, const char *from_name,
-				    const char *object, long *n, struct errbuf *e)
-{
-	sqlite3_stmt *st;
-	enum status rc;
-
-	*n = 0;
-	if (sqlite3_prepare_v2(s->db, "INSERT INTO ldv_subject(span_seq, first, pseudonyms)"
-			       " SELECT ?1, first, pseudonyms FROM ldv_subject WHERE span_seq ="
-			       " (SELECT max(seq) FROM ldv_span WHERE name = ?2 AND object = ?3)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_error(s, e, "processing record subjects");
-	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_bind_text(st, 2, from_name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, object, -1, SQLITE_STATIC);
-	rc = step_done(s, st, e, "processing record subjects");
-	sqlite3_finalize(st);
-	if (rc == ST_OK && sqlite3_changes(s->db) > 0 &&
-	    sqlite3_prepare_v2(s->db, "SELECT max(first + length(pseudonyms) / 32) FROM ldv_subject"
-			       " WHERE span_seq = ?1", -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, seq);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			*n = (long)sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	return rc;
-}
-
 /* Fills r from a row of LDV_COLUMNS (valid until the next step). */
 #define LDV_COLUMNS "s.seq, s.trace_id, s.span_id, s.parent_span_id, s.name, s.status," \
-	" s.start_ns, s.end_ns, s.activity, s.exlog_seq, s.object, s.party, s.subjects"
+	" s.start_ns, s.end_ns, s.activity, s.exlog_seq, s.object, s.party, s.subjects," \
+	" s.pseudonyms"
 static void ldv_row(sqlite3_stmt *st, struct ldv_span_row *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -2614,6 +2629,8 @@ static void ldv_row(sqlite3_stmt *st, struct ldv_span_row *r)
 	r->object = (const char *)sqlite3_column_text(st, 10);
 	r->party = (const char *)sqlite3_column_text(st, 11);
 	r->subjects = (long)sqlite3_column_int64(st, 12);
+	r->pseudonyms = sqlite3_column_blob(st, 13);
+	r->npseudonyms = (size_t)sqlite3_column_bytes(st, 13) / PSEUDONYM_LEN;
 }
 
 /* temp.ldv_of: the spans with this data subject (one scan of ldv_subject). */
@@ -2625,8 +2642,9 @@ static enum status ldv_spans_of(struct store *s, const uint8_t *subject, struct 
 	if (sqlite3_exec(s->db, "CREATE TEMP TABLE IF NOT EXISTS ldv_of(span_seq INTEGER"
 			 " PRIMARY KEY); DELETE FROM temp.ldv_of;", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO temp.ldv_of SELECT span_seq"
-			       " FROM ldv_subject WHERE instr(pseudonyms, ?1) % 32 = 1", -1, &st,
-			       NULL) != SQLITE_OK)
+			       " FROM ldv_subject WHERE instr(pseudonyms, ?1) % 32 = 1 UNION"
+			       " SELECT seq FROM ldv_span WHERE instr(pseudonyms, ?1) % 32 = 1", -1,
+			       &st, NULL) != SQLITE_OK)
 		return db_error(s, e, "processing records");
 	sqlite3_bind_blob(st, 1, subject, PSEUDONYM_LEN, SQLITE_STATIC);
 	rc = step_done(s, st, e, "processing records");
@@ -2689,9 +2707,10 @@ enum status store_ldv_subjects(struct store *s, int64_t seq, long from, long lim
 	long done = 0;
 	int step;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT first, pseudonyms FROM ldv_subject WHERE span_seq = ?1"
-			       " AND first + length(pseudonyms) / 32 > ?2 ORDER BY first", -1, &st,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT 0, pseudonyms FROM ldv_span WHERE seq = ?1 AND"
+			       " length(pseudonyms) / 32 > ?2 UNION ALL SELECT first, pseudonyms"
+			       " FROM ldv_subject WHERE span_seq = ?1 AND first + length(pseudonyms)"
+			       " / 32 > ?2 ORDER BY 1", -1, &st, NULL) != SQLITE_OK)
 		return db_error(s, e, "processing record subjects");
 	sqlite3_bind_int64(st, 1, seq);
 	sqlite3_bind_int64(st, 2, from);
@@ -2748,4 +2767,70 @@ enum status store_ldv_cursor_set(struct store *s, int64_t seq, long item, struct
 	rc = step_done(s, st, e, "export cursor");
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/* A span held for a multi-row insert: a copy of the row and its strings. */
+struct ldv_deferred {
+	struct ldv_span_row r;
+	char name[40], activity[512], object[96], party[24];
+	uint8_t *pseudonyms;	/* malloc'd, or NULL */
+};
+
+/* Frees the spans held (at a rollback; after they are written). */
+static void ldv_forget(struct store *s)
+{
+	for (int i = 0; i < s->ldv_ndeferred; i++)
+		free(s->ldv_deferred[i].pseudonyms);
+	s->ldv_ndeferred = 0;
+}
+
+/* Writes the spans held: one statement for a full set, else one each. */
+static enum status ldv_flush(struct store *s, struct errbuf *e)
+{
+	enum status rc = ST_OK;
+
+	if (s->ldv_ndeferred == LDV_DEFER) {
+		sqlite3_stmt *st = ldv_stmt(s, LDV_Q_SPANS, e);
+
+		if (st == NULL)
+			rc = ST_FAIL;
+		for (int i = 0; rc == ST_OK && i < LDV_DEFER; i++)
+			ldv_bind_span(st, i * LDV_SPAN_COLS, &s->ldv_deferred[i].r);
+		if (rc == ST_OK)
+			rc = step_done(s, st, e, "processing records");
+	} else {
+		for (int i = 0; rc == ST_OK && i < s->ldv_ndeferred; i++)
+			rc = store_ldv_span_add(s, &s->ldv_deferred[i].r, e);
+	}
+	ldv_forget(s);
+	return rc;
+}
+
+enum status store_ldv_span_defer(struct store *s, const struct ldv_span_row *r,
+				 struct errbuf *e)
+{
+	struct ldv_deferred *d;
+	size_t bytes = r->npseudonyms * PSEUDONYM_LEN;
+
+	if (s->ldv_deferred == NULL &&
+	    (s->ldv_deferred = calloc(LDV_DEFER, sizeof(*s->ldv_deferred))) == NULL)
+		return errbuf_set(e, ST_FAIL, "out of memory");
+	d = &s->ldv_deferred[s->ldv_ndeferred];
+	d->r = *r;
+	d->pseudonyms = NULL;
+	if (bytes > 0 && (d->pseudonyms = malloc(bytes)) == NULL)
+		return errbuf_set(e, ST_FAIL, "out of memory");
+	if (bytes > 0)
+		memcpy(d->pseudonyms, r->pseudonyms, bytes);
+	snprintf(d->name, sizeof(d->name), "%s", r->name);
+	snprintf(d->activity, sizeof(d->activity), "%s", r->activity);
+	snprintf(d->object, sizeof(d->object), "%s", r->object != NULL ? r->object : "");
+	snprintf(d->party, sizeof(d->party), "%s", r->party != NULL ? r->party : "");
+	d->r.name = d->name;
+	d->r.activity = d->activity;
+	d->r.object = d->object;
+	d->r.party = d->party;
+	d->r.pseudonyms = d->pseudonyms;
+	s->ldv_ndeferred++;
+	return s->ldv_ndeferred == LDV_DEFER ? ldv_flush(s, e) : ST_OK;
 }

@@ -85,6 +85,15 @@ test_a_record_per_processing_in_its_trace() {
 		WHERE g.person IS NOT NULL AND g.person NOT IN (SELECT pseudonym FROM ldv_subject_each WHERE span_seq = s.seq)")" -eq 0 ] ||
 		fail "a signal's person is not its subject"
 	[ "$(db "SELECT count(*) FROM ldv_subject_each WHERE length(pseudonym) != 32")" -eq 0 ] || fail "a subject is not a pseudonym"
+	# an input of more than one batch: its subjects numbered 0 ... 599, each person once
+	"$ROOT/tests/tools/gen-brp.sh" 600 >brp600.xml
+	sk ingest brp brp600.xml >/dev/null || fail "ingest of 600 failed"
+	seq=$(db "SELECT max(seq) FROM ldv_span WHERE name = 'schakel.pseudonymise'")
+	[ "$(db "SELECT count(*) || ' ' || count(DISTINCT n) || ' ' || min(n) || ' ' || max(n) || ' ' || count(DISTINCT pseudonym) FROM ldv_subject_each WHERE span_seq = $seq")" = "600 600 0 599 600" ] ||
+		fail "600 subjects are not numbered 0-599: $(db "SELECT count(*), min(n), max(n) FROM ldv_subject_each WHERE span_seq = $seq")"
+	[ "$(db "SELECT subjects FROM ldv_span WHERE seq = $seq")" -eq 600 ] || fail "the record does not count 600 subjects"
+	[ "$(db "SELECT count(*) FROM ldv_subject_each b WHERE span_seq = $seq AND pseudonym NOT IN (SELECT pseudonym FROM person WHERE ingest_id = (SELECT max(id) FROM ingest))")" -eq 0 ] ||
+		fail "a subject of the 600 is not a person of that input"
 	grep -rla 999993653 "$D" && fail "a BSN is in the data directory"
 	sk log verify >/dev/null || fail "log verify failed"
 }
@@ -97,8 +106,16 @@ test_no_record_no_processing_and_off() {
 	contains out "disk says no"
 	[ "$(records)" -eq 0 ] || fail "the ingest stored records without its processing record"
 	[ "$(db 'SELECT count(*) FROM exlog')" -eq 0 ] || fail "the ingest was logged without its processing record"
-	db "DROP TRIGGER no_records; CREATE TRIGGER no_subjects BEFORE INSERT ON ldv_subject BEGIN SELECT RAISE(ABORT, 'no subjects'); END;"
+	# Subjects that cannot be written: inline in the record (a first batch of
+	# up to 256), or a further batch (an input of 600 persons).
+	db "DROP TRIGGER no_records; CREATE TRIGGER no_subjects BEFORE INSERT ON ldv_span WHEN NEW.pseudonyms IS NOT NULL BEGIN SELECT RAISE(ABORT, 'no subjects'); END;"
 	expect_rc 1 sk ingest brp "$FIX/brp-npsLa01.xml" >out
+	contains out "no subjects"
+	[ "$(records)" -eq 0 ] || fail "the ingest stored persons without their subject records"
+	db "DROP TRIGGER no_subjects; CREATE TRIGGER no_subjects BEFORE INSERT ON ldv_subject BEGIN SELECT RAISE(ABORT, 'no more subjects'); END;"
+	"$ROOT/tests/tools/gen-brp.sh" 600 >brp600.xml
+	expect_rc 1 sk ingest brp brp600.xml >out
+	contains out "no more subjects"
 	[ "$(records)" -eq 0 ] || fail "the ingest stored persons without their subject records"
 	db "DROP TRIGGER no_subjects"
 	sk ingest huisvesting "$FIX/huisvesting.csv" >/dev/null || fail "ingest failed"
@@ -215,9 +232,11 @@ test_otlp_export_exactly_once_across_outage_and_restart() {
 	party $W "Gemeente Westland" gemeenten=1783 supplies=brp receives=all
 	party $N "Nederlandse Arbeidsinspectie" "supplies=inspectie, huisvesting" receives=all
 	section_set ldv otlp_url "https://127.0.0.1:$RPORT/v1/traces"
-	section_set ldv otlp_batch 7
+	section_set ldv otlp_batch 29
 	sk ingest brp "$FIX/brp-npsLa01.xml" >/dev/null
 	sk ingest huisvesting "$FIX/huisvesting.csv" >/dev/null || fail "ingest failed"
+	"$ROOT/tests/tools/gen-brp.sh" 300 >brp300.xml	# subjects beyond the first batch
+	sk ingest brp brp300.xml >/dev/null || fail "ingest failed"
 	serve
 	until_ 20 grep -q 'export failed' "$SLOG" || { cat "$SLOG"; fail "no failed export logged"; }
 	stop "$RPID"	# now it is down
@@ -240,7 +259,7 @@ test_otlp_export_exactly_once_across_outage_and_restart() {
 	n=$(expected_spans)
 	[ "$(wc -l <spans)" -eq "$n" ] || fail "$(wc -l <spans) spans arrived, $n expected"
 	[ "$(cut -f1,2 spans | sort -u | wc -l)" -eq "$n" ] || fail "a span arrived twice"
-	[ "$(ls "$T"/received/otlp-*.json | wc -l)" -ge $(((n + 6) / 7)) ] || fail "not batched by 7"
+	[ "$(ls "$T"/received/otlp-*.json | wc -l)" -ge $(((n + 28) / 29)) ] || fail "not batched by 29"
 	grep -q "received again (duplicate)" "$T"/receive.*.log && fail "a batch was sent again"
 	# each record as stored: trace, span, parent, name, times, status, attributes
 	# (read splits at tabs, and runs of them count as one: no field is empty)
