@@ -1,5 +1,8 @@
--- PLACEHOLDER of branch ldv2: migration 11 belongs to another branch.  It
--- only lets migration 13 (processing records) apply in this tree, since
--- migrate() applies migrations in sequence.  The lead drops this file when
--- merging (and renumbers 013).
-SELECT 1;
+-- schakel store, migration 11: disclosures found by signal.
+-- Every signal handed to a recipient (an inbox page read, a push it
+-- accepted) is a `disclosure` entry in the exchange log with the signal id
+-- as subject (disclose.c).  An access request lists those of a person's
+-- signals; this index finds them without reading the whole log, and only
+-- disclosure entries pay for it.
+
+CREATE INDEX exlog_disclosure ON exlog(subject) WHERE kind = 'disclosure';

@@ -10,8 +10,8 @@
 
 #include "breaker.h"
 #include "deliver.h"
+#include "disclose.h"
 #include "exlog.h"
-#include "ldv.h"
 #include "log.h"
 #include "output.h"
 #include "trace.h"
@@ -24,6 +24,7 @@ struct flight {
 	struct deliverer *d;
 	struct delivery_row row;
 	bool fresh;		/* started by this scan: build its next ahead */
+	bool bsn;		/* the message holds the BSN itself */
 	struct flight *next;
 };
 
@@ -54,6 +55,7 @@ struct attempt {
 	double seconds, bytes;
 	const char *outcome;	/* "delivered", "retry", "exhausted", "failed" */
 	bool quiet;		/* a failed attempt in an outage: counted, not logged */
+	bool bsn;		/* the message held the BSN itself (its disclosure says so) */
 	const char *outage;	/* "recipient_down" or "recipient_up": logged with it */
 	json_t *outage_detail;	/* owned */
 	int64_t next_try;	/* held: the next try at recording it */
@@ -149,35 +151,9 @@ xmlDocPtr deliver_document(struct app *app, const struct signal *sig, const stru
 }
 
 /*
- * The processing record of a signal delivered: a disclosure to the
- * recipient, with the signal's data subjects (as its own record has them).
- */
-static enum status record_disclosure(struct deliverer *d, const struct attempt *a,
-				     struct errbuf *e)
-{
-	struct store *s = d->app->store;
-	struct signal_filter f = { .id = a->row.signal_id };
-	struct signal sig = { 0 };
-	enum status st;
-	struct ldv l;
-
-	if (strcmp(a->outcome, "delivered") != 0)
-		return ST_OK;
-	if (ldv_begin(s, &d->app->cfg, LDV_DISCLOSURE, NULL, a->row.signal_id, a->row.oin, &l,
-		      e) != ST_OK)
-		return ST_FAIL;
-	if (!l.on)
-		return ST_OK;
-	st = store_signals(s, &f, copy_signal, &sig, e);
-	if (st == ST_OK)
-		st = ldv_signal_subjects(s, &l, &sig, e);
-	signal_clear(&sig);
-	return st == ST_OK ? ldv_end(s, &l, 0, e) : ST_FAIL;
-}
-
-/*
  * Stores an attempt's outcome and its log entries in one transaction: the
- * delivery entry (none for a quiet attempt) and the outage entry, if any.
+ * delivery entry (none for a quiet attempt), the outage entry, if any, and
+ * for a delivered message its disclosure (with the BSN or not).
  * ST_FAIL, rolled back, with e set.
  */
 static enum status record_outcome(struct deliverer *d, const struct attempt *a,
@@ -191,15 +167,17 @@ static enum status record_outcome(struct deliverer *d, const struct attempt *a,
 	if (store_begin(s, e) != ST_OK ||
 	    store_delivery_update(s, row, e) != ST_OK ||
 	    (!a->quiet &&
-	     (exlog_append(s, "delivery", row->oin, row->message_id,
+	     exlog_append(s, "delivery", row->oin, row->message_id,
 			  json_pack("{s:s, s:s, s:i, s:i, s:I, s:I, s:s?, s:s}",
 				    "signal", row->signal_id, "recipient", row->oin,
 				    "attempt", row->attempts, "status", (int)a->status,
 				    "ms", (json_int_t)(a->seconds * 1000),
 				    "bytes", (json_int_t)a->bytes,
 				    "error", row->last_error[0] ? row->last_error : NULL,
-				    "outcome", a->outcome), e) != ST_OK ||
-	      record_disclosure(d, a, e) != ST_OK)) ||
+				    "outcome", a->outcome), e) != ST_OK) ||
+	    (strcmp(a->outcome, "delivered") == 0 &&
+	     disclose_push(s, &d->app->cfg, row->oin, row->signal_id, row->message_id, a->bsn,
+			   e) != ST_OK) ||
 	    (a->outage != NULL &&
 	     exlog_append(s, a->outage, row->oin, row->oin, json_deep_copy(a->outage_detail),
 			  e) != ST_OK) ||
@@ -400,6 +378,7 @@ static void on_done(void *arg, const struct fetch_result *r)
 		outcome = "failed";
 	}
 	a.outcome = outcome;
+	a.bsn = fl->bsn;
 	watch_recipient(d, &a, retryable(r), r->retry_after);
 	{
 		char status[8];
@@ -578,6 +557,8 @@ static int start(void *arg, const struct delivery_row *row)
 	}
 	fl->d = d;
 	fl->row = copy;
+	/* what the recipient gets: only a granted BSN is written as <bsn> */
+	fl->bsn = body != NULL && strstr((const char *)body, "<bsn>") != NULL;
 	snprintf(hdr_id, sizeof(hdr_id), "X-Message-Id: %s", row->message_id);
 	snprintf(hdr_sig, sizeof(hdr_sig), "X-Signal-Id: %s", row->signal_id);
 	headers[4] = traceparent_header(row, hdr_trace);

@@ -2,6 +2,7 @@
  * ldv.c - processing records (see ldv.h).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -89,7 +90,15 @@ enum status ldv_begin(struct store *s, const struct config *cfg, enum ldv_activi
 		      const char *parent, const char *object, const char *party,
 		      struct ldv *l, struct errbuf *e)
 {
-	const char *trace = store_trace(s);
+	return ldv_begin_in(s, cfg, NULL, a, parent, object, party, l, e);
+}
+
+enum status ldv_begin_in(struct store *s, const struct config *cfg, const char *trace,
+			 enum ldv_activity a, const char *parent, const char *object,
+			 const char *party, struct ldv *l, struct errbuf *e)
+{
+	if (trace == NULL || trace[0] == '\0')
+		trace = store_trace(s);
 
 	l->on = false;
 	l->subjects = 0;
@@ -216,6 +225,47 @@ enum status ldv_signal_subjects(struct store *s, struct ldv *l, const struct sig
 		     ldv_subjects_finding(s, l, ev->record, e) != ST_OK))
 			return ST_FAIL;
 	}
+	return ST_OK;
+}
+
+struct disclosure_walk {
+	struct store *s;
+	const struct config *cfg;
+	const char *recipient;
+	struct errbuf *e;
+	enum status st;
+};
+
+/* The disclosure's record, for the signal it found (valid during the call). */
+static int disclosed(void *arg, const struct signal *sig)
+{
+	struct disclosure_walk *w = arg;
+	struct ldv *l = malloc(sizeof(*l));	/* 8 KiB: not on the stack */
+
+	if (l == NULL) {
+		w->st = errbuf_set(w->e, ST_FAIL, "out of memory");
+		return 1;
+	}
+	w->st = ldv_begin_in(w->s, w->cfg, sig->trace_id, LDV_DISCLOSURE, NULL, sig->id,
+			     w->recipient, l, w->e);
+	if (w->st == ST_OK)
+		w->st = ldv_signal_subjects(w->s, l, sig, w->e);
+	if (w->st == ST_OK)
+		w->st = ldv_end(w->s, l, 0, w->e);
+	free(l);
+	return w->st != ST_OK;
+}
+
+enum status ldv_disclosure(struct store *s, const struct config *cfg, const char *signal_id,
+			   const char *recipient, struct errbuf *e)
+{
+	struct signal_filter f = { .id = signal_id };
+	struct disclosure_walk w = { s, cfg, recipient, e, ST_OK };
+
+	if (!cfg->ldv_enabled)
+		return ST_OK;
+	if (store_signals(s, &f, disclosed, &w, e) != ST_OK)
+		return w.st != ST_OK ? w.st : ST_FAIL;
 	return ST_OK;
 }
 

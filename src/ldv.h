@@ -75,6 +75,19 @@ enum status ldv_begin(struct store *s, const struct config *cfg, enum ldv_activi
 		      const char *parent, const char *object, const char *party,
 		      struct ldv *l, struct errbuf *e);
 
+/* The same in trace (NULL or "": the store's). */
+enum status ldv_begin_in(struct store *s, const struct config *cfg, const char *trace,
+			 enum ldv_activity a, const char *parent, const char *object,
+			 const char *party, struct ldv *l, struct errbuf *e);
+
+/*
+ * The processing record of a disclosure (disclose.h) of signal_id to
+ * recipient, written after its log entry: in the signal's trace, with the
+ * signal's data subjects.  Nothing when the signal is not found.
+ */
+enum status ldv_disclosure(struct store *s, const struct config *cfg, const char *signal_id,
+			   const char *recipient, struct errbuf *e);
+
 /* Adds a data subject; written in batches of LDV_BATCH. */
 enum status ldv_subject(struct store *s, struct ldv *l, const uint8_t pseudonym[PSEUDONYM_LEN],
 			struct errbuf *e);

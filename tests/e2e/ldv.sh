@@ -140,7 +140,8 @@ receiver() {	# receiver [ARGS]: the reference receiver (on $RPORT once it ran); 
 	T=${D%/data}
 	RLOG=$T/receive.$((++_receivers)).log
 	launch "$RLOG" "$SCHAKEL" receive --dir "$T/received" --port "${RPORT:-0}" \
-		--cert "$PKI/server.crt" --key "$PKI/server.key" --ca "$PKI/ca.crt" "$@"
+		--cert "$PKI/server.crt" --key "$PKI/server.key" --ca "$PKI/ca.crt" \
+		--broker-cert "$PKI/server.crt" "$@"
 	RPID=$LPID
 	RPORT=$LPORT
 }
@@ -161,13 +162,31 @@ test_disclosure_and_inzage() {
 	until_ 30 eval '[ "$(db "SELECT count(*) FROM delivery WHERE state != '"'delivered'"'")" -eq 0 ]' ||
 		fail "not delivered"
 	stop "$SPID"
-	# one disclosure per delivered push, to its recipient, in its signal's
-	# trace, with the signal's subjects
-	[ "$(db "SELECT count(*) FROM ldv_span s JOIN delivery d ON d.signal_id = s.object AND d.oin = s.party
-		JOIN signal g ON g.id = d.signal_id WHERE s.name = 'schakel.disclose' AND s.trace_id = g.trace_id
+	# one disclosure record per delivered push, to its recipient, in its
+	# signal's trace, with the signal's subjects, written with its
+	# `disclosure` log entry
+	disclosed() {	# disclosed: the disclosure records that fit their signal and log entry
+		db "SELECT count(*) FROM ldv_span s JOIN signal g ON g.id = s.object
+		JOIN exlog l ON l.seq = s.exlog_seq AND l.kind = 'disclosure' AND l.subject = g.id AND l.party = s.party
+		WHERE s.name = 'schakel.disclose' AND s.trace_id = g.trace_id
 		AND s.activity = '$REG/verstrekken/v1' AND s.subjects = (SELECT subjects FROM ldv_span WHERE
-		name = 'schakel.signal' AND object = g.id)")" -eq "$(db 'SELECT count(*) FROM delivery')" ] ||
+		name = 'schakel.signal' AND object = g.id)"
+	}
+	[ "$(db "SELECT count(*) FROM ldv_span WHERE name = 'schakel.disclose' AND subjects > 0")" -gt 0 ] ||
+		fail "no disclosure has data subjects"
+	[ "$(disclosed)" -eq "$(db 'SELECT count(*) FROM delivery')" ] &&
+	[ "$(db "SELECT count(*) FROM ldv_span WHERE name = 'schakel.disclose'")" -eq "$(db 'SELECT count(*) FROM delivery')" ] ||
 		fail "not one disclosure record per delivery: $(db "SELECT * FROM ldv_span WHERE name = 'schakel.disclose'")"
+	# an inbox page: one more per signal shown
+	serve
+	want 200 $N "/v1/signals?limit=500"
+	shown=$(jq '.signals | length' body)
+	stop "$SPID"
+	[ "$shown" -gt 0 ] || fail "the inbox is empty"
+	[ "$(db "SELECT count(*) FROM ldv_span WHERE name = 'schakel.disclose' AND party = '$N'")" -eq "$shown" ] ||
+		fail "not one disclosure record per signal of the inbox page"
+	[ "$(disclosed)" -eq $(($(db 'SELECT count(*) FROM delivery') + shown)) ] ||
+		fail "the inbox's disclosure records do not fit their signals and entries"
 	# inzage: the person's processings with activity, time, party, trace
 	ps=$(db "SELECT lower(hex(pseudonym)) FROM person WHERE addr LIKE '2672XY|7|%'" | head -1)
 	[ -n "$ps" ] || fail "no person at 2672XY 7"
@@ -203,7 +222,7 @@ test_disclosure_and_inzage() {
 	jq -e --arg tr "$tr" '(.dataverwerkingen.records | length) > 1 and ([.dataverwerkingen.records[] | .trace_id == $tr] | all)' j2 >/dev/null ||
 		fail "inzage --trace: other traces or none"
 	sk inzage --format json --activity verstrekken $bsn >j3 || fail "inzage --activity failed"
-	jq -e --arg w $W '(.dataverwerkingen.records | length) > 0 and ([.dataverwerkingen.records[] | .name == "schakel.disclose" and .schakel.party == $w] | all)' j3 >/dev/null ||
+	jq -e --arg w $W --arg n $N '(.dataverwerkingen.records | length) > 0 and ([.dataverwerkingen.records[] | .name == "schakel.disclose" and (.schakel.party == $w or .schakel.party == $n)] | all) and ([.dataverwerkingen.records[] | select(.schakel.party == $n)] | length) > 0' j3 >/dev/null ||
 		fail "inzage --activity: other activities or none"
 	sk inzage --format json --activity "$REG/verstrekken/v1" $bsn | jq -e '.dataverwerkingen.records | length > 0' >/dev/null ||
 		fail "inzage --activity URI found nothing"
@@ -289,6 +308,6 @@ test_otlp_export_exactly_once_across_outage_and_restart() {
 
 tt "one record per processing, in the trace of its log entry, with its parent, activity and data subjects" test_a_record_per_processing_in_its_trace
 tt "a record that cannot be written: the processing does not happen; [ldv] enabled = false writes none" test_no_record_no_processing_and_off
-tt "a disclosure per push; inzage lists the person's processings (text, JSON by subject, activity, trace)" test_disclosure_and_inzage
+tt "a disclosure per push and per signal of an inbox page; inzage lists the person's processings (text, JSON by subject, activity, trace)" test_disclosure_and_inzage
 tt "OTLP/HTTP JSON export: collector refusing, down, up; a restart; every span once, as stored, OTLP-valid" test_otlp_export_exactly_once_across_outage_and_restart
 exit $((_failed > 0))
