@@ -559,7 +559,7 @@ if only ldv; then
 			sync
 			cpu_timed "$S" -D "$work/d" match --as-of "$asof"
 			LW[match-$mode]+="$T "; LC[match-$mode]+="$C "
-			[ $mode = on ] && LSPANS=$(sqlite3 "$work/d/schakel.db" "SELECT count(*) || ' records, ' || (SELECT sum(length(pseudonyms)) / 32 FROM ldv_subject) || ' subjects in ' || (SELECT count(*) FROM ldv_subject) || ' rows' FROM ldv_span WHERE name IN ('schakel.match', 'schakel.signal')")
+			[ $mode = on ] && LSPANS=$(sqlite3 "$work/d/schakel.db" "SELECT count(*) || ' records with ' || sum(subjects) || ' data subjects' FROM ldv_span WHERE name IN ('schakel.match', 'schakel.signal')")
 		done
 	done
 	rm -rf "$work/d"

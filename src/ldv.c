@@ -28,16 +28,31 @@ const char *ldv_span_name(enum ldv_activity a)
 	return a < LDV_ACTIVITY_COUNT ? activities[a].span : "?";
 }
 
+/* Copies s (NULL: "") into out of n bytes, cut to fit; no printf (a
+ * record is made for every signal of a match). */
+static void copy_str(char *out, size_t n, const char *s)
+{
+	size_t len = s != NULL ? strnlen(s, n - 1) : 0;
+
+	memcpy(out, s != NULL ? s : "", len);
+	out[len] = '\0';
+}
+
 void ldv_activity_uri(const struct config *cfg, enum ldv_activity a, char out[LDV_URI_MAX])
 {
 	const char *reg = cfg->ldv_register != NULL ? cfg->ldv_register : "";
 	size_t len = strlen(reg);
+	char tail[64];
+	int n;
 
 	while (len > 0 && reg[len - 1] == '/')
 		len--;
-	snprintf(out, LDV_URI_MAX, "%.*s/%s/v%d", (int)len, reg,
-		 a < LDV_ACTIVITY_COUNT ? activities[a].id : "?",
-		 a < LDV_ACTIVITY_COUNT ? activities[a].version : 0);
+	n = snprintf(tail, sizeof(tail), "/%s/v%d", a < LDV_ACTIVITY_COUNT ? activities[a].id : "?",
+		     a < LDV_ACTIVITY_COUNT ? activities[a].version : 0);
+	if (len > LDV_URI_MAX - 1 - (size_t)n)
+		len = LDV_URI_MAX - 1 - (size_t)n;
+	memcpy(out, reg, len);
+	memcpy(out + len, tail, (size_t)n + 1);
 }
 
 enum ldv_activity ldv_activity_find(const struct config *cfg, const char *s)
@@ -106,13 +121,12 @@ enum status ldv_begin_in(struct store *s, const struct config *cfg, const char *
 	if (!cfg->ldv_enabled || trace == NULL)
 		return ST_OK;
 	memset(&l->row, 0, sizeof(l->row));
-	snprintf(l->row.trace_id, sizeof(l->row.trace_id), "%s", trace);
+	copy_str(l->row.trace_id, sizeof(l->row.trace_id), trace);
 	if (span_id(l->row.span_id, e) != ST_OK)
 		return ST_FAIL;
-	snprintf(l->row.parent_span_id, sizeof(l->row.parent_span_id), "%s",
-		 parent != NULL ? parent : "");
-	snprintf(l->object, sizeof(l->object), "%s", object != NULL ? object : "");
-	snprintf(l->party, sizeof(l->party), "%s", party != NULL ? party : "");
+	copy_str(l->row.parent_span_id, sizeof(l->row.parent_span_id), parent);
+	copy_str(l->object, sizeof(l->object), object);
+	copy_str(l->party, sizeof(l->party), party);
 	ldv_activity_uri(cfg, a, l->activity);
 	l->row.name = activities[a].span;
 	l->row.activity = l->activity;

@@ -251,7 +251,7 @@ static enum status accepted(struct otlp *x, struct errbuf *e)
 static void on_done(void *arg, const struct fetch_result *r)
 {
 	struct otlp *x = arg;
-	struct errbuf e;
+	struct errbuf e = { 0 };
 	char status[16], spans[16], wait[16];
 	int seconds;
 

@@ -3262,6 +3262,15 @@ static enum status ldv_flush(struct store *s, struct errbuf *e)
 	return rc;
 }
 
+/* Copies s (NULL: "") into out of n bytes, cut to fit. */
+static void ldv_copy(char *out, size_t n, const char *s)
+{
+	size_t len = s != NULL ? strnlen(s, n - 1) : 0;
+
+	memcpy(out, s != NULL ? s : "", len);
+	out[len] = '\0';
+}
+
 enum status store_ldv_span_defer(struct store *s, const struct ldv_span_row *r,
 				 struct errbuf *e)
 {
@@ -3278,10 +3287,10 @@ enum status store_ldv_span_defer(struct store *s, const struct ldv_span_row *r,
 		return errbuf_set(e, ST_FAIL, "out of memory");
 	if (bytes > 0)
 		memcpy(d->pseudonyms, r->pseudonyms, bytes);
-	snprintf(d->name, sizeof(d->name), "%s", r->name);
-	snprintf(d->activity, sizeof(d->activity), "%s", r->activity);
-	snprintf(d->object, sizeof(d->object), "%s", r->object != NULL ? r->object : "");
-	snprintf(d->party, sizeof(d->party), "%s", r->party != NULL ? r->party : "");
+	ldv_copy(d->name, sizeof(d->name), r->name);	/* no printf: one per signal */
+	ldv_copy(d->activity, sizeof(d->activity), r->activity);
+	ldv_copy(d->object, sizeof(d->object), r->object);
+	ldv_copy(d->party, sizeof(d->party), r->party);
 	d->r.name = d->name;
 	d->r.activity = d->activity;
 	d->r.object = d->object;
