@@ -810,8 +810,8 @@ static int print_processing(void *arg, const struct ldv_span_row *r)
 	if (o->list != NULL)
 		return json_array_append_new(o->list, ldv_span_json(r, o->subject));
 	ldv_time(r->start_ns, at);
-	printf("%-12s  %-24s  %-22s  %-32s  %-20s  %s\n", "processing", at, r->name, r->trace_id,
-	       r->party != NULL ? r->party : "-", r->activity);
+	esc_line(stdout, "%-12s  %-24s  %-22s  %-32s  %-20s  %s", "processing", at, r->name,
+		 r->trace_id, r->party != NULL ? r->party : "-", r->activity);
 	return 0;
 }
 
