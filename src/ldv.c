@@ -51,6 +51,7 @@ void ldv_activity_uri(const struct config *cfg, enum ldv_activity a, char out[LD
 		     a < LDV_ACTIVITY_COUNT ? activities[a].version : 0);
 	if (len > LDV_URI_MAX - 1 - (size_t)n)
 		len = LDV_URI_MAX - 1 - (size_t)n;
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): the next copy ends it with tail's NUL */
 	memcpy(out, reg, len);
 	memcpy(out + len, tail, (size_t)n + 1);
 }
