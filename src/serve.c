@@ -21,6 +21,7 @@
 #include "pull.h"
 #include "purge.h"
 #include "metrics.h"
+#include "otlp.h"
 #include "sign.h"
 #include "serve.h"
 #include "tls.h"
@@ -35,6 +36,7 @@ struct daemon {
 	struct signer *signer;
 	struct deliverer *deliverer;
 	struct puller *puller;
+	struct otlp *otlp;		/* [ldv] otlp_url set: the export */
 	struct event *checkpoint;
 	struct event *purge;
 	struct event *noise;		/* writes the counted unidentified refusals */
@@ -211,6 +213,7 @@ static void match_job_done(void *arg)
 	tell_waiters(j->waiters);
 	free(j);
 	deliverer_kick(d->deliverer);
+	otlp_kick(d->otlp);
 	d->matching = false;
 	if (d->match_again) {
 		d->match_again = false;
@@ -482,6 +485,9 @@ static enum status start_client(struct daemon *d, struct errbuf *e)
 		return ST_FAIL;
 	puller_set_work(d->puller, d->work);
 	puller_schedule(d->puller);
+	if (d->app.cfg.ldv_otlp_url != NULL &&
+	    (d->otlp = otlp_new(&d->app, d->base, d->fetcher, e)) == NULL)
+		return ST_FAIL;
 	d->checkpoint = evtimer_new(d->base, on_checkpoint, d);
 	d->purge = evtimer_new(d->base, on_purge, d);
 	d->reconcile = evtimer_new(d->base, on_reconcile, d);
@@ -559,11 +565,13 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	d->stopping = true;
 	(void)sig;
 	log_event(LV_INFO, "serve", "stopping: finishing requests in flight", NULL);
-	d->draining = 2;
+	d->draining = d->otlp != NULL ? 3 : 2;
 	if (d->admin != NULL)
 		http_server_drain(d->admin, NULL, NULL);
 	http_server_drain(d->http, stopped, d);
 	deliverer_drain(d->deliverer, d->app.cfg.delivery_drain_seconds, stopped, d);
+	if (d->otlp != NULL)
+		otlp_drain(d->otlp, d->app.cfg.delivery_drain_seconds, stopped, d);
 }
 
 /* SIGHUP: a new configuration and TLS context, or the old ones kept. */
@@ -688,6 +696,7 @@ out_free:
 	}
 	fetcher_free(d.fetcher);	/* first: no more callbacks */
 	puller_free(d.puller);
+	otlp_free(d.otlp);
 	deliverer_free(d.deliverer);
 	if (d.signer != NULL) {
 		sign_signer_free(d.signer);
