@@ -600,9 +600,9 @@ static void inbox_page_free(struct inbox_page *pg)
 static void inbox_page_run(void *ctx, void *arg)
 {
 	struct inbox_page *pg = arg;
+	struct app *app = ctx;
 
-	pg->st = disclose_inbox(((struct app *)ctx)->store, pg->oin, pg->format, &pg->shown,
-				&pg->e);
+	pg->st = disclose_inbox(app->store, &app->cfg, pg->oin, pg->format, &pg->shown, &pg->e);
 }
 
 static void inbox_page_done(void *arg)
