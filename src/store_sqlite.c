@@ -151,9 +151,11 @@ static const char *const sql[Q_COUNT] = {
 	[Q_EV_WALK_SCOPED] = "SELECT addr, id FROM finding WHERE addr IN"
 		" (SELECT addr FROM mark_addr) AND" WINDOW_FINDINGS " ORDER BY addr, datum, id",
 	/* person_at brought up to date (store-013.sql): the registrations
-	 * written since it last was, a range of person's rowids */
+	 * written since it last was, a range of person's rowids, in key order
+	 * (after a large load, an append rather than inserts at random) */
 	[Q_PERSON_AT_ADD] = "INSERT OR IGNORE INTO person_at(addr, pkey) SELECT addr, pkey"
-		" FROM person WHERE rowid > (SELECT upto FROM person_at_state WHERE id = 1)",
+		" FROM person WHERE rowid > (SELECT upto FROM person_at_state WHERE id = 1)"
+		" ORDER BY addr, pkey",
 	[Q_PERSON_AT_UPTO] = "UPDATE person_at_state SET upto ="
 		" coalesce((SELECT max(rowid) FROM person), 0) WHERE id = 1",
 	/* The registrations of every person registered at a marked address or
