@@ -1,51 +1,52 @@
--- schakel store, migration 13: the registrations by address, for the
--- incremental match (issue 14).
---
--- An incremental run recomputes the marked addresses, and needs the
--- current registration of every person registered at one of them; without
--- a way to find registrations by address it read the whole person table
--- (fill_current() in store_sqlite.c).  An index on person(addr) costs
--- every ingest a B-tree insert per registration (store-005.sql dropped
--- it); person_at is kept instead by the incremental run itself: before it
--- reads, it adds the (address, person key) of every registration written
--- since the last one (person rowids above person_at_state.upto, a range of
--- the table's own B-tree), so an ingest writes nothing more and a run
--- reads what changed since the run before.  A full run leaves it alone.
---
--- person_at may hold more than person does (a person key no longer
--- registered there, until the triggers below remove it): the run reads
--- each person's registrations through person_pkey and keeps the current
--- one, so a spare entry costs a lookup, never a wrong count.  Whatever
--- renumbers person rowids (a VACUUM, a table rebuild) must set upto to 0:
--- the next incremental run then reads the table once, as before.
-
-CREATE TABLE person_at (
-	addr            TEXT NOT NULL,
-	pkey            INTEGER NOT NULL,      -- person.pkey of a registration at addr
-	PRIMARY KEY (addr, pkey)
-) WITHOUT ROWID;
-CREATE TABLE person_at_state (
-	id              INTEGER PRIMARY KEY CHECK (id = 1),
-	upto            INTEGER NOT NULL       -- person rowids up to this are in person_at
+-- schakel store, migration 13: processing records (Logboek Dataverwerkingen,
+-- docs/formats.md, "Processing records").  One row of ldv_span per
+-- processing (an input received, pseudonymised and stored, a match run, a
+-- signal raised, a disclosure, an access request), written in the
+-- transaction of its exchange log entry; its data subjects (their keyed
+-- pseudonyms, never the BSN) in ldv_subject, a batch a row, appended in
+-- order.  ldv_export holds the cursor of the OTLP export.
+CREATE TABLE ldv_span (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	trace_id TEXT NOT NULL,
+	span_id TEXT NOT NULL,
+	parent_span_id TEXT,
+	name TEXT NOT NULL,
+	status INTEGER NOT NULL DEFAULT 0,	-- 0 unset, 1 ok, 2 error (OTLP)
+	start_ns INTEGER NOT NULL,
+	end_ns INTEGER NOT NULL,
+	activity TEXT NOT NULL,			-- dpl.core.processing_activity_id
+	exlog_seq INTEGER,			-- the exchange log entry written with it
+	object TEXT,				-- the signal id, message id or origin
+	party TEXT,				-- the supplier of an input, the recipient of a disclosure
+	subjects INTEGER NOT NULL DEFAULT 0,
+	pseudonyms BLOB				-- its first batch of subjects, inline
 );
-INSERT INTO person_at_state(id, upto) VALUES (1, 0);
-
--- A correction that moves a registration: its new address now (a row
--- above upto would be added anyway), and the old one forgotten when no
--- other registration of that key is left there.  The person statements are
--- plain UPDATE and DELETE, so OR IGNORE holds here.
-CREATE TRIGGER person_at_update AFTER UPDATE OF addr ON person
-	WHEN OLD.addr <> NEW.addr BEGIN
-	INSERT OR IGNORE INTO person_at(addr, pkey) VALUES (NEW.addr, NEW.pkey);
-	DELETE FROM person_at WHERE addr = OLD.addr AND pkey = OLD.pkey AND NOT EXISTS
-		(SELECT 1 FROM person WHERE pkey = OLD.pkey AND addr = OLD.addr);
-END;
--- A purged or withdrawn registration: forgotten as above; and as SQLite
--- gives a new row the largest rowid plus one, a deleted last row lowers
--- upto, or the rows written next would reuse rowids at or below it.
-CREATE TRIGGER person_at_delete AFTER DELETE ON person BEGIN
-	DELETE FROM person_at WHERE addr = OLD.addr AND pkey = OLD.pkey AND NOT EXISTS
-		(SELECT 1 FROM person WHERE pkey = OLD.pkey AND addr = OLD.addr);
-	UPDATE person_at_state SET upto = coalesce((SELECT max(rowid) FROM person), 0)
-		WHERE id = 1 AND upto > coalesce((SELECT max(rowid) FROM person), 0);
-END;
+-- No index but the order of writing: an index on the random span id or on
+-- the trace cost a match with records a fifth more; the read side (an
+-- access request) and the export read the table in order.
+-- A span's first batch of subjects (up to 256 pseudonyms of 32 bytes) is
+-- inline in its row (ldv_span.pseudonyms); each further batch is a row here,
+-- subject `first` the first of it.  ldv_subject_each lists them one a row.
+CREATE TABLE ldv_subject (
+	span_seq INTEGER NOT NULL REFERENCES ldv_span(seq),
+	first INTEGER NOT NULL,
+	pseudonyms BLOB NOT NULL CHECK (length(pseudonyms) % 32 = 0 AND length(pseudonyms) > 0),
+	PRIMARY KEY (span_seq, first)
+) WITHOUT ROWID;
+CREATE VIEW ldv_subject_each(span_seq, n, pseudonym) AS
+	WITH RECURSIVE each(span_seq, n, pseudonym, rest) AS (
+		SELECT span_seq, first, substr(pseudonyms, 1, 32), substr(pseudonyms, 33)
+		FROM ldv_subject
+		UNION ALL
+		SELECT seq, 0, substr(pseudonyms, 1, 32), substr(pseudonyms, 33)
+		FROM ldv_span WHERE length(pseudonyms) >= 32
+		UNION ALL
+		SELECT span_seq, n + 1, substr(rest, 1, 32), substr(rest, 33)
+		FROM each WHERE length(rest) > 0)
+	SELECT span_seq, n, pseudonym FROM each;
+CREATE TABLE ldv_export (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	span_seq INTEGER NOT NULL,		-- every span up to this one is sent
+	subject_n INTEGER NOT NULL		-- and of the next, its subjects below n
+);
+INSERT INTO ldv_export VALUES (1, 0, 0);

@@ -649,7 +649,7 @@ static void test_large_change_makes_a_full_run(void **state)
 
 /*
  * The scoped run finds the registrations at a marked address through
- * person_at (store-013.sql), brought up to date from the person rowids
+ * person_at (store-014.sql), brought up to date from the person rowids
  * above the last it saw.  A purge that empties person, then registrations
  * written before the next run, reuse those rowids: the purge lowers the
  * mark, so the new ones are counted all the same.  And two persons whose
