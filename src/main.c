@@ -554,7 +554,7 @@ static int cmd_receive(const char *dir, int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' }, { "cert", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' }, { "ca", required_argument, NULL, 'a' },
 		{ "crl", required_argument, NULL, 'r' }, { "refuse", required_argument, NULL, 'x' },
-		{ NULL, 0, NULL, 0 },
+		{ "delay", required_argument, NULL, 'w' }, { NULL, 0, NULL, 0 },
 	};
 	struct receive_opts o = { .listen = "127.0.0.1", .port = 9443 };
 	struct errbuf e;
@@ -571,13 +571,15 @@ static int cmd_receive(const char *dir, int argc, char **argv)
 		case 'a': o.ca = optarg; break;
 		case 'r': o.crl = optarg; break;
 		case 'x': o.refuse = parse_port(optarg); break;
+		case 'w': o.delay_ms = parse_port(optarg); break;
 		default: return usage_error("receive", "%s", "unknown option");
 		}
 	}
 	if (o.dir == NULL || o.cert == NULL || o.key == NULL || o.ca == NULL)
 		return usage_error("receive", "%s", "--dir, --cert, --key and --ca are required");
-	if (o.port < 0 || o.port > 65535 || (o.refuse != 0 && (o.refuse < 200 || o.refuse > 599)))
-		return usage_error("receive", "%s", "--port or --refuse out of range");
+	if (o.port < 0 || o.port > 65535 || (o.refuse != 0 && (o.refuse < 200 || o.refuse > 599)) ||
+	    o.delay_ms < 0 || o.delay_ms > 60000)
+		return usage_error("receive", "%s", "--port, --refuse or --delay out of range");
 	if (receive_run(&o, &e) != ST_OK)
 		return fail("receive", &e);
 	return ST_OK;
@@ -819,7 +821,7 @@ static const struct command commands[] = {
 	  "daemon sends them.", "  --failed        only the dead letters\n"
 	  "  retry ID        send delivery ID again\n"
 	  "  retry --all-failed   send every dead letter again\n", cmd_deliveries },
-	{ "receive", "--dir DIR --cert PEM --key PEM --ca PEM [--port N] [--crl PEM]",
+	{ "receive", "--dir DIR --cert PEM --key PEM --ca PEM [--port N] [--crl PEM] [--delay MS]",
 	  "The reference receiver: takes pushed signals over mutual TLS, verifies their\n"
 	  "signature and schema, drops duplicates by X-Message-Id, and stores each as\n"
 	  "DIR/<message id>.xml before it answers 201.",
@@ -829,7 +831,9 @@ static const struct command commands[] = {
 	  "  --cert, --key   the receiver's certificate and key (PEM)\n"
 	  "  --ca PEM        trusted CA: for TLS clients and for signatures\n"
 	  "  --crl PEM       revoked certificates\n"
-	  "  --refuse STATUS answer every request with STATUS (to test senders)\n",
+	  "  --refuse STATUS answer every request with STATUS (to test senders)\n"
+	  "  --delay MS      hold each answer MS milliseconds (0-60000), and log how many\n"
+	  "                  requests are open at once (to test senders)\n",
 	  cmd_receive },
 	{ "demo", "[--keep]", "Runs the whole pipeline on the bundled sample data in a "
 	  "temporary data directory\nand ends with a table of the signals and their reasons.",

@@ -29,6 +29,7 @@ struct receiver {
 	struct http_server *http;
 	struct event_base *base;
 	long stored, duplicates, refused;
+	int open, max_open;	/* requests taken and not answered yet; the most at once */
 };
 
 static struct receiver *the_receiver;	/* the handlers' state (one per process) */
@@ -37,6 +38,8 @@ static struct receiver *the_receiver;	/* the handlers' state (one per process) *
 struct message {
 	char *buf;
 	size_t len;
+	struct event *delay;	/* --delay: the answer's timer */
+	struct http_req *r;
 };
 
 static bool valid_message_id(const char *id)
@@ -55,7 +58,7 @@ static void on_begin(struct http_req *r)
 {
 	struct message *m;
 
-	if (the_receiver->o->refuse != 0) {
+	if (the_receiver->o->refuse != 0 && the_receiver->o->delay_ms == 0) {
 		http_reply_error(r, the_receiver->o->refuse, "refused on purpose (--refuse)");
 		return;
 	}
@@ -81,6 +84,22 @@ static void on_begin(struct http_req *r)
 		return;
 	}
 	http_req_set_data(r, m);
+	m->r = r;
+	if (++the_receiver->open > the_receiver->max_open)
+		the_receiver->max_open = the_receiver->open;
+	if (the_receiver->o->delay_ms > 0)
+		fprintf(stderr, "schakel receive: %s: received at %s, %d open\n",
+			http_req_header(r, "X-Message-Id"), http_req_path(r), the_receiver->open);
+}
+
+/* Frees a message taken in on_begin(), and counts it answered. */
+static void message_free(struct message *m)
+{
+	the_receiver->open--;
+	if (m->delay != NULL)
+		event_free(m->delay);
+	free(m->buf);
+	free(m);
 }
 
 static int on_body(struct http_req *r, const void *buf, size_t len)
@@ -144,34 +163,65 @@ static enum status check(const struct message *m, struct errbuf *e)
 	return st;
 }
 
+/* Answers the complete message m of r (and frees m); with --delay, logs the status. */
+static void answer(struct http_req *r, struct message *m)
+{
+	char id[72];	/* valid_message_id(): at most 64 */
+	struct errbuf e;
+	int rc, status;
+
+	snprintf(id, sizeof(id), "%s", http_req_header(r, "X-Message-Id"));
+
+	http_req_set_data(r, NULL);
+	if (the_receiver->o->refuse != 0) {
+		status = the_receiver->o->refuse;
+		http_reply_error(r, status, "refused on purpose (--refuse)");
+	} else if (check(m, &e) != ST_OK) {
+		the_receiver->refused++;
+		http_reply_error(r, status = 400, "%s", e.msg);
+	} else if ((rc = store(the_receiver->o->dir, id, m, &e)) < 0) {
+		http_reply_error(r, status = 500, "%s", e.msg);
+	} else if (rc == 1) {
+		the_receiver->duplicates++;
+		fprintf(stderr, "schakel receive: %s: duplicate, dropped\n", id);
+		http_reply_json(r, status = 200,
+				json_pack("{s:s, s:b}", "message", id, "duplicate", 1));
+	} else {
+		the_receiver->stored++;
+		fprintf(stderr, "schakel receive: %s: verified and stored\n", id);
+		http_reply_json(r, status = 201,
+				json_pack("{s:s, s:b}", "message", id, "duplicate", 0));
+	}
+	if (the_receiver->o->delay_ms > 0)
+		fprintf(stderr, "schakel receive: %s: answered %d\n", id, status);
+	message_free(m);
+}
+
+static void on_delayed(evutil_socket_t fd, short what, void *arg)
+{
+	struct message *m = arg;
+
+	(void)fd;
+	(void)what;
+	answer(m->r, m);
+}
+
 static void on_end(struct http_req *r)
 {
 	struct message *m = http_req_data(r);
-	const char *id = http_req_header(r, "X-Message-Id");
-	struct errbuf e;
-	int rc;
+	struct timeval tv = { the_receiver->o->delay_ms / 1000,
+			      (the_receiver->o->delay_ms % 1000) * 1000 };
 
-	http_req_set_data(r, NULL);
 	if (m == NULL) {
 		http_reply_error(r, 400, "no body");
 		return;
 	}
-	if (check(m, &e) != ST_OK) {
-		the_receiver->refused++;
-		http_reply_error(r, 400, "%s", e.msg);
-	} else if ((rc = store(the_receiver->o->dir, id, m, &e)) < 0) {
-		http_reply_error(r, 500, "%s", e.msg);
-	} else if (rc == 1) {
-		the_receiver->duplicates++;
-		fprintf(stderr, "schakel receive: %s: duplicate, dropped\n", id);
-		http_reply_json(r, 200, json_pack("{s:s, s:b}", "message", id, "duplicate", 1));
-	} else {
-		the_receiver->stored++;
-		fprintf(stderr, "schakel receive: %s: verified and stored\n", id);
-		http_reply_json(r, 201, json_pack("{s:s, s:b}", "message", id, "duplicate", 0));
+	if (the_receiver->o->delay_ms > 0) {
+		m->delay = evtimer_new(the_receiver->base, on_delayed, m);
+		if (m->delay != NULL && evtimer_add(m->delay, &tv) == 0)
+			return;	/* answered by on_delayed(), or freed by on_abort() */
 	}
-	free(m->buf);
-	free(m);
+	answer(r, m);
 }
 
 static void on_abort(struct http_req *r)
@@ -179,10 +229,8 @@ static void on_abort(struct http_req *r)
 	struct message *m = http_req_data(r);
 
 	http_req_set_data(r, NULL);
-	if (m != NULL) {
-		free(m->buf);
-		free(m);
-	}
+	if (m != NULL)
+		message_free(m);
 }
 
 static void on_refused(void *arg, const char *oin, const char *method, const char *path,
@@ -239,7 +287,8 @@ enum status receive_run(const struct receive_opts *o, struct errbuf *e)
 		http_server_port(rc.http), o->dir);
 	event_base_dispatch(rc.base);
 	fprintf(stderr, "schakel receive: stopped: %ld stored, %ld duplicates dropped, "
-		"%ld refused\n", rc.stored, rc.duplicates, rc.refused);
+		"%ld refused, at most %d open at once\n", rc.stored, rc.duplicates, rc.refused,
+		rc.max_open);
 	st = ST_OK;
 out_free:
 	if (ev_term != NULL)

@@ -6,7 +6,9 @@
  * signed by a certificate of the trusted CA, drops a message whose
  * X-Message-Id it has stored before (answering 200), and stores the rest
  * as DIR/<message id>.xml, answering 201 only once the file is on disk
- * (written, fsynced, renamed, directory fsynced).  For tests and the demo,
+ * (written, fsynced, renamed, directory fsynced).  With a delay it holds
+ * each answer back, and says how many requests it held open at once (at
+ * each request, and the most when it stops).  For tests and the demo,
  * and as an example for authorities that build their own.
  */
 #ifndef SCHAKEL_RECEIVE_H
@@ -22,6 +24,7 @@ struct receive_opts {
 	const char *ca;			/* trusted for TLS clients and signatures */
 	const char *crl;		/* or NULL */
 	int refuse;			/* non-zero: answer every request with this status */
+	int delay_ms;			/* hold each answer this long (to test senders) */
 };
 
 enum status receive_run(const struct receive_opts *o, struct errbuf *e);
