@@ -257,7 +257,8 @@ enum status receive_run(const struct receive_opts *o, struct errbuf *e)
 		.begin = on_begin, .body = on_body, .end = on_end, .abort = on_abort,
 		.refused = on_refused, .arg = &rc,
 	};
-	struct http_limits lim = { 16384, 64, MAX_SIGNAL_BYTES, 256, 64, 30, 1024 };
+	/* room for a sender with many deliveries under way (bench/run.sh: 200) */
+	struct http_limits lim = { 16384, 64, MAX_SIGNAL_BYTES, 1024, 1024, 30, 1024 };
 	struct event *ev_term = NULL, *ev_int = NULL;
 	xmlSchemaPtr schema = NULL;
 	enum status st = ST_FAIL;
