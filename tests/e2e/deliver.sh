@@ -3,8 +3,9 @@
 # receiver (`schakel receive`) over mutual TLS on 127.0.0.1 with --port 0.
 # Signed and valid files, the BSN only per grant, a recipient down and
 # back, 400 (dead letters, retried by hand), 503 (retried, Retry-After
-# respected), SIGKILL of the daemon mid-delivery, and what the receiver
-# refuses.
+# respected), SIGKILL of the daemon mid-delivery, what the receiver
+# refuses, and deliveries in parallel (max_in_flight per party, counted at
+# a receiver that holds its answers back with --delay).
 #
 # Needs curl, sqlite3, xmllint and xmlsec1; python3 for the one part that
 # needs a server answering 503 with Retry-After (skipped without it).
