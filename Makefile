@@ -115,7 +115,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(LIBOBJ) tests/unit/testutil.h | $(B)/te
 # Each adapter: its module, and its test program linked with its own
 # sources (no loader involved).
 define adapter_rules
-$(B)/adapters/$(1).so: $(call adapter_src,$(1)) $(wildcard adapters/$(1)/*.h) src/adapter.h | $(B)/adapters
+$(B)/adapters/$(1).so: $(call adapter_src,$(1)) $(wildcard adapters/$(1)/*.h) src/adapter.h src/bsnlike.h | $(B)/adapters
 	$$(call quiet,ADAPTER,$$@)
 	$$(Q)$$(CC) $$(ALL_CFLAGS) -shared -fvisibility=hidden $$(LDFLAGS) -o $$@ $(call adapter_src,$(1)) \
 	  $$(ADAPTER_LIBS)

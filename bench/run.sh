@@ -385,7 +385,7 @@ stop() {	# stop PID: SIGTERM (the daemon drains), and wait
 start_receiver() {
 	rm -rf "$1"
 	"$S" receive --dir "$1" --port 0 --cert "$data/pki/server.crt" --key "$data/pki/server.key" \
-		--ca "$data/pki/ca.crt" 2>"$work/receive.err" &
+		--ca "$data/pki/ca.crt" --broker-cert "$data/pki/server.crt" 2>"$work/receive.err" &
 	recv_pid=$!
 	RPORT=$(await_port "$work/receive.err" "$recv_pid") || exit 1
 }

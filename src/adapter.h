@@ -24,13 +24,16 @@
 
 #include <stddef.h>
 
-#define ADAPTER_ABI_VERSION 3
+#define ADAPTER_ABI_VERSION 4
 
 /* The kinds of canonical record a source can produce. */
 enum adapter_kind {
 	ADAPTER_PERSON = 1,	/* a BRP registration (brp) */
 	ADAPTER_DWELLING = 2,	/* a dwelling in a housing register (huisvesting) */
 	ADAPTER_FINDING = 3,	/* an inspection finding (inspectie) */
+	ADAPTER_PERSON_WITHDRAWN = 4,	/* a BRP registration to remove (brp: a
+					 * verwijdering in a notification); its
+					 * fields are a person's */
 };
 
 struct adapter_address {
@@ -70,7 +73,7 @@ struct adapter_record {
 	const char *place;		/* where in the input: "line 12", "record 3" */
 	struct adapter_address address;
 	union {
-		struct adapter_person person;
+		struct adapter_person person;	/* ADAPTER_PERSON and _WITHDRAWN */
 		struct adapter_dwelling dwelling;
 		struct adapter_finding finding;
 	} u;
@@ -100,7 +103,8 @@ struct adapter_record {
  * end of a page that was read whole, with where the next page starts (the
  * inspectorate's "volgende"; NULL on the last page).
  * source_schema is the compiled schema named by the adapter's descriptor
- * (an xmlSchemaPtr for XML adapters), or NULL.
+ * (an xmlSchemaPtr for XML adapters), or NULL.  max_field_bytes,
+ * max_depth and max_attributes are [ingest]'s limits (0: none).
  */
 struct adapter_host {
 	unsigned abi_version;
@@ -112,6 +116,8 @@ struct adapter_host {
 	void *source_schema;
 	size_t max_field_bytes;		/* longest value or line accepted */
 	size_t max_depth;		/* deepest nesting accepted */
+	size_t max_attributes;		/* since ABI 4: most attributes (namespace
+					 * declarations too) on one element; 0: none */
 };
 
 /* Results of feed() and finish(). */

@@ -191,10 +191,26 @@ static int log_json(void *arg, const struct exlog_row *row)
 		"detail", json_loads(row->detail, 0, NULL)));
 }
 
+/* Whether the search's query is wrong (a 400 is sent): see exlog_filter_check(). */
+static bool log_search_refused(struct http_req *r, const struct log_filter *f)
+{
+	static const char *const names[] = { "kind", "party", "source", "recipient", "status",
+					     "since", "until", "id", NULL };
+	struct errbuf e;
+
+	if (http_query_check(r, names, 95) != 0)
+		return true;
+	if (exlog_filter_check(f, "", &e) != ST_OK) {
+		http_reply_error(r, 400, "%s", e.msg);
+		return true;
+	}
+	return false;
+}
+
 static void log_search(struct http_req *r)
 {
 	const char *q = http_req_query(r);
-	char kind[32], party[64], source[64], recipient[64], status[32], since[40], until[40],
+	char kind[96], party[96], source[96], recipient[96], status[96], since[96], until[96],
 	     id[96];
 	struct log_filter f = {
 		.kind = param(q, "kind", kind, sizeof(kind)),
@@ -208,9 +224,12 @@ static void log_search(struct http_req *r)
 		.limit = 200,
 		.newest_first = true,
 	};
-	json_t *list = json_array();
+	json_t *list;
 	struct errbuf e;
 
+	if (log_search_refused(r, &f))
+		return;
+	list = json_array();
 	if (store_log_search(the_app->store, &f, log_json, list, &e) != ST_OK) {
 		json_decref(list);
 		http_reply_error(r, 500, "%s", e.msg);

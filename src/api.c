@@ -20,14 +20,17 @@
 #include <libxml/xmlwriter.h>
 
 #include "api.h"
+#include "disclose.h"
 #include "exlog.h"
 #include "log.h"
 #include "ingest.h"
 #include "loader.h"
 #include "match.h"
 #include "metrics.h"
+#include "noise.h"
 #include "output.h"
 #include "portal.h"
+#include "trace.h"
 
 #define MAX_LIMIT 1000
 #define MAX_REJECTIONS_SHOWN 1000
@@ -36,6 +39,7 @@
 
 struct api {
 	struct app *app;
+	struct noise *noise;	/* refusals of unidentified clients, not yet logged */
 	char spool[4200];
 };
 
@@ -64,23 +68,48 @@ struct api *api_new(struct app *app, struct errbuf *e)
 		return NULL;
 	}
 	api->app = app;
+	api->noise = noise_new();
 	snprintf(api->spool, sizeof(api->spool), "%s/spool", app->dir);
+	if (api->noise == NULL) {
+		errbuf_set(e, ST_FAIL, "out of memory");
+		free(api);
+		return NULL;
+	}
 	if (mkdir(api->spool, 0700) != 0 && errno != EEXIST) {
 		errbuf_set(e, ST_FAIL, "cannot create %s: %s", api->spool, strerror(errno));
+		noise_free(api->noise);
 		free(api);
 		return NULL;
 	}
 	return api;
 }
 
+void api_flush_noise(struct api *api)
+{
+	struct errbuf e;
+	char n[24];
+
+	snprintf(n, sizeof(n), "%ld", noise_pending(api->noise));
+	if (noise_flush(api->noise, api->app->store, &e) != ST_OK)
+		log_event(LV_ERROR, "http", "cannot log the refusals of unidentified clients; "
+			  "kept for the next try", "count", n, "error", e.msg, NULL);
+}
+
 void api_free(struct api *api)
 {
+	if (api == NULL)
+		return;
+	api_flush_noise(api);	/* the daemon stops: nothing counted is lost */
+	noise_free(api->noise);
 	free(api);
 }
 
 static struct api *the_api;	/* the handlers' argument (one API per process) */
 
-/* Reads a non-negative integer parameter name from a query string. */
+/*
+ * Reads a non-negative integer parameter name from a query string: digits
+ * only (no sign, no space), at most max; *bad when it is not.
+ */
 static long query_long(const char *query, const char *name, long def, long max, bool *bad)
 {
 	size_t n = strlen(name);
@@ -88,9 +117,12 @@ static long query_long(const char *query, const char *name, long def, long max, 
 	for (const char *p = query; p != NULL && *p != '\0';) {
 		if (strncmp(p, name, n) == 0 && p[n] == '=') {
 			char *end;
-			long v = strtol(p + n + 1, &end, 10);
+			long v;
 
-			if (end == p + n + 1 || (*end != '\0' && *end != '&') || v < 0 || v > max) {
+			errno = 0;
+			v = strtol(p + n + 1, &end, 10);
+			if (p[n + 1] < '0' || p[n + 1] > '9' || errno != 0 ||
+			    (*end != '\0' && *end != '&') || v < 0 || v > max) {
 				*bad = true;
 				return def;
 			}
@@ -102,6 +134,18 @@ static long query_long(const char *query, const char *name, long def, long max, 
 	}
 	return def;
 }
+
+/*
+ * A value from the request (a path or a segment of it) as a reason may
+ * quote it: BSN-like numbers masked (log_mask_bsn), in buf of n bytes.
+ */
+static const char *outside(const char *v, char *buf, size_t n)
+{
+	log_mask_bsn(v, buf, n);
+	return buf;
+}
+/* The query parameters of the paged lists, /v1/signals and /v1/log. */
+static const char *const paged_params[] = { "after", "limit", NULL };
 
 /* The caller's party, or NULL after a 403. */
 static const struct party *caller(struct http_req *r)
@@ -132,11 +176,13 @@ static void upload_begin(struct http_req *r, const char *adapter)
 	const struct party *p = caller(r);
 	struct upload *u;
 	struct errbuf e;
+	char shown[64];
 
 	if (p == NULL)
 		return;
 	if (!strlist_has(&p->supplies, adapter)) {
-		http_reply_error(r, 403, "%s may not supply %.40s data", p->name, adapter);
+		http_reply_error(r, 403, "%s may not supply %.40s data", p->name,
+				 outside(adapter, shown, sizeof(shown)));
 		return;
 	}
 	if (http_req_content_length(r) == 0) {
@@ -154,7 +200,8 @@ static void upload_begin(struct http_req *r, const char *adapter)
 	u->fd = -1;
 	if (loader_cache_get(the_api->app->adapters, adapter, &u->la, &e) != ST_OK) {
 		/* e names the file it looked for: not for outside eyes. */
-		http_reply_error(r, 404, "no adapter '%.40s' on this exchange", adapter);
+		http_reply_error(r, 404, "no adapter '%.40s' on this exchange",
+				 outside(adapter, shown, sizeof(shown)));
 		goto out_free;
 	}
 	snprintf(u->path, sizeof(u->path), "%s/upload-XXXXXX", the_api->spool);
@@ -213,7 +260,7 @@ static void match_after_upload(struct api *api)
 	char today[11];
 
 	match_today(today);
-	if (match_run(api->app, today, &res, NULL, NULL, &e) != ST_OK)
+	if (match_run_mode(api->app, today, MATCH_CHANGED, &res, NULL, NULL, &e) != ST_OK)
 		log_event(LV_ERROR, "match", "match after upload failed", "error", e.msg, NULL);
 	else
 		log_match(today, &res);
@@ -227,6 +274,7 @@ static void upload_end(struct http_req *r)
 	struct ingest_opts opts = { .log_kind = "upload", .on_reject = collect_reject,
 				    .arg = &rj };
 	struct ingest_result res;
+	struct trace_ctx tc;
 	char origin[64];
 	struct errbuf e;
 	enum status st;
@@ -242,6 +290,12 @@ static void upload_end(struct http_req *r)
 	opts.gemeenten = &p->gemeenten;
 	snprintf(origin, sizeof(origin), "upload by %s", p->oin);
 	opts.origin = origin;
+	if (trace_start(http_req_header(r, "traceparent"), &tc, &e) != ST_OK) {
+		http_reply_error(r, 500, "the upload could not be stored: %s", e.msg);
+		upload_free(u);
+		return;
+	}
+	store_trace_set(u->api->app->store, tc.trace_id);	/* the upload's trace */
 	st = ingest_file(u->api->app, u->la, u->path, &opts, &res, &e);
 	if (st == ST_FAIL && res.refused) {
 		json_decref(rj.list);
@@ -251,15 +305,16 @@ static void upload_end(struct http_req *r)
 		json_decref(rj.list);
 		http_reply_error(r, 500, "the upload could not be stored: %s", e.msg);
 	} else {
-		http_reply_json(r, 200, json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:o, s:b}",
+		http_reply_json(r, 200, json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:o, s:b, s:s}",
 			"upload", (json_int_t)res.ingest_id, "adapter", u->la->adapter->name,
 			"digest", res.digest, "accepted", (json_int_t)res.accepted,
 			"changed", (json_int_t)res.changed, "rejected", (json_int_t)res.rejected,
 			"rejections", rj.list, "rejections_complete",
-			rj.count <= MAX_REJECTIONS_SHOWN));
+			rj.count <= MAX_REJECTIONS_SHOWN, "trace_id", tc.trace_id));
 		if (res.changed > 0)
-			match_after_upload(u->api);
+			match_after_upload(u->api);	/* in the upload's trace */
 	}
+	store_trace_set(u->api->app->store, NULL);
 	upload_free(u);
 }
 
@@ -271,6 +326,9 @@ struct inbox {
 	xmlTextWriterPtr xml;
 	int64_t last;
 	bool failed;
+	char trace[33];		/* the signals' one trace; "" for none or several */
+	bool traces;		/* a signal with a trace was seen */
+	struct disclosures shown;	/* logged before the page is served */
 };
 
 /* The BSN itself, where the grant allows it (bsn NUL-terminated). */
@@ -285,6 +343,34 @@ static bool granted_bsn(struct inbox *in, const struct signal *sig, char bsn[10]
 	       found && crypto_open_bsn(&the_api->app->keys, sealed, sig->person, bsn, &e) == ST_OK;
 }
 
+/* Keeps the trace of the page's signals while they all share one. */
+static void note_trace(struct inbox *in, const struct signal *sig)
+{
+	if (!in->traces)
+		snprintf(in->trace, sizeof(in->trace), "%s", sig->trace_id);
+	else if (strcmp(in->trace, sig->trace_id) != 0)
+		in->trace[0] = '\0';
+	in->traces = true;
+}
+
+/*
+ * The inbox's extra header lines into out (n bytes): X-Next-Cursor for XML
+ * when xml, and a traceparent when the page's signals share one trace.
+ */
+static const char *inbox_headers(const struct inbox *in, bool xml, char *out, size_t n)
+{
+	char tp[TRACEPARENT_LEN + 1];
+	int len = 0;
+
+	out[0] = '\0';
+	if (xml)
+		len = snprintf(out, n, "X-Next-Cursor: %lld\r\n", (long long)in->last);
+	if (in->trace[0] != '\0' && trace_format(in->trace, NULL, tp) && len >= 0 &&
+	    (size_t)len < n)
+		snprintf(out + len, n - (size_t)len, "traceparent: %s\r\n", tp);
+	return out[0] != '\0' ? out : NULL;
+}
+
 static int inbox_signal(void *arg, const struct signal *sig)
 {
 	struct inbox *in = arg;
@@ -294,6 +380,7 @@ static int inbox_signal(void *arg, const struct signal *sig)
 	int rc = 0;
 
 	in->last = sig->seq;
+	note_trace(in, sig);
 	if (in->xml != NULL) {
 		if (output_signal_xml(in->xml, sig, 0, with_bsn ? bsn : NULL) != 0)
 			rc = -1;
@@ -301,13 +388,31 @@ static int inbox_signal(void *arg, const struct signal *sig)
 		rc = -1;
 	} else {
 		json_object_set_new(o, "cursor", json_integer(sig->seq));
+		if (sig->trace_id[0] != '\0')
+			json_object_set_new(o, "trace_id", json_string(sig->trace_id));
 		if (with_bsn)
 			json_object_set_new(o, "bsn", json_string(bsn));
 		json_array_append_new(in->list, o);
 	}
 	memset(bsn, 0, sizeof(bsn));
+	if (rc == 0 && disclose_add(&in->shown, sig->id, with_bsn) != ST_OK)
+		rc = -1;
 	in->failed = rc != 0;
 	return rc;
+}
+
+/* Logs the page's disclosures; false after a 500 (then nothing is served). */
+static bool inbox_disclosed(struct http_req *r, struct inbox *in, const char *format)
+{
+	struct errbuf e;
+	enum status st = disclose_inbox(the_api->app->store, in->party->oin, format, &in->shown,
+					&e);
+
+	disclose_free(&in->shown);
+	if (st != ST_OK)
+		http_reply_error(r, 500, "the disclosure cannot be logged, so nothing is served: "
+				 "%s", e.msg);
+	return st == ST_OK;
 }
 
 static void inbox_xml(struct http_req *r, struct inbox *in, struct signal_filter *f)
@@ -327,19 +432,42 @@ static void inbox_xml(struct http_req *r, struct inbox *in, struct signal_filter
 	if (store_signals(the_api->app->store, f, inbox_signal, in, &e) != ST_OK) {
 		xmlFreeTextWriter(in->xml);
 		xmlBufferFree(buf);
+		disclose_free(&in->shown);
 		http_reply_error(r, 500, "%s", in->failed ? "out of memory" : e.msg);
 		return;
 	}
 	xmlTextWriterEndDocument(in->xml);
 	xmlFreeTextWriter(in->xml);
+	if (!inbox_disclosed(r, in, "xml")) {
+		xmlBufferFree(buf);
+		return;
+	}
 	{
-		char next[64];	/* the XML has no place for the cursor: a header */
+		char extra[160];	/* the XML has no place for the cursor: a header */
 
-		snprintf(next, sizeof(next), "X-Next-Cursor: %lld\r\n", (long long)in->last);
-		http_reply_headers(r, 200, "application/xml", next, xmlBufferContent(buf),
-				   (size_t)xmlBufferLength(buf));
+		http_reply_headers(r, 200, "application/xml",
+				   inbox_headers(in, true, extra, sizeof(extra)),
+				   xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
 	}
 	xmlBufferFree(buf);
+}
+
+/* Replies 200 with o (its reference taken) and the inbox's trace header. */
+static void reply_json_headers(struct http_req *r, json_t *o, const struct inbox *in)
+{
+	char extra[160], *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	if (text == NULL) {
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+	size_t len = strlen(text);
+
+	text[len] = '\n';	/* as http_reply_json(): json_dumps leaves room, the NUL */
+	http_reply_headers(r, 200, "application/json",
+			   inbox_headers(in, false, extra, sizeof(extra)), text, len + 1);
+	free(text);
 }
 
 static void inbox(struct http_req *r)
@@ -351,7 +479,7 @@ static void inbox(struct http_req *r)
 	struct errbuf e;
 	bool bad = false;
 
-	if (p == NULL)
+	if (p == NULL || http_query_check(r, paged_params, 20) != 0)
 		return;
 	f = (struct signal_filter){
 		.recipient = p->oin,
@@ -371,11 +499,16 @@ static void inbox(struct http_req *r)
 	in.list = json_array();
 	if (store_signals(the_api->app->store, &f, inbox_signal, &in, &e) != ST_OK) {
 		json_decref(in.list);
+		disclose_free(&in.shown);
 		http_reply_error(r, 500, "%s", in.failed ? "out of memory" : e.msg);
 		return;
 	}
-	http_reply_json(r, 200, json_pack("{s:o, s:I}", "signals", in.list,
-					  "next", (json_int_t)in.last));
+	if (!inbox_disclosed(r, &in, "json")) {
+		json_decref(in.list);
+		return;
+	}
+	reply_json_headers(r, json_pack("{s:o, s:I}", "signals", in.list,
+					"next", (json_int_t)in.last), &in);
 }
 
 /* --- feedback ---------------------------------------------------------- */
@@ -463,6 +596,7 @@ static void feedback_end(struct http_req *r)
 	const char *outcome = NULL, *note = "";
 	json_error_t jerr;
 	struct errbuf e;
+	char shown[64];
 	int64_t fid;
 	bool routed;
 	json_t *o;
@@ -488,7 +622,8 @@ static void feedback_end(struct http_req *r)
 		goto out_free;
 	}
 	if (!routed) {
-		http_reply_error(r, 404, "no signal %s in this party's inbox", b->id);
+		http_reply_error(r, 404, "no signal %s in this party's inbox",
+				 outside(b->id, shown, sizeof(shown)));
 		goto out_free;
 	}
 	if (feedback_store(b->id, http_req_oin(r), outcome, note, &fid, &e) != ST_OK)
@@ -528,7 +663,7 @@ static void log_list(struct http_req *r)
 	bool bad = false;
 	long after, limit;
 
-	if (p == NULL)
+	if (p == NULL || http_query_check(r, paged_params, 20) != 0)
 		return;
 	after = query_long(http_req_query(r), "after", 0, LONG_MAX, &bad);
 	limit = query_long(http_req_query(r), "limit", 100, MAX_LIMIT, &bad);
@@ -571,14 +706,17 @@ static bool method_is(struct http_req *r, const char *m)
 {
 	if (strcmp(http_req_method(r), m) == 0)
 		return true;
-	http_reply_error(r, 405, "%s is not allowed here; use %s", http_req_method(r), m);
+	char shown[64];
+
+	http_reply_error(r, 405, "%s is not allowed here; use %s",
+			 outside(http_req_method(r), shown, sizeof(shown)), m);
 	return false;
 }
 
 static void on_begin(struct http_req *r)
 {
 	const char *path = http_req_path(r);
-	char seg[64];
+	char seg[64], shown[128];
 
 	if (route_match(path, "/v1/uploads/", "", seg, sizeof(seg))) {
 		if (method_is(r, "POST"))
@@ -598,7 +736,8 @@ static void on_begin(struct http_req *r)
 		if (method_is(r, "GET") && (p = caller(r)) != NULL)
 			portal_reply(r, &the_api->app->cfg, p);
 	} else {
-		http_reply_error(r, 404, "no such endpoint: %.100s", path);
+		http_reply_error(r, 404, "no such endpoint: %.100s",
+				 outside(path, shown, sizeof(shown)));
 	}
 }
 
@@ -639,23 +778,71 @@ static void on_abort(struct http_req *r)
 		free(data);
 }
 
-/* Logs a refusal in a transaction of its own. */
-static void on_refused(void *arg, const char *oin, const char *method, const char *path,
-		       int status, const char *reason)
+/* Counts a refusal of an unidentified client (metrics, and the log later). */
+static void count_noise(struct api *api, const char *addr, const char *cause, int status,
+			const char *reason)
+{
+	metrics_unidentified(cause, addr);
+	if (!noise_add(api->noise, addr, cause, status, reason)) {
+		api_flush_noise(api);	/* the table is full: write what it holds */
+		noise_add(api->noise, addr, cause, status, reason);
+	}
+}
+
+/*
+ * Why a client is not identified: no OIN (no verified certificate with
+ * one) or an OIN that is no party.  NULL: an identified party.
+ */
+static const char *unidentified(struct api *api, const char *oin, int status,
+				const char *reason)
+{
+	if (oin != NULL)
+		return config_party(&api->app->cfg, oin) == NULL ? "unknown_oin" : NULL;
+	if (status != 401)
+		return "no_certificate";	/* a 400, 408, 431 before any certificate */
+	if (strncmp(reason, "a client certificate is required", 32) == 0)
+		return "no_certificate";
+	if (strncmp(reason, "the client certificate is not accepted", 38) == 0)
+		return "certificate_refused";
+	return "no_oin";
+}
+
+static void on_handshake_failed(void *arg, const char *addr)
+{
+	count_noise(arg, addr, "handshake_failed", 0, "the TLS handshake failed or was not "
+		    "finished");
+}
+
+/*
+ * Logs a refusal of a party in a transaction of its own; counts one of a
+ * client that is not identified (count_noise).
+ */
+static void on_refused(void *arg, const char *addr, const char *oin, const char *method,
+		       const char *path, int status, const char *reason)
 {
 	struct api *api = arg;
 	struct store *s = api->app->store;
+	const char *cause;
 	struct errbuf e;
 
 	char code[8], clean[256], why[512];
 
 	snprintf(code, sizeof(code), "%d", status);
-	/* Outside text (the path, and reasons quoting it): no controls, no
-	 * BSN, in the exchange log too. */
+	/* Outside text: the path has no controls and no BSN, in the exchange
+	 * log too; a reason quotes outside values masked already (outside()),
+	 * its own numbers (sizes, limits) stay as they are. */
 	log_clean(path, clean, sizeof(clean));
-	log_clean(reason, why, sizeof(why));
+	log_clean_controls(reason, why, sizeof(why));
 	path = clean;
 	reason = why;
+	cause = unidentified(api, oin, status, reason);
+	if (cause != NULL) {
+		log_event(LV_DEBUG, "http", "refused an unidentified client", "source", addr,
+			  "cause", cause, "method", method, "path", path, "status", code,
+			  "reason", reason, NULL);
+		count_noise(api, addr, cause, status, reason);
+		return;
+	}
 	log_event(LV_WARN, "http", "refused", "party", oin != NULL ? oin : "-",
 		  "method", method, "path", path, "status", code, "reason", reason, NULL);
 	if (store_begin(s, &e) != ST_OK ||
@@ -674,6 +861,6 @@ void api_handler(struct api *api, struct http_handler *h)
 	the_api = api;
 	*h = (struct http_handler){
 		.begin = on_begin, .body = on_body, .end = on_end, .abort = on_abort,
-		.refused = on_refused, .arg = api,
+		.refused = on_refused, .handshake_failed = on_handshake_failed, .arg = api,
 	};
 }

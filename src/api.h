@@ -9,7 +9,10 @@
  *
  * The caller is the party whose OIN is in its verified client certificate;
  * an OIN without a [party.<OIN>] section gets 403, and so does a request
- * its grant does not allow.  Every refusal is an exchange log entry.
+ * its grant does not allow.  Every refusal of a party is an exchange log
+ * entry; refusals of clients that are not identified (no certificate, a
+ * failed handshake, an OIN that is no party) are counted (noise.h) and
+ * written as one entry per source address and cause by api_flush_noise().
  */
 #ifndef SCHAKEL_API_H
 #define SCHAKEL_API_H
@@ -21,7 +24,11 @@ struct api;
 
 /* The API over an open installation.  Returns NULL with e set. */
 struct api *api_new(struct app *app, struct errbuf *e);
+/* Flushes the counted refusals (api_flush_noise) and frees api. */
 void api_free(struct api *api);
+
+/* Writes the refusals of unidentified clients counted so far to the log. */
+void api_flush_noise(struct api *api);
 
 /* The request handlers for http_server_new(); arg is the api. */
 void api_handler(struct api *api, struct http_handler *h);

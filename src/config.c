@@ -133,6 +133,9 @@ static const struct config_key keys[] = {
 	{ SEC_MATCH, "window_days", CT_INT, 1, 3650, NULL, "365", NULL,
 	  CFG(window_days),
 	  "findings older than this many days (before --as-of) are ignored" },
+	{ SEC_MATCH, "full_interval", CT_INT, 0, 604800, NULL, "86400", NULL,
+	  CFG(full_interval),
+	  "the daemon checks its incremental matches with a full run this often (seconds; 0: never)" },
 
 	RULE_ENABLED(OVERBEWONING),
 	{ SEC_RULE_OVERBEWONING, "m2_per_person", CT_INT, 1, 1000, NULL, "12",
@@ -159,6 +162,9 @@ static const struct config_key keys[] = {
 	  "longest value of one field, in bytes (K, M or G multiply by 1024)" },
 	{ SEC_INGEST, "max_depth", CT_COUNT, 8, 1000, NULL, "64", NULL,
 	  CFG(max_depth), "deepest nesting of elements accepted" },
+	{ SEC_INGEST, "max_attributes", CT_COUNT, 1, 100000, NULL, "64", NULL,
+	  CFG(max_attributes), "most attributes (namespace declarations included) on one "
+	  "XML element" },
 	{ SEC_INGEST, "max_records", CT_COUNT, 1, LLONG_MAX, NULL, "10000000",
 	  NULL, CFG(max_records), "most records read from one file" },
 
@@ -918,6 +924,10 @@ static char *load_reader(char *str, int num, void *stream)
 		return NULL;
 	}
 	ld->lineno++;
+	if (memchr(ld->line, '\0', (size_t)got) != NULL) {	/* it would end the value unseen */
+		load_fail(ld, "a NUL byte in the line");
+		return NULL;
+	}
 	p = ld->line;
 	if (ld->lineno == 1 && got >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
 		p += 3;

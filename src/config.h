@@ -64,6 +64,7 @@ struct config {
 
 	/* [match] */
 	int window_days;		/* window_days = 365 */
+	int full_interval;		/* full_interval = 86400 (seconds; 0: none) */
 
 	/* [rule.<NAME>] enabled = true, for every rule */
 	bool rule_enabled[RULE_COUNT];
@@ -75,6 +76,7 @@ struct config {
 	/* [ingest] */
 	size_t max_field_bytes;		/* max_field_bytes = 65536 */
 	size_t max_depth;		/* max_depth = 64 */
+	size_t max_attributes;		/* max_attributes = 64 (per element) */
 	size_t max_records;		/* max_records = 10000000 (per file) */
 
 	/* [store] */

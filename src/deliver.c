@@ -10,9 +10,11 @@
 
 #include "breaker.h"
 #include "deliver.h"
+#include "disclose.h"
 #include "exlog.h"
 #include "log.h"
 #include "output.h"
+#include "trace.h"
 
 #define SCAN_SECONDS 1
 #define HELD_WAIT_MAX 10	/* seconds between two tries at recording an outcome, at most */
@@ -22,6 +24,7 @@ struct flight {
 	struct deliverer *d;
 	struct delivery_row row;
 	bool fresh;		/* started by this scan: build its next ahead */
+	bool bsn;		/* the message holds the BSN itself */
 	struct flight *next;
 };
 
@@ -52,6 +55,7 @@ struct attempt {
 	double seconds, bytes;
 	const char *outcome;	/* "delivered", "retry", "exhausted", "failed" */
 	bool quiet;		/* a failed attempt in an outage: counted, not logged */
+	bool bsn;		/* the message held the BSN itself (its disclosure says so) */
 	const char *outage;	/* "recipient_down" or "recipient_up": logged with it */
 	json_t *outage_detail;	/* owned */
 	int64_t next_try;	/* held: the next try at recording it */
@@ -148,7 +152,8 @@ xmlDocPtr deliver_document(struct app *app, const struct signal *sig, const stru
 
 /*
  * Stores an attempt's outcome and its log entries in one transaction: the
- * delivery entry (none for a quiet attempt) and the outage entry, if any.
+ * delivery entry (none for a quiet attempt), the outage entry, if any, and
+ * for a delivered message its disclosure (with the BSN or not).
  * ST_FAIL, rolled back, with e set.
  */
 static enum status record_outcome(struct deliverer *d, const struct attempt *a,
@@ -156,7 +161,9 @@ static enum status record_outcome(struct deliverer *d, const struct attempt *a,
 {
 	struct store *s = d->app->store;
 	const struct delivery_row *row = &a->row;
+	enum status st = ST_OK;
 
+	store_trace_set(s, row->trace_id);	/* the signal's trace */
 	if (store_begin(s, e) != ST_OK ||
 	    store_delivery_update(s, row, e) != ST_OK ||
 	    (!a->quiet &&
@@ -168,14 +175,17 @@ static enum status record_outcome(struct deliverer *d, const struct attempt *a,
 				    "bytes", (json_int_t)a->bytes,
 				    "error", row->last_error[0] ? row->last_error : NULL,
 				    "outcome", a->outcome), e) != ST_OK) ||
+	    (strcmp(a->outcome, "delivered") == 0 &&
+	     disclose_push(s, row->oin, row->signal_id, row->message_id, a->bsn, e) != ST_OK) ||
 	    (a->outage != NULL &&
 	     exlog_append(s, a->outage, row->oin, row->oin, json_deep_copy(a->outage_detail),
 			  e) != ST_OK) ||
 	    store_commit(s, e) != ST_OK) {
 		store_rollback(s);
-		return ST_FAIL;
+		st = ST_FAIL;
 	}
-	return ST_OK;
+	store_trace_set(s, NULL);
+	return st;
 }
 
 /* Records a (and frees its outage detail), or holds a copy to record later. */
@@ -367,6 +377,7 @@ static void on_done(void *arg, const struct fetch_result *r)
 		outcome = "failed";
 	}
 	a.outcome = outcome;
+	a.bsn = fl->bsn;
 	watch_recipient(d, &a, retryable(r), r->retry_after);
 	{
 		char status[8];
@@ -520,6 +531,21 @@ static int build_ahead(void *arg, const struct delivery_row *row)
 }
 
 /*
+ * The "traceparent: ..." header line of a push into out, in the trace of
+ * its signal with a span of its own; NULL for a signal without a trace.
+ */
+static const char *traceparent_header(const struct delivery_row *row,
+				      char out[TRACEPARENT_LEN + 16])
+{
+	char tp[TRACEPARENT_LEN + 1];
+
+	if (!trace_id_valid(row->trace_id) || !trace_format(row->trace_id, NULL, tp))
+		return NULL;
+	snprintf(out, TRACEPARENT_LEN + 16, "traceparent: %s", tp);
+	return out;
+}
+
+/*
  * Builds, signs and starts one delivery to p (row's recipient, or NULL);
  * true when it is under way (a row that cannot be sent is failed, and one
  * that cannot be built now is left for the next scan).
@@ -528,9 +554,9 @@ static bool start(struct deliverer *d, const struct party *p, const struct deliv
 {
 	struct delivery_row copy = *row;
 	struct flight *fl;
-	char hdr_id[96], hdr_sig[64];
+	char hdr_id[96], hdr_sig[64], hdr_trace[TRACEPARENT_LEN + 16];
 	const char *headers[] = { "Content-Type: application/xml", hdr_id, hdr_sig, "Expect:",
-				  NULL };
+				  NULL, NULL };
 	xmlChar *body = NULL;
 	int len = 0;
 	struct errbuf e;
@@ -561,8 +587,11 @@ static bool start(struct deliverer *d, const struct party *p, const struct deliv
 	}
 	fl->d = d;
 	fl->row = copy;
+	/* what the recipient gets: only a granted BSN is written as <bsn> */
+	fl->bsn = body != NULL && strstr((const char *)body, "<bsn>") != NULL;
 	snprintf(hdr_id, sizeof(hdr_id), "X-Message-Id: %s", row->message_id);
 	snprintf(hdr_sig, sizeof(hdr_sig), "X-Signal-Id: %s", row->signal_id);
+	headers[4] = traceparent_header(row, hdr_trace);
 	struct fetch_req req = {
 		.url = p->push_url, .method = "POST", .body = body, .body_len = (size_t)len,
 		.headers = headers, .timeout_ms = d->app->cfg.delivery_timeout * 1000L,

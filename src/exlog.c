@@ -8,7 +8,9 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "esc.h"
 #include "exlog.h"
+#include "norm.h"
 
 void exlog_hash(const struct exlog_row *r, char out[65])
 {
@@ -27,6 +29,10 @@ void exlog_hash(const struct exlog_row *r, char out[65])
 			crypto_sha256_update(h, "\n", 1);
 		if (parts[i] != NULL)
 			crypto_sha256_update(h, parts[i], strlen(parts[i]));
+	}
+	if (r->trace_id != NULL && r->trace_id[0] != '\0') {	/* since migration 10 */
+		crypto_sha256_update(h, "\n", 1);
+		crypto_sha256_update(h, r->trace_id, strlen(r->trace_id));
 	}
 	crypto_sha256_final(h, out);
 }
@@ -50,7 +56,7 @@ enum status exlog_append_text(struct store *s, const char *kind, const char *par
 			      const char *subject, const char *detail, struct errbuf *e)
 {
 	struct exlog_row r = { .kind = kind, .party = party, .subject = subject,
-			       .detail = detail };
+			       .detail = detail, .trace_id = store_trace(s) };
 
 	if (store_log_head(s, &r.seq, r.prev, e) != ST_OK)
 		return ST_FAIL;
@@ -282,5 +288,85 @@ enum status exlog_check_head(struct store *s, struct errbuf *e)
 	}
 	if (store_log_scan(s, head, NULL, 1, verify_entry, &v, e) != ST_OK)
 		return ST_FAIL;
+	return ST_OK;
+}
+
+/* The kinds of entry (docs/formats.md); a search for another finds nothing. */
+static const char *const exlog_kinds[] = {
+	"ingest", "upload", "reject", "match", "signal", "ended", "pull", "delivery", "retry",
+	"feedback", "refusal", "inzage", "purge", "disclosure", "recipient_down",
+	"recipient_up",
+};
+#define NKINDS (sizeof(exlog_kinds) / sizeof(exlog_kinds[0]))
+
+/* Whether s is n to m characters, each in set (NULL: no control character). */
+static bool filter_shape(const char *s, size_t n, size_t m, const char *set)
+{
+	size_t len = strlen(s);
+
+	if (len < n || len > m)
+		return false;
+	return set != NULL ? strspn(s, set) == len : !esc_needed(s);
+}
+
+/* The message for filter name with value v, escaped, in e. */
+static enum status filter_bad(struct errbuf *e, const char *opt, const char *name,
+			      const char *v, const char *why)
+{
+	char shown[64];
+
+	esc_text(v, shown, sizeof(shown));
+	return errbuf_set(e, ST_USAGE, "%s%s '%.48s' %s", opt, name, shown, why);
+}
+
+/* Checks kind, party, recipient and status of f (see exlog_filter_check). */
+static enum status filter_names(const struct log_filter *f, const char *opt,
+				struct errbuf *e)
+{
+	static const char digits[] = "0123456789";
+	bool known = f->kind == NULL;
+
+	for (size_t i = 0; !known && i < NKINDS; i++)
+		known = strcmp(f->kind, exlog_kinds[i]) == 0;
+	if (!known) {
+		char why[256];
+		size_t len = (size_t)snprintf(why, sizeof(why), "is not a kind of entry (");
+
+		for (size_t i = 0; i < NKINDS && len < sizeof(why); i++)
+			len += (size_t)snprintf(why + len, sizeof(why) - len, "%s%s",
+						exlog_kinds[i], i + 1 < NKINDS ? ", " : ")");
+		return filter_bad(e, opt, "kind", f->kind, why);
+	}
+	if (f->party != NULL && !filter_shape(f->party, 20, 20, digits))
+		return filter_bad(e, opt, "party", f->party, "is not an OIN (20 digits)");
+	if (f->recipient != NULL && !filter_shape(f->recipient, 20, 20, digits))
+		return filter_bad(e, opt, "recipient", f->recipient, "is not an OIN (20 digits)");
+	if (f->status != NULL && !filter_shape(f->status, 3, 3, digits) &&
+	    !filter_shape(f->status, 1, 32, "abcdefghijklmnopqrstuvwxyz_"))
+		return filter_bad(e, opt, "status", f->status, "is neither an HTTP status "
+				  "(401) nor an outcome (delivered, failed, stored)");
+	return ST_OK;
+}
+
+enum status exlog_filter_check(const struct log_filter *f, const char *opt,
+			       struct errbuf *e)
+{
+	if (filter_names(f, opt, e) != ST_OK)
+		return ST_USAGE;
+	if (f->source != NULL && !filter_shape(f->source, 1, 64, "abcdefghijklmnopqrstuvwxyz"
+					       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"))
+		return filter_bad(e, opt, "source", f->source, "is not a source or adapter name");
+	if (f->id != NULL && !filter_shape(f->id, 1, 256, NULL))
+		return filter_bad(e, opt, "id", f->id, "is not an id");
+	if (f->since != NULL && norm_time("since", f->since, e) != ST_OK)
+		return filter_bad(e, opt, "since", f->since, "is not a time (YYYY-MM-DD or "
+				  "YYYY-MM-DDTHH:MM:SSZ, in UTC)");
+	if (f->until != NULL && norm_time("until", f->until, e) != ST_OK)
+		return filter_bad(e, opt, "until", f->until, "is not a time (YYYY-MM-DD or "
+				  "YYYY-MM-DDTHH:MM:SSZ, in UTC)");
+	if (f->since != NULL && f->until != NULL && strcmp(f->since, f->until) > 0 &&
+	    strncmp(f->since, f->until, strlen(f->until)) != 0)
+		return errbuf_set(e, ST_USAGE, "%ssince %s is after %suntil %s: nothing can "
+				  "match", opt, f->since, opt, f->until);
 	return ST_OK;
 }

@@ -1,11 +1,13 @@
 /*
  * exlog.h - the exchange log: every ingest, upload, rejection, match, new
- * signal, pull, delivery, feedback, refusal, access request and purge as
- * one append-only, hash-chained entry.
+ * signal, pull, delivery, disclosure, feedback, refusal, access request
+ * and purge as one append-only, hash-chained entry.
  *
  * Entry n carries prev = hash(n-1) and
  *   hash = SHA-256(prev "\n" seq "\n" at "\n" kind "\n" party "\n" subject "\n" detail)
- * in lower-case hex; the first entry's prev is 64 zeros.  An entry is
+ * in lower-case hex; the first entry's prev is 64 zeros.  An entry with a
+ * trace id (store_trace() when it was written) has "\n" trace_id appended
+ * to what is hashed; entries without one hash as before migration 10.  An entry is
  * written in the same store transaction as the change it records, so an
  * exchange whose entry cannot be written does not happen.
  */
@@ -69,5 +71,18 @@ struct exlog_proof {
  */
 enum status exlog_prove(struct store *s, const char *ca_pem, struct exlog_proof *p,
 			struct errbuf *e);
+
+/*
+ * Checks a search of the exchange log before it runs, so that a filter
+ * that cannot match (a bad time, a kind that does not exist, an OIN that
+ * is no OIN) is an error instead of an empty or a whole answer: kind one
+ * of the kinds of entry, party and recipient 20-digit OINs, status an
+ * HTTP status or an outcome word, since and until times (norm_time()) in
+ * that order, source a name, id without control characters.  opt is put
+ * before the filter's name in the message ("--" on the command line).
+ * Returns ST_OK or ST_USAGE with the message in e.
+ */
+enum status exlog_filter_check(const struct log_filter *f, const char *opt,
+			       struct errbuf *e);
 
 #endif

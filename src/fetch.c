@@ -108,6 +108,7 @@ struct xfer {
 	struct fetch_req req;
 	char error[CURL_ERROR_SIZE];
 	char etag[256], last_modified[64];
+	char traceparent[128];
 	long retry_after;
 	double bytes;
 	int aborted;
@@ -154,6 +155,7 @@ static void check_done(struct fetcher *f)
 		r.retry_after = x->retry_after;
 		r.etag = x->etag[0] ? x->etag : NULL;
 		r.last_modified = x->last_modified[0] ? x->last_modified : NULL;
+		r.traceparent = x->traceparent[0] ? x->traceparent : NULL;
 		if (msg->data.result != CURLE_OK) {
 			r.error = x->aborted ? "aborted by the receiver of the data"
 					     : (x->error[0] ? x->error
@@ -271,6 +273,8 @@ static size_t header_cb(char *line, size_t size, size_t n, void *arg)
 		header_value(line, len, 5, x->etag, sizeof(x->etag));
 	} else if (len > 14 && strncasecmp(line, "Last-Modified:", 14) == 0) {
 		header_value(line, len, 14, x->last_modified, sizeof(x->last_modified));
+	} else if (len > 12 && strncasecmp(line, "traceparent:", 12) == 0) {
+		header_value(line, len, 12, x->traceparent, sizeof(x->traceparent));
 	} else if (len > 12 && strncasecmp(line, "Retry-After:", 12) == 0) {
 		header_value(line, len, 12, v, sizeof(v));
 		char *end;

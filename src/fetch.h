@@ -29,6 +29,7 @@ struct fetch_result {
 	double bytes;		/* body bytes received */
 	long retry_after;	/* seconds from a Retry-After header, or -1 */
 	const char *etag, *last_modified;	/* response headers, or NULL */
+	const char *traceparent;		/* the response's, as sent, or NULL */
 };
 
 struct fetch_req {

@@ -19,6 +19,7 @@
 #include <event2/listener.h>
 
 #include "http.h"
+#include "log.h"
 #include "tls.h"
 
 enum conn_state {
@@ -40,6 +41,7 @@ struct http_req {
 	struct evkeyvalq headers;
 	uint64_t content_length, received;
 	bool replied, in_handler;
+	bool http10;		/* HTTP/1.0: no Host needed, no Transfer-Encoding */
 	void *data;
 	struct timeval started;
 	struct timeval deadline;	/* the body must be in by then */
@@ -50,6 +52,7 @@ struct conn {
 	struct bufferevent *bev;
 	enum conn_state state;
 	char oin[OIN_LEN + 1];
+	char addr[INET6_ADDRSTRLEN];	/* the client's address */
 	char peer_error[256];	/* why the client certificate is refused */
 	bool counted;		/* counted in its party's connections */
 	bool over_limit;	/* too many connections of this party */
@@ -104,6 +107,7 @@ static const char *status_text(int status)
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
 	default: return "Unknown";
 	}
 }
@@ -146,7 +150,7 @@ static void req_reset(struct http_req *r)
 	r->query = "";
 	r->method[0] = '\0';
 	r->content_length = r->received = 0;
-	r->replied = r->in_handler = false;
+	r->replied = r->in_handler = r->http10 = false;
 	r->data = NULL;
 }
 
@@ -244,24 +248,38 @@ void http_reply_error(struct http_req *r, int status, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (s->h.refused != NULL)
-		s->h.refused(s->h.arg, r->conn->oin[0] ? r->conn->oin : NULL,
+		s->h.refused(s->h.arg, r->conn->addr, r->conn->oin[0] ? r->conn->oin : NULL,
 			     r->method[0] ? r->method : "-", r->target ? r->target : "-",
 			     status, msg);
 	http_reply_json(r, status, json_pack("{s:i, s:s}", "status", status, "error", msg));
 }
 
-/* Splits "Name: value" into the request's headers. */
+/* Whether the n bytes at s are a token (RFC 9110, 5.6.2): a method, a field name. */
+static bool is_token(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("!#$%&'*+-.^_`|~", s[i]) == NULL)
+			return false;
+	return n > 0;
+}
+
+/*
+ * Splits "Name: value" into the request's headers.  Refuses (-1) a name
+ * that is not a token (so whitespace before the colon, and obs-fold: a
+ * line that starts with whitespace) and a value with a control character
+ * other than HTAB (RFC 9110, 5.5).
+ */
 static int parse_header(struct http_req *r, char *line)
 {
 	char *colon = strchr(line, ':'), *v;
 
-	if (colon == NULL || colon == line || isspace((unsigned char)line[0]))
+	if (colon == NULL || !is_token(line, (size_t)(colon - line)))
 		return -1;
 	*colon = '\0';
-	for (char *p = line; *p; p++)
-		if (!isgraph((unsigned char)*p))
-			return -1;
 	v = colon + 1;
+	for (const char *p = v; *p; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return -1;
 	while (*v == ' ' || *v == '\t')
 		v++;
 	for (size_t n = strlen(v); n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t');)
@@ -269,20 +287,33 @@ static int parse_header(struct http_req *r, char *line)
 	return evhttp_add_header(&r->headers, line, v);
 }
 
-/* Reads "METHOD TARGET HTTP/1.x". */
+/*
+ * Reads "METHOD SP TARGET SP HTTP/1.x" (RFC 9112, 3): the method a token,
+ * the target in origin-form (the only form a server that is no proxy
+ * needs; absolute-, authority- and asterisk-form are refused) of visible
+ * ASCII.  HTTP/1.0 closes after the reply; HTTP/1.2-1.9 are read as 1.1.
+ * Returns 0, -1 (malformed: 400) or -3 (another major version: 505).
+ */
 static int parse_request_line(struct http_req *r, char *line)
 {
 	char *target = strchr(line, ' '), *version, *q;
 
-	if (target == NULL || (size_t)(target - line) >= sizeof(r->method))
+	if (target == NULL || (size_t)(target - line) >= sizeof(r->method) ||
+	    !is_token(line, (size_t)(target - line)))
 		return -1;
 	*target++ = '\0';
 	version = strchr(target, ' ');
 	if (version == NULL || target[0] != '/')
 		return -1;
 	*version++ = '\0';
-	if (strcmp(version, "HTTP/1.1") != 0 && strcmp(version, "HTTP/1.0") != 0)
+	for (const char *p = target; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return -1;
+	if (strncmp(version, "HTTP/", 5) != 0 || !isdigit((unsigned char)version[5]) ||
+	    version[6] != '.' || !isdigit((unsigned char)version[7]) || version[8] != '\0')
 		return -1;
+	if (version[5] != '1')
+		return -3;
 	snprintf(r->method, sizeof(r->method), "%s", line);
 	r->target = strdup(target);
 	if (r->target == NULL)
@@ -293,39 +324,140 @@ static int parse_request_line(struct http_req *r, char *line)
 		*q = '\0';
 		r->query = q + 1;
 	}
-	if (strcmp(version, "HTTP/1.0") == 0)
+	r->http10 = version[7] == '0';
+	if (r->http10)
 		r->conn->close_after = true;
 	return 0;
 }
 
-/* Parses the head in the first len bytes of in; replies on error. */
-static int read_head(struct conn *c, struct evbuffer *in, size_t len)
+/* Replies to a head that read_head_lines() refused with code bad. */
+static void head_refused(struct conn *c, int bad)
 {
 	struct http_req *r = &c->req;
-	size_t nheaders = 0, used = 0;
-	char *line;
 
-	while (used < len && (line = evbuffer_readln(in, NULL, EVBUFFER_EOL_CRLF)) != NULL) {
-		used += strlen(line) + 1;
+	switch (bad) {
+	case -2:
+		http_reply_error(r, 431, "more than %zu header lines", c->srv->lim.max_headers);
+		break;
+	case -3:
+		http_reply_error(r, 505, "only HTTP/1.0 and HTTP/1.1 are spoken here");
+		break;
+	case -4:
+		http_reply_error(r, 400, "a NUL byte in the request head");
+		break;
+	case -5:
+		http_reply_error(r, 400, "a CR or LF that does not end a line (lines end in CRLF)");
+		break;
+	default:
+		http_reply_error(r, 400, "malformed request line or header");
+		break;
+	}
+}
+
+/*
+ * Parses the head (len bytes at head, ending in the CRLF CRLF, NUL added
+ * after) line by line, each line ended by CRLF and nothing else: a bare
+ * CR or LF, which another reader might take for a line end, and a NUL are
+ * refused (RFC 9112, 2.2).  Returns 0 or a code for head_refused().
+ */
+static int read_head_lines(struct conn *c, char *head, size_t len)
+{
+	struct http_req *r = &c->req;
+	size_t nheaders = 0;
+	char *eol;
+
+	if (memchr(head, '\0', len) != NULL)
+		return -4;
+	for (char *line = head; (eol = strstr(line, "\r\n")) != NULL; line = eol + 2) {
+		int bad;
+
+		*eol = '\0';
+		if (strpbrk(line, "\r\n") != NULL)
+			return -5;
 		if (*line == '\0') {
-			free(line);
-			break;
+			if (r->target == NULL && eol + 2 < head + len)
+				continue;	/* an empty line before the request line */
+			return 0;
 		}
-		int bad = r->target == NULL ? parse_request_line(r, line)
-					    : (++nheaders > c->srv->lim.max_headers ? -2
-						: parse_header(r, line));
-		free(line);
-		if (bad == -2) {
-			evbuffer_drain(in, len);
-			http_reply_error(r, 431, "more than %zu header lines",
-					 c->srv->lim.max_headers);
-			return -1;
-		}
-		if (bad != 0) {
-			evbuffer_drain(in, len);
-			http_reply_error(r, 400, "malformed request line or header");
-			return -1;
-		}
+		bad = r->target == NULL ? parse_request_line(r, line)
+					: (++nheaders > c->srv->lim.max_headers ? -2
+					   : parse_header(r, line));
+		if (bad != 0)
+			return bad;
+	}
+	return 0;
+}
+
+/* Parses the head in the first len bytes of in (taken out); replies on error. */
+static int read_head(struct conn *c, struct evbuffer *in, size_t len)
+{
+	char *head = malloc(len + 1);
+	int bad;
+
+	if (head == NULL) {
+		evbuffer_drain(in, len);
+		http_reply_error(&c->req, 503, "out of memory");
+		return -1;
+	}
+	evbuffer_remove(in, head, len);
+	head[len] = '\0';
+	bad = read_head_lines(c, head, len);
+	free(head);
+	if (bad != 0) {
+		head_refused(c, bad);
+		return -1;
+	}
+	return 0;
+}
+
+/* How many times the request has a header called name. */
+static size_t header_count(const struct http_req *r, const char *name)
+{
+	const struct evkeyval *h;
+	size_t n = 0;
+
+	TAILQ_FOREACH(h, &r->headers, next)
+		n += evutil_ascii_strcasecmp(h->key, name) == 0;
+	return n;
+}
+
+/*
+ * Checks Transfer-Encoding and Content-Length (RFC 9112, 6.1-6.3): both at
+ * once, a transfer coding other than chunked alone, Content-Length twice
+ * or as a list, or not a plain decimal number: 400, so that no reader
+ * before or after this one can frame the request otherwise.  chunked
+ * alone: 411.  Replies on error (the reply closes the connection).
+ */
+static int check_lengths(struct conn *c)
+{
+	struct http_req *r = &c->req;
+	const char *cl = evhttp_find_header(&r->headers, "Content-Length");
+	const char *te = evhttp_find_header(&r->headers, "Transfer-Encoding");
+	size_t digits;
+
+	if (te != NULL && (cl != NULL || r->http10))
+		return http_reply_error(r, 400, "Transfer-Encoding with %s",
+					cl != NULL ? "Content-Length" : "HTTP/1.0"), -1;
+	if (te != NULL && (header_count(r, "Transfer-Encoding") > 1 ||
+			   evutil_ascii_strcasecmp(te, "chunked") != 0))
+		return http_reply_error(r, 400, "Transfer-Encoding '%.32s' is not understood "
+					"here", te), -1;
+	if (te != NULL)
+		return http_reply_error(r, 411, "send the body with a Content-Length, not "
+					"chunked"), -1;
+	if (cl == NULL)
+		return 0;
+	if (header_count(r, "Content-Length") > 1)
+		return http_reply_error(r, 400, "Content-Length given more than once"), -1;
+	digits = strspn(cl, "0123456789");
+	errno = 0;
+	r->content_length = strtoull(cl, NULL, 10);
+	if (digits == 0 || cl[digits] != '\0' || errno != 0) {
+		char shown[40];
+
+		log_mask_bsn(cl, shown, sizeof(shown));	/* outside text */
+		return http_reply_error(r, 400, "Content-Length '%.32s' is not a number",
+					shown), -1;
 	}
 	return 0;
 }
@@ -334,25 +466,16 @@ static int read_head(struct conn *c, struct evbuffer *in, size_t len)
 static int check_framing(struct conn *c)
 {
 	struct http_req *r = &c->req;
-	const char *cl = evhttp_find_header(&r->headers, "Content-Length");
-	const char *te = evhttp_find_header(&r->headers, "Transfer-Encoding");
 	const char *conn = evhttp_find_header(&r->headers, "Connection");
-	char *end;
 
 	if (conn != NULL && evutil_ascii_strcasecmp(conn, "close") == 0)
 		c->close_after = true;
-	if (te != NULL) {
-		http_reply_error(r, 411, "send the body with a Content-Length, not chunked");
+	if (!r->http10 && header_count(r, "Host") != 1) {	/* RFC 9112, 3.2 */
+		http_reply_error(r, 400, "an HTTP/1.1 request needs one Host header");
 		return -1;
 	}
-	if (cl == NULL)
-		return 0;
-	errno = 0;
-	r->content_length = strtoull(cl, &end, 10);
-	if (!isdigit((unsigned char)*cl) || *end != '\0' || errno != 0) {
-		http_reply_error(r, 400, "Content-Length '%.32s' is not a number", cl);
+	if (check_lengths(c) != 0)
 		return -1;
-	}
 	if (r->content_length > c->srv->lim.max_body_bytes) {
 		http_reply_error(r, 413, "the body is %llu bytes; at most %llu are accepted",
 				 (unsigned long long)r->content_length,
@@ -586,6 +709,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 		return;
 	}
+	if (c->state == C_HANDSHAKE && c->srv->h.handshake_failed != NULL)
+		c->srv->h.handshake_failed(c->srv->h.arg, c->addr);
 	conn_free(c);	/* EOF, error, idle time-out, failed handshake */
 }
 
@@ -598,8 +723,6 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	SSL *ssl;
 
 	(void)l;
-	(void)sa;
-	(void)salen;
 	if (s->draining || s->nconns >= s->lim.max_connections ||
 	    (c = calloc(1, sizeof(*c))) == NULL) {
 		evutil_closesocket(fd);
@@ -621,6 +744,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	c->srv = s;
+	if (sa->sa_family != AF_INET || salen < (int)sizeof(struct sockaddr_in) ||
+	    inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, c->addr,
+		      sizeof(c->addr)) == NULL)
+		snprintf(c->addr, sizeof(c->addr), "?");
 	c->req.conn = c;
 	c->req.query = "";
 	TAILQ_INIT(&c->req.headers);
@@ -725,6 +852,13 @@ const char *http_req_method(const struct http_req *r) { return r->method; }
 const char *http_req_path(const struct http_req *r) { return r->target; }
 const char *http_req_query(const struct http_req *r) { return r->query; }
 const char *http_req_oin(const struct http_req *r) { return r->conn->oin; }
+
+X509 *http_req_peer_cert(const struct http_req *r)
+{
+	SSL *ssl = r->conn->srv->ctx != NULL ? bufferevent_openssl_get_ssl(r->conn->bev) : NULL;
+
+	return ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+}
 uint64_t http_req_content_length(const struct http_req *r) { return r->content_length; }
 void *http_req_data(const struct http_req *r) { return r->data; }
 void http_req_set_data(struct http_req *r, void *data) { r->data = data; }
@@ -733,4 +867,63 @@ bool http_req_replied(const struct http_req *r) { return r->replied; }
 const char *http_req_header(const struct http_req *r, const char *name)
 {
 	return evhttp_find_header(&r->headers, name);
+}
+
+/* Whether the n bytes at v are well percent-encoded, at most max bytes
+ * decoded, with no control character. */
+static bool query_value_ok(const char *v, size_t n, size_t max)
+{
+	size_t len = 0;
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++, len++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (c == '%') {
+			if (i + 2 >= n || !isxdigit((unsigned char)v[i + 1]) ||
+			    !isxdigit((unsigned char)v[i + 2]))
+				return false;
+			c = (unsigned char)strtol((char[]){ v[i + 1], v[i + 2], 0 }, NULL, 16);
+			i += 2;
+		}
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return len <= max;
+}
+
+/* Whether the parameter called by the nl bytes at p comes before p in query. */
+static bool query_seen(const char *query, const char *p, size_t nl)
+{
+	for (const char *q = query; q < p; q += strcspn(q, "&") + 1)
+		if (strncmp(q, p, nl) == 0 && strchr("=&", q[nl]) != NULL)
+			return true;
+	return false;
+}
+
+int http_query_check(struct http_req *r, const char *const *names, size_t max_value)
+{
+	for (const char *p = r->query; *p != '\0'; p += strcspn(p, "&") + (p[strcspn(p, "&")] != '\0')) {
+		size_t len = strcspn(p, "&"), nl = strcspn(p, "=&");
+		bool known = false;
+
+		if (nl == 0)
+			continue;	/* "&&", a trailing '&' */
+		for (size_t i = 0; names[i] != NULL; i++)
+			known = known || (strlen(names[i]) == nl && strncmp(p, names[i], nl) == 0);
+		if (!known)
+			http_reply_error(r, 400, "unknown query parameter '%.*s'",
+					 (int)(nl < 32 ? nl : 32), p);
+		else if (query_seen(r->query, p, nl))
+			http_reply_error(r, 400, "query parameter '%.*s' given twice", (int)nl, p);
+		else if (p[nl] != '=' || !query_value_ok(p + nl + 1, len - nl - 1, max_value))
+			http_reply_error(r, 400, "query parameter '%.*s' has no value or a bad one "
+					 "(percent-encoding, control character, over %zu bytes)",
+					 (int)nl, p, max_value);
+		else
+			continue;
+		return -1;
+	}
+	return 0;
 }

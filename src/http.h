@@ -49,9 +49,15 @@ struct http_handler {
 	/* A reply was written: for metrics (may be NULL). */
 	void (*complete)(void *arg, const char *method, const char *path, int status,
 			 double seconds);
-	/* A refusal, by the server or a handler: for the exchange log. */
-	void (*refused)(void *arg, const char *oin, const char *method, const char *path,
-			int status, const char *reason);
+	/*
+	 * A refusal, by the server or a handler: for the exchange log.  addr
+	 * is the client's IP address; oin is NULL when the client sent no
+	 * verified certificate with an OIN.
+	 */
+	void (*refused)(void *arg, const char *addr, const char *oin, const char *method,
+			const char *path, int status, const char *reason);
+	/* A TLS connection closed before its handshake was done (may be NULL). */
+	void (*handshake_failed)(void *arg, const char *addr);
 	void *arg;
 };
 
@@ -91,7 +97,19 @@ const char *http_req_method(const struct http_req *r);
 const char *http_req_path(const struct http_req *r);	/* decoded-free, as sent */
 const char *http_req_query(const struct http_req *r);	/* after '?', or "" */
 const char *http_req_header(const struct http_req *r, const char *name);
+
+/*
+ * Checks the query string against the parameters an endpoint takes, so
+ * that a parameter it would ignore is an error instead of a filter that
+ * says nothing: each name one of names (NULL-terminated), at most once,
+ * its value well percent-encoded, at most max_value bytes decoded and
+ * without control characters.  Returns 0, or -1 after replying 400 with
+ * the parameter's name.
+ */
+int http_query_check(struct http_req *r, const char *const *names, size_t max_value);
 const char *http_req_oin(const struct http_req *r);
+/* The client's verified certificate (borrowed), or NULL. */
+X509 *http_req_peer_cert(const struct http_req *r);
 uint64_t http_req_content_length(const struct http_req *r);
 void *http_req_data(const struct http_req *r);
 void http_req_set_data(struct http_req *r, void *data);

@@ -27,7 +27,6 @@
  * is read after the threads have ended, except for `stop` (a later stage
  * failed: parse no further).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -40,8 +39,10 @@
 #include <libxml/threads.h>
 #include <libxml/xmlerror.h>
 
+#include "bsnlike.h"
 #include "exlog.h"
 #include "ingest.h"
+#include "log.h"
 #include "queue.h"
 #include "record.h"
 
@@ -99,6 +100,8 @@ struct ingest {
 
 	/* the store stage's own */
 	struct side store;
+	char held_key[ADDRESS_KEY_MAX];	/* the last address stored, and */
+	char held_gemeente[5];		/* the gemeente it is held under */
 	uint64_t progress_at;	/* bytes when on_progress was last called */
 	atomic_bool stop;	/* check or store failed: parse no further */
 
@@ -107,24 +110,6 @@ struct ingest {
 	struct queue *parsed, *checked, *empty;
 	struct batch *batches[NBATCH];	/* all of them, in->cur among them */
 };
-
-/*
- * Replaces every run of 8 or 9 digits with asterisks: a BSN may hide in a
- * parser's message ("the value '999900006' is not ..."), and neither the
- * log nor the screen may show one.
- */
-static void redact_bsn(char *s)
-{
-	for (char *p = s; *p != '\0';) {
-		size_t n = 0;
-
-		while (isdigit((unsigned char)p[n]))
-			n++;
-		if (n == 8 || n == 9)
-			memset(p, '*', n);
-		p += n > 0 ? n : 1;
-	}
-}
 
 static enum status side_fail(struct side *s, const char *msg)
 {
@@ -370,14 +355,15 @@ static void host_reject(void *ctx, const char *place, const char *reason)
 static int host_nomem(void *ctx, const char *place)
 {
 	struct ingest *in = ctx;
-	char why[sizeof(in->parse.fatal.msg)];
+	char where[256], why[sizeof(in->parse.fatal.msg)];
 
+	/* a BSN may hide in the place the adapter names (a parser's words) */
+	log_mask_bsn(place != NULL ? place : "", where, sizeof(where));
 	if (place != NULL)
 		snprintf(why, sizeof(why), "out of memory (%s adapter, at %s)",
-			 in->la->adapter->name, place);
+			 in->la->adapter->name, where);
 	else
 		snprintf(why, sizeof(why), "out of memory (%s adapter)", in->la->adapter->name);
-	redact_bsn(why);
 	side_fail(&in->parse, why);
 	return -1;
 }
@@ -413,8 +399,9 @@ static enum status adapter_result(struct ingest *in, int rc)
 		const char *why = in->la->adapter->error(in->stream);
 
 		in->res.refused = true;
-		errbuf_set(&in->parse.fatal, ST_FAIL, "%s", why != NULL ? why : "input refused");
-		redact_bsn(in->parse.fatal.msg);
+		/* a BSN may hide in a parser's message ("the value '999900006' is ...") */
+		log_mask_bsn(why != NULL ? why : "input refused", in->parse.fatal.msg,
+			     sizeof(in->parse.fatal.msg));
 	} else if (rc == ADAPTER_NOMEM) {
 		host_nomem(in, NULL);
 	} else if (!in->parse.failed && !atomic_load(&in->stop)) {
@@ -536,8 +523,7 @@ static void reject(struct ingest *in, const char *place, const char *reason)
 	char why[512];
 	struct errbuf e;
 
-	snprintf(why, sizeof(why), "%s", reason);
-	redact_bsn(why);
+	log_mask_bsn(reason, why, sizeof(why));	/* the parser's words: outside text */
 	in->res.rejected++;
 	if (in->opts.on_reject != NULL)
 		in->opts.on_reject(in->opts.arg, place, why);
@@ -582,6 +568,129 @@ static enum status seal(struct ingest *in, struct item *it)
 	return st;
 }
 
+/* Is code one of the party's gemeenten (or has it no list)? */
+static bool in_territory(const struct ingest *in, const char *code)
+{
+	return in->opts.gemeenten == NULL || in->opts.gemeenten->n == 0 ||
+	       strlist_has(in->opts.gemeenten, code);
+}
+
+/*
+ * The address of r must lie in the gemeente it is stored under, if it is
+ * stored (docs/formats.md, *Addresses and territory*): the first record
+ * stored for an address decides its gemeente, whoever supplies it.
+ * Writes why not into why (n bytes).
+ */
+static enum status screen_address(struct ingest *in, const struct record *r, char *why,
+				  size_t n, struct errbuf *e)
+{
+	char key[ADDRESS_KEY_MAX], shown[ADDRESS_KEY_MAX], held[5];
+	bool found = true;
+
+	address_key(&r->address, key);
+	if (strcmp(key, in->held_key) == 0)
+		memcpy(held, in->held_gemeente, sizeof(held));
+	else if (store_held_address(in->app->store, key, held, &found, e) != ST_OK)
+		return ST_FAIL;
+	if (!found || strcmp(held, r->address.gemeentecode) == 0)
+		return ST_OK;
+	address_display(&r->address, shown);
+	snprintf(why, n, "address %s is held under gemeentecode %s, not %s%s", shown, held,
+		 r->address.gemeentecode,
+		 in_territory(in, held) ? "" : " (outside this party's territory)");
+	return ST_OK;
+}
+
+/*
+ * A party with gemeenten may not change a stored record of another
+ * gemeente: the registration or finding that r would replace must be held
+ * in its territory too.  Writes why not into why.
+ */
+static enum status screen_identity(struct ingest *in, const struct item *it, char *why,
+				   size_t n, struct errbuf *e)
+{
+	const struct record *r = &it->r;
+	char held[5];
+	bool found = false;
+	enum status st = ST_OK;
+
+	if (in->opts.gemeenten == NULL || in->opts.gemeenten->n == 0)
+		return ST_OK;
+	if (r->kind == ADAPTER_PERSON)
+		st = store_held_person(in->app->store, it->pseudonym, r->begindatum, held,
+				       &found, e);
+	else if (r->kind == ADAPTER_FINDING)
+		st = store_held_finding(in->app->store, r->id, held, &found, e);
+	if (st == ST_OK && found && !in_territory(in, held))
+		snprintf(why, n, "the stored %s it would change is held under gemeentecode %s, "
+			 "not one this party may supply",
+			 r->kind == ADAPTER_PERSON ? "registration" : "finding", held);
+	return st;
+}
+
+/* The row of a prepared finding; it points into it. */
+static void finding_row_of(const struct item *it, struct finding_row *row)
+{
+	const struct record *r = &it->r;
+
+	*row = (struct finding_row){
+		.id = r->id, .datum = r->datum, .soort = r->soort, .kvk = r->kvk,
+		.address = r->address, .aangetroffen = r->aangetroffen,
+		.persons = it->persons, .npersons = it->npersons,
+	};
+}
+
+/*
+ * A finding whose id this input gave before, with other content, is
+ * rejected: the first one stands.  Writes why into why.
+ */
+static enum status screen_repeat(struct ingest *in, const struct item *it, char *why,
+				 size_t n, struct errbuf *e)
+{
+	struct finding_row row;
+	char first[PLACE_MAX], id[128];
+	bool differs;
+
+	if (it->r.kind != ADAPTER_FINDING)
+		return ST_OK;
+	finding_row_of(it, &row);
+	if (store_finding_repeat(in->app->store, in->res.ingest_id, &row, it->where, first,
+				 sizeof(first), &differs, e) != ST_OK)
+		return ST_FAIL;
+	if (differs)
+		snprintf(why, n, "id '%s' was given before in this input (%s) with other "
+			 "content; the first stands", bsnlike_quote(row.id, id, sizeof(id), 60),
+			 first);
+	return ST_OK;
+}
+
+/*
+ * The checks that need the store, before it is written: territory
+ * (screen_address(), screen_identity()) and repeats (screen_repeat()).
+ * why (n bytes) is left "" or says why it is rejected.
+ */
+static enum status screen(struct ingest *in, const struct item *it, char *why, size_t n)
+{
+	struct errbuf *e = &in->store.fatal;
+
+	why[0] = '\0';
+	if (screen_address(in, &it->r, why, n, e) != ST_OK ||
+	    (why[0] == '\0' && screen_identity(in, it, why, n, e) != ST_OK) ||
+	    (why[0] == '\0' && screen_repeat(in, it, why, n, e) != ST_OK))
+		return ST_FAIL;
+	return ST_OK;
+}
+
+/* Remembers the gemeente of the address just stored (screen_address());
+ * a withdrawal stores no address. */
+static void held_note(struct ingest *in, const struct record *r)
+{
+	if (r->withdraw)
+		return;
+	address_key(&r->address, in->held_key);
+	memcpy(in->held_gemeente, r->address.gemeentecode, sizeof(in->held_gemeente));
+}
+
 /* Stores one prepared record. */
 static enum status store_item(struct ingest *in, const struct item *it, bool *changed)
 {
@@ -593,6 +702,8 @@ static enum status store_item(struct ingest *in, const struct item *it, bool *ch
 	case ADAPTER_PERSON: {
 		struct person_row row = { .address = r->address };
 
+		if (r->withdraw)	/* a verwijdering (adapters/brp/README.md) */
+			return store_withdraw_person(s, it->pseudonym, r->begindatum, changed, e);
 		memcpy(row.begindatum, r->begindatum, sizeof(row.begindatum));
 		memcpy(row.pseudonym, it->pseudonym, sizeof(row.pseudonym));
 		memcpy(row.bsn_sealed, it->sealed, sizeof(row.bsn_sealed));
@@ -608,12 +719,9 @@ static enum status store_item(struct ingest *in, const struct item *it, bool *ch
 		return store_put_dwelling(s, in->res.ingest_id, &row, changed, e);
 	}
 	default: {
-		struct finding_row row = {
-			.id = r->id, .datum = r->datum, .soort = r->soort, .kvk = r->kvk,
-			.address = r->address, .aangetroffen = r->aangetroffen,
-			.persons = it->persons, .npersons = it->npersons,
-		};
+		struct finding_row row;
 
+		finding_row_of(it, &row);
 		return store_put_finding(s, in->res.ingest_id, &row, changed, e);
 	}
 	}
@@ -625,15 +733,25 @@ static void consume(struct ingest *in, struct batch *b)
 	for (size_t i = 0; i < b->n && !in->store.failed; i++) {
 		struct item *it = &b->items[i];
 		bool changed = false;
+		char why[512];
 
 		if (it->rejected) {
 			reject(in, it->place, it->reason);
 			continue;
 		}
-		if (seal(in, it) != ST_OK || store_item(in, it, &changed) != ST_OK) {
+		if (seal(in, it) != ST_OK || screen(in, it, why, sizeof(why)) != ST_OK) {
 			in->store.failed = true;
 			break;
 		}
+		if (why[0] != '\0') {
+			reject(in, it->where, why);
+			continue;
+		}
+		if (store_item(in, it, &changed) != ST_OK) {
+			in->store.failed = true;
+			break;
+		}
+		held_note(in, &it->r);
 		in->res.accepted++;
 		in->res.changed += changed;
 	}
@@ -742,6 +860,7 @@ static struct ingest *ingest_begin(struct app *app, struct loaded_adapter *la,
 		.source_schema = la->schema,
 		.max_field_bytes = app->cfg.max_field_bytes,
 		.max_depth = app->cfg.max_depth,
+		.max_attributes = app->cfg.max_attributes,
 	};
 	struct ingest_row row = {
 		.adapter = la->adapter->name, .origin = opts->origin, .party = opts->party,

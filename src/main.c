@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "esc.h"
 #include "cli.h"
 #include "exlog.h"
 #include "ingest.h"
@@ -27,6 +28,7 @@
 #include "purge.h"
 #include "receive.h"
 #include "tls.h"
+#include "trace.h"
 #include "serve.h"
 #include "xml.h"
 
@@ -47,18 +49,21 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
 	__attribute__((format(printf, 2, 0)));
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
+	char *shown = esc_dup(arg);	/* the argument may hold anything */
+
 	fprintf(stderr, "schakel %s: ", cmd);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-	fprintf(stderr, fmt, arg);
+	fprintf(stderr, fmt, shown != NULL ? shown : "?");
 #pragma GCC diagnostic pop
+	free(shown);
 	fprintf(stderr, "\n(see `schakel %s --help`)\n", cmd);
 	return ST_USAGE;
 }
 
 static int fail(const char *cmd, const struct errbuf *e)
 {
-	fprintf(stderr, "schakel %s: %s\n", cmd, e->msg);
+	esc_line(stderr, "schakel %s: %s", cmd, e->msg);
 	return ST_FAIL;
 }
 
@@ -99,14 +104,17 @@ static void print_reject(void *arg, const char *place, const char *reason)
 	if (progress_shown)
 		fputs("\r\033[K", stderr);
 	progress_shown = false;
-	printf("  rejected %s %s: %s\n", (const char *)arg, place, reason);
+	esc_line(stdout, "  rejected %s %s: %s", (const char *)arg, place, reason);
 }
 
 /* Shows how far a long ingest has come, on a terminal only. */
 static void print_progress(void *arg, uint64_t bytes, long records)
 {
-	fprintf(stderr, "\r\033[K  %s: %.1f MB, %ld records", (const char *)arg,
+	char *shown = esc_dup(arg);
+
+	fprintf(stderr, "\r\033[K  %s: %.1f MB, %ld records", shown != NULL ? shown : "?",
 		(double)bytes / 1e6, records);
+	free(shown);
 	progress_shown = true;
 }
 
@@ -126,24 +134,59 @@ static int ingest_one(struct app *app, struct loaded_adapter *la, const char *pa
 	progress_shown = false;
 	if (st == ST_FAIL) {
 		if (res.refused)
-			printf("%s: refused, nothing stored: %s\n", path, e.msg);
+			esc_line(stdout, "%s: refused, nothing stored: %s", path, e.msg);
 		else
-			fprintf(stderr, "schakel ingest: %s: %s\n", path, e.msg);
+			esc_line(stderr, "schakel ingest: %s: %s", path, e.msg);
 		return ST_FAIL;
 	}
-	printf("%s: %ld accepted (%ld new or changed), %ld rejected\n", path, res.accepted,
-	       res.changed, res.rejected);
+	esc_line(stdout, "%s: %ld accepted (%ld new or changed), %ld rejected", path,
+		 res.accepted, res.changed, res.rejected);
 	return st;
+}
+
+/*
+ * Takes a leading --traceparent VALUE (or --traceparent=VALUE) off the
+ * command line into *tp; false (after saying why) when it is not valid.
+ */
+static bool ingest_traceparent(int *argc, char ***argv, const char **tp)
+{
+	const char *a = *argc > 1 ? (*argv)[1] : "";
+	int used = 0;
+
+	*tp = NULL;
+	if (strncmp(a, "--traceparent=", 14) == 0)
+		*tp = a + 14, used = 1;
+	else if (strcmp(a, "--traceparent") == 0 && *argc > 2)
+		*tp = (*argv)[2], used = 2;
+	else if (strcmp(a, "--traceparent") == 0)
+		*tp = "", used = 1;
+	if (used > 0) {
+		struct trace_ctx tc;
+
+		if (!trace_parse(*tp, &tc)) {
+			usage_error("ingest", "--traceparent must be a W3C traceparent "
+				    "(00-<32 hex>-<16 hex>-<2 hex>), not '%s'", *tp);
+			return false;
+		}
+		(*argv)[used] = (*argv)[0];	/* the command's name, then the rest */
+		*argv += used;
+		*argc -= used;
+	}
+	return true;
 }
 
 static int cmd_ingest(const char *dir, int argc, char **argv)
 {
 	struct loaded_adapter la;
+	struct trace_ctx tc;
+	const char *tp;
 	struct app app;
 	struct errbuf e;
 	int worst = ST_OK;
 	enum status st;
 
+	if (!ingest_traceparent(&argc, &argv, &tp))
+		return ST_USAGE;
 	if (argc < 3)
 		return usage_error("ingest", "%s", "needs an adapter and at least one FILE");
 	st = loader_load(argv[1], &la, &e);
@@ -155,6 +198,12 @@ static int cmd_ingest(const char *dir, int argc, char **argv)
 		loader_unload(&la);
 		return fail("ingest", &e);
 	}
+	if (trace_start(tp, &tc, &e) != ST_OK) {
+		app_close(&app);
+		loader_unload(&la);
+		return fail("ingest", &e);
+	}
+	store_trace_set(app.store, tc.trace_id);	/* one trace for the command */
 	for (int i = 2; i < argc; i++) {
 		int rc = ingest_one(&app, &la, argv[i]);
 
@@ -191,24 +240,58 @@ static enum status parse_as_of(const char *cmd, int argc, char **argv, char as_o
 	return ST_OK;
 }
 
+/* match's options: --as-of (as parse_as_of()) and --changed. */
+static enum status parse_match(int argc, char **argv, char as_of[11], enum match_mode *mode)
+{
+	static const struct option opts[] = {
+		{ "as-of", required_argument, NULL, 'a' }, { "changed", no_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct errbuf e;
+	int c;
+
+	match_today(as_of);
+	*mode = MATCH_FULL;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'c') {
+			*mode = MATCH_CHANGED;
+			continue;
+		}
+		if (c != 'a')
+			return usage_error("match", "%s", "unknown option");
+		if (norm_date("--as-of", optarg, &e) != ST_OK)
+			return usage_error("match", "%s", e.msg);
+		snprintf(as_of, 11, "%s", optarg);
+	}
+	if (optind < argc)
+		return usage_error("match", "unexpected argument '%s'", argv[optind]);
+	return ST_OK;
+}
+
 static int cmd_match(const char *dir, int argc, char **argv)
 {
 	struct match_result res;
+	enum match_mode mode;
 	char as_of[11];
 	struct app app;
 	struct errbuf e;
 	enum status st;
 
-	if (parse_as_of("match", argc, argv, as_of) != ST_OK)
+	if (parse_match(argc, argv, as_of, &mode) != ST_OK)
 		return ST_USAGE;
 	if (app_open(&app, dir, &e) != ST_OK)
 		return fail("match", &e);
-	st = match_run(&app, as_of, &res, NULL, NULL, &e);
+	st = match_run_mode(&app, as_of, mode, &res, NULL, NULL, &e);
 	app_close(&app);
 	if (st != ST_OK)
 		return st == ST_USAGE ? usage_error("match", "%s", e.msg) : fail("match", &e);
-	printf("match as of %s: %ld addresses, %ld signals hold, %ld new\n", as_of,
-	       res.addresses, res.raised, res.created);
+	printf("match as of %s: %ld addresses, %ld signals hold, %ld new, %ld ended", as_of,
+	       res.addresses, res.raised, res.created, res.ended);
+	if (mode == MATCH_CHANGED && res.full)
+		printf(" (a full run: %s)", res.why);
+	else if (mode == MATCH_CHANGED)
+		printf(" (%ld addresses marked)", res.marked);
+	putchar('\n');
 	return ST_OK;
 }
 
@@ -299,7 +382,7 @@ static int cmd_signals(const char *dir, int argc, char **argv)
 		else if (c == 'r' && rule_from_name(optarg) >= 0)
 			rule = optarg;
 		else if (c == 'r')
-			return usage_error("signals", "no rule '%s' (OVERBEWONING, "
+			return usage_error("signals", "--rule '%s' is no rule (OVERBEWONING, "
 					   "ONDERREGISTRATIE, ADRES_AFWIJKING, GEEN_VERGUNNING)",
 					   optarg);
 		else
@@ -326,11 +409,11 @@ static int print_entry(void *arg, const struct exlog_row *r)
 	if (v->kind != NULL && strcmp(v->kind, r->kind) != 0)
 		return 0;
 	if (v->json) {
-		json_t *o = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:o*, s:s, s:s}",
+		json_t *o = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:o*, s:s, s:s, s:s?}",
 				      "seq", (json_int_t)r->seq, "at", r->at, "kind", r->kind,
 				      "party", r->party, "subject", r->subject,
 				      "detail", json_loads(r->detail, 0, NULL),
-				      "prev", r->prev, "hash", r->hash);
+				      "prev", r->prev, "hash", r->hash, "trace_id", r->trace_id);
 
 		if (o == NULL || json_dumpf(o, stdout, JSON_COMPACT) != 0) {
 			json_decref(o);
@@ -340,8 +423,8 @@ static int print_entry(void *arg, const struct exlog_row *r)
 		putchar('\n');
 		return 0;
 	}
-	printf("%6lld  %-24s  %-8s  %-20s  %-28s  %s\n", (long long)r->seq, r->at, r->kind,
-	       r->party ? r->party : "-", r->subject ? r->subject : "-", r->detail);
+	esc_line(stdout, "%6lld  %-24s  %-8s  %-20s  %-28s  %s", (long long)r->seq, r->at,
+		 r->kind, r->party ? r->party : "-", r->subject ? r->subject : "-", r->detail);
 	return 0;
 }
 
@@ -391,7 +474,7 @@ static int cmd_log(const char *dir, int argc, char **argv)
 		{ "status", required_argument, NULL, 't' }, { "since", required_argument, NULL, 'S' },
 		{ "until", required_argument, NULL, 'U' }, { "id", required_argument, NULL, 'i' },
 		{ "format", required_argument, NULL, 'f' }, { "follow", no_argument, NULL, 'F' },
-		{ NULL, 0, NULL, 0 },
+		{ "trace", required_argument, NULL, 'T' }, { NULL, 0, NULL, 0 },
 	};
 	struct log_filter f = { 0 };
 	struct log_cli lc = { 0 };
@@ -410,6 +493,12 @@ static int cmd_log(const char *dir, int argc, char **argv)
 		case 'S': f.since = optarg; break;
 		case 'U': f.until = optarg; break;
 		case 'i': f.id = optarg; break;
+		case 'T':
+			if (!trace_id_valid(optarg))
+				return usage_error("log", "--trace must be a trace id (32 lower-case"
+						   " hex digits), not '%s'", optarg);
+			f.trace = optarg;
+			break;
 		case 'F': follow = true; break;
 		case 'f':
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
@@ -423,6 +512,8 @@ static int cmd_log(const char *dir, int argc, char **argv)
 	}
 	if (argc - optind > 1 || (argc - optind == 1 && strcmp(argv[optind], "verify") != 0))
 		return usage_error("log", "unexpected argument '%s'", argv[optind]);
+	if (exlog_filter_check(&f, "--", &e) != ST_OK)
+		return usage_error("log", "%s", e.msg);
 	if (app_open(&app, dir, &e) != ST_OK)
 		return fail("log", &e);
 	if (argc - optind == 1) {
@@ -480,9 +571,9 @@ static int print_delivery(void *arg, const struct delivery_row *d)
 	(void)arg;
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%6lld  %-9s  %-20s  %-32s  %3d  %-20s  %s\n", (long long)d->id, d->state,
-	       d->oin, d->signal_id, d->attempts, when,
-	       d->last_error[0] ? d->last_error : "-");
+	esc_line(stdout, "%6lld  %-9s  %-20s  %-32s  %3d  %-20s  %s", (long long)d->id,
+		 d->state, d->oin, d->signal_id, d->attempts, when,
+		 d->last_error[0] ? d->last_error : "-");
 	return 0;
 }
 
@@ -504,7 +595,9 @@ static int cmd_deliveries(const char *dir, int argc, char **argv)
 			retry = true;
 		else if (retry && strcmp(argv[i], "--all-failed") == 0)
 			all = true;
-		else if (retry && id < 0 && (id = strtoll(argv[i], &end, 10)) > 0 && *end == '\0')
+		else if (retry && id < 0 && strlen(argv[i]) <= 18 &&
+			 strspn(argv[i], "0123456789") == strlen(argv[i]) &&
+			 (id = strtoll(argv[i], &end, 10)) > 0 && *end == '\0')
 			;
 		else
 			return usage_error("deliveries", "unexpected argument '%s'", argv[i]);
@@ -554,6 +647,8 @@ static int cmd_receive(const char *dir, int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' }, { "cert", required_argument, NULL, 'c' },
 		{ "key", required_argument, NULL, 'k' }, { "ca", required_argument, NULL, 'a' },
 		{ "crl", required_argument, NULL, 'r' }, { "refuse", required_argument, NULL, 'x' },
+		{ "broker-cert", required_argument, NULL, 'b' },
+		{ "broker-oin", required_argument, NULL, 'o' },
 		{ "delay", required_argument, NULL, 'w' }, { NULL, 0, NULL, 0 },
 	};
 	struct receive_opts o = { .listen = "127.0.0.1", .port = 9443 };
@@ -571,12 +666,20 @@ static int cmd_receive(const char *dir, int argc, char **argv)
 		case 'a': o.ca = optarg; break;
 		case 'r': o.crl = optarg; break;
 		case 'x': o.refuse = parse_port(optarg); break;
+		case 'b': o.broker_cert = optarg; break;
+		case 'o': o.broker_oin = optarg; break;
 		case 'w': o.delay_ms = parse_port(optarg); break;
 		default: return usage_error("receive", "%s", "unknown option");
 		}
 	}
 	if (o.dir == NULL || o.cert == NULL || o.key == NULL || o.ca == NULL)
 		return usage_error("receive", "%s", "--dir, --cert, --key and --ca are required");
+	if (o.broker_cert == NULL && o.broker_oin == NULL)
+		return usage_error("receive", "%s", "--broker-cert or --broker-oin is required: "
+				   "only the broker's signals are accepted");
+	if (o.broker_oin != NULL && (strlen(o.broker_oin) != OIN_LEN ||
+				     strspn(o.broker_oin, "0123456789") != OIN_LEN))
+		return usage_error("receive", "%s", "--broker-oin is not a 20-digit OIN");
 	if (o.port < 0 || o.port > 65535 || (o.refuse != 0 && (o.refuse < 200 || o.refuse > 599)) ||
 	    o.delay_ms < 0 || o.delay_ms > 60000)
 		return usage_error("receive", "%s", "--port, --refuse or --delay out of range");
@@ -683,10 +786,10 @@ static int print_inzage(void *arg, const struct inzage_row *r)
 			"s:s?, s:s?, s:s?}", "kind", r->kind, "at", r->at, "what", r->what,
 			"address", r->address, "source", r->source, "via", r->via,
 			"party", r->party, "signal", r->signal));
-	printf("%-12s  %-24s  %-14s  %-40s  %s%s%s%s\n", r->kind, r->at ? r->at : "-",
-	       r->address ? r->address : "-", r->what ? r->what : "-",
-	       r->source ? r->source : "-", r->via ? " (" : "", r->via ? r->via : "",
-	       r->via ? ")" : "");
+	esc_line(stdout, "%-12s  %-24s  %-14s  %-40s  %s%s%s%s", r->kind, r->at ? r->at : "-",
+		 r->address ? r->address : "-", r->what ? r->what : "-",
+		 r->source ? r->source : "-", r->via ? " (" : "", r->via ? r->via : "",
+		 r->via ? ")" : "");
 	return 0;
 }
 
@@ -697,6 +800,7 @@ static int cmd_inzage(const char *dir, int argc, char **argv)
 	};
 	uint8_t pseudonym[PSEUDONYM_LEN];
 	char bsn[10], hex[2 * PSEUDONYM_LEN + 1];
+	struct trace_ctx tc;
 	struct inzage_out o = { 0 };
 	bool json = false;
 	struct app app;
@@ -718,6 +822,11 @@ static int cmd_inzage(const char *dir, int argc, char **argv)
 	memset(bsn, 0, sizeof(bsn));
 	crypto_hex(pseudonym, PSEUDONYM_LEN, hex);
 	/* The request itself is an exchange: logged, by pseudonym only. */
+	if (trace_new(&tc, &e) != ST_OK) {
+		app_close(&app);
+		return fail("inzage", &e);
+	}
+	store_trace_set(app.store, tc.trace_id);
 	if (store_begin(app.store, &e) != ST_OK ||
 	    exlog_append(app.store, "inzage", NULL, hex, json_object(), &e) != ST_OK ||
 	    store_commit(app.store, &e) != ST_OK) {
@@ -774,13 +883,20 @@ static int cmd_serve(const char *dir, int argc, char **argv)
 static const struct command commands[] = {
 	{ "init", "", "Creates DIR with a default schakel.conf (an existing one is kept), the "
 	  "database and fresh keys.\nSafe to run twice.", NULL, cmd_init },
-	{ "ingest", "ADAPTER FILE...", "Reads FILEs (- is stdin) with ADAPTER (brp, huisvesting, "
-	  "inspectie) and stores their records.\nPrints accepted and rejected counts and each "
-	  "rejection with its place and reason.\nExit 3 when records were rejected, 1 when a "
-	  "file was refused whole (nothing of it stored).", NULL, cmd_ingest },
-	{ "match", "[--as-of YYYY-MM-DD]", "Applies the matching rules as of the date (default "
-	  "today) and stores new signals.\nIdempotent: the same data and date raise nothing new.",
-	  "  --as-of YYYY-MM-DD   the date to match as of\n", cmd_match },
+	{ "ingest", "[--traceparent TP] ADAPTER FILE...", "Reads FILEs (- is stdin) with ADAPTER "
+	  "(brp, huisvesting, inspectie) and stores their records.\nPrints accepted and rejected "
+	  "counts and each rejection with its place and reason.\nExit 3 when records were "
+	  "rejected, 1 when a file was refused whole (nothing of it stored).",
+	  "  --traceparent TP   continue that W3C trace (00-TRACEID-SPANID-FLAGS); default:\n"
+	  "                     a new trace.  See `schakel log --trace`\n", cmd_ingest },
+	{ "match", "[--as-of YYYY-MM-DD] [--changed]", "Applies the matching rules as of the date "
+	  "(default today), stores new signals and\nends those that no longer hold.\nIdempotent: "
+	  "the same data and date raise nothing new.",
+	  "  --as-of YYYY-MM-DD   the date to match as of\n"
+	  "  --changed            only the addresses that changes since the last match marked\n"
+	  "                       (a full run when the rules' parameters changed); the daemon\n"
+	  "                       runs this after new data. Both give the same signals.\n",
+	  cmd_match },
 	{ "signals", "[--format table|json|xml] [--rule RULE]", "Lists the signals.",
 	  "  --format table|json|xml   table (default), JSON Lines, or XML (signal schema)\n"
 	  "  --rule RULE               only OVERBEWONING, ONDERREGISTRATIE, ADRES_AFWIJKING "
@@ -789,14 +905,17 @@ static const struct command commands[] = {
 	  "or searches it.  `log verify` checks the hash chain and the signed\ncheckpoints, "
 	  "names the first entry that does not fit (exit 1), and says up to\nwhich checkpoint "
 	  "the log is proven intact.",
-	  "  --kind K         ingest, upload, reject, match, signal, pull, delivery, retry,\n"
-	  "                   feedback, refusal, inzage, purge\n"
+	  "  --kind K         ingest, upload, reject, match, signal, ended, pull, delivery,\n"
+	  "                   retry, feedback, refusal, disclosure, inzage, purge,\n"
+	  "                   recipient_down, recipient_up\n"
 	  "  --party OIN      entries in which that party takes part\n"
 	  "  --source NAME    a pulled source, or an adapter\n"
-	  "  --recipient OIN  deliveries to, and signals for, that party\n"
+	  "  --recipient OIN  deliveries and disclosures to, and signals for, that party\n"
 	  "  --status S       an HTTP status (401) or an outcome (delivered, failed, stored)\n"
 	  "  --since T, --until T   ISO 8601 times (2026-11-01 or 2026-11-01T08:00:00Z)\n"
 	  "  --id ID          a message id, signal id, or upload/ingest number\n"
+	  "  --trace ID       one exchange's W3C trace id (32 hex digits): its upload or\n"
+	  "                   pull, ingest, match, signals and deliveries\n"
 	  "  --format F       table (default) or json (JSON Lines, with the hashes)\n"
 	  "  --follow         keep printing new entries as they come\n", cmd_log },
 	{ "feedback", "", "Counts the recipients' feedback on signals, per rule and outcome.",
@@ -811,7 +930,8 @@ static const struct command commands[] = {
 	  cmd_purge },
 	{ "inzage", "BSN [--format text|json]", "An access request: every exchange that concerned "
 	  "the person with this BSN\n(registrations and findings received, signals raised, to "
-	  "whom they went and when),\nfound through the pseudonym; the BSN is not stored.",
+	  "whom they went and when,\neach disclosure of them, with or without the BSN), found "
+	  "through the pseudonym;\nthe BSN is not stored.",
 	  "  --format F   text (default) or json\n", cmd_inzage },
 	{ "pull", "[SOURCE]", "Fetches every configured source (or SOURCE) once, now, as the "
 	  "daemon does on its\nschedule: paged feeds to their end, with ETag and "
@@ -821,15 +941,21 @@ static const struct command commands[] = {
 	  "daemon sends them.", "  --failed        only the dead letters\n"
 	  "  retry ID        send delivery ID again\n"
 	  "  retry --all-failed   send every dead letter again\n", cmd_deliveries },
-	{ "receive", "--dir DIR --cert PEM --key PEM --ca PEM [--port N] [--crl PEM] [--delay MS]",
-	  "The reference receiver: takes pushed signals over mutual TLS, verifies their\n"
-	  "signature and schema, drops duplicates by X-Message-Id, and stores each as\n"
-	  "DIR/<message id>.xml before it answers 201.",
+	{ "receive", "--dir DIR --cert PEM --key PEM --ca PEM --broker-cert PEM|--broker-oin OIN\n"
+	  "        [--port N] [--crl PEM] [--delay MS]",
+	  "The reference receiver: takes pushed signals over mutual TLS from the broker only,\n"
+	  "verifies that the broker signed them and their schema, drops duplicates by\n"
+	  "X-Message-Id, and stores each as DIR/<message id>.xml before it answers 201.",
 	  "  --dir DIR       where to store signals\n"
 	  "  --port N        port on 127.0.0.1 (default 9443; 0: any free port)\n"
 	  "  --listen ADDR   address to listen on\n"
 	  "  --cert, --key   the receiver's certificate and key (PEM)\n"
-	  "  --ca PEM        trusted CA: for TLS clients and for signatures\n"
+	  "  --ca PEM        trusted CA: for TLS clients (and signatures with --broker-oin)\n"
+	  "  --broker-cert PEM   the broker's certificate: only a client with exactly this\n"
+	  "                  certificate, and only signatures made with its key, are accepted\n"
+	  "                  (the certificate a document carries is ignored)\n"
+	  "  --broker-oin OIN    the broker's OIN: only a client, and a signer certificate of\n"
+	  "                  --ca, with this OIN in the subject serialNumber are accepted\n"
 	  "  --crl PEM       revoked certificates\n"
 	  "  --refuse STATUS answer every request with STATUS (to test senders)\n"
 	  "  --delay MS      hold each answer MS milliseconds (0-60000), and log how many\n"

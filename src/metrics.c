@@ -63,6 +63,50 @@ void metrics_refusal_unlogged(void)
 	refusals_unlogged++;
 }
 
+/* Refusals of unidentified clients since the start, per cause and source. */
+#define MAX_UNIDENTIFIED 512
+static struct {
+	char cause[32], addr[48];
+	unsigned long n;
+} unidentified[MAX_UNIDENTIFIED];
+static size_t nunidentified;
+
+/* The row of (cause, addr), added while fewer than limit rows exist; or -1. */
+static long unidentified_row(const char *cause, const char *addr, size_t limit)
+{
+	for (size_t i = 0; i < nunidentified; i++)
+		if (strcmp(unidentified[i].cause, cause) == 0 &&
+		    strcmp(unidentified[i].addr, addr) == 0)
+			return (long)i;
+	if (nunidentified >= limit)
+		return -1;
+	snprintf(unidentified[nunidentified].cause, sizeof(unidentified[0].cause), "%s", cause);
+	snprintf(unidentified[nunidentified].addr, sizeof(unidentified[0].addr), "%s", addr);
+	return (long)nunidentified++;
+}
+
+void metrics_unidentified(const char *cause, const char *addr)
+{
+	/* the last rows are kept for "other": every address once the table is full */
+	long i = unidentified_row(cause, addr, MAX_UNIDENTIFIED - 16);
+
+	if (i < 0)
+		i = unidentified_row(cause, "other", MAX_UNIDENTIFIED);
+	if (i >= 0)
+		unidentified[i].n++;
+}
+
+static void write_unidentified(FILE *f)
+{
+	fputs("# HELP schakel_unidentified_refusals_total Refusals of clients that are not "
+	      "identified (no or a refused certificate, no OIN, an OIN that is no party, a "
+	      "failed TLS handshake), by cause and source address.\n"
+	      "# TYPE schakel_unidentified_refusals_total counter\n", f);
+	for (size_t i = 0; i < nunidentified; i++)
+		fprintf(f, "schakel_unidentified_refusals_total{cause=\"%s\",source=\"%s\"} %lu\n",
+			unidentified[i].cause, unidentified[i].addr, unidentified[i].n);
+}
+
 static void write_requests(FILE *f)
 {
 	fputs("# HELP schakel_http_requests_total API requests answered, by endpoint and "
@@ -126,6 +170,7 @@ enum status metrics_write(FILE *f, struct store *s, const char *db_path, struct 
 	fprintf(f, "# HELP schakel_refusals_unlogged_total Refusals that could not be written to "
 		"the exchange log.\n# TYPE schakel_refusals_unlogged_total counter\n"
 		"schakel_refusals_unlogged_total %lu\n", refusals_unlogged);
+	write_unidentified(f);
 	if (stat(db_path, &sb) == 0)
 		fprintf(f, "# HELP schakel_database_bytes Size of the database file.\n"
 			"# TYPE schakel_database_bytes gauge\nschakel_database_bytes %lld\n",

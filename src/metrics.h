@@ -14,6 +14,9 @@
 /* Counts a finished request: path is turned into its endpoint template. */
 void metrics_request(const char *method, const char *path, int status, double seconds);
 
+/* Counts a refusal of a client that is not identified, by cause and address. */
+void metrics_unidentified(const char *cause, const char *addr);
+
 /* The endpoint template of a path: "/v1/uploads/{adapter}", ... */
 const char *metrics_endpoint(const char *path);
 

@@ -8,7 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bsnlike.h"
 #include "norm.h"
+
+/* A value quoted in a reason: 40 bytes at most, never a BSN (bsnlike.h). */
+#define QUOTE_MAX 40
+struct quoted {
+	char s[128];
+};
+
+static const char *quote(const char *value, struct quoted *q)
+{
+	return bsnlike_quote(value, q->s, sizeof(q->s), QUOTE_MAX);
+}
 
 /* Copies s without leading and trailing white space into out (size n). */
 static bool trim_copy(const char *s, char *out, size_t n)
@@ -61,7 +73,8 @@ static enum status norm_postcode(const char *in, char out[7], struct errbuf *e)
 		goto bad;
 	return ST_OK;
 bad:
-	return errbuf_set(e, ST_FAIL, "postcode '%.40s' is not 4 digits and 2 letters", in);
+	return errbuf_set(e, ST_FAIL, "postcode '%s' is not 4 digits and 2 letters",
+			  quote(in, &(struct quoted){ 0 }));
 }
 
 static enum status norm_letter(const char *in, char out[2], struct errbuf *e)
@@ -72,7 +85,8 @@ static enum status norm_letter(const char *in, char out[2], struct errbuf *e)
 		in = "";
 	if (!trim_copy(in, buf, sizeof(buf)) || strlen(buf) > 1 ||
 	    (buf[0] != '\0' && !isalpha((unsigned char)buf[0])))
-		return errbuf_set(e, ST_FAIL, "huisletter '%.40s' is not one letter", in);
+		return errbuf_set(e, ST_FAIL, "huisletter '%s' is not one letter",
+				  quote(in, &(struct quoted){ 0 }));
 	upcase(buf);
 	memcpy(out, buf, 2);
 	return ST_OK;
@@ -99,7 +113,8 @@ static enum status norm_toevoeging(const char *in, char out[5], struct errbuf *e
 	return ST_OK;
 bad:
 	return errbuf_set(e, ST_FAIL,
-			  "huisnummertoevoeging '%.40s' is not up to 4 letters or digits", in);
+			  "huisnummertoevoeging '%s' is not up to 4 letters or digits",
+			  quote(in, &(struct quoted){ 0 }));
 }
 
 enum status norm_address(const struct adapter_address *in, struct address *out,
@@ -123,8 +138,9 @@ enum status norm_address(const struct adapter_address *in, struct address *out,
 	if (in->nummeraanduiding_id != NULL && *in->nummeraanduiding_id != '\0') {
 		if (!trim_copy(in->nummeraanduiding_id, buf, sizeof(buf)) ||
 		    !all_digits(buf, 16) || buf[4] != '2' || buf[5] != '0')
-			return errbuf_set(e, ST_FAIL, "nummeraanduiding_id '%.40s' is not a "
-					  "16-digit BAG identifier", in->nummeraanduiding_id);
+			return errbuf_set(e, ST_FAIL, "nummeraanduiding_id '%s' is not a "
+					  "16-digit BAG identifier",
+					  quote(in->nummeraanduiding_id, &(struct quoted){ 0 }));
 		memcpy(out->nummeraanduiding_id, buf, 17);
 	}
 	if (in->gemeentecode == NULL || *in->gemeentecode == '\0') {
@@ -133,11 +149,16 @@ enum status norm_address(const struct adapter_address *in, struct address *out,
 		memcpy(out->gemeentecode, out->nummeraanduiding_id, 4);
 		out->gemeentecode[4] = '\0';
 	} else if (!trim_copy(in->gemeentecode, buf, sizeof(buf)) || !all_digits(buf, 4)) {
-		return errbuf_set(e, ST_FAIL, "gemeentecode '%.40s' is not 4 digits",
-				  in->gemeentecode);
+		return errbuf_set(e, ST_FAIL, "gemeentecode '%s' is not 4 digits",
+				  quote(in->gemeentecode, &(struct quoted){ 0 }));
 	} else {
 		memcpy(out->gemeentecode, buf, 5);
 	}
+	if (out->nummeraanduiding_id[0] != '\0' &&
+	    memcmp(out->gemeentecode, out->nummeraanduiding_id, 4) != 0)
+		return errbuf_set(e, ST_FAIL, "gemeentecode %s contradicts nummeraanduiding_id "
+				  "%s (whose first four digits are its gemeentecode)",
+				  out->gemeentecode, out->nummeraanduiding_id);
 	return ST_OK;
 }
 
@@ -229,7 +250,54 @@ enum status norm_date(const char *field, const char *in, struct errbuf *e)
 		goto bad;
 	return ST_OK;
 bad:
-	return errbuf_set(e, ST_FAIL, "%s '%.40s' is not a date (YYYY-MM-DD)", field, in);
+	return errbuf_set(e, ST_FAIL, "%s '%s' is not a date (YYYY-MM-DD)", field,
+			  quote(in, &(struct quoted){ 0 }));
+}
+
+/* The two digits at p as a number, or -1. */
+static int two_digits(const char *p)
+{
+	return isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1])
+		? (p[0] - '0') * 10 + (p[1] - '0') : -1;
+}
+
+enum status norm_time(const char *field, const char *in, struct errbuf *e)
+{
+	char date[11];
+	const char *t;
+	int h, m, s = 0;
+
+	if (in == NULL || *in == '\0')
+		return errbuf_set(e, ST_FAIL, "%s is missing", field);
+	snprintf(date, sizeof(date), "%s", in);
+	if (norm_date(field, date, e) != ST_OK)
+		goto bad;
+	t = in + 10;
+	if (*t == '\0')
+		return ST_OK;
+	if (*t != 'T' || (h = two_digits(t + 1)) < 0 || t[3] != ':' ||
+	    (m = two_digits(t + 4)) < 0)
+		goto bad;
+	t += 6;
+	if (*t == ':') {
+		if ((s = two_digits(t + 1)) < 0)
+			goto bad;
+		t += 3;
+		if (*t == '.') {
+			size_t n = strspn(t + 1, "0123456789");
+
+			if (n == 0 || n > 9)
+				goto bad;
+			t += 1 + n;
+		}
+	}
+	if (*t == 'Z')
+		t++;
+	if (*t == '\0' && h <= 23 && m <= 59 && s <= 59)
+		return ST_OK;
+bad:
+	return errbuf_set(e, ST_FAIL, "%s '%.40s' is not a time (YYYY-MM-DD or "
+			  "YYYY-MM-DDTHH:MM:SSZ, in UTC)", field, in);
 }
 
 enum status norm_int(const char *field, const char *in, long min, long max,
@@ -254,8 +322,8 @@ enum status norm_int(const char *field, const char *in, long min, long max,
 	*out = v;
 	return ST_OK;
 bad:
-	return errbuf_set(e, ST_FAIL, "%s '%.40s' is not a whole number from %ld to %ld",
-			  field, in, min, max);
+	return errbuf_set(e, ST_FAIL, "%s '%s' is not a whole number from %ld to %ld",
+			  field, quote(in, &(struct quoted){ 0 }), min, max);
 }
 
 /* Days from civil, after Howard Hinnant's public-domain algorithm. */

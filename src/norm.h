@@ -4,7 +4,8 @@
  *
  * Each function takes the text a source gave and either writes the
  * normalised form or returns ST_FAIL with a reason in e that names the field
- * and the value (never a BSN: a BSN is never echoed).
+ * and the value (never a BSN: a BSN is never echoed, and a value quoted
+ * has its BSN-like parts masked, bsnlike.h).
  */
 #ifndef SCHAKEL_NORM_H
 #define SCHAKEL_NORM_H
@@ -46,6 +47,14 @@ enum status norm_bsn(const char *in, char out[10], struct errbuf *e);
 
 /* Checks a calendar date YYYY-MM-DD (2026-02-30 fails). */
 enum status norm_date(const char *field, const char *in, struct errbuf *e);
+
+/*
+ * Checks an ISO 8601 time in UTC as a filter takes it: YYYY-MM-DD, or that
+ * with THH:MM, THH:MM:SS or THH:MM:SS.fff (1-9 digits), each with or
+ * without a final Z.  A calendar date and a time of day (2026-13-01,
+ * T24:00 fail); no other zone.
+ */
+enum status norm_time(const char *field, const char *in, struct errbuf *e);
 
 /*
  * Parses a whole decimal number from min to max (surrounding white space

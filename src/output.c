@@ -1,8 +1,10 @@
 /*
  * output.c - signals as table, JSON and XML (see output.h).
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "esc.h"
 #include "output.h"
 
 static json_t *json_long_or_null(long v)
@@ -37,6 +39,11 @@ json_t *output_signal_json(const struct signal *sig)
 		      "oppervlakte_m2", json_long_or_null(sig->oppervlakte),
 		      "max_bewoners", json_long_or_null(sig->max_bewoners),
 		      "recipients", to, "evidence", ev);
+	if (o != NULL && json_object_set_new(o, "ended_on", sig->ended_on[0] != '\0'
+						 ? json_string(sig->ended_on) : json_null()) != 0) {
+		json_decref(o);
+		return NULL;
+	}
 	if (o != NULL && sig->has_person) {
 		char hex[2 * PSEUDONYM_LEN + 1];
 
@@ -51,10 +58,25 @@ json_t *output_signal_json(const struct signal *sig)
 	return o;
 }
 
+/*
+ * Writes <name>text</name>.  Text that XML 1.0 cannot carry (most C0
+ * characters, bytes that are not UTF-8), and any other control character,
+ * is not emitted: it is replaced by its escaped form (esc_text(): ESC as
+ * the four characters \x1b), so that the document stays well-formed.  The
+ * records stored today cannot have them (schakel-records.xsd); older ones
+ * might.
+ */
 static int el(xmlTextWriterPtr w, const char *name, const char *text)
 {
-	return xmlTextWriterWriteElement(w, (const xmlChar *)name, (const xmlChar *)text) < 0
-		? -1 : 0;
+	char *safe = esc_needed(text) ? esc_dup(text) : NULL;
+	int rc;
+
+	if (safe == NULL && esc_needed(text))
+		return -1;
+	rc = xmlTextWriterWriteElement(w, (const xmlChar *)name,
+				       (const xmlChar *)(safe != NULL ? safe : text));
+	free(safe);
+	return rc < 0 ? -1 : 0;
 }
 
 static int el_long(xmlTextWriterPtr w, const char *name, long v)
@@ -114,7 +136,9 @@ int output_signal_xml(xmlTextWriterPtr w, const struct signal *sig, int declare_
 		: xmlTextWriterStartElement(w, (const xmlChar *)"signaal");
 
 	if (rc < 0 || el(w, "id", sig->id) || el(w, "rule", sig->rule) ||
-	    el(w, "as_of", sig->as_of) || address_xml(w, "address", &sig->address) ||
+	    el(w, "as_of", sig->as_of) ||
+	    (sig->ended_on[0] != '\0' && el(w, "ended_on", sig->ended_on)) ||
+	    address_xml(w, "address", &sig->address) ||
 	    el_long(w, "registered", sig->registered) || el_long(w, "observed", sig->observed) ||
 	    el_long(w, "oppervlakte_m2", sig->oppervlakte) ||
 	    el_long(w, "max_bewoners", sig->max_bewoners))
@@ -171,6 +195,9 @@ void output_table_row(FILE *f, const struct config *cfg, const struct signal *si
 
 	address_display(&sig->address, where);
 	output_signal_reason(cfg, sig, why, sizeof(why));
-	fprintf(f, "%-18s %-12s %-4s %5ld %5ld  %s\n", sig->rule, where,
-		sig->address.gemeentecode, sig->registered, sig->observed, why);
+	/* an ended signal says so first: "ended 2026-11-02: ..." */
+	esc_line(f, "%-18s %-12s %-4s %5ld %5ld  %s%s%s%s", sig->rule, where,
+		 sig->address.gemeentecode, sig->registered, sig->observed,
+		 sig->ended_on[0] != '\0' ? "ended " : "", sig->ended_on,
+		 sig->ended_on[0] != '\0' ? ": " : "", why);
 }

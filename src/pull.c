@@ -15,6 +15,7 @@
 #include "loader.h"
 #include "pull.h"
 #include "tls.h"
+#include "trace.h"
 
 /* One source's state in the puller. */
 struct src {
@@ -239,7 +240,7 @@ static int on_data(void *arg, const void *buf, size_t len)
 	return 0;
 }
 
-static void on_done(void *arg, const struct fetch_result *r)
+static void page_done(void *arg, const struct fetch_result *r)
 {
 	struct src *s = arg;
 	const struct source *cfg = config_of(s);
@@ -272,6 +273,22 @@ static void on_done(void *arg, const struct fetch_result *r)
 		return;
 	}
 	round_over(s, true);
+}
+
+/*
+ * A page's answer: its entries, its records and (when the round ends here)
+ * the match after the round belong to the trace of the source's
+ * traceparent, or to a new one.
+ */
+static void on_done(void *arg, const struct fetch_result *r)
+{
+	struct store *st = ((struct src *)arg)->p->app->store;
+	struct trace_ctx tc;
+	struct errbuf e;
+
+	store_trace_set(st, trace_start(r->traceparent, &tc, &e) == ST_OK ? tc.trace_id : NULL);
+	page_done(arg, r);
+	store_trace_set(st, NULL);
 }
 
 /* s percent-encoded for a query (RFC 3986: all but the unreserved

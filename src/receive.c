@@ -16,6 +16,7 @@
 #include "http.h"
 #include "loader.h"
 #include "receive.h"
+#include "trace.h"
 #include "sign.h"
 #include "tls.h"
 #include "xml.h"
@@ -24,6 +25,7 @@
 
 struct receiver {
 	const struct receive_opts *o;
+	X509 *broker;			/* --broker-cert, or NULL */
 	struct verifier *verifier;
 	struct xml_validator *validator;
 	struct http_server *http;
@@ -54,6 +56,26 @@ static bool valid_message_id(const char *id)
 	return true;
 }
 
+/* Whether the client is the broker (--broker-oin, --broker-cert); else a 403. */
+static bool from_broker(struct http_req *r)
+{
+	const char *want = the_receiver->o->broker_oin;
+	X509 *peer = http_req_peer_cert(r);
+
+	if (want != NULL && strcmp(http_req_oin(r), want) != 0) {
+		http_reply_error(r, 403, "the client (OIN %s) is not the broker (OIN %s)",
+				 http_req_oin(r), want);
+		return false;
+	}
+	if (the_receiver->broker != NULL &&
+	    (peer == NULL || X509_cmp(peer, the_receiver->broker) != 0)) {
+		http_reply_error(r, 403, "the client (OIN %s) is not the broker: its certificate "
+				 "is not the one of --broker-cert", http_req_oin(r));
+		return false;
+	}
+	return true;
+}
+
 static void on_begin(struct http_req *r)
 {
 	struct message *m;
@@ -62,6 +84,8 @@ static void on_begin(struct http_req *r)
 		http_reply_error(r, the_receiver->o->refuse, "refused on purpose (--refuse)");
 		return;
 	}
+	if (!from_broker(r))
+		return;
 	if (strcmp(http_req_method(r), "POST") != 0) {
 		http_reply_error(r, 405, "POST a signed signal");
 		return;
@@ -167,11 +191,14 @@ static enum status check(const struct message *m, struct errbuf *e)
 static void answer(struct http_req *r, struct message *m)
 {
 	char id[72];	/* valid_message_id(): at most 64 */
+	const char *trace = http_req_header(r, "traceparent");
+	struct trace_ctx tc;
 	struct errbuf e;
 	int rc, status;
 
 	snprintf(id, sizeof(id), "%s", http_req_header(r, "X-Message-Id"));
-
+	if (!trace_parse(trace, &tc))	/* quoted only when it is one */
+		trace = NULL;
 	http_req_set_data(r, NULL);
 	if (the_receiver->o->refuse != 0) {
 		status = the_receiver->o->refuse;
@@ -188,7 +215,8 @@ static void answer(struct http_req *r, struct message *m)
 				json_pack("{s:s, s:b}", "message", id, "duplicate", 1));
 	} else {
 		the_receiver->stored++;
-		fprintf(stderr, "schakel receive: %s: verified and stored\n", id);
+		fprintf(stderr, "schakel receive: %s: verified and stored%s%s\n", id,
+			trace != NULL ? ", traceparent " : "", trace != NULL ? trace : "");
 		http_reply_json(r, status = 201,
 				json_pack("{s:s, s:b}", "message", id, "duplicate", 0));
 	}
@@ -233,12 +261,12 @@ static void on_abort(struct http_req *r)
 		message_free(m);
 }
 
-static void on_refused(void *arg, const char *oin, const char *method, const char *path,
-		       int status, const char *reason)
+static void on_refused(void *arg, const char *addr, const char *oin, const char *method,
+		       const char *path, int status, const char *reason)
 {
 	(void)arg;
-	fprintf(stderr, "schakel receive: refused %s %s from %s: %d %s\n", method, path,
-		oin != NULL ? oin : "(unidentified)", status, reason);
+	fprintf(stderr, "schakel receive: refused %s %s from %s (%s): %d %s\n", method, path,
+		oin != NULL ? oin : "(unidentified)", addr, status, reason);
 }
 
 static void on_term(evutil_socket_t sig, short what, void *arg)
@@ -248,6 +276,35 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	event_base_loopexit(rc->base, NULL);
+}
+
+/*
+ * The verifier of the broker's signature: its pinned certificate
+ * (--broker-cert, whose OIN must then be --broker-oin if that is given too),
+ * or any certificate of --ca with the OIN --broker-oin.  NULL with e set.
+ */
+static struct verifier *broker_verifier(struct receiver *rc, struct errbuf *e)
+{
+	const struct receive_opts *o = rc->o;
+	struct verifier *v;
+	char oin[OIN_LEN + 1];
+
+	if (o->broker_cert == NULL) {
+		v = sign_verifier_new(o->ca, e);
+		if (v != NULL)
+			sign_verifier_require_oin(v, o->broker_oin);
+		return v;
+	}
+	rc->broker = tls_cert_load(o->broker_cert, e);
+	if (rc->broker == NULL)
+		return NULL;
+	if (o->broker_oin != NULL && (tls_cert_oin(rc->broker, oin, e) != ST_OK ||
+				      strcmp(oin, o->broker_oin) != 0)) {
+		errbuf_set(e, ST_FAIL, "%s is not the certificate of OIN %s (--broker-oin)",
+			   o->broker_cert, o->broker_oin);
+		return NULL;
+	}
+	return sign_verifier_pinned(o->broker_cert, e);
 }
 
 enum status receive_run(const struct receive_opts *o, struct errbuf *e)
@@ -272,7 +329,7 @@ enum status receive_run(const struct receive_opts *o, struct errbuf *e)
 		return ST_FAIL;
 	schema = xml_schema_load(loader_schema_dir(), "schakel-signal.xsd", e);
 	rc.validator = schema != NULL ? xml_validator_new(schema) : NULL;
-	rc.verifier = rc.validator != NULL ? sign_verifier_new(o->ca, e) : NULL;
+	rc.verifier = rc.validator != NULL ? broker_verifier(&rc, e) : NULL;
 	ctx = rc.verifier != NULL ? tls_server_ctx_files(o->cert, o->key, o->ca, o->crl, e) : NULL;
 	rc.base = ctx != NULL ? event_base_new() : NULL;
 	if (rc.base == NULL)
@@ -301,6 +358,7 @@ out_free:
 		event_base_free(rc.base);
 	SSL_CTX_free(ctx);
 	sign_verifier_free(rc.verifier);
+	X509_free(rc.broker);
 	xml_validator_free(rc.validator);
 	if (schema != NULL)
 		xmlSchemaFree(schema);

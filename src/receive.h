@@ -1,9 +1,13 @@
 /*
  * receive.h - `schakel receive`: the reference receiver of pushed signals.
  *
- * A small mutual-TLS endpoint: it takes POSTed signals, refuses anything
- * that is not well-formed, not valid against the signal schema or not
- * signed by a certificate of the trusted CA, drops a message whose
+ * A small mutual-TLS endpoint: it takes POSTed signals from the broker only
+ * (its client certificate is --broker-cert, or carries --broker-oin; any
+ * other party of the same CA gets 403), refuses anything that is not
+ * well-formed, not valid against the signal schema or not signed by the
+ * broker (with the key of --broker-cert, or by a certificate of the CA
+ * with --broker-oin in its subject; a document another party re-signed
+ * with its own certificate is refused), drops a message whose
  * X-Message-Id it has stored before (answering 200), and stores the rest
  * as DIR/<message id>.xml, answering 201 only once the file is on disk
  * (written, fsynced, renamed, directory fsynced).  With a delay it holds
@@ -23,6 +27,8 @@ struct receive_opts {
 	const char *cert, *key;		/* the receiver's certificate and key */
 	const char *ca;			/* trusted for TLS clients and signatures */
 	const char *crl;		/* or NULL */
+	const char *broker_cert;	/* the broker's certificate (PEM), or NULL */
+	const char *broker_oin;		/* the broker's OIN, or NULL; one of the two is set */
 	int refuse;			/* non-zero: answer every request with this status */
 	int delay_ms;			/* hold each answer this long (to test senders) */
 };

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bsnlike.h"
 #include "record.h"
 
 #define RECORDS_NS "urn:schakel:records:1"
@@ -56,8 +57,8 @@ static enum status normalise_finding(const struct adapter_finding *f, struct rec
 		return ST_FAIL;
 	if (empty(f->soort) || (strcmp(f->soort, "huisvesting") != 0 &&
 				strcmp(f->soort, "werkplek") != 0))
-		return errbuf_set(e, ST_FAIL, "soort '%.40s' is not huisvesting or werkplek",
-				  f->soort ? f->soort : "");
+		return errbuf_set(e, ST_FAIL, "soort '%s' is not huisvesting or werkplek",
+				  bsnlike_quote(f->soort, (char[128]){ 0 }, 128, 40));
 	if (norm_int("aangetroffen_personen", f->aangetroffen_personen, 0, 100000, false,
 		     &out->aangetroffen, e) != ST_OK)
 		return ST_FAIL;
@@ -101,6 +102,11 @@ enum status record_normalise(const struct adapter_record *in, struct record *out
 	if (norm_address(&in->address, &out->address, e) != ST_OK)
 		return ST_FAIL;
 	switch (in->kind) {
+	case ADAPTER_PERSON_WITHDRAWN:	/* checked as a person, then removed */
+		out->kind = ADAPTER_PERSON;
+		out->withdraw = true;
+		st = normalise_person(&in->u.person, out, e);
+		break;
 	case ADAPTER_PERSON:
 		st = normalise_person(&in->u.person, out, e);
 		break;

@@ -18,7 +18,8 @@
 struct record {
 	enum adapter_kind kind;
 	struct address address;
-	/* ADAPTER_PERSON */
+	/* ADAPTER_PERSON (also for ADAPTER_PERSON_WITHDRAWN, with withdraw) */
+	bool withdraw;		/* remove this registration, do not store it */
 	char bsn[10];
 	char begindatum[11];
 	/* ADAPTER_DWELLING */

@@ -35,6 +35,8 @@ struct daemon {
 	struct puller *puller;
 	struct event *checkpoint;
 	struct event *purge;
+	struct event *noise;		/* writes the counted unidentified refusals */
+	struct event *reconcile;
 	struct http_server *admin;
 	bool stopping;
 	int draining;		/* stopping: the API and the deliverer not drained yet */
@@ -46,6 +48,28 @@ static void on_complete(void *arg, const char *method, const char *path, int sta
 {
 	(void)arg;
 	metrics_request(method, path, status, seconds);
+}
+
+#define NOISE_SECONDS 60	/* at most one entry per source and cause this often */
+
+/* Writes the refusals of unidentified clients counted in the last minute. */
+static void on_noise(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	api_flush_noise(d->api);
+}
+
+static enum status start_noise(struct daemon *d, struct errbuf *e)
+{
+	struct timeval tv = { NOISE_SECONDS, 0 };
+
+	d->noise = event_new(d->base, -1, EV_PERSIST, on_noise, d);
+	if (d->noise == NULL || event_add(d->noise, &tv) != 0)
+		return errbuf_set(e, ST_FAIL, "out of memory");
+	return ST_OK;
 }
 
 /* Deletes what is past its retention period, once a day. */
@@ -69,6 +93,37 @@ static void on_purge(evutil_socket_t fd, short what, void *arg)
 			  "deliveries", counts, NULL);
 	}
 	evtimer_add(d->purge, &day);
+}
+
+/*
+ * Checks the incremental matches ([match] full_interval): brings them up
+ * to today, then a full run, which should find nothing to change; its
+ * `match` log entry (mode reconcile) has the counts.
+ */
+static void on_reconcile(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tv = { d->app.cfg.full_interval, 0 };
+	struct match_result res;
+	char today[11], changed[48];
+	struct errbuf e;
+
+	(void)fd;
+	(void)what;
+	match_today(today);
+	if (match_run_mode(&d->app, today, MATCH_CHANGED, &res, NULL, NULL, &e) != ST_OK ||
+	    match_run_mode(&d->app, today, MATCH_RECONCILE, &res, NULL, NULL, &e) != ST_OK) {
+		log_event(LV_ERROR, "match", "full match failed", "error", e.msg, NULL);
+	} else if (res.created > 0 || res.ended > 0) {
+		snprintf(changed, sizeof(changed), "%ld/%ld", res.created, res.ended);
+		log_event(LV_WARN, "match", "the full match changed what the incremental ones left",
+			  "new/ended", changed, NULL);
+	} else {
+		log_match(today, &res);
+	}
+	deliverer_kick(d->deliverer);
+	if (d->app.cfg.full_interval > 0)
+		evtimer_add(d->reconcile, &tv);
 }
 
 /* The operator's listener ([admin]). */
@@ -125,7 +180,7 @@ static void on_new_data(void *arg)
 	char today[11];
 
 	match_today(today);
-	if (match_run(&d->app, today, &res, NULL, NULL, &e) != ST_OK)
+	if (match_run_mode(&d->app, today, MATCH_CHANGED, &res, NULL, NULL, &e) != ST_OK)
 		log_event(LV_ERROR, "match", "match after pull failed", "error", e.msg, NULL);
 	else
 		log_match(today, &res);
@@ -158,8 +213,14 @@ static enum status start_client(struct daemon *d, struct errbuf *e)
 	puller_schedule(d->puller);
 	d->checkpoint = evtimer_new(d->base, on_checkpoint, d);
 	d->purge = evtimer_new(d->base, on_purge, d);
-	if (d->checkpoint == NULL || d->purge == NULL)
+	d->reconcile = evtimer_new(d->base, on_reconcile, d);
+	if (d->checkpoint == NULL || d->purge == NULL || d->reconcile == NULL)
 		return errbuf_set(e, ST_FAIL, "out of memory");
+	if (d->app.cfg.full_interval > 0) {
+		struct timeval tv = { d->app.cfg.full_interval, 0 };
+
+		evtimer_add(d->reconcile, &tv);
+	}
 	{
 		struct timeval first = { 60, 0 };	/* a minute after start, then daily */
 
@@ -298,7 +359,8 @@ enum status serve_run(const char *dir, int port, struct errbuf *e)
 	lim = limits(&d.app.cfg);
 	d.http = http_server_new(d.base, ctx, d.app.cfg.listen, port >= 0 ? port : d.app.cfg.port,
 				 &h, &lim, e);
-	if (d.http == NULL || start_client(&d, e) != ST_OK || start_admin(&d, e) != ST_OK)
+	if (d.http == NULL || start_client(&d, e) != ST_OK || start_admin(&d, e) != ST_OK ||
+	    start_noise(&d, e) != ST_OK)
 		goto out_free;
 	ev_term = evsignal_new(d.base, SIGTERM, on_term, &d);
 	ev_int = evsignal_new(d.base, SIGINT, on_term, &d);
@@ -319,8 +381,11 @@ enum status serve_run(const char *dir, int port, struct errbuf *e)
 		errbuf_set(e, ST_FAIL, "the event loop failed");
 	else
 		st = ST_OK;
+	api_flush_noise(d.api);	/* before the last checkpoint, which then signs them */
 	log_event(LV_INFO, "serve", "stopped", NULL);
 out_free:
+	if (d.noise != NULL)
+		event_free(d.noise);
 	if (ev_term != NULL)
 		event_free(ev_term);
 	if (ev_int != NULL)
@@ -330,6 +395,8 @@ out_free:
 	http_server_free(d.http);
 	if (d.purge != NULL)
 		event_free(d.purge);
+	if (d.reconcile != NULL)
+		event_free(d.reconcile);
 	http_server_free(d.admin);
 	if (d.checkpoint != NULL) {
 		if (d.app.cfg.checkpoint_interval > 0)

@@ -10,11 +10,13 @@
 #include <xmlsec/templates.h>
 #include <xmlsec/crypto.h>
 #include <xmlsec/xmltree.h>
+#include <xmlsec/openssl/x509.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include "sign.h"
+#include "tls.h"
 
 struct signer {
 	xmlSecKeyPtr key;
@@ -23,6 +25,8 @@ struct signer {
 
 struct verifier {
 	xmlSecKeysMngrPtr mngr;
+	bool pinned;			/* one key, the certificates in KeyInfo ignored */
+	char oin[OIN_LEN + 1];		/* or "": the signer's OIN must be this */
 };
 
 enum status sign_init(struct errbuf *e)
@@ -151,6 +155,42 @@ out_free:
 	return NULL;
 }
 
+struct verifier *sign_verifier_pinned(const char *cert_pem, struct errbuf *e)
+{
+	struct verifier *v = calloc(1, sizeof(*v));
+	xmlSecKeyPtr key;
+
+	if (v == NULL) {
+		errbuf_set(e, ST_FAIL, "out of memory");
+		return NULL;
+	}
+	v->pinned = true;
+	v->mngr = xmlSecKeysMngrCreate();
+	if (v->mngr == NULL || xmlSecCryptoAppDefaultKeysMngrInit(v->mngr) < 0) {
+		errbuf_set(e, ST_FAIL, "xmlsec: cannot make a keys manager");
+		goto out_free;
+	}
+	key = xmlSecCryptoAppKeyLoad(cert_pem, xmlSecKeyDataFormatCertPem, NULL, NULL, NULL);
+	if (key == NULL) {
+		errbuf_set(e, ST_FAIL, "cannot load the signer's certificate %s", cert_pem);
+		goto out_free;
+	}
+	if (xmlSecCryptoAppDefaultKeysMngrAdoptKey(v->mngr, key) < 0) {
+		xmlSecKeyDestroy(key);
+		errbuf_set(e, ST_FAIL, "xmlsec: cannot keep the signer's key");
+		goto out_free;
+	}
+	return v;
+out_free:
+	sign_verifier_free(v);
+	return NULL;
+}
+
+void sign_verifier_require_oin(struct verifier *v, const char *oin)
+{
+	snprintf(v->oin, sizeof(v->oin), "%s", oin != NULL ? oin : "");
+}
+
 void sign_verifier_free(struct verifier *v)
 {
 	if (v == NULL)
@@ -158,6 +198,29 @@ void sign_verifier_free(struct verifier *v)
 	if (v->mngr != NULL)
 		xmlSecKeysMngrDestroy(v->mngr);
 	free(v);
+}
+
+/* Whether the certificate that made a verified signature carries v's OIN. */
+static enum status check_signer_oin(const struct verifier *v, xmlSecDSigCtxPtr ctx,
+				    struct errbuf *e)
+{
+	xmlSecKeyDataPtr x509;
+	X509 *cert;
+	char oin[OIN_LEN + 1];
+
+	if (v->oin[0] == '\0')
+		return ST_OK;
+	x509 = ctx->signKey != NULL ? xmlSecKeyGetData(ctx->signKey, xmlSecOpenSSLKeyDataX509Id)
+				    : NULL;
+	cert = x509 != NULL ? xmlSecOpenSSLKeyDataX509GetKeyCert(x509) : NULL;
+	if (cert == NULL)
+		return errbuf_set(e, ST_FAIL, "the signer's certificate is not in the signature");
+	if (tls_cert_oin(cert, oin, e) != ST_OK)
+		return errbuf_set(e, ST_FAIL, "the signer is not the broker: %s", e->msg);
+	if (strcmp(oin, v->oin) != 0)
+		return errbuf_set(e, ST_FAIL, "the signer is not the broker: signed by OIN %s, "
+				  "not %s", oin, v->oin);
+	return ST_OK;
 }
 
 enum status sign_verify(struct verifier *v, xmlDocPtr doc, struct errbuf *e)
@@ -174,13 +237,24 @@ enum status sign_verify(struct verifier *v, xmlDocPtr doc, struct errbuf *e)
 		return errbuf_set(e, ST_FAIL, "out of memory");
 	/* Only what the broker signs with: no other algorithms, no URIs. */
 	ctx->enabledReferenceUris = xmlSecTransformUriTypeEmpty;
+	/* Pinned: KeyInfo may name a key, never bring one (its certificates
+	 * are not read), so the only key is the pinned one.  Else only a
+	 * certificate (which must chain to the CA) brings the key: never a
+	 * bare KeyValue. */
+	if (xmlSecPtrListAdd(&ctx->keyInfoReadCtx.enabledKeyData, v->pinned ?
+			     (xmlSecPtr)xmlSecKeyDataNameId : (xmlSecPtr)xmlSecKeyDataX509Id) < 0) {
+		xmlSecDSigCtxDestroy(ctx);
+		return errbuf_set(e, ST_FAIL, "out of memory");
+	}
 	if (xmlSecDSigCtxVerify(ctx, node) < 0)
-		errbuf_set(e, ST_FAIL, "the signature cannot be checked (untrusted certificate "
-			   "or malformed signature)");
+		errbuf_set(e, ST_FAIL, v->pinned ? "the signature cannot be checked (malformed "
+			   "signature)" : "the signature cannot be checked (untrusted "
+			   "certificate or malformed signature)");
 	else if (ctx->status != xmlSecDSigStatusSucceeded)
-		errbuf_set(e, ST_FAIL, "the signature does not match the document");
+		errbuf_set(e, ST_FAIL, v->pinned ? "the signature is not the broker's, or does "
+			   "not match the document" : "the signature does not match the document");
 	else
-		st = ST_OK;
+		st = check_signer_oin(v, ctx, e);
 	xmlSecDSigCtxDestroy(ctx);
 	return st;
 }

@@ -40,6 +40,15 @@ enum status store_cache(struct store *s, int mib, struct errbuf *e);
 
 enum status store_begin(struct store *s, struct errbuf *e);
 enum status store_commit(struct store *s, struct errbuf *e);
+
+/*
+ * The W3C trace id (32 hex digits, trace.h) that the log entries and
+ * signals this connection writes from now on carry; NULL or "" for none.
+ * Kept until it is set again (not ended by a commit).  store_trace()
+ * returns it, or NULL.
+ */
+void store_trace_set(struct store *s, const char *trace_id);
+const char *store_trace(const struct store *s);
 /* Undoes the open transaction, if any. */
 void store_rollback(struct store *s);
 
@@ -104,6 +113,37 @@ enum status store_put_dwelling(struct store *s, int64_t ingest_id,
 enum status store_put_finding(struct store *s, int64_t ingest_id, const struct finding_row *r,
 			      bool *changed, struct errbuf *e);
 
+/*
+ * What a stored record is held under, for the territory check of ingest.c:
+ * the gemeentecode (5 bytes with its NUL) of the stored address key (the
+ * housing register's, else the address's own: what matching uses), of the
+ * stored registration (pseudonym, begindatum), of the stored finding id.
+ * *found is false (out "") when there is none.
+ */
+enum status store_held_address(struct store *s, const char *key, char out[5], bool *found,
+			       struct errbuf *e);
+enum status store_held_person(struct store *s, const uint8_t *pseudonym,
+			      const char *begindatum, char out[5], bool *found, struct errbuf *e);
+enum status store_held_finding(struct store *s, const char *id, char out[5], bool *found,
+			       struct errbuf *e);
+
+/*
+ * Removes the registration (pseudonym, begindatum), as a StUF-BG
+ * verwijdering asks; *changed says whether there was one.
+ */
+enum status store_withdraw_person(struct store *s, const uint8_t *pseudonym,
+				  const char *begindatum, bool *changed, struct errbuf *e);
+
+/*
+ * Whether the input ingest_id stored a finding with r's id before: if so,
+ * *differs says whether r's content differs from it and first (n bytes)
+ * gets that one's place; if not, r's id and place are noted as this
+ * input's.  Call it before store_put_finding().
+ */
+enum status store_finding_repeat(struct store *s, int64_t ingest_id,
+				 const struct finding_row *r, const char *place,
+				 char *first, size_t n, bool *differs, struct errbuf *e);
+
 /* --- matching --------------------------------------------------------- */
 
 /* The quantities of matching.md for one address, as of a date. */
@@ -145,6 +185,64 @@ enum status store_match_addresses(struct store *s,
 enum status store_match_mismatches(struct store *s,
 				   int (*cb)(void *arg, const struct mismatch *m),
 				   void *arg, struct errbuf *e);
+
+/*
+ * Incremental matching (store-012.sql).  Every write marks what it touches
+ * (addresses, persons, gemeenten whose coverage changed); a scoped match
+ * recomputes only the marked addresses.
+ */
+
+/* What the last match run was as of (store_match_state()). */
+struct match_state {
+	char as_of[11];		/* "" when no match ever ran */
+	char window_start[11];
+	char params[256];	/* the rules' parameters, as the matcher wrote them */
+};
+
+enum status store_match_state(struct store *s, struct match_state *st, struct errbuf *e);
+/* Records the run now committing; full: it was a full run. */
+enum status store_match_state_put(struct store *s, const struct match_state *st, bool full,
+				  struct errbuf *e);
+
+/*
+ * Marks what a change of the match date from (old_as_of, old_window_start)
+ * to (as_of, window_start) changes: findings that enter or leave the
+ * window, permits that expire or become valid, registrations that become
+ * current or stop being so.
+ */
+enum status store_mark_dates(struct store *s, const struct match_state *old,
+			     const char *as_of, const char *window_start, struct errbuf *e);
+
+/* The size of a scoped run (store_mark_widen()). */
+struct mark_counts {
+	long addresses, persons, gemeenten;
+	long all;	/* > 0: a transaction changed so much that it stopped
+			 * marking; the run must be full (nothing else is set) */
+};
+
+/*
+ * Widens the marks to the addresses a scoped run recomputes: every address
+ * of a marked gemeente, and every address where a marked person has a
+ * registration or is named in a finding.  *n counts the marks.
+ */
+enum status store_mark_widen(struct store *s, struct mark_counts *n, struct errbuf *e);
+/* Forgets every mark (after a run, in its transaction). */
+enum status store_mark_clear(struct store *s, struct errbuf *e);
+
+/*
+ * Like store_match_begin(), for only the marked addresses: afterwards
+ * store_match_addresses() and store_match_mismatches() visit only them.
+ */
+enum status store_match_begin_scoped(struct store *s, const char *as_of,
+				     const char *window_start, struct errbuf *e);
+
+/*
+ * Calls cb with the seq and id of every open (not ended) signal, or with
+ * scoped only those at a marked address.
+ */
+enum status store_open_signals(struct store *s, bool scoped,
+			       int (*cb)(void *arg, int64_t seq, const char *id), void *arg,
+			       struct errbuf *e);
 
 /* A stored record a signal rests on. */
 struct evidence {
@@ -190,6 +288,8 @@ struct signal {
 	size_t nevidence;
 	char (*recipients)[21];
 	size_t nrecipients;
+	char trace_id[33];	/* of the match that raised it, or "" */
+	char ended_on[11];	/* the match date it ended; "" while it holds */
 };
 
 /* Frees what a signal holds (not the struct); accepts NULL. */
@@ -198,6 +298,9 @@ void signal_clear(struct signal *sig);
 /* Stores sig unless a signal with its id exists; *created says which. */
 enum status store_put_signal(struct store *s, const struct signal *sig, bool *created,
 			     struct errbuf *e);
+
+/* Marks signal seq ended as of date (YYYY-MM-DD). */
+enum status store_end_signal(struct store *s, int64_t seq, const char *date, struct errbuf *e);
 
 /* Which signals store_signals() lists. */
 struct signal_filter {
@@ -247,11 +350,20 @@ struct delivery_row {
 	int64_t created, next_at, delivered_at;		/* Unix seconds; 0: none */
 	long last_status;	/* 0: none */
 	char last_error[256];
+	char trace_id[33];	/* the signal's trace, or "" */
 };
 
 /* Queues signal_id for oin unless queued already. */
 enum status store_delivery_add(struct store *s, const char *signal_id, const char *oin,
 			       const char *message_id, int64_t now, struct errbuf *e);
+
+/*
+ * Queues signal_id for oin again, due at now, under the new message id
+ * (the signal changed: it ended): the existing row, whatever its state,
+ * becomes pending with a fresh horizon, or a row is added.
+ */
+enum status store_delivery_requeue(struct store *s, const char *signal_id, const char *oin,
+				   const char *message_id, int64_t now, struct errbuf *e);
 
 /*
  * Calls cb for deliveries: with due >= 0, the pending ones whose next_at is
@@ -328,6 +440,7 @@ struct log_filter {
 	const char *status;	/* an HTTP status or an outcome (delivered, failed...) */
 	const char *since, *until;	/* ISO 8601 times, inclusive */
 	const char *id;		/* a message id, signal id, upload/ingest number */
+	const char *trace;	/* a W3C trace id */
 	long limit;
 	bool newest_first;	/* the last entries, newest first (default: oldest first) */
 };
@@ -339,6 +452,7 @@ struct exlog_row {
 	const char *party;	/* or NULL */
 	const char *subject;	/* or NULL */
 	const char *detail;	/* JSON object */
+	const char *trace_id;	/* or NULL (entries before migration 10) */
 	char prev[65];
 	char hash[65];
 };
@@ -382,12 +496,14 @@ enum status store_checkpoints(struct store *s,
 
 /* One thing a person's data took part in, for an access request (inzage). */
 struct inzage_row {
-	const char *kind;	/* "registration", "finding", "signal", "delivery" */
+	const char *kind;	/* "registration", "finding", "signal", "delivery",
+				   "routed", "disclosure" */
 	const char *at;		/* when it was received, raised or delivered */
 	const char *what;	/* the record, signal or message */
 	const char *address;	/* "2671AB 10" */
 	const char *source;	/* adapter, rule, or recipient OIN */
-	const char *via;	/* origin (file, upload, pull) or state */
+	const char *via;	/* origin (file, upload, pull), state, or how it was
+				   disclosed ("inbox, with the BSN") */
 	const char *party;	/* supplier or recipient OIN, or NULL */
 	const char *signal;	/* for deliveries: the signal id */
 };

@@ -24,6 +24,9 @@ enum stmt_id {
 	Q_FINDING_PUT, Q_FINDING_PERSONS_DEL, Q_FINDING_PERSON_ADD,
 	Q_PERSON_SCAN, Q_OBS_FILL, Q_MATCH_ADDRESSES, Q_MATCH_MISMATCHES, Q_ADDRESS_GET,
 	Q_EV_WALK_FINDINGS, Q_EV_PERSON_FINDINGS,
+	Q_MATCH_ADDRESSES_SCOPED, Q_MATCH_MISMATCHES_SCOPED, Q_OBS_FILL_SCOPED, Q_EV_WALK_SCOPED,
+	Q_OPEN_SIGNALS, Q_OPEN_SIGNALS_SCOPED, Q_SIGNAL_END, Q_MATCH_STATE_GET, Q_MATCH_STATE_PUT,
+	Q_DELIVERY_REQUEUE, Q_MARK_ADDR, Q_MARK_PERSON,
 	Q_SIGNAL_KNOWN, Q_SIGNAL_PUT, Q_SIGNAL_RECIPIENT_ADD,
 	Q_SIGNALS, Q_SIGNAL_ONE, Q_SIGNAL_RECIPIENTS, Q_SIGNAL_ROUTED, Q_PERSON_BSN,
 	Q_FEEDBACK_PUT, Q_FEEDBACK_COUNTS,
@@ -32,6 +35,8 @@ enum stmt_id {
 	Q_DELIVERIES_OF,
 	Q_SOURCE_GET, Q_SOURCE_PUT,
 	Q_LOG_HEAD, Q_LOG_INSERT, Q_LOG_SCAN,
+	Q_HELD_ADDRESS, Q_HELD_PERSON, Q_HELD_FINDING, Q_PERSON_WITHDRAW,
+	Q_FINDING_SEEN_GET, Q_FINDING_SEEN_PUT, Q_FINDING_SEEN_FORGET,
 	Q_COUNT
 };
 
@@ -41,13 +46,35 @@ enum stmt_id {
 /* The columns of a delivery_row (each_delivery()), of table alias t. */
 #define DELIVERY_COLS(t) "SELECT " t"id, " t"signal_id, " t"oin, " t"message_id, " \
 	t"state, " t"attempts, " t"created, " t"next_at, coalesce(" t"delivered_at, 0)," \
-	" coalesce(" t"last_status, 0), coalesce(" t"last_error, '')"
+	" coalesce(" t"last_status, 0), coalesce(" t"last_error, '')," \
+	" (SELECT g.trace_id FROM signal g WHERE g.id = " t"signal_id)"
 
 /* The columns and filters of a signal listing (Q_SIGNALS, Q_SIGNAL_ONE). */
 #define SIGNALS_SELECT "SELECT s.id, s.rule, s.as_of, s.created, " ADDRESS_COLS("a") \
 	", s.person, " ADDRESS_COLS("b") ", s.registered, s.observed, s.oppervlakte," \
-	" s.max_bewoners, s.seq, s.evidence FROM signal s JOIN address a ON a.addr = s.addr" \
+	" s.max_bewoners, s.seq, s.evidence, s.trace_id, s.ended_on FROM signal s JOIN address a ON" \
+	" a.addr = s.addr" \
 	" LEFT JOIN address b ON b.addr = s.reg_addr"
+/* The facts of the addresses of a match (Q_MATCH_ADDRESSES*), but
+ * registered(A), which store_match_addresses() counts alongside. */
+#define MATCH_FACTS_COLS "SELECT coalesce(d.gemeentecode, a.gemeentecode), a.nummeraanduiding," \
+	"  a.postcode, a.huisnummer, a.huisletter, a.toevoeging," \
+	"  coalesce(o.n, 0), d.oppervlakte, d.max_bewoners, d.addr IS NOT NULL," \
+	"  coalesce(d.vergunning <> '' AND d.vergunning_tot >= ?1, 0)," \
+	"  EXISTS (SELECT 1 FROM coverage c" \
+	"   WHERE c.gemeentecode = coalesce(d.gemeentecode, a.gemeentecode))," \
+	"  a.addr, o.addr IS NOT NULL"
+#define MATCH_FACTS_JOINS " LEFT JOIN temp.obs o ON o.addr = a.addr" \
+	" LEFT JOIN dwelling d ON d.addr = a.addr ORDER BY a.addr"
+/* Each (address, person) of the findings in the window (Q_MATCH_MISMATCHES*). */
+#define MISMATCHES_SELECT "SELECT DISTINCT " ADDRESS_COLS("a") ", fp.pseudonym, f.addr," \
+	" coalesce(o.n, 0), d.oppervlakte, d.max_bewoners FROM finding f" \
+	" JOIN finding_person fp ON fp.finding_id = f.id" \
+	" JOIN address a ON a.addr = f.addr LEFT JOIN temp.obs o ON o.addr = f.addr" \
+	" LEFT JOIN dwelling d ON d.addr = f.addr" \
+	" WHERE f.soort = 'huisvesting' AND f.datum > ?2 AND f.datum <= ?1"
+/* The findings in the window (observed(A), evidence). */
+#define WINDOW_FINDINGS " soort = 'huisvesting' AND datum > ?2 AND datum <= ?1"
 #define SIGNALS_FILTER " (?1 IS NULL OR s.rule = ?1) AND (?2 IS NULL OR EXISTS" \
 	" (SELECT 1 FROM signal_recipient r WHERE r.oin = ?2 AND r.signal_seq = s.seq))"
 
@@ -98,25 +125,11 @@ static const char *const sql[Q_COUNT] = {
 		" WHERE soort = 'huisvesting' AND datum > ?2 AND datum <= ?1 GROUP BY addr",
 	/* Every address in key order, with its facts but registered(A), which
 	 * store_match_addresses() counts alongside (struct current). */
-	[Q_MATCH_ADDRESSES] = "SELECT coalesce(d.gemeentecode, a.gemeentecode), a.nummeraanduiding,"
-		"  a.postcode, a.huisnummer, a.huisletter, a.toevoeging,"
-		"  coalesce(o.n, 0), d.oppervlakte, d.max_bewoners, d.addr IS NOT NULL,"
-		"  coalesce(d.vergunning <> '' AND d.vergunning_tot >= ?1, 0),"
-		"  EXISTS (SELECT 1 FROM coverage c"
-		"   WHERE c.gemeentecode = coalesce(d.gemeentecode, a.gemeentecode)),"
-		"  a.addr, o.addr IS NOT NULL"
-		" FROM address a LEFT JOIN temp.obs o ON o.addr = a.addr"
-		" LEFT JOIN dwelling d ON d.addr = a.addr ORDER BY a.addr",
+	[Q_MATCH_ADDRESSES] = MATCH_FACTS_COLS " FROM address a" MATCH_FACTS_JOINS,
 	/* Each (address, person) of the findings in the window, with the
 	 * address's facts; store_match_mismatches() keeps the persons
 	 * registered elsewhere. */
-	[Q_MATCH_MISMATCHES] = "SELECT DISTINCT " ADDRESS_COLS("a") ", fp.pseudonym, f.addr,"
-		" coalesce(o.n, 0), d.oppervlakte, d.max_bewoners FROM finding f"
-		" JOIN finding_person fp ON fp.finding_id = f.id"
-		" JOIN address a ON a.addr = f.addr LEFT JOIN temp.obs o ON o.addr = f.addr"
-		" LEFT JOIN dwelling d ON d.addr = f.addr"
-		" WHERE f.soort = 'huisvesting' AND f.datum > ?2 AND f.datum <= ?1"
-		" ORDER BY f.addr, fp.pseudonym",
+	[Q_MATCH_MISMATCHES] = MISMATCHES_SELECT " ORDER BY f.addr, fp.pseudonym",
 	[Q_ADDRESS_GET] = "SELECT " ADDRESS_COLS("b") " FROM address b WHERE b.addr = ?1",
 	/* The findings of every address, in the address cursor's order: walked
 	 * alongside it (struct ev_walk).  Column 0 is the address. */
@@ -125,12 +138,40 @@ static const char *const sql[Q_COUNT] = {
 	[Q_EV_PERSON_FINDINGS] = "SELECT f.id FROM finding f JOIN finding_person fp"
 		" ON fp.finding_id = f.id WHERE f.addr = ?1 AND fp.pseudonym = ?4"
 		" AND f.soort = 'huisvesting' AND f.datum > ?2 AND f.datum <= ?3 ORDER BY f.datum, f.id",
+	/* The same for only the marked addresses (store_match_begin_scoped()). */
+	/* CROSS JOIN: the marks first (SQLite, without statistics, walked
+	 * every address and looked each up in the marks) */
+	[Q_MATCH_ADDRESSES_SCOPED] = MATCH_FACTS_COLS " FROM mark_addr m"
+		" CROSS JOIN address a ON a.addr = m.addr" MATCH_FACTS_JOINS,
+	[Q_MATCH_MISMATCHES_SCOPED] = MISMATCHES_SELECT
+		" AND f.addr IN (SELECT addr FROM mark_addr) ORDER BY f.addr, fp.pseudonym",
+	[Q_OBS_FILL_SCOPED] = "INSERT INTO temp.obs(addr, n) SELECT addr, max(aangetroffen)"
+		" FROM finding WHERE addr IN (SELECT addr FROM mark_addr) AND" WINDOW_FINDINGS
+		" GROUP BY addr",
+	[Q_EV_WALK_SCOPED] = "SELECT addr, id FROM finding WHERE addr IN"
+		" (SELECT addr FROM mark_addr) AND" WINDOW_FINDINGS " ORDER BY addr, datum, id",
+	[Q_OPEN_SIGNALS] = "SELECT seq, id FROM signal NOT INDEXED WHERE ended_on IS NULL",
+	[Q_OPEN_SIGNALS_SCOPED] = "SELECT seq, id FROM signal WHERE ended_on IS NULL"
+		" AND addr IN (SELECT addr FROM mark_addr)",
+	[Q_MARK_ADDR] = "INSERT OR IGNORE INTO mark_addr(addr) VALUES (?1)",
+	[Q_MARK_PERSON] = "INSERT OR IGNORE INTO mark_person(pkey) VALUES (?1)",
+	[Q_SIGNAL_END] = "UPDATE signal SET ended_on = ?2 WHERE seq = ?1 AND ended_on IS NULL",
+	[Q_MATCH_STATE_GET] = "SELECT as_of, window_start, params FROM match_state WHERE id = 1",
+	[Q_MATCH_STATE_PUT] = "INSERT INTO match_state(id, as_of, window_start, params, full_at)"
+		" VALUES (1, ?1, ?2, ?3, CASE WHEN ?4 THEN strftime('%Y-%m-%dT%H:%M:%SZ', 'now') END)"
+		" ON CONFLICT(id) DO UPDATE SET as_of = excluded.as_of,"
+		" window_start = excluded.window_start, params = excluded.params,"
+		" full_at = coalesce(excluded.full_at, full_at)",
+	/* A delivery sent again because its signal changed (it ended). */
+	[Q_DELIVERY_REQUEUE] = "UPDATE delivery SET state = 'pending', message_id = ?3,"
+		" attempts = 0, created = ?4, next_at = ?4, delivered_at = NULL, last_status = NULL,"
+		" last_error = NULL WHERE signal_id = ?1 AND oin = ?2",
 	/* Asked first rather than "ON CONFLICT DO NOTHING", which would take
 	 * a number of the AUTOINCREMENT sequence for every signal that holds. */
 	[Q_SIGNAL_KNOWN] = "SELECT 1 FROM signal WHERE id = ?1",
 	[Q_SIGNAL_PUT] = "INSERT INTO signal(id, rule, as_of, addr, person, reg_addr, registered,"
-		" observed, oppervlakte, max_bewoners, created, evidence) VALUES (?1, ?2, ?3, ?4,"
-		" ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		" observed, oppervlakte, max_bewoners, created, evidence, trace_id) VALUES (?1, ?2,"
+		" ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[Q_SIGNAL_RECIPIENT_ADD] = "INSERT OR IGNORE INTO signal_recipient(oin, signal_seq)"
 		" VALUES (?1, ?2)",
 	[Q_SIGNALS] = SIGNALS_SELECT " WHERE s.seq > ?3 AND ?5 IS NULL AND" SIGNALS_FILTER
@@ -172,7 +213,7 @@ static const char *const sql[Q_COUNT] = {
 		" ORDER BY id LIMIT ?2",
 	[Q_DELIVERY_UPDATE] = "UPDATE delivery SET state = ?2, attempts = ?3, next_at = ?4,"
 		" delivered_at = nullif(?5, 0), last_status = nullif(?6, 0),"
-		" last_error = nullif(?7, '') WHERE id = ?1",
+		" last_error = nullif(?7, '') WHERE id = ?1 AND message_id = ?8",
 	[Q_DELIVERY_RETRY] = "UPDATE delivery SET state = 'pending', next_at = ?2, created = ?2,"
 		" attempts = 0 WHERE state = 'failed' AND (?1 < 0 OR id = ?1)",
 	[Q_SOURCE_GET] = "SELECT coalesce(cursor, ''), coalesce(etag, ''),"
@@ -185,12 +226,28 @@ static const char *const sql[Q_COUNT] = {
 		" failures = excluded.failures, next_at = excluded.next_at,"
 		" last_ok = excluded.last_ok",
 	[Q_LOG_HEAD] = "SELECT seq, hash FROM exlog ORDER BY seq DESC LIMIT 1",
-	[Q_LOG_INSERT] = "INSERT INTO exlog(seq, at, kind, party, subject, detail, prev, hash)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[Q_LOG_SCAN] = "SELECT seq, at, kind, party, subject, detail, prev, hash FROM exlog"
-		" WHERE seq >= ?1 AND (?2 IS NULL OR party = ?2 OR (kind = 'signal' AND EXISTS"
+	[Q_LOG_INSERT] = "INSERT INTO exlog(seq, at, kind, party, subject, detail, prev, hash,"
+		" trace_id)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[Q_LOG_SCAN] = "SELECT seq, at, kind, party, subject, detail, prev, hash, trace_id"
+		" FROM exlog"
+		" WHERE seq >= ?1 AND (?2 IS NULL OR party = ?2 OR (kind IN ('signal', 'ended') AND EXISTS"
 		"  (SELECT 1 FROM json_each(detail, '$.recipients') WHERE value = ?2)))"
 		" ORDER BY seq LIMIT ?3",
+	/* What a stored record is held under (store_held_*(), territory). */
+	[Q_HELD_ADDRESS] = "SELECT coalesce(d.gemeentecode, a.gemeentecode) FROM address a"
+		" LEFT JOIN dwelling d ON d.addr = a.addr WHERE a.addr = ?1",
+	[Q_HELD_PERSON] = "SELECT gemeentecode FROM person WHERE pkey = ?1 AND pseudonym = ?2"
+		" AND begindatum = ?3",
+	[Q_HELD_FINDING] = "SELECT gemeentecode FROM finding WHERE id = ?1",
+	[Q_PERSON_WITHDRAW] = "DELETE FROM person WHERE pkey = ?1 AND pseudonym = ?2"
+		" AND begindatum = ?3",
+	/* The findings of the input being read (store_finding_repeat()). */
+	[Q_FINDING_SEEN_GET] = "SELECT s.place, f.digest FROM temp.finding_seen s"
+		" JOIN finding f ON f.id = s.id WHERE s.id = ?1 AND s.ingest_id = ?2",
+	[Q_FINDING_SEEN_PUT] = "INSERT OR REPLACE INTO temp.finding_seen(id, ingest_id, place)"
+		" VALUES (?1, ?2, ?3)",
+	[Q_FINDING_SEEN_FORGET] = "DELETE FROM temp.finding_seen WHERE ingest_id < ?1"
 };
 
 /*
@@ -244,11 +301,17 @@ struct store {
 	int64_t head_seq;
 	char head_hash[65];
 	struct current cur;	/* during a match */
+	bool scoped;		/* the match visits only the marked addresses */
+	long changes;		/* records this transaction changed (mark_write()) */
+	char last_mark[ADDRESS_KEY_MAX];	/* the address it marked last */
 	struct ev_walk walk_findings;
+	char trace_id[33];	/* store_trace_set() */
 };
 
 static void forget_writes(struct store *s)
 {
+	s->changes = 0;
+	s->last_mark[0] = '\0';
 	s->last_addr[0] = '\0';
 	s->last_coverage[0] = '\0';
 	s->head_known = false;
@@ -532,6 +595,16 @@ enum status store_commit(struct store *s, struct errbuf *e)
 	return ST_OK;
 }
 
+void store_trace_set(struct store *s, const char *trace_id)
+{
+	snprintf(s->trace_id, sizeof(s->trace_id), "%s", trace_id != NULL ? trace_id : "");
+}
+
+const char *store_trace(const struct store *s)
+{
+	return s->trace_id[0] ? s->trace_id : NULL;
+}
+
 enum status store_cache(struct store *s, int mib, struct errbuf *e)
 {
 	char pragma[64];
@@ -665,6 +738,48 @@ static enum status put_person_address(struct store *s, const struct person_row *
 }
 
 /*
+ * After this many changed records in one transaction the next match is a
+ * full run (mark_all, store-012.sql) and the triggers stop marking: a
+ * full run costs less than marks for a large part of the store would save.
+ */
+#define MARK_ALL_AFTER 20000
+
+/*
+ * Marks what a changed record touches for the next incremental match
+ * (store-012.sql): its address (key) and, for a registration, its person
+ * (person non-NULL: the pseudonym's key).  Counts the change; at
+ * MARK_ALL_AFTER sets mark_all and marks nothing more in this transaction.
+ */
+static enum status mark_write(struct store *s, const char *key, const sqlite3_int64 *person,
+			      struct errbuf *e)
+{
+	sqlite3_stmt *st;
+
+	if (++s->changes > MARK_ALL_AFTER)
+		return ST_OK;
+	if (s->changes == MARK_ALL_AFTER) {
+		if (sqlite3_exec(s->db, "INSERT OR IGNORE INTO mark_all(id) VALUES (1)", NULL,
+				 NULL, NULL) != SQLITE_OK)
+			return db_error(s, e, "mark a large change");
+		return ST_OK;
+	}
+	if (strcmp(s->last_mark, key) != 0) {
+		if ((st = stmt(s, Q_MARK_ADDR, e)) == NULL)
+			return ST_FAIL;
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		if (step_done(s, st, e, "mark a change") != ST_OK)
+			return ST_FAIL;
+		snprintf(s->last_mark, sizeof(s->last_mark), "%s", key);
+	}
+	if (person == NULL)
+		return ST_OK;
+	if ((st = stmt(s, Q_MARK_PERSON, e)) == NULL)
+		return ST_FAIL;
+	sqlite3_bind_int64(st, 1, *person);
+	return step_done(s, st, e, "mark a change");
+}
+
+/*
  * A registration is found by its pseudonym's key (pseudonym_key(), an
  * integer index) and then compared whole: the index of (pseudonym,
  * begindatum) that an ON CONFLICT needs was 56 bytes an entry, at random
@@ -717,7 +832,7 @@ enum status store_put_person(struct store *s, int64_t ingest_id, const struct pe
 	if (step_done(s, st, e, "store person") != ST_OK)
 		return ST_FAIL;
 	*changed = true;
-	return ST_OK;
+	return mark_write(s, key, &pkey, e);
 }
 
 enum status store_put_dwelling(struct store *s, int64_t ingest_id,
@@ -750,7 +865,7 @@ enum status store_put_dwelling(struct store *s, int64_t ingest_id,
 	if (step_done(s, st, e, "store dwelling") != ST_OK)
 		return ST_FAIL;
 	*changed = sqlite3_changes(s->db) > 0;
-	return ST_OK;
+	return *changed ? mark_write(s, key, NULL, e) : ST_OK;
 }
 
 static void finding_digest(const struct finding_row *r, const char *key, uint8_t out[32])
@@ -803,6 +918,8 @@ enum status store_put_finding(struct store *s, int64_t ingest_id, const struct f
 	*changed = sqlite3_changes(s->db) > 0;
 	if (!*changed)
 		return ST_OK;
+	if (mark_write(s, key, NULL, e) != ST_OK)
+		return ST_FAIL;
 
 	st = stmt(s, Q_FINDING_PERSONS_DEL, e);
 	if (st == NULL)
@@ -821,6 +938,138 @@ enum status store_put_finding(struct store *s, int64_t ingest_id, const struct f
 			return ST_FAIL;
 	}
 	return ST_OK;
+}
+
+/* --- what a stored record is held under (territory, ingest.c) --------- */
+
+/* Steps a held query: its first column into out (5 bytes), *found. */
+static enum status held_step(struct store *s, sqlite3_stmt *st, char out[5], bool *found,
+			     struct errbuf *e)
+{
+	int rc = sqlite3_step(st);
+
+	*found = rc == SQLITE_ROW;
+	out[0] = '\0';
+	if (*found)
+		column_copy(st, 0, out, 5);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, e, "read territory");
+	return ST_OK;
+}
+
+/* A held query id of one text parameter, key. */
+static enum status held_by_text(struct store *s, enum stmt_id id, const char *key, char out[5],
+				bool *found, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, id, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	return held_step(s, st, out, found, e);
+}
+
+enum status store_held_address(struct store *s, const char *key, char out[5], bool *found,
+			       struct errbuf *e)
+{
+	return held_by_text(s, Q_HELD_ADDRESS, key, out, found, e);
+}
+
+/* Binds a registration's identity as ?1 (its key), ?2, ?3. */
+static void bind_person_identity(sqlite3_stmt *st, const uint8_t *pseudonym,
+				 const char *begindatum)
+{
+	sqlite3_bind_int64(st, 1, pseudonym_key(pseudonym));
+	sqlite3_bind_blob(st, 2, pseudonym, PSEUDONYM_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, begindatum, -1, SQLITE_STATIC);
+}
+
+enum status store_held_person(struct store *s, const uint8_t *pseudonym,
+			      const char *begindatum, char out[5], bool *found, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_HELD_PERSON, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	bind_person_identity(st, pseudonym, begindatum);
+	return held_step(s, st, out, found, e);
+}
+
+enum status store_held_finding(struct store *s, const char *id, char out[5], bool *found,
+			       struct errbuf *e)
+{
+	return held_by_text(s, Q_HELD_FINDING, id, out, found, e);
+}
+
+enum status store_withdraw_person(struct store *s, const uint8_t *pseudonym,
+				  const char *begindatum, bool *changed, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_PERSON_WITHDRAW, e);
+
+	*changed = false;
+	if (st == NULL)
+		return ST_FAIL;
+	bind_person_identity(st, pseudonym, begindatum);
+	if (step_done(s, st, e, "withdraw person") != ST_OK)
+		return ST_FAIL;
+	*changed = sqlite3_changes(s->db) > 0;
+	return ST_OK;
+}
+
+/*
+ * The findings stored by the input being read are listed, with their
+ * places, in temp.finding_seen (made here on first use; the rows of
+ * earlier inputs are dropped as the next one starts, so it holds one
+ * input's findings at most).
+ */
+enum status store_finding_repeat(struct store *s, int64_t ingest_id,
+				 const struct finding_row *r, const char *place,
+				 char *first, size_t n, bool *differs, struct errbuf *e)
+{
+	char key[ADDRESS_KEY_MAX];
+	uint8_t digest[32];
+	sqlite3_stmt *st;
+	int rc;
+
+	*differs = false;
+	if (s->stmt[Q_FINDING_SEEN_GET] == NULL &&
+	    sqlite3_exec(s->db, "CREATE TEMP TABLE IF NOT EXISTS finding_seen(id TEXT PRIMARY KEY,"
+			 " ingest_id INTEGER NOT NULL, place TEXT NOT NULL);"
+			 " CREATE INDEX IF NOT EXISTS temp.finding_seen_ingest"
+			 " ON finding_seen(ingest_id)", NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(s, e, "finding_seen");
+	st = stmt(s, Q_FINDING_SEEN_GET, e);
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, ingest_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		address_key(&r->address, key);
+		finding_digest(r, key, digest);
+		*differs = sqlite3_column_bytes(st, 1) != (int)sizeof(digest) ||
+			   memcmp(sqlite3_column_blob(st, 1), digest, sizeof(digest)) != 0;
+		column_copy(st, 0, first, n);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, e, "read finding_seen");
+	if (rc == SQLITE_ROW)
+		return ST_OK;
+	st = stmt(s, Q_FINDING_SEEN_FORGET, e);
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_int64(st, 1, ingest_id);
+	if (step_done(s, st, e, "forget finding_seen") != ST_OK)
+		return ST_FAIL;
+	st = stmt(s, Q_FINDING_SEEN_PUT, e);
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, ingest_id);
+	sqlite3_bind_text(st, 3, place, -1, SQLITE_STATIC);
+	return step_done(s, st, e, "note finding_seen");
 }
 
 /* Binds the match date (?1) and the window start (?2). */
@@ -859,7 +1108,7 @@ static enum status walk_start(struct store *s, struct ev_walk *w, enum stmt_id i
 	w->id = id;
 	w->key[0] = '\0';
 	w->n = 0;
-	if (id == Q_EV_WALK_FINDINGS)
+	if (id == Q_EV_WALK_FINDINGS || id == Q_EV_WALK_SCOPED)
 		bind_window(s, st);
 	w->rc = sqlite3_step(st);
 	if (w->rc != SQLITE_ROW && w->rc != SQLITE_DONE)
@@ -1191,24 +1440,38 @@ static void registration_evidence(struct evidence *ev, const struct registration
 	memcpy(ev->record + hex + 1, r->begindatum, sizeof(r->begindatum));
 }
 
-enum status store_match_begin(struct store *s, const char *as_of, const char *window_start,
-			      struct errbuf *e)
+/* store_match_begin() and store_match_begin_scoped(). */
+static enum status match_begin(struct store *s, const char *as_of, const char *window_start,
+			       bool scoped, struct errbuf *e)
 {
 	sqlite3_stmt *st;
 
+	s->scoped = scoped;
 	snprintf(s->as_of, sizeof(s->as_of), "%s", as_of);
 	snprintf(s->window_start, sizeof(s->window_start), "%s", window_start);
 	if (sqlite3_exec(s->db, "DELETE FROM temp.obs", NULL, NULL, NULL) != SQLITE_OK)
 		return db_error(s, e, "match");
 	if (fill_current(s, e) != ST_OK)
 		return ST_FAIL;
-	st = stmt(s, Q_OBS_FILL, e);
+	st = stmt(s, scoped ? Q_OBS_FILL_SCOPED : Q_OBS_FILL, e);
 	if (st == NULL)
 		return ST_FAIL;
 	bind_window(s, st);
 	if (step_done(s, st, e, "observed persons") != ST_OK)
 		return ST_FAIL;
-	return walk_start(s, &s->walk_findings, Q_EV_WALK_FINDINGS, e);
+	return walk_start(s, &s->walk_findings, scoped ? Q_EV_WALK_SCOPED : Q_EV_WALK_FINDINGS, e);
+}
+
+enum status store_match_begin(struct store *s, const char *as_of, const char *window_start,
+			      struct errbuf *e)
+{
+	return match_begin(s, as_of, window_start, false, e);
+}
+
+enum status store_match_begin_scoped(struct store *s, const char *as_of,
+				     const char *window_start, struct errbuf *e)
+{
+	return match_begin(s, as_of, window_start, true, e);
 }
 
 void store_match_end(struct store *s)
@@ -1243,6 +1506,7 @@ struct facts_cb {
 	const struct current *cur;
 	size_t next;		/* into cur->by_addr: the first not yet counted */
 	bool lost;		/* a registration at an address not in the table */
+	bool scoped;		/* only some addresses: counted by a search */
 };
 
 /*
@@ -1260,7 +1524,12 @@ static int facts_row(sqlite3_stmt *st, void *arg)
 
 	if (key == NULL)
 		return -1;
-	for (; c->next < c->cur->n; c->next++) {
+	if (c->scoped) {
+		size_t first;
+
+		n = (long)current_at(c->cur, key, &first);
+	}
+	for (; !c->scoped && c->next < c->cur->n; c->next++) {
 		cmp = strcmp(c->cur->rows[c->cur->by_addr[c->next]].addr, key);
 		if (cmp > 0)
 			break;
@@ -1287,8 +1556,8 @@ enum status store_match_addresses(struct store *s,
 				  int (*cb)(void *arg, const struct address_facts *f),
 				  void *arg, struct errbuf *e)
 {
-	struct facts_cb c = { cb, arg, &s->cur, 0, false };
-	sqlite3_stmt *st = stmt(s, Q_MATCH_ADDRESSES, e);
+	struct facts_cb c = { cb, arg, &s->cur, 0, false, s->scoped };
+	sqlite3_stmt *st = stmt(s, s->scoped ? Q_MATCH_ADDRESSES_SCOPED : Q_MATCH_ADDRESSES, e);
 	enum status rc;
 
 	if (st == NULL)
@@ -1297,7 +1566,7 @@ enum status store_match_addresses(struct store *s,
 	rc = each_row(s, st, facts_row, &c, e, "match addresses");
 	/* every registration's address is in the table (a foreign key): one
 	 * left over, or passed, is a store that lost its integrity */
-	if (c.lost || (rc == ST_OK && c.next < s->cur.n))
+	if (c.lost || (rc == ST_OK && !c.scoped && c.next < s->cur.n))
 		return errbuf_set(e, ST_FAIL, "match addresses: a registration at %s, an address"
 				  " the store does not have", s->cur.rows[s->cur.by_addr[c.next]].addr);
 	return rc;
@@ -1361,7 +1630,7 @@ enum status store_match_mismatches(struct store *s,
 				   void *arg, struct errbuf *e)
 {
 	struct mismatch_cb c = { cb, arg, s, e };
-	sqlite3_stmt *st = stmt(s, Q_MATCH_MISMATCHES, e);
+	sqlite3_stmt *st = stmt(s, s->scoped ? Q_MATCH_MISMATCHES_SCOPED : Q_MATCH_MISMATCHES, e);
 
 	if (st == NULL)
 		return ST_FAIL;
@@ -1456,6 +1725,203 @@ enum status store_match_evidence(struct store *s, const struct address *addr,
 		(*n)++;
 	}
 	return ST_OK;
+}
+
+/* --- incremental matching (store-012.sql) ------------------------------- */
+
+enum status store_match_state(struct store *s, struct match_state *ms, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_MATCH_STATE_GET, e);
+	int rc;
+
+	memset(ms, 0, sizeof(*ms));
+	if (st == NULL)
+		return ST_FAIL;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		column_copy(st, 0, ms->as_of, sizeof(ms->as_of));
+		column_copy(st, 1, ms->window_start, sizeof(ms->window_start));
+		column_copy(st, 2, ms->params, sizeof(ms->params));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, e, "read the match state");
+	return ST_OK;
+}
+
+enum status store_match_state_put(struct store *s, const struct match_state *ms, bool full,
+				  struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_MATCH_STATE_PUT, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, ms->as_of, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ms->window_start, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, ms->params, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, full);
+	return step_done(s, st, e, "store the match state");
+}
+
+/* Runs q once with text parameters ?1..?n (n <= 4); *changes (may be NULL)
+ * gets the rows it wrote.  For the statements of one run, prepared here. */
+static enum status mark_step(struct store *s, const char *q, const char *const *p, int n,
+			     long *changes, struct errbuf *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, e, "mark changes");
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_text(st, i + 1, p[i], -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return db_error(s, e, "mark changes");
+	if (changes != NULL)
+		*changes = sqlite3_changes(s->db);
+	return ST_OK;
+}
+
+enum status store_mark_dates(struct store *s, const struct match_state *old,
+			     const char *as_of, const char *window_start, struct errbuf *e)
+{
+	/* what holds as of a date D changes between D0 and D1 (lo < hi) for a
+	 * finding dated in (lo, hi] or in (lo_ws, hi_ws], a permit valid up to
+	 * a day in [lo, hi), a registration beginning in (lo, hi] */
+	bool up = strcmp(old->as_of, as_of) < 0;
+	bool ws_up = strcmp(old->window_start, window_start) < 0;
+	const char *p[4] = {
+		up ? old->as_of : as_of, up ? as_of : old->as_of,
+		ws_up ? old->window_start : window_start, ws_up ? window_start : old->window_start,
+	};
+
+	if (mark_step(s, "INSERT OR IGNORE INTO mark_addr(addr) SELECT addr FROM finding"
+		      " WHERE soort = 'huisvesting' AND ((datum > ?1 AND datum <= ?2) OR"
+		      " (datum > ?3 AND datum <= ?4))", p, 4, NULL, e) != ST_OK ||
+	    mark_step(s, "INSERT OR IGNORE INTO mark_addr(addr) SELECT addr FROM dwelling"
+		      " WHERE vergunning_tot >= ?1 AND vergunning_tot < ?2", p, 2, NULL, e) != ST_OK)
+		return ST_FAIL;
+	return mark_step(s, "INSERT OR IGNORE INTO mark_person(pkey) SELECT pkey"
+			 " FROM person NOT INDEXED WHERE begindatum > ?1 AND begindatum <= ?2",
+			 p, 2, NULL, e);
+}
+
+/* count(*) of q into *n. */
+static enum status mark_count(struct store *s, const char *q, long *n, struct errbuf *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*n = 0;
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, e, "count marks");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? ST_OK : db_error(s, e, "count marks");
+}
+
+enum status store_mark_widen(struct store *s, struct mark_counts *n, struct errbuf *e)
+{
+	memset(n, 0, sizeof(*n));
+	if (mark_count(s, "SELECT count(*) FROM mark_all", &n->all, e) != ST_OK)
+		return ST_FAIL;
+	if (n->all > 0)
+		return ST_OK;	/* a full run; the marks are not complete */
+	if (mark_count(s, "SELECT count(*) FROM mark_gemeente", &n->gemeenten, e) != ST_OK ||
+	    mark_count(s, "SELECT count(*) FROM mark_person", &n->persons, e) != ST_OK)
+		return ST_FAIL;
+	/* coverage is asked of the dwelling's gemeente, else the address's */
+	if (n->gemeenten > 0 &&
+	    mark_step(s, "INSERT OR IGNORE INTO mark_addr(addr) SELECT a.addr FROM address a"
+		      " LEFT JOIN dwelling d ON d.addr = a.addr WHERE coalesce(d.gemeentecode,"
+		      " a.gemeentecode) IN (SELECT gemeentecode FROM mark_gemeente)",
+		      NULL, 0, NULL, e) != ST_OK)
+		return ST_FAIL;
+	/* a person's registrations (the one that was current and the one that
+	 * is), and the findings that name the person */
+	if (n->persons > 0 &&
+	    (mark_step(s, "INSERT OR IGNORE INTO mark_addr(addr) SELECT p.addr FROM mark_person m"
+		       " CROSS JOIN person p ON p.pkey = m.pkey", NULL, 0, NULL, e) != ST_OK ||
+	     mark_step(s, "INSERT OR IGNORE INTO mark_addr(addr) SELECT f.addr FROM mark_person m"
+		       " CROSS JOIN person p ON p.pkey = m.pkey CROSS JOIN finding_person fp"
+		       " ON fp.pseudonym = p.pseudonym JOIN finding f ON f.id = fp.finding_id",
+		       NULL, 0, NULL, e) != ST_OK))
+		return ST_FAIL;
+	return mark_count(s, "SELECT count(*) FROM mark_addr", &n->addresses, e);
+}
+
+enum status store_mark_clear(struct store *s, struct errbuf *e)
+{
+	if (sqlite3_exec(s->db, "DELETE FROM mark_addr; DELETE FROM mark_person;"
+			 " DELETE FROM mark_gemeente; DELETE FROM mark_all;", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		return db_error(s, e, "clear the marks");
+	return ST_OK;
+}
+
+enum status store_open_signals(struct store *s, bool scoped,
+			       int (*cb)(void *arg, int64_t seq, const char *id), void *arg,
+			       struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, scoped ? Q_OPEN_SIGNALS_SCOPED : Q_OPEN_SIGNALS, e);
+	int rc;
+
+	if (st == NULL)
+		return ST_FAIL;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(st, 1);
+
+		if (id != NULL && cb(arg, sqlite3_column_int64(st, 0), id) != 0) {
+			sqlite3_reset(st);
+			return ST_FAIL;
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, e, "read the open signals");
+	return ST_OK;
+}
+
+enum status store_end_signal(struct store *s, int64_t seq, const char *date, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_SIGNAL_END, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_text(st, 2, date, -1, SQLITE_STATIC);
+	return step_done(s, st, e, "end a signal");
+}
+
+/* Runs Q_DELIVERY_ADD or Q_DELIVERY_REQUEUE. */
+static enum status delivery_step(struct store *s, enum stmt_id id, const char *signal_id,
+				 const char *oin, const char *message_id, int64_t now,
+				 struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, id, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, signal_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, oin, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now);
+	return step_done(s, st, e, id == Q_DELIVERY_ADD ? "queue a delivery"
+			 : "queue a delivery again");
+}
+
+enum status store_delivery_requeue(struct store *s, const char *signal_id, const char *oin,
+				   const char *message_id, int64_t now, struct errbuf *e)
+{
+	if (delivery_step(s, Q_DELIVERY_REQUEUE, signal_id, oin, message_id, now, e) != ST_OK)
+		return ST_FAIL;
+	if (sqlite3_changes(s->db) > 0)
+		return ST_OK;
+	return store_delivery_add(s, signal_id, oin, message_id, now, e);
 }
 
 void signal_clear(struct signal *sig)
@@ -1561,6 +2027,7 @@ enum status store_put_signal(struct store *s, const struct signal *sig, bool *cr
 	bind_long_or_null(st, 10, sig->max_bewoners);
 	sqlite3_bind_text(st, 11, sig->created, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 12, evidence, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 13, s->trace_id[0] ? s->trace_id : NULL);
 	rc = step_done(s, st, e, "store signal");
 	free(evidence);
 	if (rc != ST_OK)
@@ -1670,6 +2137,8 @@ enum status store_signals(struct store *s, const struct signal_filter *f,
 		sig.oppervlakte = column_long_or_null(st, 19);
 		sig.max_bewoners = column_long_or_null(st, 20);
 		sig.seq = sqlite3_column_int64(st, 21);
+		column_copy(st, 23, sig.trace_id, sizeof(sig.trace_id));
+		column_copy(st, 24, sig.ended_on, sizeof(sig.ended_on));
 		rc = load_signal_lists(s, st, &sig, e);
 		if (rc == ST_OK && cb(arg, &sig) != 0)
 			rc = ST_FAIL;
@@ -1722,6 +2191,7 @@ enum status store_log_insert(struct store *s, const struct exlog_row *r, struct 
 	sqlite3_bind_text(st, 6, r->detail, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, r->prev, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, r->hash, -1, SQLITE_STATIC);
+	bind_text_or_null(st, 9, r->trace_id != NULL && r->trace_id[0] ? r->trace_id : NULL);
 	if (step_done(s, st, e, "write the exchange log") != ST_OK)
 		return ST_FAIL;
 	/* Inside a transaction (BEGIN IMMEDIATE: no other writer) the next
@@ -1733,7 +2203,7 @@ enum status store_log_insert(struct store *s, const struct exlog_row *r, struct 
 }
 
 /*
- * Steps st (columns seq, at, kind, party, subject, detail, prev, hash),
+ * Steps st (columns seq, at, kind, party, subject, detail, prev, hash, trace_id),
  * calling cb with each entry.  The caller resets or finalizes st.
  */
 static enum status log_rows(struct store *s, sqlite3_stmt *st,
@@ -1753,6 +2223,7 @@ static enum status log_rows(struct store *s, sqlite3_stmt *st,
 		r.detail = (const char *)sqlite3_column_text(st, 5);
 		column_copy(st, 6, r.prev, sizeof(r.prev));
 		column_copy(st, 7, r.hash, sizeof(r.hash));
+		r.trace_id = (const char *)sqlite3_column_text(st, 8);
 		if (cb(arg, &r) != 0)
 			return ST_FAIL;
 	}
@@ -1860,15 +2331,7 @@ enum status store_feedback_counts(struct store *s,
 enum status store_delivery_add(struct store *s, const char *signal_id, const char *oin,
 			       const char *message_id, int64_t now, struct errbuf *e)
 {
-	sqlite3_stmt *st = stmt(s, Q_DELIVERY_ADD, e);
-
-	if (st == NULL)
-		return ST_FAIL;
-	sqlite3_bind_text(st, 1, signal_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, oin, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, message_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, now);
-	return step_done(s, st, e, "queue a delivery");
+	return delivery_step(s, Q_DELIVERY_ADD, signal_id, oin, message_id, now, e);
 }
 
 static void delivery_from_row(sqlite3_stmt *st, struct delivery_row *d)
@@ -1884,6 +2347,7 @@ static void delivery_from_row(sqlite3_stmt *st, struct delivery_row *d)
 	d->delivered_at = sqlite3_column_int64(st, 8);
 	d->last_status = (long)sqlite3_column_int64(st, 9);
 	column_copy(st, 10, d->last_error, sizeof(d->last_error));
+	column_copy(st, 11, d->trace_id, sizeof(d->trace_id));
 }
 
 /* Runs a delivery query and calls cb for each row it gave. */
@@ -1991,6 +2455,8 @@ enum status store_delivery_update(struct store *s, const struct delivery_row *d,
 	sqlite3_bind_int64(st, 5, d->delivered_at);
 	sqlite3_bind_int64(st, 6, d->last_status);
 	sqlite3_bind_text(st, 7, d->last_error, -1, SQLITE_STATIC);
+	/* a row queued again meanwhile (store_delivery_requeue()) keeps its new message */
+	sqlite3_bind_text(st, 8, d->message_id, -1, SQLITE_STATIC);
 	return step_done(s, st, e, "update a delivery");
 }
 
@@ -2057,18 +2523,19 @@ static const struct {
 	const char *name;
 	const char *cond;
 } log_conds[] = {
-	{ offsetof(struct log_filter, party), ":party", "party = :party OR (kind = 'signal' AND"
+	{ offsetof(struct log_filter, party), ":party", "party = :party OR (kind IN ('signal', 'ended') AND"
 	  " EXISTS (SELECT 1 FROM json_each(detail, '$.recipients') WHERE value = :party))" },
 	{ offsetof(struct log_filter, kind), ":kind", "kind = :kind" },
 	{ offsetof(struct log_filter, source), ":source", "json_extract(detail, '$.source') ="
 	  " :source OR json_extract(detail, '$.adapter') = :source" },
-	{ offsetof(struct log_filter, recipient), ":recipient", "(kind = 'delivery' AND party ="
-	  " :recipient) OR (kind = 'signal' AND EXISTS (SELECT 1 FROM json_each(detail,"
-	  " '$.recipients') WHERE value = :recipient))" },
+	{ offsetof(struct log_filter, recipient), ":recipient", "(kind IN ('delivery',"
+	  " 'disclosure') AND party = :recipient) OR (kind IN ('signal', 'ended') AND EXISTS"
+	  " (SELECT 1 FROM json_each(detail, '$.recipients') WHERE value = :recipient))" },
 	{ offsetof(struct log_filter, status), ":status", "CAST(json_extract(detail, '$.status')"
 	  " AS TEXT) = :status OR json_extract(detail, '$.outcome') = :status" },
 	{ offsetof(struct log_filter, since), ":since", "at >= :since" },
 	{ offsetof(struct log_filter, until), ":until", "at <= :until || 'z'" },
+	{ offsetof(struct log_filter, trace), ":trace", "trace_id = :trace" },
 	{ offsetof(struct log_filter, id), ":id", "subject = :id OR json_extract(detail,"
 	  " '$.signal') = :id OR CAST(json_extract(detail, '$.ingest') AS TEXT) = :id" },
 };
@@ -2082,7 +2549,8 @@ enum status store_log_search(struct store *s, const struct log_filter *f,
 			     int (*cb)(void *arg, const struct exlog_row *r), void *arg,
 			     struct errbuf *e)
 {
-	char q[4096] = "SELECT seq, at, kind, party, subject, detail, prev, hash FROM exlog"
+	char q[4096] = "SELECT seq, at, kind, party, subject, detail, prev, hash, trace_id"
+		       " FROM exlog"
 		       " WHERE seq > :after";
 	size_t nconds = sizeof(log_conds) / sizeof(log_conds[0]), len;
 	sqlite3_stmt *st;
@@ -2191,6 +2659,12 @@ static const char *const inzage_sql[] = {
 	"SELECT 'routed', s.created, s.id, NULL, r.oin, 'inbox', r.oin, s.id"
 	" FROM signal_recipient r JOIN signal s ON s.seq = r.signal_seq"
 	" WHERE s.id IN (SELECT id FROM temp.inzage_signals)",
+	/* each time one of those signals was handed to a recipient (disclose.c) */
+	"SELECT 'disclosure', x.at, x.subject, NULL, x.party,"
+	" (x.detail ->> '$.via') || CASE WHEN x.detail ->> '$.bsn' THEN ', with the BSN'"
+	" ELSE ', without the BSN' END, x.party, x.subject FROM exlog x"
+	" WHERE x.kind = 'disclosure' AND x.subject IN (SELECT id FROM temp.inzage_signals)"
+	" ORDER BY x.seq",
 };
 
 enum status store_inzage(struct store *s, const uint8_t pseudonym[PSEUDONYM_LEN],
@@ -2344,8 +2818,8 @@ static const struct {
 	  "gauge", "recipient", NULL, "SELECT oin, NULL, CAST(strftime('%s', 'now') AS INTEGER) -"
 	  " min(created) FROM delivery WHERE state = 'pending' GROUP BY 1" },
 	{ "schakel_refusals_total", "Requests refused, per status.", "counter", "status", NULL,
-	  "SELECT json_extract(detail, '$.status'), NULL, count(*) FROM exlog WHERE kind ="
-	  " 'refusal' GROUP BY 1" },
+	  "SELECT json_extract(detail, '$.status'), NULL, sum(coalesce(json_extract(detail,"
+	  " '$.count'), 1)) FROM exlog WHERE kind = 'refusal' GROUP BY 1" },
 	{ "schakel_log_entries", "Entries in the exchange log.", "gauge", NULL, NULL,
 	  "SELECT NULL, NULL, count(*) FROM exlog" },
 };
@@ -2401,9 +2875,12 @@ enum status store_check_writable(struct store *s, int timeout_ms, struct errbuf 
 }
 
 static const char *const reports[] = {
-	[REPORT_EXCHANGES] = "SELECT coalesce(party, json_extract(detail, '$.source'),"
-		" json_extract(detail, '$.adapter'), iif(kind = 'refusal', 'unidentified', 'local')),"
-		" kind, date(at), count(*) FROM exlog"
+	/* a refusal without a party is of unidentified clients, aggregated
+	 * (noise.c): its count says how many */
+	[REPORT_EXCHANGES] = "SELECT coalesce(party, iif(kind = 'refusal', 'unidentified', NULL),"
+		" json_extract(detail, '$.source'), json_extract(detail, '$.adapter'), 'local'),"
+		" kind, date(at), sum(iif(kind = 'refusal' AND party IS NULL,"
+		" coalesce(json_extract(detail, '$.count'), 1), 1)) FROM exlog"
 		" WHERE kind IN ('ingest', 'upload', 'pull', 'delivery', 'reject', 'refusal', 'feedback')"
 		" AND at >= date('now', '-13 days') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
 	[REPORT_SIGNALS] = "SELECT s.rule, count(DISTINCT s.id),"

@@ -147,18 +147,34 @@ enum status tls_peer_check(SSL *ssl, char oin[OIN_LEN + 1], struct errbuf *e)
 	return st;
 }
 
-enum status tls_cert_days_left(const char *path, int *days, struct errbuf *e)
+enum status tls_cert_oin(X509 *cert, char oin[OIN_LEN + 1], struct errbuf *e)
+{
+	return subject_oin(cert, oin, e);
+}
+
+X509 *tls_cert_load(const char *path, struct errbuf *e)
 {
 	FILE *f = fopen(path, "r");
 	X509 *cert;
-	int d, s;
 
-	if (f == NULL)
-		return errbuf_set(e, ST_FAIL, "cannot read %s", path);
+	if (f == NULL) {
+		errbuf_set(e, ST_FAIL, "cannot read %s", path);
+		return NULL;
+	}
 	cert = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
 	if (cert == NULL)
-		return errbuf_set(e, ST_FAIL, "%s holds no certificate", path);
+		errbuf_set(e, ST_FAIL, "%s holds no certificate", path);
+	return cert;
+}
+
+enum status tls_cert_days_left(const char *path, int *days, struct errbuf *e)
+{
+	X509 *cert = tls_cert_load(path, e);
+	int d, s;
+
+	if (cert == NULL)
+		return ST_FAIL;
 	if (ASN1_TIME_diff(&d, &s, NULL, X509_get0_notAfter(cert)) != 1) {
 		X509_free(cert);
 		return errbuf_set(e, ST_FAIL, "%s: unreadable expiry date", path);

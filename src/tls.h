@@ -33,6 +33,12 @@ void tls_data_path(const char *dir, const char *name, char *out);
  */
 enum status tls_peer_check(SSL *ssl, char oin[OIN_LEN + 1], struct errbuf *e);
 
+/* The OIN in cert's subject serialNumber (20 digits), or ST_FAIL with why. */
+enum status tls_cert_oin(X509 *cert, char oin[OIN_LEN + 1], struct errbuf *e);
+
+/* Reads the first certificate of a PEM file; NULL with e set.  X509_free it. */
+X509 *tls_cert_load(const char *path, struct errbuf *e);
+
 /* Days until the certificate in file path expires (negative: expired). */
 enum status tls_cert_days_left(const char *path, int *days, struct errbuf *e);
 

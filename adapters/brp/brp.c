@@ -46,12 +46,14 @@
 
 #include "adapter.h"
 #include "brp.h"
+#include "bsnlike.h"
 
 #define BRP_NS_BG	"http://www.egem.nl/StUF/sector/bg/0310"
 #define BRP_NS_STUF	"http://www.egem.nl/StUF/StUF0301"
 #define BRP_NS_XSI	"http://www.w3.org/2001/XMLSchema-instance"
 #define BRP_CHUNK	(1 << 20)	/* largest piece given to xmlParseChunk */
 #define BRP_MSG_MAX	400		/* longest libxml2 message we pass on */
+#define BRP_MUTATIESOORT BRP_NFIELDS	/* st->field: StUF:mutatiesoort */
 
 enum brp_kind { BRP_UNKNOWN, BRP_LA01, BRP_LK01 };
 
@@ -71,7 +73,10 @@ struct brp_stream {
 	size_t adres_depth;		/* of its BG:verblijfsadres, or 0 */
 	size_t run;			/* bytes of text since the last tag */
 	unsigned long nobjects;
+	struct brp_scan scan;		/* of the bytes fed, ahead of the parser */
 	struct brp_object obj;		/* the open or the pending object */
+	struct brp_mutation mut;	/* a notification's mutation */
+	int in_parameters;		/* inside BG:parameters */
 	int pending;			/* obj is closed, not yet handed on */
 	int field;			/* field being read, or -1 */
 	char *text;			/* its text so far */
@@ -151,6 +156,10 @@ static void brp_refuse(struct brp_stream *st, const char *fmt, ...)
 static void brp_emit(struct brp_stream *st)
 {
 	st->pending = 0;
+	if (st->kind == BRP_LK01 && brp_mutation_judge(&st->mut, &st->obj) < 0) {
+		brp_nomem(st);
+		return;
+	}
 	if (brp_object_emit(&st->obj, &st->host) < 0)
 		brp_stop(st, ADAPTER_ABORT);
 }
@@ -168,8 +177,8 @@ static void brp_flush(struct brp_stream *st)
 
 /*
  * Copies libxml2's message msg into out (len bytes) with namespace URIs
- * written as the BG: and StUF: prefixes, the trailing newline dropped and
- * the length capped.
+ * written as the BG: and StUF: prefixes, the trailing newline dropped, the
+ * length capped and any BSN-like value masked (bsnlike.h).
  */
 static void brp_clean(const char *msg, char *out, size_t len)
 {
@@ -198,6 +207,7 @@ static void brp_clean(const char *msg, char *out, size_t len)
 	while (o > 0 && out[o - 1] == ' ')
 		o--;
 	out[o] = '\0';
+	bsnlike_mask(out);	/* it may quote a value: never a BSN */
 }
 
 /*
@@ -337,11 +347,16 @@ static void brp_root(struct brp_stream *st, const xmlChar *name,
 		st->kind = BRP_LA01;
 	else if (brp_is_bg(uri) && strcmp((const char *)name, "npsLk01") == 0)
 		st->kind = BRP_LK01;
-	else
+	else {
+		char qn[128], qu[256];
+
 		brp_refuse(st, "line %d: root element '%s' in namespace '%s' "
 			   "is not BG:npsLa01 or BG:npsLk01 (BG = %s)",
-			   brp_line(st), (const char *)name,
-			   uri ? (const char *)uri : "(none)", BRP_NS_BG);
+			   brp_line(st),
+			   bsnlike_quote((const char *)name, qn, sizeof(qn), 100),
+			   uri ? bsnlike_quote((const char *)uri, qu, sizeof(qu), 200)
+			       : "(none)", BRP_NS_BG);
+	}
 }
 
 /* Opens a BG:object: a new object, or the new state of a notification. */
@@ -350,10 +365,20 @@ static void brp_object_open(struct brp_stream *st, const xmlChar **attrs,
 {
 	int i;
 
-	st->pending = 0;	/* a notification's older state is dropped */
+	if (st->kind == BRP_LK01) {
+		st->mut.objects++;
+		if (st->pending)	/* the older state: only its BSN is kept */
+			brp_mutation_keep_old(&st->mut, &st->obj);
+	}
+	st->pending = 0;
 	st->nobjects++;
 	brp_object_start(&st->obj, (unsigned long)brp_line(st), st->nobjects);
 	st->obj_depth = st->depth;
+	i = brp_attr(attrs, nb, BRP_NS_STUF, "verwerkingssoort");
+	if (i >= 0)
+		brp_mutation_code((const char *)attrs[5 * i + 3],
+				  (size_t)(attrs[5 * i + 4] - attrs[5 * i + 3]),
+				  st->obj.verwerkingssoort, sizeof(st->obj.verwerkingssoort));
 	i = brp_attr(attrs, nb, BRP_NS_STUF, "entiteittype");
 	if (i >= 0 && !brp_attr_is(attrs, i, "NPS") &&
 	    brp_object_fail(&st->obj, "StUF:entiteittype is not NPS") < 0)
@@ -388,6 +413,12 @@ static void brp_inner(struct brp_stream *st, const xmlChar *name,
 
 	if (brp_is_object(st, name, uri)) {
 		brp_object_open(st, attrs, nb);
+	} else if (st->kind == BRP_LK01 && st->depth == 2 && brp_is_bg(uri) &&
+		   strcmp(n, "parameters") == 0) {
+		st->in_parameters = 1;
+	} else if (st->in_parameters && st->depth == 3 && uri != NULL &&
+		   strcmp((const char *)uri, BRP_NS_STUF) == 0 && strcmp(n, "mutatiesoort") == 0) {
+		brp_field_open(st, BRP_MUTATIESOORT, attrs, nb);
 	} else if (st->obj_depth == 0 || !brp_is_bg(uri)) {
 		return;
 	} else if (st->depth == st->obj_depth + 1) {
@@ -441,11 +472,16 @@ static void brp_on_end(void *ctx, const xmlChar *name, const xmlChar *prefix,
 	if (st->rc != ADAPTER_OK)
 		return;
 	brp_flush(st);
-	if (st->field >= 0 &&
-	    brp_object_set(&st->obj, st->field, st->text ? st->text : "",
-			   st->tlen) < 0)
+	if (st->field == BRP_MUTATIESOORT)
+		brp_mutation_code(st->text ? st->text : "", st->tlen, st->mut.mutatiesoort,
+				  sizeof(st->mut.mutatiesoort));
+	else if (st->field >= 0 &&
+		 brp_object_set(&st->obj, st->field, st->text ? st->text : "",
+				st->tlen) < 0)
 		brp_nomem(st);
 	st->field = -1;
+	if (st->depth == 2)
+		st->in_parameters = 0;
 	if (st->depth == st->adres_depth)
 		st->adres_depth = 0;
 	if (st->depth == st->obj_depth) {
@@ -536,7 +572,14 @@ static int brp_feed(void *stream, const char *buf, size_t len)
 	int n;
 
 	while (len > 0 && st->rc == ADAPTER_OK) {
+		char why[256];
+
 		n = len > BRP_CHUNK ? BRP_CHUNK : (int)len;
+		if (brp_scan(&st->scan, buf, (size_t)n, st->host.max_attributes,
+			     st->host.max_field_bytes, why, sizeof(why)) != 0) {
+			brp_refuse(st, "%s", why);
+			break;
+		}
 		brp_parse(st, buf, n, 0);
 		buf += n;
 		len -= (size_t)n;
@@ -615,6 +658,7 @@ static void brp_close(void *stream)
 	if (st->vctxt != NULL)
 		xmlSchemaFreeValidCtxt(st->vctxt);
 	brp_object_clear(&st->obj);
+	brp_mutation_clear(&st->mut);
 	free(st->text);
 	free(st);
 }

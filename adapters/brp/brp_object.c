@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "brp.h"
+#include "bsnlike.h"
 
 struct brp_name {
 	const char *name;
@@ -78,6 +79,8 @@ void brp_object_start(struct brp_object *obj, unsigned long line,
 	brp_object_clear(obj);
 	obj->line = line;
 	obj->index = index;
+	obj->verwerkingssoort[0] = '\0';
+	obj->withdraw = 0;
 }
 
 int brp_object_set(struct brp_object *obj, int f, const char *value,
@@ -176,8 +179,10 @@ static int brp_date(const char *value, char *out, char *buf, size_t len)
 	char d[9];
 
 	if (brp_digits(value, 8, d) != 8) {
-		snprintf(buf, len, "begindatumVerblijf '%.40s' is not yyyymmdd",
-			 value);
+		char q[128];
+
+		snprintf(buf, len, "begindatumVerblijf '%s' is not yyyymmdd",
+			 bsnlike_quote(value, q, sizeof(q), 40));
 		return -1;
 	}
 	snprintf(out, 11, "%.4s-%.2s-%.2s", d, d + 4, d + 6);
@@ -189,7 +194,7 @@ static void brp_fill(struct adapter_record *rec, const struct brp_object *obj,
 		     const char *gem, const char *date, const char *place)
 {
 	memset(rec, 0, sizeof(*rec));
-	rec->kind = ADAPTER_PERSON;
+	rec->kind = obj->withdraw ? ADAPTER_PERSON_WITHDRAWN : ADAPTER_PERSON;
 	rec->place = place;
 	rec->address.gemeentecode = obj->value[BRP_GEMEENTE] ?
 		obj->value[BRP_GEMEENTE] : gem;

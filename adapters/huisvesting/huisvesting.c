@@ -25,6 +25,7 @@
 #include <csv.h>
 
 #include "adapter.h"
+#include "bsnlike.h"
 
 #define HV_NCOLS	12		/* columns of the header */
 #define HV_BLK		256		/* libcsv's buffer grows by this much */
@@ -257,6 +258,7 @@ static void hv_refuse_header_col(struct hv_stream *st, size_t i)
 		return;
 	}
 	hv_printable(found, sizeof(found), st->row + st->off[i], st->len[i]);
+	bsnlike_mask(found);	/* a file without its header may start with a BSN */
 	hv_refuse(st, "line 1: header is not the huisvesting header: "
 		  "column %zu is \"%s\", expected \"%s\"",
 		  i + 1, found, hv_header[i]);

@@ -47,6 +47,7 @@
 #include <jansson.h>
 
 #include "adapter.h"
+#include "bsnlike.h"
 
 #define IJ_DEFAULT_MAX_FIELD	65536	/* when the host sets no limit */
 #define IJ_DEFAULT_MAX_DEPTH	64
@@ -87,6 +88,7 @@ struct ij_stream {
 	int finished;
 	enum ij_state state;
 	unsigned long line, col;	/* position of the current byte */
+	unsigned bom;			/* bytes of a UTF-8 byte-order mark read; 3: done */
 
 	/* The value (or top-level key) being cut out. */
 	char *buf;
@@ -202,6 +204,7 @@ static void ij_refuse_at(struct ij_stream *st, unsigned long line,
 	va_start(ap, fmt);
 	vsnprintf(st->err + n, sizeof(st->err) - (size_t)n, fmt, ap);
 	va_end(ap);
+	bsnlike_mask(st->err + n);	/* jansson's text may quote a value */
 	st->rc = ADAPTER_REFUSED;
 }
 
@@ -692,6 +695,7 @@ static void ij_finding_error(struct ij_stream *st, const char *place,
 	char reason[JSON_ERROR_TEXT_LENGTH + 64];
 
 	ij_error_text(text, sizeof(text), err);
+	bsnlike_mask(text);	/* it may quote a value: never a BSN */
 	switch (json_error_code(err)) {
 	case json_error_invalid_utf8:
 		snprintf(reason, sizeof(reason), "not valid UTF-8 (%s)", text);
@@ -953,6 +957,30 @@ out_unhook:
 	return NULL;
 }
 
+/*
+ * Skips a UTF-8 byte-order mark at the start of the file (RFC 8259 §8.1
+ * lets a parser ignore one), however the chunks split it.  Returns the
+ * bytes of buf it took; refuses the file on the first bytes of a mark
+ * that is not finished.
+ */
+static size_t ij_skip_bom(struct ij_stream *st, const char *buf, size_t len)
+{
+	static const char bom[] = "\xEF\xBB\xBF";
+	size_t i = 0;
+
+	while (st->bom < 3 && i < len) {
+		if (buf[i] != bom[st->bom]) {
+			if (st->bom > 0)
+				ij_refuse(st, "a byte-order mark that is not UTF-8's");
+			st->bom = 3;
+			break;
+		}
+		st->bom++;
+		i++;
+	}
+	return i;
+}
+
 /* Parses the next len bytes.  Returns an adapter_rc. */
 static int ij_feed(void *stream, const char *buf, size_t len)
 {
@@ -965,6 +993,8 @@ static int ij_feed(void *stream, const char *buf, size_t len)
 		ij_refuse(st, "input after the end of the file");
 		return st->rc;
 	}
+	if (st->bom < 3)
+		i = ij_skip_bom(st, buf, len);
 	while (i < len && st->rc == ADAPTER_OK) {
 		unsigned char c = (unsigned char)buf[i];
 

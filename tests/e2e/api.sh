@@ -199,6 +199,93 @@ test_municipality_cannot_supply_another_municipalitys_records() {
 	json '.accepted == 4 and .rejected == 0'
 }
 
+# brp_one BSN POSTCODE HUISNUMMER GEMEENTE BEGINDATUM [AOA-ID]: an npsLa01 of one person
+brp_one() {
+	cat <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<BG:npsLa01 xmlns:BG="http://www.egem.nl/StUF/sector/bg/0310" xmlns:StUF="http://www.egem.nl/StUF/StUF0301">
+<BG:stuurgegevens><StUF:berichtcode>La01</StUF:berichtcode><StUF:zender><StUF:organisatie>$4</StUF:organisatie></StUF:zender><StUF:tijdstipBericht>20261101080000000</StUF:tijdstipBericht><StUF:entiteittype>NPS</StUF:entiteittype></BG:stuurgegevens>
+<BG:parameters><StUF:indicatorVervolgvraag>false</StUF:indicatorVervolgvraag></BG:parameters>
+<BG:antwoord><BG:object StUF:entiteittype="NPS"><BG:inp.bsn>$1</BG:inp.bsn><BG:verblijfsadres>${6:+<BG:aoa.identificatie>$6</BG:aoa.identificatie>}<BG:aoa.postcode>$2</BG:aoa.postcode><BG:aoa.huisnummer>$3</BG:aoa.huisnummer><BG:begindatumVerblijf>$5</BG:begindatumVerblijf></BG:verblijfsadres><BG:inp.gemeenteVanInschrijving>$4</BG:inp.gemeenteVanInschrijving></BG:object></BG:antwoord>
+</BG:npsLa01>
+XML
+}
+
+# rejected_only REASON: the upload's answer rejected its one record for REASON
+rejected_only() {
+	json '.accepted == 0 and .rejected == 1'
+	jq -e --arg r "$1" '.rejections[0].reason == $r' body >/dev/null ||
+		fail "not rejected for '$1': $(head -c 600 body)"
+}
+
+# Issue 13.1: territory rests on the address: what a municipality uploads
+# may not change another's dwelling, registration or finding.
+test_municipality_cannot_change_another_municipalitys_data() {
+	local dwelling person finding
+	setup
+	sed -i 's/^supplies = brp$/supplies = brp, huisvesting, inspectie/' "$D/schakel.conf"
+	start
+	HOST=$ROOT/tests/hostile
+	upload $W huisvesting "$HOST/westland-dwellings.csv"
+	json '.accepted == 2'
+	brp_one 999900006 2671AB 10 1783 20250301 >w.xml
+	upload $W brp w.xml
+	json '.accepted == 1'
+	upload $N inspectie "$FIX/inspectie.json"
+	dwelling=$(db "SELECT * FROM dwelling ORDER BY addr")
+	person=$(db "SELECT addr, gemeentecode, digest FROM person")
+	finding=$(db "SELECT * FROM finding ORDER BY id")
+	# Venlo, with its own gemeentecode, at Westland's address: the dwelling,
+	# a person placed there, a finding there
+	upload $V huisvesting "$HOST/csv-address-of-other-gemeente.csv"
+	rejected_only "address 2671AB 10 is held under gemeentecode 1783, not 0983 (outside this party's territory)"
+	upload $V huisvesting "$HOST/csv-address-of-other-gemeente-letter.csv"
+	rejected_only "address 2671AC 3A is held under gemeentecode 1783, not 0983 (outside this party's territory)"
+	brp_one 999900018 2671AB 10 0983 20250301 >v1.xml
+	upload $V brp v1.xml
+	rejected_only "address 2671AB 10 is held under gemeentecode 1783, not 0983 (outside this party's territory)"
+	upload $V inspectie "$HOST/json-address-of-other-gemeente.json"
+	rejected_only "address 2671AB 10 is held under gemeentecode 1783, not 0983 (outside this party's territory)"
+	# a gemeentecode that contradicts the nummeraanduiding
+	brp_one 999900018 5911AA 1 0983 20250301 1783200000000010 >v2.xml
+	upload $V brp v2.xml
+	rejected_only "gemeentecode 0983 contradicts nummeraanduiding_id 1783200000000010 (whose first four digits are its gemeentecode)"
+	# Westland's registration, moved by Venlo to a Venlo address
+	brp_one 999900006 5911AA 1 0983 20250301 >v3.xml
+	upload $V brp v3.xml
+	rejected_only "the stored registration it would change is held under gemeentecode 1783, not one this party may supply"
+	# ... or withdrawn by Venlo (an npsLk01 verwijdering at a Venlo address)
+	sed -e 's/npsLa01/npsLk01/g; s/La01</Lk01</; s/<StUF:indicatorVervolgvraag>false<\/StUF:indicatorVervolgvraag>/<StUF:mutatiesoort>V<\/StUF:mutatiesoort>/' \
+	    -e 's/<BG:antwoord>//; s/<\/BG:antwoord>//; s/entiteittype="NPS">/entiteittype="NPS" StUF:verwerkingssoort="V">/' v3.xml >v3v.xml
+	upload $V brp v3v.xml
+	rejected_only "the stored registration it would change is held under gemeentecode 1783, not one this party may supply"
+	# a finding at Westland's address, given again by Venlo at its own
+	id=$(db "SELECT id FROM finding WHERE gemeentecode = '1783' LIMIT 1")
+	printf '{"bevindingen": [{"id": "%s", "datum": "2026-11-01", "soort": "huisvesting", "adres": {"gemeentecode": "0983", "postcode": "5911AA", "huisnummer": 1}, "aangetroffen_personen": 9}], "volgende": null}' "$id" >v4.json
+	upload $V inspectie v4.json
+	rejected_only "the stored finding it would change is held under gemeentecode 1783, not one this party may supply"
+	[ "$(db "SELECT * FROM dwelling ORDER BY addr")" = "$dwelling" ] || fail "a dwelling changed"
+	[ "$(db "SELECT addr, gemeentecode, digest FROM person")" = "$person" ] || fail "a registration changed"
+	[ "$(db "SELECT * FROM finding ORDER BY id")" = "$finding" ] || fail "a finding changed"
+	# Venlo's own data still goes in
+	brp_one 999900018 5911AA 1 0983 20250301 0983200000000101 >v5.xml
+	upload $V brp v5.xml
+	json '.accepted == 1 and .rejected == 0'
+}
+
+# Issue 13.4: a BSN-like value in a rejection is masked in the answer and
+# in the log, whatever its separators.
+test_rejection_never_quotes_a_bsn() {
+	setup
+	start
+	for f in brp-bsn-dots.xml brp-bsn-spaces.xml brp-bsn-in-postcode.xml; do
+		upload $W brp "$ROOT/tests/hostile/$f"
+		json '.accepted == 0 and .rejected == 1 and (.rejections[0].reason | test("[*]{3}"))'
+		! tr -d ' .\-' <body | grep -q 999900006 || fail "the answer shows the BSN: $(cat body)"
+	done
+	! db "SELECT detail FROM exlog" | tr -d ' .\-' | grep -q 999900006 || fail "the log shows the BSN"
+}
+
 # --- 3: who may connect ---------------------------------------------------
 
 test_no_client_certificate_401() {
@@ -434,6 +521,59 @@ test_inbox_as_xml_is_valid_against_the_schema() {
 		fail "a signal in the XML does not name Westland"
 }
 
+# The daemon matches incrementally after an upload; a correction that
+# resolves two situations shows them as ended in the inbox (JSON and XML)
+# and in the recipient's log.
+test_inbox_shows_signals_an_upload_ended() {
+	setup
+	start
+	upload_all
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'match' AND
+		json_extract(detail, '\$.mode') = 'changed'")" -eq 4 ] || fail "no incremental matches"
+	# NLA-2026-000101 corrected: 2 persons found at 2671AB 10, not 9
+	sed '0,/"aangetroffen_personen": 9/ s//"aangetroffen_personen": 2/' "$FIX/inspectie.json" \
+		>fixed.json
+	upload $N inspectie fixed.json
+	[ "$(db "SELECT json_extract(detail, '\$.marked') FROM exlog WHERE kind = 'match'
+		ORDER BY seq DESC LIMIT 1")" -eq 1 ] || fail "the match after it was not incremental"
+	want 200 $W /v1/signals
+	json '[.signals[] | select(.ended_on != null)] | length == 2'
+	json '[.signals[] | select(.ended_on == null)] | length == 3'
+	json 'all(.signals[] | select(.ended_on != null); .address.postcode == "2671AB")'
+	want 200 $W /v1/signals -H 'Accept: application/xml'
+	mv body w.xml
+	xmllint --noout --schema "$ROOT/schemas/schakel-signal.xsd" w.xml 2>xmllint.err ||
+		fail "invalid: $(head -5 xmllint.err)"
+	[ "$(xmllint --xpath 'count(//*[local-name()="ended_on"])' w.xml)" -eq 2 ] ||
+		fail "not 2 ended signals in the XML inbox"
+	want 200 $W /v1/log
+	json '[.entries[] | select(.kind == "ended")] | length == 2'
+}
+
+# [match] full_interval: the daemon's full run checks the incremental ones
+# and finds nothing to change (a `match` entry, mode reconcile, 0 and 0).
+test_periodic_full_match_finds_nothing_to_change() {
+	setup
+	sed -i 's/^full_interval = .*/full_interval = 1/' "$D/schakel.conf"
+	start
+	upload_all
+	upload $N inspectie "$FIX/inspectie.json"
+	for _ in $(seq 100); do
+		[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'match' AND
+			json_extract(detail, '\$.mode') = 'reconcile'")" -ge 2 ] && break
+		sleep 0.1
+	done
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'match' AND
+		json_extract(detail, '\$.mode') = 'reconcile' AND
+		json_extract(detail, '\$.created') = 0 AND json_extract(detail, '\$.ended') = 0 AND
+		json_extract(detail, '\$.raised') = 6")" -ge 1 ] || fail "no reconciling run found 6, 0 new, 0 ended"
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'match' AND
+		json_extract(detail, '\$.mode') = 'reconcile' AND
+		json_extract(detail, '\$.created') + json_extract(detail, '\$.ended') > 0")" -eq 0 ] ||
+		fail "a reconciling run changed something"
+	! grep -q "level=warn subsys=match" "$SLOG" || fail "the daemon warned: $(grep warn "$SLOG")"
+}
+
 test_bsn_only_for_a_grant_with_receive_bsn() {
 	setup
 	start
@@ -569,19 +709,30 @@ test_log_refusal_naming_another_oin_is_not_shown_to_it() {
 		fail "Venlo's log shows Westland's refusal: $(jq -c ".entries[] | select(.party == \"$W\")" body)"
 }
 
+# A party's refusal is an entry at once; those of clients that are not
+# identified (no certificate, an OIN that is no party) are counted and
+# written as one entry per source and cause, at the latest when the daemon
+# stops.
 test_every_refusal_is_a_log_entry_with_its_status() {
 	setup
 	start
 	want 401 - /v1/signals
 	want 403 $S /v1/signals
-	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal'")" -eq 2 ] ||
-		fail "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal'") refusal entries, expected 2"
-	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND party IS NULL
-	         AND json_extract(detail, '\$.status') = 401")" -eq 1 ] || fail "no 401 entry"
-	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND party = '$S'
+	want 403 $V /v1/uploads/inspectie --data-binary x
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND party = '$V'
 	         AND json_extract(detail, '\$.status') = 403
-	         AND json_extract(detail, '\$.method') = 'GET' AND subject = '/v1/signals'")" -eq 1 ] ||
-		fail "no 403 entry"
+	         AND json_extract(detail, '\$.method') = 'POST' AND subject = '/v1/uploads/inspectie'")" -eq 1 ] ||
+		fail "no 403 entry of Venlo"
+	stop
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal'")" -eq 3 ] ||
+		fail "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal'") refusal entries, expected 3"
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND party IS NULL AND subject = '127.0.0.1'
+	         AND json_extract(detail, '\$.status') = 401 AND json_extract(detail, '\$.count') = 1
+	         AND json_extract(detail, '\$.cause') = 'no_certificate'")" -eq 1 ] || fail "no 401 entry"
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND party IS NULL
+	         AND json_extract(detail, '\$.status') = 403 AND json_extract(detail, '\$.cause') = 'unknown_oin'
+	         AND json_extract(detail, '\$.reason') LIKE 'OIN $S is not a party%'")" -eq 1 ] ||
+		fail "no 403 entry for the stranger"
 	sk log verify >/dev/null || fail "the log does not verify"
 }
 
@@ -699,6 +850,8 @@ test_50mb_upload_server_peak_rss_below_64mb() {
 
 tt "a BRP upload by Westland: 200, 8 accepted, 1 rejected at line 113 (object 9), 8 persons stored" test_brp_upload_accepts_8_rejects_1_with_place
 tt "a municipality's upload of another municipality's records rejects each, stores none" test_municipality_cannot_supply_another_municipalitys_records
+tt "a municipality cannot change another's dwelling, registration or finding (territory by address)" test_municipality_cannot_change_another_municipalitys_data
+tt "a rejection never quotes a BSN, whatever its separators (answer and log)" test_rejection_never_quotes_a_bsn
 tt "no client certificate: 401 with a JSON error" test_no_client_certificate_401
 tt "a certificate from another CA: 401" test_certificate_of_another_ca_401
 tt "a revoked certificate: 401 'revoked'" test_revoked_certificate_401_revoked
@@ -716,6 +869,8 @@ tt "headers over max_header_bytes: 431" test_headers_over_max_header_bytes_431
 tt "10,000 header lines at the default limits: the client reads 431 every time (no reset)" test_10000_header_lines_at_default_limits_431_every_time
 tt "the inbox lists only signals routed to the caller" test_inbox_lists_only_the_callers_signals
 tt "Venlo's inbox: OVERBEWONING at 5911AA and the ADRES_AFWIJKING, nothing of 2671AB" test_venlo_sees_5911AA_and_the_address_mismatch_only
+tt "an upload that resolves two situations ends their signals, shown in the inbox" test_inbox_shows_signals_an_upload_ended
+tt "the periodic full match ([match] full_interval) finds nothing to change" test_periodic_full_match_finds_nothing_to_change
 tt "inbox pages of limit=1 give every signal exactly once" test_inbox_pages_of_one_give_each_signal_once
 tt "the inbox as XML is valid against schakel-signal.xsd" test_inbox_as_xml_is_valid_against_the_schema
 tt "the BSN only for receive_bsn = true (JSON)" test_bsn_only_for_a_grant_with_receive_bsn

@@ -68,6 +68,10 @@ test_unknown_config_key_names_file_and_line() {
 	printf '[matsj]\n' >"$D/schakel.conf"
 	expect_rc 1 sk signals >out
 	contains out "$D/schakel.conf:1:"
+	# a NUL byte inside a value (issue 13.8)
+	printf '[match]\nwindow_days = 30\n[party.00000001000000001783]\nname = West\0land\n' >"$D/schakel.conf"
+	expect_rc 1 sk signals >out
+	contains out "$D/schakel.conf:4: a NUL byte in the line"
 }
 
 test_config_changes_the_rules() {
@@ -78,6 +82,34 @@ test_config_changes_the_rules() {
 	[ "$(sk signals --format json --rule OVERBEWONING | wc -l)" -eq 0 ] || fail "OVERBEWONING raised"
 	# gap 7 at 2671AB 10 stays, gap 2 at 2672XY 7 goes
 	[ "$(sk signals --format json --rule ONDERREGISTRATIE | wc -l)" -eq 1 ] || fail "min_gap ignored"
+}
+
+# match --changed after a correction: the signals that no longer hold end
+# (ended_on, an `ended` log entry), shown as ended; a full match after it
+# finds nothing to change.
+test_match_changed_ends_what_no_longer_holds() {
+	init_example && ingest_examples || return 1
+	sk match --changed --as-of 2026-11-01 >out || fail "match --changed failed"
+	contains out "6 signals hold, 6 new, 0 ended (a full run: no match before)"
+	# NLA-2026-000101 corrected: 2 persons found at 2671AB 10, not 9
+	sed '0,/"aangetroffen_personen": 9/ s//"aangetroffen_personen": 2/' "$FIX/inspectie.json" \
+		>fixed.json
+	sk ingest inspectie fixed.json >out && contains out "(1 new or changed)"
+	sk match --changed --as-of 2026-11-01 >out || fail "second match --changed failed"
+	contains out "2 ended (1 addresses marked)"
+	[ "$(db "SELECT count(*) FROM signal WHERE ended_on = '2026-11-01'")" -eq 2 ] ||
+		fail "not ended in the store"
+	sk signals --format json --rule ONDERREGISTRATIE >out
+	contains out '"ended_on":"2026-11-01"'
+	contains out '"ended_on":null'
+	sk signals >out && contains out "ended 2026-11-01: 9 found, 2 registered"
+	sk signals --format xml >out && contains out "<ended_on>2026-11-01</ended_on>"
+	xmllint --noout --schema "$ROOT/schemas/schakel-signal.xsd" out || fail "XML not valid"
+	sk log --kind ended --format json >out
+	[ "$(wc -l <out)" -eq 2 ] || fail "expected 2 ended entries"
+	contains out '"ended_on":"2026-11-01"'
+	sk match --as-of 2026-11-01 >out && contains out "0 new, 0 ended"
+	sk log verify >/dev/null || fail "log does not verify"
 }
 
 test_adapter_with_wrong_abi_is_refused() {
@@ -98,6 +130,56 @@ C
 	[ "$(db 'SELECT count(*) FROM person')" -eq 0 ] || fail "records stored"
 }
 
+# lk01 MUTATIESOORT [VERWERKINGSSOORT POSTCODE NR BEGINDATUM]...: an npsLk01
+# of person 999900006 with one object per group of four (the last is the
+# new state).
+lk01() {
+	local ms=$1
+	shift
+	echo '<?xml version="1.0" encoding="UTF-8"?>'
+	echo '<BG:npsLk01 xmlns:BG="http://www.egem.nl/StUF/sector/bg/0310" xmlns:StUF="http://www.egem.nl/StUF/StUF0301">'
+	echo '<BG:stuurgegevens><StUF:berichtcode>Lk01</StUF:berichtcode><StUF:zender><StUF:organisatie>1783</StUF:organisatie></StUF:zender><StUF:tijdstipBericht>20261101080000000</StUF:tijdstipBericht><StUF:entiteittype>NPS</StUF:entiteittype></BG:stuurgegevens>'
+	echo "<BG:parameters><StUF:mutatiesoort>$ms</StUF:mutatiesoort><StUF:indicatorOvername>V</StUF:indicatorOvername></BG:parameters>"
+	while [ $# -ge 4 ]; do
+		printf '<BG:object StUF:entiteittype="NPS" StUF:verwerkingssoort="%s"><BG:inp.bsn>999900006</BG:inp.bsn><BG:verblijfsadres><BG:aoa.postcode>%s</BG:aoa.postcode><BG:aoa.huisnummer>%s</BG:aoa.huisnummer><BG:begindatumVerblijf>%s</BG:begindatumVerblijf></BG:verblijfsadres><BG:inp.gemeenteVanInschrijving>1783</BG:inp.gemeenteVanInschrijving></BG:object>\n' "$1" "$2" "$3" "$4"
+		shift 4
+	done
+	echo '</BG:npsLk01>'
+}
+
+regs() {	# the registrations, one "begindatum addr" a line
+	db "SELECT begindatum || ' ' || addr FROM person ORDER BY begindatum"
+}
+
+# Issue 13.6: each mutatiesoort of an npsLk01 does what StUF-BG means by it.
+test_lk01_mutations_add_correct_move_and_remove() {
+	sk init >/dev/null || return 1
+	lk01 T T 2671AB 10 20250301 >t.xml
+	expect_rc 0 sk ingest brp t.xml >/dev/null || return 1
+	[ "$(regs)" = "2025-03-01 2671AB|10||" ] || fail "toevoeging: $(regs)"
+	# a correction of the address of the same residence replaces it
+	lk01 W W 2671AB 10 20250301 W 2671AC 3 20250301 >c.xml
+	expect_rc 0 sk ingest brp c.xml >/dev/null || return 1
+	[ "$(regs)" = "2025-03-01 2671AC|3||" ] || fail "correction: $(regs)"
+	# a move: a new residence from a later date, the old one kept as history
+	lk01 W W 2671AC 3 20250301 W 2672XY 7 20261015 >m.xml
+	expect_rc 0 sk ingest brp m.xml >/dev/null || return 1
+	[ "$(regs)" = "2025-03-01 2671AC|3||
+2026-10-15 2672XY|7||" ] || fail "move: $(regs)"
+	# a verwijdering removes the registration it names, and no other
+	lk01 V V 2672XY 7 20261015 >v.xml
+	expect_rc 0 sk ingest brp v.xml >out || return 1
+	contains out "1 accepted (1 new or changed)" || return 1
+	[ "$(regs)" = "2025-03-01 2671AC|3||" ] || fail "verwijdering: $(regs)"
+	expect_rc 0 sk ingest brp v.xml >out || return 1	# again: nothing changes
+	contains out "1 accepted (0 new or changed)" || return 1
+	# a beëindiging is not processed: rejected, nothing changes
+	lk01 E E 2671AC 3 20250301 >e.xml
+	expect_rc 3 sk ingest brp e.xml >out || return 1
+	contains out "StUF:mutatiesoort 'E' is not processed" || return 1
+	[ "$(regs)" = "2025-03-01 2671AC|3||" ] || fail "beëindiging: $(regs)"
+}
+
 test_demo_runs_the_whole_pipeline() {
 	"$SCHAKEL" demo >out || fail "demo failed"
 	contains out "6 signals"
@@ -113,5 +195,7 @@ t "usage errors exit 2" test_usage_errors_exit_2
 t "a missing data directory is a clear failure" test_missing_data_dir_is_a_clear_failure
 t "unknown config keys and sections name file and line" test_unknown_config_key_names_file_and_line
 t "configuration changes the rules" test_config_changes_the_rules
+t "match --changed ends what no longer holds" test_match_changed_ends_what_no_longer_holds
 t "an adapter built for another ABI is refused" test_adapter_with_wrong_abi_is_refused
+t "npsLk01: a toevoeging adds, a correction replaces, a move adds, a verwijdering removes" test_lk01_mutations_add_correct_move_and_remove
 t "demo runs the whole pipeline" test_demo_runs_the_whole_pipeline

@@ -56,12 +56,14 @@ test_daemon_with_data_and_the_page_in_chromium() {
 	conf_set delivery backoff_max 3600
 	conf_set log checkpoint_interval 2	# a signed checkpoint for the status lines
 	serve
+	want 401 - /v1/signals	# a client without a certificate: counted, logged at the
+	stop "$SPID"		# stop (at most one entry a minute per source and cause)
+	serve
 	upload $W brp "$FIX/brp-npsLa01.xml"
 	upload $V brp "$FIX/brp-venlo-npsLa01.xml"
 	upload $N huisvesting "$FIX/huisvesting.csv"
 	upload $N inspectie "$FIX/inspectie.json"
 	want 403 $V /v1/uploads/inspectie --data-binary "@$FIX/inspectie.json"
-	want 401 - /v1/signals	# a client without a certificate
 	long=$(printf 'a-very-long-path-segment-%.0s' $(seq 12))
 	want 404 $W "/v1/$long"	# a long subject for the log table to fit
 	[ "$(db 'SELECT count(*) FROM signal')" -eq 6 ] || fail "$(db 'SELECT count(*) FROM signal') signals, expected 6"

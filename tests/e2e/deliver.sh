@@ -7,23 +7,24 @@
 # refuses, and deliveries in parallel (max_in_flight per party, counted at
 # a receiver that holds its answers back with --delay).
 #
-# Needs curl, sqlite3, xmllint and xmlsec1; python3 for the one part that
+# Needs curl, sqlite3, xmllint, xmlsec1, jq and perl; python3 for the one part that
 # needs a server answering 503 with Retry-After (skipped without it).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/servers.sh"
 
 W=00000001000000001783	# Gemeente Westland, gemeenten 1783
 N=00000001003214345000	# Nederlandse Arbeidsinspectie, national
+V=00000001000000000983	# Gemeente Venlo, gemeenten 0983
 
 MISSING=
-for tool in curl sqlite3 xmllint xmlsec1; do
+for tool in curl sqlite3 xmllint xmlsec1 jq perl; do
 	command -v $tool >/dev/null || MISSING="$MISSING $tool"
 done
 
 # One PKI per script run, copied into each data directory.
 PKI=$TMP/pki
 if [ -z "$MISSING" ]; then
-	"$ROOT/certs/mkcerts.sh" "$PKI" $W:Westland $N:NLA >/dev/null ||
+	"$ROOT/certs/mkcerts.sh" "$PKI" $W:Westland $N:NLA $V:Venlo >/dev/null ||
 		{ echo "Bail out! certs/mkcerts.sh failed"; exit 1; }
 fi
 
@@ -38,29 +39,34 @@ tt() {	# t, or a skip when a tool is missing; DELIVER_TESTS=REGEX selects tests
 }
 
 _receivers=0
-# receiver [--port N] [--refuse S]: starts the reference receiver on $R;
+# receiver [--port N] [--refuse S] [--broker-oin OIN]: starts the reference
+# receiver on $R (the broker named by --broker-cert, or by OIN);
 # RPID, RPORT, RLOG (receive.N.log)
 receiver() {
 	_receivers=$((_receivers + 1))
 	RLOG=$T/receive.$_receivers.log
+	local broker=(--broker-cert "$D/certs/server.crt")	# unless named by OIN
+	[[ " $* " == *" --broker-oin "* ]] && broker=()
 	launch "$RLOG" "$SCHAKEL" receive --dir "$R" --port 0 --cert "$D/certs/server.crt" \
-		--key "$D/certs/server.key" --ca "$D/certs/ca.crt" "$@"
+		--key "$D/certs/server.key" --ca "$D/certs/ca.crt" "${broker[@]}" "$@"
 	RPID=$LPID
 	RPORT=$LPORT
 }
 
 _serves=0
-serve() {	# serve: starts the daemon; SPID, SLOG (serve.N.log)
+serve() {	# serve: starts the daemon; SPID, SLOG (serve.N.log), SPORT (the API's)
 	_serves=$((_serves + 1))
 	SLOG=$T/serve.$_serves.log
 	launch "$SLOG" "$SCHAKEL" -D "$D" serve --port 0
 	SPID=$LPID
+	SPORT=$LPORT
 }
 
 # free_port: a port nothing listens on (a receiver's, stopped); FPORT
 free_port() {
 	launch "$T/probe.log" "$SCHAKEL" receive --dir "$T/probe" --port 0 \
-		--cert "$D/certs/server.crt" --key "$D/certs/server.key" --ca "$D/certs/ca.crt"
+		--cert "$D/certs/server.crt" --key "$D/certs/server.key" --ca "$D/certs/ca.crt" \
+		--broker-cert "$D/certs/server.crt"
 	FPORT=$LPORT
 	stop "$LPID"
 }
@@ -137,6 +143,12 @@ delivery_outcomes() {
 	db "SELECT count(*) FROM exlog WHERE kind = 'delivery' AND json_extract(detail, '$.outcome') = '$1'"
 }
 
+# pinned_xmlsec FILE: the check docs/operations.md gives a receiver: signed
+# with the broker's key, the certificate in the document ignored
+pinned_xmlsec() {
+	xmlsec1 --verify --pubkey-cert-pem "$D/certs/server.crt" --enabled-key-data key-name "$1"
+}
+
 # --- tests -------------------------------------------------------------------
 
 test_fixture_signals_delivered_signed_valid_once() {
@@ -157,7 +169,7 @@ test_fixture_signals_delivered_signed_valid_once() {
 	[ "$(duplicate_lines)" -eq 0 ] || fail "a signal was sent twice"
 	for f in $(file_of $W); do
 		[ -f "$f" ] || fail "no file for delivery ${f##*/}"
-		xmlsec1 --verify --trusted-pem "$D/certs/ca.crt" "$f" >xmlsec.out 2>&1 \
+		pinned_xmlsec "$f" >xmlsec.out 2>&1 \
 			|| { cat xmlsec.out; fail "${f##*/} does not verify with xmlsec1"; }
 		xmllint --noout --schema "$ROOT/schemas/schakel-signal.xsd" "$f" >lint.out 2>&1 \
 			|| { cat lint.out; fail "${f##*/} is not valid against schakel-signal.xsd"; }
@@ -169,6 +181,38 @@ test_fixture_signals_delivered_signed_valid_once() {
 	[ "$(grep -c " delivered .* $W " list)" -eq "$want" ] || { cat list; fail "schakel deliveries does not show $want delivered"; }
 	grep -q ' pending \| failed ' list && fail "schakel deliveries shows deliveries not delivered"
 	[ "$(delivery_outcomes delivered)" -eq "$want" ] || fail "$(delivery_outcomes delivered) 'delivered' log entries, expected $want"
+	sk log verify >/dev/null || fail "log verify failed"
+}
+
+# A signal that ends is pushed again, under a new message id, with
+# <ended_on>: signed and valid like the first push.
+test_ended_signals_are_pushed_again() {
+	setup
+	receiver
+	westland "$RPORT"
+	signals_of_fixtures
+	serve
+	until_ 20 all_delivered || fail "not all delivered in 20 s"
+	[ "$(files)" -eq 5 ] || fail "$(files) files received, expected 5"
+	# NLA-2026-000101 corrected: 2 persons found at 2671AB 10, not 9
+	sed '0,/"aangetroffen_personen": 9/ s//"aangetroffen_personen": 2/' "$FIX/inspectie.json" \
+		>fixed.json
+	sk ingest inspectie fixed.json >/dev/null || fail "ingest failed"
+	sk match --changed --as-of 2026-11-01 >out || fail "match --changed failed"
+	grep -q "2 ended" out || fail "not 2 ended: $(cat out)"
+	until_ 20 all_delivered || fail "the ended signals were not delivered in 20 s"
+	[ "$(files)" -eq 7 ] || fail "$(files) files received, expected 7"
+	n=0
+	for f in "$R"/*.xml; do
+		grep -q '<ended_on>2026-11-01</ended_on>' "$f" || continue
+		n=$((n + 1))
+		xmlsec1 --verify --trusted-pem "$D/certs/ca.crt" "$f" >xmlsec.out 2>&1 \
+			|| { cat xmlsec.out; fail "${f##*/} does not verify with xmlsec1"; }
+		xmllint --noout --schema "$ROOT/schemas/schakel-signal.xsd" "$f" >lint.out 2>&1 \
+			|| { cat lint.out; fail "${f##*/} is not valid against schakel-signal.xsd"; }
+	done
+	[ "$n" -eq 2 ] || fail "$n pushed documents say ended, expected 2"
+	[ "$(delivery_outcomes delivered)" -eq 7 ] || fail "$(delivery_outcomes delivered) deliveries logged"
 	sk log verify >/dev/null || fail "log verify failed"
 }
 
@@ -185,7 +229,7 @@ test_bsn_only_for_the_grant_with_receive_bsn() {
 	nla=$(file_of $N ADRES_AFWIJKING)
 	[ -f "$nla" ] || fail "no file for the inspectorate's ADRES_AFWIJKING"
 	grep -q '<bsn>999993653</bsn>' "$nla" || { cat "$nla"; fail "the inspectorate's file has no <bsn>999993653</bsn>"; }
-	xmlsec1 --verify --trusted-pem "$D/certs/ca.crt" "$nla" >/dev/null 2>&1 || fail "the file with the BSN does not verify"
+	pinned_xmlsec "$nla" >/dev/null 2>&1 || fail "the file with the BSN does not verify"
 	wl=$(file_of $W ADRES_AFWIJKING)
 	[ -f "$wl" ] || fail "no file for Westland's ADRES_AFWIJKING"
 	grep -q '<person>' "$wl" || fail "Westland's ADRES_AFWIJKING has no pseudonym"
@@ -283,7 +327,8 @@ class H(http.server.BaseHTTPRequestHandler):
         sys.stderr.flush()
     def log_message(self, *a):
         pass
-srv = http.server.HTTPServer(('127.0.0.1', 0), H)
+# threads: the daemon has several deliveries under way at once (max_in_flight)
+srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
 ctx.load_verify_locations(ca)
@@ -388,17 +433,9 @@ test_sigkill_mid_delivery_no_loss_no_duplicate_files() {
 	sk log verify >/dev/null || fail "log verify failed after the kill"
 }
 
-# post FILE [MESSAGE-ID|-]: POSTs FILE to the receiver as Westland; prints the status, body in ./resp
-post() {
-	local hdr=()
-	[ "${2:--}" != - ] && hdr=(-H "X-Message-Id: $2")
-	curl -s -o resp -w '%{http_code}' --cacert "$D/certs/ca.crt" \
-		--cert "$D/certs/party-$W.crt" --key "$D/certs/party-$W.key" \
-		-H 'Content-Type: application/xml' "${hdr[@]}" --data-binary "@$1" \
-		"https://127.0.0.1:$RPORT/westland"
-}
-
-test_receiver_refuses_unsigned_altered_and_unidentified() {
+# delivered_to_westland: the fixtures' signals delivered to a receiver (RPID,
+# RPORT), the daemon stopped again
+delivered_to_westland() {
 	setup
 	receiver
 	westland "$RPORT"
@@ -406,6 +443,84 @@ test_receiver_refuses_unsigned_altered_and_unidentified() {
 	serve
 	until_ 20 all_delivered || fail "not all delivered"
 	stop "$SPID"
+}
+
+# post FILE [MESSAGE-ID|-] [CERT]: POSTs FILE to the receiver with client
+# certificate CERT (default server: the broker's; party-OIN: a party's);
+# prints the status, body in ./resp
+post() {
+	local hdr=() c=${3:-server}
+	[ "${2:--}" != - ] && hdr=(-H "X-Message-Id: $2")
+	curl -s -o resp -w '%{http_code}' --cacert "$D/certs/ca.crt" \
+		--cert "$D/certs/$c.crt" --key "$D/certs/$c.key" \
+		-H 'Content-Type: application/xml' "${hdr[@]}" --data-binary "@$1" \
+		"https://127.0.0.1:$RPORT/westland"
+}
+
+# forge SIGNED OUT OIN: SIGNED with <observed> changed and signed anew by
+# the party OIN with its own certificate (of the same CA), as a party could
+forge() {
+	local kd='<X509Data/>' key="$D/certs/party-$3.key,$D/certs/party-$3.crt"
+	perl -0pe 's|<observed>(\d+)</observed>|"<observed>".($1 + 7)."</observed>"|e;
+		s|<DigestValue>[^<]*</DigestValue>|<DigestValue></DigestValue>|g;
+		s|<SignatureValue>[^<]*</SignatureValue>|<SignatureValue></SignatureValue>|g;
+		s|<X509Data>.*?</X509Data>|'"$kd"'|s' "$1" >template.xml
+	xmlsec1 --sign --privkey-pem "$key" --output "$2" template.xml 2>/dev/null
+}
+
+# A signal a party re-signed with its own certificate is a valid signature
+# of the CA, which is all `xmlsec1 --trusted-pem ca.crt` and the receiver
+# used to ask.  Only the broker's signature counts now, and only the
+# broker's connection: a party's push is refused however it is signed.
+test_receiver_refuses_a_party_resigned_signal_and_a_party_push() {
+	delivered_to_westland || return 1
+	genuine=$(file_of $W OVERBEWONING | head -1)
+	[ -f "$genuine" ] || fail "no signed file"
+	forge "$genuine" forged.xml $W || fail "cannot re-sign the signal with Westland's key"
+	grep -q "<observed>$(( $(grep -o '<observed>[0-9]*' "$genuine" | head -1 | tr -dc 0-9) + 7 ))</observed>" forged.xml || fail "the forgery did not change <observed>"
+	xmllint --noout --schema "$ROOT/schemas/schakel-signal.xsd" forged.xml 2>/dev/null || fail "the forgery is not valid"
+	# The forgery is sound by the old rule: signed by a certificate of the CA.
+	xmlsec1 --verify --trusted-pem "$D/certs/ca.crt" forged.xml >/dev/null 2>&1 || fail "the forgery does not even verify against the CA; the test would test nothing"
+	before=$(files)
+	[ "$(post forged.xml forged-1)" = 400 ] || fail "the forgery over the broker's connection: $(cat resp)"
+	contains resp "not the broker's" || return 1
+	note "re-signed by Westland: 400 $(cat resp)"
+	[ "$(post "$genuine" party-push party-$W)" = 403 ] || fail "the genuine signal pushed by Westland: $(cat resp)"
+	contains resp "is not the broker" || return 1
+	note "pushed over Westland's connection: 403 $(cat resp)"
+	[ "$(post forged.xml party-forged party-$W)" = 403 ] || fail "the forgery pushed by Westland: $(cat resp)"
+	[ "$(files)" -eq "$before" ] || fail "a refused signal was stored"
+	[ ! -e "$R/forged-1.xml" ] && [ ! -e "$R/party-push.xml" ] || fail "a refused message is on disk"
+	[ "$(post "$genuine" genuine-1)" = 201 ] || fail "the broker's genuine push was refused: $(cat resp)"
+	cmp -s "$genuine" "$R/genuine-1.xml" || fail "the genuine push was not stored as sent"
+	# The documented check: the genuine file passes, the forgery does not.
+	pinned_xmlsec "$genuine" >xmlsec.out 2>&1 || { cat xmlsec.out; fail "the documented xmlsec1 command rejects the genuine signal"; }
+	pinned_xmlsec forged.xml >xmlsec.out 2>&1 && fail "the documented xmlsec1 command accepts the forgery"
+	grep -q FAIL xmlsec.out || fail "xmlsec1 did not say FAIL: $(cat xmlsec.out)"
+	stop "$RPID"
+	# By OIN instead of by certificate: the same refusals.
+	receiver --broker-oin 00000001000000000001
+	[ "$(post forged.xml oin-forged)" = 400 ] || fail "--broker-oin: the forgery: $(cat resp)"
+	contains resp "not the broker" || return 1
+	[ "$(post "$genuine" oin-party party-$W)" = 403 ] || fail "--broker-oin: Westland's push: $(cat resp)"
+	[ "$(post "$genuine" oin-genuine)" = 201 ] || fail "--broker-oin: the genuine push: $(cat resp)"
+	[ ! -e "$R/oin-forged.xml" ] && [ ! -e "$R/oin-party.xml" ] ||
+		fail "--broker-oin: a refused message is on disk"
+}
+
+test_receiver_needs_the_broker_named() {
+	setup
+	expect_rc 2 "$SCHAKEL" receive --dir "$T/r" --port 0 --cert "$D/certs/server.crt" \
+		--key "$D/certs/server.key" --ca "$D/certs/ca.crt" >out 2>&1 || return 1
+	contains out "--broker-cert or --broker-oin is required" || return 1
+	expect_rc 1 "$SCHAKEL" receive --dir "$T/r" --port 0 --cert "$D/certs/server.crt" \
+		--key "$D/certs/server.key" --ca "$D/certs/ca.crt" --broker-cert "$D/certs/server.crt" \
+		--broker-oin $W >out 2>&1 || return 1
+	contains out "is not the certificate of OIN $W" || return 1
+}
+
+test_receiver_refuses_unsigned_altered_and_unidentified() {
+	delivered_to_westland || return 1
 	signed=$(file_of $W OVERBEWONING | head -1)
 	[ -f "$signed" ] || fail "no signed file"
 	before=$(files)
@@ -440,6 +555,76 @@ test_receiver_refuses_unsigned_altered_and_unidentified() {
 	[ -f "$R/test-control.xml" ] || fail "the control was not stored"
 }
 
+# inbox OIN [ACCEPT]: GET /v1/signals?limit=1000 as OIN into ./inbox.OIN; fails unless 200
+inbox() {
+	local got
+	got=$(curl -s -o "inbox.$1" -w '%{http_code}' --cacert "$D/certs/ca.crt" \
+		--cert "$D/certs/party-$1.crt" --key "$D/certs/party-$1.key" ${2:+-H "Accept: $2"} \
+		"https://127.0.0.1:$SPORT/v1/signals?limit=1000")
+	[ "$got" = 200 ] || fail "the inbox of $1: $got $(cat "inbox.$1")"
+}
+
+# disclosures OIN: the disclosure entries with OIN as party, one line each:
+# "SIGNAL VIA BSN FORMAT-OR-MESSAGE", sorted
+disclosures() {
+	db "SELECT subject, detail ->> '$.via', CASE WHEN detail ->> '$.bsn' THEN 'bsn' ELSE 'no-bsn' END,
+	    coalesce(detail ->> '$.format', detail ->> '$.message') FROM exlog
+	    WHERE kind = 'disclosure' AND party = '$1'" | tr '|' ' ' | sort
+}
+
+# Every signal handed out is logged: per signal and recipient, inbox
+# (JSON and XML) and push, with whether the BSN was in it; and inzage of the
+# person lists each.  Westland reads its inbox as JSON with receive_bsn,
+# Venlo as XML without, the inspectorate gets ADRES_AFWIJKING pushed with it.
+test_every_disclosure_logged_with_its_bsn_flag_and_in_inzage() {
+	setup
+	receiver
+	party $W "Gemeente Westland" gemeenten=1783 receives=all receive_bsn=true
+	party $V "Gemeente Venlo" gemeenten=0983 receives=all
+	party $N "Nederlandse Arbeidsinspectie" receives=ADRES_AFWIJKING receive_bsn=true \
+		"push_url=https://127.0.0.1:$RPORT/nla"
+	signals_of_fixtures
+	aa=$(sk signals --format json --rule ADRES_AFWIJKING | jq -r .id)
+	[ -n "$aa" ] || fail "no ADRES_AFWIJKING signal"
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'disclosure'")" -eq 0 ] || fail "disclosures before anything was disclosed"
+	serve
+	until_ 20 all_delivered || fail "the push was not delivered"
+	inbox $W
+	inbox $V application/xml
+	# What each got, from the answers themselves.
+	jq -r '.signals[] | "\(.id) inbox \(if has("bsn") then "bsn" else "no-bsn" end) json"' "inbox.$W" | sort >want.$W
+	xmllint --xpath '//*[local-name()="signaal"]/*[local-name()="id"]/text()' "inbox.$V" | tr -s ' \n' '\n' |
+		grep . | sed 's/$/ inbox no-bsn xml/' | sort >want.$V
+	grep -q 999993653 "inbox.$V" && fail "Venlo got the BSN"
+	[ "$(wc -l <want.$W)" -ge 5 ] && [ "$(wc -l <want.$V)" -ge 2 ] || fail "$(wc -l <want.$W) and $(wc -l <want.$V) signals in the inboxes"
+	grep -qx "$aa inbox bsn json" want.$W || fail "Westland's ADRES_AFWIJKING has no BSN: $(cat want.$W)"
+	[ "$(grep -c ' bsn ' want.$W)" -eq 1 ] || fail "Westland has the BSN in other signals too"
+	echo "$aa push bsn $(db "SELECT message_id FROM delivery WHERE oin = '$N'")" >want.$N
+	grep -q '<bsn>999993653</bsn>' "$(file_of $N)" || fail "the push has no BSN"
+	stop "$SPID"
+	for who in $W $V $N; do
+		disclosures $who >got.$who
+		diff want.$who got.$who >diff.out || fail "the disclosures of $who are not what it got: $(cat diff.out)"
+	done
+	total=$(cat want.$W want.$V want.$N | wc -l)
+	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'disclosure'")" -eq "$total" ] || fail "not exactly $total disclosure entries"
+	note "$total disclosure entries: $(wc -l <want.$W) Westland (JSON), $(wc -l <want.$V) Venlo (XML), 1 push"
+	sk log verify >/dev/null || fail "log verify failed"
+	# The person of ADRES_AFWIJKING: each disclosure of each of their signals.
+	sk inzage 999993653 --format json >inzage.json || fail "inzage failed"
+	jq -r '.exchanges[] | select(.kind == "disclosure") | "\(.signal) \(.party) \(.via)"' inzage.json | sort >inzage.got
+	grep -qx "$aa $W inbox, with the BSN" inzage.got || fail "inzage does not list Westland's read: $(cat inzage.got)"
+	grep -qx "$aa $V inbox, without the BSN" inzage.got || fail "inzage does not list Venlo's read: $(cat inzage.got)"
+	grep -qx "$aa $N push, with the BSN" inzage.got || fail "inzage does not list the push: $(cat inzage.got)"
+	# and nothing else than the log holds for those signals
+	for sig in $(cut -d' ' -f1 inzage.got | sort -u); do
+		[ "$(grep -c "^$sig " inzage.got)" -eq "$(db "SELECT count(*) FROM exlog WHERE kind = 'disclosure' AND subject = '$sig'")" ] ||
+			fail "inzage lists $(grep -c "^$sig " inzage.got) disclosures of $sig, the log has more or fewer"
+	done
+	sk inzage 999993653 >inzage.txt || fail "inzage (text) failed"
+	grep -q "^disclosure .*$aa .*$W (inbox, with the BSN)" inzage.txt || fail "the text inzage does not show the disclosure: $(grep disclosure inzage.txt | head -3)"
+}
+
 # --- deliveries in parallel ---------------------------------------------------
 # The receiver with --delay holds each answer, and logs "ID: received at
 # PATH, N open" when a request is in and "ID: answered STATUS" when it
@@ -457,7 +642,7 @@ max_open() {
 }
 # once_each: every message id was stored by the receivers exactly once
 once_each() {
-	[ -z "$(cat "$T"/receive.*.log | sed -n 's/.*: \([^ ]*\): verified and stored$/\1/p' | sort | uniq -d)" ] &&
+	[ -z "$(cat "$T"/receive.*.log | sed -n 's/.*: \([^ ]*\): verified and stored.*/\1/p' | sort | uniq -d)" ] &&
 		[ "$(duplicate_lines)" -eq 0 ] && [ "$(stored_lines)" -eq "$(deliveries)" ]
 }
 
@@ -550,12 +735,16 @@ test_parallel_recipient_down_is_probed_one_at_a_time() {
 }
 
 tt "the fixtures' signals reach the receiver once each, signed and valid; deliveries and log say delivered" test_fixture_signals_delivered_signed_valid_once
+tt "a signal that ends is pushed again, with ended_on, signed and valid" test_ended_signals_are_pushed_again
 tt "the BSN only for the grant with receive_bsn = true" test_bsn_only_for_the_grant_with_receive_bsn
 tt "a recipient down, then back: pending with the error, then everything exactly once" test_recipient_down_then_back_gets_everything_once
 tt "400: failed at once (1 attempt), listed by --failed, sent again by retry ID and --all-failed" test_400_fails_at_once_and_is_retried_by_hand
 tt "503: retried while pending, Retry-After respected, delivered once the recipient recovers" test_503_is_retried_and_retry_after_respected
 tt "SIGKILL of the daemon mid-delivery: no loss, no duplicate files, the log verifies" test_sigkill_mid_delivery_no_loss_no_duplicate_files
 tt "the receiver refuses an unsigned signal, a byte changed after signing, a missing X-Message-Id" test_receiver_refuses_unsigned_altered_and_unidentified
+tt "the receiver refuses a signal a party re-signed and a party's push; the documented xmlsec1 command rejects the forgery" test_receiver_refuses_a_party_resigned_signal_and_a_party_push
+tt "every disclosure is logged (inbox JSON and XML, push) with its BSN flag, and inzage lists each" test_every_disclosure_logged_with_its_bsn_flag_and_in_inzage
+tt "the receiver will not start without the broker named, nor with a certificate not of --broker-oin" test_receiver_needs_the_broker_named
 tt "in parallel: a recipient has up to max_in_flight (default 4) deliveries open at once, each stored once" test_parallel_to_one_recipient_up_to_its_limit
 tt "in parallel: max_in_flight per party (2 and 3), both recipients at once (5 open)" test_parallel_limit_per_party_and_all_recipients_at_once
 tt "in parallel: max_in_flight = 1 is one at a time, in the outbox's order" test_parallel_limit_1_is_one_at_a_time

@@ -229,7 +229,7 @@ test_signing_key_spoilt_while_running_reload_refused() {
 	serve_setup "$PKI"
 	R=$T/received
 	launch "$T/receive.log" "$SCHAKEL" receive --dir "$R" --port 0 --cert "$D/certs/server.crt" \
-		--key "$D/certs/server.key" --ca "$D/certs/ca.crt"
+		--key "$D/certs/server.key" --ca "$D/certs/ca.crt" --broker-cert "$D/certs/server.crt"
 	party $W "Gemeente Westland" gemeenten=1783 receives=all supplies=brp \
 		"push_url=https://127.0.0.1:$LPORT/westland"
 	section_set delivery backoff_initial 1
@@ -279,7 +279,8 @@ test_receiver_killed_mid_delivery_stays_pending_then_delivered() {
 	R=$T/received
 	# a free port: a receiver's, stopped
 	launch "$T/probe.log" "$SCHAKEL" receive --dir "$T/probe" --port 0 \
-		--cert "$D/certs/server.crt" --key "$D/certs/server.key" --ca "$D/certs/ca.crt"
+		--cert "$D/certs/server.crt" --key "$D/certs/server.key" --ca "$D/certs/ca.crt" \
+		--broker-cert "$D/certs/server.crt"
 	FPORT=$LPORT
 	stop "$LPID"
 	party $W "Gemeente Westland" gemeenten=1783 receives=all "push_url=https://127.0.0.1:$FPORT/westland"
@@ -304,7 +305,7 @@ test_receiver_killed_mid_delivery_stays_pending_then_delivered() {
 	[ "$(db "SELECT count(*) FROM delivery WHERE state = 'failed'")" -eq 0 ] || fail "a delivery failed"
 	# The receiver comes back on the same port: all delivered, once each.
 	launch "$T/receive.log" "$SCHAKEL" receive --dir "$R" --port "$FPORT" --cert "$D/certs/server.crt" \
-		--key "$D/certs/server.key" --ca "$D/certs/ca.crt"
+		--key "$D/certs/server.key" --ca "$D/certs/ca.crt" --broker-cert "$D/certs/server.crt"
 	until_ 30 sql_ge "$n" "SELECT count(*) FROM delivery WHERE state = 'delivered'" ||
 		fail "not delivered after the receiver came back: $(db "SELECT state, count(*) FROM delivery GROUP BY state")"
 	[ "$(find "$R" -maxdepth 1 -name '*.xml' | wc -l)" -eq "$n" ] || fail "the receiver has not $n files"
@@ -316,7 +317,8 @@ test_source_killed_mid_page_pull_fails_stores_nothing() {
 	serve_setup "$PKI"
 	# a free port: a receiver's, stopped
 	launch "$T/probe.log" "$SCHAKEL" receive --dir "$T/probe" --port 0 \
-		--cert "$D/certs/server.crt" --key "$D/certs/server.key" --ca "$D/certs/ca.crt"
+		--cert "$D/certs/server.crt" --key "$D/certs/server.key" --ca "$D/certs/ca.crt" \
+		--broker-cert "$D/certs/server.crt"
 	FPORT=$LPORT
 	stop "$LPID"
 	printf '\n[source.inspectie]\nadapter = inspectie\nurl = https://127.0.0.1:%s/feed\ninterval = 3600\ntimeout = 20\n' \
@@ -363,7 +365,7 @@ _rcvs=0
 rcv() {
 	_rcvs=$((_rcvs + 1))
 	launch "$T/receive.$_rcvs.log" "$SCHAKEL" receive --dir "$T/received" --port 0 \
-		--cert "$D/certs/server.crt" --key "$D/certs/server.key" --ca "$D/certs/ca.crt" "$@"
+		--cert "$D/certs/server.crt" --key "$D/certs/server.key" --ca "$D/certs/ca.crt" --broker-cert "$D/certs/server.crt" "$@"
 	RPID=$LPID
 	RPORT=$LPORT
 }

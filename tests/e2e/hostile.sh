@@ -40,15 +40,44 @@ make_pki "$PKI" $W:Westland
 
 # --- files --------------------------------------------------------------------
 
-# ingest_case FILE ADAPTER EXIT TEXT (in a test's subshell)
+# no_bsn_shown FILE: FILE does not show the catalogue's BSN 999900006, with
+# or without separators (dots, spaces, dashes, mixed).
+no_bsn_shown() {
+	! tr -d ' .\-_/,\t' <"$1" | grep -q 999900006
+}
+
+# stored: every stored record (and the address table), to compare.
+stored() {
+	db "SELECT * FROM address ORDER BY addr; SELECT pseudonym, begindatum, addr, gemeentecode,
+	    digest FROM person ORDER BY rowid; SELECT * FROM dwelling ORDER BY addr;
+	    SELECT * FROM finding ORDER BY id"
+}
+
+# adapter_of FILE: the adapter of a file by its extension
+adapter_of() {
+	case $1 in *.xml) echo brp ;; *.csv) echo huisvesting ;; *.json) echo inspectie ;; esac
+}
+
+# ingest_case FILE ADAPTER EXIT TEXT (in a test's subshell).  FILE may be
+# BEFORE>FILE: BEFORE (a file of tests/hostile/, its adapter told by its
+# extension) is ingested first and must be stored whole; then FILE must
+# change nothing of what it stored.
 ingest_case() {
-	local file=$1 adapter=$2 want=$3 text=$4 path rc size rss
+	local file=$1 adapter=$2 want=$3 text=$4 path rc size rss before= kept=0 extra=0
+	case $want in *+*) extra=${want#*+}; want=${want%%+*} ;; esac
+	case $file in *'>'*) before=$HOSTILE/${file%%>*}; file=${file#*>} ;; esac
 	case $file in
 	gen:*) path=$GEN/${file#gen:} ;;
 	*) path=$HOSTILE/$file ;;
 	esac
 	[ -f "$path" ] || fail "no such file: $path"
 	cp -a "$TEMPLATE" "$D" || fail "cannot copy the data directory"
+	if [ -n "$before" ]; then
+		sk ingest "$(adapter_of "$before")" "$before" >before.out 2>&1 ||
+			fail "the file before the case was not stored: $(cat before.out)"
+		kept=$(records)
+		stored >stored.before
+	fi
 	size=$(stat -c %s "$path")
 	/usr/bin/time -f %M -o rss timeout 20 "$SCHAKEL" -D "$D" ingest "$adapter" "$path" >out 2>&1
 	rc=$?
@@ -56,14 +85,26 @@ ingest_case() {
 	[ "$rc" -ne 124 ] || fail "not refused within 20 s"
 	[ "$rc" -eq "$want" ] || fail "exit $rc, expected $want"
 	grep -qF -- "$text" out || fail "'$text' not in the output"
+	! LC_ALL=C grep -qaP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' out ||
+		fail "a raw control character in the output: $(LC_ALL=C grep -aP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' out | od -c | head -3)"
 	if [ "$want" -eq 1 ]; then
 		grep -qF "refused, nothing stored" out || fail "no 'refused, nothing stored'"
-		[ "$(db 'SELECT count(*) FROM ingest')" -eq 0 ] || fail "an ingest row was kept"
+		[ "$(db 'SELECT count(*) FROM ingest')" -eq $((kept > 0)) ] || fail "an ingest row was kept"
 		[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'reject'")" -ge 1 ] || fail "the refusal is not logged"
+	elif [ "$want" -eq 0 ]; then
+		grep -qF "(0 new or changed)" out || fail "something changed"
 	else
-		grep -qF ": 0 accepted" out || fail "something was accepted"
+		grep -qF ": $extra accepted" out || fail "not $extra accepted"
 	fi
-	[ "$(records)" -eq 0 ] || fail "$(records) records were stored"
+	[ "$(records)" -eq $((kept + extra)) ] || fail "$(($(records) - kept)) records were stored"
+	if [ -n "$before" ] && [ "$extra" -eq 0 ]; then
+		stored >stored.after
+		cmp -s stored.before stored.after || fail "what was stored before changed:
+$(diff stored.before stored.after)"
+	fi
+	no_bsn_shown out || fail "the output shows a BSN"
+	db "SELECT detail FROM exlog" >exlog.txt
+	no_bsn_shown exlog.txt || fail "the exchange log shows a BSN"
 	sk log verify >/dev/null || fail "log verify fails"
 	if [ "$size" -ge $((50 * 1024 * 1024)) ]; then
 		rss=$(tail -1 rss)
@@ -139,6 +180,25 @@ http_10000_headers() {
 	want 200 $W /v1/signals
 }
 
+# A raw request (gen:http-*.req, tests/hostile/gen.sh): an upload framed
+# wrongly, then a valid request on the same connection.  One reply, the
+# expected status, the connection closed (the second request unanswered),
+# nothing stored, no spool file left; the server goes on.
+http_raw() {
+	local file=$1 want=$2 text=$3
+	http_setup
+	tls_raw $W <"$GEN/${file#gen:}" >resp
+	head -1 resp | grep -q "^HTTP/1.1 $want " || fail "no $want: $(head -c 300 resp) $(cat s_client.err)"
+	grep -qF -- "$text" resp || fail "'$text' not in $(cat resp)"
+	[ "$(grep -c '^HTTP/1.1 ' resp)" -eq 1 ] ||
+		fail "more than one reply (the rest was read as another request): $(grep '^HTTP/1.1 ' resp)"
+	grep -qi '^Connection: close' resp || fail "no Connection: close"
+	[ "$(records)" -eq 0 ] || fail "records were stored"
+	[ "$(db 'SELECT count(*) FROM ingest')" -eq 0 ] || fail "an ingest row was kept"
+	until_ 5 spool_empty || fail "a spool file was left"
+	want 200 $W /v1/signals
+}
+
 # --- the catalogue ------------------------------------------------------------------
 
 n_cases=0
@@ -155,11 +215,15 @@ while read -r file adapter want text; do
 		_fn() { http_10000_headers "$want" "$text"; } ;;
 	http:*)
 		_fn() { fail "no such HTTP case: $file"; } ;;
+	gen:http-*.req)
+		_fn() { http_raw "$file" "$want" "$text"; } ;;
 	*)
 		_fn() { ingest_case "$file" "$adapter" "$want" "$text"; } ;;
 	esac
-	if [ "$want" -ge 100 ]; then
+	if [ "${want%%+*}" -ge 100 ]; then
 		t "$file ($adapter): HTTP $want, \"$text\"" _fn
+	elif [[ $want == *+* ]]; then
+		t "$file ($adapter): exit ${want%%+*}, \"$text\", only the first of it stored" _fn
 	else
 		t "$file ($adapter): exit $want, \"$text\", nothing stored" _fn
 	fi

@@ -6,6 +6,7 @@
 # part, so that the hostile part, and nothing else, is what gets refused.
 set -eu
 out=${1:?usage: gen.sh OUTDIR}
+FIXTURES=$(cd "$(dirname "$0")/../fixtures" && pwd)
 mkdir -p "$out"
 cd "$out"
 
@@ -55,6 +56,34 @@ brp_tail() {
 	n_times 20000 '&a;'
 	printf '</BG:geslachtsnaam></BG:object></BG:antwoord></BG:npsLa01>\n'
 } >brp-quadratic-blowup.xml
+
+# XML: 200,000 attributes on one object (2.2 MB); libxml2's duplicate check
+# is quadratic in them (12 s before the [ingest] max_attributes scan).
+{
+	brp_head
+	printf '<BG:object StUF:entiteittype="NPS"'
+	awk 'BEGIN { for (i = 0; i < 200000; i++) printf " a%d=\"x\"", i }'
+	printf '><BG:inp.bsn>999900006</BG:inp.bsn></BG:object>\n'
+	brp_tail
+} >brp-attributes-200000.xml
+
+# XML: 100,000 namespace declarations on one object.
+{
+	brp_head
+	printf '<BG:object StUF:entiteittype="NPS"'
+	awk 'BEGIN { for (i = 0; i < 100000; i++) printf " xmlns:n%d=\"urn:x:%d\"", i, i }'
+	printf '><BG:inp.bsn>999900006</BG:inp.bsn></BG:object>\n'
+	brp_tail
+} >brp-namespaces-100000.xml
+
+# XML: one attribute value of 100 MB.
+{
+	brp_head
+	printf '<BG:object StUF:entiteittype="NPS" StUF:sleutelVerzendend="'
+	head -c $MB100 /dev/zero | tr '\0' a
+	printf '"><BG:inp.bsn>999900006</BG:inp.bsn></BG:object>\n'
+	brp_tail
+} >brp-attribute-100mb.xml
 
 CSV_HEAD='gemeentecode;nummeraanduiding_id;postcode;huisnummer;huisletter;huisnummertoevoeging;woonplaats;oppervlakte_m2;gebruiksdoel;max_bewoners;vergunning_nummer;vergunning_geldig_tot'
 
@@ -117,3 +146,54 @@ CSV_HEAD='gemeentecode;nummeraanduiding_id;postcode;huisnummer;huisletter;huisnu
 	head -c $MB100 /dev/zero | tr '\0' ';'
 	echo
 } >csv-line-100mb.csv
+
+# --- HTTP requests (http-*.req) ------------------------------------------------
+# Raw requests that tests/e2e/hostile.sh sends over TLS as Westland.  Each is
+# an upload of a valid BRP file (tests/fixtures/brp-npsLa01.xml) whose framing
+# is wrong (RFC 9112), followed by a second, valid request on the same
+# connection: the server must answer 400 (or 505), store nothing and close,
+# so the second request is never answered.
+BODY=$(cat "$FIXTURES/brp-npsLa01.xml")
+LEN=${#BODY}
+NEXT='GET /v1/signals HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
+
+# req NAME REQUEST-LINE HEADER-LINES: NAME.req, the body, then $NEXT
+req() {
+	{
+		printf "$2\r\n"
+		printf "$3"
+		printf '\r\n%s' "$BODY"
+		printf "$NEXT"
+	} >"http-$1.req"
+}
+UP='POST /v1/uploads/brp HTTP/1.1'
+H='Host: 127.0.0.1\r\n'
+req two-content-length "$UP" "${H}Content-Length: $LEN\r\nContent-Length: 10\r\n"
+req two-content-length-short-first "$UP" "${H}Content-Length: 10\r\nContent-Length: $LEN\r\n"
+req content-length-nul "$UP" "${H}Content-Length: $LEN\0000\r\n"
+req content-length-list "$UP" "${H}Content-Length: $LEN, $LEN\r\n"
+req content-length-plus "$UP" "${H}Content-Length: +$LEN\r\n"
+req content-length-inner-space "$UP" "${H}Content-Length: ${LEN:0:2} ${LEN:2}\r\n"
+req content-length-negative "$UP" "${H}Content-Length: -$LEN\r\n"
+req content-length-overflow "$UP" "${H}Content-Length: 18446744073709551621\r\n"
+req content-length-hex "$UP" "${H}Content-Length: 0x$(printf %x "$LEN")\r\n"
+req te-and-content-length "$UP" "${H}Transfer-Encoding: chunked\r\nContent-Length: $LEN\r\n"
+req te-gzip "$UP" "${H}Transfer-Encoding: gzip\r\n"
+req te-twice "$UP" "${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"
+req te-http10 'POST /v1/uploads/brp HTTP/1.0' "${H}Transfer-Encoding: chunked\r\n"
+req obs-fold "$UP" "${H}X-A: a\r\n b\r\nContent-Length: $LEN\r\n"
+req space-before-colon "$UP" "${H}Content-Length : $LEN\r\n"
+req bare-cr "$UP" "${H}X-A: a\rContent-Length: 10\r\nContent-Length: $LEN\r\n"
+req bare-lf "$UP" "${H}X-A: a\nContent-Length: 10\r\nContent-Length: $LEN\r\n"
+req nul-in-header "$UP" "${H}X-A: a\000b\r\nContent-Length: $LEN\r\n"
+req nul-in-request-line 'POST /v1/uploads/brp\0000 HTTP/1.1' "${H}Content-Length: $LEN\r\n"
+req control-in-header "$UP" "${H}X-A: a\033[2Jb\r\nContent-Length: $LEN\r\n"
+req field-name-not-token "$UP" "${H}X(A): a\r\nContent-Length: $LEN\r\n"
+req method-not-token 'PO(ST /v1/uploads/brp HTTP/1.1' "${H}Content-Length: $LEN\r\n"
+req target-absolute 'POST https://127.0.0.1/v1/uploads/brp HTTP/1.1' "${H}Content-Length: $LEN\r\n"
+req target-control 'POST /v1/uploads/brp?a=\033 HTTP/1.1' "${H}Content-Length: $LEN\r\n"
+req version-2 'POST /v1/uploads/brp HTTP/2.0' "${H}Content-Length: $LEN\r\n"
+req version-lowercase 'POST /v1/uploads/brp http/1.1' "${H}Content-Length: $LEN\r\n"
+req two-spaces 'POST  /v1/uploads/brp HTTP/1.1' "${H}Content-Length: $LEN\r\n"
+req no-host "$UP" "Content-Length: $LEN\r\n"
+req two-hosts "$UP" "${H}${H}Content-Length: $LEN\r\n"

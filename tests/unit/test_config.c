@@ -416,6 +416,25 @@ static void test_long_line_is_error(void **state)
 	assert_load_error(*state, text, 2, "the line is longer than");
 }
 
+/* A NUL byte inside a value (or anywhere in a line) names file and line. */
+static void test_nul_byte_names_line(void **state)
+{
+	static const char text[] = "[match]\nwindow_days = 3\n[party.00000001000000001783]\n"
+				   "name = West\0land\ngemeenten = 1783\n";
+	struct fx *f = *state;
+	char prefix[1200];
+	FILE *fp = fopen(f->path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(text, 1, sizeof(text) - 1, fp), sizeof(text) - 1);
+	assert_int_equal(fclose(fp), 0);
+	config_free(&f->cfg);
+	assert_int_equal(config_load(&f->cfg, f->path, &f->e), ST_FAIL);
+	snprintf(prefix, sizeof(prefix), "%s:4: a NUL byte in the line", f->path);
+	assert_string_equal(f->e.msg, prefix);
+	assert_int_equal(f->cfg.nparties, 0);
+}
+
 static void test_party_all_keys(void **state)
 {
 	struct fx *f = *state;
@@ -634,6 +653,7 @@ int main(void)
 		T(test_duplicates_are_errors),
 		T(test_syntax_error_names_line),
 		T(test_long_line_is_error),
+		T(test_nul_byte_names_line),
 		T(test_party_all_keys),
 		T(test_party_defaults_deny),
 		T(test_party_max_in_flight),

@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 
+#include "bsnlike.h"
 #include "norm.h"
 
 /* An adapter address with the given parts (NULL: absent). */
@@ -476,6 +477,91 @@ static void test_int_absent_is_minus_one_when_optional(void **state)
 	assert_int_equal(norm_int("n", "", 1, 10, false, &v, &e), ST_FAIL);
 }
 
+/* bsnlike_mask() on a copy of in must give want. */
+static void mask_is(const char *in, const char *want)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s", in);
+	bsnlike_mask(buf);
+	assert_string_equal(buf, want);
+}
+
+static void test_bsnlike_masks_a_bsn_whatever_its_separators(void **state)
+{
+	(void)state;
+	mask_is("999900006", "*********");
+	mask_is("9999.00.006", "****.**.***");
+	mask_is("999 900 006", "*** *** ***");
+	mask_is("999-90-0006", "***-**-****");
+	mask_is("99 99.00-006", "** **.**-***");
+	mask_is("12345672", "********");	/* 8 digits: a BSN without its 0 */
+	mask_is("x999900006y", "x*********y");
+	mask_is("the value '9999.00.006' is not", "the value '****.**.***' is not");
+	mask_is("12 9999.00.006", "** ****.**.***");	/* a window of the run */
+	mask_is("9 9 9 9 0 0 0 0 6", "* * * * * * * * *");
+}
+
+static void test_bsnlike_leaves_other_numbers(void **state)
+{
+	(void)state;
+	mask_is("1783200000000010", "1783200000000010");	/* 16 digits */
+	mask_is("99999999999999999999", "99999999999999999999");
+	mask_is("2026-02-30", "2026-02-30");	/* a date is shown */
+	mask_is("line 6, column 93", "line 6, column 93");
+	mask_is("1234567", "1234567");
+	mask_is("2671AB 10", "2671AB 10");
+	mask_is("[0-9]{8,9}", "[0-9]{8,9}");
+}
+
+/* Asserts that msg, its separators taken out, does not show 999900006. */
+static void assert_no_bsn(const char *msg)
+{
+	char digits[512];
+	size_t n = 0;
+
+	for (const char *p = msg; *p != '\0' && n + 1 < sizeof(digits); p++)
+		if (!bsnlike_sep(*p))
+			digits[n++] = *p;
+	digits[n] = '\0';
+	if (strstr(digits, "999900006") != NULL)
+		fail_msg("the message shows the BSN: '%s'", msg);
+	assert_non_null(strchr(msg, '*'));
+}
+
+/* Every message of norm.c that quotes a value hides a BSN in it. */
+static void test_norm_messages_never_quote_a_bsn(void **state)
+{
+	static const char *const bsns[] = { "9999.00.006", "999 900 006", "999-90-0006",
+					    "999900006" };
+	struct adapter_address a = { .gemeentecode = "1783", .postcode = "2671AB",
+				     .huisnummer = "10" };
+	struct address out;
+	struct errbuf e;
+	long v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bsns) / sizeof(bsns[0]); i++) {
+		const char **fields[] = { &a.postcode, &a.huisnummer, &a.huisletter,
+					  &a.huisnummertoevoeging, &a.nummeraanduiding_id,
+					  &a.gemeentecode };
+
+		for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+			const char *keep = *fields[f];
+
+			*fields[f] = bsns[i];
+			assert_int_equal(norm_address(&a, &out, &e), ST_FAIL);
+			*fields[f] = keep;
+			assert_no_bsn(e.msg);
+		}
+		assert_int_equal(norm_date("datum", bsns[i], &e), ST_FAIL);
+		assert_no_bsn(e.msg);
+		assert_int_equal(norm_int("oppervlakte_m2", bsns[i], 1, 1000, false, &v, &e),
+				 ST_FAIL);
+		assert_no_bsn(e.msg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -501,6 +587,9 @@ int main(void)
 		cmocka_unit_test(test_int_within_bounds),
 		cmocka_unit_test(test_int_out_of_bounds_or_not_a_number_refused),
 		cmocka_unit_test(test_int_absent_is_minus_one_when_optional),
+		cmocka_unit_test(test_bsnlike_masks_a_bsn_whatever_its_separators),
+		cmocka_unit_test(test_bsnlike_leaves_other_numbers),
+		cmocka_unit_test(test_norm_messages_never_quote_a_bsn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@ extern const struct adapter schakel_adapter;
 #define MAXREC 32
 
 struct got_record {
+	int kind;
 	char *place, *bsn, *begindatum, *gemeentecode, *nummeraanduiding_id;
 	char *postcode, *huisnummer, *huisletter, *toevoeging;
 };
@@ -44,9 +45,10 @@ static int on_record(void *ctx, const struct adapter_record *r)
 	struct got *g = ctx;
 	struct got_record *o;
 
-	assert_int_equal(r->kind, ADAPTER_PERSON);
+	assert_true(r->kind == ADAPTER_PERSON || r->kind == ADAPTER_PERSON_WITHDRAWN);
 	assert_true(g->nrec < MAXREC);
 	o = &g->rec[g->nrec++];
+	o->kind = r->kind;
 	o->place = dup_or_null(r->place);
 	o->bsn = dup_or_null(r->u.person.bsn);
 	o->begindatum = dup_or_null(r->u.person.begindatum);
@@ -248,6 +250,138 @@ static void test_lk01_two_objects_gives_only_new_state(void **state)
 		   "7", NULL, NULL);
 	assert_string_equal(g.rec[0].place, "line 24 (object 2)");
 	got_free(&g);
+}
+
+/*
+ * An npsLk01 with mutatiesoort ms (NULL: no element) and one object (old
+ * NULL) or two, each "VERWERKINGSSOORT/BSN" ("" before the / for no
+ * attribute), the new state at 2672XY 7 from 2026-10-15.
+ */
+static void run_lk01(struct got *g, const char *ms, const char *old, const char *new)
+{
+	char doc[4096], objs[2][1024], params[256];
+	const char *states[2] = { old, new };
+
+	for (int i = 0; i < 2; i++) {
+		char v[8] = "", bsn[16] = "", attr[64] = "";
+
+		objs[i][0] = '\0';
+		if (states[i] == NULL)
+			continue;
+		assert_int_equal(sscanf(states[i], "%7[^/]/%15s", v, bsn) == 2 ||
+				 sscanf(states[i], "/%15s", bsn) == 1, 1);
+		if (states[i][0] == '/')
+			v[0] = '\0';
+		if (v[0] != '\0')
+			snprintf(attr, sizeof(attr), " StUF:verwerkingssoort=\"%s\"", v);
+		snprintf(objs[i], sizeof(objs[i]),
+			 "<BG:object StUF:entiteittype=\"NPS\"%s><BG:inp.bsn>%s</BG:inp.bsn>"
+			 "<BG:verblijfsadres><BG:aoa.postcode>%s</BG:aoa.postcode>"
+			 "<BG:aoa.huisnummer>%s</BG:aoa.huisnummer><BG:begindatumVerblijf>%s"
+			 "</BG:begindatumVerblijf></BG:verblijfsadres>"
+			 "<BG:inp.gemeenteVanInschrijving>1783</BG:inp.gemeenteVanInschrijving>"
+			 "</BG:object>\n", attr, bsn, i == 0 ? "2671AB" : "2672XY",
+			 i == 0 ? "10" : "7", i == 0 ? "20250301" : "20261015");
+	}
+	snprintf(params, sizeof(params), "%s%s%s<StUF:indicatorOvername>V</StUF:indicatorOvername>",
+		 ms != NULL ? "<StUF:mutatiesoort>" : "", ms != NULL ? ms : "",
+		 ms != NULL ? "</StUF:mutatiesoort>" : "");
+	snprintf(doc, sizeof(doc),
+		 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		 "<BG:npsLk01 xmlns:BG=\"http://www.egem.nl/StUF/sector/bg/0310\" "
+		 "xmlns:StUF=\"http://www.egem.nl/StUF/StUF0301\">\n"
+		 "<BG:stuurgegevens><StUF:berichtcode>Lk01</StUF:berichtcode><StUF:zender>"
+		 "<StUF:organisatie>1783</StUF:organisatie></StUF:zender><StUF:tijdstipBericht>"
+		 "20261101080000000</StUF:tijdstipBericht><StUF:entiteittype>NPS"
+		 "</StUF:entiteittype></BG:stuurgegevens>\n"
+		 "<BG:parameters>%s</BG:parameters>\n%s%s</BG:npsLk01>\n",
+		 params, objs[0], objs[1]);
+	memset(g, 0, sizeof(*g));
+	run_str(g, doc, 1);
+	assert_int_equal(g->rc, ADAPTER_OK);
+}
+
+/* run_lk01() gave one record of kind k, the new state. */
+static void assert_lk01_record(struct got *g, int k)
+{
+	if (g->nrej != 0)
+		fail_msg("rejected: %s", g->reject_reason[0]);
+	assert_int_equal(g->nrec, 1);
+	assert_int_equal(g->rec[0].kind, k);
+	assert_rec(&g->rec[0], "999900006", "2026-10-15", "1783", "2672XY", "7", NULL, NULL);
+	got_free(g);
+}
+
+/* run_lk01() gave no record and one rejection whose reason has want. */
+static void assert_lk01_rejected(struct got *g, const char *want)
+{
+	assert_int_equal(g->nrec, 0);
+	assert_int_equal(g->nrej, 1);
+	if (strstr(g->reject_reason[0], want) == NULL)
+		fail_msg("reason '%s' lacks '%s'", g->reject_reason[0], want);
+	got_free(g);
+}
+
+/* T, W: the new state is a registration; V: the registration is withdrawn. */
+static void test_lk01_mutations_t_w_v(void **state)
+{
+	struct got g;
+
+	(void)state;
+	run_lk01(&g, "T", NULL, "T/999900006");
+	assert_lk01_record(&g, ADAPTER_PERSON);
+	run_lk01(&g, "W", "W/999900006", "W/999900006");
+	assert_lk01_record(&g, ADAPTER_PERSON);
+	run_lk01(&g, "W", NULL, "W/999900006");
+	assert_lk01_record(&g, ADAPTER_PERSON);
+	run_lk01(&g, "V", NULL, "V/999900006");
+	assert_lk01_record(&g, ADAPTER_PERSON_WITHDRAWN);
+	run_lk01(&g, NULL, NULL, "V/999900006");	/* the object says it */
+	assert_lk01_record(&g, ADAPTER_PERSON_WITHDRAWN);
+	run_lk01(&g, "V", NULL, "/999900006");		/* the parameters say it */
+	assert_lk01_record(&g, ADAPTER_PERSON_WITHDRAWN);
+	run_lk01(&g, NULL, NULL, "/999900006");		/* neither: a new state */
+	assert_lk01_record(&g, ADAPTER_PERSON);
+	run_lk01(&g, " W ", "W/999900006", "W/999900006");	/* blanks around the code */
+	assert_lk01_record(&g, ADAPTER_PERSON);
+}
+
+/* What schakel does not process is rejected with a reason, never stored. */
+static void test_lk01_unprocessed_mutations_rejected(void **state)
+{
+	static const char *const codes[] = { "E", "I", "S", "R", "C", "F", "X", "WW" };
+	struct got g;
+	char obj[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		run_lk01(&g, codes[i], NULL, "/999900006");
+		assert_lk01_rejected(&g, "StUF:mutatiesoort '");
+		snprintf(obj, sizeof(obj), "%s/999900006", codes[i]);
+		run_lk01(&g, NULL, NULL, obj);
+		assert_lk01_rejected(&g, "StUF:verwerkingssoort '");
+	}
+	run_lk01(&g, "W", "W/999900006", "V/999900006");
+	assert_lk01_rejected(&g, "StUF:mutatiesoort W and the StUF:verwerkingssoort V of the new state disagree");
+	run_lk01(&g, "V", NULL, "W/999900006");
+	assert_lk01_rejected(&g, "disagree");
+	run_lk01(&g, "T", "T/999900006", "T/999900006");
+	assert_lk01_rejected(&g, "a toevoeging (T) carries one object, this one two");
+	run_lk01(&g, "V", "V/999900006", "V/999900006");
+	assert_lk01_rejected(&g, "a verwijdering (V) carries one object, this one two");
+}
+
+/* Old and new state of different persons: rejected, and no BSN shown. */
+static void test_lk01_old_and_new_bsn_differ_rejected(void **state)
+{
+	struct got g;
+
+	(void)state;
+	run_lk01(&g, "W", "W/999900018", "W/999900006");
+	assert_null(strstr(g.reject_reason[0], "99990"));
+	assert_lk01_rejected(&g, "the old and the new state carry different BSNs");
+	run_lk01(&g, NULL, "/999900018", "/999900006");
+	assert_lk01_rejected(&g, "different BSNs");
 }
 
 /* xsi:nil / StUF:noValue elements are absent; history is not read. */
@@ -527,6 +661,9 @@ int main(void)
 		cmocka_unit_test(test_venlo_example_gives_gemeente_0983_and_toevoeging),
 		cmocka_unit_test(test_one_byte_chunks_give_same_records),
 		cmocka_unit_test(test_lk01_two_objects_gives_only_new_state),
+		cmocka_unit_test(test_lk01_mutations_t_w_v),
+		cmocka_unit_test(test_lk01_unprocessed_mutations_rejected),
+		cmocka_unit_test(test_lk01_old_and_new_bsn_differ_rejected),
 		cmocka_unit_test(test_nil_and_novalue_count_as_absent),
 		cmocka_unit_test(test_missing_bsn_rejects_with_place),
 		cmocka_unit_test(test_begindatum_not_yyyymmdd_rejects),

@@ -407,6 +407,31 @@ static void test_volgende_string_or_null_is_accepted(void **state)
 	log_free(&log);
 }
 
+/* A UTF-8 byte-order mark is ignored (RFC 8259 §8.1), in any chunks. */
+static void test_utf8_bom_is_ignored(void **state)
+{
+	static const char doc[] = "\xEF\xBB\xBF{\"bevindingen\": [" FINDING("A") "], "
+				  "\"volgende\": null}";
+	struct host_log log = { 0 };
+
+	(void)state;
+	for (size_t chunk = 0; chunk <= 2; chunk++) {
+		assert_int_equal(run(&log, doc, strlen(doc), chunk), ADAPTER_OK);
+		assert_int_equal(log.nrec, 1);
+		assert_string_equal(log.rec[0].place, "bevindingen[0] (line 1)");
+		log_free(&log);
+	}
+	/* a mark cut short, or one of UTF-16, is not a JSON object */
+	assert_int_equal(run_str(&log, "\xEF\xBB{\"bevindingen\": []}"), ADAPTER_REFUSED);
+	assert_non_null(strstr(log.err, "byte-order mark"));
+	log_free(&log);
+	assert_int_equal(run_str(&log, "\xFF\xFE{\"bevindingen\": []}"), ADAPTER_REFUSED);
+	log_free(&log);
+	/* only at the start */
+	assert_int_equal(run_str(&log, " \xEF\xBB\xBF{\"bevindingen\": []}"), ADAPTER_REFUSED);
+	log_free(&log);
+}
+
 static void test_duplicate_top_level_key_is_refused(void **state)
 {
 	struct host_log log = { 0 };
@@ -648,6 +673,7 @@ int main(void)
 		cmocka_unit_test(test_findings_before_a_syntax_error_are_still_passed),
 		cmocka_unit_test(test_not_an_object_or_no_array_is_refused),
 		cmocka_unit_test(test_volgende_string_or_null_is_accepted),
+		cmocka_unit_test(test_utf8_bom_is_ignored),
 		cmocka_unit_test(test_duplicate_top_level_key_is_refused),
 		cmocka_unit_test(test_duplicate_key_in_a_finding_rejects_it),
 		cmocka_unit_test(test_deep_nesting_is_refused),

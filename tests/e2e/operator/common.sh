@@ -52,7 +52,7 @@ receiver() {
 	_receivers=$((_receivers + 1))
 	launch "$T/receive.$_receivers.log" "$SCHAKEL" receive --dir "$T/received.$_receivers" \
 		--port 0 --cert "$D/certs/server.crt" --key "$D/certs/server.key" \
-		--ca "$D/certs/ca.crt" "$@"
+		--ca "$D/certs/ca.crt" --broker-cert "$D/certs/server.crt" "$@"
 	RPID=$LPID
 	RPORT=$LPORT
 }
@@ -60,7 +60,8 @@ receiver() {
 # free_port: a port nothing listens on (a receiver's, stopped); FPORT
 free_port() {
 	launch "$T/probe.log" "$SCHAKEL" receive --dir "$T/probe" --port 0 \
-		--cert "$D/certs/server.crt" --key "$D/certs/server.key" --ca "$D/certs/ca.crt"
+		--cert "$D/certs/server.crt" --key "$D/certs/server.key" --ca "$D/certs/ca.crt" \
+		--broker-cert "$D/certs/server.crt"
 	FPORT=$LPORT
 	stop "$LPID"
 }
