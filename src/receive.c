@@ -238,7 +238,7 @@ static void on_end(struct http_req *r)
 {
 	struct message *m = http_req_data(r);
 	struct timeval tv = { the_receiver->o->delay_ms / 1000,
-			      (the_receiver->o->delay_ms % 1000) * 1000 };
+			      (the_receiver->o->delay_ms % 1000) * 1000L };
 
 	if (m == NULL) {
 		http_reply_error(r, 400, "no body");
