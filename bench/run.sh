@@ -481,14 +481,17 @@ if only delivery; then
 	prate=$(awk -v n="$deliv_signals" -v t="$pt" 'BEGIN { printf "%.1f", n / t }')
 	q=$(ratio "$brate" "$prate")
 	met=$(awk -v q="$q" 'BEGIN { print (q >= 0.8) ? "true" : "false" }')
+	# each broker run against the floor run just after it: steadier under drifting load
+	pairs=(); for ((r = 0; r < runs; r++)); do pairs+=("$(ratio "${pts[r]}" "${bts[r]}")"); done
+	pq=$(med "${pairs[@]}")
 	pget() { echo "$PRES" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 	pconn=$(pget connections)
-	json_delivery="{\"signals\":$deliv_signals,\"recipients\":$deliv_recipients,\"in_flight\":$deliv_inflight,\"loadavg_start\":\"$dload_start\",\"loadavg_end\":\"$dload_end\",\"broker\":{\"seconds\":$bt,\"cpu_seconds\":$bc,\"receiver_cpu_seconds\":$brc,\"signals_per_s\":$brate,\"first_delivery_seconds\":$bf,\"runs\":[$(IFS=,; echo "${bts[*]}")],\"cpu_runs\":[$(IFS=,; echo "${bcs[*]}")],\"first_delivery_runs\":[$(IFS=,; echo "${bfs[*]}")]},\"direct\":{\"seconds\":$pt,\"cpu_seconds\":$pc,\"receiver_cpu_seconds\":$prc,\"signals_per_s\":$prate,\"connections\":$pconn,\"runs\":[$(IFS=,; echo "${pts[*]}")],\"cpu_runs\":[$(IFS=,; echo "${pcs[*]}")],\"last_run\":$PRES},\"ratio\":$q,\"cpu_ratio\":$(ratio "$bc" "$pc"),\"goal\":0.8,\"met\":$met}"
+	json_delivery="{\"signals\":$deliv_signals,\"recipients\":$deliv_recipients,\"pair_ratios\":[$(IFS=,; echo "${pairs[*]}")],\"pair_ratio_median\":$pq,\"in_flight\":$deliv_inflight,\"loadavg_start\":\"$dload_start\",\"loadavg_end\":\"$dload_end\",\"broker\":{\"seconds\":$bt,\"cpu_seconds\":$bc,\"receiver_cpu_seconds\":$brc,\"signals_per_s\":$brate,\"first_delivery_seconds\":$bf,\"runs\":[$(IFS=,; echo "${bts[*]}")],\"cpu_runs\":[$(IFS=,; echo "${bcs[*]}")],\"first_delivery_runs\":[$(IFS=,; echo "${bfs[*]}")]},\"direct\":{\"seconds\":$pt,\"cpu_seconds\":$pc,\"receiver_cpu_seconds\":$prc,\"signals_per_s\":$prate,\"connections\":$pconn,\"runs\":[$(IFS=,; echo "${pts[*]}")],\"cpu_runs\":[$(IFS=,; echo "${pcs[*]}")],\"last_run\":$PRES},\"ratio\":$q,\"cpu_ratio\":$(ratio "$bc" "$pc"),\"goal\":0.8,\"met\":$met}"
 	row "delivery $deliv_signals signed signals, $deliv_recipients recipient(s)" \
 		"$(fmt "$bt" 2) s, $brate signals/s, CPU $(fmt "$bc" 2) s (receiver $(fmt "$brc" 2) s; first delivery after $(fmt "$bf" 2) s)"
 	row "  unsigned direct POSTs, libcurl (floor)" \
 		"$(fmt "$pt" 2) s, $prate signals/s, CPU $(fmt "$pc" 2) s (receiver $(fmt "$prc" 2) s), p50 $(pget p50_ms) ms, p99 $(pget p99_ms) ms, $pconn connection(s)"
-	row "  ratio broker/direct (goal >= 0.8)" "${q}x $([ "$met" = true ] && echo met || echo NOT met) ($deliv_inflight in flight; CPU $(ratio "$bc" "$pc")x; load $dload_start -> $dload_end)"
+	row "  ratio broker/direct (goal >= 0.8)" "${q}x $([ "$met" = true ] && echo met || echo NOT met) ($deliv_inflight in flight; run by run ${pairs[*]}, median ${pq}x; CPU $(ratio "$bc" "$pc")x; load $dload_start -> $dload_end)"
 fi
 
 # ---------------------------------------------------------------- 4 upload API
