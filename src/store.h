@@ -235,6 +235,14 @@ enum status store_mark_clear(struct store *s, struct errbuf *e);
  */
 enum status store_match_begin_scoped(struct store *s, const char *as_of,
 				     const char *window_start, struct errbuf *e);
+/*
+ * Brings the registrations by address that a scoped match reads up to
+ * date (store-014.sql), in the caller's transaction: work in proportion
+ * to what was written since.  store_match_begin_scoped() does it itself;
+ * an incremental run that turns full calls it so that the next one does
+ * not pay for the large change.
+ */
+enum status store_match_catch_up(struct store *s, struct errbuf *e);
 
 /*
  * Calls cb with the seq and id of every open (not ended) signal, or with
@@ -391,6 +399,15 @@ enum status store_deliveries_next(struct store *s, int64_t due, long limit,
 enum status store_delivery_after(struct store *s, const struct delivery_row *d, int64_t due,
 				 int (*cb)(void *arg, const struct delivery_row *d), void *arg,
 				 struct errbuf *e);
+
+/*
+ * Calls cb for the pending deliveries of oin whose next_at is not after due,
+ * oldest first (by next_at, then id), at most limit (0: all): what a sender
+ * with several messages in flight per recipient can start next.
+ */
+enum status store_deliveries_of(struct store *s, const char *oin, int64_t due, long limit,
+				int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+				struct errbuf *e);
 
 /* Records the outcome of an attempt (state, attempts, next_at, status, error). */
 enum status store_delivery_update(struct store *s, const struct delivery_row *d,

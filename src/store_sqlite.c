@@ -25,6 +25,7 @@ enum stmt_id {
 	Q_PERSON_SCAN, Q_OBS_FILL, Q_MATCH_ADDRESSES, Q_MATCH_MISMATCHES, Q_ADDRESS_GET,
 	Q_EV_WALK_FINDINGS, Q_EV_PERSON_FINDINGS,
 	Q_MATCH_ADDRESSES_SCOPED, Q_MATCH_MISMATCHES_SCOPED, Q_OBS_FILL_SCOPED, Q_EV_WALK_SCOPED,
+	Q_PERSON_AT_ADD, Q_PERSON_AT_UPTO, Q_PERSON_SCAN_SCOPED,
 	Q_OPEN_SIGNALS, Q_OPEN_SIGNALS_SCOPED, Q_SIGNAL_END, Q_MATCH_STATE_GET, Q_MATCH_STATE_PUT,
 	Q_DELIVERY_REQUEUE, Q_MARK_ADDR, Q_MARK_PERSON,
 	Q_SIGNAL_KNOWN, Q_SIGNAL_PUT, Q_SIGNAL_RECIPIENT_ADD,
@@ -32,6 +33,7 @@ enum stmt_id {
 	Q_FEEDBACK_PUT, Q_FEEDBACK_COUNTS,
 	Q_DELIVERY_ADD, Q_DELIVERIES_DUE, Q_DELIVERIES_NEXT, Q_DELIVERY_AFTER, Q_DELIVERIES_ALL, Q_DELIVERY_UPDATE,
 	Q_DELIVERY_RETRY,
+	Q_DELIVERIES_OF,
 	Q_SOURCE_GET, Q_SOURCE_PUT,
 	Q_LOG_HEAD, Q_LOG_INSERT, Q_LOG_SCAN,
 	Q_HELD_ADDRESS, Q_HELD_PERSON, Q_HELD_FINDING, Q_PERSON_WITHDRAW,
@@ -149,6 +151,21 @@ static const char *const sql[Q_COUNT] = {
 		" GROUP BY addr",
 	[Q_EV_WALK_SCOPED] = "SELECT addr, id FROM finding WHERE addr IN"
 		" (SELECT addr FROM mark_addr) AND" WINDOW_FINDINGS " ORDER BY addr, datum, id",
+	/* person_at brought up to date (store-014.sql): the registrations
+	 * written since it last was, a range of person's rowids, in key order
+	 * (after a large load, an append rather than inserts at random) */
+	[Q_PERSON_AT_ADD] = "INSERT OR IGNORE INTO person_at(addr, pkey) SELECT addr, pkey"
+		" FROM person WHERE rowid > (SELECT upto FROM person_at_state WHERE id = 1)"
+		" ORDER BY addr, pkey",
+	[Q_PERSON_AT_UPTO] = "UPDATE person_at_state SET upto ="
+		" coalesce((SELECT max(rowid) FROM person), 0) WHERE id = 1",
+	/* The registrations of every person registered at a marked address or
+	 * named by a finding there, through person_pkey (fill_current()) */
+	[Q_PERSON_SCAN_SCOPED] = "SELECT pseudonym, begindatum, addr FROM person"
+		" WHERE pkey IN (SELECT a.pkey FROM mark_addr m CROSS JOIN person_at a"
+		" ON a.addr = m.addr UNION SELECT pseudonym_key(fp.pseudonym) FROM finding f"
+		" CROSS JOIN finding_person fp ON fp.finding_id = f.id"
+		" WHERE f.addr IN (SELECT addr FROM mark_addr)) AND begindatum <= ?1",
 	[Q_OPEN_SIGNALS] = "SELECT seq, id FROM signal NOT INDEXED WHERE ended_on IS NULL",
 	[Q_OPEN_SIGNALS_SCOPED] = "SELECT seq, id FROM signal WHERE ended_on IS NULL"
 		" AND addr IN (SELECT addr FROM mark_addr)",
@@ -206,6 +223,8 @@ static const char *const sql[Q_COUNT] = {
 		"  AND x.next_at <= ?1 ORDER BY x.next_at, x.id LIMIT 1) LIMIT ?2",
 	[Q_DELIVERY_AFTER] = DELIVERY_COLS("") " FROM delivery WHERE state = 'pending' AND oin = ?1"
 		" AND next_at <= ?2 AND (next_at, id) > (?3, ?4) ORDER BY next_at, id LIMIT 1",
+	[Q_DELIVERIES_OF] = DELIVERY_COLS("") " FROM delivery WHERE state = 'pending' AND oin = ?1"
+		" AND next_at <= ?2 ORDER BY next_at, id LIMIT ?3",
 	[Q_DELIVERIES_ALL] = DELIVERY_COLS("") " FROM delivery WHERE (?1 = 0 OR state = 'failed')"
 		" ORDER BY id LIMIT ?2",
 	[Q_DELIVERY_UPDATE] = "UPDATE delivery SET state = ?2, attempts = ?3, next_at = ?4,"
@@ -1329,11 +1348,12 @@ static bool order_by_address(const struct registration *rows, uint32_t *idx, siz
 	return ok;
 }
 
-/* Reads every registration not after the match date into c->rows. */
-static enum status read_registrations(struct store *s, struct current *c, size_t *n,
-				      struct errbuf *e)
+/* Reads the registrations not after the match date of query id
+ * (Q_PERSON_SCAN: every one) into c->rows. */
+static enum status read_registrations(struct store *s, enum stmt_id id, struct current *c,
+				      size_t *n, struct errbuf *e)
 {
-	sqlite3_stmt *q = stmt(s, Q_PERSON_SCAN, e);
+	sqlite3_stmt *q = stmt(s, id, e);
 	size_t cap = 0;
 	int rc;
 
@@ -1368,21 +1388,37 @@ static enum status read_registrations(struct store *s, struct current *c, size_t
 	return ST_OK;
 }
 
+/* Adds to person_at the registrations written since it last was brought
+ * up to date (store-014.sql), in this transaction. */
+enum status store_match_catch_up(struct store *s, struct errbuf *e)
+{
+	sqlite3_stmt *add = stmt(s, Q_PERSON_AT_ADD, e), *upto = stmt(s, Q_PERSON_AT_UPTO, e);
+
+	if (add == NULL || upto == NULL || step_done(s, add, e, "registrations by address") != ST_OK)
+		return ST_FAIL;
+	return step_done(s, upto, e, "registrations by address");
+}
+
 /*
  * Works out each person's latest registration not after the match date,
  * in memory (s->cur).  In SQL that is a GROUP BY pseudonym with
  * max(begindatum) into a temporary table and an index on it by address,
  * which took 3.1 s for the 10^6 registrations of the benchmark; read in
  * table order and ordered here twice (by person, by address) it takes a
- * fraction of that.  Some 90 bytes a registration.
+ * fraction of that.  Some 90 bytes a registration.  With scoped, only
+ * the persons registered at a marked address (found through person_at) or
+ * named by a finding at one: enough for every count and lookup the scoped
+ * match makes, and as much work as the change, not the table.
  */
-static enum status fill_current(struct store *s, struct errbuf *e)
+static enum status fill_current(struct store *s, bool scoped, struct errbuf *e)
 {
 	struct current *c = &s->cur;
 	size_t n;
 
 	current_free(c);
-	if (read_registrations(s, c, &n, e) != ST_OK)
+	if (scoped && store_match_catch_up(s, e) != ST_OK)
+		return ST_FAIL;
+	if (read_registrations(s, scoped ? Q_PERSON_SCAN_SCOPED : Q_PERSON_SCAN, c, &n, e) != ST_OK)
 		return ST_FAIL;
 	if (n > UINT32_MAX || (c->by_person = order_by_person(c->rows, n)) == NULL)
 		return errbuf_set(e, ST_FAIL, "current registrations: out of memory");
@@ -1467,7 +1503,7 @@ static enum status match_begin(struct store *s, const char *as_of, const char *w
 	snprintf(s->window_start, sizeof(s->window_start), "%s", window_start);
 	if (sqlite3_exec(s->db, "DELETE FROM temp.obs", NULL, NULL, NULL) != SQLITE_OK)
 		return db_error(s, e, "match");
-	if (fill_current(s, e) != ST_OK)
+	if (fill_current(s, scoped, e) != ST_OK)
 		return ST_FAIL;
 	st = stmt(s, scoped ? Q_OBS_FILL_SCOPED : Q_OBS_FILL, e);
 	if (st == NULL)
@@ -2440,6 +2476,20 @@ enum status store_deliveries_next(struct store *s, int64_t due, long limit,
 		return ST_FAIL;
 	sqlite3_bind_int64(st, 1, due);
 	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+	return each_delivery(s, st, cb, arg, e);
+}
+
+enum status store_deliveries_of(struct store *s, const char *oin, int64_t due, long limit,
+				int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+				struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_DELIVERIES_OF, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, oin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, due);
+	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
 	return each_delivery(s, st, cb, arg, e);
 }
 
