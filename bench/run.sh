@@ -5,9 +5,9 @@
 #   BENCH_QUICK=1 bench/run.sh 10^4 and 10^5 only, to check that it works
 #   BENCH_RUNS=N               timed runs per figure (default 3; medians)
 #   BENCH_ONLY=delivery,upload only these sections (ingest, match, delivery,
-#                              upload, latency, ldv; scaling comes with ingest
-#                              and match),
-#                              and only the data they need
+#                              upload, latency, ldv, stall; scaling comes
+#                              with ingest and match), and only the data
+#                              they need
 #   BENCH_DELIVERY_SIGNALS=N   signals pushed per delivery run (default
 #                              10000; 2000 with BENCH_QUICK=1)
 #   BENCH_DELIVERY_RECIPIENTS=N  recipients they go to, evenly (default 50)
@@ -15,6 +15,11 @@
 #                              records on and off; default 10^5)
 #   BENCH_SCHAKEL=PATH         the binary to measure (default build/schakel;
 #                              a copy, say, while others rebuild the tree)
+#   BENCH_BASELINE=PATH        another binary (a build of an older commit,
+#                              with its adapters in PATH/../adapters) run
+#                              beside it in the upload and stall sections
+#   BENCH_STALL_N=N            persons of the stall section's upload
+#                              (default 10^6; 10^5 with BENCH_QUICK=1)
 #
 # Input data is generated once, deterministically, under bench/data/ and
 # reused; every timed run works on a fresh data directory or a fresh copy of
@@ -36,8 +41,10 @@ asof=2026-11-01
 work=$(mktemp -d /tmp/schakel-bench.XXXXXX)
 server_pid=
 recv_pid=
+extra_pids=
 cleanup() {
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+	for p_ in $extra_pids; do kill "$p_" 2>/dev/null && wait "$p_" 2>/dev/null; done
 	[ -n "$recv_pid" ] && kill "$recv_pid" 2>/dev/null && wait "$recv_pid" 2>/dev/null
 	rm -rf "$work"
 }
@@ -53,9 +60,11 @@ mkdir -p "$data" "$results"
 if [ "$quick" = 1 ]; then
 	ingest_sizes="10000 100000"; match_sizes="10000 100000"; match_main=100000
 	up_requests=300; up_seconds=5; deliv_signals=${BENCH_DELIVERY_SIGNALS:-2000}
+	stall_n=${BENCH_STALL_N:-100000}
 else
 	ingest_sizes="10000 100000 1000000"; match_sizes="10000 100000 1000000"; match_main=1000000
 	up_requests=3000; up_seconds=15; deliv_signals=${BENCH_DELIVERY_SIGNALS:-10000}
+	stall_n=${BENCH_STALL_N:-1000000}
 fi
 # The delivery data come from the match directory of 10^5 registrations:
 # its 12 481 signals include 11 720 for the inspectorate, enough for 10^4.
@@ -66,8 +75,8 @@ deliv_from=100000
 only_sections=${BENCH_ONLY:-}
 for s_ in ${only_sections//,/ }; do
 	case $s_ in
-	ingest | match | delivery | upload | latency | ldv) ;;
-	*) echo "bench: BENCH_ONLY: unknown section '$s_' (ingest, match, delivery, upload, latency, ldv)" >&2; exit 1 ;;
+	ingest | match | delivery | upload | latency | ldv | stall) ;;
+	*) echo "bench: BENCH_ONLY: unknown section '$s_' (ingest, match, delivery, upload, latency, ldv, stall)" >&2; exit 1 ;;
 	esac
 done
 only() { [ -z "$only_sections" ] || [[ ",$only_sections," == *",$1,"* ]]; }
@@ -121,6 +130,11 @@ if only match; then prep_sizes=$match_sizes; elif only delivery; then prep_sizes
 if only latency && [[ " $prep_sizes " != *" $match_main "* ]]; then prep_sizes+=" $match_main"; fi
 if only ldv && [[ " $prep_sizes " != *" $ldv_n "* ]]; then prep_sizes+=" $ldv_n"; fi
 only ldv && gen "$data/brp-$ldv_n.xml" "$root/tests/tools/gen-brp.sh" "$ldv_n"
+if only stall; then
+	gen "$data/match-brp-$stall_n.xml" "$bench/gen-match-brp.sh" "$stall_n"
+	gen "$data/match-huisvesting-$stall_n.csv" "$bench/gen-match-huisvesting.sh" "$stall_n"
+	gen "$data/match-inspectie-$stall_n.json" "$bench/gen-match-inspectie.sh" "$stall_n"
+fi
 if only ingest; then
 	for n in $ingest_sizes; do
 		gen "$data/brp-$n.xml" "$root/tests/tools/gen-brp.sh" "$n"
@@ -530,50 +544,179 @@ if only delivery; then
 fi
 
 # ---------------------------------------------------------------- 4 upload API
-if only upload; then
-	say "bench: 4. upload API"
-	gcc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -o "$work/loadgen" "$bench/loadgen.c" -lcurl
-	# TLS session resumption is off, as in the first measurements (then the
-	# server refused it for want of a session id context; fixed since).
-	# Each client keeps one connection anyway.  BENCH_RESUME=1 turns it on.
-	export LOADGEN_RESUME=${BENCH_RESUME:-0}
-	sd=$work/serve
+# cpu_of PID: the user+sys CPU seconds of process PID so far.
+cpu_of() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"; }
+# start_serve DIR BINARY: schakel serve on DIR with BINARY; server_pid, port, aport.
+start_serve() {
+	: >"$work/serve.err"	# there before the daemon's shell opens it
+	"$2" -D "$1" serve --port 0 2>"$work/serve.err" &
+	server_pid=$!
+	port=; aport=
+	for _ in $(seq 200); do
+		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/serve.err")
+		aport=$(sed -n 's|.*operator page on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$work/serve.err")
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ] || { say "bench: schakel serve did not start:"; cat "$work/serve.err" >&2; exit 1; }
+}
+stop_serve() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=; }
+# The baseline binary (BENCH_BASELINE, a build of the commit before the
+# worker threads, say) runs the same clients in the same run.
+baseline=${BENCH_BASELINE:-}
+[ -z "$baseline" ] || [ -x "$baseline" ] || { say "bench: BENCH_BASELINE $baseline is not executable"; exit 1; }
+# upload_server LABEL BINARY [WORKERS]: a daemon for the upload API
+# section; its pid and URL in UP_PID[LABEL], UP_URL[LABEL], its data
+# directory in UP_DIR[LABEL].
+upload_server() {
+	local label=$1 bin=$2 workers=${3:-} sd=$work/serve-$1
 	mkdir -m 700 "$sd"
 	{
 		echo "[server]"
 		echo "max_connections_per_party = 16"
 		echo "request_timeout = 60"
+		[ -z "$workers" ] || echo "workers = $workers"
 		for o in $oins; do
 			printf '[party.%s]\nname = Gemeente %s\ngemeenten = 1783\nsupplies = brp\nreceives = all\n' "$o" "${o: -2}"
 		done
 	} >"$sd/schakel.conf"
 	chmod 600 "$sd/schakel.conf"
 	cp -a "$data/pki" "$sd/certs"
-	"$S" -D "$sd" init >/dev/null
-	"$S" -D "$sd" serve --port 0 2>"$work/serve.err" &
-	server_pid=$!
-	port=
-	for _ in $(seq 100); do
-		port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/serve.err")
-		[ -n "$port" ] && break
+	SCHAKEL_ADAPTER_DIR=$(dirname "$bin")/adapters "$bin" -D "$sd" init >/dev/null
+	SCHAKEL_ADAPTER_DIR=$(dirname "$bin")/adapters start_serve "$sd" "$bin"
+	UP_PID[$label]=$server_pid
+	extra_pids+=" $server_pid"
+	UP_URL[$label]=https://127.0.0.1:$port/v1/uploads/brp
+	UP_DIR[$label]=$sd
+	server_pid=
+	# the first upload stores the 20 persons and matches; the timed ones change nothing
+	"$work/loadgen" "${UP_URL[$label]}" "$data/upload-20.xml" "$sd/certs/ca.crt" 1 5 10 \
+		"$sd/certs/party-${oins%% *}.crt:$sd/certs/party-${oins%% *}.key" >/dev/null
+}
+# upload_load LABEL CLIENTS: one loadgen run; its JSON in UP_RES, the
+# server's CPU seconds in UP_CPU.
+upload_load() {
+	local sd=${UP_DIR[$1]} cpu0 cpu1 o certs=()
+	for o in $oins; do certs+=("$sd/certs/party-$o.crt:$sd/certs/party-$o.key"); done
+	cpu0=$(cpu_of "${UP_PID[$1]}")
+	UP_RES=$("$work/loadgen" "${UP_URL[$1]}" "$data/upload-20.xml" "$sd/certs/ca.crt" "$2" "$up_requests" "$up_seconds" "${certs[@]}") ||
+		say "bench: loadgen reported errors at $2 clients ($1): $UP_RES"
+	cpu1=$(cpu_of "${UP_PID[$1]}")
+	UP_CPU=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')
+}
+if only upload; then
+	say "bench: 4. upload API, $runs runs, the daemons alternating"
+	gcc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -o "$work/loadgen" "$bench/loadgen.c" -lcurl
+	# TLS session resumption is off, as in the first measurements (then the
+	# server refused it for want of a session id context; fixed since).
+	# Each client keeps one connection anyway.  BENCH_RESUME=1 turns it on.
+	export LOADGEN_RESUME=${BENCH_RESUME:-0}
+	declare -A UP_PID UP_URL UP_DIR UP_RPS UP_RUNS UP_CPUS UP_LAST
+	labels=()
+	[ -z "$baseline" ] || { upload_server baseline "$baseline"; labels+=(baseline); }
+	upload_server "workers=1" "$S" 1; labels+=("workers=1")
+	upload_server workers "$S"; labels+=(workers)
+	for ((r = 0; r < runs; r++)); do
+		for c in 1 10 50; do
+			for l in "${labels[@]}"; do
+				upload_load "$l" "$c"
+				rps=$(echo "$UP_RES" | sed -n 's/.*"rps":\([0-9.]*\).*/\1/p')
+				UP_RUNS[$l-$c]+="${UP_RUNS[$l-$c]:+ }$rps"
+				UP_CPUS[$l-$c]+="${UP_CPUS[$l-$c]:+ }$UP_CPU"
+				UP_LAST[$l-$c]=$UP_RES
+			done
+		done
+	done
+	for l in "${labels[@]}"; do
+		for c in 1 10 50; do
+			res=${UP_LAST[$l-$c]}
+			get() { echo "$res" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+			rps=$(printf '%s\n' ${UP_RUNS[$l-$c]} | median)
+			cpu=$(printf '%s\n' ${UP_CPUS[$l-$c]} | median)
+			UP_RPS[$l-$c]=$rps
+			cpu_ms=$(awk -v c="$cpu" -v n="$(get requests)" 'BEGIN { printf "%.2f", (n > 0) ? c * 1000 / n : 0 }')
+			jadd json_upload "{\"binary\":\"$l\",\"clients\":$c,\"rps_median\":$rps,\"rps_runs\":[${UP_RUNS[$l-$c]// /,}],\"server_cpu_seconds_median\":$cpu,\"server_cpu_runs\":[${UP_CPUS[$l-$c]// /,}],\"last_run\":$res}"
+			row "upload 20-person brp, $c client(s), $l" \
+				"$rps req/s (runs: ${UP_RUNS[$l-$c]}), last run p50 $(get p50_ms) ms, p99 $(get p99_ms) ms, $(fmt "$(get seconds)" 1) s wall; server CPU $cpu s = $cpu_ms ms/req ($(get errors) errors, $(get non_200) non-200)"
+		done
+	done
+	if [ -n "$baseline" ]; then
+		for c in 1 10 50; do
+			row "  ratio at $c client(s), workers/baseline" "$(ratio "${UP_RPS[workers-$c]}" "${UP_RPS[baseline-$c]}")x$([ "$c" = 50 ] && echo " (goal >= 2)")"
+		done
+	fi
+	for l in "${labels[@]}"; do
+		kill "${UP_PID[$l]}"; wait "${UP_PID[$l]}" 2>/dev/null || true
+	done
+fi
+
+# ---------------------------------------------------------------- 7 stall
+# /healthz and a small inbox read, sampled every 50 ms (bench/stall.c)
+# while one large brp upload is stored and its match runs.
+stall_run() {	# stall_run LABEL BINARY: sets json_stall entries and rows
+	local label=$1 bin=$2 sd=$work/stall-$1 o=00000001000000000011 t0 t1 t2 cpu0 cpu1 res
+	mkdir -m 700 "$sd"
+	{
+		match_conf
+		printf '[server]\nmax_body_bytes = 4G\nrequest_timeout = 600\nmin_body_rate = 0\n'
+		printf '[admin]\nport = 0\n'
+		printf '[party.%s]\nname = Landelijke BRP\nsupplies = brp\nreceives = all\n' "$o"
+	} >"$sd/schakel.conf"
+	chmod 600 "$sd/schakel.conf"
+	cp -a "$data/pki" "$sd/certs"
+	export SCHAKEL_ADAPTER_DIR=$(dirname "$bin")/adapters
+	"$bin" -D "$sd" init >/dev/null
+	"$bin" -D "$sd" ingest huisvesting "$data/match-huisvesting-$stall_n.csv" >/dev/null
+	"$bin" -D "$sd" ingest inspectie "$data/match-inspectie-$stall_n.json" >/dev/null
+	# signals in the inbox before the upload (the findings' addresses)
+	"$bin" -D "$sd" match >/dev/null
+	local last
+	last=$(sqlite3 "$sd/schakel.db" "SELECT coalesce(max(seq), 0) + 1000000000 FROM signal")
+	start_serve "$sd" "$bin"
+	rm -f "$work/stop"
+	"$work/stall" "http://127.0.0.1:$aport/healthz" \
+		"https://127.0.0.1:$port/v1/signals?after=$last&limit=10" \
+		"https://127.0.0.1:$port/v1/signals?limit=10" \
+		"$sd/certs/ca.crt" "$sd/certs/party-$o.crt:$sd/certs/party-$o.key" "$work/stop" >"$work/stall.out" &
+	local spid=$!
+	sleep 1	# a few samples of the idle daemon
+	cpu0=$(cpu_of "$server_pid")
+	t0=$(now)
+	curl -sS -o "$work/upload.out" --max-time 3600 --cacert "$sd/certs/ca.crt" \
+		--cert "$sd/certs/party-$o.crt" --key "$sd/certs/party-$o.key" \
+		--data-binary "@$data/match-brp-$stall_n.xml" "https://127.0.0.1:$port/v1/uploads/brp" ||
+		{ say "bench: the stall upload failed; the daemon said:"; tail -5 "$work/serve.err" >&2; exit 1; }
+	t1=$(now)
+	for _ in $(seq 36000); do
+		grep -q 'subsys=match' "$work/serve.err" && break
 		sleep 0.1
 	done
-	[ -n "$port" ] || { say "bench: schakel serve did not start:"; cat "$work/serve.err" >&2; exit 1; }
-	url=https://127.0.0.1:$port/v1/uploads/brp
-	certs=()
-	for o in $oins; do certs+=("$sd/certs/party-$o.crt:$sd/certs/party-$o.key"); done
-	# the first upload stores the 20 persons and matches; the timed ones change nothing
-	"$work/loadgen" "$url" "$data/upload-20.xml" "$sd/certs/ca.crt" 1 5 10 "${certs[0]}" >/dev/null
-	for c in 1 10 50; do
-		best=
-		res=$("$work/loadgen" "$url" "$data/upload-20.xml" "$sd/certs/ca.crt" "$c" "$up_requests" "$up_seconds" "${certs[@]}") ||
-			say "bench: loadgen reported errors at $c clients: $res"
-		jadd json_upload "$res"
-		get() { echo "$res" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
-		row "upload 20-person brp, $c client(s)" \
-			"$(get rps) req/s, p50 $(get p50_ms) ms, p99 $(get p99_ms) ms ($(get requests) req, $(get errors) errors, $(get connections) connections)"
-	done
-	kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
+	t2=$(now)
+	cpu1=$(cpu_of "$server_pid")
+	sleep 0.5
+	touch "$work/stop"
+	wait "$spid"
+	stop_serve
+	unset SCHAKEL_ADAPTER_DIR
+	res=$(cat "$work/stall.out")
+	local up m cpu
+	up=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	m=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.2f", b - a }')
+	cpu=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')
+	jadd json_stall "{\"binary\":\"$label\",\"persons\":$stall_n,\"upload_seconds\":$up,\"match_seconds_after\":$m,\"server_cpu_seconds\":$cpu,\"samples\":$res}"
+	sget() { echo "$res" | sed -n "s/.*\"$1\":{[^}]*\"$2\":\([0-9.]*\).*/\1/p"; }
+	row "stall: $stall_n-person upload + match, $label" "upload $up s, then match $m s; server CPU $cpu s"
+	row "  /healthz every 50 ms" "p50 $(sget healthz p50_ms) ms, p99 $(sget healthz p99_ms) ms, max $(sget healthz max_ms) ms ($(sget healthz samples) samples, $(sget healthz failed) failed; goal p99 <= 50, max <= 200)"
+	row "  inbox read, nothing new, every 50 ms" "p50 $(sget inbox p50_ms) ms, p99 $(sget inbox p99_ms) ms, max $(sget inbox max_ms) ms ($(sget inbox samples) samples, $(sget inbox failed) failed)"
+	row "  inbox page of 10 signals every 50 ms" "p50 $(sget inbox_page p50_ms) ms, p99 $(sget inbox_page p99_ms) ms, max $(sget inbox_page max_ms) ms ($(sget inbox_page samples) samples, $(sget inbox_page failed) failed; its disclosures are logged first)"
+}
+json_stall=""
+if only stall; then
+	say "bench: 7. stall ($stall_n persons)"
+	gcc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -I"$bench" -o "$work/stall" "$bench/stall.c" -lcurl -pthread
+	[ -f "$data/pki/ca.crt" ] || "$root/certs/mkcerts.sh" "$data/pki" $oins >/dev/null
+	[ -z "$baseline" ] || stall_run baseline "$baseline"
+	stall_run workers "$S"
 fi
 
 # ---------------------------------------------------------------- 4b ldv
@@ -722,7 +865,7 @@ mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$root" status --porcelain 2>/dev/null | grep -q . && echo true || echo false)
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
-json="{\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"commit\":\"$commit\",\"binary\":\"$S\",\"dirty\":$dirty,\"quick\":$([ "$quick" = 1 ] && echo true || echo false),\"runs\":$runs,\"machine\":{\"nproc\":$(nproc),\"cpu\":\"$cpu\",\"memory\":\"$mem\",\"sqlite\":\"$(sqlite3 --version | cut -d' ' -f1)\",\"loadavg_start\":\"$load_start\",\"loadavg_end\":\"$load_end\"},\"ingest\":[$json_ingest],\"match\":[$json_match],\"delivery\":$json_delivery,\"upload\":[$json_upload],\"scaling\":[$json_scaling],\"latency\":${json_latency:-null},\"ldv\":$json_ldv}"
+json="{\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"commit\":\"$commit\",\"binary\":\"$S\",\"dirty\":$dirty,\"quick\":$([ "$quick" = 1 ] && echo true || echo false),\"runs\":$runs,\"machine\":{\"nproc\":$(nproc),\"cpu\":\"$cpu\",\"memory\":\"$mem\",\"sqlite\":\"$(sqlite3 --version | cut -d' ' -f1)\",\"loadavg_start\":\"$load_start\",\"loadavg_end\":\"$load_end\"},\"ingest\":[$json_ingest],\"match\":[$json_match],\"delivery\":$json_delivery,\"upload\":[$json_upload],\"stall\":[$json_stall],\"scaling\":[$json_scaling],\"latency\":${json_latency:-null},\"ldv\":$json_ldv}"
 echo "$json" >"$results/$stamp.json"
 cp "$results/$stamp.json" "$results/latest.json"
 

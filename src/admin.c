@@ -17,6 +17,7 @@
 
 static struct app *the_app;	/* the daemon's installation (one per process) */
 static const struct deliverer *the_deliverer;	/* its deliverer, or NULL */
+static struct work_pool *the_work;	/* its worker threads, or NULL */
 
 /* Writes s HTML-escaped. */
 static void html(FILE *f, const char *s)
@@ -95,8 +96,15 @@ static bool health_check(json_t *failures, json_t *warnings)
 	struct errbuf e;
 	int held = the_deliverer != NULL ? deliverer_unrecorded(the_deliverer) : 0;
 
-	if (store_check_writable(the_app->store, 250, &e) != ST_OK)
-		json_array_append_new(failures, json_string(e.msg));
+	/* The probe takes the loop's write turn; while a worker writes (an
+	 * upload, a match), the daemon's writes are going on, and the probe
+	 * would only wait behind them. */
+	if (the_work == NULL || work_try_write(the_work)) {
+		if (store_check_writable(the_app->store, 250, &e) != ST_OK)
+			json_array_append_new(failures, json_string(e.msg));
+		if (the_work != NULL)
+			work_end_write(the_work);
+	}
 	if (held > 0)
 		json_array_append_new(failures, json_sprintf("%d delivery outcomes cannot be "
 			"recorded yet (kept in memory, tried again)", held));
@@ -141,6 +149,7 @@ static void metrics(struct http_req *r)
 		http_reply_error(r, 500, "%s", e.msg);
 		return;
 	}
+	metrics_write_work(f, the_work);
 	reply_stream(r, 200, "text/plain; version=0.0.4", f, &buf, &len);
 }
 
@@ -443,6 +452,27 @@ static int queue_row(void *arg, int n, const char *const *c)
 	return 0;
 }
 
+/* The worker threads' line: their queue, and how long its oldest job has waited. */
+static void status_work(FILE *f)
+{
+	struct work_stats w;
+	char value[96], remark[160];
+
+	if (the_work == NULL)
+		return;
+	work_pool_stats(the_work, &w);
+	snprintf(value, sizeof(value), "%d waiting (at most %d), %d running", w.queued,
+		 w.max_queued, w.running);
+	if (w.queued > 0)
+		snprintf(remark, sizeof(remark), "oldest waiting %.1f s; %d threads; %lu uploads "
+			 "refused (503)", w.oldest_s, w.workers, w.refused);
+	else
+		snprintf(remark, sizeof(remark), "nothing waiting; %d threads; %lu uploads "
+			 "refused (503)", w.workers, w.refused);
+	status_row(f, "work queue (workers)", w.queued >= w.max_queued ? "warn" : "ok", value,
+		   remark);
+}
+
 /* The status table at the top of the page. */
 static enum status write_status(FILE *f, struct errbuf *e)
 {
@@ -466,6 +496,7 @@ static enum status write_status(FILE *f, struct errbuf *e)
 	status_cert(f, "the CA certificate", the_app->cfg.tls_ca);
 	if (store_report(the_app->store, REPORT_QUEUE, queue_row, f, e) != ST_OK)
 		return ST_FAIL;
+	status_work(f);
 	fputs("</tbody></table></section>\n", f);
 	return ST_OK;
 }
@@ -673,6 +704,11 @@ static void on_end(struct http_req *r)
 void admin_set_deliverer(const struct deliverer *d)
 {
 	the_deliverer = d;
+}
+
+void admin_set_work(struct work_pool *p)
+{
+	the_work = p;
 }
 
 void admin_handler(struct app *app, struct http_handler *h)

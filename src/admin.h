@@ -14,11 +14,15 @@
 #include "app.h"
 #include "deliver.h"
 #include "http.h"
+#include "work.h"
 
 /* The handlers for a plain http_server_new(); app is the daemon's. */
 void admin_handler(struct app *app, struct http_handler *h);
 
 /* The daemon's deliverer, for health, metrics and the outage table; NULL: none. */
 void admin_set_deliverer(const struct deliverer *d);
+
+/* The daemon's worker threads, for health, metrics and the dashboard; NULL: none. */
+void admin_set_work(struct work_pool *p);
 
 #endif

@@ -2,11 +2,15 @@
  * api.c - the HTTPS API (see api.h).
  *
  * An upload is spooled to a file under DIR/spool as it arrives (memory
- * stays flat whatever its size), then read by the adapter in one
- * transaction, exactly as `schakel ingest` reads a file; a successful
- * upload is followed by matching as of today, so its signals reach the
- * inboxes at once.  The event loop is single-threaded: an ingest runs to its
- * end before the next request is served.
+ * stays flat whatever its size), then handed to a worker thread (work.h),
+ * which reads it with the adapter in one transaction, exactly as `schakel
+ * ingest` reads a file, on an installation of its own; the reply is sent
+ * when the worker is done.  An upload that changed data asks the daemon to
+ * match (api_set_work's on_change) and is answered once that match is done,
+ * so its signals are in the inboxes when the party has its answer.  Meanwhile the loop serves other requests: inbox and log reads
+ * read the loop's own database connection (WAL: they do not wait for the
+ * writer).  With the work queue full an upload is answered 503 with
+ * Retry-After.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,22 +29,44 @@
 #include "log.h"
 #include "ingest.h"
 #include "loader.h"
-#include "match.h"
 #include "metrics.h"
 #include "noise.h"
 #include "output.h"
 #include "portal.h"
 #include "trace.h"
+#include "work.h"
 
 #define MAX_LIMIT 1000
 #define MAX_REJECTIONS_SHOWN 1000
 #define MAX_FEEDBACK_BYTES 16384
 #define MAX_NOTE_CHARS 2000
+#define MAX_REFUSALS_WAITING 10000
+#define SMALL_UPLOAD_BYTES 65536
+
+/* One refusal to be logged. */
+struct refusal {
+	struct refusal *next;
+	char oin[OIN_LEN + 1];	/* "" when none */
+	char method[16], path[256], reason[512];
+	char trace[33];		/* the trace it happened in, or "" */
+	int status;
+};
 
 struct api {
 	struct app *app;
 	struct noise *noise;	/* refusals of unidentified clients, not yet logged */
 	char spool[4200];
+	struct work_pool *work;	/* NULL: uploads are read on the caller's thread */
+	api_change_fn *on_change;
+	void *change_arg;
+	struct refusal *refusals;	/* to be logged once the worker's write is done */
+	int nrefusals;
+	bool refusals_queued;	/* a batch is with the workers */
+};
+
+struct rejections {
+	json_t *list;
+	long count;
 };
 
 /* One upload under way. */
@@ -50,6 +76,17 @@ struct upload {
 	char oin[OIN_LEN + 1];	/* looked up again at the end: SIGHUP may reload */
 	char path[4300];
 	int fd;
+	/* handed to a worker (queued): the worker's outcome, then the reply */
+	struct http_req *r;	/* NULL once the client has gone */
+	bool queued;		/* upload_done() frees it, not on_abort() */
+	bool forbidden;		/* the worker found the grant gone */
+	char adapter[64];
+	char trace[33];		/* its W3C trace id (its traceparent's, or a new one) */
+	uint64_t bytes;		/* its Content-Length */
+	enum status st;
+	struct ingest_result res;
+	struct rejections rj;
+	struct errbuf e;
 };
 
 /* A feedback body being read. */
@@ -57,6 +94,14 @@ struct body {
 	char buf[MAX_FEEDBACK_BYTES];
 	size_t len;
 	char id[64];
+	/* checked, and handed to a worker to store (queued) */
+	struct http_req *r;	/* NULL once the client has gone */
+	bool queued;		/* feedback_done() frees it, not on_abort() */
+	char oin[OIN_LEN + 1], outcome[16];
+	char *note;		/* malloc'd */
+	int64_t fid;
+	enum status st;
+	struct errbuf e;
 };
 
 struct api *api_new(struct app *app, struct errbuf *e)
@@ -84,21 +129,40 @@ struct api *api_new(struct app *app, struct errbuf *e)
 	return api;
 }
 
+void api_set_work(struct api *api, struct work_pool *work, api_change_fn *on_change,
+		  void *arg)
+{
+	api->work = work;
+	api->on_change = on_change;
+	api->change_arg = arg;
+}
+
 void api_flush_noise(struct api *api)
 {
 	struct errbuf e;
 	char n[24];
 
+	if (api->work != NULL && !work_try_write(api->work))
+		return;	/* a worker writes: kept for the next minute */
 	snprintf(n, sizeof(n), "%ld", noise_pending(api->noise));
 	if (noise_flush(api->noise, api->app->store, &e) != ST_OK)
 		log_event(LV_ERROR, "http", "cannot log the refusals of unidentified clients; "
 			  "kept for the next try", "count", n, "error", e.msg, NULL);
+	if (api->work != NULL)
+		work_end_write(api->work);
 }
 
 void api_free(struct api *api)
 {
 	if (api == NULL)
 		return;
+	while (api->refusals != NULL) {
+		struct refusal *next = api->refusals->next;
+
+		free(api->refusals);
+		api->refusals = next;
+	}
+	api->work = NULL;	/* stopped by now */
 	api_flush_noise(api);	/* the daemon stops: nothing counted is lost */
 	noise_free(api->noise);
 	free(api);
@@ -164,11 +228,29 @@ static void upload_free(struct upload *u)
 {
 	if (u == NULL)
 		return;
+	json_decref(u->rj.list);
 	if (u->fd >= 0)
 		close(u->fd);
 	if (u->path[0] != '\0')
 		unlink(u->path);
 	free(u);
+}
+
+/* 503 for a full work queue: back-pressure, not a refusal of the party
+ * (counted in /metrics and logged by the daemon, not in the exchange log,
+ * which a flood would only add to). */
+static void reply_busy(struct http_req *r)
+{
+	char extra[64], body[160];
+	int n;
+
+	snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", the_api->app->cfg.retry_after);
+	n = snprintf(body, sizeof(body), "{\"status\": 503, \"error\": \"the exchange is busy "
+		     "(work queue full): nothing was stored, try again after %d s\"}",
+		     the_api->app->cfg.retry_after);
+	log_event(LV_WARN, "http", "refused: work queue full", "party", http_req_oin(r),
+		  "path", http_req_path(r), NULL);
+	http_reply_headers(r, 503, "application/json", extra, body, (size_t)n);
 }
 
 static void upload_begin(struct http_req *r, const char *adapter)
@@ -190,6 +272,11 @@ static void upload_begin(struct http_req *r, const char *adapter)
 				 "with a Content-Length)");
 		return;
 	}
+	if (the_api->work != NULL && work_full(the_api->work)) {
+		work_note_refused(the_api->work);
+		reply_busy(r);	/* before the body: the client need not send it */
+		return;
+	}
 	u = calloc(1, sizeof(*u));
 	if (u == NULL) {
 		http_reply_error(r, 500, "out of memory");
@@ -197,6 +284,8 @@ static void upload_begin(struct http_req *r, const char *adapter)
 	}
 	u->api = the_api;
 	memcpy(u->oin, p->oin, sizeof(u->oin));
+	snprintf(u->adapter, sizeof(u->adapter), "%s", adapter);
+	u->bytes = http_req_content_length(r);
 	u->fd = -1;
 	if (loader_cache_get(the_api->app->adapters, adapter, &u->la, &e) != ST_OK) {
 		/* e names the file it looked for: not for outside eyes. */
@@ -238,11 +327,6 @@ static int upload_body(struct http_req *r, const void *buf, size_t len)
 	return 0;
 }
 
-struct rejections {
-	json_t *list;
-	long count;
-};
-
 static void collect_reject(void *arg, const char *place, const char *reason)
 {
 	struct rejections *rj = arg;
@@ -252,70 +336,150 @@ static void collect_reject(void *arg, const char *place, const char *reason)
 							  "reason", reason));
 }
 
-/* Matches as of today after data came in; failures are the operator's. */
-static void match_after_upload(struct api *api)
+/*
+ * On a worker (or the loop when there are none), with its installation
+ * app: reads the spooled upload in one transaction.  The party and its
+ * grant are looked up in app's configuration (a worker reloads its own
+ * after a SIGHUP).
+ */
+static void upload_run(void *ctx, void *arg)
 {
-	struct match_result res;
-	struct errbuf e;
-	char today[11];
+	struct app *app = ctx;
+	struct upload *u = arg;
+	const struct party *p = config_party(&app->cfg, u->oin);
+	struct ingest_opts opts = { .log_kind = "upload", .on_reject = collect_reject,
+				    .arg = &u->rj };
+	struct loaded_adapter *la;
+	char origin[64];
 
-	match_today(today);
-	if (match_run_mode(api->app, today, MATCH_CHANGED, &res, NULL, NULL, &e) != ST_OK)
-		log_event(LV_ERROR, "match", "match after upload failed", "error", e.msg, NULL);
-	else
-		log_match(today, &res);
+	if (p == NULL || !strlist_has(&p->supplies, u->adapter)) {
+		u->forbidden = true;
+		return;
+	}
+	if (loader_cache_get(app->adapters, u->adapter, &la, &u->e) != ST_OK) {
+		u->st = ST_FAIL;
+		return;
+	}
+	u->rj.list = json_array();
+	opts.party = p->oin;
+	opts.gemeenten = &p->gemeenten;
+	snprintf(origin, sizeof(origin), "upload by %s", p->oin);
+	opts.origin = origin;
+	/* A small file is read on this thread alone: starting the parse and
+	 * check threads would cost more than they save. */
+	opts.one_thread = u->bytes <= SMALL_UPLOAD_BYTES;
+	store_trace_set(app->store, u->trace);	/* the upload's trace */
+	u->st = ingest_file(app, la, u->path, &opts, &u->res, &u->e);
+	store_trace_set(app->store, NULL);
+}
+
+/* The reply to an upload the worker has read. */
+static void upload_reply(struct http_req *r, struct upload *u)
+{
+	if (u->forbidden) {
+		http_reply_error(r, 403, "the party's grant changed during the upload");
+	} else if (u->st == ST_FAIL && u->res.refused) {
+		http_reply_error(r, 400, "the %s file is refused, nothing stored: %s",
+				 u->adapter, u->e.msg);
+	} else if (u->st == ST_FAIL) {
+		http_reply_error(r, 500, "the upload could not be stored: %s", u->e.msg);
+	} else {
+		http_reply_json(r, 200, json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:O, s:b, s:s}",
+			"upload", (json_int_t)u->res.ingest_id, "adapter", u->adapter,
+			"digest", u->res.digest, "accepted", (json_int_t)u->res.accepted,
+			"changed", (json_int_t)u->res.changed, "rejected", (json_int_t)u->res.rejected,
+			"rejections", u->rj.list, "rejections_complete",
+			u->rj.count <= MAX_REJECTIONS_SHOWN, "trace_id", u->trace));
+	}
+}
+
+/* The reply to u, in its trace, unless the client has gone; frees u. */
+static void upload_answer(struct upload *u)
+{
+	struct store *s = u->api->app->store;
+
+	store_trace_set(s, u->trace);	/* a refusal's entry */
+	if (u->r != NULL) {
+		http_req_set_data(u->r, NULL);
+		upload_reply(u->r, u);
+	}
+	store_trace_set(s, NULL);
+	upload_free(u);
+}
+
+/* The match that covers the upload is done: its signals are in. */
+static void upload_matched(void *arg)
+{
+	upload_answer(arg);
+}
+
+/*
+ * On the loop: the worker is done.  An upload that changed data asks for
+ * a match (in its trace: the loop's store carries it meanwhile) and is
+ * answered when that match is done; any other at once.
+ */
+static void upload_done(void *arg)
+{
+	struct upload *u = arg;
+	struct api *api = u->api;
+	bool asked = false;
+
+	if (!u->forbidden && u->st != ST_FAIL && u->res.changed > 0 && api->on_change != NULL) {
+		store_trace_set(api->app->store, u->trace);
+		asked = api->on_change(api->change_arg, upload_matched, u);
+		store_trace_set(api->app->store, NULL);
+	}
+	if (!asked)
+		upload_answer(u);
 }
 
 static void upload_end(struct http_req *r)
 {
 	struct upload *u = http_req_data(r);
 	const struct party *p = caller(r);
-	struct rejections rj = { NULL, 0 };
-	struct ingest_opts opts = { .log_kind = "upload", .on_reject = collect_reject,
-				    .arg = &rj };
-	struct ingest_result res;
 	struct trace_ctx tc;
-	char origin[64];
 	struct errbuf e;
-	enum status st;
 
-	http_req_set_data(r, NULL);
-	if (p == NULL || !strlist_has(&p->supplies, u->la->adapter->name)) {
-		http_reply_error(r, 403, "the party's grant changed during the upload");
+	if (p == NULL || !strlist_has(&p->supplies, u->adapter)) {
+		http_req_set_data(r, NULL);
+		if (p != NULL)
+			http_reply_error(r, 403, "the party's grant changed during the upload");
 		upload_free(u);
 		return;
 	}
-	rj.list = json_array();
-	opts.party = p->oin;
-	opts.gemeenten = &p->gemeenten;
-	snprintf(origin, sizeof(origin), "upload by %s", p->oin);
-	opts.origin = origin;
 	if (trace_start(http_req_header(r, "traceparent"), &tc, &e) != ST_OK) {
+		http_req_set_data(r, NULL);
 		http_reply_error(r, 500, "the upload could not be stored: %s", e.msg);
 		upload_free(u);
 		return;
 	}
-	store_trace_set(u->api->app->store, tc.trace_id);	/* the upload's trace */
-	st = ingest_file(u->api->app, u->la, u->path, &opts, &res, &e);
-	if (st == ST_FAIL && res.refused) {
-		json_decref(rj.list);
-		http_reply_error(r, 400, "the %s file is refused, nothing stored: %s",
-				 u->la->adapter->name, e.msg);
-	} else if (st == ST_FAIL) {
-		json_decref(rj.list);
-		http_reply_error(r, 500, "the upload could not be stored: %s", e.msg);
-	} else {
-		http_reply_json(r, 200, json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:o, s:b, s:s}",
-			"upload", (json_int_t)res.ingest_id, "adapter", u->la->adapter->name,
-			"digest", res.digest, "accepted", (json_int_t)res.accepted,
-			"changed", (json_int_t)res.changed, "rejected", (json_int_t)res.rejected,
-			"rejections", rj.list, "rejections_complete",
-			rj.count <= MAX_REJECTIONS_SHOWN, "trace_id", tc.trace_id));
-		if (res.changed > 0)
-			match_after_upload(u->api);	/* in the upload's trace */
+	memcpy(u->trace, tc.trace_id, sizeof(u->trace));
+	close(u->fd);	/* the worker opens the file itself */
+	u->fd = -1;
+	u->r = r;
+	u->queued = true;	/* the request keeps u as its data, for on_abort */
+	if (u->api->work == NULL) {
+		upload_run(u->api->app, u);
+		upload_done(u);
+		return;
 	}
-	store_trace_set(u->api->app->store, NULL);
-	upload_free(u);
+	if (!work_submit(u->api->work, WORK_WRITES | WORK_REFUSABLE, upload_run, upload_done,
+			 u)) {
+		u->queued = false;
+		http_req_set_data(r, NULL);
+		reply_busy(r);
+		upload_free(u);
+	}
+}
+
+/* The client has gone: a queued upload is still read and matched (its
+ * answer frees it). */
+static void upload_abort(struct upload *u)
+{
+	if (u->queued)
+		u->r = NULL;
+	else
+		upload_free(u);
 }
 
 /* --- the inbox --------------------------------------------------------- */
@@ -415,6 +579,96 @@ static bool inbox_disclosed(struct http_req *r, struct inbox *in, const char *fo
 	return st == ST_OK;
 }
 
+/* An inbox page whose disclosures wait for a worker's write to end. */
+struct inbox_page {
+	struct http_req *r;	/* NULL once the client has gone */
+	char oin[OIN_LEN + 1], format[8], type[32], extra[160];
+	struct disclosures shown;
+	char *body;
+	size_t len;
+	enum status st;
+	struct errbuf e;
+};
+
+static void inbox_page_free(struct inbox_page *pg)
+{
+	disclose_free(&pg->shown);
+	free(pg->body);
+	free(pg);
+}
+
+static void inbox_page_run(void *ctx, void *arg)
+{
+	struct inbox_page *pg = arg;
+	struct app *app = ctx;
+
+	pg->st = disclose_inbox(app->store, &app->cfg, pg->oin, pg->format, &pg->shown, &pg->e);
+}
+
+static void inbox_page_done(void *arg)
+{
+	struct inbox_page *pg = arg;
+
+	if (pg->r != NULL) {
+		http_req_set_data(pg->r, NULL);
+		if (pg->st != ST_OK)
+			http_reply_error(pg->r, 500, "the disclosure cannot be logged, so nothing "
+					 "is served: %s", pg->e.msg);
+		else
+			http_reply_headers(pg->r, 200, pg->type, pg->extra[0] ? pg->extra : NULL,
+					   pg->body, pg->len);
+	}
+	inbox_page_free(pg);
+}
+
+/*
+ * Serves an inbox page once its disclosures are logged (fail closed): at
+ * once when no worker writes (or nothing is disclosed); else the page
+ * waits, and the loop goes on, while a worker logs them after the write
+ * under way.
+ */
+static void inbox_serve(struct http_req *r, struct inbox *in, const char *format,
+			const char *type, const char *extra, const void *body, size_t len)
+{
+	bool now = in->shown.n == 0 || the_api->work == NULL, turn = false;
+	struct inbox_page *pg;
+
+	if (!now)
+		now = turn = work_try_write(the_api->work);
+	if (now) {
+		bool ok = inbox_disclosed(r, in, format);
+
+		if (turn)
+			work_end_write(the_api->work);
+		if (ok)
+			http_reply_headers(r, 200, type, extra, body, len);
+		return;
+	}
+	pg = calloc(1, sizeof(*pg));
+	if (pg == NULL || (pg->body = malloc(len > 0 ? len : 1)) == NULL) {
+		free(pg);
+		disclose_free(&in->shown);
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+	pg->r = r;
+	snprintf(pg->oin, sizeof(pg->oin), "%s", in->party->oin);
+	snprintf(pg->format, sizeof(pg->format), "%s", format);
+	snprintf(pg->type, sizeof(pg->type), "%s", type);
+	snprintf(pg->extra, sizeof(pg->extra), "%s", extra != NULL ? extra : "");
+	memcpy(pg->body, body, len);
+	pg->len = len;
+	pg->shown = in->shown;	/* the page's now */
+	in->shown = (struct disclosures){ 0 };
+	if (!work_submit(the_api->work, WORK_WRITES | WORK_REFUSABLE, inbox_page_run,
+			 inbox_page_done, pg)) {
+		inbox_page_free(pg);
+		reply_busy(r);
+		return;
+	}
+	http_req_set_data(r, pg);	/* for on_abort */
+}
+
 static void inbox_xml(struct http_req *r, struct inbox *in, struct signal_filter *f)
 {
 	xmlBufferPtr buf = xmlBufferCreate();
@@ -438,35 +692,32 @@ static void inbox_xml(struct http_req *r, struct inbox *in, struct signal_filter
 	}
 	xmlTextWriterEndDocument(in->xml);
 	xmlFreeTextWriter(in->xml);
-	if (!inbox_disclosed(r, in, "xml")) {
-		xmlBufferFree(buf);
-		return;
-	}
 	{
 		char extra[160];	/* the XML has no place for the cursor: a header */
 
-		http_reply_headers(r, 200, "application/xml",
-				   inbox_headers(in, true, extra, sizeof(extra)),
-				   xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
+		inbox_serve(r, in, "xml", "application/xml",
+			    inbox_headers(in, true, extra, sizeof(extra)),
+			    xmlBufferContent(buf), (size_t)xmlBufferLength(buf));
 	}
 	xmlBufferFree(buf);
 }
 
 /* Replies 200 with o (its reference taken) and the inbox's trace header. */
-static void reply_json_headers(struct http_req *r, json_t *o, const struct inbox *in)
+static void reply_json_headers(struct http_req *r, json_t *o, struct inbox *in)
 {
 	char extra[160], *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	json_decref(o);
 	if (text == NULL) {
+		disclose_free(&in->shown);
 		http_reply_error(r, 500, "out of memory");
 		return;
 	}
 	size_t len = strlen(text);
 
 	text[len] = '\n';	/* as http_reply_json(): json_dumps leaves room, the NUL */
-	http_reply_headers(r, 200, "application/json",
-			   inbox_headers(in, false, extra, sizeof(extra)), text, len + 1);
+	inbox_serve(r, in, "json", "application/json",
+		    inbox_headers(in, false, extra, sizeof(extra)), text, len + 1);
 	free(text);
 }
 
@@ -501,10 +752,6 @@ static void inbox(struct http_req *r)
 		json_decref(in.list);
 		disclose_free(&in.shown);
 		http_reply_error(r, 500, "%s", in.failed ? "out of memory" : e.msg);
-		return;
-	}
-	if (!inbox_disclosed(r, &in, "json")) {
-		json_decref(in.list);
 		return;
 	}
 	reply_json_headers(r, json_pack("{s:o, s:I}", "signals", in.list,
@@ -572,12 +819,11 @@ static int feedback_body(struct http_req *r, const void *buf, size_t len)
 	return 0;
 }
 
-/* Stores and logs feedback in one transaction. */
-static enum status feedback_store(const char *id, const char *oin, const char *outcome,
-				  const char *note, int64_t *fid, struct errbuf *e)
+/* Stores and logs feedback in one transaction, in store s. */
+static enum status feedback_store(struct store *s, const char *id, const char *oin,
+				  const char *outcome, const char *note, int64_t *fid,
+				  struct errbuf *e)
 {
-	struct store *s = the_api->app->store;
-
 	if (store_begin(s, e) != ST_OK)
 		return ST_FAIL;
 	if (store_put_feedback(s, id, oin, outcome, note, fid, e) != ST_OK ||
@@ -590,50 +836,100 @@ static enum status feedback_store(const char *id, const char *oin, const char *o
 	return ST_OK;
 }
 
-static void feedback_end(struct http_req *r)
+static void body_free(struct body *b)
 {
-	struct body *b = http_req_data(r);
+	if (b == NULL)
+		return;
+	free(b->note);
+	free(b);
+}
+
+/* On a worker (or the loop when there are none), with its installation. */
+static void feedback_run(void *ctx, void *arg)
+{
+	struct body *b = arg;
+
+	b->st = feedback_store(((struct app *)ctx)->store, b->id, b->oin, b->outcome, b->note,
+			       &b->fid, &b->e);
+}
+
+/* On the loop: the reply, unless the client has gone. */
+static void feedback_done(void *arg)
+{
+	struct body *b = arg;
+
+	if (b->r != NULL) {
+		http_req_set_data(b->r, NULL);
+		if (b->st != ST_OK)
+			http_reply_error(b->r, 500, "%s", b->e.msg);
+		else
+			http_reply_json(b->r, 201, json_pack("{s:I, s:s, s:s}", "feedback",
+				(json_int_t)b->fid, "signal", b->id, "outcome", b->outcome));
+	}
+	body_free(b);
+}
+
+/* Checks the feedback in b (its outcome, note, signal) on the loop; a
+ * reply and false when it is refused. */
+static bool feedback_check(struct http_req *r, struct body *b)
+{
 	const char *outcome = NULL, *note = "";
 	json_error_t jerr;
 	struct errbuf e;
 	char shown[64];
-	int64_t fid;
-	bool routed;
-	json_t *o;
+	bool routed, ok = false;
+	json_t *o = json_loadb(b->buf, b->len, JSON_REJECT_DUPLICATES, &jerr);
 
-	http_req_set_data(r, NULL);
-	o = json_loadb(b->buf, b->len, JSON_REJECT_DUPLICATES, &jerr);
-	if (o == NULL || json_unpack(o, "{s:s, s?s}", "outcome", &outcome, "note", &note) != 0) {
+	if (o == NULL || json_unpack(o, "{s:s, s?s}", "outcome", &outcome, "note", &note) != 0)
 		http_reply_error(r, 400, "send {\"outcome\": \"bevestigd\" | \"onterecht\" | "
 				 "\"in_behandeling\", \"note\": \"...\"}");
-		goto out_free;
-	}
-	if (strcmp(outcome, "bevestigd") != 0 && strcmp(outcome, "onterecht") != 0 &&
-	    strcmp(outcome, "in_behandeling") != 0) {
+	else if (strcmp(outcome, "bevestigd") != 0 && strcmp(outcome, "onterecht") != 0 &&
+		 strcmp(outcome, "in_behandeling") != 0)
 		http_reply_error(r, 400, "outcome must be bevestigd, onterecht or in_behandeling");
-		goto out_free;
-	}
-	if (utf8_chars(note) > MAX_NOTE_CHARS) {
+	else if (utf8_chars(note) > MAX_NOTE_CHARS)
 		http_reply_error(r, 400, "note is longer than %d characters", MAX_NOTE_CHARS);
-		goto out_free;
-	}
-	if (store_signal_routed(the_api->app->store, b->id, http_req_oin(r), &routed, &e) != ST_OK) {
+	else if (store_signal_routed(the_api->app->store, b->id, http_req_oin(r), &routed,
+				     &e) != ST_OK)
 		http_reply_error(r, 500, "%s", e.msg);
-		goto out_free;
-	}
-	if (!routed) {
+	else if (!routed)
 		http_reply_error(r, 404, "no signal %s in this party's inbox",
 				 outside(b->id, shown, sizeof(shown)));
-		goto out_free;
-	}
-	if (feedback_store(b->id, http_req_oin(r), outcome, note, &fid, &e) != ST_OK)
-		http_reply_error(r, 500, "%s", e.msg);
+	else if ((b->note = strdup(note)) == NULL)
+		http_reply_error(r, 500, "out of memory");
 	else
-		http_reply_json(r, 201, json_pack("{s:I, s:s, s:s}", "feedback", (json_int_t)fid,
-						  "signal", b->id, "outcome", outcome));
-out_free:
+		ok = true;
+	if (ok) {
+		snprintf(b->outcome, sizeof(b->outcome), "%s", outcome);
+		snprintf(b->oin, sizeof(b->oin), "%s", http_req_oin(r));
+	}
 	json_decref(o);
-	free(b);
+	return ok;
+}
+
+/* Checked on the loop, stored on a worker (a write must not hold the loop
+ * up behind an upload's), answered on the loop. */
+static void feedback_end(struct http_req *r)
+{
+	struct body *b = http_req_data(r);
+
+	if (!feedback_check(r, b)) {
+		http_req_set_data(r, NULL);
+		body_free(b);
+		return;
+	}
+	b->r = r;
+	if (the_api->work == NULL) {
+		feedback_run(the_api->app, b);
+		feedback_done(b);
+		return;
+	}
+	b->queued = true;	/* the request keeps b as its data, for on_abort */
+	if (!work_submit(the_api->work, WORK_WRITES | WORK_REFUSABLE, feedback_run,
+			 feedback_done, b)) {
+		http_req_set_data(r, NULL);
+		reply_busy(r);
+		body_free(b);
+	}
 }
 
 /* --- the log ------------------------------------------------------------ */
@@ -743,7 +1039,9 @@ static void on_begin(struct http_req *r)
 
 static int on_body(struct http_req *r, const void *buf, size_t len)
 {
-	if (http_req_data(r) == NULL) {	/* a body nobody asked for */
+	if (http_req_data(r) == NULL || strcmp(http_req_path(r), "/v1/signals") == 0) {
+		/* a body nobody asked for (an inbox page may wait for its
+		 * disclosures: its done finds the request replied) */
 		http_reply_error(r, 400, "this request takes no body");
 		return -1;
 	}
@@ -754,6 +1052,8 @@ static int on_body(struct http_req *r, const void *buf, size_t len)
 
 static void on_end(struct http_req *r)
 {
+	if (strcmp(http_req_path(r), "/v1/signals") == 0)
+		return;	/* an inbox page waiting for its disclosures */
 	if (http_req_data(r) == NULL) {
 		if (!http_req_replied(r))
 			http_reply_error(r, 400, "the request has no body");
@@ -773,9 +1073,105 @@ static void on_abort(struct http_req *r)
 	if (data == NULL)
 		return;
 	if (strncmp(http_req_path(r), "/v1/uploads/", 12) == 0)
-		upload_free(data);
+		upload_abort(data);
+	else if (strcmp(http_req_path(r), "/v1/signals") == 0)
+		((struct inbox_page *)data)->r = NULL;	/* inbox_page_done() frees it */
+	else if (((struct body *)data)->queued)
+		((struct body *)data)->r = NULL;	/* feedback_done() frees it */
 	else
-		free(data);
+		body_free(data);
+}
+
+/* Writes a refusal's entry in a transaction of its own, in store s. */
+static enum status refusal_store(struct store *s, const struct refusal *f, struct errbuf *e)
+{
+	enum status st = ST_OK;
+	char was[33];
+
+	snprintf(was, sizeof(was), "%s", store_trace(s) != NULL ? store_trace(s) : "");
+	store_trace_set(s, f->trace[0] ? f->trace : NULL);
+	if (store_begin(s, e) != ST_OK ||
+	    exlog_append(s, "refusal", f->oin[0] ? f->oin : NULL, f->path,
+			 json_pack("{s:s, s:i, s:s}", "method", f->method, "status", f->status,
+				   "reason", f->reason), e) != ST_OK ||
+	    store_commit(s, e) != ST_OK) {
+		store_rollback(s);
+		st = ST_FAIL;
+	}
+	store_trace_set(s, was[0] ? was : NULL);
+	return st;
+}
+
+static void refusal_unlogged(const struct errbuf *e)
+{
+	log_event(LV_ERROR, "http", "cannot log a refusal", "error", e->msg, NULL);
+	metrics_refusal_unlogged();
+}
+
+/* A batch of refusals handed to a worker; failed: how many could not be logged. */
+struct refusal_batch {
+	struct api *api;
+	struct refusal *list;
+	long failed;
+	struct errbuf e;
+};
+
+static void refusals_run(void *ctx, void *arg)
+{
+	struct refusal_batch *b = arg;
+
+	for (const struct refusal *f = b->list; f != NULL; f = f->next)
+		if (refusal_store(((struct app *)ctx)->store, f, &b->e) != ST_OK)
+			b->failed++;
+}
+
+static void refusals_submit(struct api *api);
+
+static void refusals_done(void *arg)
+{
+	struct refusal_batch *b = arg;
+	struct api *api = b->api;
+
+	for (long i = 0; i < b->failed; i++)
+		refusal_unlogged(&b->e);
+	while (b->list != NULL) {
+		struct refusal *next = b->list->next;
+
+		free(b->list);
+		b->list = next;
+	}
+	free(b);
+	api->refusals_queued = false;
+	if (api->refusals != NULL)
+		refusals_submit(api);
+}
+
+/* Hands the refusals waiting on the loop to a worker, as one batch. */
+static void refusals_submit(struct api *api)
+{
+	struct refusal_batch *b = calloc(1, sizeof(*b));
+	struct errbuf e;
+
+	if (b != NULL) {
+		*b = (struct refusal_batch){ .api = api, .list = api->refusals };
+		if (work_submit(api->work, WORK_WRITES, refusals_run, refusals_done, b)) {
+			api->refusals = NULL;
+			api->nrefusals = 0;
+			api->refusals_queued = true;
+			return;
+		}
+		free(b);
+	}
+	/* Out of memory, or the workers have stopped: here and now. */
+	while (api->refusals != NULL) {
+		struct refusal *next = api->refusals->next;
+
+		if (refusal_store(api->app->store, api->refusals, &e) != ST_OK)
+			refusal_unlogged(&e);
+		free(api->refusals);
+		api->refusals = next;
+	}
+	api->nrefusals = 0;
 }
 
 /* Counts a refusal of an unidentified client (metrics, and the log later). */
@@ -814,46 +1210,60 @@ static void on_handshake_failed(void *arg, const char *addr)
 }
 
 /*
- * Logs a refusal of a party in a transaction of its own; counts one of a
- * client that is not identified (count_noise).
+ * Logs a refusal of a party in a transaction of its own: at once when no
+ * worker writes, else after the worker, on a worker (a flood of refusals
+ * during an upload must not hold the loop up on the write lock); at most
+ * MAX_REFUSALS_WAITING wait, more are counted as not logged.  Counts one
+ * of a client that is not identified (count_noise).
  */
 static void on_refused(void *arg, const char *addr, const char *oin, const char *method,
 		       const char *path, int status, const char *reason)
 {
 	struct api *api = arg;
-	struct store *s = api->app->store;
+	struct refusal f = { .status = status }, *q;
 	const char *cause;
 	struct errbuf e;
-
-	char code[8], clean[256], why[512];
+	char code[8];
 
 	snprintf(code, sizeof(code), "%d", status);
+	snprintf(f.oin, sizeof(f.oin), "%s", oin != NULL ? oin : "");
+	snprintf(f.method, sizeof(f.method), "%s", method);
+	snprintf(f.trace, sizeof(f.trace), "%s", store_trace(api->app->store) != NULL ?
+		 store_trace(api->app->store) : "");
 	/* Outside text: the path has no controls and no BSN, in the exchange
 	 * log too; a reason quotes outside values masked already (outside()),
 	 * its own numbers (sizes, limits) stay as they are. */
-	log_clean(path, clean, sizeof(clean));
-	log_clean_controls(reason, why, sizeof(why));
-	path = clean;
-	reason = why;
-	cause = unidentified(api, oin, status, reason);
+	log_clean(path, f.path, sizeof(f.path));
+	log_clean_controls(reason, f.reason, sizeof(f.reason));
+	cause = unidentified(api, oin, status, f.reason);
 	if (cause != NULL) {
 		log_event(LV_DEBUG, "http", "refused an unidentified client", "source", addr,
-			  "cause", cause, "method", method, "path", path, "status", code,
-			  "reason", reason, NULL);
-		count_noise(api, addr, cause, status, reason);
+			  "cause", cause, "method", method, "path", f.path, "status", code,
+			  "reason", f.reason, NULL);
+		count_noise(api, addr, cause, status, f.reason);
 		return;
 	}
 	log_event(LV_WARN, "http", "refused", "party", oin != NULL ? oin : "-",
-		  "method", method, "path", path, "status", code, "reason", reason, NULL);
-	if (store_begin(s, &e) != ST_OK ||
-	    exlog_append(s, "refusal", oin, path, json_pack("{s:s, s:i, s:s}", "method", method,
-							    "status", status, "reason", reason),
-			 &e) != ST_OK ||
-	    store_commit(s, &e) != ST_OK) {
-		store_rollback(s);
-		log_event(LV_ERROR, "http", "cannot log a refusal", "error", e.msg, NULL);
-		metrics_refusal_unlogged();
+		  "method", method, "path", f.path, "status", code, "reason", f.reason, NULL);
+	if (api->work == NULL || (!api->refusals_queued && work_try_write(api->work))) {
+		if (refusal_store(api->app->store, &f, &e) != ST_OK)
+			refusal_unlogged(&e);
+		if (api->work != NULL)
+			work_end_write(api->work);
+		return;
 	}
+	if (api->nrefusals >= MAX_REFUSALS_WAITING || (q = malloc(sizeof(*q))) == NULL) {
+		errbuf_set(&e, ST_FAIL, "%d refusals already wait for the database",
+			   MAX_REFUSALS_WAITING);
+		refusal_unlogged(&e);
+		return;
+	}
+	*q = f;
+	q->next = api->refusals;	/* the order of the entries is of no account */
+	api->refusals = q;
+	api->nrefusals++;
+	if (!api->refusals_queued)
+		refusals_submit(api);
 }
 
 void api_handler(struct api *api, struct http_handler *h)

@@ -19,6 +19,7 @@
 
 #include "app.h"
 #include "http.h"
+#include "work.h"
 
 struct api;
 
@@ -26,6 +27,18 @@ struct api;
 struct api *api_new(struct app *app, struct errbuf *e);
 /* Flushes the counted refusals (api_flush_noise) and frees api. */
 void api_free(struct api *api);
+
+/*
+ * Uploads are read on work's threads (NULL: on the caller's).  An upload
+ * that stored new or changed records calls on_change(arg, matched,
+ * marg) on the loop and is answered when the match that covers it calls
+ * matched(marg) (on the loop; on_change returns false when it cannot ask
+ * for one: then at once), so its signals are in the inboxes when it is
+ * answered.
+ */
+typedef bool api_change_fn(void *arg, void (*matched)(void *marg), void *marg);
+void api_set_work(struct api *api, struct work_pool *work, api_change_fn *on_change,
+		  void *arg);
 
 /* Writes the refusals of unidentified clients counted so far to the log. */
 void api_flush_noise(struct api *api);

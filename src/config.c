@@ -216,6 +216,12 @@ static const struct config_key keys[] = {
 	  CFG(max_connections), "most connections at once" },
 	{ SEC_SERVER, "max_connections_per_party", CT_COUNT, 1, 100000, NULL, "16", NULL,
 	  CFG(max_connections_per_party), "most connections of one party at once (429 above)" },
+	{ SEC_SERVER, "workers", CT_INT, 1, 64, NULL, "2", NULL, CFG(workers),
+	  "worker threads for ingest, matching, retention and checkpoints" },
+	{ SEC_SERVER, "work_queue", CT_INT, 1, 100000, NULL, "128", NULL, CFG(work_queue),
+	  "most uploads waiting for a worker (503 with Retry-After above it)" },
+	{ SEC_SERVER, "retry_after", CT_INT, 1, 3600, NULL, "5", NULL, CFG(retry_after),
+	  "the Retry-After (seconds) of a 503 for a full work queue" },
 
 	{ SEC_ADMIN, "enabled", CT_BOOL, 0, 0, NULL, "true", NULL, CFG(admin_enabled),
 	  "whether the daemon opens the operator's listener" },

@@ -102,6 +102,9 @@ struct config {
 	size_t min_body_rate;		/* min_body_rate = 1024 (bytes/s; 0: none) */
 	size_t max_connections;		/* max_connections = 512 */
 	size_t max_connections_per_party;	/* max_connections_per_party = 16 */
+	int workers;			/* workers = 2 (threads for the heavy work) */
+	int work_queue;			/* work_queue = 128 (uploads waiting; 503 above) */
+	int retry_after;		/* retry_after = 5 (seconds, with that 503) */
 
 	/* [retention] */
 	int retention_records_days;	/* records_days = 365 (0: keep) */

@@ -3,6 +3,7 @@
  */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -12,8 +13,9 @@
 #include "esc.h"
 #include "log.h"
 
-static enum log_level least = LV_INFO;
-static bool as_json;
+/* Set by the loop (a SIGHUP), read by every thread that logs (workers too). */
+static _Atomic int least = LV_INFO;
+static atomic_bool as_json;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -21,8 +23,8 @@ void log_setup(const char *level, const char *format)
 {
 	for (int i = 0; i <= LV_DEBUG; i++)
 		if (level != NULL && strcmp(level, level_names[i]) == 0)
-			least = (enum log_level)i;
-	as_json = format != NULL && strcmp(format, "json") == 0;
+			atomic_store(&least, i);
+	atomic_store(&as_json, format != NULL && strcmp(format, "json") == 0);
 }
 
 /* A character of an id, a digest or a message id: hex digits and '-'. */
@@ -145,7 +147,7 @@ void log_event(enum log_level lv, const char *subsys, const char *msg, ...)
 	json_t *o = NULL;
 	FILE *f;
 
-	if (lv > least)
+	if ((int)lv > atomic_load(&least))
 		return;
 	f = open_memstream(&line, &len);
 	if (f == NULL)

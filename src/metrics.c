@@ -204,3 +204,27 @@ enum status metrics_write_deliverer(FILE *f, const struct deliverer *d)
 		"schakel_delivery_outage_attempts_total %ld\n", deliverer_quiet_attempts(d));
 	return ST_OK;
 }
+
+void metrics_write_work(FILE *f, struct work_pool *p)
+{
+	struct work_stats w;
+
+	if (p == NULL)
+		return;
+	work_pool_stats(p, &w);
+	fprintf(f, "# HELP schakel_work_queue_length Jobs waiting for a worker thread.\n"
+		"# TYPE schakel_work_queue_length gauge\nschakel_work_queue_length %d\n"
+		"# HELP schakel_work_queue_max Uploads that may wait before one is refused (503).\n"
+		"# TYPE schakel_work_queue_max gauge\nschakel_work_queue_max %d\n"
+		"# HELP schakel_work_oldest_seconds How long the oldest waiting job has waited.\n"
+		"# TYPE schakel_work_oldest_seconds gauge\nschakel_work_oldest_seconds %.3f\n"
+		"# HELP schakel_work_running Jobs on a worker thread now.\n"
+		"# TYPE schakel_work_running gauge\nschakel_work_running %d\n"
+		"# HELP schakel_work_workers Worker threads.\n"
+		"# TYPE schakel_work_workers gauge\nschakel_work_workers %d\n"
+		"# HELP schakel_work_jobs_total Jobs the workers finished.\n"
+		"# TYPE schakel_work_jobs_total counter\nschakel_work_jobs_total %lu\n"
+		"# HELP schakel_work_refused_total Uploads refused (503) for a full work queue.\n"
+		"# TYPE schakel_work_refused_total counter\nschakel_work_refused_total %lu\n",
+		w.queued, w.max_queued, w.oldest_s, w.running, w.workers, w.done, w.refused);
+}

@@ -10,6 +10,7 @@
 
 #include "deliver.h"
 #include "store.h"
+#include "work.h"
 
 /* Counts a finished request: path is turned into its endpoint template. */
 void metrics_request(const char *method, const char *path, int status, double seconds);
@@ -25,6 +26,9 @@ void metrics_refusal_unlogged(void);
 
 /* Writes the deliverer's figures (outages, outcomes held); d may be NULL. */
 enum status metrics_write_deliverer(FILE *f, const struct deliverer *d);
+
+/* Writes the worker pool's figures (queue length, oldest job's age); p may be NULL. */
+void metrics_write_work(FILE *f, struct work_pool *p);
 
 /* Writes every metric in the Prometheus text format to f. */
 enum status metrics_write(FILE *f, struct store *s, const char *db_path, struct errbuf *e);

@@ -16,6 +16,7 @@
 #include "pull.h"
 #include "tls.h"
 #include "trace.h"
+#include "work.h"
 
 /* One source's state in the puller. */
 struct src {
@@ -36,6 +37,7 @@ struct puller {
 	struct app *app;
 	struct event_base *base;
 	struct fetcher *fetcher;
+	struct work_pool *work;	/* pages are read there; NULL: on the loop */
 	struct src *srcs;
 	size_t nsrcs;
 	bool scheduled;
@@ -146,6 +148,7 @@ static void failed(struct src *s, const struct fetch_result *r, const char *why)
 struct commit_ctx {
 	struct src *s;
 	const struct fetch_result *r;
+	const struct source *cfg;	/* of the installation that reads the page */
 };
 
 /* Inside the page's transaction: the new cursor and the log entry. */
@@ -154,7 +157,7 @@ static enum status before_commit(void *arg, struct store *st, bool cursor_seen,
 {
 	struct commit_ctx *c = arg;
 	struct src *s = c->s;
-	const struct source *cfg = config_of(s);
+	const struct source *cfg = c->cfg;
 
 	if (cursor_seen)
 		snprintf(s->st.cursor, sizeof(s->st.cursor), "%s",
@@ -184,43 +187,121 @@ static void reject_line(void *arg, const char *place, const char *reason)
 	report(c->s->p, "%s: rejected %s: %s", c->s->name, place, reason);
 }
 
-/* Reads a fetched page through the adapter; true when it was stored. */
-static bool ingest_page(struct src *s, const struct fetch_result *r, bool *more)
+/*
+ * Reads a fetched page through the adapter, with installation app (the
+ * loop's, or a worker's own): the source's configuration, its party and
+ * the adapter are app's.  Returns ingest_file()'s status.
+ */
+static enum status read_page(struct app *app, struct src *s, const struct fetch_result *r,
+			     struct ingest_result *res, struct errbuf *e)
 {
-	const struct source *cfg = config_of(s);
-	const struct party *party = cfg->party != NULL ? config_party(&s->p->app->cfg, cfg->party)
-						     : NULL;
-	struct commit_ctx c = { s, r };
+	const struct source *cfg = config_source(&app->cfg, s->name);
+	const struct party *party;
+	struct commit_ctx c = { s, r, cfg };
 	struct ingest_opts opts = {
-		.party = cfg->party, .gemeenten = party != NULL ? &party->gemeenten : NULL,
 		.on_reject = reject_line, .before_commit = before_commit, .arg = &c,
 	};
 	struct loaded_adapter *la;
-	struct ingest_result res;
 	char origin[64];
-	struct errbuf e;
-	enum status st;
 
-	*more = false;
-	if (loader_cache_get(s->p->app->adapters, cfg->adapter, &la, &e) != ST_OK) {
-		failed(s, r, e.msg);
-		return false;
-	}
+	memset(res, 0, sizeof(*res));
+	if (cfg == NULL)
+		return errbuf_set(e, ST_FAIL, "the source was removed by a reload");
+	party = cfg->party != NULL ? config_party(&app->cfg, cfg->party) : NULL;
+	opts.party = cfg->party;
+	opts.gemeenten = party != NULL ? &party->gemeenten : NULL;
+	if (loader_cache_get(app->adapters, cfg->adapter, &la, e) != ST_OK)
+		return ST_FAIL;
 	snprintf(origin, sizeof(origin), "pull %s", s->name);
 	opts.origin = origin;
-	st = ingest_file(s->p->app, la, s->spool, &opts, &res, &e);
+	return ingest_file(app, la, s->spool, &opts, res, e);
+}
+
+/* The page was read (st, res, e): on to the next page, or the round is over. */
+static void page_read(struct src *s, const struct fetch_result *r, enum status st,
+		      const struct ingest_result *res, const struct errbuf *e)
+{
+	const struct source *cfg = config_of(s);
+	bool more;
+
 	close(s->fd);
 	unlink(s->spool);
 	s->fd = -1;
 	if (st == ST_FAIL) {
-		failed(s, r, e.msg);
-		return false;
+		failed(s, r, e->msg);
+		return;
 	}
-	s->changed |= res.changed > 0;
+	s->changed |= res->changed > 0;
 	report(s->p, "%s: page %d: %ld accepted (%ld new or changed), %ld rejected", s->name,
-	       s->pages, res.accepted, res.changed, res.rejected);
-	*more = s->st.cursor[0] != '\0' && strcmp(s->st.cursor, s->page_cursor) != 0;
-	return true;
+	       s->pages, res->accepted, res->changed, res->rejected);
+	more = s->st.cursor[0] != '\0' && strcmp(s->st.cursor, s->page_cursor) != 0;
+	if (more && cfg != NULL && s->pages < cfg->max_pages) {
+		fetch_page(s);
+		return;
+	}
+	round_over(s, true);
+}
+
+/* A page handed to a worker: what the fetch said (copied: the fetcher's
+ * result lives only as long as its callback), and the outcome. */
+struct page_job {
+	struct src *s;
+	struct fetch_result r;	/* etag, last_modified point below; error NULL */
+	char etag[256], last_modified[64];
+	char trace[33];		/* the page's trace (on_done), or "" */
+	enum status st;
+	struct ingest_result res;
+	struct errbuf e;
+};
+
+static void page_job_run(void *ctx, void *arg)
+{
+	struct page_job *j = arg;
+	struct store *st = ((struct app *)ctx)->store;
+
+	store_trace_set(st, j->trace[0] ? j->trace : NULL);
+	j->st = read_page(ctx, j->s, &j->r, &j->res, &j->e);
+	store_trace_set(st, NULL);
+}
+
+static void page_job_done(void *arg)
+{
+	struct page_job *j = arg;
+	struct store *st = j->s->p->app->store;
+
+	/* in the page's trace again: a failure's entry, the match after the round */
+	store_trace_set(st, j->trace[0] ? j->trace : NULL);
+	page_read(j->s, &j->r, j->st, &j->res, &j->e);
+	store_trace_set(st, NULL);
+	free(j);
+}
+
+/* Reads the page on a worker when there are workers, else here and now. */
+static void store_page(struct src *s, const struct fetch_result *r)
+{
+	struct page_job *j;
+	struct ingest_result res;
+	struct errbuf e;
+	enum status st;
+
+	if (s->p->work != NULL && (j = calloc(1, sizeof(*j))) != NULL) {
+		j->s = s;
+		j->r = *r;
+		j->r.error = NULL;
+		snprintf(j->etag, sizeof(j->etag), "%s", r->etag != NULL ? r->etag : "");
+		snprintf(j->last_modified, sizeof(j->last_modified), "%s",
+			 r->last_modified != NULL ? r->last_modified : "");
+		j->r.etag = r->etag != NULL ? j->etag : NULL;
+		j->r.last_modified = r->last_modified != NULL ? j->last_modified : NULL;
+		j->r.traceparent = NULL;	/* read by on_done already */
+		snprintf(j->trace, sizeof(j->trace), "%s", store_trace(s->p->app->store) != NULL ?
+			 store_trace(s->p->app->store) : "");
+		if (work_submit(s->p->work, WORK_WRITES, page_job_run, page_job_done, j))
+			return;
+		free(j);
+	}
+	st = read_page(s->p->app, s, r, &res, &e);
+	page_read(s, r, st, &res, &e);
 }
 
 static int on_data(void *arg, const void *buf, size_t len)
@@ -245,7 +326,6 @@ static void page_done(void *arg, const struct fetch_result *r)
 	struct src *s = arg;
 	const struct source *cfg = config_of(s);
 	char why[256];
-	bool more;
 
 	if (cfg == NULL) {	/* removed by a reload */
 		round_over(s, false);
@@ -266,13 +346,7 @@ static void page_done(void *arg, const struct fetch_result *r)
 		round_over(s, true);
 		return;
 	}
-	if (!ingest_page(s, r, &more))
-		return;
-	if (more && s->pages < cfg->max_pages) {
-		fetch_page(s);
-		return;
-	}
-	round_over(s, true);
+	store_page(s, r);
 }
 
 /*
@@ -428,6 +502,11 @@ nomem:
 	puller_free(p);
 	errbuf_set(e, ST_FAIL, "out of memory");
 	return NULL;
+}
+
+void puller_set_work(struct puller *p, struct work_pool *work)
+{
+	p->work = work;
 }
 
 void puller_free(struct puller *p)

@@ -6,7 +6,9 @@
  * other.  A download streams to a spool file under DIR/spool as it arrives
  * and is then read by the source's adapter in one transaction, exactly as
  * an upload (see api.c for why the spool: the loop serves other work while
- * bytes arrive, and one transaction must hold one whole input).
+ * bytes arrive, and one transaction must hold one whole input); in the
+ * daemon on a worker thread (puller_set_work), with the worker's own
+ * installation.
  *
  * A paged feed (an adapter that reports a cursor, the inspectorate's) is
  * asked for ?na=<cursor> page after page until its cursor is null; each
@@ -25,6 +27,7 @@
 
 #include "app.h"
 #include "fetch.h"
+#include "work.h"
 
 struct puller;
 
@@ -35,6 +38,9 @@ struct puller;
 struct puller *puller_new(struct app *app, struct event_base *base, struct fetcher *f,
 			  void (*on_change)(void *arg), void *arg, struct errbuf *e);
 void puller_free(struct puller *p);
+
+/* Pages are read on work's threads from now on (NULL: on the loop, as by default). */
+void puller_set_work(struct puller *p, struct work_pool *work);
 
 /* Keeps pulling every source on its schedule (the daemon). */
 void puller_schedule(struct puller *p);

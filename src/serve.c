@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -24,6 +25,7 @@
 #include "sign.h"
 #include "serve.h"
 #include "tls.h"
+#include "work.h"
 
 struct daemon {
 	struct app app;
@@ -40,6 +42,11 @@ struct daemon {
 	struct event *noise;		/* writes the counted unidentified refusals */
 	struct event *reconcile;
 	struct http_server *admin;
+	struct work_pool *work;
+	bool matching;		/* a match job is queued or running */
+	bool match_again;	/* new data came in meanwhile: match once more */
+	char again_trace[33];	/* in the trace of the first that came */
+	struct waiter *again_waiters;	/* answered when that match is done */
 	bool stopping;
 	int draining;		/* stopping: the API and the deliverer not drained yet */
 };
@@ -54,7 +61,8 @@ static void on_complete(void *arg, const char *method, const char *path, int sta
 
 #define NOISE_SECONDS 60	/* at most one entry per source and cause this often */
 
-/* Writes the refusals of unidentified clients counted in the last minute. */
+/* Writes the refusals of unidentified clients counted in the last minute
+ * (not while a worker writes: then at the next minute). */
 static void on_noise(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -74,27 +82,242 @@ static enum status start_noise(struct daemon *d, struct errbuf *e)
 	return ST_OK;
 }
 
-/* Deletes what is past its retention period, once a day. */
-static void on_purge(evutil_socket_t fd, short what, void *arg)
+/* --- the jobs on the worker threads (work.h) -------------------------------- */
+
+/* Worker i's own installation: its database connection, keys, schema, adapters. */
+static void *worker_open(void *arg, int i, struct errbuf *e)
 {
 	struct daemon *d = arg;
-	struct timeval day = { 86400, 0 };
-	struct purge_counts n;
-	char today[11], counts[128];
-	struct errbuf e;
+	struct app *app = malloc(sizeof(*app));
 
-	(void)fd;
-	(void)what;
-	match_today(today);
-	if (purge_run(&d->app, today, &n, &e) != ST_OK) {
-		log_event(LV_ERROR, "purge", "purge failed", "error", e.msg, NULL);
+	(void)i;
+	if (app == NULL) {
+		errbuf_set(e, ST_FAIL, "out of memory");
+		return NULL;
+	}
+	if (app_open(app, d->app.dir, e) != ST_OK) {
+		free(app);
+		return NULL;
+	}
+	return app;
+}
+
+static void worker_close(void *arg, void *ctx)
+{
+	(void)arg;
+	app_close(ctx);
+	free(ctx);
+}
+
+/* After a SIGHUP (which the loop checked): the worker reads schakel.conf too. */
+static void worker_reload(void *arg, void *ctx)
+{
+	struct app *app = ctx;
+	struct config cfg;
+	struct errbuf e;
+	char path[4200];
+
+	(void)arg;
+	snprintf(path, sizeof(path), "%s/schakel.conf", app->dir);
+	if (config_load(&cfg, path, &e) != ST_OK) {
+		log_event(LV_ERROR, "serve", "a worker kept the old configuration", "error", e.msg,
+			  NULL);
+		return;
+	}
+	config_free(&app->cfg);
+	app->cfg = cfg;
+}
+
+/* A job of the daemon's own: its outcome, filled on the worker, read on the loop. */
+struct job {
+	struct daemon *d;
+	char today[11];
+	enum status st;
+	struct errbuf e;
+	struct match_result match;
+	struct purge_counts purged;
+	char key[4096], cert[4096];	/* checkpoints */
+	bool made;
+	char trace[33];		/* a match: the trace of the data that asked for it */
+	struct waiter *waiters;	/* a match: to be told when it is done */
+};
+
+/* An upload waiting for the match that covers its data. */
+struct waiter {
+	struct waiter *next;
+	void (*matched)(void *arg);
+	void *arg;
+};
+
+/* A job as of today; NULL when out of memory.  Its done frees it. */
+static struct job *job_new(struct daemon *d)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j != NULL) {
+		j->d = d;
+		match_today(j->today);
+	}
+	return j;
+}
+
+/* Hands j to the workers; false (j freed, logged) when it cannot be. */
+static bool job_submit(struct daemon *d, struct job *j, work_run_fn *run, work_done_fn *done,
+		       const char *what)
+{
+	if (j != NULL && work_submit(d->work, WORK_WRITES, run, done, j))
+		return true;
+	free(j);
+	if (!d->stopping)
+		log_event(LV_ERROR, "serve", "cannot queue a job: out of memory", "job", what,
+			  NULL);
+	return false;
+}
+
+static void match_job_run(void *ctx, void *arg)
+{
+	struct job *j = arg;
+
+	struct store *st = ((struct app *)ctx)->store;
+
+	store_trace_set(st, j->trace[0] ? j->trace : NULL);
+	j->st = match_run_mode(ctx, j->today, MATCH_CHANGED, &j->match, NULL, NULL, &j->e);
+	store_trace_set(st, NULL);
+}
+
+static bool submit_match(struct daemon *d, const char *trace, struct waiter *waiters);
+
+/* Tells the waiters (uploads answer now) and frees them. */
+static void tell_waiters(struct waiter *w)
+{
+	while (w != NULL) {
+		struct waiter *next = w->next;
+
+		w->matched(w->arg);
+		free(w);
+		w = next;
+	}
+}
+
+static void match_job_done(void *arg)
+{
+	struct job *j = arg;
+	struct daemon *d = j->d;
+	struct waiter *again = d->again_waiters;
+
+	if (j->st != ST_OK)
+		log_event(LV_ERROR, "match", "match after new data failed", "error", j->e.msg,
+			  NULL);
+	else
+		log_match(j->today, &j->match);
+	tell_waiters(j->waiters);
+	free(j);
+	deliverer_kick(d->deliverer);
+	otlp_kick(d->otlp);
+	d->matching = false;
+	if (d->match_again) {
+		d->match_again = false;
+		d->again_waiters = NULL;
+		if (!submit_match(d, d->again_trace, again))
+			tell_waiters(again);
+	}
+}
+
+/* A match job as of today in trace, telling waiters when done; false: none. */
+static bool submit_match(struct daemon *d, const char *trace, struct waiter *waiters)
+{
+	struct job *j = job_new(d);
+
+	if (j != NULL) {
+		snprintf(j->trace, sizeof(j->trace), "%s", trace != NULL ? trace : "");
+		j->waiters = waiters;
+	}
+	d->matching = job_submit(d, j, match_job_run, match_job_done, "match");
+	return d->matching;
+}
+
+/*
+ * New data came in (an upload, a pull round): an incremental match as of
+ * today on a worker, then deliver; in the trace the loop's store carries
+ * (the upload's or the page's).  matched(marg), when not NULL, is called
+ * once a match that covers the data is done.  One match at a time: data
+ * that comes in while one is queued or running gets one more after it (in
+ * the trace of the first that came meanwhile).  false (nothing asked, and
+ * matched not called) when no match can be queued.
+ */
+static bool request_match_for(void *arg, void (*matched)(void *marg), void *marg)
+{
+	struct daemon *d = arg;
+	const char *trace = store_trace(d->app.store);
+	struct waiter *w = NULL;
+
+	if (matched != NULL) {
+		w = malloc(sizeof(*w));
+		if (w == NULL)
+			return false;
+		*w = (struct waiter){ NULL, matched, marg };
+	}
+	if (d->matching) {
+		if (!d->match_again)
+			snprintf(d->again_trace, sizeof(d->again_trace), "%s",
+				 trace != NULL ? trace : "");
+		d->match_again = true;
+		if (w != NULL) {
+			w->next = d->again_waiters;
+			d->again_waiters = w;
+		}
+		return true;
+	}
+	if (submit_match(d, trace, w))
+		return true;
+	free(w);
+	return false;
+}
+
+/* A pull round stored new data. */
+static void request_match(void *arg)
+{
+	request_match_for(arg, NULL, NULL);
+}
+
+static void purge_job_run(void *ctx, void *arg)
+{
+	struct job *j = arg;
+
+	j->st = purge_run(ctx, j->today, &j->purged, &j->e);
+}
+
+static void purge_job_done(void *arg)
+{
+	struct job *j = arg;
+	struct timeval day = { 86400, 0 };
+	const struct purge_counts *n = &j->purged;
+	char counts[128];
+
+	if (j->st != ST_OK) {
+		log_event(LV_ERROR, "purge", "purge failed", "error", j->e.msg, NULL);
 	} else {
-		snprintf(counts, sizeof(counts), "%ld/%ld/%ld/%ld/%ld", n.persons, n.dwellings,
-			 n.findings, n.signals, n.deliveries);
+		snprintf(counts, sizeof(counts), "%ld/%ld/%ld/%ld/%ld", n->persons, n->dwellings,
+			 n->findings, n->signals, n->deliveries);
 		log_event(LV_INFO, "purge", "purged", "registrations/dwellings/findings/signals/"
 			  "deliveries", counts, NULL);
 	}
-	evtimer_add(d->purge, &day);
+	evtimer_add(j->d->purge, &day);
+	free(j);
+}
+
+/* Deletes what is past its retention period, once a day (on a worker). */
+static void on_purge(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (!job_submit(d, job_new(d), purge_job_run, purge_job_done, "purge")) {
+		struct timeval day = { 86400, 0 };
+
+		evtimer_add(d->purge, &day);
+	}
 }
 
 /*
@@ -102,29 +325,49 @@ static void on_purge(evutil_socket_t fd, short what, void *arg)
  * to today, then a full run, which should find nothing to change; its
  * `match` log entry (mode reconcile) has the counts.
  */
+static void reconcile_job_run(void *ctx, void *arg)
+{
+	struct job *j = arg;
+
+	j->st = match_run_mode(ctx, j->today, MATCH_CHANGED, &j->match, NULL, NULL, &j->e);
+	if (j->st == ST_OK)
+		j->st = match_run_mode(ctx, j->today, MATCH_RECONCILE, &j->match, NULL, NULL,
+				       &j->e);
+}
+
+static void reconcile_job_done(void *arg)
+{
+	struct job *j = arg;
+	struct daemon *d = j->d;
+	struct timeval tv = { d->app.cfg.full_interval, 0 };
+	const struct match_result *res = &j->match;
+	char changed[48];
+
+	if (j->st != ST_OK) {
+		log_event(LV_ERROR, "match", "full match failed", "error", j->e.msg, NULL);
+	} else if (res->created > 0 || res->ended > 0) {
+		snprintf(changed, sizeof(changed), "%ld/%ld", res->created, res->ended);
+		log_event(LV_WARN, "match", "the full match changed what the incremental ones left",
+			  "new/ended", changed, NULL);
+	} else {
+		log_match(j->today, res);
+	}
+	free(j);
+	deliverer_kick(d->deliverer);
+	if (d->app.cfg.full_interval > 0)
+		evtimer_add(d->reconcile, &tv);
+}
+
+/* The daily check of the incremental matches, on a worker. */
 static void on_reconcile(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct timeval tv = { d->app.cfg.full_interval, 0 };
-	struct match_result res;
-	char today[11], changed[48];
-	struct errbuf e;
 
 	(void)fd;
 	(void)what;
-	match_today(today);
-	if (match_run_mode(&d->app, today, MATCH_CHANGED, &res, NULL, NULL, &e) != ST_OK ||
-	    match_run_mode(&d->app, today, MATCH_RECONCILE, &res, NULL, NULL, &e) != ST_OK) {
-		log_event(LV_ERROR, "match", "full match failed", "error", e.msg, NULL);
-	} else if (res.created > 0 || res.ended > 0) {
-		snprintf(changed, sizeof(changed), "%ld/%ld", res.created, res.ended);
-		log_event(LV_WARN, "match", "the full match changed what the incremental ones left",
-			  "new/ended", changed, NULL);
-	} else {
-		log_match(today, &res);
-	}
-	deliverer_kick(d->deliverer);
-	if (d->app.cfg.full_interval > 0)
+	if (!job_submit(d, job_new(d), reconcile_job_run, reconcile_job_done, "reconcile") &&
+	    d->app.cfg.full_interval > 0)
 		evtimer_add(d->reconcile, &tv);
 }
 
@@ -152,42 +395,69 @@ static enum status start_admin(struct daemon *d, struct errbuf *e)
 	return ST_OK;
 }
 
-/* Signs the chain head now and then ([log] checkpoint_interval). */
-static void on_checkpoint(evutil_socket_t fd, short what, void *arg)
+/* Signs the chain head of the worker's store with the broker's key (the paths in j). */
+static void checkpoint_job_run(void *ctx, void *arg)
 {
-	struct daemon *d = arg;
-	char key[4096], cert[4096];
-	struct timeval tv = { d->app.cfg.checkpoint_interval, 0 };
-	struct errbuf e;
-	bool made;
+	struct job *j = arg;
 
-	(void)fd;
-	(void)what;
-	tls_data_path(d->app.dir, d->app.cfg.tls_key, key);
-	tls_data_path(d->app.dir, d->app.cfg.tls_cert, cert);
-	if (exlog_checkpoint(d->app.store, key, cert, &made, &e) != ST_OK)
-		log_event(LV_ERROR, "log", "cannot sign a checkpoint", "error", e.msg, NULL);
-	else if (made)
+	j->st = exlog_checkpoint(((struct app *)ctx)->store, j->key, j->cert, &j->made, &j->e);
+}
+
+static void checkpoint_log(const struct job *j)
+{
+	if (j->st != ST_OK)
+		log_event(LV_ERROR, "log", "cannot sign a checkpoint", "error", j->e.msg, NULL);
+	else if (j->made)
 		log_event(LV_INFO, "log", "signed a checkpoint of the exchange log", NULL);
+}
+
+static void checkpoint_job_done(void *arg)
+{
+	struct job *j = arg;
+	struct daemon *d = j->d;
+	struct timeval tv = { d->app.cfg.checkpoint_interval, 0 };
+
+	checkpoint_log(j);
+	free(j);
 	if (d->app.cfg.checkpoint_interval > 0)
 		evtimer_add(d->checkpoint, &tv);
 }
 
-/* New data came in from a pull: match as of today, deliver. */
-static void on_new_data(void *arg)
+/* A checkpoint job with the key and certificate of [server]; NULL: out of memory. */
+static struct job *checkpoint_job(struct daemon *d)
+{
+	struct job *j = job_new(d);
+
+	if (j != NULL) {
+		tls_data_path(d->app.dir, d->app.cfg.tls_key, j->key);
+		tls_data_path(d->app.dir, d->app.cfg.tls_cert, j->cert);
+	}
+	return j;
+}
+
+/* Signs the chain head now and then ([log] checkpoint_interval), on a worker. */
+static void on_checkpoint(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
-	struct match_result res;
-	struct errbuf e;
-	char today[11];
+	struct timeval tv = { d->app.cfg.checkpoint_interval, 0 };
 
-	match_today(today);
-	if (match_run_mode(&d->app, today, MATCH_CHANGED, &res, NULL, NULL, &e) != ST_OK)
-		log_event(LV_ERROR, "match", "match after pull failed", "error", e.msg, NULL);
-	else
-		log_match(today, &res);
-	deliverer_kick(d->deliverer);
-	otlp_kick(d->otlp);
+	(void)fd;
+	(void)what;
+	if (!job_submit(d, checkpoint_job(d), checkpoint_job_run, checkpoint_job_done,
+			"checkpoint") && d->app.cfg.checkpoint_interval > 0)
+		evtimer_add(d->checkpoint, &tv);
+}
+
+/* The last checkpoint, when the daemon stops (after the loop and the workers). */
+static void final_checkpoint(struct daemon *d)
+{
+	struct job *j = checkpoint_job(d);
+
+	if (j == NULL)
+		return;
+	checkpoint_job_run(&d->app, j);
+	checkpoint_log(j);
+	free(j);
 }
 
 /* The client side: deliveries (and pulls) with the broker's certificate. */
@@ -210,9 +480,10 @@ static enum status start_client(struct daemon *d, struct errbuf *e)
 	d->deliverer = deliverer_new(&d->app, d->base, d->fetcher, d->signer, e);
 	if (d->deliverer == NULL)
 		return ST_FAIL;
-	d->puller = puller_new(&d->app, d->base, d->fetcher, on_new_data, d, e);
+	d->puller = puller_new(&d->app, d->base, d->fetcher, request_match, d, e);
 	if (d->puller == NULL)
 		return ST_FAIL;
+	puller_set_work(d->puller, d->work);
 	puller_schedule(d->puller);
 	if (d->app.cfg.ldv_otlp_url != NULL &&
 	    (d->otlp = otlp_new(&d->app, d->base, d->fetcher, e)) == NULL)
@@ -332,6 +603,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	SSL_CTX_free(ctx);
 	config_free(&d->app.cfg);
 	d->app.cfg = cfg;
+	work_pool_reload(d->work);
 	lim = limits(&d->app.cfg);
 	http_server_set_limits(d->http, &lim);
 	log_setup(d->app.cfg.log_level, d->app.cfg.log_format);
@@ -362,6 +634,12 @@ enum status serve_run(const char *dir, int port, struct errbuf *e)
 	d.api = api_new(&d.app, e);
 	if (ctx == NULL || d.base == NULL || d.api == NULL)
 		goto out_free;
+	d.work = work_pool_new(d.base, d.app.cfg.workers, d.app.cfg.work_queue,
+			       &(struct work_ops){ worker_open, worker_close, worker_reload, &d }, e);
+	if (d.work == NULL)
+		goto out_free;
+	api_set_work(d.api, d.work, request_match_for, &d);
+	admin_set_work(d.work);
 	api_handler(d.api, &h);
 	h.complete = on_complete;
 	lim = limits(&d.app.cfg);
@@ -389,7 +667,6 @@ enum status serve_run(const char *dir, int port, struct errbuf *e)
 		errbuf_set(e, ST_FAIL, "the event loop failed");
 	else
 		st = ST_OK;
-	api_flush_noise(d.api);	/* before the last checkpoint, which then signs them */
 	log_event(LV_INFO, "serve", "stopped", NULL);
 out_free:
 	if (d.noise != NULL)
@@ -400,6 +677,12 @@ out_free:
 		event_free(ev_int);
 	if (ev_hup != NULL)
 		event_free(ev_hup);
+	admin_set_work(NULL);
+	work_pool_free(d.work);	/* runs what is queued (a match), hands back outcomes */
+	if (d.api != NULL) {
+		api_set_work(d.api, NULL, NULL, NULL);
+		api_flush_noise(d.api);	/* before the last checkpoint, which then signs them */
+	}
 	http_server_free(d.http);
 	if (d.purge != NULL)
 		event_free(d.purge);
@@ -408,7 +691,7 @@ out_free:
 	http_server_free(d.admin);
 	if (d.checkpoint != NULL) {
 		if (d.app.cfg.checkpoint_interval > 0)
-			on_checkpoint(-1, 0, &d);	/* sign the head on the way out */
+			final_checkpoint(&d);	/* sign the head on the way out */
 		event_free(d.checkpoint);
 	}
 	fetcher_free(d.fetcher);	/* first: no more callbacks */

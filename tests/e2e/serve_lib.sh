@@ -61,3 +61,26 @@ tls_raw() {
 records() {
 	db "SELECT (SELECT count(*) FROM person) + (SELECT count(*) FROM dwelling) + (SELECT count(*) FROM finding)"
 }
+
+aport() {	# APORT: the operator listener of the daemon whose log is $SLOG
+	APORT=$(sed -n 's|.*operator page on http://127\.0\.0\.1:\([0-9][0-9]*\)/.*|\1|p' "$SLOG" | head -1)
+	[ -n "$APORT" ] || fail "the daemon did not say where its operator page is"
+}
+admin() {	# admin PATH [FILE]: GET from the operator listener into FILE (./abody); the status
+	curl -sS -o "${2:-abody}" -w '%{http_code}' --max-time 30 "http://127.0.0.1:$APORT$1" 2>curl.err
+}
+# hold_write_lock: a second process (sqlite3, pid $lpid, fed through fd 7)
+# takes $D's write lock and keeps it until fd 7 is closed (release_write_lock).
+hold_write_lock() {
+	mkfifo ctl
+	sqlite3 "$D/schakel.db" <ctl >locker.out 2>&1 &
+	lpid=$!
+	exec 7>ctl
+	echo "BEGIN EXCLUSIVE; SELECT 'locked';" >&7
+	until_ 5 grep -qx locked locker.out || fail "sqlite3 did not take the lock: $(cat locker.out)"
+}
+release_write_lock() {
+	echo "COMMIT;" >&7
+	exec 7>&-
+	wait "$lpid"
+}
