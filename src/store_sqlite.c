@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_pg.h"
 
 enum stmt_id {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -282,7 +283,8 @@ struct current {
 };
 
 struct store {
-	sqlite3 *db;
+	sqlite3 *db;		/* NULL with backend = postgresql: */
+	struct store_pg *pg;	/* the calls store_pg.h implements go there */
 	sqlite3_stmt *stmt[Q_COUNT];
 	char as_of[11];
 	char window_start[11];
@@ -335,6 +337,10 @@ static sqlite3_stmt *stmt(struct store *s, enum stmt_id id, struct errbuf *e)
 {
 	sqlite3_stmt *st = s->stmt[id];
 
+	if (s->db == NULL) {	/* a store_pg one: what store_pg.h does not do */
+		errbuf_set(e, ST_FAIL, "not yet supported with backend = postgresql");
+		return NULL;
+	}
 	if (st == NULL) {
 		if (sqlite3_prepare_v3(s->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT,
 				       &s->stmt[id], NULL) != SQLITE_OK) {
@@ -560,10 +566,32 @@ out_close:
 	return ST_FAIL;
 }
 
+enum status store_open_dsn(const char *dsn, const char *passfile, const char *schema_dir,
+			   struct store **out, struct errbuf *e)
+{
+	struct store *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (s == NULL)
+		return errbuf_set(e, ST_FAIL, "out of memory");
+	if (store_pg_open(dsn, passfile, schema_dir, &s->pg, e) != ST_OK) {
+		free(s);
+		return ST_FAIL;
+	}
+	*out = s;
+	return ST_OK;
+}
+
+enum status store_key_check(struct store *s, const char check[65], struct errbuf *e)
+{
+	return s->pg != NULL ? store_pg_key_check(s->pg, check, e) : ST_OK;
+}
+
 void store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	store_pg_close(s->pg);
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
 	sqlite3_close(s->db);
@@ -574,6 +602,8 @@ void store_close(struct store *s)
 
 enum status store_begin(struct store *s, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_begin(s->pg, e);
 	sqlite3_stmt *st = stmt(s, Q_BEGIN, e);
 
 	forget_writes(s);
@@ -584,6 +614,8 @@ enum status store_begin(struct store *s, struct errbuf *e)
 
 enum status store_commit(struct store *s, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_commit(s->pg, e);
 	sqlite3_stmt *st = stmt(s, Q_COMMIT, e);
 
 	forget_writes(s);
@@ -604,6 +636,8 @@ const char *store_trace(const struct store *s)
 
 enum status store_cache(struct store *s, int mib, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return ST_OK;
 	char pragma[64];
 
 	snprintf(pragma, sizeof(pragma), "PRAGMA cache_size = %lld", -1024LL * mib);
@@ -616,6 +650,10 @@ void store_rollback(struct store *s)
 {
 	if (s == NULL)
 		return;
+	if (s->pg != NULL) {
+		store_pg_rollback(s->pg);
+		return;
+	}
 	forget_writes(s);
 	if (sqlite3_get_autocommit(s->db))
 		return;	/* no transaction open */
@@ -625,6 +663,8 @@ void store_rollback(struct store *s)
 enum status store_ingest_add(struct store *s, const struct ingest_row *r, int64_t *id,
 			     struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_ingest_add(s->pg, r, id, e);
 	sqlite3_stmt *st = stmt(s, Q_INGEST_ADD, e);
 
 	if (st == NULL)
@@ -642,6 +682,8 @@ enum status store_ingest_add(struct store *s, const struct ingest_row *r, int64_
 enum status store_ingest_counts(struct store *s, int64_t id, long accepted, long rejected,
 				const char *digest, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_ingest_counts(s->pg, id, accepted, rejected, digest, e);
 	sqlite3_stmt *st = stmt(s, Q_INGEST_COUNTS, e);
 
 	if (st == NULL)
@@ -786,6 +828,8 @@ static enum status mark_write(struct store *s, const char *key, const sqlite3_in
 enum status store_put_person(struct store *s, int64_t ingest_id, const struct person_row *r,
 			     bool *changed, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_put_person(s->pg, ingest_id, r, changed, e);
 	char key[ADDRESS_KEY_MAX];
 	uint8_t digest[32];
 	sqlite3_int64 pkey = pseudonym_key(r->pseudonym), rowid = 0;
@@ -835,6 +879,8 @@ enum status store_put_person(struct store *s, int64_t ingest_id, const struct pe
 enum status store_put_dwelling(struct store *s, int64_t ingest_id,
 			       const struct dwelling_row *r, bool *changed, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_put_dwelling(s->pg, ingest_id, r, changed, e);
 	char key[ADDRESS_KEY_MAX];
 	uint8_t digest[32];
 	sqlite3_stmt *st;
@@ -890,6 +936,8 @@ static void finding_digest(const struct finding_row *r, const char *key, uint8_t
 enum status store_put_finding(struct store *s, int64_t ingest_id, const struct finding_row *r,
 			      bool *changed, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_put_finding(s->pg, ingest_id, r, changed, e);
 	char key[ADDRESS_KEY_MAX];
 	uint8_t digest[32];
 	sqlite3_stmt *st;
@@ -970,6 +1018,8 @@ static enum status held_by_text(struct store *s, enum stmt_id id, const char *ke
 enum status store_held_address(struct store *s, const char *key, char out[5], bool *found,
 			       struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_held_address(s->pg, key, out, found, e);
 	return held_by_text(s, Q_HELD_ADDRESS, key, out, found, e);
 }
 
@@ -985,6 +1035,8 @@ static void bind_person_identity(sqlite3_stmt *st, const uint8_t *pseudonym,
 enum status store_held_person(struct store *s, const uint8_t *pseudonym,
 			      const char *begindatum, char out[5], bool *found, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_held_person(s->pg, pseudonym, begindatum, out, found, e);
 	sqlite3_stmt *st = stmt(s, Q_HELD_PERSON, e);
 
 	if (st == NULL)
@@ -996,12 +1048,16 @@ enum status store_held_person(struct store *s, const uint8_t *pseudonym,
 enum status store_held_finding(struct store *s, const char *id, char out[5], bool *found,
 			       struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_held_finding(s->pg, id, out, found, e);
 	return held_by_text(s, Q_HELD_FINDING, id, out, found, e);
 }
 
 enum status store_withdraw_person(struct store *s, const uint8_t *pseudonym,
 				  const char *begindatum, bool *changed, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_withdraw_person(s->pg, pseudonym, begindatum, changed, e);
 	sqlite3_stmt *st = stmt(s, Q_PERSON_WITHDRAW, e);
 
 	*changed = false;
@@ -1024,6 +1080,8 @@ enum status store_finding_repeat(struct store *s, int64_t ingest_id,
 				 const struct finding_row *r, const char *place,
 				 char *first, size_t n, bool *differs, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_finding_repeat(s->pg, ingest_id, r, place, first, n, differs, e);
 	char key[ADDRESS_KEY_MAX];
 	uint8_t digest[32];
 	sqlite3_stmt *st;
@@ -2149,6 +2207,8 @@ enum status store_signals(struct store *s, const struct signal_filter *f,
 
 enum status store_log_head(struct store *s, int64_t *seq, char hash[65], struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_log_head(s->pg, seq, hash, e);
 	sqlite3_stmt *st;
 	int rc;
 
@@ -2176,6 +2236,8 @@ enum status store_log_head(struct store *s, int64_t *seq, char hash[65], struct 
 
 enum status store_log_insert(struct store *s, const struct exlog_row *r, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_log_insert(s->pg, r, e);
 	sqlite3_stmt *st = stmt(s, Q_LOG_INSERT, e);
 
 	if (st == NULL)
@@ -2233,6 +2295,8 @@ enum status store_log_scan(struct store *s, int64_t from, const char *party, lon
 			   int (*cb)(void *arg, const struct exlog_row *r), void *arg,
 			   struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_log_scan(s->pg, from, party, limit, cb, arg, e);
 	sqlite3_stmt *st = stmt(s, Q_LOG_SCAN, e);
 	int rc;
 
@@ -2532,6 +2596,8 @@ enum status store_log_search(struct store *s, const struct log_filter *f,
 			     int (*cb)(void *arg, const struct exlog_row *r), void *arg,
 			     struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_log_search(s->pg, f, cb, arg, e);
 	char q[4096] = "SELECT seq, at, kind, party, subject, detail, prev, hash, trace_id"
 		       " FROM exlog"
 		       " WHERE seq > :after";
@@ -2564,6 +2630,8 @@ enum status store_log_search(struct store *s, const struct log_filter *f,
 enum status store_checkpoint_add(struct store *s, const struct checkpoint_row *c,
 				 struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_checkpoint_add(s->pg, c, e);
 	sqlite3_stmt *st;
 	int rc;
 
@@ -2586,6 +2654,8 @@ enum status store_checkpoints(struct store *s,
 			      int (*cb)(void *arg, const struct checkpoint_row *c), void *arg,
 			      struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_checkpoints(s->pg, cb, arg, e);
 	sqlite3_stmt *st;
 	int rc;
 
