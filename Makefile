@@ -188,6 +188,8 @@ install: all
 	install -m 755 $(B)/schakel $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(ADAPTER_SO) $(DESTDIR)$(PREFIX)/lib/schakel/adapters/
 	install -m 644 schemas/*.xsd schemas/*.sql $(DESTDIR)$(PREFIX)/share/schakel/schemas/
+	install -d $(DESTDIR)$(PREFIX)/share/schakel/schemas/pg
+	install -m 644 schemas/pg/*.sql $(DESTDIR)$(PREFIX)/share/schakel/schemas/pg/
 	install -m 755 certs/mkcerts.sh $(DESTDIR)$(PREFIX)/share/schakel/
 	install -m 644 tests/fixtures/*.xml tests/fixtures/*.csv tests/fixtures/*.json \
 	  $(DESTDIR)$(PREFIX)/share/schakel/samples/

@@ -24,7 +24,9 @@
 #define LOCK_MIGRATE 0x7363686b01LL
 #define LOCK_LOG 0x7363686b02LL
 
-#define NPARAMS 12
+#define NPARAMS 16
+/* Statements prepared once per connection (run()): more than there are. */
+#define NPREPARED 48
 
 struct store_pg {
 	PGconn *conn;
@@ -35,9 +37,10 @@ struct store_pg {
 	int64_t head_seq;
 	char head_hash[65];
 	bool marked;		/* mark_all set */
-	char last_addr[ADDRESS_KEY_MAX];
-	bool last_addr_nad;
-	char last_coverage[5];
+	/* The statements prepared on this connection, by their text's address
+	 * (run() is given string literals only), named s<index>. */
+	const char *prepared[NPREPARED];
+	int nprepared;
 };
 
 /* The parameters of one statement, $1 on. */
@@ -53,8 +56,6 @@ static void forget_tx(struct store_pg *s)
 	s->log_locked = false;
 	s->head_known = false;
 	s->marked = false;
-	s->last_addr[0] = '\0';
-	s->last_coverage[0] = '\0';
 }
 
 /* Text, or NULL (SQL NULL). */
@@ -127,16 +128,55 @@ static enum status pg_fail(struct store_pg *s, const PGresult *res, const char *
 }
 
 /*
- * Runs sql with p (or none) and returns its result when its status is
+ * The name of sql's prepared statement into name (16 bytes), preparing it
+ * on first use (with p's number of parameters); "" when the cache is full
+ * (the caller sends the text).  ST_FAIL if it does not prepare.
+ */
+static enum status prepared(struct store_pg *s, const char *sql, int nparams, char name[16],
+			    const char *what, struct errbuf *e)
+{
+	PGresult *res;
+	int i;
+
+	for (i = 0; i < s->nprepared && s->prepared[i] != sql; i++)
+		;
+	name[0] = '\0';
+	if (i == NPREPARED)
+		return ST_OK;
+	snprintf(name, 16, "s%d", i);
+	if (i < s->nprepared)
+		return ST_OK;
+	res = PQprepare(s->conn, name, sql, nparams, NULL);
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		pg_fail(s, res, what, e);
+		PQclear(res);
+		return ST_FAIL;
+	}
+	PQclear(res);
+	s->prepared[s->nprepared++] = sql;
+	return ST_OK;
+}
+
+/*
+ * Runs sql (a string literal: prepared once per connection, by its
+ * address) with p (or none) and returns its result when its status is
  * want (the caller PQclear()s it); else NULL, and e says why.
  */
 static PGresult *run(struct store_pg *s, const char *sql, const struct params *p,
 		     ExecStatusType want, const char *what, struct errbuf *e)
 {
-	PGresult *res = PQexecParams(s->conn, sql, p != NULL ? p->n : 0, NULL,
-				     p != NULL ? p->v : NULL, p != NULL ? p->len : NULL,
-				     p != NULL ? p->fmt : NULL, 0);
+	int n = p != NULL ? p->n : 0;
+	PGresult *res;
+	char name[16];
 
+	if (prepared(s, sql, n, name, what, e) != ST_OK)
+		return NULL;
+	if (name[0] != '\0')
+		res = PQexecPrepared(s->conn, name, n, p != NULL ? p->v : NULL,
+				     p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 0);
+	else
+		res = PQexecParams(s->conn, sql, n, NULL, p != NULL ? p->v : NULL,
+				   p != NULL ? p->len : NULL, p != NULL ? p->fmt : NULL, 0);
 	if (res == NULL || PQresultStatus(res) != want) {
 		pg_fail(s, res, what, e);
 		PQclear(res);
@@ -448,46 +488,26 @@ enum status store_pg_ingest_counts(struct store_pg *s, int64_t id, long accepted
 			" WHERE id = $1", &p, "update ingest", e);
 }
 
-/* The address row under key; a repeat of the last one is skipped. */
-static enum status put_address(struct store_pg *s, const struct address *a, const char *key,
-			       struct errbuf *e)
+/*
+ * The address row of a record, written in the record's own statement (one
+ * round trip a record): a WITH clause whose parameters are the key, the
+ * gemeentecode, the nummeraanduiding ("" for none) and those p_address()
+ * adds.
+ */
+#define ADDRESS_UPSERT(key, gem, nad, pc, nr, hl, tv) "WITH a AS (INSERT INTO address(addr," \
+	" gemeentecode, nummeraanduiding, postcode, huisnummer, huisletter, toevoeging) VALUES" \
+	" (" key "::text, " gem "::text, nullif(" nad "::text, ''), " pc "::text, " nr "::integer, " \
+	hl "::text, " tv "::text) ON CONFLICT (addr) DO UPDATE" \
+	" SET nummeraanduiding = excluded.nummeraanduiding WHERE address.nummeraanduiding IS NULL" \
+	" AND excluded.nummeraanduiding IS NOT NULL) "
+
+/* The postcode, huisnummer, huisletter and toevoeging of a, as four parameters. */
+static void p_address(struct params *p, const struct address *a)
 {
-	bool nad = a->nummeraanduiding_id[0] != '\0';
-	struct params p = { 0 };
-
-	if (strcmp(s->last_addr, key) == 0 && (s->last_addr_nad || !nad))
-		return ST_OK;
-	p_text(&p, key);
-	p_text(&p, a->gemeentecode);
-	p_text_or_null(&p, a->nummeraanduiding_id);
-	p_text(&p, a->postcode);
-	p_int(&p, a->huisnummer);
-	p_text(&p, a->huisletter);
-	p_text(&p, a->toevoeging);
-	if (run_done(s, "INSERT INTO address(addr, gemeentecode, nummeraanduiding, postcode,"
-		     " huisnummer, huisletter, toevoeging) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-		     " ON CONFLICT (addr) DO UPDATE SET nummeraanduiding = excluded.nummeraanduiding"
-		     " WHERE address.nummeraanduiding IS NULL"
-		     " AND excluded.nummeraanduiding IS NOT NULL", &p, "store address", e) != ST_OK)
-		return ST_FAIL;
-	snprintf(s->last_addr, sizeof(s->last_addr), "%s", key);
-	s->last_addr_nad = nad;
-	return ST_OK;
-}
-
-/* The gemeente of a registration delivers BRP data; a repeat is skipped. */
-static enum status put_coverage(struct store_pg *s, const char *gemeentecode, struct errbuf *e)
-{
-	struct params p = { 0 };
-
-	if (strcmp(s->last_coverage, gemeentecode) == 0)
-		return ST_OK;
-	p_text(&p, gemeentecode);
-	if (run_done(s, "INSERT INTO coverage(gemeentecode) VALUES ($1) ON CONFLICT DO NOTHING",
-		     &p, "store coverage", e) != ST_OK)
-		return ST_FAIL;
-	snprintf(s->last_coverage, sizeof(s->last_coverage), "%s", gemeentecode);
-	return ST_OK;
+	p_text(p, a->postcode);
+	p_int(p, a->huisnummer);
+	p_text(p, a->huisletter);
+	p_text(p, a->toevoeging);
 }
 
 /* Runs an upsert that returns a row when it wrote one: *changed. */
@@ -516,9 +536,6 @@ enum status store_pg_put_person(struct store_pg *s, int64_t ingest_id,
 
 	*changed = false;
 	address_key(&r->address, key);
-	if (put_address(s, &r->address, key, e) != ST_OK ||
-	    put_coverage(s, r->address.gemeentecode, e) != ST_OK)
-		return ST_FAIL;
 	p_bytes(&p, r->pseudonym, PSEUDONYM_LEN);
 	p_text(&p, r->begindatum);
 	p_text(&p, key);
@@ -526,7 +543,10 @@ enum status store_pg_put_person(struct store_pg *s, int64_t ingest_id,
 	p_bytes(&p, r->bsn_sealed, SEALED_BSN_LEN);
 	p_text(&p, r->address.nummeraanduiding_id);
 	p_int(&p, ingest_id);
-	return upsert(s, "INSERT INTO person(pseudonym, begindatum, addr, gemeentecode, bsn_sealed,"
+	p_address(&p, &r->address);
+	return upsert(s, ADDRESS_UPSERT("$3", "$4", "$6", "$8", "$9", "$10", "$11")
+		      ", c AS (INSERT INTO coverage(gemeentecode) VALUES ($4::text)"
+		      " ON CONFLICT DO NOTHING) INSERT INTO person(pseudonym, begindatum, addr, gemeentecode, bsn_sealed,"
 		      " digest, ingest_id) VALUES ($1, $2, $3::text, $4::text, $5,"
 		      " sha256(convert_to($3::text || '|' || $4::text || '|' || $6::text, 'UTF8')), $7)"
 		      " ON CONFLICT (pseudonym, begindatum) DO UPDATE SET addr = excluded.addr,"
@@ -544,8 +564,6 @@ enum status store_pg_put_dwelling(struct store_pg *s, int64_t ingest_id,
 
 	*changed = false;
 	address_key(&r->address, key);
-	if (put_address(s, &r->address, key, e) != ST_OK)
-		return ST_FAIL;
 	p_text(&p, key);
 	p_text(&p, r->address.gemeentecode);
 	p_long_or_null(&p, r->oppervlakte);
@@ -554,7 +572,10 @@ enum status store_pg_put_dwelling(struct store_pg *s, int64_t ingest_id,
 	p_text_or_null(&p, r->vergunning);
 	p_text_or_null(&p, r->vergunning_tot);
 	p_int(&p, ingest_id);
-	return upsert(s, "INSERT INTO dwelling(addr, gemeentecode, oppervlakte, gebruiksdoel,"
+	p_text(&p, r->address.nummeraanduiding_id);
+	p_address(&p, &r->address);
+	return upsert(s, ADDRESS_UPSERT("$1", "$2", "$9", "$10", "$11", "$12", "$13")
+		      "INSERT INTO dwelling(addr, gemeentecode, oppervlakte, gebruiksdoel,"
 		      " max_bewoners, vergunning, vergunning_tot, ingest_id)"
 		      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
 		      " ON CONFLICT (addr) DO UPDATE SET gemeentecode = excluded.gemeentecode,"
@@ -649,11 +670,12 @@ enum status store_pg_put_finding(struct store_pg *s, int64_t ingest_id,
 
 	*changed = false;
 	address_key(&r->address, key);
-	if (put_address(s, &r->address, key, e) != ST_OK)
-		return ST_FAIL;
 	p_finding(&p, r, key);
 	p_int(&p, ingest_id);
-	if (upsert(s, "INSERT INTO finding(id, datum, soort, kvk, addr, gemeentecode, aangetroffen,"
+	p_text(&p, r->address.nummeraanduiding_id);
+	p_address(&p, &r->address);
+	if (upsert(s, ADDRESS_UPSERT("$5", "$6", "$9", "$10", "$11", "$12", "$13")
+		   "INSERT INTO finding(id, datum, soort, kvk, addr, gemeentecode, aangetroffen,"
 		   " ingest_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
 		   " ON CONFLICT (id) DO UPDATE SET datum = excluded.datum, soort = excluded.soort,"
 		   " kvk = excluded.kvk, addr = excluded.addr, gemeentecode = excluded.gemeentecode,"
