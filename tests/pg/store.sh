@@ -46,7 +46,8 @@ scenario() {
 	printf 'not xml' | sk ingest brp -; echo "rc=$?"
 	sk log --format json | jq -c 'del(.at, .hash, .prev, .trace_id)'
 	for f in "--kind ingest" "--kind reject" "--source huisvesting" "--id 3" "--status 5" \
-		"--since 2000-01-01 --until 2999-12-31" "--since 2999-01-01"; do
+		"--since 2000-01-01 --until 2999-12-31" "--since 2999-01-01" \
+		"--id x'OR'1'='1" "--party 1);DROP-TABLE-exlog;--"; do
 		echo "log $f:"
 		# shellcheck disable=SC2086
 		sk log $f --format json | jq -c .seq
@@ -207,6 +208,28 @@ test_no_bsn_in_clear_in_the_database() {
 	true
 }
 
+# One transaction per input: a client killed in the middle of an ingest
+# leaves none of it (the server rolls the transaction back).
+test_killed_ingest_leaves_nothing() {
+	pg_dir && pg_conf "$DSN" && sk init >/dev/null || return 1
+	"$ROOT/tests/tools/gen-brp.sh" 20000 >big.xml || fail "gen-brp"
+	sk ingest brp big.xml >out 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do	# until its transaction has written rows, or it ended
+		[ "$(pg_sql "$PGDB" -c "SELECT count(*) FROM pg_stat_activity
+			WHERE datname = '$PGDB' AND state = 'idle in transaction'")" != 0 ] && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	sleep 0.5
+	n=$(pg_sql "$PGDB" -c 'SELECT count(*) FROM person')
+	[ "$n" = 0 ] || [ "$n" = 20000 ] || fail "$n of 20000 persons stored"
+	[ "$n" = 0 ] || echo "# the ingest ended before it was killed"
+	sk log verify >out || fail "log verify"
+}
+
 t "init on an empty PostgreSQL database creates the schema (versioned), once" test_init_creates_the_schema
 t "the same command-line scenario prints the same on SQLite and PostgreSQL" test_same_scenario_on_both_backends
 t "an unreachable server or missing database is a clear error naming host and database" test_unreachable_server_is_a_clear_error
@@ -215,5 +238,6 @@ t "a node whose pseudonym key differs from the database's is refused" test_node_
 t "commands the PostgreSQL store cannot do yet fail clearly and change nothing" test_unsupported_commands_fail_clearly
 t "two nodes ingesting at once keep one hash chain" test_concurrent_writers_keep_one_chain
 t "no BSN in clear in the PostgreSQL database" test_no_bsn_in_clear_in_the_database
+t "an ingest killed half-way leaves nothing of its input" test_killed_ingest_leaves_nothing
 echo "1..$_n"
 [ "$_failed" -eq 0 ]
