@@ -26,7 +26,7 @@ static void db_path(const char *dir, const struct config *cfg, char out[4096])
  */
 static enum status open_store(struct app *app, const char *dir, struct errbuf *e)
 {
-	char path[4096], check[65];
+	char path[4096] = "", check[65];
 
 	if (strcmp(app->cfg.store_backend, "postgresql") == 0) {
 		if (app->cfg.passfile != NULL)

@@ -370,7 +370,9 @@ enum status store_pg_open(const char *dsn, const char *passfile, const char *sch
 	if (run_done(s, "SET client_min_messages = warning", NULL, "set up", e) != ST_OK ||
 	    migrate(s, schema_dir, e) != ST_OK ||
 	    run_done(s, "CREATE TEMP TABLE finding_seen(id TEXT COLLATE \"C\" PRIMARY KEY,"
-		     " ingest_id BIGINT NOT NULL, place TEXT NOT NULL)", NULL, "set up", e) != ST_OK)
+		     " ingest_id BIGINT NOT NULL, place TEXT NOT NULL)", NULL, "set up", e) != ST_OK ||
+	    run_done(s, "CREATE TEMP TABLE inzage_signals(id TEXT COLLATE \"C\" PRIMARY KEY)",
+		     NULL, "set up", e) != ST_OK)
 		goto out_close;
 	*out = s;
 	return ST_OK;
@@ -1045,4 +1047,93 @@ enum status store_pg_checkpoints(struct store_pg *s,
 	}
 	PQclear(res);
 	return rc;
+}
+
+/* --- access requests ---------------------------------------------------- */
+
+/* The queries of an access request, each giving the eight inzage_row fields. */
+#define INZAGE_ADDRESS(a) a".postcode || ' ' || " a".huisnummer || " a".huisletter ||" \
+	" CASE " a".toevoeging WHEN '' THEN '' ELSE '-' || " a".toevoeging END"
+static const char *const inzage_sql[] = {
+	/* registrations received */
+	"SELECT 'registration', i.at, 'begindatumVerblijf ' || p.begindatum, " INZAGE_ADDRESS("a")
+	", i.adapter, i.origin, i.party, NULL FROM person p JOIN address a ON a.addr = p.addr"
+	" JOIN ingest i ON i.id = p.ingest_id WHERE p.pseudonym = $1 ORDER BY p.begindatum",
+	/* findings that name the person */
+	"SELECT 'finding', i.at, f.id || ' of ' || f.datum, " INZAGE_ADDRESS("a")
+	", i.adapter, i.origin, i.party, NULL FROM finding_person fp"
+	" JOIN finding f ON f.id = fp.finding_id JOIN address a ON a.addr = f.addr"
+	" JOIN ingest i ON i.id = f.ingest_id WHERE fp.pseudonym = $1 ORDER BY f.id",
+	/* signals about the person, or resting on the person's records */
+	"SELECT 'signal', s.created, s.id, " INZAGE_ADDRESS("a") ", s.rule, 'as of ' || s.as_of,"
+	" NULL, s.id FROM signal s JOIN address a ON a.addr = s.addr"
+	" WHERE s.id IN (SELECT id FROM inzage_signals) ORDER BY s.seq",
+	/* where those signals went */
+	"SELECT 'delivery', to_char(to_timestamp(coalesce(d.delivered_at, d.created))"
+	" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), d.message_id, NULL, d.oin,"
+	" d.state, d.oin, d.signal_id FROM delivery d"
+	" WHERE d.signal_id IN (SELECT id FROM inzage_signals) ORDER BY d.id",
+	/* recipients that fetch from their inbox */
+	"SELECT 'routed', s.created, s.id, NULL, r.oin, 'inbox', r.oin, s.id"
+	" FROM signal_recipient r JOIN signal s ON s.seq = r.signal_seq"
+	" WHERE s.id IN (SELECT id FROM inzage_signals) ORDER BY s.seq, r.oin",
+	/* each time one of those signals was handed to a recipient (disclose.c) */
+	"SELECT 'disclosure', x.at, x.subject, NULL, x.party, (x.detail::jsonb ->> 'via') ||"
+	" CASE WHEN (x.detail::jsonb ->> 'bsn')::boolean THEN ', with the BSN'"
+	" ELSE ', without the BSN' END, x.party, x.subject FROM exlog x"
+	" WHERE x.kind = 'disclosure' AND x.subject IN (SELECT id FROM inzage_signals)"
+	" ORDER BY x.seq",
+};
+
+/* Calls cb with each row of res (eight columns); ST_FAIL when it stops. */
+static enum status inzage_rows(const PGresult *res,
+			       int (*cb)(void *arg, const struct inzage_row *r), void *arg)
+{
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct inzage_row r;
+		const char **f[] = { &r.kind, &r.at, &r.what, &r.address, &r.source, &r.via,
+				     &r.party, &r.signal };
+
+		for (int c = 0; c < 8; c++)
+			*f[c] = value_or_null(res, i, c);
+		if (cb(arg, &r) != 0)
+			return ST_FAIL;
+	}
+	return ST_OK;
+}
+
+/*
+ * The person's signals (about the person, or resting on a registration or
+ * finding of theirs) go into the session's temporary inzage_signals first.
+ */
+enum status store_pg_inzage(struct store_pg *s, const uint8_t pseudonym[PSEUDONYM_LEN],
+			    int (*cb)(void *arg, const struct inzage_row *r), void *arg,
+			    struct errbuf *e)
+{
+	char hex[2 * PSEUDONYM_LEN + 2];
+	struct params p = { 0 };
+	enum status st = ST_OK;
+
+	crypto_hex(pseudonym, PSEUDONYM_LEN, hex);
+	strcat(hex, "/");	/* NOLINT(clang-analyzer-security.insecureAPI.strcpy): 64 + 2 bytes fit */
+	p_bytes(&p, pseudonym, PSEUDONYM_LEN);
+	p_text(&p, hex);
+	if (run_done(s, "DELETE FROM inzage_signals", NULL, "access request", e) != ST_OK ||
+	    run_done(s, "INSERT INTO inzage_signals SELECT id FROM signal WHERE person = $1"
+		     " UNION SELECT s.id FROM signal s, jsonb_array_elements(s.evidence::jsonb) ev"
+		     " WHERE (ev ->> 0 = 'brp' AND substr(ev ->> 1, 1, 65) = $2::text)"
+		     " OR (ev ->> 0 = 'inspectie' AND ev ->> 1 IN"
+		     " (SELECT finding_id FROM finding_person WHERE pseudonym = $1))", &p,
+		     "access request", e) != ST_OK)
+		return ST_FAIL;
+	p.n = 1;
+	for (size_t i = 0; st == ST_OK && i < sizeof(inzage_sql) / sizeof(inzage_sql[0]); i++) {
+		PGresult *res = run(s, inzage_sql[i], &p, PGRES_TUPLES_OK, "access request", e);
+
+		if (res == NULL)
+			return ST_FAIL;
+		st = inzage_rows(res, cb, arg);
+		PQclear(res);
+	}
+	return st;
 }

@@ -68,4 +68,8 @@ enum status store_pg_checkpoints(struct store_pg *s,
 				 int (*cb)(void *arg, const struct checkpoint_row *c), void *arg,
 				 struct errbuf *e);
 
+enum status store_pg_inzage(struct store_pg *s, const uint8_t pseudonym[PSEUDONYM_LEN],
+			    int (*cb)(void *arg, const struct inzage_row *r), void *arg,
+			    struct errbuf *e);
+
 #endif

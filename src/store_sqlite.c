@@ -2724,6 +2724,8 @@ enum status store_inzage(struct store *s, const uint8_t pseudonym[PSEUDONYM_LEN]
 			 int (*cb)(void *arg, const struct inzage_row *r), void *arg,
 			 struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_inzage(s->pg, pseudonym, cb, arg, e);
 	char hex[2 * PSEUDONYM_LEN + 2];
 	enum status st = ST_OK;
 	sqlite3_stmt *q;

@@ -52,6 +52,11 @@ scenario() {
 		# shellcheck disable=SC2086
 		sk log $f --format json | jq -c .seq
 	done
+	for f in 999900006 999900018 999900031 123456782; do	# after the log: it is logged
+		sk inzage "$f" --format json | jq -c 'del(.pseudonym) | .exchanges[] |= del(.at)'
+		echo "rc=$?"
+	done
+	sk inzage 999900006 | grep -c concerned
 	sk log verify; echo "rc=$?"
 }
 
@@ -108,6 +113,8 @@ test_same_scenario_on_both_backends() {
 	diff sqlite.counts pg.counts || fail "the backends keep different rows"
 	contains pg.out "exchange log intact"
 	contains pg.out "5 accepted (0 new or changed)"
+	contains pg.out '"what":"NLA-2026-000101 of 2026-09-01"'
+	contains pg.out '"kind":"registration"' 
 	[ "$(grep -c '^{' pg.out)" -ge 15 ] || fail "too few log entries"
 }
 
@@ -163,8 +170,7 @@ test_node_with_another_key_refused() {
 test_unsupported_commands_fail_clearly() {
 	pg_dir && pg_conf "$DSN" && sk init >/dev/null || return 1
 	sk ingest huisvesting "$FIX/huisvesting.csv" >/dev/null || fail "ingest"
-	for c in "match" "signals" "serve --port 0" "purge" "inzage 999900006" "feedback" \
-		"deliveries" "pull"; do
+	for c in "match" "signals" "serve --port 0" "purge" "feedback" "deliveries" "pull"; do
 		# shellcheck disable=SC2086
 		expect_rc 1 sk $c >out
 		contains out "schakel ${c%% *}: not yet supported with backend = postgresql" || return 1
