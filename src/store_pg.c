@@ -12,6 +12,7 @@
  * nodes sharing the database are serialised and never fork the chain.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1126,14 +1127,83 @@ enum status store_pg_inzage(struct store_pg *s, const uint8_t pseudonym[PSEUDONY
 		     " (SELECT finding_id FROM finding_person WHERE pseudonym = $1))", &p,
 		     "access request", e) != ST_OK)
 		return ST_FAIL;
-	p.n = 1;
 	for (size_t i = 0; st == ST_OK && i < sizeof(inzage_sql) / sizeof(inzage_sql[0]); i++) {
-		PGresult *res = run(s, inzage_sql[i], &p, PGRES_TUPLES_OK, "access request", e);
+		PGresult *res;
 
+		p.n = strstr(inzage_sql[i], "$1") != NULL;	/* the others read inzage_signals */
+		res = run(s, inzage_sql[i], &p, PGRES_TUPLES_OK, "access request", e);
 		if (res == NULL)
 			return ST_FAIL;
 		st = inzage_rows(res, cb, arg);
 		PQclear(res);
 	}
 	return st;
+}
+
+/* --- retention ------------------------------------------------------------ */
+
+/* Which cut-off of struct retention a purge step uses. */
+enum cutoff { CUT_SIGNALS, CUT_DELIVERIES, CUT_RECORDS };
+
+/*
+ * The steps of a purge, in order: signals first with everything that
+ * hangs on them, then delivered messages, then records by when they were
+ * received (the log keeps its metadata).  count: the purge_counts field
+ * the deleted rows add to, or -1.
+ */
+static const struct {
+	enum cutoff cut;
+	ptrdiff_t count;
+	const char *sql;
+} purge_steps[] = {
+	{ CUT_SIGNALS, -1, "DELETE FROM feedback WHERE signal_id IN"
+	  " (SELECT id FROM signal WHERE created < $1)" },
+	{ CUT_SIGNALS, offsetof(struct purge_counts, deliveries), "DELETE FROM delivery WHERE"
+	  " signal_id IN (SELECT id FROM signal WHERE created < $1)" },
+	{ CUT_SIGNALS, -1, "DELETE FROM signal_recipient WHERE signal_seq IN"
+	  " (SELECT seq FROM signal WHERE created < $1)" },
+	{ CUT_SIGNALS, offsetof(struct purge_counts, signals),
+	  "DELETE FROM signal WHERE created < $1" },
+	{ CUT_DELIVERIES, offsetof(struct purge_counts, deliveries), "DELETE FROM delivery WHERE"
+	  " state = 'delivered' AND delivered_at < extract(epoch FROM $1::timestamptz)" },
+	{ CUT_RECORDS, offsetof(struct purge_counts, persons), "DELETE FROM person WHERE"
+	  " ingest_id IN (SELECT id FROM ingest WHERE at < $1)" },
+	{ CUT_RECORDS, offsetof(struct purge_counts, dwellings), "DELETE FROM dwelling WHERE"
+	  " ingest_id IN (SELECT id FROM ingest WHERE at < $1)" },
+	{ CUT_RECORDS, offsetof(struct purge_counts, findings), "DELETE FROM finding WHERE"
+	  " ingest_id IN (SELECT id FROM ingest WHERE at < $1)" },
+	{ CUT_RECORDS, -1, "DELETE FROM coverage WHERE $1::text IS NOT NULL AND gemeentecode"
+	  " NOT IN (SELECT gemeentecode FROM person)" },
+	{ CUT_RECORDS, offsetof(struct purge_counts, ingests), "DELETE FROM ingest WHERE at < $1"
+	  " AND id NOT IN (SELECT ingest_id FROM person UNION SELECT ingest_id FROM dwelling"
+	  " UNION SELECT ingest_id FROM finding)" },
+};
+
+/* A purge that deleted anything marks a change (the next match is a full one). */
+enum status store_pg_purge(struct store_pg *s, const struct retention *r,
+			   struct purge_counts *n, struct errbuf *e)
+{
+	const char *cut[] = { [CUT_SIGNALS] = r->signals, [CUT_DELIVERIES] = r->deliveries,
+			      [CUT_RECORDS] = r->records };
+	bool deleted = false;
+
+	memset(n, 0, sizeof(*n));
+	for (size_t i = 0; i < sizeof(purge_steps) / sizeof(purge_steps[0]); i++) {
+		struct params p = { 0 };
+		PGresult *res;
+		long rows;
+
+		if (cut[purge_steps[i].cut] == NULL)
+			continue;
+		p_text(&p, cut[purge_steps[i].cut]);
+		res = run(s, purge_steps[i].sql, &p, PGRES_COMMAND_OK, "purge", e);
+		if (res == NULL)
+			return ST_FAIL;
+		rows = strtol(PQcmdTuples(res), NULL, 10);
+		PQclear(res);
+		deleted |= rows > 0;
+		if (purge_steps[i].count >= 0)
+			*(long *)((char *)n + purge_steps[i].count) += rows;
+	}
+	return deleted ? mark_change(s, e) : ST_OK;
 }

@@ -71,5 +71,7 @@ enum status store_pg_checkpoints(struct store_pg *s,
 enum status store_pg_inzage(struct store_pg *s, const uint8_t pseudonym[PSEUDONYM_LEN],
 			    int (*cb)(void *arg, const struct inzage_row *r), void *arg,
 			    struct errbuf *e);
+enum status store_pg_purge(struct store_pg *s, const struct retention *r,
+			   struct purge_counts *n, struct errbuf *e);
 
 #endif

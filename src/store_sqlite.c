@@ -2795,6 +2795,8 @@ static enum status purge_step(struct store *s, const char *q, const char *cutoff
 enum status store_purge(struct store *s, const struct retention *r, struct purge_counts *n,
 			struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_purge(s->pg, r, n, e);
 	/* Signals first, with everything that hangs on them. */
 	static const char old_signals[] = "(SELECT id FROM signal WHERE created < ?1)";
 	char q[512];

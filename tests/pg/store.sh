@@ -25,10 +25,12 @@ pg_dir() {
 	DSN=$(pg_createdb "$PGDB") || fail "createdb"
 }
 
-# scenario: ingests, re-ingests, mutations, repeats and log searches on $D;
-# prints what both backends must print alike (no times or hashes).
+# scenario COUNTS: ingests, re-ingests, mutations, repeats, log searches,
+# access requests and purges on $D, with the rows COUNTS (sqlite_counts or
+# pg_counts) prints; what both backends must print alike (no times or
+# hashes).
 scenario() {
-	local f
+	local f counts=$1
 	sk ingest brp "$FIX/brp-npsLa01.xml" "$FIX/brp-venlo-npsLa01.xml"; echo "rc=$?"
 	sk ingest huisvesting "$FIX/huisvesting.csv"; echo "rc=$?"
 	sk ingest inspectie "$FIX/inspectie.json"; echo "rc=$?"
@@ -57,11 +59,18 @@ scenario() {
 		echo "rc=$?"
 	done
 	sk inzage 999900006 | grep -c concerned
+	"$counts"
+	sk purge --as-of 2026-06-01; echo "rc=$?"	# nothing is a year old
+	"$counts"
+	sk purge --as-of 2099-01-01; echo "rc=$?"	# everything is
+	"$counts"
+	sk inzage 999900006 --format json | jq -c '.exchanges'
+	sk log --kind purge --format json | jq -c '[.subject, .detail]'
 	sk log verify; echo "rc=$?"
 }
 
 pg_counts() {	# the rows of the records tables, as sqlite_counts
-	pg_sql "$PGDB" -c "SELECT (SELECT count(*) FROM person), (SELECT count(*) FROM dwelling),
+	pg_sql "$PGDB" -F '|' -c "SELECT (SELECT count(*) FROM person), (SELECT count(*) FROM dwelling),
 		(SELECT count(*) FROM finding), (SELECT count(*) FROM finding_person),
 		(SELECT count(*) FROM address), (SELECT count(*) FROM coverage),
 		(SELECT count(*) FROM ingest)"
@@ -77,105 +86,104 @@ sqlite_counts() {
 test_init_creates_the_schema() {
 	pg_dir && pg_conf "$DSN" || return 1
 	sk init >out || { cat out; fail "init failed"; }
-	contains out "keys and database ready"
-	[ ! -e "$D/schakel.db" ] || fail "an SQLite database was made"
+	contains out "keys and database ready" || return 1
+	[ ! -e "$D/schakel.db" ] || fail "an SQLite database was made" || return 1
 	last=$(ls "$ROOT/schemas/pg" | sed -n 's/^\([0-9]\{3\}\)\.sql$/\1/p' | sort | tail -1)
 	[ "$(pg_sql "$PGDB" -c 'SELECT max(version) FROM schema_migration')" = "$((10#$last))" ] ||
-		fail "schema not at version $last"
+		fail "schema not at version $last" || return 1
 	for tbl in address person dwelling finding finding_person ingest exlog checkpoint signal delivery; do
-		[ "$(pg_sql "$PGDB" -c "SELECT to_regclass('$tbl') IS NOT NULL")" = t ] || fail "no table $tbl"
+		[ "$(pg_sql "$PGDB" -c "SELECT to_regclass('$tbl') IS NOT NULL")" = t ] || fail "no table $tbl" || return 1
 	done
-	sk init >out || fail "second init failed"
+	sk init >out || fail "second init failed" || return 1
 	[ "$(pg_sql "$PGDB" -c 'SELECT count(*) FROM schema_migration')" = "$((10#$last))" ] ||
-		fail "migrations applied twice"
+		fail "migrations applied twice" || return 1
 	# the key's check value, not the key
 	check=$(pg_sql "$PGDB" -c 'SELECT pseudonym_check FROM store_key')
-	[[ $check =~ ^[0-9a-f]{64}$ ]] || fail "no check value: '$check'"
+	[[ $check =~ ^[0-9a-f]{64}$ ]] || fail "no check value: '$check'" || return 1
 	key=$(od -An -tx1 "$D/keys/pseudonym.key" | tr -d ' \n')
-	[ "$check" != "$key" ] || fail "the key itself is stored"
+	[ "$check" != "$key" ] || fail "the key itself is stored" || return 1
 	pg_sql "$PGDB" -c "SELECT count(*) FROM store_key WHERE pseudonym_check LIKE '%${key:0:16}%'" |
-		grep -qx 0 || fail "the key shows in store_key"
+		grep -qx 0 || fail "the key shows in store_key" || return 1
 	# the log is append-only in the database too
-	sk ingest huisvesting "$FIX/huisvesting.csv" >/dev/null || fail "ingest"
-	pg_sql "$PGDB" -c "UPDATE exlog SET kind = 'x'" 2>err && fail "exlog updated"
-	contains err "append-only"
+	sk ingest huisvesting "$FIX/huisvesting.csv" >/dev/null || fail "ingest" || return 1
+	! pg_sql "$PGDB" -c "UPDATE exlog SET kind = 'x'" 2>err || fail "exlog updated" || return 1
+	contains err "append-only" || return 1
 }
 
 test_same_scenario_on_both_backends() {
 	init_example || return 1
-	(scenario) >sqlite.out 2>&1
-	sqlite_counts >sqlite.counts
+	(scenario sqlite_counts) >sqlite.out 2>&1
 	D=$D.pg
-	pg_dir && init_example && pg_conf "$DSN" && sk init >/dev/null || fail "pg init"
-	(scenario) >pg.out 2>&1
-	pg_counts | tr '|' '\n' | paste -sd'|' >pg.counts
-	diff sqlite.out pg.out || fail "the backends print differently"
-	diff sqlite.counts pg.counts || fail "the backends keep different rows"
-	contains pg.out "exchange log intact"
-	contains pg.out "5 accepted (0 new or changed)"
-	contains pg.out '"what":"NLA-2026-000101 of 2026-09-01"'
-	contains pg.out '"kind":"registration"' 
-	[ "$(grep -c '^{' pg.out)" -ge 15 ] || fail "too few log entries"
+	pg_dir && init_example && pg_conf "$DSN" && sk init >/dev/null || fail "pg init" || return 1
+	(scenario pg_counts) >pg.out 2>&1
+	diff sqlite.out pg.out || fail "the backends print differently" || return 1
+	grep -qx '11|6|5|3|8|2|12' pg.out || fail "not the rows expected: $(grep '^[0-9|]*$' pg.out)" || return 1
+	grep -qx '0|0|0|0|8|0|0' pg.out || fail "the purge left records" || return 1
+	contains pg.out "exchange log intact" || return 1
+	contains pg.out "5 accepted (0 new or changed)" || return 1
+	contains pg.out '"what":"NLA-2026-000101 of 2026-09-01"' || return 1
+	contains pg.out '"kind":"registration"'  || return 1
+	[ "$(grep -c '^{' pg.out)" -ge 15 ] || fail "too few log entries" || return 1
 }
 
 test_unreachable_server_is_a_clear_error() {
 	port=$(_pg_free_port)
 	pg_conf "host=127.0.0.1 port=$port dbname=nowhere user=schakel connect_timeout=5" || return 1
-	expect_rc 1 sk init >out
-	contains out 'cannot connect to PostgreSQL database "nowhere" on host 127.0.0.1 port '"$port"
-	expect_rc 1 sk ingest huisvesting "$FIX/huisvesting.csv" >out
-	contains out 'database "nowhere" on host 127.0.0.1'
+	expect_rc 1 sk init >out || return 1
+	contains out 'cannot connect to PostgreSQL database "nowhere" on host 127.0.0.1 port '"$port" || return 1
+	expect_rc 1 sk ingest huisvesting "$FIX/huisvesting.csv" >out || return 1
+	contains out 'database "nowhere" on host 127.0.0.1' || return 1
 	# a server that answers, a database that is not there
 	D=$D.2
 	pg_conf "host=127.0.0.1 port=$PG_PORT dbname=nosuchdb user=schakel" || return 1
-	expect_rc 1 sk init >out
-	contains out 'cannot connect to PostgreSQL database "nosuchdb" on host 127.0.0.1'
-	contains out 'does not exist'
+	expect_rc 1 sk init >out || return 1
+	contains out 'cannot connect to PostgreSQL database "nosuchdb" on host 127.0.0.1' || return 1
+	contains out 'does not exist' || return 1
 }
 
 test_password_never_shown() {
 	pg_dir && pg_conf "$DSN" || return 1
 	printf '127.0.0.1:*:*:schakel:WrongPw-%s\n' "$PGDB" >"$D/pgpass"
-	expect_rc 1 sk init >out
-	contains out "password authentication failed"
-	contains out "database \"$PGDB\" on host 127.0.0.1"
-	grep -q "WrongPw-" out && fail "the password is shown"
+	expect_rc 1 sk init >out || return 1
+	contains out "password authentication failed" || return 1
+	contains out "database \"$PGDB\" on host 127.0.0.1" || return 1
+	! grep -q "WrongPw-" out || fail "the password is shown" || return 1
 	# the right one, from the passfile key and from PGPASSFILE
 	cp "$PG_PASSFILE" "$D/pgpass"
 	sk init >out 2>&1 && sk ingest huisvesting "$FIX/huisvesting.csv" >>out 2>&1 ||
-		fail "with the passfile: $(cat out)"
+		fail "with the passfile: $(cat out)" || return 1
 	sed -i 's|^passfile = pgpass$|passfile =|' "$D/schakel.conf"
-	expect_rc 1 env -u PGPASSFILE -u PGPASSWORD HOME="$D" "$SCHAKEL" -D "$D" log >>out
-	PGPASSFILE=$D/pgpass sk log verify >>out 2>&1 || fail "with PGPASSFILE: $(cat out)"
-	contains out "exchange log intact: 1 entries"
-	grep -rqa -- "$PG_PASSWORD" out "$D/schakel.conf" && fail "the password is shown or kept"
+	expect_rc 1 env -u PGPASSFILE -u PGPASSWORD HOME="$D" "$SCHAKEL" -D "$D" log >>out || return 1
+	PGPASSFILE=$D/pgpass sk log verify >>out 2>&1 || fail "with PGPASSFILE: $(cat out)" || return 1
+	contains out "exchange log intact: 1 entries" || return 1
+	! grep -rqa -- "$PG_PASSWORD" out "$D/schakel.conf" || fail "the password is shown or kept" || return 1
 	true
 }
 
 test_node_with_another_key_refused() {
-	pg_dir && pg_conf "$DSN" && sk init >/dev/null || fail "first node"
+	pg_dir && pg_conf "$DSN" && sk init >/dev/null || fail "first node" || return 1
 	A=$D
 	D=$D.b
 	pg_conf "$DSN" || return 1
-	expect_rc 1 sk init >out
-	contains out "the pseudonym key (keys/pseudonym.key) is not the one PostgreSQL database \"$PGDB\""
-	expect_rc 1 sk ingest huisvesting "$FIX/huisvesting.csv" >out
-	contains out "is not the one"
-	[ "$(pg_sql "$PGDB" -c 'SELECT count(*) FROM ingest')" = 0 ] || fail "the other node wrote"
+	expect_rc 1 sk init >out || return 1
+	contains out "the pseudonym key (keys/pseudonym.key) is not the one PostgreSQL database \"$PGDB\"" || return 1
+	expect_rc 1 sk ingest huisvesting "$FIX/huisvesting.csv" >out || return 1
+	contains out "is not the one" || return 1
+	[ "$(pg_sql "$PGDB" -c 'SELECT count(*) FROM ingest')" = 0 ] || fail "the other node wrote" || return 1
 	# with the first node's keys it is a node of the same database
 	cp "$A/keys/"* "$D/keys/"
-	sk ingest huisvesting "$FIX/huisvesting.csv" >out || fail "with the same keys: $(cat out)"
+	sk ingest huisvesting "$FIX/huisvesting.csv" >out || fail "with the same keys: $(cat out)" || return 1
 }
 
 test_unsupported_commands_fail_clearly() {
 	pg_dir && pg_conf "$DSN" && sk init >/dev/null || return 1
-	sk ingest huisvesting "$FIX/huisvesting.csv" >/dev/null || fail "ingest"
-	for c in "match" "signals" "serve --port 0" "purge" "feedback" "deliveries" "pull"; do
+	sk ingest huisvesting "$FIX/huisvesting.csv" >/dev/null || fail "ingest" || return 1
+	for c in "match" "signals" "serve --port 0" "feedback" "deliveries" "pull"; do
 		# shellcheck disable=SC2086
-		expect_rc 1 sk $c >out
+		expect_rc 1 sk $c >out || return 1
 		contains out "schakel ${c%% *}: not yet supported with backend = postgresql" || return 1
 	done
-	[ "$(pg_sql "$PGDB" -c 'SELECT count(*) FROM exlog')" = 1 ] || fail "something was logged"
+	[ "$(pg_sql "$PGDB" -c 'SELECT count(*) FROM exlog')" = 1 ] || fail "something was logged" || return 1
 }
 
 # Two nodes (data directories with the same keys) ingest at once: appends
@@ -185,7 +193,7 @@ test_concurrent_writers_keep_one_chain() {
 	A=$D
 	D=$D.b
 	pg_conf "$DSN" && mkdir -m 700 "$D/keys" && cp -p "$A/keys/"* "$D/keys/" || return 1
-	sk init >/dev/null || fail "second node"
+	sk init >/dev/null || fail "second node" || return 1
 	# only rejections: no record rows whose locks would serialise the
 	# ingests anyway; each writes 4 reject entries and 1 ingest entry
 	sed '2,3d' "$E2E/bad/bad-rows.csv" >rejects.csv
@@ -195,21 +203,24 @@ test_concurrent_writers_keep_one_chain() {
 	done
 	wait
 	[ "$(cat out.*.* | grep -c '0 accepted (0 new or changed), 4 rejected')" = 24 ] ||
-		fail "an ingest failed: $(grep -h schakel out.*)"
-	sk log verify >out || fail "log verify: $(cat out)"
-	contains out "exchange log intact: 120 entries"
-	[ "$(pg_sql "$PGDB" -c 'SELECT count(*) FROM ingest')" = 24 ] || fail "ingests lost"
+		fail "an ingest failed: $(grep -h schakel out.*)" || return 1
+	sk log verify >out || fail "log verify: $(cat out)" || return 1
+	contains out "exchange log intact: 120 entries" || return 1
+	[ "$(pg_sql "$PGDB" -c 'SELECT count(*) FROM ingest')" = 24 ] || fail "ingests lost" || return 1
 }
 
 test_no_bsn_in_clear_in_the_database() {
 	pg_dir && init_example && pg_conf "$DSN" && sk init >/dev/null || return 1
-	ingest_examples || fail "ingest"
+	ingest_examples || fail "ingest" || return 1
 	"$PG_BIN/pg_dump" -h "$PG_SOCK" -p "$PG_PORT" -U schakel "$PGDB" >dump.sql 2>err ||
 		PGPASSWORD=$PG_PASSWORD "$PG_BIN/pg_dump" -h "$PG_SOCK" -p "$PG_PORT" -U schakel \
-			"$PGDB" >dump.sql || fail "pg_dump"
-	[ "$(grep -c 'COPY public.person' dump.sql)" = 1 ] || fail "no person table in the dump"
-	for bsn in $(grep -ho '[0-9]\{9\}' "$FIX/brp-npsLa01.xml" "$FIX/brp-venlo-npsLa01.xml" "$FIX/inspectie.json" | sort -u); do
-		grep -qa "$bsn" dump.sql && fail "BSN $bsn found in clear in the database"
+			"$PGDB" >dump.sql || fail "pg_dump" || return 1
+	[ "$(grep -c 'COPY public.person' dump.sql)" = 1 ] || fail "no person table in the dump" || return 1
+	bsns=$(grep -hoE 'inp.bsn>[0-9]{9}<|"bsn": *"[0-9]{9}"' "$FIX/brp-npsLa01.xml" \
+		"$FIX/brp-venlo-npsLa01.xml" "$FIX/inspectie.json" | grep -oE '[0-9]{9}' | sort -u)
+	[ "$(echo "$bsns" | wc -l)" -ge 10 ] || fail "too few BSNs in the fixtures: $bsns" || return 1
+	for bsn in $bsns; do
+		! grep -qa "$bsn" dump.sql || fail "BSN $bsn found in clear in the database" || return 1
 	done
 	true
 }
@@ -218,7 +229,7 @@ test_no_bsn_in_clear_in_the_database() {
 # leaves none of it (the server rolls the transaction back).
 test_killed_ingest_leaves_nothing() {
 	pg_dir && pg_conf "$DSN" && sk init >/dev/null || return 1
-	"$ROOT/tests/tools/gen-brp.sh" 20000 >big.xml || fail "gen-brp"
+	"$ROOT/tests/tools/gen-brp.sh" 20000 >big.xml || fail "gen-brp" || return 1
 	sk ingest brp big.xml >out 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do	# until its transaction has written rows, or it ended
@@ -231,9 +242,9 @@ test_killed_ingest_leaves_nothing() {
 	wait $pid 2>/dev/null
 	sleep 0.5
 	n=$(pg_sql "$PGDB" -c 'SELECT count(*) FROM person')
-	[ "$n" = 0 ] || [ "$n" = 20000 ] || fail "$n of 20000 persons stored"
+	[ "$n" = 0 ] || [ "$n" = 20000 ] || fail "$n of 20000 persons stored" || return 1
 	[ "$n" = 0 ] || echo "# the ingest ended before it was killed"
-	sk log verify >out || fail "log verify"
+	sk log verify >out || fail "log verify" || return 1
 }
 
 t "init on an empty PostgreSQL database creates the schema (versioned), once" test_init_creates_the_schema
