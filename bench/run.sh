@@ -5,7 +5,8 @@
 #   BENCH_QUICK=1 bench/run.sh 10^4 and 10^5 only, to check that it works
 #   BENCH_RUNS=N               timed runs per figure (default 3; medians)
 #   BENCH_ONLY=delivery,upload only these sections (ingest, match, delivery,
-#                              upload; scaling comes with ingest and match),
+#                              upload, latency; scaling comes with ingest and
+#                              match),
 #                              and only the data they need
 #   BENCH_DELIVERY_SIGNALS=N   signals pushed per delivery run (default
 #                              10000; 2000 with BENCH_QUICK=1)
@@ -40,7 +41,7 @@ cleanup() {
 trap cleanup EXIT
 
 [ -x "$S" ] || { echo "bench: $S is missing; run make all" >&2; exit 1; }
-for tool in xmllint sqlite3 gcc awk openssl; do
+for tool in xmllint sqlite3 gcc awk openssl curl jq; do
 	command -v $tool >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
 done
 [ -x /usr/bin/time ] || { echo "bench: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
@@ -62,8 +63,8 @@ deliv_from=100000
 only_sections=${BENCH_ONLY:-}
 for s_ in ${only_sections//,/ }; do
 	case $s_ in
-	ingest | match | delivery | upload) ;;
-	*) echo "bench: BENCH_ONLY: unknown section '$s_' (ingest, match, delivery, upload)" >&2; exit 1 ;;
+	ingest | match | delivery | upload | latency) ;;
+	*) echo "bench: BENCH_ONLY: unknown section '$s_' (ingest, match, delivery, upload, latency)" >&2; exit 1 ;;
 	esac
 done
 only() { [ -z "$only_sections" ] || [[ ",$only_sections," == *",$1,"* ]]; }
@@ -79,11 +80,12 @@ fmt() { awk -v a="$1" -v p="${2:-2}" 'BEGIN { printf "%.*f", p, a }'; }
 filesize() { stat -c %s "$1"; }
 
 # timed CMD...: runs CMD with /usr/bin/time; sets T (wall seconds, from the
-# shell's clock) and RSS (peak resident set, KiB).  Output goes to $work/out.
+# shell's clock), CPU (user + system seconds) and RSS (peak resident set,
+# KiB).  Output goes to $work/out.
 timed() {
 	local t0 t1
 	t0=$(now)
-	/usr/bin/time -f '%M' -o "$work/time" "$@" >"$work/out" 2>"$work/err" || {
+	/usr/bin/time -f '%M %U %S' -o "$work/time" "$@" >"$work/out" 2>"$work/err" || {
 		local rc=$?
 		# ingest exits 3 when records were rejected: not a failure here
 		if [ $rc -ne 3 ]; then
@@ -92,7 +94,8 @@ timed() {
 	}
 	t1=$(now)
 	T=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
-	RSS=$(tail -1 "$work/time")
+	read -r RSS cpu_u cpu_s < <(tail -1 "$work/time")
+	CPU=$(awk -v u="$cpu_u" -v s="$cpu_s" 'BEGIN { printf "%.2f", u + s }')
 }
 
 # ---------------------------------------------------------------- data
@@ -108,6 +111,7 @@ say "bench: data in $data"
 # the match sizes whose data the selected sections need
 prep_sizes=
 if only match; then prep_sizes=$match_sizes; elif only delivery; then prep_sizes=$deliv_from; fi
+if only latency && [[ " $prep_sizes " != *" $match_main "* ]]; then prep_sizes+=" $match_main"; fi
 if only ingest; then
 	for n in $ingest_sizes; do
 		gen "$data/brp-$n.xml" "$root/tests/tools/gen-brp.sh" "$n"
@@ -125,6 +129,10 @@ only upload && gen "$data/upload-20.xml" "$root/tests/tools/gen-brp.sh" 20
 oins="00000001000000000011 00000001000000000012 00000001000000000013 00000001000000000014"
 if { only delivery || only upload; } && [ ! -f "$data/pki/ca.crt" ]; then
 	"$root/certs/mkcerts.sh" "$data/pki" $oins >/dev/null
+fi
+# and one for the match data's Westland (the latency section's uploader)
+if only latency && [ ! -f "$data/pki-match/ca.crt" ]; then
+	"$root/certs/mkcerts.sh" "$data/pki-match" 00000001000000001783 >/dev/null
 fi
 
 # the configuration of the match data directories
@@ -183,37 +191,59 @@ row() { table+=$(printf '%-44s %s' "$1" "$2")$'\n'; }
 jadd() { local -n v=$1; v+="${v:+,}$2"; }
 
 # ---------------------------------------------------------------- 1 ingest
+# ingest_pair N: runs of `schakel ingest brp` and of xmllint on the N file,
+# alternating; sets the medians IT, ICPU, IRSS (schakel) and XT, XCPU, XRSS
+# (xmllint) and the runs IRUNS, XRUNS.
+ingest_pair() {
+	local n=$1 f=$data/brp-$1.xml ts=() cs=() rss=() xs=() xcs=() xrss=() r
+	for ((r = 0; r < runs; r++)); do
+		rm -rf "$work/d"
+		"$S" -D "$work/d" init >/dev/null
+		sync
+		timed "$S" -D "$work/d" ingest brp "$f"
+		grep -q "$n accepted" "$work/out" || { say "bench: unexpected: $(cat "$work/out")"; exit 1; }
+		ts+=("$T"); cs+=("$CPU"); rss+=("$RSS")
+		timed xmllint --stream --noout --schema "$root/schemas/stufbg0310-profile.xsd" "$f"
+		xs+=("$T"); xcs+=("$CPU"); xrss+=("$RSS")
+	done
+	IT=$(printf '%s\n' "${ts[@]}" | median); XT=$(printf '%s\n' "${xs[@]}" | median)
+	ICPU=$(printf '%s\n' "${cs[@]}" | median); XCPU=$(printf '%s\n' "${xcs[@]}" | median)
+	IRSS=$(printf '%s\n' "${rss[@]}" | median); XRSS=$(printf '%s\n' "${xrss[@]}" | median)
+	IRUNS=$(IFS=,; echo "${ts[*]}"); XRUNS=$(IFS=,; echo "${xs[*]}")
+}
+verdict() { awk -v q="$1" -v g="$2" 'BEGIN { print (q <= g) ? "met" : "NOT met" }'; }
+
 if only ingest; then
 	say "bench: 1. ingest (brp, gen-brp.sh), $runs runs each"
 	declare -A ING_T ING_RSS
 	for n in $ingest_sizes; do
-		f=$data/brp-$n.xml
-		bytes=$(filesize "$f")
-		ts=(); rss=(); xs=(); xrss=()
-		for ((r = 0; r < runs; r++)); do
-			rm -rf "$work/d"
-			"$S" -D "$work/d" init >/dev/null
-			sync
-			timed "$S" -D "$work/d" ingest brp "$f"
-			grep -q "$n accepted" "$work/out" || { say "bench: unexpected: $(cat "$work/out")"; exit 1; }
-			ts+=("$T"); rss+=("$RSS")
-			timed xmllint --stream --noout --schema "$root/schemas/stufbg0310-profile.xsd" "$f"
-			xs+=("$T"); xrss+=("$RSS")
-		done
-		t=$(printf '%s\n' "${ts[@]}" | median); x=$(printf '%s\n' "${xs[@]}" | median)
-		m=$(printf '%s\n' "${rss[@]}" | median); xm=$(printf '%s\n' "${xrss[@]}" | median)
+		bytes=$(filesize "$data/brp-$n.xml")
+		ingest_pair "$n"
+		t=$IT; x=$XT; m=$IRSS; xm=$XRSS
 		ING_T[$n]=$t; ING_RSS[$n]=$m
 		rps=$(awk -v n="$n" -v t="$t" 'BEGIN { printf "%.0f", n / t }')
 		mbs=$(awk -v b="$bytes" -v t="$t" 'BEGIN { printf "%.2f", b / 1048576 / t }')
 		xrps=$(awk -v n="$n" -v t="$x" 'BEGIN { printf "%.0f", n / t }')
 		xmbs=$(awk -v b="$bytes" -v t="$x" 'BEGIN { printf "%.2f", b / 1048576 / t }')
-		q=$(ratio "$t" "$x")
+		q=$(ratio "$t" "$x"); qc=$(ratio "$ICPU" "$XCPU")
 		row "ingest brp $n ($(awk -v b="$bytes" 'BEGIN { printf "%.0f", b / 1048576 }') MB)" \
-			"$(fmt "$t" 2) s, $rps rec/s, $mbs MB/s, RSS $((m / 1024)) MiB"
+			"$(fmt "$t" 2) s (CPU $(fmt "$ICPU" 2) s), $rps rec/s, $mbs MB/s, RSS $((m / 1024)) MiB"
 		row "  xmllint --stream --schema (floor)" \
-			"$(fmt "$x" 2) s, $xrps rec/s, $xmbs MB/s, RSS $((xm / 1024)) MiB"
-		row "  ratio ingest/xmllint (goal <= 1.5)" "${q}x $(awk -v q="$q" 'BEGIN { print (q <= 1.5) ? "met" : "NOT met" }')"
-		jadd json_ingest "{\"records\":$n,\"bytes\":$bytes,\"seconds\":$t,\"records_per_s\":$rps,\"mb_per_s\":$mbs,\"peak_rss_kib\":$m,\"runs\":[$(IFS=,; echo "${ts[*]}")],\"xmllint\":{\"seconds\":$x,\"records_per_s\":$xrps,\"mb_per_s\":$xmbs,\"peak_rss_kib\":$xm,\"runs\":[$(IFS=,; echo "${xs[*]}")]},\"ratio\":$q,\"goal\":1.5,\"met\":$(awk -v q="$q" 'BEGIN { print (q <= 1.5) ? "true" : "false" }')}"
+			"$(fmt "$x" 2) s (CPU $(fmt "$XCPU" 2) s), $xrps rec/s, $xmbs MB/s, RSS $((xm / 1024)) MiB"
+		row "  ratio ingest/xmllint, wall (goal <= 1.2)" "${q}x $(verdict "$q" 1.2)"
+		row "  ratio ingest/xmllint, CPU user+sys (<= 1.3)" "${qc}x $(verdict "$qc" 1.3)"
+		busy=null
+		if [ "$n" -ge 100000 ] && command -v taskset >/dev/null; then
+			# the wall ratio again with one of the cores busy
+			taskset -c 0 yes >/dev/null &
+			yes_pid=$!
+			ingest_pair "$n"
+			kill "$yes_pid"; wait "$yes_pid" 2>/dev/null || true
+			qb=$(ratio "$IT" "$XT")
+			row "  ratio, wall, with core 0 busy (yes)" "${qb}x ($(fmt "$IT" 2) s / $(fmt "$XT" 2) s; CPU $(fmt "$ICPU" 2) / $(fmt "$XCPU" 2) s)"
+			busy="{\"seconds\":$IT,\"cpu_seconds\":$ICPU,\"xmllint_seconds\":$XT,\"xmllint_cpu_seconds\":$XCPU,\"ratio\":$qb}"
+		fi
+		jadd json_ingest "{\"records\":$n,\"bytes\":$bytes,\"seconds\":$t,\"cpu_seconds\":$ICPU,\"records_per_s\":$rps,\"mb_per_s\":$mbs,\"peak_rss_kib\":$m,\"runs\":[$IRUNS],\"xmllint\":{\"seconds\":$x,\"cpu_seconds\":$XCPU,\"records_per_s\":$xrps,\"mb_per_s\":$xmbs,\"peak_rss_kib\":$xm,\"runs\":[$XRUNS]},\"ratio\":$q,\"ratio_cpu\":$qc,\"goal\":1.2,\"goal_cpu\":1.3,\"met\":$([ "$(verdict "$q" 1.2)" = met ] && echo true || echo false),\"met_cpu\":$([ "$(verdict "$qc" 1.3)" = met ] && echo true || echo false),\"one_core_busy\":$busy}"
 	done
 	# the two largest sizes (10^5 and 10^6, as the issue asks): SQLite's
 	# page cache fills up to [store] cache_mib and then stays, so memory is
@@ -508,6 +538,60 @@ if only upload; then
 	kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
 fi
 
+# ---------------------------------------------------------------- 6 latency
+# From a 100-person upload's request to its signals readable in the inbox,
+# in an installation of the match data ($match_main registrations): the
+# upload carries a traceparent, and the inbox is read (a new curl and TLS
+# handshake each time) until a signal of that trace is on it.
+if only latency; then
+	n=$match_main; W=00000001000000001783
+	say "bench: 6. signal latency after a 100-person upload ($n registrations), $runs runs"
+	ld=$work/lat
+	rm -rf "$ld"
+	cp -a "$data/match-$n" "$ld"
+	cp -a "$data/pki-match" "$ld/certs"
+	timed "$S" -D "$ld" match	# as of today, as the daemon matches: the full run
+	lat_full=$T; lat_full_cpu=$CPU
+	"$S" -D "$ld" serve --port 0 2>"$work/lat.err" &
+	server_pid=$!
+	port=$(await_port "$work/lat.err" "$server_pid") || exit 1
+	tls=(--cacert "$ld/certs/ca.crt" --cert "$ld/certs/party-$W.crt" --key "$ld/certs/party-$W.key")
+	inbox_has() {	# inbox_has AFTER TRACE: a signal of TRACE is on Westland's inbox
+		curl -sS --max-time 30 "${tls[@]}" "https://127.0.0.1:$port/v1/signals?after=$1&limit=1000" |
+			jq -e --arg t "$2" '[.signals[] | select(.trace_id == $t)] | length > 0' >/dev/null
+	}
+	lats=(); ups=(); reads=(); raised=()
+	for ((r = 0; r < runs; r++)); do
+		"$bench/gen-latency-brp.sh" "$n" "$r" >"$work/lat-$r.xml"
+		trace=$(printf '4bf92f3577b34da6a3ce929d0e0e%04x' $((r + 1)))
+		after=$(sqlite3 "$ld/schakel.db" "SELECT coalesce(max(seq), 0) FROM signal")
+		t0=$(now)
+		code=$(curl -sS -o "$work/lat-up.json" -w '%{http_code}' --max-time 120 "${tls[@]}" \
+			-H "traceparent: 00-$trace-00f067aa0ba902b7-01" --data-binary "@$work/lat-$r.xml" \
+			"https://127.0.0.1:$port/v1/uploads/brp")
+		t1=$(now)
+		[ "$code" = 200 ] || { say "bench: the upload answered $code: $(cat "$work/lat-up.json")"; exit 1; }
+		until inbox_has "$after" "$trace"; do
+			awk -v a="$t0" -v b="$(now)" 'BEGIN { exit !(b - a > 120) }' &&
+				{ say "bench: no signal of the upload in the inbox after 120 s"; exit 1; }
+		done
+		t2=$(now)
+		t3=$(now); inbox_has "$after" "$trace"; t4=$(now)	# one read alone
+		lats+=("$(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.4f", b - a }')")
+		ups+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')")
+		reads+=("$(awk -v a="$t3" -v b="$t4" 'BEGIN { printf "%.4f", b - a }')")
+		raised+=("$(sqlite3 "$ld/schakel.db" "SELECT count(*) FROM signal WHERE trace_id = '$trace'")")
+	done
+	stop "$server_pid"; server_pid=
+	lat=$(printf '%s\n' "${lats[@]}" | median); up=$(printf '%s\n' "${ups[@]}" | median)
+	rd=$(printf '%s\n' "${reads[@]}" | median)
+	ms() { awk -v t="$1" 'BEGIN { printf "%.0f", t * 1000 }'; }
+	row "signal latency, 100-person upload into $n reg" "$(ms "$lat") ms request to inbox (goal <= 100 ms: $(awk -v t="$lat" 'BEGIN { print (t <= 0.1) ? "met" : "NOT met" }')); signals raised per upload: ${raised[*]}"
+	row "  of which the upload's answer" "$(ms "$up") ms; one inbox read alone $(ms "$rd") ms (curl, new TLS handshake)"
+	row "  a full match of the installation (before)" "$(fmt "$lat_full" 2) s wall, $(fmt "$lat_full_cpu" 2) s CPU: $(ratio "$lat_full" "$lat")x the latency"
+	json_latency="{\"registrations\":$n,\"seconds\":$lat,\"runs\":[$(IFS=,; echo "${lats[*]}")],\"upload_seconds\":$up,\"inbox_read_seconds\":$rd,\"signals\":[$(IFS=,; echo "${raised[*]}")],\"full_match_seconds\":$lat_full,\"full_match_cpu_seconds\":$lat_full_cpu,\"goal\":0.1,\"met\":$(awk -v t="$lat" 'BEGIN { print (t <= 0.1) ? "true" : "false" }')}"
+fi
+
 # ---------------------------------------------------------------- 5 scaling
 if only ingest && only match; then
 	say "bench: 5. scaling"
@@ -533,7 +617,7 @@ mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$root" status --porcelain 2>/dev/null | grep -q . && echo true || echo false)
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
-json="{\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"commit\":\"$commit\",\"binary\":\"$S\",\"dirty\":$dirty,\"quick\":$([ "$quick" = 1 ] && echo true || echo false),\"runs\":$runs,\"machine\":{\"nproc\":$(nproc),\"cpu\":\"$cpu\",\"memory\":\"$mem\",\"sqlite\":\"$(sqlite3 --version | cut -d' ' -f1)\",\"loadavg_start\":\"$load_start\",\"loadavg_end\":\"$load_end\"},\"ingest\":[$json_ingest],\"match\":[$json_match],\"delivery\":$json_delivery,\"upload\":[$json_upload],\"scaling\":[$json_scaling]}"
+json="{\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"commit\":\"$commit\",\"binary\":\"$S\",\"dirty\":$dirty,\"quick\":$([ "$quick" = 1 ] && echo true || echo false),\"runs\":$runs,\"machine\":{\"nproc\":$(nproc),\"cpu\":\"$cpu\",\"memory\":\"$mem\",\"sqlite\":\"$(sqlite3 --version | cut -d' ' -f1)\",\"loadavg_start\":\"$load_start\",\"loadavg_end\":\"$load_end\"},\"ingest\":[$json_ingest],\"match\":[$json_match],\"delivery\":$json_delivery,\"upload\":[$json_upload],\"scaling\":[$json_scaling],\"latency\":${json_latency:-null}}"
 echo "$json" >"$results/$stamp.json"
 cp "$results/$stamp.json" "$results/latest.json"
 

@@ -7,11 +7,11 @@
  * however it is written: "999900006", "9999.00.006", "999 900 006",
  * "999-90-0006", mixed, or inside other text.  A BSN-like part is a run of
  * digit groups, each joined to the next by at most three separators (space,
- * tab, '.', '-', '_', '/', ','), whose digits number 8 or 9: those digits
- * are written as '*' (the separators stay, so the supplier still sees the
- * shape of what was wrong).  One exception: a date written YYYY-MM-DD (8
- * digits) is shown, since a date field must be able to say which date is
- * wrong.
+ * tab, '.', '-', '_', '/', ','), whose digits number 8 or 9: that part is
+ * written as "[BSN?]", the one mark every BSN masking of schakel writes,
+ * which no value can be mistaken for.  One exception: a date written
+ * YYYY-MM-DD (8 digits) is shown, since a date field must be able to say
+ * which date is wrong.
  *
  * Header only (static inline): the adapters are shared objects of their
  * own and include it too (layer 2, below them).
@@ -23,6 +23,7 @@
 #include <string.h>
 
 #define BSNLIKE_GROUPS 64	/* digit groups looked at in one run */
+#define BSNLIKE_MARK "[BSN?]"	/* as log_mask_bsn() writes it: no id, count or size */
 
 static inline int bsnlike_digit(char c)
 {
@@ -49,12 +50,16 @@ static inline int bsnlike_is_date(const char *s, size_t a, size_t b)
 }
 
 /*
- * Masks, in s[0..len), the digits of every window of consecutive groups
- * of one run (groups start[i]..end[i]) that holds 8 or 9 digits.
+ * Masks, in s, the part of one run (groups start[i]..end[i]) from the first
+ * to the last window of consecutive groups that holds 8 or 9 digits: that
+ * part is replaced by BSNLIKE_MARK, and the rest of s moved up.  Returns
+ * the bytes s got shorter by (0 when nothing was masked).
  */
-static inline void bsnlike_mask_run(char *s, const size_t *start, const size_t *end,
-				    size_t n)
+static inline size_t bsnlike_mask_run(char *s, const size_t *start, const size_t *end,
+				      size_t n)
 {
+	size_t lo = (size_t)-1, hi = 0, mark = sizeof(BSNLIKE_MARK) - 1;
+
 	for (size_t i = 0; i < n; i++) {
 		size_t digits = 0;
 
@@ -62,11 +67,15 @@ static inline void bsnlike_mask_run(char *s, const size_t *start, const size_t *
 			digits += end[j] - start[j];
 			if (digits < 8 || digits > 9 || bsnlike_is_date(s, start[i], end[j]))
 				continue;
-			for (size_t k = start[i]; k < end[j]; k++)
-				if (bsnlike_digit(s[k]))
-					s[k] = '*';
+			lo = start[i] < lo ? start[i] : lo;
+			hi = end[j] > hi ? end[j] : hi;
 		}
 	}
+	if (lo >= hi)
+		return 0;
+	memcpy(s + lo, BSNLIKE_MARK, mark);	/* hi - lo >= 8 > mark */
+	memmove(s + lo + mark, s + hi, strlen(s + hi) + 1);
+	return hi - lo - mark;
 }
 
 /*
@@ -78,7 +87,7 @@ static inline void bsnlike_mask(char *s)
 	size_t start[BSNLIKE_GROUPS], end[BSNLIKE_GROUPS], n = 0, i = 0;
 
 	while (s[i] != '\0') {
-		size_t j, seps = 0;
+		size_t j, seps = 0, cut;
 
 		if (!bsnlike_digit(s[i])) {
 			i++;
@@ -87,18 +96,21 @@ static inline void bsnlike_mask(char *s)
 		for (j = i; bsnlike_digit(s[j]); j++)
 			;
 		if (n == BSNLIKE_GROUPS) {	/* a very long run: look at it in parts */
-			bsnlike_mask_run(s, start, end, n);
+			cut = bsnlike_mask_run(s, start, end, n);
+			i -= cut;
+			j -= cut;
 			n = 0;
 		}
 		start[n] = i;
 		end[n++] = j;
 		while (bsnlike_sep(s[j + seps]) && seps < 4)
 			seps++;
+		cut = 0;
 		if (seps == 0 || seps > 3 || !bsnlike_digit(s[j + seps])) {
-			bsnlike_mask_run(s, start, end, n);	/* the run ends here */
+			cut = bsnlike_mask_run(s, start, end, n);	/* the run ends here */
 			n = 0;
 		}
-		i = j + seps;
+		i = j + seps - cut;
 	}
 	bsnlike_mask_run(s, start, end, n);
 }

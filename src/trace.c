@@ -2,6 +2,7 @@
  * trace.c - W3C Trace Context: traceparent in and out (see trace.h).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
@@ -47,10 +48,9 @@ bool trace_parse(const char *h, struct trace_ctx *t)
 	memcpy(t->parent_id, h + 36, SPAN_ID_HEX);
 	t->parent_id[SPAN_ID_HEX] = '\0';
 	{
-		unsigned flags = 0;
+		char flags[3] = { h[53], h[54], '\0' };	/* two hex digits, checked above */
 
-		sscanf(h + 53, "%2x", &flags);
-		t->flags = (uint8_t)flags;
+		t->flags = (uint8_t)strtoul(flags, NULL, 16);
 	}
 	return true;
 }

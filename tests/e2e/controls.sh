@@ -114,7 +114,7 @@ pushed_document() {
 	T=${D%/data}
 	r=$T/received
 	launch "$T/receive.log" "$SCHAKEL" receive --dir "$r" --port 0 --cert "$D/certs/server.crt" \
-		--key "$D/certs/server.key" --ca "$D/certs/ca.crt"
+		--key "$D/certs/server.key" --ca "$D/certs/ca.crt" --broker-cert "$D/certs/server.crt"
 	party $W "Gemeente Westland" gemeenten=1783 receives=all "push_url=https://127.0.0.1:$LPORT/westland"
 	sk ingest brp "$FIX/brp-npsLa01.xml" >/dev/null
 	sk ingest huisvesting "$FIX/huisvesting.csv" >/dev/null || fail "ingest"
