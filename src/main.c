@@ -987,7 +987,7 @@ static const struct command *find_command(const char *name)
 static bool backend_supports(const char *dir, const struct command *cmd)
 {
 	static const char *const pg_commands[] = { "init", "ingest", "log", "inzage", "purge",
-						    "demo", "receive" };
+						    "pull", "demo", "receive" };
 	struct config cfg;
 	struct errbuf e;
 	char path[4096];
@@ -1003,7 +1003,7 @@ static bool backend_supports(const char *dir, const struct command *cmd)
 			return true;
 	if (pg)
 		fprintf(stderr, "schakel %s: not yet supported with backend = postgresql "
-			"(init, ingest, log, log verify, inzage and purge are)\n", cmd->name);
+			"(init, ingest, log, log verify, inzage, purge and pull are)\n", cmd->name);
 	return !pg;
 }
 

@@ -1207,3 +1207,53 @@ enum status store_pg_purge(struct store_pg *s, const struct retention *r,
 	}
 	return deleted ? mark_change(s, e) : ST_OK;
 }
+
+/* --- pulled sources ------------------------------------------------------- */
+
+enum status store_pg_source_get(struct store_pg *s, const char *name, struct source_state *ss,
+				struct errbuf *e)
+{
+	struct params p = { 0 };
+	PGresult *res;
+
+	memset(ss, 0, sizeof(*ss));
+	p_text(&p, name);
+	res = run(s, "SELECT coalesce(cursor, ''), coalesce(etag, ''), coalesce(last_modified, ''),"
+		  " failures, next_at, coalesce(last_ok, 0) FROM source_state WHERE name = $1", &p,
+		  PGRES_TUPLES_OK, "read source state", e);
+	if (res == NULL)
+		return ST_FAIL;
+	if (PQntuples(res) > 0) {
+		value_copy(res, 0, 0, ss->cursor, sizeof(ss->cursor));
+		value_copy(res, 0, 1, ss->etag, sizeof(ss->etag));
+		value_copy(res, 0, 2, ss->last_modified, sizeof(ss->last_modified));
+		ss->failures = atoi(PQgetvalue(res, 0, 3));
+		ss->next_at = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+		ss->last_ok = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+	}
+	PQclear(res);
+	return ST_OK;
+}
+
+enum status store_pg_source_put(struct store_pg *s, const char *name,
+				const struct source_state *ss, struct errbuf *e)
+{
+	struct params p = { 0 };
+
+	p_text(&p, name);
+	p_text_or_null(&p, ss->cursor);
+	p_text_or_null(&p, ss->etag);
+	p_text_or_null(&p, ss->last_modified);
+	p_int(&p, ss->failures);
+	p_int(&p, ss->next_at);
+	if (ss->last_ok != 0)
+		p_int(&p, ss->last_ok);
+	else
+		p_text(&p, NULL);
+	return run_done(s, "INSERT INTO source_state(name, cursor, etag, last_modified, failures,"
+			" next_at, last_ok) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+			" ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor,"
+			" etag = excluded.etag, last_modified = excluded.last_modified,"
+			" failures = excluded.failures, next_at = excluded.next_at,"
+			" last_ok = excluded.last_ok", &p, "store source state", e);
+}

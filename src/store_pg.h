@@ -73,5 +73,9 @@ enum status store_pg_inzage(struct store_pg *s, const uint8_t pseudonym[PSEUDONY
 			    struct errbuf *e);
 enum status store_pg_purge(struct store_pg *s, const struct retention *r,
 			   struct purge_counts *n, struct errbuf *e);
+enum status store_pg_source_get(struct store_pg *s, const char *name, struct source_state *ss,
+				struct errbuf *e);
+enum status store_pg_source_put(struct store_pg *s, const char *name,
+				const struct source_state *ss, struct errbuf *e);
 
 #endif

@@ -2525,6 +2525,8 @@ enum status store_delivery_retry(struct store *s, int64_t id, int64_t now, long 
 enum status store_source_get(struct store *s, const char *name, struct source_state *ss,
 			     struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_source_get(s->pg, name, ss, e);
 	sqlite3_stmt *st = stmt(s, Q_SOURCE_GET, e);
 	int rc;
 
@@ -2550,6 +2552,8 @@ enum status store_source_get(struct store *s, const char *name, struct source_st
 enum status store_source_put(struct store *s, const char *name,
 			     const struct source_state *ss, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_source_put(s->pg, name, ss, e);
 	sqlite3_stmt *st = stmt(s, Q_SOURCE_PUT, e);
 
 	if (st == NULL)

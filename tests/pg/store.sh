@@ -178,7 +178,7 @@ test_node_with_another_key_refused() {
 test_unsupported_commands_fail_clearly() {
 	pg_dir && pg_conf "$DSN" && sk init >/dev/null || return 1
 	sk ingest huisvesting "$FIX/huisvesting.csv" >/dev/null || fail "ingest" || return 1
-	for c in "match" "signals" "serve --port 0" "feedback" "deliveries" "pull"; do
+	for c in "match" "signals" "serve --port 0" "feedback" "deliveries"; do
 		# shellcheck disable=SC2086
 		expect_rc 1 sk $c >out || return 1
 		contains out "schakel ${c%% *}: not yet supported with backend = postgresql" || return 1
