@@ -3,7 +3,8 @@
  *
  * This header is the store interface; store_sqlite.c implements it on
  * SQLite (WAL) in the data directory.  A second backend (PostgreSQL, for
- * several broker nodes on one database) implements the same functions.  The
+ * several broker nodes on one database, store_pg.c) implements part of
+ * the same functions so far (store_open_dsn()).  The
  * store knows no HTTP and no XML, and nothing of the rules: it keeps rows and
  * answers the questions the pipeline asks (the aggregates of matching.md
  * included, because a database computes them fastest).
