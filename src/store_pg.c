@@ -1091,7 +1091,7 @@ static enum status inzage_rows(const PGresult *res,
 			       int (*cb)(void *arg, const struct inzage_row *r), void *arg)
 {
 	for (int i = 0; i < PQntuples(res); i++) {
-		struct inzage_row r;
+		struct inzage_row r = { 0 };
 		const char **f[] = { &r.kind, &r.at, &r.what, &r.address, &r.source, &r.via,
 				     &r.party, &r.signal };
 
