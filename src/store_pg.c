@@ -265,7 +265,7 @@ static enum status schema_version(struct store_pg *s, int *v, struct errbuf *e)
 		  PGRES_TUPLES_OK, "read the schema version", e);
 	if (res == NULL)
 		return ST_FAIL;
-	*v = atoi(PQgetvalue(res, 0, 0));
+	*v = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	return ST_OK;
 }
@@ -306,7 +306,7 @@ static enum status migrate(struct store_pg *s, const char *schema_dir, struct er
 {
 	struct params p = { 0 };
 	enum status rc = ST_OK;
-	int version, rows;
+	int version = 0, rows;
 
 	p_int(&p, LOCK_MIGRATE);
 	if (run_rows(s, "SELECT pg_advisory_lock($1)", &p, &rows, "lock for migrations", e) != ST_OK)
@@ -1227,7 +1227,7 @@ enum status store_pg_source_get(struct store_pg *s, const char *name, struct sou
 		value_copy(res, 0, 0, ss->cursor, sizeof(ss->cursor));
 		value_copy(res, 0, 1, ss->etag, sizeof(ss->etag));
 		value_copy(res, 0, 2, ss->last_modified, sizeof(ss->last_modified));
-		ss->failures = atoi(PQgetvalue(res, 0, 3));
+		ss->failures = (int)strtol(PQgetvalue(res, 0, 3), NULL, 10);
 		ss->next_at = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
 		ss->last_ok = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
 	}
