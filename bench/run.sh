@@ -5,11 +5,13 @@
 #   BENCH_QUICK=1 bench/run.sh 10^4 and 10^5 only, to check that it works
 #   BENCH_RUNS=N               timed runs per figure (default 3; medians)
 #   BENCH_ONLY=delivery,upload only these sections (ingest, match, delivery,
-#                              upload, latency; scaling comes with ingest and
-#                              match),
+#                              upload, latency, ldv; scaling comes with ingest
+#                              and match),
 #                              and only the data they need
 #   BENCH_DELIVERY_SIGNALS=N   signals pushed per delivery run (default
 #                              10000; 2000 with BENCH_QUICK=1)
+#   BENCH_LDV_SIZE=N           records of the ldv section (processing
+#                              records on and off; default 10^5)
 #   BENCH_SCHAKEL=PATH         the binary to measure (default build/schakel;
 #                              a copy, say, while others rebuild the tree)
 #
@@ -63,8 +65,8 @@ deliv_from=100000
 only_sections=${BENCH_ONLY:-}
 for s_ in ${only_sections//,/ }; do
 	case $s_ in
-	ingest | match | delivery | upload | latency) ;;
-	*) echo "bench: BENCH_ONLY: unknown section '$s_' (ingest, match, delivery, upload, latency)" >&2; exit 1 ;;
+	ingest | match | delivery | upload | latency | ldv) ;;
+	*) echo "bench: BENCH_ONLY: unknown section '$s_' (ingest, match, delivery, upload, latency, ldv)" >&2; exit 1 ;;
 	esac
 done
 only() { [ -z "$only_sections" ] || [[ ",$only_sections," == *",$1,"* ]]; }
@@ -110,8 +112,11 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 say "bench: data in $data"
 # the match sizes whose data the selected sections need
 prep_sizes=
+ldv_n=${BENCH_LDV_SIZE:-100000}
 if only match; then prep_sizes=$match_sizes; elif only delivery; then prep_sizes=$deliv_from; fi
 if only latency && [[ " $prep_sizes " != *" $match_main "* ]]; then prep_sizes+=" $match_main"; fi
+if only ldv && [[ " $prep_sizes " != *" $ldv_n "* ]]; then prep_sizes+=" $ldv_n"; fi
+only ldv && gen "$data/brp-$ldv_n.xml" "$root/tests/tools/gen-brp.sh" "$ldv_n"
 if only ingest; then
 	for n in $ingest_sizes; do
 		gen "$data/brp-$n.xml" "$root/tests/tools/gen-brp.sh" "$n"
@@ -185,7 +190,7 @@ prepare_match() {
 for n in $prep_sizes; do prepare_match "$n"; done
 
 # ---------------------------------------------------------------- JSON
-json_ingest=""; json_match=""; json_upload=""; json_scaling=""
+json_ingest=""; json_match=""; json_upload=""; json_scaling=""; json_ldv='"not run"'
 table=""
 row() { table+=$(printf '%-44s %s' "$1" "$2")$'\n'; }
 jadd() { local -n v=$1; v+="${v:+,}$2"; }
@@ -538,6 +543,71 @@ if only upload; then
 	kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
 fi
 
+# ---------------------------------------------------------------- 4b ldv
+# The processing records (Logboek Dataverwerkingen, docs/formats.md): an
+# ingest of ldv_n brp registrations on a fresh directory and a first match
+# of the match data of ldv_n registrations, with [ldv] enabled = true (the
+# default: one record per input, per match and per signal, their data
+# subjects one row per batch of up to 256)
+# and false, runs alternating.  Wall time and CPU (user + sys).
+if only ldv; then
+	say "bench: 4b. processing records on and off, $ldv_n records, $runs runs each"
+	# cpu_timed CMD...: timed, and C = user + sys seconds
+	cpu_timed() {
+		local t0 t1
+		t0=$(now)
+		/usr/bin/time -f '%U %S' -o "$work/cpu" "$@" >"$work/out" 2>"$work/err" || {
+			local rc=$?
+			[ $rc -eq 3 ] || { say "bench: failed ($rc): $*"; cat "$work/err" >&2; exit 1; }
+		}
+		t1=$(now)
+		T=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
+		C=$(tail -1 "$work/cpu" | awk '{ printf "%.2f", $1 + $2 }')
+	}
+	ldv_off() {	# ldv_off DIR: [ldv] enabled = false in DIR's schakel.conf
+		if grep -q '^\[ldv\]' "$1/schakel.conf"; then
+			sed -i '/^\[ldv\]/,/^\[/ s/^enabled = .*/enabled = false/' "$1/schakel.conf"
+		else
+			printf '\n[ldv]\nenabled = false\n' >>"$1/schakel.conf"
+		fi
+	}
+	declare -A LW LC
+	for what in ingest match; do
+		for mode in on off; do LW[$what-$mode]=""; LC[$what-$mode]=""; done
+	done
+	for ((r = 0; r < runs; r++)); do
+		for mode in on off; do
+			rm -rf "$work/d"
+			"$S" -D "$work/d" init >/dev/null
+			[ $mode = off ] && ldv_off "$work/d"
+			sync
+			cpu_timed "$S" -D "$work/d" ingest brp "$data/brp-$ldv_n.xml"
+			LW[ingest-$mode]+="$T "; LC[ingest-$mode]+="$C "
+			rm -rf "$work/d"
+			cp -a "$data/match-$ldv_n" "$work/d"
+			[ $mode = off ] && ldv_off "$work/d"
+			sync
+			cpu_timed "$S" -D "$work/d" match --as-of "$asof"
+			LW[match-$mode]+="$T "; LC[match-$mode]+="$C "
+			[ $mode = on ] && LSPANS=$(sqlite3 "$work/d/schakel.db" "SELECT count(*) || ' records with ' || sum(subjects) || ' data subjects' FROM ldv_span WHERE name IN ('schakel.match', 'schakel.signal')")
+		done
+	done
+	rm -rf "$work/d"
+	json_ldv="{\"records\":$ldv_n"
+	for what in ingest match; do
+		med() { printf '%s\n' ${1} | median; }
+		won=$(med "${LW[$what-on]}"); woff=$(med "${LW[$what-off]}")
+		con=$(med "${LC[$what-on]}"); coff=$(med "${LC[$what-off]}")
+		pw=$(awk -v a="$won" -v b="$woff" 'BEGIN { printf "%.1f", (a / b - 1) * 100 }')
+		pc=$(awk -v a="$con" -v b="$coff" 'BEGIN { printf "%.1f", (b > 0) ? (a / b - 1) * 100 : 0 }')
+		met=$(awk -v p="$pw" -v q="$pc" 'BEGIN { print (p <= 10 && q <= 10) ? "true" : "false" }')
+		row "$what $ldv_n, processing records on/off" "wall $(fmt "$won" 2) / $(fmt "$woff" 2) s (${pw} %), CPU $(fmt "$con" 2) / $(fmt "$coff" 2) s (${pc} %)"
+		json_ldv+=",\"$what\":{\"on\":{\"seconds\":$won,\"cpu_seconds\":$con,\"runs\":[$(echo ${LW[$what-on]} | tr ' ' ',')]},\"off\":{\"seconds\":$woff,\"cpu_seconds\":$coff,\"runs\":[$(echo ${LW[$what-off]} | tr ' ' ',')]},\"wall_percent\":$pw,\"cpu_percent\":$pc,\"goal_percent\":10,\"met\":$met}"
+	done
+	row "  (goal: at most 10 % slower with them on)" "the match wrote $LSPANS"
+	json_ldv+="}"
+fi
+
 # ---------------------------------------------------------------- 6 latency
 # From a 100-person upload's request to its signals readable in the inbox,
 # in an installation of the match data ($match_main registrations): the
@@ -617,7 +687,7 @@ mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$root" status --porcelain 2>/dev/null | grep -q . && echo true || echo false)
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
-json="{\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"commit\":\"$commit\",\"binary\":\"$S\",\"dirty\":$dirty,\"quick\":$([ "$quick" = 1 ] && echo true || echo false),\"runs\":$runs,\"machine\":{\"nproc\":$(nproc),\"cpu\":\"$cpu\",\"memory\":\"$mem\",\"sqlite\":\"$(sqlite3 --version | cut -d' ' -f1)\",\"loadavg_start\":\"$load_start\",\"loadavg_end\":\"$load_end\"},\"ingest\":[$json_ingest],\"match\":[$json_match],\"delivery\":$json_delivery,\"upload\":[$json_upload],\"scaling\":[$json_scaling],\"latency\":${json_latency:-null}}"
+json="{\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"commit\":\"$commit\",\"binary\":\"$S\",\"dirty\":$dirty,\"quick\":$([ "$quick" = 1 ] && echo true || echo false),\"runs\":$runs,\"machine\":{\"nproc\":$(nproc),\"cpu\":\"$cpu\",\"memory\":\"$mem\",\"sqlite\":\"$(sqlite3 --version | cut -d' ' -f1)\",\"loadavg_start\":\"$load_start\",\"loadavg_end\":\"$load_end\"},\"ingest\":[$json_ingest],\"match\":[$json_match],\"delivery\":$json_delivery,\"upload\":[$json_upload],\"scaling\":[$json_scaling],\"latency\":${json_latency:-null},\"ldv\":$json_ldv}"
 echo "$json" >"$results/$stamp.json"
 cp "$results/$stamp.json" "$results/latest.json"
 

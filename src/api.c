@@ -405,8 +405,8 @@ static int inbox_signal(void *arg, const struct signal *sig)
 static bool inbox_disclosed(struct http_req *r, struct inbox *in, const char *format)
 {
 	struct errbuf e;
-	enum status st = disclose_inbox(the_api->app->store, in->party->oin, format, &in->shown,
-					&e);
+	enum status st = disclose_inbox(the_api->app->store, &the_api->app->cfg, in->party->oin,
+					format, &in->shown, &e);
 
 	disclose_free(&in->shown);
 	if (st != ST_OK)

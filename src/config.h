@@ -124,6 +124,13 @@ struct config {
 	int delivery_breaker_failures;	/* breaker_failures = 5 (in a row: recipient down) */
 	int delivery_drain_seconds;	/* drain_seconds = 10 (waited for at SIGTERM) */
 
+	/* [ldv] */
+	bool ldv_enabled;		/* enabled = true (processing records) */
+	char *ldv_register;		/* register = https://schakel.example/verwerkingsactiviteiten */
+	char *ldv_otlp_url;		/* otlp_url = (NULL: no export) */
+	int ldv_otlp_batch;		/* otlp_batch = 512 (spans a request) */
+	int ldv_otlp_timeout;		/* otlp_timeout = 30 (seconds) */
+
 	struct party *parties;
 	size_t nparties;
 	struct source *sources;

@@ -176,7 +176,8 @@ static enum status record_outcome(struct deliverer *d, const struct attempt *a,
 				    "error", row->last_error[0] ? row->last_error : NULL,
 				    "outcome", a->outcome), e) != ST_OK) ||
 	    (strcmp(a->outcome, "delivered") == 0 &&
-	     disclose_push(s, row->oin, row->signal_id, row->message_id, a->bsn, e) != ST_OK) ||
+	     disclose_push(s, &d->app->cfg, row->oin, row->signal_id, row->message_id, a->bsn,
+			   e) != ST_OK) ||
 	    (a->outage != NULL &&
 	     exlog_append(s, a->outage, row->oin, row->oin, json_deep_copy(a->outage_detail),
 			  e) != ST_OK) ||

@@ -9,6 +9,7 @@
 
 #include "disclose.h"
 #include "exlog.h"
+#include "ldv.h"
 
 enum status disclose_add(struct disclosures *d, const char *signal, bool bsn)
 {
@@ -32,8 +33,8 @@ void disclose_free(struct disclosures *d)
 	*d = (struct disclosures){ 0 };
 }
 
-enum status disclose_inbox(struct store *s, const char *recipient, const char *format,
-			   const struct disclosures *d, struct errbuf *e)
+enum status disclose_inbox(struct store *s, const struct config *cfg, const char *recipient,
+			   const char *format, const struct disclosures *d, struct errbuf *e)
 {
 	char with[96], without[96];
 
@@ -48,7 +49,8 @@ enum status disclose_inbox(struct store *s, const char *recipient, const char *f
 		return ST_FAIL;
 	for (size_t i = 0; i < d->n; i++)
 		if (exlog_append_text(s, "disclosure", recipient, d->v[i].signal,
-				      d->v[i].bsn ? with : without, e) != ST_OK)
+				      d->v[i].bsn ? with : without, e) != ST_OK ||
+		    ldv_disclosure(s, cfg, d->v[i].signal, recipient, e) != ST_OK)
 			goto out_rollback;
 	if (store_commit(s, e) != ST_OK)
 		goto out_rollback;
@@ -58,10 +60,12 @@ out_rollback:
 	return ST_FAIL;
 }
 
-enum status disclose_push(struct store *s, const char *recipient, const char *signal,
-			  const char *message, bool bsn, struct errbuf *e)
+enum status disclose_push(struct store *s, const struct config *cfg, const char *recipient,
+			  const char *signal, const char *message, bool bsn, struct errbuf *e)
 {
-	return exlog_append(s, "disclosure", recipient, signal,
-			    json_pack("{s:b, s:s, s:s}", "bsn", bsn, "message", message,
-				      "via", "push"), e);
+	if (exlog_append(s, "disclosure", recipient, signal,
+			 json_pack("{s:b, s:s, s:s}", "bsn", bsn, "message", message,
+				   "via", "push"), e) != ST_OK)
+		return ST_FAIL;
+	return ldv_disclosure(s, cfg, signal, recipient, e);
 }

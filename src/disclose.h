@@ -3,7 +3,8 @@
  * recipient (an inbox page read, a push the recipient accepted), one
  * `disclosure` entry in the exchange log per signal and recipient, saying
  * how it went and whether the BSN itself was in it (the grant's
- * receive_bsn).  An access request (inzage) lists them.
+ * receive_bsn), with its processing record (ldv_disclosure(); cfg's
+ * [ldv]).  An access request (inzage) lists them.
  *
  * Fail closed, as every exchange: the entries are written before the data
  * is handed over (an inbox page) or in the transaction that records the
@@ -15,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "status.h"
 #include "store.h"
 
@@ -39,14 +41,14 @@ void disclose_free(struct disclosures *d);
  * of its own: via "inbox", format "json" or "xml".  ST_FAIL (rolled back,
  * e set): the page must not be served.
  */
-enum status disclose_inbox(struct store *s, const char *recipient, const char *format,
-			   const struct disclosures *d, struct errbuf *e);
+enum status disclose_inbox(struct store *s, const struct config *cfg, const char *recipient,
+			   const char *format, const struct disclosures *d, struct errbuf *e);
 
 /*
  * Logs a push that recipient accepted (message: its X-Message-Id), in the
  * caller's open transaction (the one that records the outcome).
  */
-enum status disclose_push(struct store *s, const char *recipient, const char *signal,
-			  const char *message, bool bsn, struct errbuf *e);
+enum status disclose_push(struct store *s, const struct config *cfg, const char *recipient,
+			  const char *signal, const char *message, bool bsn, struct errbuf *e);
 
 #endif

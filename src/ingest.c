@@ -42,6 +42,7 @@
 #include "bsnlike.h"
 #include "exlog.h"
 #include "ingest.h"
+#include "ldv.h"
 #include "log.h"
 #include "queue.h"
 #include "record.h"
@@ -103,6 +104,7 @@ struct ingest {
 	char held_key[ADDRESS_KEY_MAX];	/* the last address stored, and */
 	char held_gemeente[5];		/* the gemeente it is held under */
 	uint64_t progress_at;	/* bytes when on_progress was last called */
+	struct ldv ldv_receive, ldv_store;	/* its processing records */
 	atomic_bool stop;	/* check or store failed: parse no further */
 
 	/* between the threads, when there are three */
@@ -727,6 +729,22 @@ static enum status store_item(struct ingest *in, const struct item *it, bool *ch
 	}
 }
 
+/* The data subjects of a stored record on its processing record. */
+static enum status record_subjects(struct ingest *in, const struct item *it)
+{
+	struct store *s = in->app->store;
+	struct ldv *l = &in->ldv_store;
+
+	if (!l->on)
+		return ST_OK;
+	if (it->r.kind == ADAPTER_PERSON)
+		return ldv_subject(s, l, it->pseudonym, &in->store.fatal);
+	for (size_t i = 0; i < it->npersons; i++)
+		if (ldv_subject(s, l, it->persons[i].pseudonym, &in->store.fatal) != ST_OK)
+			return ST_FAIL;
+	return ST_OK;
+}
+
 /* The store stage for one batch; empties it. */
 static void consume(struct ingest *in, struct batch *b)
 {
@@ -747,7 +765,7 @@ static void consume(struct ingest *in, struct batch *b)
 			reject(in, it->where, why);
 			continue;
 		}
-		if (store_item(in, it, &changed) != ST_OK) {
+		if (store_item(in, it, &changed) != ST_OK || record_subjects(in, it) != ST_OK) {
 			in->store.failed = true;
 			break;
 		}
@@ -882,7 +900,12 @@ static struct ingest *ingest_begin(struct app *app, struct loaded_adapter *la,
 	host.ctx = in;
 	if (store_begin(app->store, e) != ST_OK)
 		goto out_free;
-	if (store_ingest_add(app->store, &row, &in->res.ingest_id, e) != ST_OK)
+	if (store_ingest_add(app->store, &row, &in->res.ingest_id, e) != ST_OK ||
+	    ldv_begin(app->store, &app->cfg, LDV_RECEIVE, NULL, opts->origin, opts->party,
+		      &in->ldv_receive, e) != ST_OK ||
+	    ldv_begin(app->store, &app->cfg, LDV_STORE,
+		      in->ldv_receive.on ? in->ldv_receive.row.span_id : NULL, opts->origin,
+		      NULL, &in->ldv_store, e) != ST_OK)
 		goto out_rollback;
 	in->stream = la->adapter->open(&host);
 	if (in->stream == NULL) {
@@ -932,7 +955,8 @@ static enum status commit(struct ingest *in, struct errbuf *e)
 				   "accepted", (json_int_t)in->res.accepted,
 				   "changed", (json_int_t)in->res.changed,
 				   "rejected", (json_int_t)in->res.rejected,
-				   "ingest", (json_int_t)in->res.ingest_id), e) != ST_OK)
+				   "ingest", (json_int_t)in->res.ingest_id), e) != ST_OK ||
+	    ldv_end(s, &in->ldv_store, 0, e) != ST_OK || ldv_end(s, &in->ldv_receive, 0, e) != ST_OK)
 		return ST_FAIL;
 	if (in->opts.before_commit != NULL &&
 	    in->opts.before_commit(in->opts.arg, s, in->cursor_seen,

@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "exlog.h"
 #include "ingest.h"
+#include "ldv.h"
 #include "loader.h"
 #include "match.h"
 #include "output.h"
@@ -772,6 +773,7 @@ static int cmd_purge(const char *dir, int argc, char **argv)
 struct inzage_out {
 	json_t *list;		/* with --format json */
 	long n;
+	const char *subject;	/* the pseudonym, for the processings */
 };
 
 static int print_inzage(void *arg, const struct inzage_row *r)
@@ -791,65 +793,159 @@ static int print_inzage(void *arg, const struct inzage_row *r)
 	return 0;
 }
 
-static int cmd_inzage(const char *dir, int argc, char **argv)
+/* What an access request asks for beyond the person (inzage --activity, --trace). */
+struct inzage_query {
+	bool json;
+	char activity[LDV_URI_MAX];	/* "" for any */
+	const char *trace;		/* or NULL */
+};
+
+/* One processing of the person: a line, or a record of the LDV read side. */
+static int print_processing(void *arg, const struct ldv_span_row *r)
+{
+	struct inzage_out *o = arg;
+	char at[32];
+
+	o->n++;
+	if (o->list != NULL)
+		return json_array_append_new(o->list, ldv_span_json(r, o->subject));
+	ldv_time(r->start_ns, at);
+	esc_line(stdout, "%-12s  %-24s  %-22s  %-32s  %-20s  %s", "processing", at, r->name,
+		 r->trace_id, r->party != NULL ? r->party : "-", r->activity);
+	return 0;
+}
+
+/* The person's processing records (after the exchanges), as text or into doc. */
+static enum status inzage_processings(struct app *app, const uint8_t *pseudonym,
+				      const char *hex, const struct inzage_query *q,
+				      json_t *doc, struct errbuf *e)
+{
+	struct ldv_filter f = { .subject = pseudonym, .trace = q->trace,
+				.activity = q->activity[0] ? q->activity : NULL };
+	struct inzage_out o = { .subject = hex };
+	enum status st;
+
+	if (doc != NULL)
+		o.list = json_array();
+	else
+		printf("\nprocessings (Logboek Dataverwerkingen)\n\n%-12s  %-24s  %-22s  %-32s  "
+		       "%-20s  %s\n", "", "START", "NAME", "TRACE", "PARTY", "ACTIVITY");
+	st = store_ldv_search(app->store, &f, print_processing, &o, e);
+	if (doc != NULL) {
+		json_object_set_new(doc, "dataverwerkingen", json_pack("{s:{s:s, s:s, s:s?, s:s?}, s:o}",
+			"query", "dpl.core.data_subject_id", hex, "dpl.core.data_subject_id_type",
+			LDV_SUBJECT_ID_TYPE, "dpl.core.processing_activity_id", f.activity,
+			"trace_id", q->trace, "records", o.list));
+	} else if (st == ST_OK) {
+		printf("\n%ld processing%s of this person\n", o.n, o.n == 1 ? "" : "s");
+	}
+	return st;
+}
+
+/* Logs the access request (by pseudonym) with its processing record. */
+static enum status inzage_log(struct app *app, const uint8_t *pseudonym, const char *hex,
+			      struct errbuf *e)
+{
+	struct trace_ctx tc;
+	struct ldv l;
+
+	if (trace_new(&tc, e) != ST_OK)
+		return ST_FAIL;
+	store_trace_set(app->store, tc.trace_id);
+	if (store_begin(app->store, e) != ST_OK ||
+	    ldv_begin(app->store, &app->cfg, LDV_INZAGE, NULL, NULL, NULL, &l, e) != ST_OK ||
+	    ldv_subject(app->store, &l, pseudonym, e) != ST_OK ||
+	    exlog_append(app->store, "inzage", NULL, hex, json_object(), e) != ST_OK ||
+	    ldv_end(app->store, &l, 0, e) != ST_OK || store_commit(app->store, e) != ST_OK) {
+		store_rollback(app->store);
+		return ST_FAIL;
+	}
+	return ST_OK;
+}
+
+/* Reads inzage's options into q; optind is left at the BSN. */
+static int inzage_options(int argc, char **argv, struct inzage_query *q, const char **activity)
 {
 	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' }, { NULL, 0, NULL, 0 },
+		{ "format", required_argument, NULL, 'f' },
+		{ "activity", required_argument, NULL, 'a' },
+		{ "trace", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 },
 	};
-	uint8_t pseudonym[PSEUDONYM_LEN];
-	char bsn[10], hex[2 * PSEUDONYM_LEN + 1];
-	struct trace_ctx tc;
-	struct inzage_out o = { 0 };
-	bool json = false;
-	struct app app;
-	struct errbuf e;
-	int c, rc = ST_OK;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'f' || (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0))
+		if (c == 'a') {
+			*activity = optarg;
+		} else if (c == 't') {
+			if (!trace_id_valid(optarg))
+				return usage_error("inzage", "%s", "--trace must be 32 lower-case hex digits");
+			q->trace = optarg;
+		} else if (c != 'f' || (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)) {
 			return usage_error("inzage", "%s", "--format must be text or json");
-		json = strcmp(optarg, "json") == 0;
+		} else {
+			q->json = strcmp(optarg, "json") == 0;
+		}
 	}
 	if (argc - optind != 1)
 		return usage_error("inzage", "%s", "needs one BSN");
+	return ST_OK;
+}
+
+static int cmd_inzage(const char *dir, int argc, char **argv)
+{
+	uint8_t pseudonym[PSEUDONYM_LEN];
+	char bsn[10], hex[2 * PSEUDONYM_LEN + 1];
+	struct inzage_query q = { 0 };
+	struct inzage_out o = { 0 };
+	const char *activity = NULL;
+	json_t *doc = NULL;
+	struct app app;
+	struct errbuf e;
+	int rc = ST_OK;
+
+	if (inzage_options(argc, argv, &q, &activity) != ST_OK)
+		return ST_USAGE;
 	if (norm_bsn(argv[optind], bsn, &e) != ST_OK)
 		return usage_error("inzage", "%s", e.msg);
 	if (app_open(&app, dir, &e) != ST_OK)
 		return fail("inzage", &e);
+	if (activity != NULL && ldv_activity_find(&app.cfg, activity) == LDV_ACTIVITY_COUNT) {
+		app_close(&app);
+		return usage_error("inzage", "--activity '%s' is no processing activity "
+				   "(docs/formats.md)", activity);
+	}
+	if (activity != NULL)
+		ldv_activity_uri(&app.cfg, ldv_activity_find(&app.cfg, activity), q.activity);
 	crypto_pseudonym(&app.keys, bsn, pseudonym);
 	memset(bsn, 0, sizeof(bsn));
 	crypto_hex(pseudonym, PSEUDONYM_LEN, hex);
 	/* The request itself is an exchange: logged, by pseudonym only. */
-	if (trace_new(&tc, &e) != ST_OK) {
+	if (inzage_log(&app, pseudonym, hex, &e) != ST_OK) {
 		app_close(&app);
 		return fail("inzage", &e);
 	}
-	store_trace_set(app.store, tc.trace_id);
-	if (store_begin(app.store, &e) != ST_OK ||
-	    exlog_append(app.store, "inzage", NULL, hex, json_object(), &e) != ST_OK ||
-	    store_commit(app.store, &e) != ST_OK) {
-		store_rollback(app.store);
-		app_close(&app);
-		return fail("inzage", &e);
-	}
-	if (json)
+	if (q.json)
 		o.list = json_array();
 	else
 		printf("access request for pseudonym %s\n\n%-12s  %-24s  %-14s  %-40s  %s\n", hex,
 		       "KIND", "AT", "ADDRESS", "WHAT", "SOURCE / TO");
 	if (store_inzage(app.store, pseudonym, print_inzage, &o, &e) != ST_OK) {
 		rc = fail("inzage", &e);
-	} else if (json) {
-		json_t *doc = json_pack("{s:s, s:o}", "pseudonym", hex, "exchanges", o.list);
-
-		o.list = NULL;
-		if (doc == NULL || json_dumpf(doc, stdout, JSON_COMPACT) != 0)
-			rc = ST_FAIL;
-		putchar('\n');
-		json_decref(doc);
-	} else {
-		printf("\n%ld exchange%s concerned this person\n", o.n, o.n == 1 ? "" : "s");
+		goto out;
 	}
+	if (q.json)
+		doc = json_pack("{s:s, s:o}", "pseudonym", hex, "exchanges", o.list);
+	else
+		printf("\n%ld exchange%s concerned this person\n", o.n, o.n == 1 ? "" : "s");
+	o.list = NULL;
+	if (inzage_processings(&app, pseudonym, hex, &q, doc, &e) != ST_OK)
+		rc = fail("inzage", &e);
+	else if (q.json && (doc == NULL || json_dumpf(doc, stdout, JSON_COMPACT) != 0))
+		rc = ST_FAIL;
+	if (q.json && rc == ST_OK)
+		putchar('\n');
+out:
+	json_decref(doc);
 	json_decref(o.list);
 	app_close(&app);
 	return rc;
@@ -926,11 +1022,14 @@ static const struct command commands[] = {
 	  "their [retention] period\n(the daemon does so daily).  The exchange log keeps its "
 	  "metadata and hashes.", "  --as-of D   count the periods back from D (default today)\n",
 	  cmd_purge },
-	{ "inzage", "BSN [--format text|json]", "An access request: every exchange that concerned "
-	  "the person with this BSN\n(registrations and findings received, signals raised, to "
-	  "whom they went and when,\neach disclosure of them, with or without the BSN), found "
-	  "through the pseudonym;\nthe BSN is not stored.",
-	  "  --format F   text (default) or json\n", cmd_inzage },
+	{ "inzage", "BSN [--format text|json] [--activity A] [--trace ID]", "An access request: "
+	  "every exchange that concerned the person with this BSN\n(registrations and findings "
+	  "received, signals raised, to whom they went and when,\neach disclosure of them, with "
+	  "or without the BSN), found through the pseudonym;\nthe BSN is not stored.  Then every "
+	  "processing of the person (Logboek\nDataverwerkingen): activity, time, party and trace.",
+	  "  --format F     text (default) or json\n"
+	  "  --activity A   only processings of this activity (its name or URI)\n"
+	  "  --trace ID     only processings of this trace\n", cmd_inzage },
 	{ "pull", "[SOURCE]", "Fetches every configured source (or SOURCE) once, now, as the "
 	  "daemon does on its\nschedule: paged feeds to their end, with ETag and "
 	  "If-Modified-Since.", NULL, cmd_pull },
@@ -986,8 +1085,8 @@ static const struct command *find_command(const char *name)
  */
 static bool backend_supports(const char *dir, const struct command *cmd)
 {
-	static const char *const pg_commands[] = { "init", "ingest", "log", "inzage", "purge",
-						    "pull", "demo", "receive" };
+	static const char *const pg_commands[] = { "init", "ingest", "log", "purge", "pull",
+						    "demo", "receive" };
 	struct config cfg;
 	struct errbuf e;
 	char path[4096];
@@ -1003,7 +1102,7 @@ static bool backend_supports(const char *dir, const struct command *cmd)
 			return true;
 	if (pg)
 		fprintf(stderr, "schakel %s: not yet supported with backend = postgresql "
-			"(init, ingest, log, log verify, inzage, purge and pull are)\n", cmd->name);
+			"(init, ingest, log, log verify, purge and pull are)\n", cmd->name);
 	return !pg;
 }
 

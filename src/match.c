@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "exlog.h"
+#include "ldv.h"
 #include "log.h"
 #include "match.h"
 #include "route.h"
@@ -36,6 +37,7 @@ struct run {
 	void *arg;
 	struct errbuf *e;
 	struct open_set open;
+	struct ldv *ldv;	/* the run's processing record */
 };
 
 /* A signal that holds again after it ended is raised anew under the id of
@@ -233,6 +235,25 @@ static enum status log_signal(struct run *run, const struct signal *sig)
 				      "evidence", (json_int_t)sig->nevidence), run->e);
 }
 
+/*
+ * The processing record of a new signal, a child of the run's: its data
+ * subjects are its person, the registrations in its evidence and the
+ * persons its findings name.
+ */
+static enum status record_signal(struct run *run, const struct signal *sig)
+{
+	struct store *s = run->app->store;
+	struct ldv l;
+
+	if (!run->ldv->on)
+		return ST_OK;
+	if (ldv_begin(s, run->cfg, LDV_SIGNAL, run->ldv->row.span_id, sig->id, NULL, &l,
+		      run->e) != ST_OK ||
+	    ldv_signal_subjects(s, &l, sig, run->e) != ST_OK)
+		return ST_FAIL;
+	return ldv_end(s, &l, 0, run->e);
+}
+
 static int by_id(const void *a, const void *b)
 {
 	return memcmp(a, b, 32);
@@ -289,7 +310,8 @@ static int raise_signal(struct run *run, struct signal *sig, unsigned evidence)
 	run->res->raised++;
 	if (created) {
 		run->res->created++;
-		if (log_signal(run, sig) != ST_OK || queue_deliveries(run, sig, false) != 0)
+		if (log_signal(run, sig) != ST_OK || record_signal(run, sig) != ST_OK ||
+		    queue_deliveries(run, sig, false) != 0)
 			goto fail;
 		if (run->on_new != NULL)
 			run->on_new(run->arg, sig);
@@ -570,14 +592,16 @@ static enum status run_once(struct run *run, enum match_mode mode)
 	now_utc(run->created);
 	if (store_begin(s, run->e) != ST_OK)
 		return ST_FAIL;
-	if ((mode == MATCH_CHANGED && plan(run, &now, &full) != ST_OK) ||
+	if (ldv_begin(s, run->cfg, LDV_MATCH, NULL, run->as_of, NULL, run->ldv, run->e) != ST_OK ||
+	    (mode == MATCH_CHANGED && plan(run, &now, &full) != ST_OK) ||
 	    read_open(run, !full) != ST_OK)
 		goto out_rollback;
 	run->res->full = full;
 	if (apply_rules(run, now.window_start, full) != ST_OK ||
 	    end_signals(run) != ST_OK || store_mark_clear(s, run->e) != ST_OK ||
 	    store_match_state_put(s, &now, full, run->e) != ST_OK ||
-	    log_run(run, mode) != ST_OK || store_commit(s, run->e) != ST_OK)
+	    log_run(run, mode) != ST_OK || ldv_end(s, run->ldv, 0, run->e) != ST_OK ||
+	    store_commit(s, run->e) != ST_OK)
 		goto out_rollback;
 	return ST_OK;
 out_rollback:
@@ -591,14 +615,17 @@ static enum status match_traced(struct app *app, const char *as_of, enum match_m
 				void (*on_new)(void *arg, const struct signal *sig), void *arg,
 				struct errbuf *e)
 {
-	struct run run = { app, &app->cfg, as_of, "", res, on_new, arg, e, { NULL, 0, 0 } };
+	struct run run = { app, &app->cfg, as_of, "", res, on_new, arg, e, { NULL, 0, 0 }, NULL };
 	enum status st;
 
 	memset(res, 0, sizeof(*res));
 	if (norm_date("--as-of", as_of, e) != ST_OK)
 		return ST_USAGE;
+	if ((run.ldv = malloc(sizeof(*run.ldv))) == NULL)	/* 8 KiB: not on the stack */
+		return errbuf_set(e, ST_FAIL, "out of memory");
 	st = run_once(&run, mode);
 	free(run.open.v);
+	free(run.ldv);
 	return st;
 }
 

@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "crypto.h"
 #include "http.h"
 #include "loader.h"
 #include "receive.h"
@@ -39,7 +41,10 @@ static struct receiver *the_receiver;	/* the handlers' state (one per process) *
 struct message {
 	char *buf;
 	size_t len;
+	bool otlp;	/* POST /v1/traces: an OTLP/HTTP JSON export */
 };
+
+#define OTLP_PATH "/v1/traces"
 
 static bool valid_message_id(const char *id)
 {
@@ -51,6 +56,15 @@ static bool valid_message_id(const char *id)
 		if (!isalnum((unsigned char)id[i]) && id[i] != '-')
 			return false;
 	return true;
+}
+
+/* Whether a Content-Type is application/json (parameters allowed). */
+static bool json_content_type(const char *v)
+{
+	static const char t[] = "application/json";
+
+	return v != NULL && strncasecmp(v, t, sizeof(t) - 1) == 0 &&
+	       (v[sizeof(t) - 1] == '\0' || v[sizeof(t) - 1] == ';');
 }
 
 /* Whether the client is the broker (--broker-oin, --broker-cert); else a 403. */
@@ -76,6 +90,7 @@ static bool from_broker(struct http_req *r)
 static void on_begin(struct http_req *r)
 {
 	struct message *m;
+	bool otlp;
 
 	if (the_receiver->o->refuse != 0) {
 		http_reply_error(r, the_receiver->o->refuse, "refused on purpose (--refuse)");
@@ -87,7 +102,12 @@ static void on_begin(struct http_req *r)
 		http_reply_error(r, 405, "POST a signed signal");
 		return;
 	}
-	if (!valid_message_id(http_req_header(r, "X-Message-Id"))) {
+	otlp = strcmp(http_req_path(r), OTLP_PATH) == 0;
+	if (otlp && !json_content_type(http_req_header(r, "Content-Type"))) {
+		http_reply_error(r, 415, "OTLP/HTTP here is JSON: Content-Type: application/json");
+		return;
+	}
+	if (!otlp && !valid_message_id(http_req_header(r, "X-Message-Id"))) {
 		http_reply_error(r, 400, "X-Message-Id is missing or not 1-64 letters, digits, '-'");
 		return;
 	}
@@ -104,6 +124,7 @@ static void on_begin(struct http_req *r)
 		http_reply_error(r, 500, "out of memory");
 		return;
 	}
+	m->otlp = otlp;
 	http_req_set_data(r, m);
 }
 
@@ -116,13 +137,14 @@ static int on_body(struct http_req *r, const void *buf, size_t len)
 	return 0;
 }
 
-/* Writes the message to dir/<id>.xml durably; 1 when it was there already. */
-static int store(const char *dir, const char *id, const struct message *m, struct errbuf *e)
+/* Writes the message to dir/<id><ext> durably; 1 when it was there already. */
+static int store(const char *dir, const char *id, const char *ext, const struct message *m,
+		 struct errbuf *e)
 {
 	char path[4200], tmp[4300];
 	int fd, dfd;
 
-	snprintf(path, sizeof(path), "%s/%s.xml", dir, id);
+	snprintf(path, sizeof(path), "%s/%s%s", dir, id, ext);
 	if (access(path, F_OK) == 0)
 		return 1;
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, id);
@@ -168,6 +190,43 @@ static enum status check(const struct message *m, struct errbuf *e)
 	return st;
 }
 
+/*
+ * An OTLP export: a JSON object with a resourceSpans array, stored as
+ * dir/otlp-<SHA-256 of the body>.json (the same body twice: a duplicate).
+ * The fields are checked by the test that reads them (tests/e2e/ldv.sh).
+ */
+static void otlp_end(struct http_req *r, struct message *m)
+{
+	json_t *doc = json_loadb(m->buf, m->len, JSON_REJECT_DUPLICATES, NULL);
+	char hex[65], name[80];
+	uint8_t sum[32];
+	struct errbuf e;
+	int rc;
+
+	if (!json_is_array(json_object_get(doc, "resourceSpans"))) {
+		json_decref(doc);
+		the_receiver->refused++;
+		http_reply_error(r, 400, "not an ExportTraceServiceRequest (JSON with resourceSpans)");
+		return;
+	}
+	json_decref(doc);
+	crypto_sha256(m->buf, m->len, sum);
+	crypto_hex(sum, sizeof(sum), hex);
+	snprintf(name, sizeof(name), "otlp-%s", hex);
+	rc = store(the_receiver->o->dir, name, ".json", m, &e);
+	if (rc < 0) {
+		http_reply_error(r, 500, "%s", e.msg);
+		return;
+	}
+	if (rc == 1)
+		the_receiver->duplicates++;
+	else
+		the_receiver->stored++;
+	fprintf(stderr, "schakel receive: %s: OTLP export %s\n", name,
+		rc == 1 ? "received again (duplicate)" : "stored");
+	http_reply_json(r, 200, json_object());	/* ExportTraceServiceResponse */
+}
+
 static void on_end(struct http_req *r)
 {
 	struct message *m = http_req_data(r);
@@ -185,10 +244,12 @@ static void on_end(struct http_req *r)
 		http_reply_error(r, 400, "no body");
 		return;
 	}
-	if (check(m, &e) != ST_OK) {
+	if (m->otlp) {
+		otlp_end(r, m);
+	} else if (check(m, &e) != ST_OK) {
 		the_receiver->refused++;
 		http_reply_error(r, 400, "%s", e.msg);
-	} else if ((rc = store(the_receiver->o->dir, id, m, &e)) < 0) {
+	} else if ((rc = store(the_receiver->o->dir, id, ".xml", m, &e)) < 0) {
 		http_reply_error(r, 500, "%s", e.msg);
 	} else if (rc == 1) {
 		the_receiver->duplicates++;

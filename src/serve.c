@@ -20,6 +20,7 @@
 #include "pull.h"
 #include "purge.h"
 #include "metrics.h"
+#include "otlp.h"
 #include "sign.h"
 #include "serve.h"
 #include "tls.h"
@@ -33,6 +34,7 @@ struct daemon {
 	struct signer *signer;
 	struct deliverer *deliverer;
 	struct puller *puller;
+	struct otlp *otlp;		/* [ldv] otlp_url set: the export */
 	struct event *checkpoint;
 	struct event *purge;
 	struct event *noise;		/* writes the counted unidentified refusals */
@@ -185,6 +187,7 @@ static void on_new_data(void *arg)
 	else
 		log_match(today, &res);
 	deliverer_kick(d->deliverer);
+	otlp_kick(d->otlp);
 }
 
 /* The client side: deliveries (and pulls) with the broker's certificate. */
@@ -211,6 +214,9 @@ static enum status start_client(struct daemon *d, struct errbuf *e)
 	if (d->puller == NULL)
 		return ST_FAIL;
 	puller_schedule(d->puller);
+	if (d->app.cfg.ldv_otlp_url != NULL &&
+	    (d->otlp = otlp_new(&d->app, d->base, d->fetcher, e)) == NULL)
+		return ST_FAIL;
 	d->checkpoint = evtimer_new(d->base, on_checkpoint, d);
 	d->purge = evtimer_new(d->base, on_purge, d);
 	d->reconcile = evtimer_new(d->base, on_reconcile, d);
@@ -288,11 +294,13 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	d->stopping = true;
 	(void)sig;
 	log_event(LV_INFO, "serve", "stopping: finishing requests in flight", NULL);
-	d->draining = 2;
+	d->draining = d->otlp != NULL ? 3 : 2;
 	if (d->admin != NULL)
 		http_server_drain(d->admin, NULL, NULL);
 	http_server_drain(d->http, stopped, d);
 	deliverer_drain(d->deliverer, d->app.cfg.delivery_drain_seconds, stopped, d);
+	if (d->otlp != NULL)
+		otlp_drain(d->otlp, d->app.cfg.delivery_drain_seconds, stopped, d);
 }
 
 /* SIGHUP: a new configuration and TLS context, or the old ones kept. */
@@ -405,6 +413,7 @@ out_free:
 	}
 	fetcher_free(d.fetcher);	/* first: no more callbacks */
 	puller_free(d.puller);
+	otlp_free(d.otlp);
 	deliverer_free(d.deliverer);
 	if (d.signer != NULL) {
 		sign_signer_free(d.signer);

@@ -39,8 +39,8 @@ enum status store_open(const char *path, const char *schema_dir, int busy_timeou
  * libpq connection string, passfile (or NULL) the password file; creates
  * or migrates the schema from schema_dir/pg/NNN.sql.  A failure names the
  * host and database, never a password.  So far the PostgreSQL store does
- * transactions, the records of an ingest, the exchange log, access
- * requests, purges and the state of pulled sources; every other
+ * transactions, the records of an ingest (and its processing records),
+ * the exchange log, purges and the state of pulled sources; every other
  * function fails with "not yet supported with backend = postgresql".
  */
 enum status store_open_dsn(const char *dsn, const char *passfile, const char *schema_dir,
@@ -501,6 +501,83 @@ enum status store_checkpoint_add(struct store *s, const struct checkpoint_row *c
 enum status store_checkpoints(struct store *s,
 			      int (*cb)(void *arg, const struct checkpoint_row *c), void *arg,
 			      struct errbuf *e);
+
+/* --- processing records (Logboek Dataverwerkingen, ldv.h) --------------- */
+
+/* One processing: a span of the LDV draft (docs/formats.md). */
+struct ldv_span_row {
+	int64_t seq;		/* order of writing (set by store_ldv_span_add) */
+	char trace_id[33];
+	char span_id[17];
+	char parent_span_id[17];	/* "" for none */
+	const char *name;	/* schakel.receive, schakel.match, ... */
+	int status;		/* 0 unset, 1 ok, 2 error (OTLP's codes) */
+	int64_t start_ns, end_ns;	/* Unix nanoseconds */
+	const char *activity;	/* dpl.core.processing_activity_id, a URI */
+	int64_t exlog_seq;	/* the exchange log entry written with it; 0: none */
+	const char *object;	/* the signal, message or input it concerns, or NULL */
+	const char *party;	/* an input's supplier, a disclosure's recipient (OIN), or NULL */
+	long subjects;		/* its data subjects */
+	const uint8_t *pseudonyms;	/* its first npseudonyms subjects, inline (or NULL) */
+	size_t npseudonyms;
+};
+
+/* Adds a span in the open transaction; sets r->seq. */
+enum status store_ldv_span_add(struct store *s, struct ldv_span_row *r, struct errbuf *e);
+
+/*
+ * The same for a span that is complete (with all its subjects inline):
+ * copied and written with the next ones, in multi-row inserts, at the
+ * latest by store_commit() (a failure there fails the commit);
+ * store_rollback() forgets it.
+ */
+enum status store_ldv_span_defer(struct store *s, const struct ldv_span_row *r,
+				 struct errbuf *e);
+
+/* Ends span seq: its end time, status, log entry and subject count. */
+enum status store_ldv_span_end(struct store *s, int64_t seq, int64_t end_ns, int status,
+			       int64_t exlog_seq, long subjects, struct errbuf *e);
+
+/*
+ * Appends n data subjects (pseudonyms) to span seq, numbered from first:
+ * one row holding the batch, by a statement kept prepared.
+ */
+enum status store_ldv_subjects_add(struct store *s, int64_t seq, long first,
+				   const uint8_t (*pseudonyms)[PSEUDONYM_LEN], size_t n,
+				   struct errbuf *e);
+
+/* Calls cb with the pseudonym of every person finding_id names. */
+enum status store_finding_persons(struct store *s, const char *finding_id,
+				  int (*cb)(void *arg, const uint8_t *pseudonym), void *arg,
+				  struct errbuf *e);
+
+
+/* What store_ldv_search() looks for; NULL fields match everything. */
+struct ldv_filter {
+	const uint8_t *subject;	/* a pseudonym (PSEUDONYM_LEN bytes) */
+	const char *activity;	/* a processing activity URI */
+	const char *trace;	/* a trace id */
+	int64_t after;		/* spans with seq > after */
+	long limit;		/* 0: all */
+};
+
+/* Calls cb for every span that passes f, in order of writing. */
+enum status store_ldv_search(struct store *s, const struct ldv_filter *f,
+			     int (*cb)(void *arg, const struct ldv_span_row *r), void *arg,
+			     struct errbuf *e);
+
+/*
+ * Calls cb for the data subjects of span seq numbered from `from` on, at
+ * most limit of them, in order.
+ */
+enum status store_ldv_subjects(struct store *s, int64_t seq, long from, long limit,
+			       int (*cb)(void *arg, long n, const uint8_t *pseudonym),
+			       void *arg, struct errbuf *e);
+
+/* The export cursor: items before (span seq, item) are sent (item 0 is the
+ * span, item i its subject i - 1). */
+enum status store_ldv_cursor(struct store *s, int64_t *seq, long *item, struct errbuf *e);
+enum status store_ldv_cursor_set(struct store *s, int64_t seq, long item, struct errbuf *e);
 
 /* --- access requests and retention ------------------------------------------ */
 

@@ -1257,3 +1257,109 @@ enum status store_pg_source_put(struct store_pg *s, const char *name,
 			" failures = excluded.failures, next_at = excluded.next_at,"
 			" last_ok = excluded.last_ok", &p, "store source state", e);
 }
+
+/* --- processing records (written; read back on SQLite only, so far) ------- */
+
+/* Written at once: the multi-row deferral of store_sqlite.c is not needed for the contract. */
+enum status store_pg_ldv_span_add(struct store_pg *s, struct ldv_span_row *r, struct errbuf *e)
+{
+	struct params p = { 0 };
+	PGresult *res;
+
+	p_text(&p, r->trace_id);
+	p_text(&p, r->span_id);
+	p_text_or_null(&p, r->parent_span_id);
+	p_text(&p, r->name);
+	p_int(&p, r->status);
+	p_int(&p, r->start_ns);
+	p_int(&p, r->end_ns);
+	p_text(&p, r->activity);
+	if (r->exlog_seq > 0)
+		p_int(&p, r->exlog_seq);
+	else
+		p_text(&p, NULL);
+	p_text_or_null(&p, r->object);
+	p_text_or_null(&p, r->party);
+	p_int(&p, r->subjects);
+	if (r->npseudonyms > 0)
+		p_bytes(&p, r->pseudonyms, r->npseudonyms * PSEUDONYM_LEN);
+	else
+		p_text(&p, NULL);
+	res = run(s, "INSERT INTO ldv_span(trace_id, span_id, parent_span_id, name, status,"
+		  " start_ns, end_ns, activity, exlog_seq, object, party, subjects, pseudonyms)"
+		  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING seq",
+		  &p, PGRES_TUPLES_OK, "processing record", e);
+	if (res == NULL)
+		return ST_FAIL;
+	r->seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return ST_OK;
+}
+
+enum status store_pg_ldv_span_end(struct store_pg *s, int64_t seq, int64_t end_ns, int status,
+				  int64_t exlog_seq, long subjects, struct errbuf *e)
+{
+	struct params p = { 0 };
+
+	p_int(&p, seq);
+	p_int(&p, end_ns);
+	p_int(&p, status);
+	if (exlog_seq > 0)
+		p_int(&p, exlog_seq);
+	else
+		p_text(&p, NULL);
+	p_int(&p, subjects);
+	return run_done(s, "UPDATE ldv_span SET end_ns = $2, status = $3, exlog_seq = $4,"
+			" subjects = $5 WHERE seq = $1", &p, "processing record", e);
+}
+
+enum status store_pg_ldv_subjects_add(struct store_pg *s, int64_t seq, long first,
+				      const uint8_t (*pseudonyms)[PSEUDONYM_LEN], size_t n,
+				      struct errbuf *e)
+{
+	struct params p = { 0 };
+
+	if (n == 0)
+		return ST_OK;
+	p_int(&p, seq);
+	p_int(&p, first);
+	p_bytes(&p, pseudonyms, n * PSEUDONYM_LEN);
+	return run_done(s, "INSERT INTO ldv_subject(span_seq, first, pseudonyms) VALUES ($1, $2, $3)",
+			&p, "processing record subjects", e);
+}
+
+enum status store_pg_finding_persons(struct store_pg *s, const char *finding_id,
+				     int (*cb)(void *arg, const uint8_t *pseudonym), void *arg,
+				     struct errbuf *e)
+{
+	struct params p = { 0 };
+	enum status rc = ST_OK;
+	PGresult *res;
+
+	p_text(&p, finding_id);
+	res = run(s, "SELECT pseudonym FROM finding_person WHERE finding_id = $1", &p,
+		  PGRES_TUPLES_OK, "processing record", e);
+	if (res == NULL)
+		return ST_FAIL;
+	for (int i = 0; i < PQntuples(res) && rc == ST_OK; i++) {
+		size_t len;
+		unsigned char *b = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 0), &len);
+
+		if (b == NULL)
+			rc = errbuf_set(e, ST_FAIL, "out of memory");
+		else if (len == PSEUDONYM_LEN && cb(arg, b) != 0)
+			rc = ST_FAIL;
+		PQfreemem(b);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* A complete span: written at once (no multi-row deferral on PostgreSQL yet). */
+enum status store_pg_ldv_span_defer(struct store_pg *s, const struct ldv_span_row *r,
+				    struct errbuf *e)
+{
+	struct ldv_span_row copy = *r;
+
+	return store_pg_ldv_span_add(s, &copy, e);
+}

@@ -77,5 +77,16 @@ enum status store_pg_source_get(struct store_pg *s, const char *name, struct sou
 				struct errbuf *e);
 enum status store_pg_source_put(struct store_pg *s, const char *name,
 				const struct source_state *ss, struct errbuf *e);
+enum status store_pg_ldv_span_add(struct store_pg *s, struct ldv_span_row *r, struct errbuf *e);
+enum status store_pg_ldv_span_defer(struct store_pg *s, const struct ldv_span_row *r,
+				    struct errbuf *e);
+enum status store_pg_ldv_span_end(struct store_pg *s, int64_t seq, int64_t end_ns, int status,
+				  int64_t exlog_seq, long subjects, struct errbuf *e);
+enum status store_pg_ldv_subjects_add(struct store_pg *s, int64_t seq, long first,
+				      const uint8_t (*pseudonyms)[PSEUDONYM_LEN], size_t n,
+				      struct errbuf *e);
+enum status store_pg_finding_persons(struct store_pg *s, const char *finding_id,
+				     int (*cb)(void *arg, const uint8_t *pseudonym), void *arg,
+				     struct errbuf *e);
 
 #endif

@@ -25,8 +25,8 @@ pg_dir() {
 	DSN=$(pg_createdb "$PGDB") || fail "createdb"
 }
 
-# scenario COUNTS: ingests, re-ingests, mutations, repeats, log searches,
-# access requests and purges on $D, with the rows COUNTS (sqlite_counts or
+# scenario COUNTS: ingests, re-ingests, mutations, repeats, log searches
+# and purges on $D, with the rows COUNTS (sqlite_counts or
 # pg_counts) prints; what both backends must print alike (no times or
 # hashes).
 scenario() {
@@ -54,17 +54,11 @@ scenario() {
 		# shellcheck disable=SC2086
 		sk log $f --format json | jq -c .seq
 	done
-	for f in 999900006 999900018 999900031 123456782; do	# after the log: it is logged
-		sk inzage "$f" --format json | jq -c 'del(.pseudonym) | .exchanges[] |= del(.at)'
-		echo "rc=$?"
-	done
-	sk inzage 999900006 | grep -c concerned
 	"$counts"
 	sk purge --as-of 2026-06-01; echo "rc=$?"	# nothing is a year old
 	"$counts"
 	sk purge --as-of 2099-01-01; echo "rc=$?"	# everything is
 	"$counts"
-	sk inzage 999900006 --format json | jq -c '.exchanges'
 	sk log --kind purge --format json | jq -c '[.subject, .detail]'
 	sk log verify; echo "rc=$?"
 }
@@ -106,6 +100,9 @@ test_init_creates_the_schema() {
 		grep -qx 0 || fail "the key shows in store_key" || return 1
 	# the log is append-only in the database too
 	sk ingest huisvesting "$FIX/huisvesting.csv" >/dev/null || fail "ingest" || return 1
+	# the ingest's processing records are written too
+	[ "$(pg_sql "$PGDB" -c "SELECT count(*) FROM ldv_span WHERE name = 'schakel.receive'")" = 1 ] ||
+		fail "no processing record" || return 1
 	! pg_sql "$PGDB" -c "UPDATE exlog SET kind = 'x'" 2>err || fail "exlog updated" || return 1
 	contains err "append-only" || return 1
 }
@@ -121,8 +118,6 @@ test_same_scenario_on_both_backends() {
 	grep -qx '0|0|0|0|8|0|0' pg.out || fail "the purge left records" || return 1
 	contains pg.out "exchange log intact" || return 1
 	contains pg.out "5 accepted (0 new or changed)" || return 1
-	contains pg.out '"what":"NLA-2026-000101 of 2026-09-01"' || return 1
-	contains pg.out '"kind":"registration"'  || return 1
 	[ "$(grep -c '^{' pg.out)" -ge 15 ] || fail "too few log entries" || return 1
 }
 
@@ -178,7 +173,7 @@ test_node_with_another_key_refused() {
 test_unsupported_commands_fail_clearly() {
 	pg_dir && pg_conf "$DSN" && sk init >/dev/null || return 1
 	sk ingest huisvesting "$FIX/huisvesting.csv" >/dev/null || fail "ingest" || return 1
-	for c in "match" "signals" "serve --port 0" "feedback" "deliveries"; do
+	for c in "match" "signals" "serve --port 0" "feedback" "deliveries" "inzage 999900006"; do
 		# shellcheck disable=SC2086
 		expect_rc 1 sk $c >out || return 1
 		contains out "schakel ${c%% *}: not yet supported with backend = postgresql" || return 1

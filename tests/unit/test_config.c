@@ -289,7 +289,7 @@ static void test_unknown_section_names_line(void **state)
 			  4, "unknown section [matching]");
 	/* The list of known sections is every section there is. */
 	assert_load_error(*state, "[matching]\n", 1, "(known: [match], [rule.<RULE>], [ingest], "
-			  "[store], [log], [server], [admin], [delivery], [retention], [party.<OIN>], "
+			  "[store], [log], [server], [admin], [delivery], [retention], [ldv], [party.<OIN>], "
 			  "[source.<name>])");
 }
 
