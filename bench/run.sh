@@ -10,6 +10,7 @@
 #                              and only the data they need
 #   BENCH_DELIVERY_SIGNALS=N   signals pushed per delivery run (default
 #                              10000; 2000 with BENCH_QUICK=1)
+#   BENCH_DELIVERY_RECIPIENTS=N  recipients they go to, evenly (default 50)
 #   BENCH_LDV_SIZE=N           records of the ldv section (processing
 #                              records on and off; default 10^5)
 #   BENCH_SCHAKEL=PATH         the binary to measure (default build/schakel;
@@ -72,6 +73,9 @@ done
 only() { [ -z "$only_sections" ] || [[ ",$only_sections," == *",$1,"* ]]; }
 [[ $deliv_signals =~ ^[1-9][0-9]*$ ]] && [ "$deliv_signals" -le 11720 ] ||
 	{ echo "bench: BENCH_DELIVERY_SIGNALS must be 1-11720" >&2; exit 1; }
+deliv_recipients=${BENCH_DELIVERY_RECIPIENTS:-50}
+[[ $deliv_recipients =~ ^[1-9][0-9]*$ ]] && [ "$deliv_recipients" -le 64 ] ||
+	{ echo "bench: BENCH_DELIVERY_RECIPIENTS must be 1-64" >&2; exit 1; }
 
 say() { printf '%s\n' "$*" >&2; }
 now() { echo "$EPOCHREALTIME"; }
@@ -317,25 +321,29 @@ fi
 
 # ---------------------------------------------------------------- 3 delivery
 # Push delivery (src/deliver.c): N signals (10^4; 2000 with BENCH_QUICK=1)
-# pushed by `schakel serve` to the reference receiver (`schakel receive`) on
-# 127.0.0.1 over mutual TLS.  For each the daemon reads the signal, builds
-# and signs (XMLDSig) the document, POSTs it, and commits the outcome with
-# its log entry; a run ends when the last outcome is committed.  Beside it
-# the floor: the same N bodies POSTed by bench/postgen.c (libcurl multi) to
-# the same receiver, with nothing signed, read or committed.
+# to R recipients (50), N/R each, pushed by `schakel serve` to the reference
+# receiver (`schakel receive`) on 127.0.0.1 over mutual TLS.  For each the
+# daemon reads the signal, builds and signs (XMLDSig) the document, POSTs
+# it, and commits the outcome with its log entry; a run ends when the last
+# outcome is committed.  Beside it the floor: the same N bodies POSTed by
+# bench/postgen.c (libcurl multi) to the same receiver, with nothing
+# signed, read or committed, at the same parallelism.
 #
 # The data: the match directory of 10^5 registrations with a push_url for
 # the inspectorate, matched once (the match queues the outbox rows, one per
 # signal for each party that has a push_url at that moment), the outbox then
-# cut to its N oldest rows.  Kept as bench/data/delivery-N/.  The port in
-# push_url is set per run: the daemon reads the party's current push_url.
+# cut to its N oldest rows and, with R > 1, dealt round-robin to R parties
+# 0000000100000010000k, each with a push_url of its own (/bench/k on the one
+# receiver; the inspectorate keeps /bench).  Kept as
+# bench/data/delivery-N-R/.  The port in push_url is set per run: the
+# daemon reads the parties' current push_url.
 #
 # Fairness:
-# - the deliverer has at most one message in flight per recipient
-#   ([delivery] max_in_flight, default 32, is a total over recipients), and
-#   all N go to one recipient: the broker sends one request at a time, on
-#   one kept-alive connection.  The floor does the same: one request in
-#   flight, one connection (postgen reports how many it made);
+# - the deliverer has max_in_flight (default 4) messages in flight per
+#   recipient, all recipients at once ([delivery] max_in_flight, default
+#   256, is the total): 4R requests at once (200 for R = 50).  The floor has
+#   as many in flight, each on a kept-alive connection of its own (postgen
+#   reports how many it made);
 # - the receiver verifies each signature (it refuses an unsigned body) and
 #   fsyncs each file, so the floor POSTs the very documents the broker
 #   signed in its first run (kept from that run's receiver directory, under
@@ -347,11 +355,20 @@ fi
 #   TLS handshake included; the time to the first delivery is reported
 #   apart) to the commit of the last outcome, taken from the exchange log's
 #   millisecond timestamp; the outbox is polled only to know when to look.
-#   The floor's time runs from its first request to its last answer.
+#   The floor's time runs from its first request to its last answer;
+# - CPU time (user+sys): the daemon's from /proc/PID/stat once the last
+#   outcome is in (before SIGTERM: start-up included, the drain not), the
+#   floor's from /usr/bin/time; the receiver's likewise, for both.
 deliv_oin=00000001003214345000	# the inspectorate: every address, three rules
+deliv_inflight=$((deliv_recipients * 4))	# [party] max_in_flight's default
+# the OIN of bench recipient K (1-64)
+bench_oin() { printf '000000010000001%05d' "$1"; }
+clk_tck=$(getconf CLK_TCK)
+# cpu_of PID: user+sys seconds of a running process
+cpu_of() { awk -v t="$clk_tck" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"; }
 
-prepare_delivery() {	# prepare_delivery N: bench/data/delivery-N, once
-	local n=$1 m=$data/match-$deliv_from d=$data/delivery-$1 q
+prepare_delivery() {	# prepare_delivery N R: bench/data/delivery-N-R, once
+	local n=$1 nr=$2 m=$data/match-$deliv_from d=$data/delivery-$1-$2 q k
 	if [ -f "$d/.ready" ] && [ "$d/.ready" -nt "$m/.ready" ] && [ "$d/.ready" -nt "$data/pki/ca.crt" ]; then
 		return
 	fi
@@ -368,6 +385,14 @@ prepare_delivery() {	# prepare_delivery N: bench/data/delivery-N, once
 		(SELECT id FROM delivery ORDER BY id LIMIT $n);
 		SELECT count(*) FROM delivery WHERE state = 'pending' AND oin = '$deliv_oin';" | tail -1)
 	[ "$q" = "$n" ] || { say "bench: delivery data: $q deliveries queued, $n wanted"; exit 1; }
+	if [ "$nr" -gt 1 ]; then
+		for ((k = 1; k <= nr; k++)); do
+			printf '\n[party.%s]\nname = Bench recipient %d\npush_url = https://127.0.0.1:9/bench/%d\n' \
+				"$(bench_oin $k)" "$k" "$k"
+		done >>"$d.tmp/schakel.conf"
+		sqlite3 "$d.tmp/schakel.db" "UPDATE delivery SET oin = printf('000000010000001%05d',
+			1 + (SELECT count(*) FROM delivery x WHERE x.id < delivery.id) % $nr)"
+	fi
 	sqlite3 "$d.tmp/schakel.db" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null
 	touch "$d.tmp/.ready"
 	mv "$d.tmp" "$d"
@@ -410,9 +435,9 @@ stored() {	# stored DIR: the number of signals a receiver stored
 deliver_broker() {
 	local dd=$work/dl recv=$work/recv t0 st pending failed last=-1 idle=0
 	rm -rf "$dd"
-	cp -a "$data/delivery-$deliv_signals" "$dd"
+	cp -a "$data/delivery-$deliv_signals-$deliv_recipients" "$dd"
 	start_receiver "$recv"
-	sed -i "s|^push_url = .*|push_url = https://127.0.0.1:$RPORT/bench|" "$dd/schakel.conf"
+	sed -i "s|^push_url = https://127.0.0.1:[0-9]*/|push_url = https://127.0.0.1:$RPORT/|" "$dd/schakel.conf"
 	sync
 	t0=$(now)
 	"$S" -D "$dd" serve --port 0 2>"$work/serve.err" &
@@ -433,6 +458,7 @@ deliver_broker() {
 		if [ "$pending" = "$last" ]; then idle=$((idle + 1)); else idle=0; last=$pending; fi
 		[ $idle -lt 600 ] || { say "bench: delivery stalled at $pending pending"; tail -5 "$work/serve.err" >&2; exit 1; }
 	done
+	DCPU=$(cpu_of "$server_pid"); DRCPU=$(cpu_of "$recv_pid")
 	read -r DFIRST DT < <(sqlite3 "$dd/schakel.db" "SELECT
 		printf('%.3f', (julianday(min(at)) - 2440587.5) * 86400 - $t0),
 		printf('%.3f', (julianday(max(at)) - 2440587.5) * 86400 - $t0)
@@ -450,14 +476,17 @@ deliver_broker() {
 	rm -rf "$dd" "$recv"
 }
 
-# deliver_direct: one timed run of the floor; sets PT, PRES (postgen's JSON)
+# deliver_direct: one timed run of the floor; sets PT, PRES (postgen's JSON),
+# PCPU and PRCPU (its and the receiver's CPU seconds)
 deliver_direct() {
 	local recv=$work/recv
 	start_receiver "$recv"
 	sync
-	PRES=$("$work/postgen" "https://127.0.0.1:$RPORT/bench" "$data/pki/ca.crt" \
-		"$data/pki/server.crt" "$data/pki/server.key" "$work/manifest" 1) ||
+	PRES=$(/usr/bin/time -f '%U %S' -o "$work/ptime" "$work/postgen" "https://127.0.0.1:$RPORT/bench" \
+		"$data/pki/ca.crt" "$data/pki/server.crt" "$data/pki/server.key" "$work/manifest" \
+		"$deliv_inflight") ||
 		{ say "bench: postgen failed: $PRES"; tail -5 "$work/receive.err" >&2; exit 1; }
+	PCPU=$(awk '{ printf "%.2f", $1 + $2 }' "$work/ptime"); PRCPU=$(cpu_of "$recv_pid")
 	stop "$recv_pid"; recv_pid=
 	[ "$(stored "$recv")" = "$deliv_signals" ] ||
 		{ say "bench: direct: $(stored "$recv") stored, $deliv_signals wanted"; exit 1; }
@@ -467,33 +496,37 @@ deliver_direct() {
 
 json_delivery='"not run"'
 if only delivery; then
-	say "bench: 3. delivery, $deliv_signals signals, $runs runs each"
-	prepare_delivery "$deliv_signals"
+	say "bench: 3. delivery, $deliv_signals signals to $deliv_recipients recipient(s), $deliv_inflight in flight, $runs runs each"
+	prepare_delivery "$deliv_signals" "$deliv_recipients"
 	gcc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -o "$work/postgen" "$bench/postgen.c" -lcurl
 	dload_start=$(cut -d' ' -f1-3 /proc/loadavg)
-	bts=(); bfs=(); pts=()
+	bts=(); bfs=(); bcs=(); brcs=(); pts=(); pcs=(); prcs=()
 	for ((r = 0; r < runs; r++)); do
 		deliver_broker
-		bts+=("$DT"); bfs+=("$DFIRST")
+		bts+=("$DT"); bfs+=("$DFIRST"); bcs+=("$DCPU"); brcs+=("$DRCPU")
 		deliver_direct
-		pts+=("$PT")
-		say "  run $((r + 1)): broker $DT s (first delivery after $DFIRST s), direct $PT s"
+		pts+=("$PT"); pcs+=("$PCPU"); prcs+=("$PRCPU")
+		say "  run $((r + 1)): broker $DT s, CPU $DCPU s (receiver $DRCPU s; first delivery after $DFIRST s), direct $PT s, CPU $PCPU s (receiver $PRCPU s)"
 	done
 	dload_end=$(cut -d' ' -f1-3 /proc/loadavg)
-	bt=$(printf '%s\n' "${bts[@]}" | median); bf=$(printf '%s\n' "${bfs[@]}" | median)
-	pt=$(printf '%s\n' "${pts[@]}" | median)
+	med() { printf '%s\n' "$@" | median; }
+	bt=$(med "${bts[@]}"); bf=$(med "${bfs[@]}"); bc=$(med "${bcs[@]}"); brc=$(med "${brcs[@]}")
+	pt=$(med "${pts[@]}"); pc=$(med "${pcs[@]}"); prc=$(med "${prcs[@]}")
 	brate=$(awk -v n="$deliv_signals" -v t="$bt" 'BEGIN { printf "%.1f", n / t }')
 	prate=$(awk -v n="$deliv_signals" -v t="$pt" 'BEGIN { printf "%.1f", n / t }')
 	q=$(ratio "$brate" "$prate")
 	met=$(awk -v q="$q" 'BEGIN { print (q >= 0.8) ? "true" : "false" }')
+	# each broker run against the floor run just after it: steadier under drifting load
+	pairs=(); for ((r = 0; r < runs; r++)); do pairs+=("$(ratio "${pts[r]}" "${bts[r]}")"); done
+	pq=$(med "${pairs[@]}")
 	pget() { echo "$PRES" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 	pconn=$(pget connections)
-	json_delivery="{\"signals\":$deliv_signals,\"recipients\":1,\"in_flight\":1,\"loadavg_start\":\"$dload_start\",\"loadavg_end\":\"$dload_end\",\"broker\":{\"seconds\":$bt,\"signals_per_s\":$brate,\"first_delivery_seconds\":$bf,\"runs\":[$(IFS=,; echo "${bts[*]}")],\"first_delivery_runs\":[$(IFS=,; echo "${bfs[*]}")]},\"direct\":{\"seconds\":$pt,\"signals_per_s\":$prate,\"connections\":$pconn,\"runs\":[$(IFS=,; echo "${pts[*]}")],\"last_run\":$PRES},\"ratio\":$q,\"goal\":0.8,\"met\":$met}"
-	row "delivery $deliv_signals signed signals, 1 recipient" \
-		"$(fmt "$bt" 2) s, $brate signals/s (first delivery after $(fmt "$bf" 2) s)"
+	json_delivery="{\"signals\":$deliv_signals,\"recipients\":$deliv_recipients,\"pair_ratios\":[$(IFS=,; echo "${pairs[*]}")],\"pair_ratio_median\":$pq,\"in_flight\":$deliv_inflight,\"loadavg_start\":\"$dload_start\",\"loadavg_end\":\"$dload_end\",\"broker\":{\"seconds\":$bt,\"cpu_seconds\":$bc,\"receiver_cpu_seconds\":$brc,\"signals_per_s\":$brate,\"first_delivery_seconds\":$bf,\"runs\":[$(IFS=,; echo "${bts[*]}")],\"cpu_runs\":[$(IFS=,; echo "${bcs[*]}")],\"first_delivery_runs\":[$(IFS=,; echo "${bfs[*]}")]},\"direct\":{\"seconds\":$pt,\"cpu_seconds\":$pc,\"receiver_cpu_seconds\":$prc,\"signals_per_s\":$prate,\"connections\":$pconn,\"runs\":[$(IFS=,; echo "${pts[*]}")],\"cpu_runs\":[$(IFS=,; echo "${pcs[*]}")],\"last_run\":$PRES},\"ratio\":$q,\"cpu_ratio\":$(ratio "$bc" "$pc"),\"goal\":0.8,\"met\":$met}"
+	row "delivery $deliv_signals signed signals, $deliv_recipients recipient(s)" \
+		"$(fmt "$bt" 2) s, $brate signals/s, CPU $(fmt "$bc" 2) s (receiver $(fmt "$brc" 2) s; first delivery after $(fmt "$bf" 2) s)"
 	row "  unsigned direct POSTs, libcurl (floor)" \
-		"$(fmt "$pt" 2) s, $prate signals/s, p50 $(pget p50_ms) ms, p99 $(pget p99_ms) ms, $pconn connection(s)"
-	row "  ratio broker/direct (goal >= 0.8)" "${q}x $([ "$met" = true ] && echo met || echo NOT met) (1 in flight; load $dload_start -> $dload_end)"
+		"$(fmt "$pt" 2) s, $prate signals/s, CPU $(fmt "$pc" 2) s (receiver $(fmt "$prc" 2) s), p50 $(pget p50_ms) ms, p99 $(pget p99_ms) ms, $pconn connection(s)"
+	row "  ratio broker/direct (goal >= 0.8)" "${q}x $([ "$met" = true ] && echo met || echo NOT met) ($deliv_inflight in flight; run by run ${pairs[*]}, median ${pq}x; CPU $(ratio "$bc" "$pc")x; load $dload_start -> $dload_end)"
 fi
 
 # ---------------------------------------------------------------- 4 upload API

@@ -106,6 +106,13 @@ bool breaker_may_send(const struct breakers *b, const char *oin, int64_t now)
 	return x == NULL || !x->st.down || x->st.next_probe <= now;
 }
 
+bool breaker_is_down(const struct breakers *b, const char *oin)
+{
+	const struct entry *x = find(b, oin);
+
+	return x != NULL && x->st.down;
+}
+
 void breaker_each(const struct breakers *b, void (*cb)(void *arg, const struct breaker_state *st),
 		  void *arg)
 {

@@ -54,6 +54,9 @@ void breaker_set_probe(struct breakers *b, const char *oin, int64_t at);
 /* Whether a delivery to oin may start at now: it is up, or its probe is due. */
 bool breaker_may_send(const struct breakers *b, const char *oin, int64_t now);
 
+/* Whether oin is held down (only probed, one delivery at a time). */
+bool breaker_is_down(const struct breakers *b, const char *oin);
+
 /* Calls cb for each recipient that has failed (up again or not), by OIN. */
 void breaker_each(const struct breakers *b, void (*cb)(void *arg, const struct breaker_state *st),
 		  void *arg);

@@ -241,8 +241,8 @@ static const struct config_key keys[] = {
 	  CFG(delivery_backoff_initial), "seconds before the first retry; doubles each time" },
 	{ SEC_DELIVERY, "backoff_max", CT_INT, 1, 86400, NULL, "3600", NULL,
 	  CFG(delivery_backoff_max), "the longest wait between two retries, in seconds" },
-	{ SEC_DELIVERY, "max_in_flight", CT_INT, 1, 10000, NULL, "32", NULL,
-	  CFG(delivery_max_in_flight), "deliveries under way at once (one per recipient)" },
+	{ SEC_DELIVERY, "max_in_flight", CT_INT, 1, 10000, NULL, "256", NULL,
+	  CFG(delivery_max_in_flight), "deliveries under way at once, to all recipients together" },
 	{ SEC_DELIVERY, "breaker_failures", CT_INT, 1, 10000, NULL, "5", NULL,
 	  CFG(delivery_breaker_failures),
 	  "failed attempts in a row after which a recipient is held down and only probed" },
@@ -306,6 +306,8 @@ static const struct config_key keys[] = {
 	{ SEC_PARTY, "push_url", CT_URL, 0, 0, NULL, "",
 	  "https://schakel.westland.example/signals",
 	  PTY(push_url), "https endpoint signals are pushed to; empty: inbox only" },
+	{ SEC_PARTY, "max_in_flight", CT_INT, 1, 1000, NULL, "4", "4", PTY(max_in_flight),
+	  "its deliveries under way at once (1: one at a time, in order)" },
 };
 
 #define NKEYS ARRAY_SIZE(keys)

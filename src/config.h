@@ -39,6 +39,7 @@ struct party {
 	unsigned receives;		/* receives = OVERBEWONING, ... or "all" (RULE_BIT mask) */
 	bool receive_bsn;		/* receive_bsn = false     (may it see the BSN itself) */
 	char *push_url;			/* push_url =              (https endpoint; NULL: inbox only) */
+	int max_in_flight;		/* max_in_flight = 4       (its deliveries under way at once) */
 };
 
 /*
@@ -120,7 +121,7 @@ struct config {
 	int delivery_timeout;		/* timeout = 30 (seconds) */
 	int delivery_backoff_initial;	/* backoff_initial = 10 (seconds) */
 	int delivery_backoff_max;	/* backoff_max = 3600 (seconds) */
-	int delivery_max_in_flight;	/* max_in_flight = 32 */
+	int delivery_max_in_flight;	/* max_in_flight = 256 (in all; per party: party.max_in_flight) */
 	int delivery_breaker_failures;	/* breaker_failures = 5 (in a row: recipient down) */
 	int delivery_drain_seconds;	/* drain_seconds = 10 (waited for at SIGTERM) */
 

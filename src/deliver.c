@@ -29,10 +29,10 @@ struct flight {
 };
 
 /*
- * A message built ahead: while a recipient's delivery is on the wire, its
- * next one is read and signed, so that it can go as soon as the answer
- * comes (the deliverer sends one at a time per recipient, and would
- * otherwise leave the line idle while it signs).
+ * A message built ahead: while a recipient's deliveries are on the wire,
+ * the one after its newest is read and signed, so that it can go as soon
+ * as an answer comes (with max_in_flight 1 the line would otherwise be
+ * idle while it signs).
  */
 struct ready {
 	int64_t id;		/* the delivery row */
@@ -402,13 +402,43 @@ static void on_done(void *arg, const struct fetch_result *r)
 		deliverer_kick(d);
 }
 
-/* Whether oin has a delivery under way, or is held down with no probe due. */
-static bool recipient_busy(struct deliverer *d, const char *oin)
+/* The deliveries under way to oin; *newest (unless NULL) the latest by (next_at, id). */
+static int flights_of(const struct deliverer *d, const char *oin, struct delivery_row *newest)
 {
-	for (struct flight *f = d->flights; f != NULL; f = f->next)
-		if (strcmp(f->row.oin, oin) == 0)
+	int n = 0;
+
+	for (const struct flight *f = d->flights; f != NULL; f = f->next) {
+		if (strcmp(f->row.oin, oin) != 0)
+			continue;
+		if (newest != NULL && (n == 0 || f->row.next_at > newest->next_at ||
+				       (f->row.next_at == newest->next_at && f->row.id > newest->id)))
+			*newest = f->row;
+		n++;
+	}
+	return n;
+}
+
+static bool row_in_flight(const struct deliverer *d, int64_t id)
+{
+	for (const struct flight *f = d->flights; f != NULL; f = f->next)
+		if (f->row.id == id)
 			return true;
-	return !breaker_may_send(d->breakers, oin, time(NULL));
+	return false;
+}
+
+/*
+ * How many more deliveries to oin (party p, or NULL) may start now: up to
+ * its max_in_flight; while it is held down, one probe when it is due and
+ * none is under way (breaker.h).
+ */
+static int recipient_slots(const struct deliverer *d, const struct party *p, const char *oin,
+			   int under_way)
+{
+	int limit = p != NULL ? p->max_in_flight : 1;
+
+	if (breaker_is_down(d->breakers, oin))
+		limit = breaker_may_send(d->breakers, oin, time(NULL)) ? 1 : 0;
+	return under_way < limit ? limit - under_way : 0;
 }
 
 /* Marks a delivery that cannot even be attempted as failed. */
@@ -516,11 +546,13 @@ static const char *traceparent_header(const struct delivery_row *row,
 	return out;
 }
 
-/* Builds, signs and starts one delivery. */
-static int start(void *arg, const struct delivery_row *row)
+/*
+ * Builds, signs and starts one delivery to p (row's recipient, or NULL);
+ * true when it is under way (a row that cannot be sent is failed, and one
+ * that cannot be built now is left for the next scan).
+ */
+static bool start(struct deliverer *d, const struct party *p, const struct delivery_row *row)
 {
-	struct deliverer *d = arg;
-	const struct party *p = config_party(&d->app->cfg, row->oin);
 	struct delivery_row copy = *row;
 	struct flight *fl;
 	char hdr_id[96], hdr_sig[64], hdr_trace[TRACEPARENT_LEN + 16];
@@ -531,29 +563,28 @@ static int start(void *arg, const struct delivery_row *row)
 	struct errbuf e;
 	bool gone;
 
-	if (d->held != NULL || d->in_flight >= d->app->cfg.delivery_max_in_flight ||
-	    recipient_busy(d, row->oin))
-		return 0;
+	if (d->held != NULL || d->in_flight >= d->app->cfg.delivery_max_in_flight)
+		return false;
 	if (p == NULL || p->push_url == NULL) {
 		fail_now(d, &copy, "the recipient has no push_url (any more)");
-		return 0;
+		return false;
 	}
 	body = take_ready(d, row, p->receive_bsn, &len);
 	if (body == NULL && build_message(d, row, p, &body, &len, &gone, &e) != ST_OK) {
 		if (gone) {
 			fail_now(d, &copy, "the signal cannot be read");
-			return 0;
+			return false;
 		}
 		log_event(LV_ERROR, "deliver", "cannot build the message", "message",
 			  row->message_id, "error", e.msg, NULL);
-		return 0;	/* tried again on the next scan */
+		return false;	/* tried again on the next scan */
 	}
 	fl = calloc(1, sizeof(*fl));
 	if (fl == NULL) {
 		xmlFree(body);
 		log_event(LV_ERROR, "deliver", "cannot build the message", "message",
 			  row->message_id, "error", "out of memory", NULL);
-		return 0;	/* tried again on the next scan */
+		return false;	/* tried again on the next scan */
 	}
 	fl->d = d;
 	fl->row = copy;
@@ -570,44 +601,94 @@ static int start(void *arg, const struct delivery_row *row)
 	if (fetcher_start(d->fetcher, &req, &e) != ST_OK) {
 		free(fl);
 		xmlFree(body);
-		return 0;
+		return false;
 	}
 	xmlFree(body);
 	fl->fresh = true;
 	fl->next = d->flights;
 	d->flights = fl;
 	d->in_flight++;
+	return true;
+}
+
+/* What start_recipient() hands to start_more(). */
+struct pick {
+	struct deliverer *d;
+	const struct party *p;
+	int slots;		/* deliveries that may still start */
+};
+
+/* store_deliveries_of()'s callback: starts row unless it is under way already. */
+static int start_more(void *arg, const struct delivery_row *row)
+{
+	struct pick *k = arg;
+
+	if (k->slots > 0 && !row_in_flight(k->d, row->id) && start(k->d, k->p, row))
+		k->slots--;
 	return 0;
 }
 
 /*
- * Puts the deliveries just started on the wire, then builds the next
- * message of each of their recipients while the answers are awaited.
- * After the scan, not inside it: the kick may finish a delivery (on_done),
- * and the scan's rows would then be out of date.
+ * store_deliveries_next()'s callback, with the oldest due delivery of a
+ * recipient: starts as many of its due deliveries, oldest first, as it may
+ * take now (recipient_slots()).
+ */
+static int start_recipient(void *arg, const struct delivery_row *row)
+{
+	struct deliverer *d = arg;
+	const struct party *p = config_party(&d->app->cfg, row->oin);
+	int under_way = flights_of(d, row->oin, NULL);
+	struct pick k = { d, p, recipient_slots(d, p, row->oin, under_way) };
+	struct errbuf e;
+
+	if (k.slots == 0 || d->held != NULL)
+		return 0;
+	if (under_way == 0 && k.slots == 1) {
+		start(d, p, row);	/* one at a time: the row at hand is the one */
+		return 0;
+	}
+	if (store_deliveries_of(d->app->store, row->oin, time(NULL), under_way + k.slots,
+				start_more, &k, &e) != ST_OK)
+		log_event(LV_ERROR, "deliver", "cannot read the outbox", "error", e.msg, NULL);
+	return 0;
+}
+
+/*
+ * Puts the deliveries just started on the wire, then, for each recipient
+ * they go to, builds the message that comes after its newest delivery under
+ * way while the answers are awaited.  After the scan, not inside it: the
+ * kick may finish a delivery (on_done), and the scan's rows would then be
+ * out of date.
  */
 static void build_next_ahead(struct deliverer *d)
 {
-	struct delivery_row *rows = calloc((size_t)d->in_flight + 1, sizeof(*rows));
+	char (*oins)[OIN_STR_LEN] = calloc((size_t)d->in_flight + 1, sizeof(*oins));
 	int64_t now = time(NULL);
+	struct delivery_row newest;
 	struct errbuf e;
 	int n = 0;
 
-	if (rows == NULL)
+	if (oins == NULL)
 		return;	/* only an optimisation */
-	for (struct flight *fl = d->flights; fl != NULL && n < d->in_flight; fl = fl->next)
-		if (fl->fresh) {
-			fl->fresh = false;
-			rows[n++] = fl->row;
-		}
+	for (struct flight *fl = d->flights; fl != NULL && n < d->in_flight; fl = fl->next) {
+		int i = 0;
+
+		if (!fl->fresh)
+			continue;
+		fl->fresh = false;
+		while (i < n && strcmp(oins[i], fl->row.oin) != 0)
+			i++;
+		if (i == n)
+			snprintf(oins[n++], sizeof(*oins), "%s", fl->row.oin);
+	}
 	if (n > 0)
 		fetcher_kick(d->fetcher);
 	for (int i = 0; i < n; i++)
-		if (store_delivery_after(d->app->store, &rows[i], now, build_ahead, d,
-					 &e) != ST_OK)
+		if (flights_of(d, oins[i], &newest) > 0 &&
+		    store_delivery_after(d->app->store, &newest, now, build_ahead, d, &e) != ST_OK)
 			log_event(LV_WARN, "deliver", "cannot read the outbox", "error", e.msg,
 				  NULL);
-	free(rows);
+	free(oins);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -625,7 +706,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	if (d->held != NULL || d->draining)
 		return;	/* nothing new while an outcome waits to be recorded */
 	if (d->in_flight < d->app->cfg.delivery_max_in_flight &&
-	    store_deliveries_next(d->app->store, time(NULL), 0, start, d, &e) != ST_OK)
+	    store_deliveries_next(d->app->store, time(NULL), 0, start_recipient, d, &e) != ST_OK)
 		log_event(LV_ERROR, "deliver", "cannot read the outbox", "error", e.msg, NULL);
 	build_next_ahead(d);
 }

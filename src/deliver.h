@@ -18,10 +18,13 @@
  * outcome that cannot be committed (a full disk, a database locked too
  * long) is held in memory and tried again with backoff; until it is
  * recorded no delivery starts, so nothing is sent again for want of a
- * write.  At most one delivery per recipient is under way, so a slow or
- * dead recipient holds up only its own queue; after [delivery]
- * breaker_failures failed attempts in a row it is held down and only
- * probed (breaker.h).
+ * write.  Up to the party's max_in_flight deliveries per recipient (and
+ * [delivery] max_in_flight in all) are under way at once, to all
+ * recipients together, so a slow or dead recipient holds up only its own
+ * queue; the order of one recipient's deliveries is not promised (1 keeps
+ * it).  After [delivery] breaker_failures failed attempts in a row a
+ * recipient is held down and only probed, one delivery at a time
+ * (breaker.h).
  */
 #ifndef SCHAKEL_DELIVER_H
 #define SCHAKEL_DELIVER_H

@@ -323,7 +323,9 @@ struct fetcher *fetcher_new(struct event_base *base, const struct fetch_tls *tls
 	lc.multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
 	lc.multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	lc.multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
-	lc.multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
+	/* No cap per host: the callers bound their transfers (the deliverer per
+	 * recipient and in all), and recipients may share one host and port. */
+	lc.multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
 	return f;
 }
 

@@ -650,7 +650,7 @@ static int cmd_receive(const char *dir, int argc, char **argv)
 		{ "crl", required_argument, NULL, 'r' }, { "refuse", required_argument, NULL, 'x' },
 		{ "broker-cert", required_argument, NULL, 'b' },
 		{ "broker-oin", required_argument, NULL, 'o' },
-		{ NULL, 0, NULL, 0 },
+		{ "delay", required_argument, NULL, 'w' }, { NULL, 0, NULL, 0 },
 	};
 	struct receive_opts o = { .listen = "127.0.0.1", .port = 9443 };
 	struct errbuf e;
@@ -669,6 +669,7 @@ static int cmd_receive(const char *dir, int argc, char **argv)
 		case 'x': o.refuse = parse_port(optarg); break;
 		case 'b': o.broker_cert = optarg; break;
 		case 'o': o.broker_oin = optarg; break;
+		case 'w': o.delay_ms = parse_port(optarg); break;
 		default: return usage_error("receive", "%s", "unknown option");
 		}
 	}
@@ -680,8 +681,9 @@ static int cmd_receive(const char *dir, int argc, char **argv)
 	if (o.broker_oin != NULL && (strlen(o.broker_oin) != OIN_LEN ||
 				     strspn(o.broker_oin, "0123456789") != OIN_LEN))
 		return usage_error("receive", "%s", "--broker-oin is not a 20-digit OIN");
-	if (o.port < 0 || o.port > 65535 || (o.refuse != 0 && (o.refuse < 200 || o.refuse > 599)))
-		return usage_error("receive", "%s", "--port or --refuse out of range");
+	if (o.port < 0 || o.port > 65535 || (o.refuse != 0 && (o.refuse < 200 || o.refuse > 599)) ||
+	    o.delay_ms < 0 || o.delay_ms > 60000)
+		return usage_error("receive", "%s", "--port, --refuse or --delay out of range");
 	if (receive_run(&o, &e) != ST_OK)
 		return fail("receive", &e);
 	return ST_OK;
@@ -1039,7 +1041,7 @@ static const struct command commands[] = {
 	  "  retry ID        send delivery ID again\n"
 	  "  retry --all-failed   send every dead letter again\n", cmd_deliveries },
 	{ "receive", "--dir DIR --cert PEM --key PEM --ca PEM --broker-cert PEM|--broker-oin OIN\n"
-	  "        [--port N] [--crl PEM]",
+	  "        [--port N] [--crl PEM] [--delay MS]",
 	  "The reference receiver: takes pushed signals over mutual TLS from the broker only,\n"
 	  "verifies that the broker signed them and their schema, drops duplicates by\n"
 	  "X-Message-Id, and stores each as DIR/<message id>.xml before it answers 201.",
@@ -1054,7 +1056,9 @@ static const struct command commands[] = {
 	  "  --broker-oin OIN    the broker's OIN: only a client, and a signer certificate of\n"
 	  "                  --ca, with this OIN in the subject serialNumber are accepted\n"
 	  "  --crl PEM       revoked certificates\n"
-	  "  --refuse STATUS answer every request with STATUS (to test senders)\n",
+	  "  --refuse STATUS answer every request with STATUS (to test senders)\n"
+	  "  --delay MS      hold each answer MS milliseconds (0-60000), and log how many\n"
+	  "                  requests are open at once (to test senders)\n",
 	  cmd_receive },
 	{ "demo", "[--keep]", "Runs the whole pipeline on the bundled sample data in a "
 	  "temporary data directory\nand ends with a table of the signals and their reasons.",

@@ -33,6 +33,7 @@ struct receiver {
 	struct http_server *http;
 	struct event_base *base;
 	long stored, duplicates, refused;
+	int open, max_open;	/* requests taken and not answered yet; the most at once */
 };
 
 static struct receiver *the_receiver;	/* the handlers' state (one per process) */
@@ -41,6 +42,8 @@ static struct receiver *the_receiver;	/* the handlers' state (one per process) *
 struct message {
 	char *buf;
 	size_t len;
+	struct event *delay;	/* --delay: the answer's timer */
+	struct http_req *r;
 	bool otlp;	/* POST /v1/traces: an OTLP/HTTP JSON export */
 };
 
@@ -92,7 +95,7 @@ static void on_begin(struct http_req *r)
 	struct message *m;
 	bool otlp;
 
-	if (the_receiver->o->refuse != 0) {
+	if (the_receiver->o->refuse != 0 && the_receiver->o->delay_ms == 0) {
 		http_reply_error(r, the_receiver->o->refuse, "refused on purpose (--refuse)");
 		return;
 	}
@@ -126,6 +129,23 @@ static void on_begin(struct http_req *r)
 	}
 	m->otlp = otlp;
 	http_req_set_data(r, m);
+	m->r = r;
+	if (++the_receiver->open > the_receiver->max_open)
+		the_receiver->max_open = the_receiver->open;
+	if (the_receiver->o->delay_ms > 0)
+		fprintf(stderr, "schakel receive: %s: received at %s, %d open\n",
+			otlp ? "-" : http_req_header(r, "X-Message-Id"), http_req_path(r),
+			the_receiver->open);
+}
+
+/* Frees a message taken in on_begin(), and counts it answered. */
+static void message_free(struct message *m)
+{
+	the_receiver->open--;
+	if (m->delay != NULL)
+		event_free(m->delay);
+	free(m->buf);
+	free(m);
 }
 
 static int on_body(struct http_req *r, const void *buf, size_t len)
@@ -227,42 +247,72 @@ static void otlp_end(struct http_req *r, struct message *m)
 	http_reply_json(r, 200, json_object());	/* ExportTraceServiceResponse */
 }
 
-static void on_end(struct http_req *r)
+/* Answers the complete message m of r (and frees m); with --delay, logs the status. */
+static void answer(struct http_req *r, struct message *m)
 {
-	struct message *m = http_req_data(r);
-	const char *id = http_req_header(r, "X-Message-Id");
+	char id[72];	/* valid_message_id(): at most 64 */
 	const char *trace = http_req_header(r, "traceparent");
 	struct trace_ctx tc;
 	struct errbuf e;
-	int rc;
+	int rc, status;
 
+	snprintf(id, sizeof(id), "%s", m->otlp ? "-" : http_req_header(r, "X-Message-Id"));
 	if (!trace_parse(trace, &tc))	/* quoted only when it is one */
 		trace = NULL;
-
 	http_req_set_data(r, NULL);
-	if (m == NULL) {
-		http_reply_error(r, 400, "no body");
-		return;
-	}
-	if (m->otlp) {
+	if (the_receiver->o->refuse != 0) {
+		status = the_receiver->o->refuse;
+		http_reply_error(r, status, "refused on purpose (--refuse)");
+	} else if (m->otlp) {
 		otlp_end(r, m);
+		status = 0;	/* otlp_end() has said what it did */
 	} else if (check(m, &e) != ST_OK) {
 		the_receiver->refused++;
-		http_reply_error(r, 400, "%s", e.msg);
+		http_reply_error(r, status = 400, "%s", e.msg);
 	} else if ((rc = store(the_receiver->o->dir, id, ".xml", m, &e)) < 0) {
-		http_reply_error(r, 500, "%s", e.msg);
+		http_reply_error(r, status = 500, "%s", e.msg);
 	} else if (rc == 1) {
 		the_receiver->duplicates++;
 		fprintf(stderr, "schakel receive: %s: duplicate, dropped\n", id);
-		http_reply_json(r, 200, json_pack("{s:s, s:b}", "message", id, "duplicate", 1));
+		http_reply_json(r, status = 200,
+				json_pack("{s:s, s:b}", "message", id, "duplicate", 1));
 	} else {
 		the_receiver->stored++;
 		fprintf(stderr, "schakel receive: %s: verified and stored%s%s\n", id,
 			trace != NULL ? ", traceparent " : "", trace != NULL ? trace : "");
-		http_reply_json(r, 201, json_pack("{s:s, s:b}", "message", id, "duplicate", 0));
+		http_reply_json(r, status = 201,
+				json_pack("{s:s, s:b}", "message", id, "duplicate", 0));
 	}
-	free(m->buf);
-	free(m);
+	if (the_receiver->o->delay_ms > 0 && status != 0)
+		fprintf(stderr, "schakel receive: %s: answered %d\n", id, status);
+	message_free(m);
+}
+
+static void on_delayed(evutil_socket_t fd, short what, void *arg)
+{
+	struct message *m = arg;
+
+	(void)fd;
+	(void)what;
+	answer(m->r, m);
+}
+
+static void on_end(struct http_req *r)
+{
+	struct message *m = http_req_data(r);
+	struct timeval tv = { the_receiver->o->delay_ms / 1000,
+			      (the_receiver->o->delay_ms % 1000) * 1000L };
+
+	if (m == NULL) {
+		http_reply_error(r, 400, "no body");
+		return;
+	}
+	if (the_receiver->o->delay_ms > 0) {
+		m->delay = evtimer_new(the_receiver->base, on_delayed, m);
+		if (m->delay != NULL && evtimer_add(m->delay, &tv) == 0)
+			return;	/* answered by on_delayed(), or freed by on_abort() */
+	}
+	answer(r, m);
 }
 
 static void on_abort(struct http_req *r)
@@ -270,10 +320,8 @@ static void on_abort(struct http_req *r)
 	struct message *m = http_req_data(r);
 
 	http_req_set_data(r, NULL);
-	if (m != NULL) {
-		free(m->buf);
-		free(m);
-	}
+	if (m != NULL)
+		message_free(m);
 }
 
 static void on_refused(void *arg, const char *addr, const char *oin, const char *method,
@@ -329,7 +377,8 @@ enum status receive_run(const struct receive_opts *o, struct errbuf *e)
 		.begin = on_begin, .body = on_body, .end = on_end, .abort = on_abort,
 		.refused = on_refused, .arg = &rc,
 	};
-	struct http_limits lim = { 16384, 64, MAX_SIGNAL_BYTES, 256, 64, 30, 1024 };
+	/* room for a sender with many deliveries under way (bench/run.sh: 200) */
+	struct http_limits lim = { 16384, 64, MAX_SIGNAL_BYTES, 1024, 1024, 30, 1024 };
 	struct event *ev_term = NULL, *ev_int = NULL;
 	xmlSchemaPtr schema = NULL;
 	enum status st = ST_FAIL;
@@ -359,7 +408,8 @@ enum status receive_run(const struct receive_opts *o, struct errbuf *e)
 		http_server_port(rc.http), o->dir);
 	event_base_dispatch(rc.base);
 	fprintf(stderr, "schakel receive: stopped: %ld stored, %ld duplicates dropped, "
-		"%ld refused\n", rc.stored, rc.duplicates, rc.refused);
+		"%ld refused, at most %d open at once\n", rc.stored, rc.duplicates, rc.refused,
+		rc.max_open);
 	st = ST_OK;
 out_free:
 	if (ev_term != NULL)

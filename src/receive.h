@@ -10,7 +10,9 @@
  * with its own certificate is refused), drops a message whose
  * X-Message-Id it has stored before (answering 200), and stores the rest
  * as DIR/<message id>.xml, answering 201 only once the file is on disk
- * (written, fsynced, renamed, directory fsynced).  For tests and the demo,
+ * (written, fsynced, renamed, directory fsynced).  With a delay it holds
+ * each answer back, and says how many requests it held open at once (at
+ * each request, and the most when it stops).  For tests and the demo,
  * and as an example for authorities that build their own.
  */
 #ifndef SCHAKEL_RECEIVE_H
@@ -28,6 +30,7 @@ struct receive_opts {
 	const char *broker_cert;	/* the broker's certificate (PEM), or NULL */
 	const char *broker_oin;		/* the broker's OIN, or NULL; one of the two is set */
 	int refuse;			/* non-zero: answer every request with this status */
+	int delay_ms;			/* hold each answer this long (to test senders) */
 };
 
 enum status receive_run(const struct receive_opts *o, struct errbuf *e);

@@ -411,6 +411,15 @@ enum status store_delivery_after(struct store *s, const struct delivery_row *d, 
 				 int (*cb)(void *arg, const struct delivery_row *d), void *arg,
 				 struct errbuf *e);
 
+/*
+ * Calls cb for the pending deliveries of oin whose next_at is not after due,
+ * oldest first (by next_at, then id), at most limit (0: all): what a sender
+ * with several messages in flight per recipient can start next.
+ */
+enum status store_deliveries_of(struct store *s, const char *oin, int64_t due, long limit,
+				int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+				struct errbuf *e);
+
 /* Records the outcome of an attempt (state, attempts, next_at, status, error). */
 enum status store_delivery_update(struct store *s, const struct delivery_row *d,
 				  struct errbuf *e);

@@ -33,6 +33,7 @@ enum stmt_id {
 	Q_FEEDBACK_PUT, Q_FEEDBACK_COUNTS,
 	Q_DELIVERY_ADD, Q_DELIVERIES_DUE, Q_DELIVERIES_NEXT, Q_DELIVERY_AFTER, Q_DELIVERIES_ALL, Q_DELIVERY_UPDATE,
 	Q_DELIVERY_RETRY,
+	Q_DELIVERIES_OF,
 	Q_SOURCE_GET, Q_SOURCE_PUT,
 	Q_LOG_HEAD, Q_LOG_INSERT, Q_LOG_SCAN,
 	Q_HELD_ADDRESS, Q_HELD_PERSON, Q_HELD_FINDING, Q_PERSON_WITHDRAW,
@@ -207,6 +208,8 @@ static const char *const sql[Q_COUNT] = {
 		"  AND x.next_at <= ?1 ORDER BY x.next_at, x.id LIMIT 1) LIMIT ?2",
 	[Q_DELIVERY_AFTER] = DELIVERY_COLS("") " FROM delivery WHERE state = 'pending' AND oin = ?1"
 		" AND next_at <= ?2 AND (next_at, id) > (?3, ?4) ORDER BY next_at, id LIMIT 1",
+	[Q_DELIVERIES_OF] = DELIVERY_COLS("") " FROM delivery WHERE state = 'pending' AND oin = ?1"
+		" AND next_at <= ?2 ORDER BY next_at, id LIMIT ?3",
 	[Q_DELIVERIES_ALL] = DELIVERY_COLS("") " FROM delivery WHERE (?1 = 0 OR state = 'failed')"
 		" ORDER BY id LIMIT ?2",
 	[Q_DELIVERY_UPDATE] = "UPDATE delivery SET state = ?2, attempts = ?3, next_at = ?4,"
@@ -2505,6 +2508,20 @@ enum status store_deliveries_next(struct store *s, int64_t due, long limit,
 		return ST_FAIL;
 	sqlite3_bind_int64(st, 1, due);
 	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+	return each_delivery(s, st, cb, arg, e);
+}
+
+enum status store_deliveries_of(struct store *s, const char *oin, int64_t due, long limit,
+				int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+				struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_DELIVERIES_OF, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, oin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, due);
+	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
 	return each_delivery(s, st, cb, arg, e);
 }
 

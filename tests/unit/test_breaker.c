@@ -17,9 +17,12 @@ static void test_held_down_at_the_threshold_and_up_at_the_first_answer(void **st
 	assert_int_equal(breaker_count(b, A, false, 3, 100, &st), BREAKER_NONE);
 	assert_int_equal(breaker_count(b, A, false, 3, 101, &st), BREAKER_NONE);
 	assert_false(st.down);
+	assert_false(breaker_is_down(b, A));
 	assert_true(breaker_may_send(b, A, 101));
 	assert_int_equal(breaker_count(b, A, false, 3, 102, &st), BREAKER_DOWN);
 	assert_true(st.down);
+	assert_true(breaker_is_down(b, A));
+	assert_false(breaker_is_down(b, B));
 	assert_int_equal(st.failures, 3);
 	assert_int_equal(st.since, 102);
 	assert_int_equal(breaker_down_count(b), 1);
@@ -35,6 +38,7 @@ static void test_held_down_at_the_threshold_and_up_at_the_first_answer(void **st
 	assert_int_equal(st.failures, 4);
 	assert_int_equal(st.since, 102);
 	assert_int_equal(breaker_down_count(b), 0);
+	assert_false(breaker_is_down(b, A));
 	assert_true(breaker_may_send(b, A, 0));
 	breaker_free(b);
 }

@@ -217,7 +217,7 @@ static void test_default_file_names_every_key(void **state)
 		"max_field_bytes = 65536", "max_depth = 64", "max_records = 10000000",
 		"[store]", "database = schakel.db", "busy_timeout_ms = 5000", "[log]",
 		"level = info", ";[party.", ";name = ", ";gemeenten = ", ";supplies = ",
-		";receives = ", ";receive_bsn = ", ";push_url = https://",
+		";receives = ", ";receive_bsn = ", ";push_url = https://", ";max_in_flight = 4",
 	};
 	char buf[16384];
 	size_t n;
@@ -479,6 +479,25 @@ static void test_party_defaults_deny(void **state)
 	assert_int_equal(p->receives, 0);
 	assert_false(p->receive_bsn);
 	assert_null(p->push_url);
+	assert_int_equal(p->max_in_flight, 4);
+}
+
+/* [party] max_in_flight: the pushes under way at once to that party. */
+static void test_party_max_in_flight(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(load_text(f, "[party.00000001003214345000]\nmax_in_flight = 1\n"
+				   "[party.00000001000000001783]\nmax_in_flight = 1000\n"), ST_OK);
+	assert_int_equal(config_party(&f->cfg, "00000001003214345000")->max_in_flight, 1);
+	assert_int_equal(config_party(&f->cfg, "00000001000000001783")->max_in_flight, 1000);
+	assert_int_equal(f->cfg.delivery_max_in_flight, 256);
+	assert_load_error(*state, "[party.00000001003214345000]\nmax_in_flight = 0\n", 2,
+			  "max_in_flight must be an integer from 1 to 1000, not '0'");
+	assert_load_error(*state, "[party.00000001003214345000]\nmax_in_flight = 1001\n", 2,
+			  "not '1001'");
+	assert_load_error(*state, "[party.00000001003214345000]\nmax_in_flight = -4\n", 2,
+			  "not '-4'");
 }
 
 static void test_party_receives_all(void **state)
@@ -693,6 +712,7 @@ int main(void)
 		T(test_nul_byte_names_line),
 		T(test_party_all_keys),
 		T(test_party_defaults_deny),
+		T(test_party_max_in_flight),
 		T(test_party_receives_all),
 		T(test_config_party_lookup),
 		T(test_strlist_has),
