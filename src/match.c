@@ -594,6 +594,7 @@ static enum status run_once(struct run *run, enum match_mode mode)
 		return ST_FAIL;
 	if (ldv_begin(s, run->cfg, LDV_MATCH, NULL, run->as_of, NULL, run->ldv, run->e) != ST_OK ||
 	    (mode == MATCH_CHANGED && plan(run, &now, &full) != ST_OK) ||
+	    (mode == MATCH_CHANGED && full && store_match_catch_up(s, run->e) != ST_OK) ||
 	    read_open(run, !full) != ST_OK)
 		goto out_rollback;
 	run->res->full = full;

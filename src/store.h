@@ -254,6 +254,14 @@ enum status store_mark_clear(struct store *s, struct errbuf *e);
  */
 enum status store_match_begin_scoped(struct store *s, const char *as_of,
 				     const char *window_start, struct errbuf *e);
+/*
+ * Brings the registrations by address that a scoped match reads up to
+ * date (store-014.sql), in the caller's transaction: work in proportion
+ * to what was written since.  store_match_begin_scoped() does it itself;
+ * an incremental run that turns full calls it so that the next one does
+ * not pay for the large change.
+ */
+enum status store_match_catch_up(struct store *s, struct errbuf *e);
 
 /*
  * Calls cb with the seq and id of every open (not ended) signal, or with

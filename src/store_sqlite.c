@@ -26,6 +26,7 @@ enum stmt_id {
 	Q_PERSON_SCAN, Q_OBS_FILL, Q_MATCH_ADDRESSES, Q_MATCH_MISMATCHES, Q_ADDRESS_GET,
 	Q_EV_WALK_FINDINGS, Q_EV_PERSON_FINDINGS,
 	Q_MATCH_ADDRESSES_SCOPED, Q_MATCH_MISMATCHES_SCOPED, Q_OBS_FILL_SCOPED, Q_EV_WALK_SCOPED,
+	Q_PERSON_AT_ADD, Q_PERSON_AT_UPTO, Q_PERSON_SCAN_SCOPED,
 	Q_OPEN_SIGNALS, Q_OPEN_SIGNALS_SCOPED, Q_SIGNAL_END, Q_MATCH_STATE_GET, Q_MATCH_STATE_PUT,
 	Q_DELIVERY_REQUEUE, Q_MARK_ADDR, Q_MARK_PERSON,
 	Q_SIGNAL_KNOWN, Q_SIGNAL_PUT, Q_SIGNAL_RECIPIENT_ADD,
@@ -151,6 +152,21 @@ static const char *const sql[Q_COUNT] = {
 		" GROUP BY addr",
 	[Q_EV_WALK_SCOPED] = "SELECT addr, id FROM finding WHERE addr IN"
 		" (SELECT addr FROM mark_addr) AND" WINDOW_FINDINGS " ORDER BY addr, datum, id",
+	/* person_at brought up to date (store-014.sql): the registrations
+	 * written since it last was, a range of person's rowids, in key order
+	 * (after a large load, an append rather than inserts at random) */
+	[Q_PERSON_AT_ADD] = "INSERT OR IGNORE INTO person_at(addr, pkey) SELECT addr, pkey"
+		" FROM person WHERE rowid > (SELECT upto FROM person_at_state WHERE id = 1)"
+		" ORDER BY addr, pkey",
+	[Q_PERSON_AT_UPTO] = "UPDATE person_at_state SET upto ="
+		" coalesce((SELECT max(rowid) FROM person), 0) WHERE id = 1",
+	/* The registrations of every person registered at a marked address or
+	 * named by a finding there, through person_pkey (fill_current()) */
+	[Q_PERSON_SCAN_SCOPED] = "SELECT pseudonym, begindatum, addr FROM person"
+		" WHERE pkey IN (SELECT a.pkey FROM mark_addr m CROSS JOIN person_at a"
+		" ON a.addr = m.addr UNION SELECT pseudonym_key(fp.pseudonym) FROM finding f"
+		" CROSS JOIN finding_person fp ON fp.finding_id = f.id"
+		" WHERE f.addr IN (SELECT addr FROM mark_addr)) AND begindatum <= ?1",
 	[Q_OPEN_SIGNALS] = "SELECT seq, id FROM signal NOT INDEXED WHERE ended_on IS NULL",
 	[Q_OPEN_SIGNALS_SCOPED] = "SELECT seq, id FROM signal WHERE ended_on IS NULL"
 		" AND addr IN (SELECT addr FROM mark_addr)",
@@ -1391,11 +1407,12 @@ static bool order_by_address(const struct registration *rows, uint32_t *idx, siz
 	return ok;
 }
 
-/* Reads every registration not after the match date into c->rows. */
-static enum status read_registrations(struct store *s, struct current *c, size_t *n,
-				      struct errbuf *e)
+/* Reads the registrations not after the match date of query id
+ * (Q_PERSON_SCAN: every one) into c->rows. */
+static enum status read_registrations(struct store *s, enum stmt_id id, struct current *c,
+				      size_t *n, struct errbuf *e)
 {
-	sqlite3_stmt *q = stmt(s, Q_PERSON_SCAN, e);
+	sqlite3_stmt *q = stmt(s, id, e);
 	size_t cap = 0;
 	int rc;
 
@@ -1430,21 +1447,37 @@ static enum status read_registrations(struct store *s, struct current *c, size_t
 	return ST_OK;
 }
 
+/* Adds to person_at the registrations written since it last was brought
+ * up to date (store-014.sql), in this transaction. */
+enum status store_match_catch_up(struct store *s, struct errbuf *e)
+{
+	sqlite3_stmt *add = stmt(s, Q_PERSON_AT_ADD, e), *upto = stmt(s, Q_PERSON_AT_UPTO, e);
+
+	if (add == NULL || upto == NULL || step_done(s, add, e, "registrations by address") != ST_OK)
+		return ST_FAIL;
+	return step_done(s, upto, e, "registrations by address");
+}
+
 /*
  * Works out each person's latest registration not after the match date,
  * in memory (s->cur).  In SQL that is a GROUP BY pseudonym with
  * max(begindatum) into a temporary table and an index on it by address,
  * which took 3.1 s for the 10^6 registrations of the benchmark; read in
  * table order and ordered here twice (by person, by address) it takes a
- * fraction of that.  Some 90 bytes a registration.
+ * fraction of that.  Some 90 bytes a registration.  With scoped, only
+ * the persons registered at a marked address (found through person_at) or
+ * named by a finding at one: enough for every count and lookup the scoped
+ * match makes, and as much work as the change, not the table.
  */
-static enum status fill_current(struct store *s, struct errbuf *e)
+static enum status fill_current(struct store *s, bool scoped, struct errbuf *e)
 {
 	struct current *c = &s->cur;
 	size_t n;
 
 	current_free(c);
-	if (read_registrations(s, c, &n, e) != ST_OK)
+	if (scoped && store_match_catch_up(s, e) != ST_OK)
+		return ST_FAIL;
+	if (read_registrations(s, scoped ? Q_PERSON_SCAN_SCOPED : Q_PERSON_SCAN, c, &n, e) != ST_OK)
 		return ST_FAIL;
 	if (n > UINT32_MAX || (c->by_person = order_by_person(c->rows, n)) == NULL)
 		return errbuf_set(e, ST_FAIL, "current registrations: out of memory");
@@ -1529,7 +1562,7 @@ static enum status match_begin(struct store *s, const char *as_of, const char *w
 	snprintf(s->window_start, sizeof(s->window_start), "%s", window_start);
 	if (sqlite3_exec(s->db, "DELETE FROM temp.obs", NULL, NULL, NULL) != SQLITE_OK)
 		return db_error(s, e, "match");
-	if (fill_current(s, e) != ST_OK)
+	if (fill_current(s, scoped, e) != ST_OK)
 		return ST_FAIL;
 	st = stmt(s, scoped ? Q_OBS_FILL_SCOPED : Q_OBS_FILL, e);
 	if (st == NULL)
