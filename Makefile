@@ -11,10 +11,10 @@ CC      ?= gcc
 PREFIX  ?= /usr/local
 B       := build
 
-PKGS    := libxml-2.0 xmlsec1-openssl openssl sqlite3 jansson inih libevent libevent_openssl libcurl
+PKGS    := libxml-2.0 xmlsec1-openssl openssl sqlite3 libpq jansson inih libevent libevent_openssl libcurl
 # Debian packages that the build and the tests need (see `make deps`).
 DEBS    := build-essential pkg-config libxml2-dev libxml2-utils libxmlsec1-dev \
-           xmlsec1 libssl-dev openssl libsqlite3-dev sqlite3 libcurl4-openssl-dev \
+           xmlsec1 libssl-dev openssl libsqlite3-dev sqlite3 libpq-dev libcurl4-openssl-dev \
            libevent-dev libjansson-dev libcsv-dev libinih-dev libcmocka-dev valgrind time curl \
            clang libclang-rt-14-dev clang-tidy cppcheck
 
@@ -60,7 +60,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ADAPTER_TEST_SRC := $(wildcard adapters/*/tests/test_*.c)
 ADAPTER_TEST_BIN := $(foreach t,$(ADAPTER_TEST_SRC),$(B)/tests/$(notdir $(t:.c=)))
 
-.PHONY: all deps test-deps demo test unit e2e clean install check-deps asan valgrind lint fuzz bench torture
+.PHONY: all deps test-deps demo test test-sqlite test-pg unit e2e clean install check-deps asan valgrind lint fuzz bench torture
 
 all: check-deps $(B)/schakel $(ADAPTER_SO)
 
@@ -81,8 +81,9 @@ deps:
 # operator page and the analyst's page, Node.js for the checks that use npm
 # packages.  `make test` installs them (as root) like `make deps`, and the
 # npm packages of tests/node/package-lock.json with `npm ci` (when the lock
-# is newer than what is installed).
-TEST_DEBS := jq python3 chromium nodejs
+# is newer than what is installed).  postgresql-15: the PostgreSQL tests
+# (tests/pg/) start a cluster of their own with its initdb and pg_ctl.
+TEST_DEBS := jq python3 chromium nodejs postgresql-15
 NODE_DIR := tests/node
 
 test-deps:
@@ -136,8 +137,18 @@ $(B)/tests/testsource: tests/tools/testsource.c $(LIBOBJ) | $(B)/tests
 
 unit: all $(UNIT_BIN) $(ADAPTER_TEST_BIN) $(TOOLS)
 
+# `make test` runs both backends' tests and ends with one "N passed, N
+# failed" line; test-sqlite runs the unit tests and tests/e2e/ (SQLite),
+# test-pg the tests of the PostgreSQL backend (tests/pg/, each starting a
+# throw-away cluster).
 test: unit test-deps
-	@tests/run.sh $(UNIT_BIN) $(ADAPTER_TEST_BIN)
+	@E2E_DIRS="tests/e2e tests/pg" tests/run.sh $(UNIT_BIN) $(ADAPTER_TEST_BIN)
+
+test-sqlite: unit test-deps
+	@E2E_DIRS=tests/e2e tests/run.sh $(UNIT_BIN) $(ADAPTER_TEST_BIN)
+
+test-pg: unit test-deps
+	@E2E_DIRS=tests/pg tests/run.sh
 
 # Hardening (docs/hardening.md): the whole suite under ASan+UBSan+LSan in a
 # build of its own, the unit tests under valgrind, libFuzzer targets, and
@@ -177,6 +188,8 @@ install: all
 	install -m 755 $(B)/schakel $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(ADAPTER_SO) $(DESTDIR)$(PREFIX)/lib/schakel/adapters/
 	install -m 644 schemas/*.xsd schemas/*.sql $(DESTDIR)$(PREFIX)/share/schakel/schemas/
+	install -d $(DESTDIR)$(PREFIX)/share/schakel/schemas/pg
+	install -m 644 schemas/pg/*.sql $(DESTDIR)$(PREFIX)/share/schakel/schemas/pg/
 	install -m 755 certs/mkcerts.sh $(DESTDIR)$(PREFIX)/share/schakel/
 	install -m 644 tests/fixtures/*.xml tests/fixtures/*.csv tests/fixtures/*.json \
 	  $(DESTDIR)$(PREFIX)/share/schakel/samples/

@@ -9,6 +9,7 @@
 #include "app.h"
 #include "record.h"
 #include "loader.h"
+#include "tls.h"
 
 static void db_path(const char *dir, const struct config *cfg, char out[4096])
 {
@@ -16,6 +17,31 @@ static void db_path(const char *dir, const struct config *cfg, char out[4096])
 		snprintf(out, 4096, "%s", cfg->database);
 	else
 		snprintf(out, 4096, "%s/%s", dir, cfg->database);
+}
+
+/*
+ * Opens the store [store] backend names: the SQLite file, or the
+ * PostgreSQL database (its passfile relative to the data directory dir), and
+ * checks that the database was made with this installation's pseudonym key.
+ */
+static enum status open_store(struct app *app, const char *dir, struct errbuf *e)
+{
+	char path[4096] = "", check[65];
+
+	if (strcmp(app->cfg.store_backend, "postgresql") == 0) {
+		if (app->cfg.passfile != NULL)
+			tls_data_path(dir, app->cfg.passfile, path);
+		if (store_open_dsn(app->cfg.dsn, app->cfg.passfile != NULL ? path : NULL,
+				   loader_schema_dir(), &app->store, e) != ST_OK)
+			return ST_FAIL;
+	} else {
+		db_path(dir, &app->cfg, path);
+		if (store_open(path, loader_schema_dir(), app->cfg.busy_timeout_ms, &app->store,
+			       e) != ST_OK || store_cache(app->store, app->cfg.cache_mib, e) != ST_OK)
+			return ST_FAIL;
+	}
+	crypto_key_check(&app->keys, check);
+	return store_key_check(app->store, check, e);
 }
 
 enum status app_init(const char *dir, bool *conf_created, struct errbuf *e)
@@ -65,9 +91,7 @@ enum status app_open(struct app *app, const char *dir, struct errbuf *e)
 		errbuf_set(e, ST_FAIL, "cannot create %s: %s", path, strerror(errno));
 		goto out_close;
 	}
-	db_path(dir, &app->cfg, path);
-	if (store_open(path, loader_schema_dir(), app->cfg.busy_timeout_ms, &app->store,
-		       e) != ST_OK || store_cache(app->store, app->cfg.cache_mib, e) != ST_OK)
+	if (open_store(app, dir, e) != ST_OK)
 		goto out_close;
 	return ST_OK;
 out_close:

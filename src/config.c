@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <ini.h>
+#include <libpq-fe.h>
 
 #include "config.h"
 
@@ -75,7 +76,7 @@ static const struct config_section sections[SEC_COUNT] = {
 	[SEC_INGEST] = { "ingest", false,
 		"Limits on one source file; a file beyond them is rejected." },
 	[SEC_STORE] = { "store", false,
-		"The SQLite database." },
+		"The database: SQLite in DIR (the default), or PostgreSQL for several nodes." },
 	[SEC_LOG] = { "log", false,
 		"Logging." },
 	[SEC_RETENTION] = { "retention", false,
@@ -122,6 +123,7 @@ struct config_key {
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const log_formats[] = { "logfmt", "json", NULL };
+static const char *const store_backends[] = { "sqlite", "postgresql", NULL };
 
 #define CFG(f) offsetof(struct config, f)
 #define PTY(f) offsetof(struct party, f)
@@ -171,6 +173,12 @@ static const struct config_key keys[] = {
 	{ SEC_INGEST, "max_records", CT_COUNT, 1, LLONG_MAX, NULL, "10000000",
 	  NULL, CFG(max_records), "most records read from one file" },
 
+	{ SEC_STORE, "backend", CT_CHOICE, 0, 0, store_backends, "sqlite", NULL,
+	  CFG(store_backend), "sqlite (a file in DIR) or postgresql (dsn, below)" },
+	{ SEC_STORE, "dsn", CT_PATH, 0, 0, NULL, "", NULL, CFG(dsn),
+	  "postgresql: a libpq connection string, without the password" },
+	{ SEC_STORE, "passfile", CT_PATH, 0, 0, NULL, "", NULL, CFG(passfile),
+	  "postgresql: the password file (libpq's .pgpass format); relative to DIR" },
 	{ SEC_STORE, "database", CT_STRING, 0, 0, NULL, "schakel.db", NULL,
 	  CFG(database), "the database file; a relative path is relative to DIR" },
 	{ SEC_STORE, "busy_timeout_ms", CT_INT, 0, 600000, NULL, "5000", NULL,
@@ -994,6 +1002,42 @@ static int load_handler(void *user, const char *section, const char *name,
 	return 1;
 }
 
+/*
+ * Checks [store] as a whole: postgresql needs a dsn that libpq can parse
+ * and that holds no password (it would show wherever the configuration
+ * does: the password comes from passfile, PGPASSFILE or PGPASSWORD); a
+ * dsn or passfile with sqlite is a mistake.  Never quotes the dsn.
+ */
+static enum status store_check(const struct config *cfg, struct errbuf *e)
+{
+	PQconninfoOption *opts;
+	char *err = NULL;
+	bool password = false;
+
+	if (strcmp(cfg->store_backend, "postgresql") != 0) {
+		if (cfg->dsn != NULL || cfg->passfile != NULL)
+			return errbuf_set(e, ST_FAIL, "%s: [store] %s is for backend = postgresql",
+					  cfg->path, cfg->dsn != NULL ? "dsn" : "passfile");
+		return ST_OK;
+	}
+	if (cfg->dsn == NULL)
+		return errbuf_set(e, ST_FAIL, "%s: [store] backend = postgresql needs a dsn "
+				  "(a libpq connection string)", cfg->path);
+	opts = PQconninfoParse(cfg->dsn, &err);
+	PQfreemem(err);	/* it may quote the dsn: not shown */
+	if (opts == NULL)
+		return errbuf_set(e, ST_FAIL, "%s: [store] dsn is not a libpq connection string "
+				  "(key=value pairs or a postgresql:// URI)", cfg->path);
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+			password = true;
+	PQconninfoFree(opts);
+	if (password)
+		return errbuf_set(e, ST_FAIL, "%s: [store] dsn must not hold the password: put it "
+				  "in a passfile ([store] passfile, or PGPASSFILE)", cfg->path);
+	return ST_OK;
+}
+
 /* Runs inih over ld->fp and turns what it returns into a status. */
 static enum status load_run(struct load *ld)
 {
@@ -1020,7 +1064,7 @@ static enum status load_run(struct load *ld)
 					  "[party.%s] section", ld->path, src->line, src->name,
 					  src->party, src->party);
 	}
-	return ST_OK;
+	return store_check(ld->cfg, ld->e);
 }
 
 enum status config_load(struct config *cfg, const char *path, struct errbuf *e)

@@ -80,6 +80,9 @@ struct config {
 	size_t max_records;		/* max_records = 10000000 (per file) */
 
 	/* [store] */
+	char *store_backend;		/* backend = sqlite  (sqlite, postgresql) */
+	char *dsn;			/* dsn =  (postgresql: libpq connection string; NULL: none) */
+	char *passfile;			/* passfile =  (relative to DIR; NULL: libpq's default) */
 	char *database;			/* database = schakel.db (relative to DIR) */
 	int busy_timeout_ms;		/* busy_timeout_ms = 5000 */
 	int cache_mib;			/* cache_mib = 16 */

@@ -227,6 +227,25 @@ out_free:
 	return st;
 }
 
+/* The label crypto_key_check() authenticates; changing it changes every check value. */
+#define KEY_CHECK_LABEL "schakel pseudonym key check v1"
+
+void crypto_key_check(const struct keys *k, char hex[65])
+{
+	unsigned char mac[32];
+	unsigned int len = 0;
+
+	if (HMAC(EVP_sha256(), k->pseudonym, CRYPTO_KEY_LEN,
+		 (const unsigned char *)KEY_CHECK_LABEL, sizeof(KEY_CHECK_LABEL) - 1, mac,
+		 &len) == NULL || len != sizeof(mac)) {
+		memset(hex, 'x', 64);	/* matches no stored check value */
+		hex[64] = '\0';
+		return;
+	}
+	crypto_hex(mac, sizeof(mac), hex);
+	OPENSSL_cleanse(mac, sizeof(mac));
+}
+
 void crypto_hex(const uint8_t *in, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";

@@ -65,6 +65,12 @@ enum status crypto_open_bsn(const struct keys *k, const uint8_t in[SEALED_BSN_LE
 			    const uint8_t pseudonym[PSEUDONYM_LEN], char out[10],
 			    struct errbuf *e);
 
+/*
+ * The keyed check value of the pseudonym key: HMAC-SHA256(key, a fixed
+ * label) as 64 hex digits.  Tells whether two installations share the key
+ * without showing it (store_key_check()).
+ */
+void crypto_key_check(const struct keys *k, char hex[65]);
 /* Lower-case hex of n bytes into out (2n + 1 bytes). */
 void crypto_hex(const uint8_t *in, size_t n, char *out);
 

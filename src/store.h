@@ -3,7 +3,8 @@
  *
  * This header is the store interface; store_sqlite.c implements it on
  * SQLite (WAL) in the data directory.  A second backend (PostgreSQL, for
- * several broker nodes on one database) implements the same functions.  The
+ * several broker nodes on one database, store_pg.c) implements part of
+ * the same functions so far (store_open_dsn()).  The
  * store knows no HTTP and no XML, and nothing of the rules: it keeps rows and
  * answers the questions the pipeline asks (the aggregates of matching.md
  * included, because a database computes them fastest).
@@ -33,6 +34,24 @@ struct store;
  */
 enum status store_open(const char *path, const char *schema_dir, int busy_timeout_ms,
 		       struct store **out, struct errbuf *e);
+/*
+ * Opens the store on a PostgreSQL server (backend = postgresql): dsn is a
+ * libpq connection string, passfile (or NULL) the password file; creates
+ * or migrates the schema from schema_dir/pg/NNN.sql.  A failure names the
+ * host and database, never a password.  So far the PostgreSQL store does
+ * transactions, the records of an ingest (and its processing records),
+ * the exchange log, purges and the state of pulled sources; every other
+ * function fails with "not yet supported with backend = postgresql".
+ */
+enum status store_open_dsn(const char *dsn, const char *passfile, const char *schema_dir,
+			   struct store **out, struct errbuf *e);
+/*
+ * Checks that the database was made with the pseudonym key whose keyed
+ * check value is check (64 hex digits, crypto_key_check()): the first
+ * node stores it, and a node with another key is refused (ST_FAIL).  On
+ * SQLite ST_OK: the database lives in the data directory beside its keys.
+ */
+enum status store_key_check(struct store *s, const char check[65], struct errbuf *e);
 /* Closes the store; accepts NULL. */
 void store_close(struct store *s);
 /* Lets the page cache grow to mib MiB (8 after store_open). */

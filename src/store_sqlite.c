@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_pg.h"
 
 enum stmt_id {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -306,7 +307,8 @@ enum ldv_q { LDV_Q_SPAN, LDV_Q_END, LDV_Q_FINDING, LDV_Q_SUBJECTS, LDV_Q_SPANS, 
 struct ldv_deferred;		/* a span held for it (at the end of this file) */
 
 struct store {
-	sqlite3 *db;
+	sqlite3 *db;		/* NULL with backend = postgresql: */
+	struct store_pg *pg;	/* the calls store_pg.h implements go there */
 	sqlite3_stmt *stmt[Q_COUNT];
 	char as_of[11];
 	char window_start[11];
@@ -365,6 +367,10 @@ static sqlite3_stmt *stmt(struct store *s, enum stmt_id id, struct errbuf *e)
 {
 	sqlite3_stmt *st = s->stmt[id];
 
+	if (s->db == NULL) {	/* a store_pg one: what store_pg.h does not do */
+		errbuf_set(e, ST_FAIL, "not yet supported with backend = postgresql");
+		return NULL;
+	}
 	if (st == NULL) {
 		if (sqlite3_prepare_v3(s->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT,
 				       &s->stmt[id], NULL) != SQLITE_OK) {
@@ -590,10 +596,32 @@ out_close:
 	return ST_FAIL;
 }
 
+enum status store_open_dsn(const char *dsn, const char *passfile, const char *schema_dir,
+			   struct store **out, struct errbuf *e)
+{
+	struct store *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (s == NULL)
+		return errbuf_set(e, ST_FAIL, "out of memory");
+	if (store_pg_open(dsn, passfile, schema_dir, &s->pg, e) != ST_OK) {
+		free(s);
+		return ST_FAIL;
+	}
+	*out = s;
+	return ST_OK;
+}
+
+enum status store_key_check(struct store *s, const char check[65], struct errbuf *e)
+{
+	return s->pg != NULL ? store_pg_key_check(s->pg, check, e) : ST_OK;
+}
+
 void store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	store_pg_close(s->pg);
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
 	for (int i = 0; i < LDV_Q_COUNT; i++)
@@ -608,6 +636,8 @@ void store_close(struct store *s)
 
 enum status store_begin(struct store *s, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_begin(s->pg, e);
 	sqlite3_stmt *st = stmt(s, Q_BEGIN, e);
 
 	forget_writes(s);
@@ -619,6 +649,9 @@ enum status store_begin(struct store *s, struct errbuf *e)
 enum status store_commit(struct store *s, struct errbuf *e)
 {
 	sqlite3_stmt *st;
+
+	if (s->pg != NULL)
+		return store_pg_commit(s->pg, e);
 
 	if (ldv_flush(s, e) != ST_OK)	/* the processing records held back */
 		return ST_FAIL;
@@ -641,6 +674,8 @@ const char *store_trace(const struct store *s)
 
 enum status store_cache(struct store *s, int mib, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return ST_OK;
 	char pragma[64];
 
 	snprintf(pragma, sizeof(pragma), "PRAGMA cache_size = %lld", -1024LL * mib);
@@ -653,6 +688,10 @@ void store_rollback(struct store *s)
 {
 	if (s == NULL)
 		return;
+	if (s->pg != NULL) {
+		store_pg_rollback(s->pg);
+		return;
+	}
 	forget_writes(s);
 	ldv_forget(s);
 	if (sqlite3_get_autocommit(s->db))
@@ -663,6 +702,8 @@ void store_rollback(struct store *s)
 enum status store_ingest_add(struct store *s, const struct ingest_row *r, int64_t *id,
 			     struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_ingest_add(s->pg, r, id, e);
 	sqlite3_stmt *st = stmt(s, Q_INGEST_ADD, e);
 
 	if (st == NULL)
@@ -680,6 +721,8 @@ enum status store_ingest_add(struct store *s, const struct ingest_row *r, int64_
 enum status store_ingest_counts(struct store *s, int64_t id, long accepted, long rejected,
 				const char *digest, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_ingest_counts(s->pg, id, accepted, rejected, digest, e);
 	sqlite3_stmt *st = stmt(s, Q_INGEST_COUNTS, e);
 
 	if (st == NULL)
@@ -824,6 +867,8 @@ static enum status mark_write(struct store *s, const char *key, const sqlite3_in
 enum status store_put_person(struct store *s, int64_t ingest_id, const struct person_row *r,
 			     bool *changed, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_put_person(s->pg, ingest_id, r, changed, e);
 	char key[ADDRESS_KEY_MAX];
 	uint8_t digest[32];
 	sqlite3_int64 pkey = pseudonym_key(r->pseudonym), rowid = 0;
@@ -873,6 +918,8 @@ enum status store_put_person(struct store *s, int64_t ingest_id, const struct pe
 enum status store_put_dwelling(struct store *s, int64_t ingest_id,
 			       const struct dwelling_row *r, bool *changed, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_put_dwelling(s->pg, ingest_id, r, changed, e);
 	char key[ADDRESS_KEY_MAX];
 	uint8_t digest[32];
 	sqlite3_stmt *st;
@@ -928,6 +975,8 @@ static void finding_digest(const struct finding_row *r, const char *key, uint8_t
 enum status store_put_finding(struct store *s, int64_t ingest_id, const struct finding_row *r,
 			      bool *changed, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_put_finding(s->pg, ingest_id, r, changed, e);
 	char key[ADDRESS_KEY_MAX];
 	uint8_t digest[32];
 	sqlite3_stmt *st;
@@ -1008,6 +1057,8 @@ static enum status held_by_text(struct store *s, enum stmt_id id, const char *ke
 enum status store_held_address(struct store *s, const char *key, char out[5], bool *found,
 			       struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_held_address(s->pg, key, out, found, e);
 	return held_by_text(s, Q_HELD_ADDRESS, key, out, found, e);
 }
 
@@ -1023,6 +1074,8 @@ static void bind_person_identity(sqlite3_stmt *st, const uint8_t *pseudonym,
 enum status store_held_person(struct store *s, const uint8_t *pseudonym,
 			      const char *begindatum, char out[5], bool *found, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_held_person(s->pg, pseudonym, begindatum, out, found, e);
 	sqlite3_stmt *st = stmt(s, Q_HELD_PERSON, e);
 
 	if (st == NULL)
@@ -1034,12 +1087,16 @@ enum status store_held_person(struct store *s, const uint8_t *pseudonym,
 enum status store_held_finding(struct store *s, const char *id, char out[5], bool *found,
 			       struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_held_finding(s->pg, id, out, found, e);
 	return held_by_text(s, Q_HELD_FINDING, id, out, found, e);
 }
 
 enum status store_withdraw_person(struct store *s, const uint8_t *pseudonym,
 				  const char *begindatum, bool *changed, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_withdraw_person(s->pg, pseudonym, begindatum, changed, e);
 	sqlite3_stmt *st = stmt(s, Q_PERSON_WITHDRAW, e);
 
 	*changed = false;
@@ -1062,6 +1119,8 @@ enum status store_finding_repeat(struct store *s, int64_t ingest_id,
 				 const struct finding_row *r, const char *place,
 				 char *first, size_t n, bool *differs, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_finding_repeat(s->pg, ingest_id, r, place, first, n, differs, e);
 	char key[ADDRESS_KEY_MAX];
 	uint8_t digest[32];
 	sqlite3_stmt *st;
@@ -2204,6 +2263,8 @@ enum status store_signals(struct store *s, const struct signal_filter *f,
 
 enum status store_log_head(struct store *s, int64_t *seq, char hash[65], struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_log_head(s->pg, seq, hash, e);
 	sqlite3_stmt *st;
 	int rc;
 
@@ -2231,6 +2292,8 @@ enum status store_log_head(struct store *s, int64_t *seq, char hash[65], struct 
 
 enum status store_log_insert(struct store *s, const struct exlog_row *r, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_log_insert(s->pg, r, e);
 	sqlite3_stmt *st = stmt(s, Q_LOG_INSERT, e);
 
 	if (st == NULL)
@@ -2288,6 +2351,8 @@ enum status store_log_scan(struct store *s, int64_t from, const char *party, lon
 			   int (*cb)(void *arg, const struct exlog_row *r), void *arg,
 			   struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_log_scan(s->pg, from, party, limit, cb, arg, e);
 	sqlite3_stmt *st = stmt(s, Q_LOG_SCAN, e);
 	int rc;
 
@@ -2530,6 +2595,8 @@ enum status store_delivery_retry(struct store *s, int64_t id, int64_t now, long 
 enum status store_source_get(struct store *s, const char *name, struct source_state *ss,
 			     struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_source_get(s->pg, name, ss, e);
 	sqlite3_stmt *st = stmt(s, Q_SOURCE_GET, e);
 	int rc;
 
@@ -2555,6 +2622,8 @@ enum status store_source_get(struct store *s, const char *name, struct source_st
 enum status store_source_put(struct store *s, const char *name,
 			     const struct source_state *ss, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_source_put(s->pg, name, ss, e);
 	sqlite3_stmt *st = stmt(s, Q_SOURCE_PUT, e);
 
 	if (st == NULL)
@@ -2601,6 +2670,8 @@ enum status store_log_search(struct store *s, const struct log_filter *f,
 			     int (*cb)(void *arg, const struct exlog_row *r), void *arg,
 			     struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_log_search(s->pg, f, cb, arg, e);
 	char q[4096] = "SELECT seq, at, kind, party, subject, detail, prev, hash, trace_id"
 		       " FROM exlog"
 		       " WHERE seq > :after";
@@ -2633,6 +2704,8 @@ enum status store_log_search(struct store *s, const struct log_filter *f,
 enum status store_checkpoint_add(struct store *s, const struct checkpoint_row *c,
 				 struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_checkpoint_add(s->pg, c, e);
 	sqlite3_stmt *st;
 	int rc;
 
@@ -2655,6 +2728,8 @@ enum status store_checkpoints(struct store *s,
 			      int (*cb)(void *arg, const struct checkpoint_row *c), void *arg,
 			      struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_checkpoints(s->pg, cb, arg, e);
 	sqlite3_stmt *st;
 	int rc;
 
@@ -2723,6 +2798,8 @@ enum status store_inzage(struct store *s, const uint8_t pseudonym[PSEUDONYM_LEN]
 			 int (*cb)(void *arg, const struct inzage_row *r), void *arg,
 			 struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_inzage(s->pg, pseudonym, cb, arg, e);
 	char hex[2 * PSEUDONYM_LEN + 2];
 	enum status st = ST_OK;
 	sqlite3_stmt *q;
@@ -2792,6 +2869,8 @@ static enum status purge_step(struct store *s, const char *q, const char *cutoff
 enum status store_purge(struct store *s, const struct retention *r, struct purge_counts *n,
 			struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_purge(s->pg, r, n, e);
 	/* Signals first, with everything that hangs on them. */
 	static const char old_signals[] = "(SELECT id FROM signal WHERE created < ?1)";
 	char q[512];
@@ -3012,6 +3091,10 @@ static sqlite3_stmt *ldv_stmt(struct store *s, enum ldv_q id, struct errbuf *e)
 
 	char q[128 + LDV_DEFER * 48];
 
+	if (s->db == NULL) {	/* a store_pg one: what store_pg.h does not do */
+		errbuf_set(e, ST_FAIL, "not yet supported with backend = postgresql");
+		return NULL;
+	}
 	if (s->ldv_stmt[id] == NULL) {
 		if (id == LDV_Q_SPANS)
 			ldv_spans_sql(q, sizeof(q));
@@ -3052,6 +3135,8 @@ static void ldv_bind_span(sqlite3_stmt *st, int base, const struct ldv_span_row 
 
 enum status store_ldv_span_add(struct store *s, struct ldv_span_row *r, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_ldv_span_add(s->pg, r, e);
 	sqlite3_stmt *st = ldv_stmt(s, LDV_Q_SPAN, e);
 
 	if (st == NULL)
@@ -3066,6 +3151,8 @@ enum status store_ldv_span_add(struct store *s, struct ldv_span_row *r, struct e
 enum status store_ldv_span_end(struct store *s, int64_t seq, int64_t end_ns, int status,
 			       int64_t exlog_seq, long subjects, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_ldv_span_end(s->pg, seq, end_ns, status, exlog_seq, subjects, e);
 	sqlite3_stmt *st = ldv_stmt(s, LDV_Q_END, e);
 
 	if (st == NULL)
@@ -3083,6 +3170,8 @@ enum status store_ldv_subjects_add(struct store *s, int64_t seq, long first,
 				   const uint8_t (*pseudonyms)[PSEUDONYM_LEN], size_t n,
 				   struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_ldv_subjects_add(s->pg, seq, first, pseudonyms, n, e);
 	sqlite3_stmt *st;
 
 	if (n == 0)
@@ -3099,6 +3188,8 @@ enum status store_finding_persons(struct store *s, const char *finding_id,
 				  int (*cb)(void *arg, const uint8_t *pseudonym), void *arg,
 				  struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_finding_persons(s->pg, finding_id, cb, arg, e);
 	sqlite3_stmt *st = ldv_stmt(s, LDV_Q_FINDING, e);
 	int step;
 
@@ -3162,6 +3253,8 @@ enum status store_ldv_search(struct store *s, const struct ldv_filter *f,
 			     int (*cb)(void *arg, const struct ldv_span_row *r), void *arg,
 			     struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return errbuf_set(e, ST_FAIL, "not yet supported with backend = postgresql");
 	char q[1024];
 	sqlite3_stmt *st;
 	enum status rc = ST_OK;
@@ -3208,6 +3301,8 @@ enum status store_ldv_subjects(struct store *s, int64_t seq, long from, long lim
 			       int (*cb)(void *arg, long n, const uint8_t *pseudonym),
 			       void *arg, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return errbuf_set(e, ST_FAIL, "not yet supported with backend = postgresql");
 	sqlite3_stmt *st;
 	enum status rc = ST_OK;
 	long done = 0;
@@ -3241,6 +3336,8 @@ enum status store_ldv_subjects(struct store *s, int64_t seq, long from, long lim
 
 enum status store_ldv_cursor(struct store *s, int64_t *seq, long *item, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return errbuf_set(e, ST_FAIL, "not yet supported with backend = postgresql");
 	sqlite3_stmt *st;
 	int step;
 
@@ -3262,6 +3359,8 @@ enum status store_ldv_cursor(struct store *s, int64_t *seq, long *item, struct e
 
 enum status store_ldv_cursor_set(struct store *s, int64_t seq, long item, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return errbuf_set(e, ST_FAIL, "not yet supported with backend = postgresql");
 	sqlite3_stmt *st;
 	enum status rc;
 
@@ -3324,6 +3423,8 @@ static void ldv_copy(char *out, size_t n, const char *s)
 enum status store_ldv_span_defer(struct store *s, const struct ldv_span_row *r,
 				 struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_ldv_span_defer(s->pg, r, e);
 	struct ldv_deferred *d;
 	size_t bytes = r->npseudonyms * PSEUDONYM_LEN;
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/run.sh - runs every test program given on the command line and the
-# end-to-end scripts in tests/e2e/, and ends with one line CI reads:
+# end-to-end scripts in tests/e2e/ (or $E2E_DIRS), and ends with one line CI reads:
 #   N passed, N failed
 #
 # Unit test programs are cmocka programs, run with TAP output; end-to-end
@@ -40,9 +40,13 @@ run() {	# run NAME CMD...: runs one program and counts its TAP lines
 for t in "$@"; do
 	run "$(basename "$t")" "$t"
 done
-for t in tests/e2e/*.sh; do
-	[ -x "$t" ] || continue
-	run "e2e/$(basename "$t" .sh)" "$t"
+# $E2E_DIRS: the directories of scripts (default tests/e2e; `make test`
+# adds tests/pg, the PostgreSQL backend's)
+for dir in ${E2E_DIRS:-tests/e2e}; do
+	for t in "$dir"/*.sh; do
+		[ -x "$t" ] || continue
+		run "${dir#tests/}/$(basename "$t" .sh)" "$t"
+	done
 done
 
 if [ ${#failures[@]} -gt 0 ]; then

@@ -106,3 +106,20 @@ want() {
 	[ "$got" = "$status" ] ||
 		fail "$2 by $1: status $got, expected $status: $(head -c 400 body) $(cat curl.err)"
 }
+
+# lk01 MUTATIESOORT [VERWERKINGSSOORT POSTCODE NR BEGINDATUM]...: an npsLk01
+# of person 999900006 with one object per group of four (the last is the
+# new state).
+lk01() {
+	local ms=$1
+	shift
+	echo '<?xml version="1.0" encoding="UTF-8"?>'
+	echo '<BG:npsLk01 xmlns:BG="http://www.egem.nl/StUF/sector/bg/0310" xmlns:StUF="http://www.egem.nl/StUF/StUF0301">'
+	echo '<BG:stuurgegevens><StUF:berichtcode>Lk01</StUF:berichtcode><StUF:zender><StUF:organisatie>1783</StUF:organisatie></StUF:zender><StUF:tijdstipBericht>20261101080000000</StUF:tijdstipBericht><StUF:entiteittype>NPS</StUF:entiteittype></BG:stuurgegevens>'
+	echo "<BG:parameters><StUF:mutatiesoort>$ms</StUF:mutatiesoort><StUF:indicatorOvername>V</StUF:indicatorOvername></BG:parameters>"
+	while [ $# -ge 4 ]; do
+		printf '<BG:object StUF:entiteittype="NPS" StUF:verwerkingssoort="%s"><BG:inp.bsn>999900006</BG:inp.bsn><BG:verblijfsadres><BG:aoa.postcode>%s</BG:aoa.postcode><BG:aoa.huisnummer>%s</BG:aoa.huisnummer><BG:begindatumVerblijf>%s</BG:begindatumVerblijf></BG:verblijfsadres><BG:inp.gemeenteVanInschrijving>1783</BG:inp.gemeenteVanInschrijving></BG:object>\n' "$1" "$2" "$3" "$4"
+		shift 4
+	done
+	echo '</BG:npsLk01>'
+}

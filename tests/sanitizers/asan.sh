@@ -30,4 +30,5 @@ export SCHAKEL="$ROOT/$B/schakel"
 export SCHAKEL_ADAPTER_DIR="$ROOT/$B/adapters"
 export SCHAKEL_SANITIZED=1
 
-exec tests/run.sh "$B"/tests/test_*
+# the PostgreSQL tests too (tests/pg/: each starts its own cluster)
+E2E_DIRS="tests/e2e tests/pg" exec tests/run.sh "$B"/tests/test_*

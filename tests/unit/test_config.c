@@ -620,6 +620,60 @@ static void test_docs_name_every_key(void **state)
 	free(doc);
 }
 
+/* [store] backend: sqlite unless set; postgresql with a dsn and passfile. */
+static void test_store_backend(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(load_text(f, "[store]\ndatabase = x.db\n"), ST_OK);
+	assert_string_equal(f->cfg.store_backend, "sqlite");
+	assert_null(f->cfg.dsn);
+	assert_null(f->cfg.passfile);
+	assert_int_equal(load_text(f, "[store]\nbackend = postgresql\n"
+				   "dsn = host=db.example port=5433 dbname=schakel user=sk\n"
+				   "passfile = pgpass\n"), ST_OK);
+	assert_string_equal(f->cfg.store_backend, "postgresql");
+	assert_string_equal(f->cfg.dsn, "host=db.example port=5433 dbname=schakel user=sk");
+	assert_string_equal(f->cfg.passfile, "pgpass");
+	assert_int_equal(load_text(f, "[store]\nbackend = postgresql\n"
+				   "dsn = postgresql://sk@db.example/schakel\n"), ST_OK);
+}
+
+/* Asserts that a [store] text fails with "PATH: " and a message holding what. */
+static void assert_store_error(struct fx *f, const char *text, const char *what)
+{
+	char prefix[1200];
+
+	assert_int_equal(load_text(f, text), ST_FAIL);
+	snprintf(prefix, sizeof(prefix), "%s: ", f->path);
+	if (strncmp(f->e.msg, prefix, strlen(prefix)) != 0 || strstr(f->e.msg, what) == NULL)
+		fail_msg("expected '%s...%s', got '%s'", prefix, what, f->e.msg);
+	assert_null(f->cfg.path);
+}
+
+/* A dsn with a password is refused, and the message never shows it. */
+static void test_store_backend_errors(void **state)
+{
+	struct fx *f = *state;
+
+	assert_load_error(f, "[store]\nbackend = mysql\n", 2,
+			  "backend must be one of sqlite, postgresql, not 'mysql'");
+	assert_store_error(f, "[store]\nbackend = postgresql\n", "needs a dsn");
+	assert_store_error(f, "[store]\ndsn = host=x dbname=y\n", "dsn is for backend = postgresql");
+	assert_store_error(f, "[store]\npassfile = pgpass\n", "passfile is for backend = postgresql");
+	assert_store_error(f, "[store]\nbackend = postgresql\ndsn = host=x password=Geheim42\n",
+			   "dsn must not hold the password: put it in a passfile");
+	assert_null(strstr(f->e.msg, "Geheim42"));
+	assert_store_error(f, "[store]\nbackend = postgresql\n"
+			   "dsn = postgresql://sk:Geheim42@db.example/schakel\n",
+			   "dsn must not hold the password");
+	assert_null(strstr(f->e.msg, "Geheim42"));
+	/* libpq's own message would quote the text after "password": not shown */
+	assert_store_error(f, "[store]\nbackend = postgresql\ndsn = host=x password Geheim42\n",
+			   "dsn is not a libpq connection string");
+	assert_null(strstr(f->e.msg, "Geheim42"));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -646,6 +700,8 @@ int main(void)
 		T(test_out_of_range_names_line),
 		T(test_bad_bool_names_line),
 		T(test_bad_string_values),
+		T(test_store_backend),
+		T(test_store_backend_errors),
 		T(test_bad_oin_names_line),
 		T(test_bad_gemeentecode_names_line),
 		T(test_bad_rule_name_names_line),

@@ -1,0 +1,92 @@
+/*
+ * store_pg.h - the store (store.h) on PostgreSQL through libpq: the part
+ * built so far.  Only store_sqlite.c includes this header: until the store
+ * is split into a backend-neutral part and one file per backend
+ * (issue 15), store_sqlite.c's struct store carries a struct store_pg and
+ * hands these functions the calls they implement.  Each has the contract
+ * of the store.h function of the same name without "_pg".  What is not
+ * here is not yet supported with backend = postgresql.
+ */
+#ifndef SCHAKEL_STORE_PG_H
+#define SCHAKEL_STORE_PG_H
+
+#include "store.h"
+
+struct store_pg;
+
+/*
+ * Connects with dsn (a libpq connection string; passfile, if not NULL,
+ * names the password file) and applies the migrations schema_dir/pg/NNN.sql
+ * the database lacks.  A failure names the host and the database, never
+ * the password.
+ */
+enum status store_pg_open(const char *dsn, const char *passfile, const char *schema_dir,
+			  struct store_pg **out, struct errbuf *e);
+void store_pg_close(struct store_pg *s);
+
+enum status store_pg_begin(struct store_pg *s, struct errbuf *e);
+enum status store_pg_commit(struct store_pg *s, struct errbuf *e);
+void store_pg_rollback(struct store_pg *s);
+enum status store_pg_key_check(struct store_pg *s, const char check[65], struct errbuf *e);
+
+enum status store_pg_ingest_add(struct store_pg *s, const struct ingest_row *r, int64_t *id,
+				struct errbuf *e);
+enum status store_pg_ingest_counts(struct store_pg *s, int64_t id, long accepted,
+				   long rejected, const char *digest, struct errbuf *e);
+enum status store_pg_put_person(struct store_pg *s, int64_t ingest_id,
+				const struct person_row *r, bool *changed, struct errbuf *e);
+enum status store_pg_put_dwelling(struct store_pg *s, int64_t ingest_id,
+				  const struct dwelling_row *r, bool *changed, struct errbuf *e);
+enum status store_pg_put_finding(struct store_pg *s, int64_t ingest_id,
+				 const struct finding_row *r, bool *changed, struct errbuf *e);
+enum status store_pg_held_address(struct store_pg *s, const char *key, char out[5],
+				  bool *found, struct errbuf *e);
+enum status store_pg_held_person(struct store_pg *s, const uint8_t *pseudonym,
+				 const char *begindatum, char out[5], bool *found,
+				 struct errbuf *e);
+enum status store_pg_held_finding(struct store_pg *s, const char *id, char out[5],
+				  bool *found, struct errbuf *e);
+enum status store_pg_withdraw_person(struct store_pg *s, const uint8_t *pseudonym,
+				     const char *begindatum, bool *changed, struct errbuf *e);
+enum status store_pg_finding_repeat(struct store_pg *s, int64_t ingest_id,
+				    const struct finding_row *r, const char *place, char *first,
+				    size_t n, bool *differs, struct errbuf *e);
+
+enum status store_pg_log_head(struct store_pg *s, int64_t *seq, char hash[65],
+			      struct errbuf *e);
+enum status store_pg_log_insert(struct store_pg *s, const struct exlog_row *r,
+				struct errbuf *e);
+enum status store_pg_log_scan(struct store_pg *s, int64_t from, const char *party, long limit,
+			      int (*cb)(void *arg, const struct exlog_row *r), void *arg,
+			      struct errbuf *e);
+enum status store_pg_log_search(struct store_pg *s, const struct log_filter *f,
+				int (*cb)(void *arg, const struct exlog_row *r), void *arg,
+				struct errbuf *e);
+enum status store_pg_checkpoint_add(struct store_pg *s, const struct checkpoint_row *c,
+				    struct errbuf *e);
+enum status store_pg_checkpoints(struct store_pg *s,
+				 int (*cb)(void *arg, const struct checkpoint_row *c), void *arg,
+				 struct errbuf *e);
+
+enum status store_pg_inzage(struct store_pg *s, const uint8_t pseudonym[PSEUDONYM_LEN],
+			    int (*cb)(void *arg, const struct inzage_row *r), void *arg,
+			    struct errbuf *e);
+enum status store_pg_purge(struct store_pg *s, const struct retention *r,
+			   struct purge_counts *n, struct errbuf *e);
+enum status store_pg_source_get(struct store_pg *s, const char *name, struct source_state *ss,
+				struct errbuf *e);
+enum status store_pg_source_put(struct store_pg *s, const char *name,
+				const struct source_state *ss, struct errbuf *e);
+enum status store_pg_ldv_span_add(struct store_pg *s, struct ldv_span_row *r, struct errbuf *e);
+enum status store_pg_ldv_span_defer(struct store_pg *s, const struct ldv_span_row *r,
+				    struct errbuf *e);
+enum status store_pg_ldv_span_end(struct store_pg *s, int64_t seq, int64_t end_ns, int status,
+				  int64_t exlog_seq, long subjects, struct errbuf *e);
+enum status store_pg_ldv_subjects_add(struct store_pg *s, int64_t seq, long first,
+				      const uint8_t (*pseudonyms)[PSEUDONYM_LEN], size_t n,
+				      struct errbuf *e);
+enum status store_pg_finding_persons(struct store_pg *s, const char *finding_id,
+				     int (*cb)(void *arg, const uint8_t *pseudonym), void *arg,
+				     struct errbuf *e);
+
+#endif
