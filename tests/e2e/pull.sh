@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/servers.sh"
 
-TESTSOURCE=$ROOT/build/tests/testsource
+TESTSOURCE=${SCHAKEL_TESTSOURCE:-$ROOT/build/tests/testsource}
 PAGES=$E2E/pull
 
 MISSING=

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/../e2e/lib.sh"
 . "$E2E/servers.sh"
 . "$ROOT/tests/pg/cluster.sh"
-TESTSOURCE=$ROOT/build/tests/testsource
+TESTSOURCE=${SCHAKEL_TESTSOURCE:-$ROOT/build/tests/testsource}
 [ -x "$TESTSOURCE" ] || { echo "Bail out! no $TESTSOURCE (make unit)"; exit 1; }
 PKI=$TMP/pki
 "$ROOT/certs/mkcerts.sh" "$PKI" 00000001003214345000:NLA >/dev/null ||

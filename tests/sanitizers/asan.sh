@@ -29,6 +29,7 @@ export LSAN_OPTIONS="suppressions=$ROOT/tests/sanitizers/lsan.supp:print_suppres
 export SCHAKEL="$ROOT/$B/schakel"
 export SCHAKEL_ADAPTER_DIR="$ROOT/$B/adapters"
 export SCHAKEL_SANITIZED=1
+export SCHAKEL_TESTSOURCE="$ROOT/$B/tests/testsource"	# the scripted source of pull.sh
 
 # the PostgreSQL tests too (tests/pg/: each starts its own cluster)
 E2E_DIRS="tests/e2e tests/pg" exec tests/run.sh "$B"/tests/test_*
