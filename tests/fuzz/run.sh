@@ -66,6 +66,8 @@ for t in "${TARGETS[@]}"; do
 	extra=()
 	[ "${t#adapter_}" != "$t" ] && extra=(-Iadapters/"${t#adapter_}")
 	[ "$t" = http ] && extra=("${ALL_PKG_CFLAGS[@]}" "${HTTP_DEFS[@]}" "${ALL_PKG_LIBS[@]}")
+	# config.c checks a [store] dsn with libpq's own parser
+	[ "$t" = config ] && read -r -a extra <<<"$(pkg-config --cflags --libs libpq)"
 	newer=0
 	[ -x "$B/fuzz_$t" ] || newer=1
 	for f in "${src[@]}" src/*.h tests/fuzz/run.sh; do
