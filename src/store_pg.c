@@ -20,80 +20,13 @@
 #include <libpq-fe.h>
 
 #include "store_pg.h"
-
-/* Advisory lock keys (pg_advisory_*): the migrations, the log's head. */
-#define LOCK_MIGRATE 0x7363686b01LL
-#define LOCK_LOG 0x7363686b02LL
-
-#define NPARAMS 16
-/* Statements prepared once per connection (run()): more than there are. */
-#define NPREPARED 48
-
-struct store_pg {
-	PGconn *conn;
-	char where[256];	/* database "x" on host h port p: for messages */
-	/* What this transaction did; forgotten at begin, commit and rollback. */
-	bool log_locked;	/* holds LOCK_LOG */
-	bool head_known;	/* the log's head, as this transaction left it */
-	int64_t head_seq;
-	char head_hash[65];
-	bool marked;		/* mark_all set */
-	/* The statements prepared on this connection, by their text's address
-	 * (run() is given string literals only), named s<index>. */
-	const char *prepared[NPREPARED];
-	int nprepared;
-};
-
-/* The parameters of one statement, $1 on. */
-struct params {
-	int n;
-	const char *v[NPARAMS];
-	int len[NPARAMS], fmt[NPARAMS];
-	char num[NPARAMS][24];
-};
+#include "store_pg_int.h"
 
 static void forget_tx(struct store_pg *s)
 {
 	s->log_locked = false;
 	s->head_known = false;
 	s->marked = false;
-}
-
-/* Text, or NULL (SQL NULL). */
-static void p_text(struct params *p, const char *v)
-{
-	p->v[p->n] = v;
-	p->len[p->n] = 0;
-	p->fmt[p->n++] = 0;
-}
-
-/* Text; NULL or "" is SQL NULL. */
-static void p_text_or_null(struct params *p, const char *v)
-{
-	p_text(p, v != NULL && *v != '\0' ? v : NULL);
-}
-
-static void p_int(struct params *p, int64_t v)
-{
-	snprintf(p->num[p->n], sizeof(p->num[0]), "%" PRId64, v);
-	p_text(p, p->num[p->n]);
-}
-
-/* A number; negative is SQL NULL (unknown). */
-static void p_long_or_null(struct params *p, long v)
-{
-	if (v < 0)
-		p_text(p, NULL);
-	else
-		p_int(p, v);
-}
-
-/* n bytes, as bytea. */
-static void p_bytes(struct params *p, const void *v, size_t n)
-{
-	p->v[p->n] = v;
-	p->len[p->n] = (int)n;
-	p->fmt[p->n++] = 1;
 }
 
 /* msg's first lines without the trailing newline, into out (n bytes). */
@@ -115,7 +48,7 @@ static void one_line(const char *msg, char *out, size_t n)
 }
 
 /* Says in e what failed and why (libpq's message); returns ST_FAIL. */
-static enum status pg_fail(struct store_pg *s, const PGresult *res, const char *what,
+enum status pg_fail(struct store_pg *s, const PGresult *res, const char *what,
 			   struct errbuf *e)
 {
 	char why[512];
@@ -163,7 +96,7 @@ static enum status prepared(struct store_pg *s, const char *sql, int nparams, ch
  * address) with p (or none) and returns its result when its status is
  * want (the caller PQclear()s it); else NULL, and e says why.
  */
-static PGresult *run(struct store_pg *s, const char *sql, const struct params *p,
+PGresult *pg_run(struct store_pg *s, const char *sql, const struct params *p,
 		     ExecStatusType want, const char *what, struct errbuf *e)
 {
 	int n = p != NULL ? p->n : 0;
@@ -187,10 +120,10 @@ static PGresult *run(struct store_pg *s, const char *sql, const struct params *p
 }
 
 /* Runs a statement that returns no rows (or rows nobody reads). */
-static enum status run_done(struct store_pg *s, const char *sql, const struct params *p,
+enum status pg_run_done(struct store_pg *s, const char *sql, const struct params *p,
 			    const char *what, struct errbuf *e)
 {
-	PGresult *res = run(s, sql, p, PGRES_COMMAND_OK, what, e);
+	PGresult *res = pg_run(s, sql, p, PGRES_COMMAND_OK, what, e);
 
 	if (res == NULL)
 		return ST_FAIL;
@@ -199,10 +132,10 @@ static enum status run_done(struct store_pg *s, const char *sql, const struct pa
 }
 
 /* Runs a statement and sets *rows to the number of rows it returned. */
-static enum status run_rows(struct store_pg *s, const char *sql, const struct params *p,
+enum status pg_run_rows(struct store_pg *s, const char *sql, const struct params *p,
 			    int *rows, const char *what, struct errbuf *e)
 {
-	PGresult *res = run(s, sql, p, PGRES_TUPLES_OK, what, e);
+	PGresult *res = pg_run(s, sql, p, PGRES_TUPLES_OK, what, e);
 
 	if (res == NULL)
 		return ST_FAIL;
@@ -212,13 +145,13 @@ static enum status run_rows(struct store_pg *s, const char *sql, const struct pa
 }
 
 /* Copies column c of row r (text) into out (n bytes), cut to fit; "" for NULL. */
-static void value_copy(const PGresult *res, int r, int c, char *out, size_t n)
+void pg_value_copy(const PGresult *res, int r, int c, char *out, size_t n)
 {
 	snprintf(out, n, "%s", PQgetisnull(res, r, c) ? "" : PQgetvalue(res, r, c));
 }
 
 /* Column c of row r, or NULL for SQL NULL. */
-static const char *value_or_null(const PGresult *res, int r, int c)
+const char *pg_value_or_null(const PGresult *res, int r, int c)
 {
 	return PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
 }
@@ -250,7 +183,7 @@ static char *read_text(const char *path)
 /* The version the database's schema is at (0: empty) into *v. */
 static enum status schema_version(struct store_pg *s, int *v, struct errbuf *e)
 {
-	PGresult *res = run(s, "SELECT to_regclass('schema_migration') IS NOT NULL", NULL,
+	PGresult *res = pg_run(s, "SELECT to_regclass('schema_migration') IS NOT NULL", NULL,
 			    PGRES_TUPLES_OK, "read the schema version", e);
 	bool made;
 
@@ -261,7 +194,7 @@ static enum status schema_version(struct store_pg *s, int *v, struct errbuf *e)
 	*v = 0;
 	if (!made)
 		return ST_OK;
-	res = run(s, "SELECT coalesce(max(version), 0) FROM schema_migration", NULL,
+	res = pg_run(s, "SELECT coalesce(max(version), 0) FROM schema_migration", NULL,
 		  PGRES_TUPLES_OK, "read the schema version", e);
 	if (res == NULL)
 		return ST_FAIL;
@@ -280,7 +213,7 @@ static enum status migrate_one(struct store_pg *s, int v, const char *path, cons
 
 	snprintf(what, sizeof(what), "migration %s", path);
 	p_int(&p, v);
-	if (run_done(s, "BEGIN", NULL, what, e) != ST_OK)
+	if (pg_run_done(s, "BEGIN", NULL, what, e) != ST_OK)
 		return ST_FAIL;
 	res = PQexec(s->conn, sql);	/* several statements: the simple protocol */
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -289,8 +222,8 @@ static enum status migrate_one(struct store_pg *s, int v, const char *path, cons
 		goto out_rollback;
 	}
 	PQclear(res);
-	if (run_done(s, "INSERT INTO schema_migration(version) VALUES ($1)", &p, what, e) != ST_OK ||
-	    run_done(s, "COMMIT", NULL, what, e) != ST_OK)
+	if (pg_run_done(s, "INSERT INTO schema_migration(version) VALUES ($1)", &p, what, e) != ST_OK ||
+	    pg_run_done(s, "COMMIT", NULL, what, e) != ST_OK)
 		goto out_rollback;
 	return ST_OK;
 out_rollback:
@@ -309,7 +242,7 @@ static enum status migrate(struct store_pg *s, const char *schema_dir, struct er
 	int version = 0, rows;
 
 	p_int(&p, LOCK_MIGRATE);
-	if (run_rows(s, "SELECT pg_advisory_lock($1)", &p, &rows, "lock for migrations", e) != ST_OK)
+	if (pg_run_rows(s, "SELECT pg_advisory_lock($1)", &p, &rows, "lock for migrations", e) != ST_OK)
 		return ST_FAIL;
 	if (schema_version(s, &version, e) != ST_OK)
 		rc = ST_FAIL;
@@ -368,11 +301,11 @@ enum status store_pg_open(const char *dsn, const char *passfile, const char *sch
 		errbuf_set(e, ST_FAIL, "cannot connect to PostgreSQL %s: %s", s->where, why);
 		goto out_close;
 	}
-	if (run_done(s, "SET client_min_messages = warning", NULL, "set up", e) != ST_OK ||
+	if (pg_run_done(s, "SET client_min_messages = warning", NULL, "set up", e) != ST_OK ||
 	    migrate(s, schema_dir, e) != ST_OK ||
-	    run_done(s, "CREATE TEMP TABLE finding_seen(id TEXT COLLATE \"C\" PRIMARY KEY,"
+	    pg_run_done(s, "CREATE TEMP TABLE finding_seen(id TEXT COLLATE \"C\" PRIMARY KEY,"
 		     " ingest_id BIGINT NOT NULL, place TEXT NOT NULL)", NULL, "set up", e) != ST_OK ||
-	    run_done(s, "CREATE TEMP TABLE inzage_signals(id TEXT COLLATE \"C\" PRIMARY KEY)",
+	    pg_run_done(s, "CREATE TEMP TABLE inzage_signals(id TEXT COLLATE \"C\" PRIMARY KEY)",
 		     NULL, "set up", e) != ST_OK)
 		goto out_close;
 	*out = s;
@@ -395,12 +328,12 @@ void store_pg_close(struct store_pg *s)
 enum status store_pg_begin(struct store_pg *s, struct errbuf *e)
 {
 	forget_tx(s);
-	return run_done(s, "BEGIN", NULL, "begin", e);
+	return pg_run_done(s, "BEGIN", NULL, "begin", e);
 }
 
 enum status store_pg_commit(struct store_pg *s, struct errbuf *e)
 {
-	PGresult *res = run(s, "COMMIT", NULL, PGRES_COMMAND_OK, "commit", e);
+	PGresult *res = pg_run(s, "COMMIT", NULL, PGRES_COMMAND_OK, "commit", e);
 	bool ok = res != NULL && strcmp(PQcmdStatus(res), "COMMIT") == 0;
 
 	forget_tx(s);
@@ -427,10 +360,10 @@ enum status store_pg_key_check(struct store_pg *s, const char check[65], struct 
 	bool same;
 
 	p_text(&p, check);
-	if (run_done(s, "INSERT INTO store_key(id, pseudonym_check) VALUES (1, $1)"
+	if (pg_run_done(s, "INSERT INTO store_key(id, pseudonym_check) VALUES (1, $1)"
 		     " ON CONFLICT (id) DO NOTHING", &p, "store the key check", e) != ST_OK)
 		return ST_FAIL;
-	res = run(s, "SELECT pseudonym_check FROM store_key WHERE id = 1", NULL, PGRES_TUPLES_OK,
+	res = pg_run(s, "SELECT pseudonym_check FROM store_key WHERE id = 1", NULL, PGRES_TUPLES_OK,
 		  "read the key check", e);
 	if (res == NULL)
 		return ST_FAIL;
@@ -448,7 +381,7 @@ static enum status mark_change(struct store_pg *s, struct errbuf *e)
 {
 	if (s->marked)
 		return ST_OK;
-	if (run_done(s, "INSERT INTO mark_all(id) VALUES (1) ON CONFLICT DO NOTHING", NULL,
+	if (pg_run_done(s, "INSERT INTO mark_all(id) VALUES (1) ON CONFLICT DO NOTHING", NULL,
 		     "mark a change", e) != ST_OK)
 		return ST_FAIL;
 	s->marked = true;
@@ -467,7 +400,7 @@ enum status store_pg_ingest_add(struct store_pg *s, const struct ingest_row *r, 
 	p_text(&p, r->origin);
 	p_text_or_null(&p, r->party);
 	p_text(&p, r->digest);
-	res = run(s, "INSERT INTO ingest(adapter, origin, party, digest, at, accepted, rejected)"
+	res = pg_run(s, "INSERT INTO ingest(adapter, origin, party, digest, at, accepted, rejected)"
 		  " VALUES ($1, $2, $3, $4, to_char(now() AT TIME ZONE 'UTC',"
 		  " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 0, 0) RETURNING id", &p, PGRES_TUPLES_OK,
 		  "add ingest", e);
@@ -487,7 +420,7 @@ enum status store_pg_ingest_counts(struct store_pg *s, int64_t id, long accepted
 	p_int(&p, accepted);
 	p_int(&p, rejected);
 	p_text(&p, digest);
-	return run_done(s, "UPDATE ingest SET accepted = $2, rejected = $3, digest = $4"
+	return pg_run_done(s, "UPDATE ingest SET accepted = $2, rejected = $3, digest = $4"
 			" WHERE id = $1", &p, "update ingest", e);
 }
 
@@ -520,7 +453,7 @@ static enum status upsert(struct store_pg *s, const char *sql, const struct para
 	int rows = 0;
 
 	*changed = false;
-	if (run_rows(s, sql, p, &rows, what, e) != ST_OK)
+	if (pg_run_rows(s, sql, p, &rows, what, e) != ST_OK)
 		return ST_FAIL;
 	*changed = rows > 0;
 	return *changed ? mark_change(s, e) : ST_OK;
@@ -635,7 +568,7 @@ static enum status put_finding_persons(struct store_pg *s, const struct finding_
 	p_text(&p, r->id);
 	p_text(&p, names);
 	p_text(&p, sealed);
-	res = run(s, "WITH p AS (SELECT DISTINCT ON (h) decode(h, 'hex') AS pseudonym,"
+	res = pg_run(s, "WITH p AS (SELECT DISTINCT ON (h) decode(h, 'hex') AS pseudonym,"
 		  " decode(b, 'hex') AS bsn FROM unnest($2::text[], $3::text[]) AS u(h, b)),"
 		  " del AS (DELETE FROM finding_person fp WHERE fp.finding_id = $1"
 		  "  AND fp.pseudonym NOT IN (SELECT pseudonym FROM p) RETURNING 1),"
@@ -695,7 +628,7 @@ enum status store_pg_put_finding(struct store_pg *s, int64_t ingest_id,
 static enum status held(struct store_pg *s, const char *sql, const struct params *p,
 			char out[5], bool *found, struct errbuf *e)
 {
-	PGresult *res = run(s, sql, p, PGRES_TUPLES_OK, "read territory", e);
+	PGresult *res = pg_run(s, sql, p, PGRES_TUPLES_OK, "read territory", e);
 
 	out[0] = '\0';
 	*found = false;
@@ -703,7 +636,7 @@ static enum status held(struct store_pg *s, const char *sql, const struct params
 		return ST_FAIL;
 	*found = PQntuples(res) > 0;
 	if (*found)
-		value_copy(res, 0, 0, out, 5);
+		pg_value_copy(res, 0, 0, out, 5);
 	PQclear(res);
 	return ST_OK;
 }
@@ -771,7 +704,7 @@ enum status store_pg_finding_repeat(struct store_pg *s, int64_t ingest_id,
 	p_finding(&p, r, key);
 	p_int(&p, ingest_id);
 	p_text(&p, names);
-	res = run(s, "SELECT s.place, (f.datum, f.soort, f.kvk, f.addr, f.gemeentecode,"
+	res = pg_run(s, "SELECT s.place, (f.datum, f.soort, f.kvk, f.addr, f.gemeentecode,"
 		  " f.aangetroffen) IS DISTINCT FROM ($2::text, $3::text, $4::text, $5::text,"
 		  " $6::text, $7::bigint) OR ARRAY(SELECT encode(pseudonym, 'hex') FROM"
 		  " finding_person WHERE finding_id = f.id ORDER BY 1) IS DISTINCT FROM"
@@ -784,7 +717,7 @@ enum status store_pg_finding_repeat(struct store_pg *s, int64_t ingest_id,
 		return ST_FAIL;
 	seen = PQntuples(res) > 0;
 	if (seen) {
-		value_copy(res, 0, 0, first, n);
+		pg_value_copy(res, 0, 0, first, n);
 		*differs = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 	}
 	PQclear(res);
@@ -792,14 +725,14 @@ enum status store_pg_finding_repeat(struct store_pg *s, int64_t ingest_id,
 		return ST_OK;
 	p.n = 0;
 	p_int(&p, ingest_id);
-	if (run_done(s, "DELETE FROM finding_seen WHERE ingest_id < $1", &p, "forget finding_seen",
+	if (pg_run_done(s, "DELETE FROM finding_seen WHERE ingest_id < $1", &p, "forget finding_seen",
 		     e) != ST_OK)
 		return ST_FAIL;
 	p.n = 0;
 	p_text(&p, r->id);
 	p_int(&p, ingest_id);
 	p_text(&p, place);
-	return run_done(s, "INSERT INTO finding_seen(id, ingest_id, place) VALUES ($1, $2, $3)"
+	return pg_run_done(s, "INSERT INTO finding_seen(id, ingest_id, place) VALUES ($1, $2, $3)"
 			" ON CONFLICT (id) DO UPDATE SET ingest_id = excluded.ingest_id,"
 			" place = excluded.place", &p, "note finding_seen", e);
 }
@@ -825,12 +758,12 @@ enum status store_pg_log_head(struct store_pg *s, int64_t *seq, char hash[65],
 	}
 	if (PQtransactionStatus(s->conn) == PQTRANS_INTRANS && !s->log_locked) {
 		p_int(&p, LOCK_LOG);
-		if (run_rows(s, "SELECT pg_advisory_xact_lock($1)", &p, &rows,
+		if (pg_run_rows(s, "SELECT pg_advisory_xact_lock($1)", &p, &rows,
 			     "lock the exchange log", e) != ST_OK)
 			return ST_FAIL;
 		s->log_locked = true;
 	}
-	res = run(s, "SELECT seq, hash FROM exlog ORDER BY seq DESC LIMIT 1", NULL,
+	res = pg_run(s, "SELECT seq, hash FROM exlog ORDER BY seq DESC LIMIT 1", NULL,
 		  PGRES_TUPLES_OK, "read log head", e);
 	if (res == NULL)
 		return ST_FAIL;
@@ -839,7 +772,7 @@ enum status store_pg_log_head(struct store_pg *s, int64_t *seq, char hash[65],
 	hash[64] = '\0';
 	if (PQntuples(res) > 0) {
 		*seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		value_copy(res, 0, 1, hash, 65);
+		pg_value_copy(res, 0, 1, hash, 65);
 	}
 	PQclear(res);
 	return ST_OK;
@@ -859,7 +792,7 @@ enum status store_pg_log_insert(struct store_pg *s, const struct exlog_row *r,
 	p_text(&p, r->prev);
 	p_text(&p, r->hash);
 	p_text_or_null(&p, r->trace_id);
-	if (run_done(s, "INSERT INTO exlog(seq, at, kind, party, subject, detail, prev, hash,"
+	if (pg_run_done(s, "INSERT INTO exlog(seq, at, kind, party, subject, detail, prev, hash,"
 		     " trace_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", &p,
 		     "write the exchange log", e) != ST_OK)
 		return ST_FAIL;
@@ -875,14 +808,14 @@ static int log_row(const PGresult *res, int i, int (*cb)(void *arg, const struct
 {
 	struct exlog_row r = { .seq = strtoll(PQgetvalue(res, i, 0), NULL, 10) };
 
-	value_copy(res, i, 1, r.at, sizeof(r.at));
+	pg_value_copy(res, i, 1, r.at, sizeof(r.at));
 	r.kind = PQgetvalue(res, i, 2);
-	r.party = value_or_null(res, i, 3);
-	r.subject = value_or_null(res, i, 4);
+	r.party = pg_value_or_null(res, i, 3);
+	r.subject = pg_value_or_null(res, i, 4);
 	r.detail = PQgetvalue(res, i, 5);
-	value_copy(res, i, 6, r.prev, sizeof(r.prev));
-	value_copy(res, i, 7, r.hash, sizeof(r.hash));
-	r.trace_id = value_or_null(res, i, 8);
+	pg_value_copy(res, i, 6, r.prev, sizeof(r.prev));
+	pg_value_copy(res, i, 7, r.hash, sizeof(r.hash));
+	r.trace_id = pg_value_or_null(res, i, 8);
 	return cb(arg, &r);
 }
 
@@ -1012,7 +945,7 @@ enum status store_pg_checkpoint_add(struct store_pg *s, const struct checkpoint_
 	p_text(&p, c->at);
 	p_bytes(&p, c->signature, c->signature_len);
 	p_text(&p, c->certificate);
-	return run_done(s, "INSERT INTO checkpoint(seq, hash, at, signature, certificate)"
+	return pg_run_done(s, "INSERT INTO checkpoint(seq, hash, at, signature, certificate)"
 			" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING", &p,
 			"store a checkpoint", e);
 }
@@ -1022,7 +955,7 @@ enum status store_pg_checkpoints(struct store_pg *s,
 				 int (*cb)(void *arg, const struct checkpoint_row *c), void *arg,
 				 struct errbuf *e)
 {
-	PGresult *res = run(s, "SELECT seq, hash, at, signature, certificate FROM checkpoint"
+	PGresult *res = pg_run(s, "SELECT seq, hash, at, signature, certificate FROM checkpoint"
 			    " ORDER BY seq", NULL, PGRES_TUPLES_OK, "read checkpoints", e);
 	enum status rc = ST_OK;
 
@@ -1032,8 +965,8 @@ enum status store_pg_checkpoints(struct store_pg *s,
 		struct checkpoint_row c = { .seq = strtoll(PQgetvalue(res, i, 0), NULL, 10) };
 		unsigned char *sig;
 
-		value_copy(res, i, 1, c.hash, sizeof(c.hash));
-		value_copy(res, i, 2, c.at, sizeof(c.at));
+		pg_value_copy(res, i, 1, c.hash, sizeof(c.hash));
+		pg_value_copy(res, i, 2, c.at, sizeof(c.at));
 		sig = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 3),
 				      &c.signature_len);
 		if (sig == NULL) {
@@ -1096,7 +1029,7 @@ static enum status inzage_rows(const PGresult *res,
 				     &r.party, &r.signal };
 
 		for (int c = 0; c < 8; c++)
-			*f[c] = value_or_null(res, i, c);
+			*f[c] = pg_value_or_null(res, i, c);
 		if (cb(arg, &r) != 0)
 			return ST_FAIL;
 	}
@@ -1119,8 +1052,8 @@ enum status store_pg_inzage(struct store_pg *s, const uint8_t pseudonym[PSEUDONY
 	strcat(hex, "/");	/* NOLINT(clang-analyzer-security.insecureAPI.strcpy): 64 + 2 bytes fit */
 	p_bytes(&p, pseudonym, PSEUDONYM_LEN);
 	p_text(&p, hex);
-	if (run_done(s, "DELETE FROM inzage_signals", NULL, "access request", e) != ST_OK ||
-	    run_done(s, "INSERT INTO inzage_signals SELECT id FROM signal WHERE person = $1"
+	if (pg_run_done(s, "DELETE FROM inzage_signals", NULL, "access request", e) != ST_OK ||
+	    pg_run_done(s, "INSERT INTO inzage_signals SELECT id FROM signal WHERE person = $1"
 		     " UNION SELECT s.id FROM signal s, jsonb_array_elements(s.evidence::jsonb) ev"
 		     " WHERE (ev ->> 0 = 'brp' AND substr(ev ->> 1, 1, 65) = $2::text)"
 		     " OR (ev ->> 0 = 'inspectie' AND ev ->> 1 IN"
@@ -1131,7 +1064,7 @@ enum status store_pg_inzage(struct store_pg *s, const uint8_t pseudonym[PSEUDONY
 		PGresult *res;
 
 		p.n = strstr(inzage_sql[i], "$1") != NULL;	/* the others read inzage_signals */
-		res = run(s, inzage_sql[i], &p, PGRES_TUPLES_OK, "access request", e);
+		res = pg_run(s, inzage_sql[i], &p, PGRES_TUPLES_OK, "access request", e);
 		if (res == NULL)
 			return ST_FAIL;
 		st = inzage_rows(res, cb, arg);
@@ -1196,7 +1129,7 @@ enum status store_pg_purge(struct store_pg *s, const struct retention *r,
 		if (cut[purge_steps[i].cut] == NULL)
 			continue;
 		p_text(&p, cut[purge_steps[i].cut]);
-		res = run(s, purge_steps[i].sql, &p, PGRES_COMMAND_OK, "purge", e);
+		res = pg_run(s, purge_steps[i].sql, &p, PGRES_COMMAND_OK, "purge", e);
 		if (res == NULL)
 			return ST_FAIL;
 		rows = strtol(PQcmdTuples(res), NULL, 10);
@@ -1218,15 +1151,15 @@ enum status store_pg_source_get(struct store_pg *s, const char *name, struct sou
 
 	memset(ss, 0, sizeof(*ss));
 	p_text(&p, name);
-	res = run(s, "SELECT coalesce(cursor, ''), coalesce(etag, ''), coalesce(last_modified, ''),"
+	res = pg_run(s, "SELECT coalesce(cursor, ''), coalesce(etag, ''), coalesce(last_modified, ''),"
 		  " failures, next_at, coalesce(last_ok, 0) FROM source_state WHERE name = $1", &p,
 		  PGRES_TUPLES_OK, "read source state", e);
 	if (res == NULL)
 		return ST_FAIL;
 	if (PQntuples(res) > 0) {
-		value_copy(res, 0, 0, ss->cursor, sizeof(ss->cursor));
-		value_copy(res, 0, 1, ss->etag, sizeof(ss->etag));
-		value_copy(res, 0, 2, ss->last_modified, sizeof(ss->last_modified));
+		pg_value_copy(res, 0, 0, ss->cursor, sizeof(ss->cursor));
+		pg_value_copy(res, 0, 1, ss->etag, sizeof(ss->etag));
+		pg_value_copy(res, 0, 2, ss->last_modified, sizeof(ss->last_modified));
 		ss->failures = (int)strtol(PQgetvalue(res, 0, 3), NULL, 10);
 		ss->next_at = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
 		ss->last_ok = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
@@ -1250,7 +1183,7 @@ enum status store_pg_source_put(struct store_pg *s, const char *name,
 		p_int(&p, ss->last_ok);
 	else
 		p_text(&p, NULL);
-	return run_done(s, "INSERT INTO source_state(name, cursor, etag, last_modified, failures,"
+	return pg_run_done(s, "INSERT INTO source_state(name, cursor, etag, last_modified, failures,"
 			" next_at, last_ok) VALUES ($1, $2, $3, $4, $5, $6, $7)"
 			" ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor,"
 			" etag = excluded.etag, last_modified = excluded.last_modified,"
@@ -1285,7 +1218,7 @@ enum status store_pg_ldv_span_add(struct store_pg *s, struct ldv_span_row *r, st
 		p_bytes(&p, r->pseudonyms, r->npseudonyms * PSEUDONYM_LEN);
 	else
 		p_text(&p, NULL);
-	res = run(s, "INSERT INTO ldv_span(trace_id, span_id, parent_span_id, name, status,"
+	res = pg_run(s, "INSERT INTO ldv_span(trace_id, span_id, parent_span_id, name, status,"
 		  " start_ns, end_ns, activity, exlog_seq, object, party, subjects, pseudonyms)"
 		  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING seq",
 		  &p, PGRES_TUPLES_OK, "processing record", e);
@@ -1309,7 +1242,7 @@ enum status store_pg_ldv_span_end(struct store_pg *s, int64_t seq, int64_t end_n
 	else
 		p_text(&p, NULL);
 	p_int(&p, subjects);
-	return run_done(s, "UPDATE ldv_span SET end_ns = $2, status = $3, exlog_seq = $4,"
+	return pg_run_done(s, "UPDATE ldv_span SET end_ns = $2, status = $3, exlog_seq = $4,"
 			" subjects = $5 WHERE seq = $1", &p, "processing record", e);
 }
 
@@ -1324,7 +1257,7 @@ enum status store_pg_ldv_subjects_add(struct store_pg *s, int64_t seq, long firs
 	p_int(&p, seq);
 	p_int(&p, first);
 	p_bytes(&p, pseudonyms, n * PSEUDONYM_LEN);
-	return run_done(s, "INSERT INTO ldv_subject(span_seq, first, pseudonyms) VALUES ($1, $2, $3)",
+	return pg_run_done(s, "INSERT INTO ldv_subject(span_seq, first, pseudonyms) VALUES ($1, $2, $3)",
 			&p, "processing record subjects", e);
 }
 
@@ -1337,7 +1270,7 @@ enum status store_pg_finding_persons(struct store_pg *s, const char *finding_id,
 	PGresult *res;
 
 	p_text(&p, finding_id);
-	res = run(s, "SELECT pseudonym FROM finding_person WHERE finding_id = $1", &p,
+	res = pg_run(s, "SELECT pseudonym FROM finding_person WHERE finding_id = $1", &p,
 		  PGRES_TUPLES_OK, "processing record", e);
 	if (res == NULL)
 		return ST_FAIL;
