@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <libpq-fe.h>
 
 #include "store_pg.h"
@@ -232,6 +234,24 @@ out_rollback:
 }
 
 /*
+ * Whether a migration schema_dir/PREFIXNNN.sql numbered just after v (up to
+ * 3 on) exists: a number left free, as branches that number their
+ * migrations ahead of one another do, is skipped rather than ending the
+ * migrations there.
+ */
+bool migration_after(const char *schema_dir, const char *prefix, int v)
+{
+	char path[4096];
+
+	for (int n = v + 1; n <= v + 3; n++) {
+		snprintf(path, sizeof(path), "%s/%s%03d.sql", schema_dir, prefix, n);
+		if (access(path, F_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Applies schema_dir/pg/NNN.sql above the database's version, under a
  * session advisory lock so that nodes starting together take turns.
  */
@@ -255,6 +275,8 @@ static enum status migrate(struct store_pg *s, const char *schema_dir, struct er
 			if (v == 1)
 				rc = errbuf_set(e, ST_FAIL, "cannot read %s (is the schema directory "
 						"right? see $SCHAKEL_SCHEMA_DIR)", path);
+			else if (migration_after(schema_dir, "pg/", v))
+				continue;	/* a number left free (branches) */
 			break;
 		}
 		rc = migrate_one(s, v, path, sql, e);

@@ -49,7 +49,7 @@ enum stmt_id {
 #define DELIVERY_COLS(t) "SELECT " t"id, " t"signal_id, " t"oin, " t"message_id, " \
 	t"state, " t"attempts, " t"created, " t"next_at, coalesce(" t"delivered_at, 0)," \
 	" coalesce(" t"last_status, 0), coalesce(" t"last_error, '')," \
-	" (SELECT g.trace_id FROM signal g WHERE g.id = " t"signal_id)"
+	" (SELECT g.trace_id FROM signal g WHERE g.id = " t"signal_id), coalesce(" t"locked_by, '')"
 
 /* The columns and filters of a signal listing (Q_SIGNALS, Q_SIGNAL_ONE). */
 #define SIGNALS_SELECT "SELECT s.id, s.rule, s.as_of, s.created, " ADDRESS_COLS("a") \
@@ -182,7 +182,7 @@ static const char *const sql[Q_COUNT] = {
 	/* A delivery sent again because its signal changed (it ended). */
 	[Q_DELIVERY_REQUEUE] = "UPDATE delivery SET state = 'pending', message_id = ?3,"
 		" attempts = 0, created = ?4, next_at = ?4, delivered_at = NULL, last_status = NULL,"
-		" last_error = NULL WHERE signal_id = ?1 AND oin = ?2",
+		" last_error = NULL, locked_by = NULL, lease_until = NULL WHERE signal_id = ?1 AND oin = ?2",
 	/* Asked first rather than "ON CONFLICT DO NOTHING", which would take
 	 * a number of the AUTOINCREMENT sequence for every signal that holds. */
 	[Q_SIGNAL_KNOWN] = "SELECT 1 FROM signal WHERE id = ?1",
@@ -230,7 +230,8 @@ static const char *const sql[Q_COUNT] = {
 		" ORDER BY id LIMIT ?2",
 	[Q_DELIVERY_UPDATE] = "UPDATE delivery SET state = ?2, attempts = ?3, next_at = ?4,"
 		" delivered_at = nullif(?5, 0), last_status = nullif(?6, 0),"
-		" last_error = nullif(?7, '') WHERE id = ?1 AND message_id = ?8",
+		" last_error = nullif(?7, ''), locked_by = NULL, lease_until = NULL"
+		" WHERE id = ?1 AND message_id = ?8 AND (?9 IS NULL OR locked_by = ?9)",
 	[Q_DELIVERY_RETRY] = "UPDATE delivery SET state = 'pending', next_at = ?2, created = ?2,"
 		" attempts = 0 WHERE state = 'failed' AND (?1 < 0 OR id = ?1)",
 	[Q_SOURCE_GET] = "SELECT coalesce(cursor, ''), coalesce(etag, ''),"
@@ -510,6 +511,8 @@ static enum status migrate(struct store *s, const char *schema_dir, struct errbu
 			if (v == 1)
 				return errbuf_set(e, ST_FAIL, "cannot read %s (is the schema "
 						  "directory right? see $SCHAKEL_SCHEMA_DIR)", path);
+			if (migration_after(schema_dir, "store-", v))
+				continue;	/* a number left free (branches) */
 			break;
 		}
 		fseek(f, 0, SEEK_END);
@@ -1999,6 +2002,8 @@ enum status store_open_signals(struct store *s, bool scoped,
 
 enum status store_end_signal(struct store *s, int64_t seq, const char *date, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_end_signal(s->pg, seq, date, e);
 	sqlite3_stmt *st = stmt(s, Q_SIGNAL_END, e);
 
 	if (st == NULL)
@@ -2028,6 +2033,8 @@ static enum status delivery_step(struct store *s, enum stmt_id id, const char *s
 enum status store_delivery_requeue(struct store *s, const char *signal_id, const char *oin,
 				   const char *message_id, int64_t now, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_delivery_requeue(s->pg, signal_id, oin, message_id, now, e);
 	if (delivery_step(s, Q_DELIVERY_REQUEUE, signal_id, oin, message_id, now, e) != ST_OK)
 		return ST_FAIL;
 	if (sqlite3_changes(s->db) > 0)
@@ -2100,6 +2107,8 @@ static char *evidence_json(const struct signal *sig)
 enum status store_put_signal(struct store *s, const struct signal *sig, bool *created,
 			     struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_put_signal(s->pg, sig, store_trace(s), created, e);
 	char key[ADDRESS_KEY_MAX], reg[ADDRESS_KEY_MAX], *evidence;
 	sqlite3_stmt *st = stmt(s, Q_SIGNAL_KNOWN, e);
 	enum status rc;
@@ -2219,6 +2228,8 @@ enum status store_signals(struct store *s, const struct signal_filter *f,
 			  int (*cb)(void *arg, const struct signal *sig), void *arg,
 			  struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_signals(s->pg, f, cb, arg, e);
 	sqlite3_stmt *st = stmt(s, f->id != NULL ? Q_SIGNAL_ONE : Q_SIGNALS, e);
 	enum status rc = ST_OK;
 	int step;
@@ -2369,6 +2380,8 @@ enum status store_log_scan(struct store *s, int64_t from, const char *party, lon
 enum status store_signal_routed(struct store *s, const char *id, const char *oin,
 				bool *routed, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_signal_routed(s->pg, id, oin, routed, e);
 	sqlite3_stmt *st = stmt(s, Q_SIGNAL_ROUTED, e);
 	int rc;
 
@@ -2387,6 +2400,8 @@ enum status store_signal_routed(struct store *s, const char *id, const char *oin
 enum status store_person_bsn(struct store *s, const uint8_t pseudonym[PSEUDONYM_LEN],
 			     uint8_t sealed[SEALED_BSN_LEN], bool *found, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_person_bsn(s->pg, pseudonym, sealed, found, e);
 	sqlite3_stmt *st = stmt(s, Q_PERSON_BSN, e);
 	int rc;
 
@@ -2407,6 +2422,8 @@ enum status store_put_feedback(struct store *s, const char *signal_id, const cha
 			       const char *outcome, const char *note, int64_t *id,
 			       struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_put_feedback(s->pg, signal_id, oin, outcome, note, id, e);
 	sqlite3_stmt *st = stmt(s, Q_FEEDBACK_PUT, e);
 
 	if (st == NULL)
@@ -2426,6 +2443,8 @@ enum status store_feedback_counts(struct store *s,
 					    long n),
 				  void *arg, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_feedback_counts(s->pg, cb, arg, e);
 	sqlite3_stmt *st = stmt(s, Q_FEEDBACK_COUNTS, e);
 	int rc;
 
@@ -2448,6 +2467,8 @@ enum status store_feedback_counts(struct store *s,
 enum status store_delivery_add(struct store *s, const char *signal_id, const char *oin,
 			       const char *message_id, int64_t now, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_delivery_add(s->pg, signal_id, oin, message_id, now, e);
 	return delivery_step(s, Q_DELIVERY_ADD, signal_id, oin, message_id, now, e);
 }
 
@@ -2465,6 +2486,7 @@ static void delivery_from_row(sqlite3_stmt *st, struct delivery_row *d)
 	d->last_status = (long)sqlite3_column_int64(st, 9);
 	column_copy(st, 10, d->last_error, sizeof(d->last_error));
 	column_copy(st, 11, d->trace_id, sizeof(d->trace_id));
+	column_copy(st, 12, d->locked_by, sizeof(d->locked_by));
 }
 
 /* Runs a delivery query and calls cb for each row it gave. */
@@ -2504,6 +2526,8 @@ enum status store_deliveries(struct store *s, int64_t due, bool failed_only, lon
 			     int (*cb)(void *arg, const struct delivery_row *d), void *arg,
 			     struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_deliveries(s->pg, due, failed_only, limit, cb, arg, e);
 	sqlite3_stmt *st = stmt(s, due >= 0 ? Q_DELIVERIES_DUE : Q_DELIVERIES_ALL, e);
 
 	if (st == NULL)
@@ -2520,6 +2544,8 @@ enum status store_delivery_after(struct store *s, const struct delivery_row *d, 
 				 int (*cb)(void *arg, const struct delivery_row *d), void *arg,
 				 struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_delivery_after(s->pg, d, due, cb, arg, e);
 	sqlite3_stmt *st = stmt(s, Q_DELIVERY_AFTER, e);
 
 	if (st == NULL)
@@ -2535,6 +2561,8 @@ enum status store_deliveries_next(struct store *s, int64_t due, long limit,
 				  int (*cb)(void *arg, const struct delivery_row *d), void *arg,
 				  struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_deliveries_next(s->pg, due, limit, cb, arg, e);
 	sqlite3_stmt *st = stmt(s, Q_DELIVERIES_NEXT, e);
 
 	if (st == NULL)
@@ -2548,6 +2576,8 @@ enum status store_deliveries_of(struct store *s, const char *oin, int64_t due, l
 				int (*cb)(void *arg, const struct delivery_row *d), void *arg,
 				struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_deliveries_of(s->pg, oin, due, limit, cb, arg, e);
 	sqlite3_stmt *st = stmt(s, Q_DELIVERIES_OF, e);
 
 	if (st == NULL)
@@ -2561,6 +2591,8 @@ enum status store_deliveries_of(struct store *s, const char *oin, int64_t due, l
 enum status store_delivery_update(struct store *s, const struct delivery_row *d,
 				  struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_delivery_update(s->pg, d, e);
 	sqlite3_stmt *st = stmt(s, Q_DELIVERY_UPDATE, e);
 
 	if (st == NULL)
@@ -2574,12 +2606,113 @@ enum status store_delivery_update(struct store *s, const struct delivery_row *d,
 	sqlite3_bind_text(st, 7, d->last_error, -1, SQLITE_STATIC);
 	/* a row queued again meanwhile (store_delivery_requeue()) keeps its new message */
 	sqlite3_bind_text(st, 8, d->message_id, -1, SQLITE_STATIC);
+	/* a row another node claimed since, or finished, keeps that node's outcome */
+	bind_text_or_null(st, 9, d->locked_by[0] != '\0' ? d->locked_by : NULL);
 	return step_done(s, st, e, "update a delivery");
+}
+
+/* The claim of store_deliveries_claim(): rows read first, then leased one by one. */
+static enum status claim_rows(struct store *s, const char *node, const char *oin, int64_t now,
+			      int lease_seconds, long limit, struct delivery_row **rows,
+			      size_t *n, struct errbuf *e)
+{
+	sqlite3_stmt *st = NULL, *up = NULL;
+	enum status rc = ST_OK;
+	int step;
+
+	*rows = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(s->db, DELIVERY_COLS("") " FROM delivery WHERE state = 'pending'"
+			       " AND oin = ?1 AND next_at <= ?2 AND (lease_until IS NULL OR"
+			       " lease_until <= ?2) ORDER BY next_at, id LIMIT ?3", -1, &st,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "UPDATE delivery SET locked_by = ?2, lease_until = ?3"
+			       " WHERE id = ?1", -1, &up, NULL) != SQLITE_OK) {
+		rc = db_error(s, e, "claim deliveries");
+		goto out_finalize;
+	}
+	*rows = calloc((size_t)limit, sizeof(**rows));
+	if (*rows == NULL) {
+		rc = errbuf_set(e, ST_FAIL, "out of memory");
+		goto out_finalize;
+	}
+	sqlite3_bind_text(st, 1, oin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, limit);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < (size_t)limit)
+		delivery_from_row(st, &(*rows)[(*n)++]);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = db_error(s, e, "claim deliveries");
+	for (size_t i = 0; rc == ST_OK && i < *n; i++) {
+		snprintf((*rows)[i].locked_by, sizeof((*rows)[i].locked_by), "%s", node);
+		sqlite3_reset(up);
+		sqlite3_bind_int64(up, 1, (*rows)[i].id);
+		sqlite3_bind_text(up, 2, node, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(up, 3, now + lease_seconds);
+		if (sqlite3_step(up) != SQLITE_DONE)
+			rc = db_error(s, e, "claim deliveries");
+	}
+out_finalize:
+	sqlite3_finalize(st);
+	sqlite3_finalize(up);
+	return rc;
+}
+
+/* Inside the writer's transaction (BEGIN IMMEDIATE): one claimer at a time. */
+enum status store_deliveries_claim(struct store *s, const char *node, const char *oin,
+				   int64_t now, int lease_seconds, long limit,
+				   int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+				   struct errbuf *e)
+{
+	struct delivery_row *rows = NULL;
+	enum status rc = ST_OK;
+	size_t n = 0;
+
+	if (s->pg != NULL)
+		return store_pg_deliveries_claim(s->pg, node, oin, now, lease_seconds, limit, cb,
+						 arg, e);
+	if (limit <= 0)
+		return ST_OK;
+	if (store_begin(s, e) != ST_OK)
+		return ST_FAIL;
+	if (claim_rows(s, node, oin, now, lease_seconds, limit, &rows, &n, e) != ST_OK ||
+	    store_commit(s, e) != ST_OK) {
+		store_rollback(s);
+		free(rows);
+		return ST_FAIL;
+	}
+	for (size_t i = 0; rc == ST_OK && i < n; i++)
+		if (cb(arg, &rows[i]) != 0)
+			rc = ST_FAIL;
+	free(rows);
+	return rc;
+}
+
+enum status store_deliveries_release(struct store *s, const char *node, long *n,
+				     struct errbuf *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (s->pg != NULL)
+		return store_pg_deliveries_release(s->pg, node, n, e);
+	if (sqlite3_prepare_v2(s->db, "UPDATE delivery SET locked_by = NULL, lease_until = NULL"
+			       " WHERE lease_until IS NOT NULL AND locked_by = ?1", -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, e, "release deliveries");
+	sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, e, "release deliveries");
+	*n = sqlite3_changes(s->db);
+	return ST_OK;
 }
 
 enum status store_delivery_retry(struct store *s, int64_t id, int64_t now, long *n,
 				 struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_delivery_retry(s->pg, id, now, n, e);
 	sqlite3_stmt *st = stmt(s, Q_DELIVERY_RETRY, e);
 
 	if (st == NULL)
@@ -2958,6 +3091,8 @@ static const struct {
 enum status store_gauges(struct store *s, int (*cb)(void *arg, const struct gauge *g),
 			 void *arg, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_gauges(s->pg, cb, arg, e);
 	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++) {
 		sqlite3_stmt *st;
 		int rc;
@@ -2986,6 +3121,8 @@ enum status store_gauges(struct store *s, int (*cb)(void *arg, const struct gaug
 
 enum status store_check_writable(struct store *s, int timeout_ms, struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_check_writable(s->pg, timeout_ms, e);
 	char *err = NULL;
 	enum status st = ST_OK;
 
@@ -3036,6 +3173,8 @@ enum status store_report(struct store *s, enum report r,
 			 int (*cb)(void *arg, int ncols, const char *const *cols), void *arg,
 			 struct errbuf *e)
 {
+	if (s->pg != NULL)
+		return store_pg_report(s->pg, r, cb, arg, e);
 	const char *cols[16];
 	sqlite3_stmt *st;
 	int rc, n;
