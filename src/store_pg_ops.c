@@ -31,7 +31,7 @@ static const struct {
 	  " sum(" DETAIL("accepted") "::bigint) FROM exlog WHERE kind IN ('ingest', 'upload')"
 	  " GROUP BY 1 UNION ALL SELECT " DETAIL("adapter") ", 'rejected',"
 	  " sum(" DETAIL("rejected") "::bigint) FROM exlog WHERE kind IN ('ingest', 'upload')"
-	  " GROUP BY 1 ORDER BY 1 COLLATE \"C\", 2 COLLATE \"C\"" },
+	  " GROUP BY 1 ORDER BY 1, 2" },
 	{ "schakel_inputs_refused_total", "Inputs refused whole, per adapter.", "counter",
 	  "adapter", NULL, "SELECT " DETAIL("adapter") ", NULL, count(*) FROM exlog"
 	  " WHERE kind = 'reject' AND " DETAIL("place") " = 'file' GROUP BY 1" },
@@ -98,12 +98,14 @@ enum status store_pg_check_writable(struct store_pg *s, int timeout_ms, struct e
 	struct params p = { 0 };
 	char ms[32];
 	struct errbuf why;
+	int rows;
 
 	snprintf(ms, sizeof(ms), "%dms", timeout_ms > 0 ? timeout_ms : 1);
 	p_text(&p, ms);
 	if (store_pg_begin(s, &why) != ST_OK ||
-	    pg_run_done(s, "SELECT set_config('lock_timeout', $1, true),"
-			" set_config('statement_timeout', $1, true)", &p, "check", &why) != ST_OK ||
+	    pg_run_rows(s, "SELECT set_config('lock_timeout', $1, true),"
+			" set_config('statement_timeout', $1, true)", &p, &rows, "check",
+			&why) != ST_OK ||
 	    pg_run_done(s, "INSERT INTO source_state(name) VALUES ('') ON CONFLICT (name)"
 			" DO NOTHING", NULL, "check", &why) != ST_OK ||
 	    pg_run_done(s, "DELETE FROM source_state WHERE name = ''", NULL, "check",
@@ -125,12 +127,12 @@ static const char *const reports[] = {
 		" THEN coalesce(" DETAIL("count") "::bigint, 1) ELSE 1 END) FROM exlog"
 		" WHERE kind IN ('ingest', 'upload', 'pull', 'delivery', 'reject', 'refusal', 'feedback')"
 		" AND at >= to_char((now() AT TIME ZONE 'UTC')::date - 13, 'YYYY-MM-DD')"
-		" GROUP BY 1, 2, 3 ORDER BY 1 COLLATE \"C\", 2 COLLATE \"C\", 3",
+		" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
 	[REPORT_SIGNALS] = "SELECT s.rule, count(DISTINCT s.id),"
 		" count(*) FILTER (WHERE f.outcome = 'bevestigd'),"
 		" count(*) FILTER (WHERE f.outcome = 'onterecht'),"
 		" count(*) FILTER (WHERE f.outcome = 'in_behandeling') FROM signal s"
-		" LEFT JOIN feedback f ON f.signal_id = s.id GROUP BY 1 ORDER BY 1 COLLATE \"C\"",
+		" LEFT JOIN feedback f ON f.signal_id = s.id GROUP BY 1 ORDER BY s.rule COLLATE \"C\"",
 	[REPORT_BACKLOG] = "SELECT oin, count(*) FILTER (WHERE state = 'pending'),"
 		" " NOW_S " - min(CASE WHEN state = 'pending' THEN created END),"
 		" count(*) FILTER (WHERE state = 'failed'), count(*) FILTER (WHERE state = 'delivered')"

@@ -361,7 +361,7 @@ enum status store_pg_feedback_counts(struct store_pg *s,
 {
 	PGresult *res = pg_run(s, "SELECT s.rule, f.outcome, count(*) FROM feedback f"
 			       " JOIN signal s ON s.id = f.signal_id GROUP BY 1, 2"
-			       " ORDER BY 1 COLLATE \"C\", 2 COLLATE \"C\"", NULL,
+			       " ORDER BY s.rule COLLATE \"C\", f.outcome COLLATE \"C\"", NULL,
 			       PGRES_TUPLES_OK, "read feedback", e);
 	enum status rc = ST_OK;
 
