@@ -2611,6 +2611,9 @@ enum status store_delivery_update(struct store *s, const struct delivery_row *d,
 	return step_done(s, st, e, "update a delivery");
 }
 
+/* How long a claim waits for another writer, at most (milliseconds). */
+#define CLAIM_WAIT_MS 100
+
 /* The claim of store_deliveries_claim(): rows read first, then leased one by one. */
 static enum status claim_rows(struct store *s, const char *node, const char *oin, int64_t now,
 			      int lease_seconds, long limit, struct delivery_row **rows,
@@ -2673,8 +2676,14 @@ enum status store_deliveries_claim(struct store *s, const char *node, const char
 						 arg, e);
 	if (limit <= 0)
 		return ST_OK;
-	if (store_begin(s, e) != ST_OK)
-		return ST_FAIL;
+	/* A writer that holds the lock long (an ingest on a worker) is not
+	 * waited for on the daemon's loop: nothing is claimed now, the next
+	 * scan tries again. */
+	sqlite3_busy_timeout(s->db, CLAIM_WAIT_MS);
+	rc = store_begin(s, e);
+	sqlite3_busy_timeout(s->db, s->busy_timeout_ms);
+	if (rc != ST_OK)
+		return sqlite3_errcode(s->db) == SQLITE_BUSY ? ST_OK : ST_FAIL;
 	if (claim_rows(s, node, oin, now, lease_seconds, limit, &rows, &n, e) != ST_OK ||
 	    store_commit(s, e) != ST_OK) {
 		store_rollback(s);
