@@ -14,7 +14,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
-#include "store_pg.h"
+#include "store_sqlite.h"
 
 enum stmt_id {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -306,9 +306,8 @@ enum ldv_q { LDV_Q_SPAN, LDV_Q_END, LDV_Q_FINDING, LDV_Q_SUBJECTS, LDV_Q_SPANS, 
 #define LDV_DEFER 32		/* spans written by one multi-row insert */
 struct ldv_deferred;		/* a span held for it (at the end of this file) */
 
-struct store {
+struct store_sqlite {
 	sqlite3 *db;		/* NULL with backend = postgresql: */
-	struct store_pg *pg;	/* the calls store_pg.h implements go there */
 	sqlite3_stmt *stmt[Q_COUNT];
 	char as_of[11];
 	char window_start[11];
@@ -328,16 +327,15 @@ struct store {
 	long changes;		/* records this transaction changed (mark_write()) */
 	char last_mark[ADDRESS_KEY_MAX];	/* the address it marked last */
 	struct ev_walk walk_findings;
-	char trace_id[33];	/* store_trace_set() */
 	sqlite3_stmt *ldv_stmt[LDV_Q_COUNT];	/* processing records, kept prepared */
 	struct ldv_deferred *ldv_deferred;	/* LDV_DEFER of them, or NULL */
 	int ldv_ndeferred;
 };
 
-static enum status ldv_flush(struct store *s, struct errbuf *e);
-static void ldv_forget(struct store *s);
+static enum status ldv_flush(struct store_sqlite *s, struct errbuf *e);
+static void ldv_forget(struct store_sqlite *s);
 
-static void forget_writes(struct store *s)
+static void forget_writes(struct store_sqlite *s)
 {
 	s->changes = 0;
 	s->last_mark[0] = '\0';
@@ -357,20 +355,16 @@ static void current_free(struct current *c)
 }
 
 /* Turns the connection's last error into a message. */
-static enum status db_error(struct store *s, struct errbuf *e, const char *what)
+static enum status db_error(struct store_sqlite *s, struct errbuf *e, const char *what)
 {
 	return errbuf_set(e, ST_FAIL, "database: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
 /* The statement id, prepared on first use and reset for the caller. */
-static sqlite3_stmt *stmt(struct store *s, enum stmt_id id, struct errbuf *e)
+static sqlite3_stmt *stmt(struct store_sqlite *s, enum stmt_id id, struct errbuf *e)
 {
 	sqlite3_stmt *st = s->stmt[id];
 
-	if (s->db == NULL) {	/* a store_pg one: what store_pg.h does not do */
-		errbuf_set(e, ST_FAIL, "not yet supported with backend = postgresql");
-		return NULL;
-	}
 	if (st == NULL) {
 		if (sqlite3_prepare_v3(s->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT,
 				       &s->stmt[id], NULL) != SQLITE_OK) {
@@ -385,7 +379,7 @@ static sqlite3_stmt *stmt(struct store *s, enum stmt_id id, struct errbuf *e)
 }
 
 /* Runs a statement that returns no rows. */
-static enum status step_done(struct store *s, sqlite3_stmt *st, struct errbuf *e,
+static enum status step_done(struct store_sqlite *s, sqlite3_stmt *st, struct errbuf *e,
 			     const char *what)
 {
 	int rc = sqlite3_step(st);
@@ -487,7 +481,7 @@ static int fk_violation(void *arg, int n, char **value, char **column)
  * SQLite advises for rebuilding a table that others refer to, foreign keys
  * are off while a migration runs and checked before it commits.
  */
-static enum status migrate(struct store *s, const char *schema_dir, struct errbuf *e)
+static enum status migrate(struct store_sqlite *s, const char *schema_dir, struct errbuf *e)
 {
 	sqlite3_stmt *st;
 	int version = 0;
@@ -543,14 +537,14 @@ static enum status migrate(struct store *s, const char *schema_dir, struct errbu
 	return rc;
 }
 
-enum status store_open(const char *path, const char *schema_dir, int busy_timeout_ms,
-		       struct store **out, struct errbuf *e)
+enum status store_sqlite_open(const char *path, const char *schema_dir, int busy_timeout_ms,
+		       struct store_sqlite **out, struct errbuf *e)
 {
 	/* 8 MiB of page cache until store_cache() says otherwise. */
 	static const char setup[] = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 		" PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
 		" PRAGMA cache_size = -8192;";
-	struct store *s;
+	struct store_sqlite *s;
 	char *err = NULL;
 
 	*out = NULL;
@@ -592,36 +586,22 @@ enum status store_open(const char *path, const char *schema_dir, int busy_timeou
 	*out = s;
 	return ST_OK;
 out_close:
-	store_close(s);
+	store_sqlite_close(s);
 	return ST_FAIL;
 }
 
-enum status store_open_dsn(const char *dsn, const char *passfile, const char *schema_dir,
-			   struct store **out, struct errbuf *e)
+enum status store_sqlite_key_check(struct store_sqlite *s, const char check[65], struct errbuf *e)
 {
-	struct store *s = calloc(1, sizeof(*s));
-
-	*out = NULL;
-	if (s == NULL)
-		return errbuf_set(e, ST_FAIL, "out of memory");
-	if (store_pg_open(dsn, passfile, schema_dir, &s->pg, e) != ST_OK) {
-		free(s);
-		return ST_FAIL;
-	}
-	*out = s;
-	return ST_OK;
+	(void)s;
+	(void)check;
+	(void)e;
+	return ST_OK;	/* the database lives in the data directory beside its keys */
 }
 
-enum status store_key_check(struct store *s, const char check[65], struct errbuf *e)
-{
-	return s->pg != NULL ? store_pg_key_check(s->pg, check, e) : ST_OK;
-}
-
-void store_close(struct store *s)
+void store_sqlite_close(struct store_sqlite *s)
 {
 	if (s == NULL)
 		return;
-	store_pg_close(s->pg);
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
 	for (int i = 0; i < LDV_Q_COUNT; i++)
@@ -634,10 +614,8 @@ void store_close(struct store *s)
 	free(s);
 }
 
-enum status store_begin(struct store *s, struct errbuf *e)
+enum status store_sqlite_begin(struct store_sqlite *s, struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_begin(s->pg, e);
 	sqlite3_stmt *st = stmt(s, Q_BEGIN, e);
 
 	forget_writes(s);
@@ -646,12 +624,9 @@ enum status store_begin(struct store *s, struct errbuf *e)
 	return ST_OK;
 }
 
-enum status store_commit(struct store *s, struct errbuf *e)
+enum status store_sqlite_commit(struct store_sqlite *s, struct errbuf *e)
 {
 	sqlite3_stmt *st;
-
-	if (s->pg != NULL)
-		return store_pg_commit(s->pg, e);
 
 	if (ldv_flush(s, e) != ST_OK)	/* the processing records held back */
 		return ST_FAIL;
@@ -662,20 +637,8 @@ enum status store_commit(struct store *s, struct errbuf *e)
 	return ST_OK;
 }
 
-void store_trace_set(struct store *s, const char *trace_id)
+enum status store_sqlite_cache(struct store_sqlite *s, int mib, struct errbuf *e)
 {
-	snprintf(s->trace_id, sizeof(s->trace_id), "%s", trace_id != NULL ? trace_id : "");
-}
-
-const char *store_trace(const struct store *s)
-{
-	return s->trace_id[0] ? s->trace_id : NULL;
-}
-
-enum status store_cache(struct store *s, int mib, struct errbuf *e)
-{
-	if (s->pg != NULL)
-		return ST_OK;
 	char pragma[64];
 
 	snprintf(pragma, sizeof(pragma), "PRAGMA cache_size = %lld", -1024LL * mib);
@@ -684,14 +647,10 @@ enum status store_cache(struct store *s, int mib, struct errbuf *e)
 	return ST_OK;
 }
 
-void store_rollback(struct store *s)
+void store_sqlite_rollback(struct store_sqlite *s)
 {
 	if (s == NULL)
 		return;
-	if (s->pg != NULL) {
-		store_pg_rollback(s->pg);
-		return;
-	}
 	forget_writes(s);
 	ldv_forget(s);
 	if (sqlite3_get_autocommit(s->db))
@@ -699,11 +658,9 @@ void store_rollback(struct store *s)
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-enum status store_ingest_add(struct store *s, const struct ingest_row *r, int64_t *id,
+enum status store_sqlite_ingest_add(struct store_sqlite *s, const struct ingest_row *r, int64_t *id,
 			     struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_ingest_add(s->pg, r, id, e);
 	sqlite3_stmt *st = stmt(s, Q_INGEST_ADD, e);
 
 	if (st == NULL)
@@ -718,11 +675,9 @@ enum status store_ingest_add(struct store *s, const struct ingest_row *r, int64_
 	return ST_OK;
 }
 
-enum status store_ingest_counts(struct store *s, int64_t id, long accepted, long rejected,
+enum status store_sqlite_ingest_counts(struct store_sqlite *s, int64_t id, long accepted, long rejected,
 				const char *digest, struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_ingest_counts(s->pg, id, accepted, rejected, digest, e);
 	sqlite3_stmt *st = stmt(s, Q_INGEST_COUNTS, e);
 
 	if (st == NULL)
@@ -734,7 +689,7 @@ enum status store_ingest_counts(struct store *s, int64_t id, long accepted, long
 	return step_done(s, st, e, "update ingest");
 }
 
-static enum status put_address(struct store *s, const struct address *a, const char *key,
+static enum status put_address(struct store_sqlite *s, const struct address *a, const char *key,
 			       struct errbuf *e)
 {
 	bool nad = a->nummeraanduiding_id[0] != '\0';
@@ -796,7 +751,7 @@ static void person_digest(uint8_t out[32], const char *key, const struct address
 
 /* The address and coverage rows of a registration: consecutive persons
  * mostly share both, and a repeat is skipped. */
-static enum status put_person_address(struct store *s, const struct person_row *r,
+static enum status put_person_address(struct store_sqlite *s, const struct person_row *r,
 				      const char *key, struct errbuf *e)
 {
 	sqlite3_stmt *st;
@@ -828,7 +783,7 @@ static enum status put_person_address(struct store *s, const struct person_row *
  * (person non-NULL: the pseudonym's key).  Counts the change; at
  * MARK_ALL_AFTER sets mark_all and marks nothing more in this transaction.
  */
-static enum status mark_write(struct store *s, const char *key, const sqlite3_int64 *person,
+static enum status mark_write(struct store_sqlite *s, const char *key, const sqlite3_int64 *person,
 			      struct errbuf *e)
 {
 	sqlite3_stmt *st;
@@ -864,11 +819,9 @@ static enum status mark_write(struct store *s, const char *key, const sqlite3_in
  * places, and at 10^6 registrations outgrew the page cache (docs/
  * performance.md); the key's index is a third of that.
  */
-enum status store_put_person(struct store *s, int64_t ingest_id, const struct person_row *r,
+enum status store_sqlite_put_person(struct store_sqlite *s, int64_t ingest_id, const struct person_row *r,
 			     bool *changed, struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_put_person(s->pg, ingest_id, r, changed, e);
 	char key[ADDRESS_KEY_MAX];
 	uint8_t digest[32];
 	sqlite3_int64 pkey = pseudonym_key(r->pseudonym), rowid = 0;
@@ -915,11 +868,9 @@ enum status store_put_person(struct store *s, int64_t ingest_id, const struct pe
 	return mark_write(s, key, &pkey, e);
 }
 
-enum status store_put_dwelling(struct store *s, int64_t ingest_id,
+enum status store_sqlite_put_dwelling(struct store_sqlite *s, int64_t ingest_id,
 			       const struct dwelling_row *r, bool *changed, struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_put_dwelling(s->pg, ingest_id, r, changed, e);
 	char key[ADDRESS_KEY_MAX];
 	uint8_t digest[32];
 	sqlite3_stmt *st;
@@ -972,11 +923,9 @@ static void finding_digest(const struct finding_row *r, const char *key, uint8_t
 	memcpy(out, hex, 32);	/* half the hex digits are as good as a digest here */
 }
 
-enum status store_put_finding(struct store *s, int64_t ingest_id, const struct finding_row *r,
+enum status store_sqlite_put_finding(struct store_sqlite *s, int64_t ingest_id, const struct finding_row *r,
 			      bool *changed, struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_put_finding(s->pg, ingest_id, r, changed, e);
 	char key[ADDRESS_KEY_MAX];
 	uint8_t digest[32];
 	sqlite3_stmt *st;
@@ -1027,7 +976,7 @@ enum status store_put_finding(struct store *s, int64_t ingest_id, const struct f
 /* --- what a stored record is held under (territory, ingest.c) --------- */
 
 /* Steps a held query: its first column into out (5 bytes), *found. */
-static enum status held_step(struct store *s, sqlite3_stmt *st, char out[5], bool *found,
+static enum status held_step(struct store_sqlite *s, sqlite3_stmt *st, char out[5], bool *found,
 			     struct errbuf *e)
 {
 	int rc = sqlite3_step(st);
@@ -1043,7 +992,7 @@ static enum status held_step(struct store *s, sqlite3_stmt *st, char out[5], boo
 }
 
 /* A held query id of one text parameter, key. */
-static enum status held_by_text(struct store *s, enum stmt_id id, const char *key, char out[5],
+static enum status held_by_text(struct store_sqlite *s, enum stmt_id id, const char *key, char out[5],
 				bool *found, struct errbuf *e)
 {
 	sqlite3_stmt *st = stmt(s, id, e);
@@ -1054,11 +1003,9 @@ static enum status held_by_text(struct store *s, enum stmt_id id, const char *ke
 	return held_step(s, st, out, found, e);
 }
 
-enum status store_held_address(struct store *s, const char *key, char out[5], bool *found,
+enum status store_sqlite_held_address(struct store_sqlite *s, const char *key, char out[5], bool *found,
 			       struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_held_address(s->pg, key, out, found, e);
 	return held_by_text(s, Q_HELD_ADDRESS, key, out, found, e);
 }
 
@@ -1071,11 +1018,9 @@ static void bind_person_identity(sqlite3_stmt *st, const uint8_t *pseudonym,
 	sqlite3_bind_text(st, 3, begindatum, -1, SQLITE_STATIC);
 }
 
-enum status store_held_person(struct store *s, const uint8_t *pseudonym,
+enum status store_sqlite_held_person(struct store_sqlite *s, const uint8_t *pseudonym,
 			      const char *begindatum, char out[5], bool *found, struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_held_person(s->pg, pseudonym, begindatum, out, found, e);
 	sqlite3_stmt *st = stmt(s, Q_HELD_PERSON, e);
 
 	if (st == NULL)
@@ -1084,19 +1029,15 @@ enum status store_held_person(struct store *s, const uint8_t *pseudonym,
 	return held_step(s, st, out, found, e);
 }
 
-enum status store_held_finding(struct store *s, const char *id, char out[5], bool *found,
+enum status store_sqlite_held_finding(struct store_sqlite *s, const char *id, char out[5], bool *found,
 			       struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_held_finding(s->pg, id, out, found, e);
 	return held_by_text(s, Q_HELD_FINDING, id, out, found, e);
 }
 
-enum status store_withdraw_person(struct store *s, const uint8_t *pseudonym,
+enum status store_sqlite_withdraw_person(struct store_sqlite *s, const uint8_t *pseudonym,
 				  const char *begindatum, bool *changed, struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_withdraw_person(s->pg, pseudonym, begindatum, changed, e);
 	sqlite3_stmt *st = stmt(s, Q_PERSON_WITHDRAW, e);
 
 	*changed = false;
@@ -1115,12 +1056,10 @@ enum status store_withdraw_person(struct store *s, const uint8_t *pseudonym,
  * earlier inputs are dropped as the next one starts, so it holds one
  * input's findings at most).
  */
-enum status store_finding_repeat(struct store *s, int64_t ingest_id,
+enum status store_sqlite_finding_repeat(struct store_sqlite *s, int64_t ingest_id,
 				 const struct finding_row *r, const char *place,
 				 char *first, size_t n, bool *differs, struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_finding_repeat(s->pg, ingest_id, r, place, first, n, differs, e);
 	char key[ADDRESS_KEY_MAX];
 	uint8_t digest[32];
 	sqlite3_stmt *st;
@@ -1167,7 +1106,7 @@ enum status store_finding_repeat(struct store *s, int64_t ingest_id,
 }
 
 /* Binds the match date (?1) and the window start (?2). */
-static void bind_window(struct store *s, sqlite3_stmt *st)
+static void bind_window(struct store_sqlite *s, sqlite3_stmt *st)
 {
 	sqlite3_bind_text(st, 1, s->as_of, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, s->window_start, -1, SQLITE_STATIC);
@@ -1192,7 +1131,7 @@ static void evidence_fill(struct evidence *ev, const char *source, sqlite3_stmt 
 }
 
 /* Starts walking query id: on its first row. */
-static enum status walk_start(struct store *s, struct ev_walk *w, enum stmt_id id,
+static enum status walk_start(struct store_sqlite *s, struct ev_walk *w, enum stmt_id id,
 			      struct errbuf *e)
 {
 	sqlite3_stmt *st = stmt(s, id, e);
@@ -1210,7 +1149,7 @@ static enum status walk_start(struct store *s, struct ev_walk *w, enum stmt_id i
 	return ST_OK;
 }
 
-static void walk_end(struct store *s, struct ev_walk *w)
+static void walk_end(struct store_sqlite *s, struct ev_walk *w)
 {
 	if (s->stmt[w->id] != NULL)
 		sqlite3_reset(s->stmt[w->id]);
@@ -1239,7 +1178,7 @@ static bool walk_keep(struct ev_walk *w, sqlite3_stmt *st)
  * walk's order (SQLite's BINARY collation: strcmp); the rows of a key
  * already passed are gone, which would be a bug of the caller.
  */
-static enum status walk_take(struct store *s, struct ev_walk *w, const char *key,
+static enum status walk_take(struct store_sqlite *s, struct ev_walk *w, const char *key,
 			     struct evidence **ev, size_t *n, struct errbuf *e)
 {
 	sqlite3_stmt *st = s->stmt[w->id];
@@ -1409,7 +1348,7 @@ static bool order_by_address(const struct registration *rows, uint32_t *idx, siz
 
 /* Reads the registrations not after the match date of query id
  * (Q_PERSON_SCAN: every one) into c->rows. */
-static enum status read_registrations(struct store *s, enum stmt_id id, struct current *c,
+static enum status read_registrations(struct store_sqlite *s, enum stmt_id id, struct current *c,
 				      size_t *n, struct errbuf *e)
 {
 	sqlite3_stmt *q = stmt(s, id, e);
@@ -1449,7 +1388,7 @@ static enum status read_registrations(struct store *s, enum stmt_id id, struct c
 
 /* Adds to person_at the registrations written since it last was brought
  * up to date (store-014.sql), in this transaction. */
-enum status store_match_catch_up(struct store *s, struct errbuf *e)
+enum status store_sqlite_match_catch_up(struct store_sqlite *s, struct errbuf *e)
 {
 	sqlite3_stmt *add = stmt(s, Q_PERSON_AT_ADD, e), *upto = stmt(s, Q_PERSON_AT_UPTO, e);
 
@@ -1469,13 +1408,13 @@ enum status store_match_catch_up(struct store *s, struct errbuf *e)
  * named by a finding at one: enough for every count and lookup the scoped
  * match makes, and as much work as the change, not the table.
  */
-static enum status fill_current(struct store *s, bool scoped, struct errbuf *e)
+static enum status fill_current(struct store_sqlite *s, bool scoped, struct errbuf *e)
 {
 	struct current *c = &s->cur;
 	size_t n;
 
 	current_free(c);
-	if (scoped && store_match_catch_up(s, e) != ST_OK)
+	if (scoped && store_sqlite_match_catch_up(s, e) != ST_OK)
 		return ST_FAIL;
 	if (read_registrations(s, scoped ? Q_PERSON_SCAN_SCOPED : Q_PERSON_SCAN, c, &n, e) != ST_OK)
 		return ST_FAIL;
@@ -1552,7 +1491,7 @@ static void registration_evidence(struct evidence *ev, const struct registration
 }
 
 /* store_match_begin() and store_match_begin_scoped(). */
-static enum status match_begin(struct store *s, const char *as_of, const char *window_start,
+static enum status match_begin(struct store_sqlite *s, const char *as_of, const char *window_start,
 			       bool scoped, struct errbuf *e)
 {
 	sqlite3_stmt *st;
@@ -1573,19 +1512,19 @@ static enum status match_begin(struct store *s, const char *as_of, const char *w
 	return walk_start(s, &s->walk_findings, scoped ? Q_EV_WALK_SCOPED : Q_EV_WALK_FINDINGS, e);
 }
 
-enum status store_match_begin(struct store *s, const char *as_of, const char *window_start,
+enum status store_sqlite_match_begin(struct store_sqlite *s, const char *as_of, const char *window_start,
 			      struct errbuf *e)
 {
 	return match_begin(s, as_of, window_start, false, e);
 }
 
-enum status store_match_begin_scoped(struct store *s, const char *as_of,
+enum status store_sqlite_match_begin_scoped(struct store_sqlite *s, const char *as_of,
 				     const char *window_start, struct errbuf *e)
 {
 	return match_begin(s, as_of, window_start, true, e);
 }
 
-void store_match_end(struct store *s)
+void store_sqlite_match_end(struct store_sqlite *s)
 {
 	walk_end(s, &s->walk_findings);
 	current_free(&s->cur);
@@ -1593,7 +1532,7 @@ void store_match_end(struct store *s)
 }
 
 /* Steps st to the end, calling row(s, st, arg) on each row. */
-static enum status each_row(struct store *s, sqlite3_stmt *st,
+static enum status each_row(struct store_sqlite *s, sqlite3_stmt *st,
 			    int (*row)(sqlite3_stmt *st, void *arg), void *arg,
 			    struct errbuf *e, const char *what)
 {
@@ -1663,7 +1602,7 @@ static int facts_row(sqlite3_stmt *st, void *arg)
 	return c->cb(c->arg, &f);
 }
 
-enum status store_match_addresses(struct store *s,
+enum status store_sqlite_match_addresses(struct store_sqlite *s,
 				  int (*cb)(void *arg, const struct address_facts *f),
 				  void *arg, struct errbuf *e)
 {
@@ -1686,12 +1625,12 @@ enum status store_match_addresses(struct store *s,
 struct mismatch_cb {
 	int (*cb)(void *arg, const struct mismatch *m);
 	void *arg;
-	struct store *s;
+	struct store_sqlite *s;
 	struct errbuf *e;
 };
 
 /* The address of key into a; false when the store has none. */
-static bool address_get(struct store *s, const char *key, struct address *a, struct errbuf *e)
+static bool address_get(struct store_sqlite *s, const char *key, struct address *a, struct errbuf *e)
 {
 	sqlite3_stmt *st = stmt(s, Q_ADDRESS_GET, e);
 	int rc;
@@ -1736,7 +1675,7 @@ static int mismatch_row(sqlite3_stmt *st, void *arg)
 	return c->cb(c->arg, &m);
 }
 
-enum status store_match_mismatches(struct store *s,
+enum status store_sqlite_match_mismatches(struct store_sqlite *s,
 				   int (*cb)(void *arg, const struct mismatch *m),
 				   void *arg, struct errbuf *e)
 {
@@ -1780,7 +1719,7 @@ static bool evidence_grow(struct evidence **ev, size_t n, size_t k)
 }
 
 /* The findings at address key that name person, in the window. */
-static enum status person_findings(struct store *s, const char *key, const uint8_t *person,
+static enum status person_findings(struct store_sqlite *s, const char *key, const uint8_t *person,
 				   struct evidence **ev, size_t *n, struct errbuf *e)
 {
 	struct evidence_list l = { ev, n, "inspectie" };
@@ -1797,7 +1736,7 @@ static enum status person_findings(struct store *s, const char *key, const uint8
 	return ST_OK;
 }
 
-enum status store_match_evidence(struct store *s, const struct address *addr,
+enum status store_sqlite_match_evidence(struct store_sqlite *s, const struct address *addr,
 				 const uint8_t *person, unsigned what,
 				 struct evidence **ev, size_t *n, struct errbuf *e)
 {
@@ -1840,7 +1779,7 @@ enum status store_match_evidence(struct store *s, const struct address *addr,
 
 /* --- incremental matching (store-012.sql) ------------------------------- */
 
-enum status store_match_state(struct store *s, struct match_state *ms, struct errbuf *e)
+enum status store_sqlite_match_state(struct store_sqlite *s, struct match_state *ms, struct errbuf *e)
 {
 	sqlite3_stmt *st = stmt(s, Q_MATCH_STATE_GET, e);
 	int rc;
@@ -1860,7 +1799,7 @@ enum status store_match_state(struct store *s, struct match_state *ms, struct er
 	return ST_OK;
 }
 
-enum status store_match_state_put(struct store *s, const struct match_state *ms, bool full,
+enum status store_sqlite_match_state_put(struct store_sqlite *s, const struct match_state *ms, bool full,
 				  struct errbuf *e)
 {
 	sqlite3_stmt *st = stmt(s, Q_MATCH_STATE_PUT, e);
@@ -1876,7 +1815,7 @@ enum status store_match_state_put(struct store *s, const struct match_state *ms,
 
 /* Runs q once with text parameters ?1..?n (n <= 4); *changes (may be NULL)
  * gets the rows it wrote.  For the statements of one run, prepared here. */
-static enum status mark_step(struct store *s, const char *q, const char *const *p, int n,
+static enum status mark_step(struct store_sqlite *s, const char *q, const char *const *p, int n,
 			     long *changes, struct errbuf *e)
 {
 	sqlite3_stmt *st;
@@ -1895,7 +1834,7 @@ static enum status mark_step(struct store *s, const char *q, const char *const *
 	return ST_OK;
 }
 
-enum status store_mark_dates(struct store *s, const struct match_state *old,
+enum status store_sqlite_mark_dates(struct store_sqlite *s, const struct match_state *old,
 			     const char *as_of, const char *window_start, struct errbuf *e)
 {
 	/* what holds as of a date D changes between D0 and D1 (lo < hi) for a
@@ -1920,7 +1859,7 @@ enum status store_mark_dates(struct store *s, const struct match_state *old,
 }
 
 /* count(*) of q into *n. */
-static enum status mark_count(struct store *s, const char *q, long *n, struct errbuf *e)
+static enum status mark_count(struct store_sqlite *s, const char *q, long *n, struct errbuf *e)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -1935,7 +1874,7 @@ static enum status mark_count(struct store *s, const char *q, long *n, struct er
 	return rc == SQLITE_ROW ? ST_OK : db_error(s, e, "count marks");
 }
 
-enum status store_mark_widen(struct store *s, struct mark_counts *n, struct errbuf *e)
+enum status store_sqlite_mark_widen(struct store_sqlite *s, struct mark_counts *n, struct errbuf *e)
 {
 	memset(n, 0, sizeof(*n));
 	if (mark_count(s, "SELECT count(*) FROM mark_all", &n->all, e) != ST_OK)
@@ -1965,7 +1904,7 @@ enum status store_mark_widen(struct store *s, struct mark_counts *n, struct errb
 	return mark_count(s, "SELECT count(*) FROM mark_addr", &n->addresses, e);
 }
 
-enum status store_mark_clear(struct store *s, struct errbuf *e)
+enum status store_sqlite_mark_clear(struct store_sqlite *s, struct errbuf *e)
 {
 	if (sqlite3_exec(s->db, "DELETE FROM mark_addr; DELETE FROM mark_person;"
 			 " DELETE FROM mark_gemeente; DELETE FROM mark_all;", NULL, NULL,
@@ -1974,7 +1913,7 @@ enum status store_mark_clear(struct store *s, struct errbuf *e)
 	return ST_OK;
 }
 
-enum status store_open_signals(struct store *s, bool scoped,
+enum status store_sqlite_open_signals(struct store_sqlite *s, bool scoped,
 			       int (*cb)(void *arg, int64_t seq, const char *id), void *arg,
 			       struct errbuf *e)
 {
@@ -1997,7 +1936,7 @@ enum status store_open_signals(struct store *s, bool scoped,
 	return ST_OK;
 }
 
-enum status store_end_signal(struct store *s, int64_t seq, const char *date, struct errbuf *e)
+enum status store_sqlite_end_signal(struct store_sqlite *s, int64_t seq, const char *date, struct errbuf *e)
 {
 	sqlite3_stmt *st = stmt(s, Q_SIGNAL_END, e);
 
@@ -2009,7 +1948,7 @@ enum status store_end_signal(struct store *s, int64_t seq, const char *date, str
 }
 
 /* Runs Q_DELIVERY_ADD or Q_DELIVERY_REQUEUE. */
-static enum status delivery_step(struct store *s, enum stmt_id id, const char *signal_id,
+static enum status delivery_step(struct store_sqlite *s, enum stmt_id id, const char *signal_id,
 				 const char *oin, const char *message_id, int64_t now,
 				 struct errbuf *e)
 {
@@ -2025,79 +1964,17 @@ static enum status delivery_step(struct store *s, enum stmt_id id, const char *s
 			 : "queue a delivery again");
 }
 
-enum status store_delivery_requeue(struct store *s, const char *signal_id, const char *oin,
+enum status store_sqlite_delivery_requeue(struct store_sqlite *s, const char *signal_id, const char *oin,
 				   const char *message_id, int64_t now, struct errbuf *e)
 {
 	if (delivery_step(s, Q_DELIVERY_REQUEUE, signal_id, oin, message_id, now, e) != ST_OK)
 		return ST_FAIL;
 	if (sqlite3_changes(s->db) > 0)
 		return ST_OK;
-	return store_delivery_add(s, signal_id, oin, message_id, now, e);
+	return store_sqlite_delivery_add(s, signal_id, oin, message_id, now, e);
 }
 
-void signal_clear(struct signal *sig)
-{
-	if (sig == NULL)
-		return;
-	free(sig->evidence);
-	free(sig->recipients);
-	sig->evidence = NULL;
-	sig->recipients = NULL;
-	sig->nevidence = sig->nrecipients = 0;
-}
-
-/* Appends s to out as a JSON string (RFC 8259: quote, backslash and
- * control characters escaped; the rest is UTF-8 checked at ingest). */
-static char *json_string_put(char *out, const char *s)
-{
-	*out++ = '"';
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			*out++ = '\\';
-			*out++ = (char)c;
-		} else if (c < 0x20) {
-			out += sprintf(out, "\\u%04x", c);
-		} else {
-			*out++ = (char)c;
-		}
-	}
-	*out++ = '"';
-	return out;
-}
-
-/*
- * The evidence of sig as its column holds it: [[source, record], ...].
- * Written here rather than by jansson, whose json_dumps() of these few
- * strings was 7 % of a first match (building a tree, then a callback per
- * fragment); store_signals() reads it back with jansson.
- */
-static char *evidence_json(const struct signal *sig)
-{
-	/* each character at most 6 ("\u001f"), plus ["",""], per piece */
-	size_t max = 3 + sig->nevidence * (6 * (sizeof(sig->evidence[0].source) +
-						sizeof(sig->evidence[0].record)) + 8);
-	char *text = malloc(max), *out = text;
-
-	if (text == NULL)
-		return NULL;
-	*out++ = '[';
-	for (size_t i = 0; i < sig->nevidence; i++) {
-		if (i > 0)
-			*out++ = ',';
-		*out++ = '[';
-		out = json_string_put(out, sig->evidence[i].source);
-		*out++ = ',';
-		out = json_string_put(out, sig->evidence[i].record);
-		*out++ = ']';
-	}
-	*out++ = ']';
-	*out = '\0';
-	return text;
-}
-
-enum status store_put_signal(struct store *s, const struct signal *sig, bool *created,
+enum status store_sqlite_put_signal(struct store_sqlite *s, const struct signal *sig, bool *created,
 			     struct errbuf *e)
 {
 	char key[ADDRESS_KEY_MAX], reg[ADDRESS_KEY_MAX], *evidence;
@@ -2119,7 +1996,7 @@ enum status store_put_signal(struct store *s, const struct signal *sig, bool *cr
 	st = stmt(s, Q_SIGNAL_PUT, e);
 	if (st == NULL)
 		return ST_FAIL;
-	evidence = evidence_json(sig);
+	evidence = store_evidence_json(sig);
 	if (evidence == NULL)
 		return errbuf_set(e, ST_FAIL, "store signal: out of memory");
 	address_key(&sig->address, key);
@@ -2138,7 +2015,7 @@ enum status store_put_signal(struct store *s, const struct signal *sig, bool *cr
 	bind_long_or_null(st, 10, sig->max_bewoners);
 	sqlite3_bind_text(st, 11, sig->created, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 12, evidence, -1, SQLITE_STATIC);
-	bind_text_or_null(st, 13, s->trace_id[0] ? s->trace_id : NULL);
+	bind_text_or_null(st, 13, sig->trace_id[0] ? sig->trace_id : NULL);
 	rc = step_done(s, st, e, "store signal");
 	free(evidence);
 	if (rc != ST_OK)
@@ -2157,41 +2034,14 @@ enum status store_put_signal(struct store *s, const struct signal *sig, bool *cr
 	return ST_OK;
 }
 
-/* Reads the evidence column of a signal into sig (false: out of memory or
- * not the JSON that store_put_signal() writes). */
-static bool parse_evidence(const char *text, struct signal *sig)
-{
-	json_t *a = text != NULL ? json_loads(text, 0, NULL) : NULL;
-	size_t n = json_array_size(a);
-	bool ok = a != NULL && json_is_array(a);
-
-	if (ok && n > 0) {
-		sig->evidence = calloc(n, sizeof(*sig->evidence));
-		ok = sig->evidence != NULL;
-	}
-	for (size_t i = 0; ok && i < n; i++) {
-		const char *source, *record;
-
-		if (json_unpack(json_array_get(a, i), "[ss]", &source, &record) != 0) {
-			ok = false;
-			break;
-		}
-		snprintf(sig->evidence[i].source, sizeof(sig->evidence[i].source), "%s", source);
-		snprintf(sig->evidence[i].record, sizeof(sig->evidence[i].record), "%s", record);
-		sig->nevidence = i + 1;
-	}
-	json_decref(a);
-	return ok;
-}
-
 /* Loads the evidence (column 22 of st) and recipients of the signal in sig. */
-static enum status load_signal_lists(struct store *s, sqlite3_stmt *row, struct signal *sig,
+static enum status load_signal_lists(struct store_sqlite *s, sqlite3_stmt *row, struct signal *sig,
 				     struct errbuf *e)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if (!parse_evidence((const char *)sqlite3_column_text(row, 22), sig))
+	if (!store_evidence_parse((const char *)sqlite3_column_text(row, 22), sig))
 		return errbuf_set(e, ST_FAIL, "read signal %s: its evidence is unreadable"
 				  " (out of memory?)", sig->id);
 	st = stmt(s, Q_SIGNAL_RECIPIENTS, e);
@@ -2215,7 +2065,7 @@ static enum status load_signal_lists(struct store *s, sqlite3_stmt *row, struct 
 	return ST_OK;
 }
 
-enum status store_signals(struct store *s, const struct signal_filter *f,
+enum status store_sqlite_signals(struct store_sqlite *s, const struct signal_filter *f,
 			  int (*cb)(void *arg, const struct signal *sig), void *arg,
 			  struct errbuf *e)
 {
@@ -2261,10 +2111,8 @@ enum status store_signals(struct store *s, const struct signal_filter *f,
 	return rc;
 }
 
-enum status store_log_head(struct store *s, int64_t *seq, char hash[65], struct errbuf *e)
+enum status store_sqlite_log_head(struct store_sqlite *s, int64_t *seq, char hash[65], struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_log_head(s->pg, seq, hash, e);
 	sqlite3_stmt *st;
 	int rc;
 
@@ -2290,10 +2138,8 @@ enum status store_log_head(struct store *s, int64_t *seq, char hash[65], struct 
 	return ST_OK;
 }
 
-enum status store_log_insert(struct store *s, const struct exlog_row *r, struct errbuf *e)
+enum status store_sqlite_log_insert(struct store_sqlite *s, const struct exlog_row *r, struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_log_insert(s->pg, r, e);
 	sqlite3_stmt *st = stmt(s, Q_LOG_INSERT, e);
 
 	if (st == NULL)
@@ -2321,7 +2167,7 @@ enum status store_log_insert(struct store *s, const struct exlog_row *r, struct 
  * Steps st (columns seq, at, kind, party, subject, detail, prev, hash, trace_id),
  * calling cb with each entry.  The caller resets or finalizes st.
  */
-static enum status log_rows(struct store *s, sqlite3_stmt *st,
+static enum status log_rows(struct store_sqlite *s, sqlite3_stmt *st,
 			    int (*cb)(void *arg, const struct exlog_row *r), void *arg,
 			    struct errbuf *e)
 {
@@ -2347,12 +2193,10 @@ static enum status log_rows(struct store *s, sqlite3_stmt *st,
 	return ST_OK;
 }
 
-enum status store_log_scan(struct store *s, int64_t from, const char *party, long limit,
+enum status store_sqlite_log_scan(struct store_sqlite *s, int64_t from, const char *party, long limit,
 			   int (*cb)(void *arg, const struct exlog_row *r), void *arg,
 			   struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_log_scan(s->pg, from, party, limit, cb, arg, e);
 	sqlite3_stmt *st = stmt(s, Q_LOG_SCAN, e);
 	int rc;
 
@@ -2366,7 +2210,7 @@ enum status store_log_scan(struct store *s, int64_t from, const char *party, lon
 	return rc;
 }
 
-enum status store_signal_routed(struct store *s, const char *id, const char *oin,
+enum status store_sqlite_signal_routed(struct store_sqlite *s, const char *id, const char *oin,
 				bool *routed, struct errbuf *e)
 {
 	sqlite3_stmt *st = stmt(s, Q_SIGNAL_ROUTED, e);
@@ -2384,7 +2228,7 @@ enum status store_signal_routed(struct store *s, const char *id, const char *oin
 	return ST_OK;
 }
 
-enum status store_person_bsn(struct store *s, const uint8_t pseudonym[PSEUDONYM_LEN],
+enum status store_sqlite_person_bsn(struct store_sqlite *s, const uint8_t pseudonym[PSEUDONYM_LEN],
 			     uint8_t sealed[SEALED_BSN_LEN], bool *found, struct errbuf *e)
 {
 	sqlite3_stmt *st = stmt(s, Q_PERSON_BSN, e);
@@ -2403,7 +2247,7 @@ enum status store_person_bsn(struct store *s, const uint8_t pseudonym[PSEUDONYM_
 	return ST_OK;
 }
 
-enum status store_put_feedback(struct store *s, const char *signal_id, const char *oin,
+enum status store_sqlite_put_feedback(struct store_sqlite *s, const char *signal_id, const char *oin,
 			       const char *outcome, const char *note, int64_t *id,
 			       struct errbuf *e)
 {
@@ -2421,7 +2265,7 @@ enum status store_put_feedback(struct store *s, const char *signal_id, const cha
 	return ST_OK;
 }
 
-enum status store_feedback_counts(struct store *s,
+enum status store_sqlite_feedback_counts(struct store_sqlite *s,
 				  int (*cb)(void *arg, const char *rule, const char *outcome,
 					    long n),
 				  void *arg, struct errbuf *e)
@@ -2445,7 +2289,7 @@ enum status store_feedback_counts(struct store *s,
 	return ST_OK;
 }
 
-enum status store_delivery_add(struct store *s, const char *signal_id, const char *oin,
+enum status store_sqlite_delivery_add(struct store_sqlite *s, const char *signal_id, const char *oin,
 			       const char *message_id, int64_t now, struct errbuf *e)
 {
 	return delivery_step(s, Q_DELIVERY_ADD, signal_id, oin, message_id, now, e);
@@ -2468,7 +2312,7 @@ static void delivery_from_row(sqlite3_stmt *st, struct delivery_row *d)
 }
 
 /* Runs a delivery query and calls cb for each row it gave. */
-static enum status each_delivery(struct store *s, sqlite3_stmt *st,
+static enum status each_delivery(struct store_sqlite *s, sqlite3_stmt *st,
 				 int (*cb)(void *arg, const struct delivery_row *d), void *arg,
 				 struct errbuf *e)
 {
@@ -2500,7 +2344,7 @@ static enum status each_delivery(struct store *s, sqlite3_stmt *st,
 	return rc;
 }
 
-enum status store_deliveries(struct store *s, int64_t due, bool failed_only, long limit,
+enum status store_sqlite_deliveries(struct store_sqlite *s, int64_t due, bool failed_only, long limit,
 			     int (*cb)(void *arg, const struct delivery_row *d), void *arg,
 			     struct errbuf *e)
 {
@@ -2516,7 +2360,7 @@ enum status store_deliveries(struct store *s, int64_t due, bool failed_only, lon
 	return each_delivery(s, st, cb, arg, e);
 }
 
-enum status store_delivery_after(struct store *s, const struct delivery_row *d, int64_t due,
+enum status store_sqlite_delivery_after(struct store_sqlite *s, const struct delivery_row *d, int64_t due,
 				 int (*cb)(void *arg, const struct delivery_row *d), void *arg,
 				 struct errbuf *e)
 {
@@ -2531,7 +2375,7 @@ enum status store_delivery_after(struct store *s, const struct delivery_row *d, 
 	return each_delivery(s, st, cb, arg, e);
 }
 
-enum status store_deliveries_next(struct store *s, int64_t due, long limit,
+enum status store_sqlite_deliveries_next(struct store_sqlite *s, int64_t due, long limit,
 				  int (*cb)(void *arg, const struct delivery_row *d), void *arg,
 				  struct errbuf *e)
 {
@@ -2544,7 +2388,7 @@ enum status store_deliveries_next(struct store *s, int64_t due, long limit,
 	return each_delivery(s, st, cb, arg, e);
 }
 
-enum status store_deliveries_of(struct store *s, const char *oin, int64_t due, long limit,
+enum status store_sqlite_deliveries_of(struct store_sqlite *s, const char *oin, int64_t due, long limit,
 				int (*cb)(void *arg, const struct delivery_row *d), void *arg,
 				struct errbuf *e)
 {
@@ -2558,7 +2402,7 @@ enum status store_deliveries_of(struct store *s, const char *oin, int64_t due, l
 	return each_delivery(s, st, cb, arg, e);
 }
 
-enum status store_delivery_update(struct store *s, const struct delivery_row *d,
+enum status store_sqlite_delivery_update(struct store_sqlite *s, const struct delivery_row *d,
 				  struct errbuf *e)
 {
 	sqlite3_stmt *st = stmt(s, Q_DELIVERY_UPDATE, e);
@@ -2577,7 +2421,7 @@ enum status store_delivery_update(struct store *s, const struct delivery_row *d,
 	return step_done(s, st, e, "update a delivery");
 }
 
-enum status store_delivery_retry(struct store *s, int64_t id, int64_t now, long *n,
+enum status store_sqlite_delivery_retry(struct store_sqlite *s, int64_t id, int64_t now, long *n,
 				 struct errbuf *e)
 {
 	sqlite3_stmt *st = stmt(s, Q_DELIVERY_RETRY, e);
@@ -2592,11 +2436,9 @@ enum status store_delivery_retry(struct store *s, int64_t id, int64_t now, long 
 	return ST_OK;
 }
 
-enum status store_source_get(struct store *s, const char *name, struct source_state *ss,
+enum status store_sqlite_source_get(struct store_sqlite *s, const char *name, struct source_state *ss,
 			     struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_source_get(s->pg, name, ss, e);
 	sqlite3_stmt *st = stmt(s, Q_SOURCE_GET, e);
 	int rc;
 
@@ -2619,11 +2461,9 @@ enum status store_source_get(struct store *s, const char *name, struct source_st
 	return ST_OK;
 }
 
-enum status store_source_put(struct store *s, const char *name,
+enum status store_sqlite_source_put(struct store_sqlite *s, const char *name,
 			     const struct source_state *ss, struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_source_put(s->pg, name, ss, e);
 	sqlite3_stmt *st = stmt(s, Q_SOURCE_PUT, e);
 
 	if (st == NULL)
@@ -2666,12 +2506,10 @@ static const char *log_value(const struct log_filter *f, size_t i)
 	return *(const char *const *)((const char *)f + log_conds[i].off);
 }
 
-enum status store_log_search(struct store *s, const struct log_filter *f,
+enum status store_sqlite_log_search(struct store_sqlite *s, const struct log_filter *f,
 			     int (*cb)(void *arg, const struct exlog_row *r), void *arg,
 			     struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_log_search(s->pg, f, cb, arg, e);
 	char q[4096] = "SELECT seq, at, kind, party, subject, detail, prev, hash, trace_id"
 		       " FROM exlog"
 		       " WHERE seq > :after";
@@ -2701,11 +2539,9 @@ enum status store_log_search(struct store *s, const struct log_filter *f,
 	return rc;
 }
 
-enum status store_checkpoint_add(struct store *s, const struct checkpoint_row *c,
+enum status store_sqlite_checkpoint_add(struct store_sqlite *s, const struct checkpoint_row *c,
 				 struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_checkpoint_add(s->pg, c, e);
 	sqlite3_stmt *st;
 	int rc;
 
@@ -2724,12 +2560,10 @@ enum status store_checkpoint_add(struct store *s, const struct checkpoint_row *c
 	return ST_OK;
 }
 
-enum status store_checkpoints(struct store *s,
+enum status store_sqlite_checkpoints(struct store_sqlite *s,
 			      int (*cb)(void *arg, const struct checkpoint_row *c), void *arg,
 			      struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_checkpoints(s->pg, cb, arg, e);
 	sqlite3_stmt *st;
 	int rc;
 
@@ -2794,12 +2628,10 @@ static const char *const inzage_sql[] = {
 	" ORDER BY x.seq",
 };
 
-enum status store_inzage(struct store *s, const uint8_t pseudonym[PSEUDONYM_LEN],
+enum status store_sqlite_inzage(struct store_sqlite *s, const uint8_t pseudonym[PSEUDONYM_LEN],
 			 int (*cb)(void *arg, const struct inzage_row *r), void *arg,
 			 struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_inzage(s->pg, pseudonym, cb, arg, e);
 	char hex[2 * PSEUDONYM_LEN + 2];
 	enum status st = ST_OK;
 	sqlite3_stmt *q;
@@ -2846,7 +2678,7 @@ enum status store_inzage(struct store *s, const uint8_t pseudonym[PSEUDONYM_LEN]
 }
 
 /* Runs one purge statement with the cut-off bound as ?1; adds its count. */
-static enum status purge_step(struct store *s, const char *q, const char *cutoff, long *n,
+static enum status purge_step(struct store_sqlite *s, const char *q, const char *cutoff, long *n,
 			      struct errbuf *e)
 {
 	sqlite3_stmt *st;
@@ -2866,11 +2698,9 @@ static enum status purge_step(struct store *s, const char *q, const char *cutoff
 	return ST_OK;
 }
 
-enum status store_purge(struct store *s, const struct retention *r, struct purge_counts *n,
+enum status store_sqlite_purge(struct store_sqlite *s, const struct retention *r, struct purge_counts *n,
 			struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_purge(s->pg, r, n, e);
 	/* Signals first, with everything that hangs on them. */
 	static const char old_signals[] = "(SELECT id FROM signal WHERE created < ?1)";
 	char q[512];
@@ -2955,7 +2785,7 @@ static const struct {
 	  "SELECT NULL, NULL, count(*) FROM exlog" },
 };
 
-enum status store_gauges(struct store *s, int (*cb)(void *arg, const struct gauge *g),
+enum status store_sqlite_gauges(struct store_sqlite *s, int (*cb)(void *arg, const struct gauge *g),
 			 void *arg, struct errbuf *e)
 {
 	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++) {
@@ -2984,7 +2814,7 @@ enum status store_gauges(struct store *s, int (*cb)(void *arg, const struct gaug
 	return ST_OK;
 }
 
-enum status store_check_writable(struct store *s, int timeout_ms, struct errbuf *e)
+enum status store_sqlite_check_writable(struct store_sqlite *s, int timeout_ms, struct errbuf *e)
 {
 	char *err = NULL;
 	enum status st = ST_OK;
@@ -3032,7 +2862,7 @@ static const char *const reports[] = {
 		" FROM delivery",
 };
 
-enum status store_report(struct store *s, enum report r,
+enum status store_sqlite_report(struct store_sqlite *s, enum report r,
 			 int (*cb)(void *arg, int ncols, const char *const *cols), void *arg,
 			 struct errbuf *e)
 {
@@ -3076,7 +2906,7 @@ static void ldv_spans_sql(char *q, size_t n)
 }
 
 /* Statement id of the processing records, prepared once and kept. */
-static sqlite3_stmt *ldv_stmt(struct store *s, enum ldv_q id, struct errbuf *e)
+static sqlite3_stmt *ldv_stmt(struct store_sqlite *s, enum ldv_q id, struct errbuf *e)
 {
 	static const char *const fixed[LDV_Q_COUNT] = {
 		[LDV_Q_SPAN] = "INSERT INTO ldv_span(trace_id, span_id, parent_span_id, name,"
@@ -3091,10 +2921,6 @@ static sqlite3_stmt *ldv_stmt(struct store *s, enum ldv_q id, struct errbuf *e)
 
 	char q[128 + LDV_DEFER * 48];
 
-	if (s->db == NULL) {	/* a store_pg one: what store_pg.h does not do */
-		errbuf_set(e, ST_FAIL, "not yet supported with backend = postgresql");
-		return NULL;
-	}
 	if (s->ldv_stmt[id] == NULL) {
 		if (id == LDV_Q_SPANS)
 			ldv_spans_sql(q, sizeof(q));
@@ -3133,10 +2959,8 @@ static void ldv_bind_span(sqlite3_stmt *st, int base, const struct ldv_span_row 
 				  SQLITE_STATIC);
 }
 
-enum status store_ldv_span_add(struct store *s, struct ldv_span_row *r, struct errbuf *e)
+enum status store_sqlite_ldv_span_add(struct store_sqlite *s, struct ldv_span_row *r, struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_ldv_span_add(s->pg, r, e);
 	sqlite3_stmt *st = ldv_stmt(s, LDV_Q_SPAN, e);
 
 	if (st == NULL)
@@ -3148,11 +2972,9 @@ enum status store_ldv_span_add(struct store *s, struct ldv_span_row *r, struct e
 	return ST_OK;
 }
 
-enum status store_ldv_span_end(struct store *s, int64_t seq, int64_t end_ns, int status,
+enum status store_sqlite_ldv_span_end(struct store_sqlite *s, int64_t seq, int64_t end_ns, int status,
 			       int64_t exlog_seq, long subjects, struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_ldv_span_end(s->pg, seq, end_ns, status, exlog_seq, subjects, e);
 	sqlite3_stmt *st = ldv_stmt(s, LDV_Q_END, e);
 
 	if (st == NULL)
@@ -3166,12 +2988,10 @@ enum status store_ldv_span_end(struct store *s, int64_t seq, int64_t end_ns, int
 	return step_done(s, st, e, "processing record");
 }
 
-enum status store_ldv_subjects_add(struct store *s, int64_t seq, long first,
+enum status store_sqlite_ldv_subjects_add(struct store_sqlite *s, int64_t seq, long first,
 				   const uint8_t (*pseudonyms)[PSEUDONYM_LEN], size_t n,
 				   struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_ldv_subjects_add(s->pg, seq, first, pseudonyms, n, e);
 	sqlite3_stmt *st;
 
 	if (n == 0)
@@ -3184,12 +3004,10 @@ enum status store_ldv_subjects_add(struct store *s, int64_t seq, long first,
 	return step_done(s, st, e, "processing record subjects");
 }
 
-enum status store_finding_persons(struct store *s, const char *finding_id,
+enum status store_sqlite_finding_persons(struct store_sqlite *s, const char *finding_id,
 				  int (*cb)(void *arg, const uint8_t *pseudonym), void *arg,
 				  struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_finding_persons(s->pg, finding_id, cb, arg, e);
 	sqlite3_stmt *st = ldv_stmt(s, LDV_Q_FINDING, e);
 	int step;
 
@@ -3231,7 +3049,7 @@ static void ldv_row(sqlite3_stmt *st, struct ldv_span_row *r)
 }
 
 /* temp.ldv_of: the spans with this data subject (one scan of ldv_subject). */
-static enum status ldv_spans_of(struct store *s, const uint8_t *subject, struct errbuf *e)
+static enum status ldv_spans_of(struct store_sqlite *s, const uint8_t *subject, struct errbuf *e)
 {
 	sqlite3_stmt *st;
 	enum status rc;
@@ -3249,12 +3067,10 @@ static enum status ldv_spans_of(struct store *s, const uint8_t *subject, struct 
 	return rc;
 }
 
-enum status store_ldv_search(struct store *s, const struct ldv_filter *f,
+enum status store_sqlite_ldv_search(struct store_sqlite *s, const struct ldv_filter *f,
 			     int (*cb)(void *arg, const struct ldv_span_row *r), void *arg,
 			     struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return errbuf_set(e, ST_FAIL, "not yet supported with backend = postgresql");
 	char q[1024];
 	sqlite3_stmt *st;
 	enum status rc = ST_OK;
@@ -3297,12 +3113,10 @@ enum status store_ldv_search(struct store *s, const struct ldv_filter *f,
 	return rc;
 }
 
-enum status store_ldv_subjects(struct store *s, int64_t seq, long from, long limit,
+enum status store_sqlite_ldv_subjects(struct store_sqlite *s, int64_t seq, long from, long limit,
 			       int (*cb)(void *arg, long n, const uint8_t *pseudonym),
 			       void *arg, struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return errbuf_set(e, ST_FAIL, "not yet supported with backend = postgresql");
 	sqlite3_stmt *st;
 	enum status rc = ST_OK;
 	long done = 0;
@@ -3334,10 +3148,8 @@ enum status store_ldv_subjects(struct store *s, int64_t seq, long from, long lim
 	return rc;
 }
 
-enum status store_ldv_cursor(struct store *s, int64_t *seq, long *item, struct errbuf *e)
+enum status store_sqlite_ldv_cursor(struct store_sqlite *s, int64_t *seq, long *item, struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return errbuf_set(e, ST_FAIL, "not yet supported with backend = postgresql");
 	sqlite3_stmt *st;
 	int step;
 
@@ -3357,10 +3169,8 @@ enum status store_ldv_cursor(struct store *s, int64_t *seq, long *item, struct e
 	return ST_OK;
 }
 
-enum status store_ldv_cursor_set(struct store *s, int64_t seq, long item, struct errbuf *e)
+enum status store_sqlite_ldv_cursor_set(struct store_sqlite *s, int64_t seq, long item, struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return errbuf_set(e, ST_FAIL, "not yet supported with backend = postgresql");
 	sqlite3_stmt *st;
 	enum status rc;
 
@@ -3382,7 +3192,7 @@ struct ldv_deferred {
 };
 
 /* Frees the spans held (at a rollback; after they are written). */
-static void ldv_forget(struct store *s)
+static void ldv_forget(struct store_sqlite *s)
 {
 	for (int i = 0; i < s->ldv_ndeferred; i++)
 		free(s->ldv_deferred[i].pseudonyms);
@@ -3390,7 +3200,7 @@ static void ldv_forget(struct store *s)
 }
 
 /* Writes the spans held: one statement for a full set, else one each. */
-static enum status ldv_flush(struct store *s, struct errbuf *e)
+static enum status ldv_flush(struct store_sqlite *s, struct errbuf *e)
 {
 	enum status rc = ST_OK;
 
@@ -3405,7 +3215,7 @@ static enum status ldv_flush(struct store *s, struct errbuf *e)
 			rc = step_done(s, st, e, "processing records");
 	} else {
 		for (int i = 0; rc == ST_OK && i < s->ldv_ndeferred; i++)
-			rc = store_ldv_span_add(s, &s->ldv_deferred[i].r, e);
+			rc = store_sqlite_ldv_span_add(s, &s->ldv_deferred[i].r, e);
 	}
 	ldv_forget(s);
 	return rc;
@@ -3420,11 +3230,9 @@ static void ldv_copy(char *out, size_t n, const char *s)
 	out[len] = '\0';
 }
 
-enum status store_ldv_span_defer(struct store *s, const struct ldv_span_row *r,
+enum status store_sqlite_ldv_span_defer(struct store_sqlite *s, const struct ldv_span_row *r,
 				 struct errbuf *e)
 {
-	if (s->pg != NULL)
-		return store_pg_ldv_span_defer(s->pg, r, e);
 	struct ldv_deferred *d;
 	size_t bytes = r->npseudonyms * PSEUDONYM_LEN;
 
@@ -3450,3 +3258,73 @@ enum status store_ldv_span_defer(struct store *s, const struct ldv_span_row *r,
 	s->ldv_ndeferred++;
 	return s->ldv_ndeferred == LDV_DEFER ? ldv_flush(s, e) : ST_OK;
 }
+
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.key_check = store_sqlite_key_check,
+	.close = store_sqlite_close,
+	.cache = store_sqlite_cache,
+	.begin = store_sqlite_begin,
+	.commit = store_sqlite_commit,
+	.rollback = store_sqlite_rollback,
+	.ingest_add = store_sqlite_ingest_add,
+	.ingest_counts = store_sqlite_ingest_counts,
+	.put_person = store_sqlite_put_person,
+	.put_dwelling = store_sqlite_put_dwelling,
+	.put_finding = store_sqlite_put_finding,
+	.held_address = store_sqlite_held_address,
+	.held_person = store_sqlite_held_person,
+	.held_finding = store_sqlite_held_finding,
+	.withdraw_person = store_sqlite_withdraw_person,
+	.finding_repeat = store_sqlite_finding_repeat,
+	.match_begin = store_sqlite_match_begin,
+	.match_end = store_sqlite_match_end,
+	.match_addresses = store_sqlite_match_addresses,
+	.match_mismatches = store_sqlite_match_mismatches,
+	.match_state = store_sqlite_match_state,
+	.match_state_put = store_sqlite_match_state_put,
+	.mark_dates = store_sqlite_mark_dates,
+	.mark_widen = store_sqlite_mark_widen,
+	.mark_clear = store_sqlite_mark_clear,
+	.match_begin_scoped = store_sqlite_match_begin_scoped,
+	.match_catch_up = store_sqlite_match_catch_up,
+	.open_signals = store_sqlite_open_signals,
+	.match_evidence = store_sqlite_match_evidence,
+	.put_signal = store_sqlite_put_signal,
+	.end_signal = store_sqlite_end_signal,
+	.signals = store_sqlite_signals,
+	.signal_routed = store_sqlite_signal_routed,
+	.person_bsn = store_sqlite_person_bsn,
+	.put_feedback = store_sqlite_put_feedback,
+	.feedback_counts = store_sqlite_feedback_counts,
+	.delivery_add = store_sqlite_delivery_add,
+	.delivery_requeue = store_sqlite_delivery_requeue,
+	.deliveries = store_sqlite_deliveries,
+	.deliveries_next = store_sqlite_deliveries_next,
+	.delivery_after = store_sqlite_delivery_after,
+	.deliveries_of = store_sqlite_deliveries_of,
+	.delivery_update = store_sqlite_delivery_update,
+	.delivery_retry = store_sqlite_delivery_retry,
+	.source_get = store_sqlite_source_get,
+	.source_put = store_sqlite_source_put,
+	.log_head = store_sqlite_log_head,
+	.log_insert = store_sqlite_log_insert,
+	.log_scan = store_sqlite_log_scan,
+	.log_search = store_sqlite_log_search,
+	.checkpoint_add = store_sqlite_checkpoint_add,
+	.checkpoints = store_sqlite_checkpoints,
+	.ldv_span_add = store_sqlite_ldv_span_add,
+	.ldv_span_defer = store_sqlite_ldv_span_defer,
+	.ldv_span_end = store_sqlite_ldv_span_end,
+	.ldv_subjects_add = store_sqlite_ldv_subjects_add,
+	.finding_persons = store_sqlite_finding_persons,
+	.ldv_search = store_sqlite_ldv_search,
+	.ldv_subjects = store_sqlite_ldv_subjects,
+	.ldv_cursor = store_sqlite_ldv_cursor,
+	.ldv_cursor_set = store_sqlite_ldv_cursor_set,
+	.inzage = store_sqlite_inzage,
+	.purge = store_sqlite_purge,
+	.gauges = store_sqlite_gauges,
+	.check_writable = store_sqlite_check_writable,
+	.report = store_sqlite_report,
+};
