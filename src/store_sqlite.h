@@ -10,9 +10,147 @@
 /* The connection of this backend is store_backend.h's struct store_conn. */
 #define store_sqlite store_conn
 
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
 #include "store_backend.h"
 
-struct store_sqlite;
+enum stmt_id {
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+	Q_INGEST_ADD, Q_INGEST_COUNTS,
+	Q_ADDRESS_PUT,
+	Q_PERSON_FIND, Q_PERSON_ADD, Q_PERSON_UPDATE, Q_COVERAGE_PUT,
+	Q_DWELLING_PUT,
+	Q_FINDING_PUT, Q_FINDING_PERSONS_DEL, Q_FINDING_PERSON_ADD,
+	Q_PERSON_SCAN, Q_OBS_FILL, Q_MATCH_ADDRESSES, Q_MATCH_MISMATCHES, Q_ADDRESS_GET,
+	Q_EV_WALK_FINDINGS, Q_EV_PERSON_FINDINGS,
+	Q_MATCH_ADDRESSES_SCOPED, Q_MATCH_MISMATCHES_SCOPED, Q_OBS_FILL_SCOPED, Q_EV_WALK_SCOPED,
+	Q_PERSON_AT_ADD, Q_PERSON_AT_UPTO, Q_PERSON_SCAN_SCOPED,
+	Q_OPEN_SIGNALS, Q_OPEN_SIGNALS_SCOPED, Q_SIGNAL_END, Q_MATCH_STATE_GET, Q_MATCH_STATE_PUT,
+	Q_DELIVERY_REQUEUE, Q_MARK_ADDR, Q_MARK_PERSON,
+	Q_SIGNAL_KNOWN, Q_SIGNAL_PUT, Q_SIGNAL_RECIPIENT_ADD,
+	Q_SIGNALS, Q_SIGNAL_ONE, Q_SIGNAL_RECIPIENTS, Q_SIGNAL_ROUTED, Q_PERSON_BSN,
+	Q_FEEDBACK_PUT, Q_FEEDBACK_COUNTS,
+	Q_DELIVERY_ADD, Q_DELIVERIES_DUE, Q_DELIVERIES_NEXT, Q_DELIVERY_AFTER, Q_DELIVERIES_ALL, Q_DELIVERY_UPDATE,
+	Q_DELIVERY_RETRY,
+	Q_DELIVERIES_OF,
+	Q_SOURCE_GET, Q_SOURCE_PUT,
+	Q_LOG_HEAD, Q_LOG_INSERT, Q_LOG_SCAN,
+	Q_HELD_ADDRESS, Q_HELD_PERSON, Q_HELD_FINDING, Q_PERSON_WITHDRAW,
+	Q_FINDING_SEEN_GET, Q_FINDING_SEEN_PUT, Q_FINDING_SEEN_FORGET,
+	Q_COUNT
+};
+
+/*
+ * One evidence query walked in address order (Q_EV_WALK_*) during a match.
+ * The rules visit addresses in that order too, so the evidence of address
+ * A is the next run of rows with key A: one step a row instead of a
+ * search of the index per signal (300,000 of them at 10^6 registrations).
+ * The run of the last address asked is kept for the next rule there.
+ */
+struct ev_walk {
+	enum stmt_id id;
+	int rc;			/* of the last step: SQLITE_ROW while rows remain */
+	char key[ADDRESS_KEY_MAX];	/* the address of the run; "" before any */
+	struct evidence *run;
+	size_t n, cap;
+};
+
+/* One registration as the match holds it. */
+struct registration {
+	uint8_t pseudonym[PSEUDONYM_LEN];
+	char begindatum[11];
+	char addr[ADDRESS_KEY_MAX];
+};
+
+/*
+ * The current registrations of a match run, in memory (fill_current()):
+ * rows holds every registration not after the match date; by_person the
+ * current one of each person, in pseudonym order, and by_addr the same in
+ * (address, pseudonym) order, both as indexes into rows.
+ */
+struct current {
+	struct registration *rows;
+	uint32_t *by_person, *by_addr;
+	size_t n;		/* of by_person and by_addr */
+};
+
+/* The statements of the processing records (store_sqlite_ldv.c). */
+enum ldv_q { LDV_Q_SPAN, LDV_Q_END, LDV_Q_FINDING, LDV_Q_SUBJECTS, LDV_Q_SPANS, LDV_Q_COUNT };
+#define LDV_DEFER 32		/* spans written by one multi-row insert */
+struct ldv_deferred;		/* a span held for it (store_sqlite_ldv.c) */
+
+struct store_sqlite {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[Q_COUNT];
+	char as_of[11];
+	char window_start[11];
+	int busy_timeout_ms;
+	/* What this transaction already wrote, so that the next record at the
+	 * same address or in the same municipality (extracts come sorted by
+	 * address) skips a statement that would change nothing.  Forgotten at
+	 * every begin, commit and rollback. */
+	char last_addr[ADDRESS_KEY_MAX];
+	bool last_addr_nad;	/* with its nummeraanduiding */
+	char last_coverage[5];
+	bool head_known;	/* the log's head, as this transaction left it */
+	int64_t head_seq;
+	char head_hash[65];
+	struct current cur;	/* during a match */
+	bool scoped;		/* the match visits only the marked addresses */
+	long changes;		/* records this transaction changed (mark_write()) */
+	char last_mark[ADDRESS_KEY_MAX];	/* the address it marked last */
+	struct ev_walk walk_findings;
+	sqlite3_stmt *ldv_stmt[LDV_Q_COUNT];	/* processing records, kept prepared */
+	struct ldv_deferred *ldv_deferred;	/* LDV_DEFER of them, or NULL */
+	int ldv_ndeferred;
+};
+
+
+
+/* --- the helpers of store_sqlite.c -------------------------------------- */
+
+/* Turns the connection's last error into a message. */
+enum status db_error(struct store_sqlite *s, struct errbuf *e, const char *what);
+/* The statement id, prepared on first use and reset for the caller. */
+sqlite3_stmt *stmt(struct store_sqlite *s, enum stmt_id id, struct errbuf *e);
+/* Runs a statement that returns no rows. */
+enum status step_done(struct store_sqlite *s, sqlite3_stmt *st, struct errbuf *e,
+		      const char *what);
+void bind_text_or_null(sqlite3_stmt *st, int i, const char *v);
+void bind_long_or_null(sqlite3_stmt *st, int i, long v);
+long column_long_or_null(sqlite3_stmt *st, int i);
+/* Column i as text into out (n bytes), cut to fit; "" for NULL. */
+void column_copy(sqlite3_stmt *st, int i, char *out, size_t n);
+/* Reads the six address columns from column i on. */
+void column_address(sqlite3_stmt *st, int i, struct address *a);
+/*
+ * The key a registration is found by: the first 8 bytes of its pseudonym
+ * (an HMAC, so evenly spread) as a big-endian signed integer.  Two persons
+ * may share a key; every query that uses it compares the pseudonym too.
+ */
+sqlite3_int64 pseudonym_key(const uint8_t *p);
+/* Steps st to the end, calling row(s, st, arg) on each row. */
+enum status each_row(struct store_sqlite *s, sqlite3_stmt *st,
+		     int (*row)(sqlite3_stmt *st, void *arg), void *arg, struct errbuf *e,
+		     const char *what);
+
+/* --- from store_sqlite_match.c ---------------------------------------- */
+
+/* Frees what c holds and empties it; accepts NULL. */
+void current_free(struct current *c);
+
+/* --- from store_sqlite_ldv.c ------------------------------------------ */
+
+/* Frees the spans held (at a rollback; after they are written). */
+void ldv_forget(struct store_sqlite *s);
+/* Writes the spans held: one statement for a full set, else one each. */
+enum status ldv_flush(struct store_sqlite *s, struct errbuf *e);
+
+/* --- the operations (store_sqlite_ops) ------------------------------------- */
+
 
 enum status store_sqlite_key_check(struct store_sqlite *s, const char check[65],
 				   struct errbuf *e);
