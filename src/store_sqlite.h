@@ -17,6 +17,7 @@
 
 #include "store_backend.h"
 
+/* The statements of sql[] (store_sqlite.c), prepared by stmt(). */
 enum stmt_id {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
 	Q_INGEST_ADD, Q_INGEST_COUNTS,
