@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <unistd.h>
-
 #include <libpq-fe.h>
 
 #include "store_pg.h"
@@ -231,24 +229,6 @@ static enum status migrate_one(struct store_pg *s, int v, const char *path, cons
 out_rollback:
 	PQclear(PQexec(s->conn, "ROLLBACK"));
 	return ST_FAIL;
-}
-
-/*
- * Whether a migration schema_dir/PREFIXNNN.sql numbered just after v (up to
- * 3 on) exists: a number left free, as branches that number their
- * migrations ahead of one another do, is skipped rather than ending the
- * migrations there.
- */
-bool migration_after(const char *schema_dir, const char *prefix, int v)
-{
-	char path[4096];
-
-	for (int n = v + 1; n <= v + 3; n++) {
-		snprintf(path, sizeof(path), "%s/%s%03d.sql", schema_dir, prefix, n);
-		if (access(path, F_OK) == 0)
-			return true;
-	}
-	return false;
 }
 
 /*
@@ -1318,3 +1298,72 @@ enum status store_pg_ldv_span_defer(struct store_pg *s, const struct ldv_span_ro
 
 	return store_pg_ldv_span_add(s, &copy, e);
 }
+
+/* --- the table of this backend (store_backend.h) ------------------------ */
+
+/* PostgreSQL keeps its own cache (shared_buffers): nothing to set. */
+static enum status store_pg_cache(struct store_pg *s, int mib, struct errbuf *e)
+{
+	(void)s;
+	(void)mib;
+	(void)e;
+	return ST_OK;
+}
+
+/* Entry x is store_pg_x(); NULL: not yet supported with this backend. */
+const struct store_ops store_pg_ops = {
+	.name = "postgresql",
+	.key_check = store_pg_key_check,
+	.close = store_pg_close,
+	.cache = store_pg_cache,
+	.begin = store_pg_begin,
+	.commit = store_pg_commit,
+	.rollback = store_pg_rollback,
+	.ingest_add = store_pg_ingest_add,
+	.ingest_counts = store_pg_ingest_counts,
+	.put_person = store_pg_put_person,
+	.put_dwelling = store_pg_put_dwelling,
+	.put_finding = store_pg_put_finding,
+	.held_address = store_pg_held_address,
+	.held_person = store_pg_held_person,
+	.held_finding = store_pg_held_finding,
+	.withdraw_person = store_pg_withdraw_person,
+	.finding_repeat = store_pg_finding_repeat,
+	.source_get = store_pg_source_get,
+	.source_put = store_pg_source_put,
+	.log_head = store_pg_log_head,
+	.log_insert = store_pg_log_insert,
+	.log_scan = store_pg_log_scan,
+	.log_search = store_pg_log_search,
+	.checkpoint_add = store_pg_checkpoint_add,
+	.checkpoints = store_pg_checkpoints,
+	.ldv_span_add = store_pg_ldv_span_add,
+	.ldv_span_defer = store_pg_ldv_span_defer,
+	.ldv_span_end = store_pg_ldv_span_end,
+	.ldv_subjects_add = store_pg_ldv_subjects_add,
+	.finding_persons = store_pg_finding_persons,
+	.inzage = store_pg_inzage,
+	.purge = store_pg_purge,
+	/* store_pg_signals.c */
+	.put_signal = store_pg_put_signal,
+	.end_signal = store_pg_end_signal,
+	.signals = store_pg_signals,
+	.signal_routed = store_pg_signal_routed,
+	.person_bsn = store_pg_person_bsn,
+	.put_feedback = store_pg_put_feedback,
+	.feedback_counts = store_pg_feedback_counts,
+	.delivery_add = store_pg_delivery_add,
+	.delivery_requeue = store_pg_delivery_requeue,
+	.deliveries = store_pg_deliveries,
+	.deliveries_next = store_pg_deliveries_next,
+	.delivery_after = store_pg_delivery_after,
+	.deliveries_of = store_pg_deliveries_of,
+	.delivery_update = store_pg_delivery_update,
+	.delivery_retry = store_pg_delivery_retry,
+	.deliveries_claim = store_pg_deliveries_claim,
+	.deliveries_release = store_pg_deliveries_release,
+	/* store_pg_ops.c */
+	.gauges = store_pg_gauges,
+	.check_writable = store_pg_check_writable,
+	.report = store_pg_report,
+};

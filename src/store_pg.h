@@ -1,16 +1,18 @@
 /*
  * store_pg.h - the store (store.h) on PostgreSQL through libpq: the part
- * built so far.  Only store_sqlite.c includes this header: until the store
- * is split into a backend-neutral part and one file per backend
- * (issue 15), store_sqlite.c's struct store carries a struct store_pg and
- * hands these functions the calls they implement.  Each has the contract
- * of the store.h function of the same name without "_pg".  What is not
- * here is not yet supported with backend = postgresql.
+ * built so far, shared by the files store_pg*.c.  Each store_pg_x() has
+ * the contract of store.h's store_x() and is entry x of store_pg_ops (at
+ * the end of store_pg.c; store_backend.h): a new one is hooked there with
+ * one line ".x = store_pg_x,".  What has no entry is not yet supported
+ * with backend = postgresql.
  */
 #ifndef SCHAKEL_STORE_PG_H
 #define SCHAKEL_STORE_PG_H
 
-#include "store.h"
+/* The connection of this backend is store_backend.h's struct store_conn. */
+#define store_pg store_conn
+
+#include "store_backend.h"
 
 struct store_pg;
 
@@ -23,12 +25,6 @@ struct store_pg;
 enum status store_pg_open(const char *dsn, const char *passfile, const char *schema_dir,
 			  struct store_pg **out, struct errbuf *e);
 void store_pg_close(struct store_pg *s);
-
-/*
- * Whether a migration schema_dir/PREFIXNNN.sql numbered 1 to 3 after v
- * exists (both backends' migrations skip a number left free).
- */
-bool migration_after(const char *schema_dir, const char *prefix, int v);
 
 enum status store_pg_begin(struct store_pg *s, struct errbuf *e);
 enum status store_pg_commit(struct store_pg *s, struct errbuf *e);
@@ -97,9 +93,8 @@ enum status store_pg_finding_persons(struct store_pg *s, const char *finding_id,
 
 /* --- signals, feedback and the outbox (store_pg_signals.c) --------------- */
 
-/* trace: the store's trace id (store_trace()), or NULL */
-enum status store_pg_put_signal(struct store_pg *s, const struct signal *sig,
-				const char *trace, bool *created, struct errbuf *e);
+enum status store_pg_put_signal(struct store_pg *s, const struct signal *sig, bool *created,
+				struct errbuf *e);
 enum status store_pg_end_signal(struct store_pg *s, int64_t seq, const char *date,
 				struct errbuf *e);
 enum status store_pg_signals(struct store_pg *s, const struct signal_filter *f,

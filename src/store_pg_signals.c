@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "store_pg.h"
@@ -22,25 +21,6 @@
 #define SIGNALS_PAGE 512
 
 /* --- signals ------------------------------------------------------------- */
-
-/*
- * The evidence of sig as its column holds it, [[source, record], ...], in
- * JSON (as store_sqlite.c writes it); malloc'd, NULL when out of memory.
- */
-static char *evidence_text(const struct signal *sig)
-{
-	json_t *list = json_array();
-	char *text = NULL;
-	bool ok = list != NULL;
-
-	for (size_t i = 0; ok && i < sig->nevidence; i++)
-		ok = json_array_append_new(list, json_pack("[ss]", sig->evidence[i].source,
-							   sig->evidence[i].record)) == 0;
-	if (ok)
-		text = json_dumps(list, JSON_COMPACT);
-	json_decref(list);
-	return text;
-}
 
 /* The recipients of sig as a text array literal: {oin,oin}; malloc'd. */
 static char *recipients_array(const struct signal *sig)
@@ -62,11 +42,11 @@ static char *recipients_array(const struct signal *sig)
  * exists (asked first, so that a signal that holds takes no number of the
  * sequence; ON CONFLICT for two nodes storing it at once).
  */
-enum status store_pg_put_signal(struct store_pg *s, const struct signal *sig,
-				const char *trace, bool *created, struct errbuf *e)
+enum status store_pg_put_signal(struct store_pg *s, const struct signal *sig, bool *created,
+				struct errbuf *e)
 {
 	char key[ADDRESS_KEY_MAX], reg[ADDRESS_KEY_MAX];
-	char *evidence = evidence_text(sig), *recipients = recipients_array(sig);
+	char *evidence = store_evidence_json(sig), *recipients = recipients_array(sig);
 	struct params p = { 0 };
 	PGresult *res = NULL;
 
@@ -95,7 +75,7 @@ enum status store_pg_put_signal(struct store_pg *s, const struct signal *sig,
 	p_long_or_null(&p, sig->max_bewoners);
 	p_text(&p, sig->created);
 	p_text(&p, evidence);
-	p_text_or_null(&p, trace);
+	p_text_or_null(&p, sig->trace_id);	/* store.c's copy carries the store's */
 	p_text(&p, recipients);
 	res = pg_run(s, "WITH ins AS (INSERT INTO signal(id, rule, as_of, addr, person, reg_addr,"
 		     " registered, observed, oppervlakte, max_bewoners, created, evidence, trace_id)"
@@ -155,31 +135,6 @@ static long long_or_null(const PGresult *res, int r, int c)
 	return PQgetisnull(res, r, c) ? -1 : strtol(PQgetvalue(res, r, c), NULL, 10);
 }
 
-/* The evidence column (JSON) into sig; false when unreadable or out of memory. */
-static bool evidence_read(const char *text, struct signal *sig)
-{
-	json_t *list = json_loads(text, 0, NULL), *item;
-	size_t i;
-	bool ok = json_is_array(list);
-
-	if (ok && json_array_size(list) > 0) {
-		sig->evidence = calloc(json_array_size(list), sizeof(*sig->evidence));
-		ok = sig->evidence != NULL;
-	}
-	json_array_foreach(ok ? list : NULL, i, item) {
-		const char *source, *record;
-
-		ok = json_unpack(item, "[ss]", &source, &record) == 0;
-		if (!ok)
-			break;
-		snprintf(sig->evidence[i].source, sizeof(sig->evidence[i].source), "%s", source);
-		snprintf(sig->evidence[i].record, sizeof(sig->evidence[i].record), "%s", record);
-		sig->nevidence++;
-	}
-	json_decref(list);
-	return ok;
-}
-
 /* The recipients column ("oin,oin" or NULL) into sig; false when out of memory. */
 static bool recipients_read(const char *text, struct signal *sig)
 {
@@ -233,7 +188,7 @@ static enum status signal_from_row(const PGresult *res, int r, struct signal *si
 	sig->seq = strtoll(PQgetvalue(res, r, 21), NULL, 10);
 	pg_value_copy(res, r, 23, sig->trace_id, sizeof(sig->trace_id));
 	pg_value_copy(res, r, 24, sig->ended_on, sizeof(sig->ended_on));
-	if (!evidence_read(PQgetvalue(res, r, 22), sig) ||
+	if (!store_evidence_parse(PQgetvalue(res, r, 22), sig) ||
 	    !recipients_read(pg_value_or_null(res, r, 25), sig))
 		return errbuf_set(e, ST_FAIL, "read signal %s: its evidence is unreadable"
 				  " (out of memory?)", sig->id);
