@@ -41,7 +41,8 @@ enum status store_open(const char *path, const char *schema_dir, int busy_timeou
  * or migrates the schema from schema_dir/pg/NNN.sql.  A failure names the
  * host and database, never a password.  So far the PostgreSQL store does
  * transactions, the records of an ingest (and its processing records),
- * the exchange log, purges and the state of pulled sources; every other
+ * the exchange log, purges, the state of pulled sources, signals,
+ * feedback, the outbox and the operators' figures; every other
  * function fails with "not yet supported with backend = postgresql".
  */
 enum status store_open_dsn(const char *dsn, const char *passfile, const char *schema_dir,
