@@ -28,16 +28,6 @@ if [ -z "$MISSING" ]; then
 		{ echo "Bail out! certs/mkcerts.sh failed"; exit 1; }
 fi
 
-tt() {	# t, or a skip when a tool is missing; DELIVER_TESTS=REGEX selects tests
-	[[ $2 =~ ${DELIVER_TESTS:-.} ]] || return 0
-	if [ -n "$MISSING" ]; then
-		_n=$((_n + 1))
-		echo "ok $_n - $1 # SKIP missing:$MISSING"
-		return
-	fi
-	t "$@"
-}
-
 _receivers=0
 # receiver [--port N] [--refuse S] [--broker-oin OIN]: starts the reference
 # receiver on $R (the broker named by --broker-cert, or by OIN);
@@ -140,7 +130,7 @@ file_of() {
 }
 # delivery_outcomes OUTCOME: "delivery" log entries with OUTCOME
 delivery_outcomes() {
-	db "SELECT count(*) FROM exlog WHERE kind = 'delivery' AND json_extract(detail, '$.outcome') = '$1'"
+	logcount ".detail.outcome == \"$1\"" --kind delivery
 }
 
 # pinned_xmlsec FILE: the check docs/operations.md gives a receiver: signed
@@ -259,7 +249,7 @@ test_recipient_down_then_back_gets_everything_once() {
 	sleep 3	# a few more attempts against the closed port
 	[ "$(deliveries delivered)" -eq 0 ] || fail "delivered while nothing listened"
 	[ "$(deliveries failed)" -eq 0 ] || fail "a delivery failed for good while the recipient was down"
-	retries=$(db "SELECT count(*) FROM exlog WHERE kind = 'delivery' AND json_extract(detail, '$.outcome') = 'retry'")
+	retries=$(logcount '.detail.outcome == "retry"' --kind delivery)
 	start=$(date +%s%N)
 	receiver --port "$FPORT"
 	[ "$RPORT" = "$FPORT" ] || fail "the receiver is on $RPORT, not $FPORT"
@@ -304,7 +294,7 @@ test_400_fails_at_once_and_is_retried_by_hand() {
 	[ "$(duplicate_lines)" -eq 0 ] || fail "duplicates sent"
 	sk deliveries --failed >list
 	[ "$(wc -l <list)" -eq 1 ] || { cat list; fail "dead letters left"; }
-	db "SELECT subject || ' ' || json_extract(detail, '$.deliveries') FROM exlog WHERE kind = 'retry' ORDER BY seq" >retries
+	logj '.subject + " " + (.detail.deliveries | tostring)' --kind retry >retries
 	{ grep -qx "$one 1" retries && grep -qx "all failed $((want - 1))" retries; } || fail "the retries are not in the log: $(cat retries)"
 }
 
@@ -567,9 +557,8 @@ inbox() {
 # disclosures OIN: the disclosure entries with OIN as party, one line each:
 # "SIGNAL VIA BSN FORMAT-OR-MESSAGE", sorted
 disclosures() {
-	db "SELECT subject, detail ->> '$.via', CASE WHEN detail ->> '$.bsn' THEN 'bsn' ELSE 'no-bsn' END,
-	    coalesce(detail ->> '$.format', detail ->> '$.message') FROM exlog
-	    WHERE kind = 'disclosure' AND party = '$1'" | tr '|' ' ' | sort
+	logj "select(.party == \"$1\") | [.subject, .detail.via, (if .detail.bsn then \"bsn\" else
+		\"no-bsn\" end), (.detail.format // .detail.message // \"\")] | join(\" \")" --kind disclosure | sort
 }
 
 # Every signal handed out is logged: per signal and recipient, inbox

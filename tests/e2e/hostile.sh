@@ -146,7 +146,7 @@ http_slow_body() {
 	grep -qF -- "$text" resp || fail "'$text' not in $(cat resp)"
 	[ "$(records)" -eq 0 ] || fail "records were stored"
 	[ "$(db 'SELECT count(*) FROM ingest')" -eq 0 ] || fail "an ingest row was kept"
-	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND json_extract(detail, '\$.status') = 408")" -eq 1 ] ||
+	[ "$(logcount '.detail.status == 408' --kind refusal)" -eq 1 ] ||
 		fail "the 408 is not in the log"
 	want 200 $W /v1/signals	# and the server goes on
 	note "slow body (21 of 5000 bytes, then silence): 408 after $took ms"
