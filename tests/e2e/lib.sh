@@ -171,6 +171,15 @@ logj() {
 	sk log --format json "$@" | jq -r "$filter"
 }
 
+# hex COLUMN: the SQL of COLUMN (a blob) in lower-case hex, on either store
+hex() {
+	if [ "$STORE" = sqlite ]; then
+		echo "lower(hex($1))"
+	else
+		echo "encode($1, 'hex')"
+	fi
+}
+
 # unguard_log: lifts the exchange log's append-only guard (its triggers),
 # for a test that tampers with the log as someone with the database could.
 unguard_log() {

@@ -545,7 +545,7 @@ test_inzage_lists_a_person_in_two_sources() {
 	expect_rc 0 sk inzage 999993653 >text || fail "inzage failed"
 	ps=$(sed -n 's/^access request for pseudonym \([0-9a-f]\{64\}\)$/\1/p' text)
 	[ -n "$ps" ] || fail "no pseudonym in the report"
-	[ "$ps" = "$(db "SELECT lower(hex(pseudonym)) FROM person WHERE addr LIKE '5911AB|20|%'")" ] ||
+	[ "$ps" = "$(db "SELECT $(hex pseudonym) FROM person WHERE addr LIKE '5911AB|20|%'")" ] ||
 		fail "the report's pseudonym is not the stored one of the person registered at 5911AB 20"
 	# The registration in Venlo's BRP file, the inspectorate's finding.
 	grep -Eq '^registration +[0-9T:-]+Z +5911AB 20 +begindatumVerblijf [0-9-]+ +brp \(.*brp-venlo-npsLa01.xml\)$' text ||
