@@ -135,6 +135,17 @@ ingest_examples() {
 	sk ingest inspectie "$FIX/inspectie.json" >/dev/null || return 1
 }
 
+# fresh_db: on PostgreSQL, points $D (a copy of another data directory) at
+# a fresh database of its own and makes its schema; nothing on SQLite.
+fresh_db() {
+	[ "$STORE" = sqlite ] && return 0
+	local dsn
+	_dbs=$((_dbs + 1))
+	dsn=$(pg_createdb "d_${BASHPID}_$_dbs") || return 1
+	sed -i "s|^dsn = .*|dsn = $dsn|" "$D/schakel.conf"
+	"$SCHAKEL" -D "$D" init >/dev/null
+}
+
 # db [-separator SEP] SQL: runs SQL on the data directory's database and
 # prints the rows as sqlite3 does (columns joined by SEP, default |); on
 # PostgreSQL with psql on the database of $D's [store] dsn.  Write SQL
