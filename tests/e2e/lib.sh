@@ -191,6 +191,15 @@ hex() {
 	fi
 }
 
+# jlen COLUMN: the SQL of the length of COLUMN's JSON array, on either store
+jlen() {
+	if [ "$STORE" = sqlite ]; then
+		echo "json_array_length($1)"
+	else
+		echo "json_array_length($1::json)"
+	fi
+}
+
 # unguard_log: lifts the exchange log's append-only guard (its triggers),
 # for a test that tampers with the log as someone with the database could.
 unguard_log() {
