@@ -32,15 +32,6 @@ if [ -z "$MISSING" ]; then
 		{ echo "Bail out! certs/mkcerts.sh failed"; exit 1; }
 fi
 
-tt() {	# t, or a skip when a tool is missing
-	if [ -n "$MISSING" ]; then
-		_n=$((_n + 1))
-		echo "ok $_n - $1 # SKIP missing:$MISSING"
-		return
-	fi
-	t "$@"
-}
-
 set_key() {	# set_key DIR SECTION KEY VALUE: sets KEY in [SECTION] of DIR's schakel.conf
 	sed -i "/^\[$2\]/,/^\[/ s|^$3 =.*|$3 = $4|" "$1/schakel.conf"
 	grep -qx "$3 = $4" "$1/schakel.conf" || fail "cannot set $3 in [$2]"
