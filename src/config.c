@@ -230,6 +230,8 @@ static const struct config_key keys[] = {
 	  "most uploads waiting for a worker (503 with Retry-After above it)" },
 	{ SEC_SERVER, "retry_after", CT_INT, 1, 3600, NULL, "5", NULL, CFG(retry_after),
 	  "the Retry-After (seconds) of a 503 for a full work queue" },
+	{ SEC_SERVER, "node", CT_PATH, 0, 0, NULL, "", NULL, CFG(node),
+	  "this node's name among those sharing one database; empty: the host name" },
 
 	{ SEC_ADMIN, "enabled", CT_BOOL, 0, 0, NULL, "true", NULL, CFG(admin_enabled),
 	  "whether the daemon opens the operator's listener" },
@@ -1008,6 +1010,30 @@ static int load_handler(void *user, const char *section, const char *name,
  * does: the password comes from passfile, PGPASSFILE or PGPASSWORD); a
  * dsn or passfile with sqlite is a mistake.  Never quotes the dsn.
  */
+/*
+ * [server] node: the host name when empty; 1-63 letters, digits, '.', '-'
+ * or '_' (it names the node's claims on the outbox, and its figures).
+ */
+static enum status node_check(struct config *cfg, struct errbuf *e)
+{
+	char host[256] = "";
+
+	if (cfg->node == NULL) {
+		if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+			snprintf(host, sizeof(host), "localhost");
+		host[63] = '\0';
+		cfg->node = strdup(host);
+		if (cfg->node == NULL)
+			return errbuf_set(e, ST_FAIL, "%s: out of memory", cfg->path);
+	}
+	if (strlen(cfg->node) > 63 ||
+	    strspn(cfg->node, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_")
+	    != strlen(cfg->node))
+		return errbuf_set(e, ST_FAIL, "%s: [server] node must be 1-63 letters, digits, "
+				  "'.', '-' or '_'", cfg->path);
+	return ST_OK;
+}
+
 static enum status store_check(const struct config *cfg, struct errbuf *e)
 {
 	PQconninfoOption *opts;
@@ -1064,7 +1090,7 @@ static enum status load_run(struct load *ld)
 					  "[party.%s] section", ld->path, src->line, src->name,
 					  src->party, src->party);
 	}
-	return store_check(ld->cfg, ld->e);
+	return node_check(ld->cfg, ld->e) != ST_OK ? ST_FAIL : store_check(ld->cfg, ld->e);
 }
 
 enum status config_load(struct config *cfg, const char *path, struct errbuf *e)

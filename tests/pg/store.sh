@@ -89,7 +89,9 @@ test_init_creates_the_schema() {
 		[ "$(pg_sql "$PGDB" -c "SELECT to_regclass('$tbl') IS NOT NULL")" = t ] || fail "no table $tbl" || return 1
 	done
 	sk init >out || fail "second init failed" || return 1
-	[ "$(pg_sql "$PGDB" -c 'SELECT count(*) FROM schema_migration')" = "$((10#$last))" ] ||
+	# once each (a number left free between branches' migrations is skipped)
+	[ "$(pg_sql "$PGDB" -c 'SELECT count(*) FROM schema_migration')" = \
+		"$(ls "$ROOT/schemas/pg" | grep -c '^[0-9]\{3\}\.sql$')" ] ||
 		fail "migrations applied twice" || return 1
 	# the key's check value, not the key
 	check=$(pg_sql "$PGDB" -c 'SELECT pseudonym_check FROM store_key')
@@ -173,12 +175,16 @@ test_node_with_another_key_refused() {
 test_unsupported_commands_fail_clearly() {
 	pg_dir && pg_conf "$DSN" && sk init >/dev/null || return 1
 	sk ingest huisvesting "$FIX/huisvesting.csv" >/dev/null || fail "ingest" || return 1
-	for c in "match" "signals" "serve --port 0" "feedback" "deliveries" "inzage 999900006"; do
+	for c in "match" "inzage 999900006"; do
 		# shellcheck disable=SC2086
 		expect_rc 1 sk $c >out || return 1
 		contains out "schakel ${c%% *}: not yet supported with backend = postgresql" || return 1
 	done
 	[ "$(pg_sql "$PGDB" -c 'SELECT count(*) FROM exlog')" = 1 ] || fail "something was logged" || return 1
+	# the signals, feedback and the outbox are (tests/pg/deliver.sh)
+	for c in "signals" "feedback" "deliveries"; do
+		sk $c >out 2>&1 || fail "schakel $c on PostgreSQL: $(cat out)" || return 1
+	done
 }
 
 # Two nodes (data directories with the same keys) ingest at once: appends
