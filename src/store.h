@@ -7,8 +7,8 @@
  * (store_open()), or PostgreSQL, for several broker nodes on one database,
  * store_pg*.c (store_open_dsn()), which implements part of the functions
  * so far.  The store knows no HTTP and no XML, and nothing of the rules: it keeps rows and
- * answers the questions the pipeline asks (the aggregates of matching.md
- * included, because a database computes them fastest).
+ * answers the questions the pipeline asks (for a match, plain scans that
+ * match_scan.c orders and walks).
  *
  * Every write happens inside store_begin() ... store_commit(); a failure
  * anywhere is undone with store_rollback().  Callbacks return 0 to go on or
