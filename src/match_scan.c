@@ -424,7 +424,6 @@ static int facts_row(void *arg, const struct address_row *r)
 	struct facts_cb *c = arg;
 	struct address_facts f;
 	long n = 0;
-	int cmp = 1;
 
 	if (c->scoped) {
 		size_t first;
@@ -432,7 +431,8 @@ static int facts_row(void *arg, const struct address_row *r)
 		n = (long)current_at(c->cur, r->key, &first);
 	}
 	for (; !c->scoped && c->next < c->cur->n; c->next++) {
-		cmp = strcmp(c->cur->rows[c->cur->by_addr[c->next]].addr, r->key);
+		int cmp = strcmp(c->cur->rows[c->cur->by_addr[c->next]].addr, r->key);
+
 		if (cmp > 0)
 			break;
 		if (cmp < 0) {	/* cannot be: a registration's address is in the store */
@@ -622,7 +622,6 @@ enum status match_scan_evidence(struct match_scan *m, const struct address *addr
 {
 	const struct current *c = &m->cur;
 	char key[ADDRESS_KEY_MAX];
-	size_t first, k;
 
 	address_key(addr, key);
 	if (person != NULL)
@@ -630,7 +629,8 @@ enum status match_scan_evidence(struct match_scan *m, const struct address *addr
 	if ((what & EVIDENCE_FINDINGS) && findings_at(m, key, ev, n, e) != ST_OK)
 		return ST_FAIL;
 	if (what & EVIDENCE_BRP) {
-		k = current_at(c, key, &first);
+		size_t first, k = current_at(c, key, &first);
+
 		if (k > 0 && !evidence_grow(ev, *n, k))
 			return errbuf_set(e, ST_FAIL, "gather evidence: out of memory");
 		for (size_t i = 0; i < k; i++)
