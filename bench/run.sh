@@ -284,16 +284,16 @@ if only match; then
 	# SQL floor on fresh copies of the prepared database.  Sets MT, MT2, FT and
 	# the counts.
 	match_time() {
-		local n=$1 d=$data/match-$n ts=() t2s=() fs=() r
+		local n=$1 d=$data/match-$n ts=() t2s=() fs=() cs=() c2s=() r
 		for ((r = 0; r < runs; r++)); do
 			rm -rf "$work/m"
 			cp -a "$d" "$work/m"
 			sync
 			timed "$S" -D "$work/m" match --as-of "$asof"
-			ts+=("$T"); MRSS=$RSS
+			ts+=("$T"); cs+=("$CPU"); MRSS=$RSS
 			MOUT=$(cat "$work/out")
 			timed "$S" -D "$work/m" match --as-of "$asof"
-			t2s+=("$T")
+			t2s+=("$T"); c2s+=("$CPU")
 			MOUT2=$(cat "$work/out")
 			COUNTS=$(sqlite3 "$work/m/schakel.db" "SELECT rule || '=' || count(*) FROM signal GROUP BY rule ORDER BY rule" | tr '\n' ' ')
 			rm -rf "$work/m"
@@ -307,6 +307,7 @@ if only match; then
 		MT=$(printf '%s\n' "${ts[@]}" | median)
 		MT2=$(printf '%s\n' "${t2s[@]}" | median)
 		FT=$(printf '%s\n' "${fs[@]}" | median)
+		MCPU=$(printf '%s\n' "${cs[@]}" | median); MCPU2=$(printf '%s\n' "${c2s[@]}" | median)
 		MRUNS=$(IFS=,; echo "${ts[*]}"); MRUNS2=$(IFS=,; echo "${t2s[*]}"); FRUNS=$(IFS=,; echo "${fs[*]}")
 		if [ "$COUNTS" != "$FLOOR" ]; then
 			say "bench: WARNING: schakel raised [$COUNTS], the SQL floor counts [$FLOOR]"
@@ -322,10 +323,10 @@ if only match; then
 		dw=$((3 * n / 10)); fi=$((n / 10))
 		q=$(ratio "$MT" "$FT"); q2=$(ratio "$MT2" "$FT")
 		met=$(awk -v q="$q" 'BEGIN { print (q <= 1.2) ? "true" : "false" }')
-		jadd json_match "{\"registrations\":$n,\"dwellings\":$dw,\"findings\":$fi,\"addresses\":$addrs,\"signals\":$sig,\"counts\":\"${COUNTS% }\",\"first_run\":{\"seconds\":$MT,\"peak_rss_kib\":$MRSS,\"runs\":[$MRUNS]},\"second_run\":{\"seconds\":$MT2,\"runs\":[$MRUNS2],\"created\":0},\"floor_sql\":{\"seconds\":$FT,\"runs\":[$FRUNS]},\"ratio\":$q,\"ratio_second_run\":$q2,\"goal\":1.2,\"met\":$met}"
+		jadd json_match "{\"registrations\":$n,\"dwellings\":$dw,\"findings\":$fi,\"addresses\":$addrs,\"signals\":$sig,\"counts\":\"${COUNTS% }\",\"first_run\":{\"seconds\":$MT,\"cpu_seconds\":$MCPU,\"peak_rss_kib\":$MRSS,\"runs\":[$MRUNS]},\"second_run\":{\"seconds\":$MT2,\"cpu_seconds\":$MCPU2,\"runs\":[$MRUNS2],\"created\":0},\"floor_sql\":{\"seconds\":$FT,\"runs\":[$FRUNS]},\"ratio\":$q,\"ratio_second_run\":$q2,\"goal\":1.2,\"met\":$met}"
 		if [ "$n" = "$match_main" ]; then
-			row "match $n reg, $dw dw, $fi find" "$(fmt "$MT" 2) s first run ($sig signals at $addrs addresses), RSS $((MRSS / 1024)) MiB"
-			row "  second run, same data (creates nothing)" "$(fmt "$MT2" 2) s"
+			row "match $n reg, $dw dw, $fi find" "$(fmt "$MT" 2) s (CPU $(fmt "$MCPU" 2) s) first run ($sig signals at $addrs addresses), RSS $((MRSS / 1024)) MiB"
+			row "  second run, same data (creates nothing)" "$(fmt "$MT2" 2) s (CPU $(fmt "$MCPU2" 2) s)"
 			row "  plain SQL in sqlite3 (floor)" "$(fmt "$FT" 2) s"
 			row "  ratio match/floor (goal <= 1.2)" "${q}x first run, ${q2}x second run: $([ "$met" = true ] && echo met || echo NOT met)"
 			row "  signals by rule" "${COUNTS% }"

@@ -1068,7 +1068,7 @@ static bool backend_supports(const char *dir, const struct command *cmd)
 {
 	static const char *const pg_commands[] = { "init", "ingest", "log", "purge", "pull",
 						    "demo", "receive", "signals", "feedback",
-						    "deliveries", "serve" };
+						    "deliveries", "serve", "match" };
 	struct config cfg;
 	struct errbuf e;
 	char path[4096];
@@ -1084,7 +1084,7 @@ static bool backend_supports(const char *dir, const struct command *cmd)
 			return true;
 	if (pg)
 		fprintf(stderr, "schakel %s: not yet supported with backend = postgresql "
-			"(init, ingest, log, log verify, purge, pull, signals, feedback, "
+			"(init, ingest, log, log verify, purge, pull, match, signals, feedback, "
 			"deliveries and serve are)\n", cmd->name);
 	return !pg;
 }

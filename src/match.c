@@ -11,6 +11,7 @@
 #include "ldv.h"
 #include "log.h"
 #include "match.h"
+#include "match_scan.h"
 #include "route.h"
 #include "trace.h"
 
@@ -38,6 +39,7 @@ struct run {
 	struct errbuf *e;
 	struct open_set open;
 	struct ldv *ldv;	/* the run's processing record */
+	struct match_scan *scan;	/* the rows it reads, during apply_rules() */
 };
 
 /* A signal that holds again after it ended is raised anew under the id of
@@ -296,13 +298,12 @@ static enum status store_held(struct run *run, struct signal *sig, bool *created
 /* Gathers evidence, routes, stores and logs one signal. */
 static int raise_signal(struct run *run, struct signal *sig, unsigned evidence)
 {
-	struct store *s = run->app->store;
 	bool created = false;
 
 	snprintf(sig->as_of, sizeof(sig->as_of), "%s", run->as_of);
 	memcpy(sig->created, run->created, sizeof(sig->created));
-	if (store_match_evidence(s, &sig->address, sig->has_person ? sig->person : NULL,
-				 evidence, &sig->evidence, &sig->nevidence, run->e) != ST_OK ||
+	if (match_scan_evidence(run->scan, &sig->address, sig->has_person ? sig->person : NULL,
+				evidence, &sig->evidence, &sig->nevidence, run->e) != ST_OK ||
 	    route_signal(run->cfg, sig, run->e) != ST_OK)
 		goto fail;
 	if (store_held(run, sig, &created) != ST_OK)
@@ -565,18 +566,17 @@ static enum status log_run(struct run *run, enum match_mode mode)
 /* The rules over every address (full) or over the marked ones. */
 static enum status apply_rules(struct run *run, const char *window_start, bool full)
 {
-	struct store *s = run->app->store;
-	enum status st = full ? store_match_begin(s, run->as_of, window_start, run->e)
-			      : store_match_begin_scoped(s, run->as_of, window_start, run->e);
+	enum status st = match_scan_begin(run->app->store, run->as_of, window_start, !full,
+					  &run->scan, run->e);
 
-	if (st != ST_OK || store_match_addresses(s, match_address, run, run->e) != ST_OK ||
-	    (run->cfg->rule_enabled[RULE_ADRES_AFWIJKING] &&
-	     store_match_mismatches(s, match_mismatch, run, run->e) != ST_OK)) {
-		store_match_end(s);
-		return ST_FAIL;
-	}
-	store_match_end(s);
-	return ST_OK;
+	if (st == ST_OK &&
+	    (match_scan_addresses(run->scan, match_address, run, run->e) != ST_OK ||
+	     (run->cfg->rule_enabled[RULE_ADRES_AFWIJKING] &&
+	      match_scan_mismatches(run->scan, match_mismatch, run, run->e) != ST_OK)))
+		st = ST_FAIL;
+	match_scan_end(run->scan);
+	run->scan = NULL;
+	return st;
 }
 
 /* One run in one transaction. */
@@ -616,7 +616,7 @@ static enum status match_traced(struct app *app, const char *as_of, enum match_m
 				void (*on_new)(void *arg, const struct signal *sig), void *arg,
 				struct errbuf *e)
 {
-	struct run run = { app, &app->cfg, as_of, "", res, on_new, arg, e, { NULL, 0, 0 }, NULL };
+	struct run run = { app, &app->cfg, as_of, "", res, on_new, arg, e, { NULL, 0, 0 }, NULL, NULL };
 	enum status st;
 
 	memset(res, 0, sizeof(*res));

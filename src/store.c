@@ -203,36 +203,72 @@ enum status store_finding_repeat(struct store *s, int64_t ingest_id,
 	return s->ops->finding_repeat(s->conn, ingest_id, r, place, first, n, differs, e);
 }
 
-enum status store_match_begin(struct store *s, const char *as_of, const char *window_start,
-			      struct errbuf *e)
+enum status store_scan_begin(struct store *s, const char *as_of, const char *window_start,
+			     bool scoped, struct errbuf *e)
 {
-	if (s->ops->match_begin == NULL)
-		return unsupported(s, "match begin", e);
-	return s->ops->match_begin(s->conn, as_of, window_start, e);
+	if (s->ops->scan_begin == NULL)
+		return unsupported(s, "match scan", e);
+	return s->ops->scan_begin(s->conn, as_of, window_start, scoped, e);
 }
 
-void store_match_end(struct store *s)
+void store_scan_end(struct store *s)
 {
-	if (s != NULL && s->ops->match_end != NULL)
-		s->ops->match_end(s->conn);
+	if (s != NULL && s->ops->scan_end != NULL)
+		s->ops->scan_end(s->conn);
 }
 
-enum status store_match_addresses(struct store *s,
-				  int (*cb)(void *arg, const struct address_facts *f),
-				  void *arg, struct errbuf *e)
+enum status store_scan_registrations(struct store *s,
+				     int (*cb)(void *arg, const struct registration_row *r),
+				     void *arg, struct errbuf *e)
 {
-	if (s->ops->match_addresses == NULL)
-		return unsupported(s, "match addresses", e);
-	return s->ops->match_addresses(s->conn, cb, arg, e);
+	if (s->ops->scan_registrations == NULL)
+		return unsupported(s, "scan registrations", e);
+	return s->ops->scan_registrations(s->conn, cb, arg, e);
 }
 
-enum status store_match_mismatches(struct store *s,
-				   int (*cb)(void *arg, const struct mismatch *m), void *arg,
-				   struct errbuf *e)
+enum status store_scan_addresses(struct store *s,
+				 int (*cb)(void *arg, const struct address_row *r), void *arg,
+				 struct errbuf *e)
 {
-	if (s->ops->match_mismatches == NULL)
-		return unsupported(s, "match mismatches", e);
-	return s->ops->match_mismatches(s->conn, cb, arg, e);
+	if (s->ops->scan_addresses == NULL)
+		return unsupported(s, "scan addresses", e);
+	return s->ops->scan_addresses(s->conn, cb, arg, e);
+}
+
+enum status store_scan_named(struct store *s, int (*cb)(void *arg, const struct named_row *r),
+			     void *arg, struct errbuf *e)
+{
+	if (s->ops->scan_named == NULL)
+		return unsupported(s, "scan named persons", e);
+	return s->ops->scan_named(s->conn, cb, arg, e);
+}
+
+enum status store_scan_findings(struct store *s,
+				int (*cb)(void *arg, const char *key, const char *id), void *arg,
+				struct errbuf *e)
+{
+	if (s->ops->scan_findings == NULL)
+		return unsupported(s, "scan findings", e);
+	return s->ops->scan_findings(s->conn, cb, arg, e);
+}
+
+enum status store_scan_person_findings(struct store *s, const char *key,
+				       const uint8_t person[PSEUDONYM_LEN],
+				       int (*cb)(void *arg, const char *id), void *arg,
+				       struct errbuf *e)
+{
+	if (s->ops->scan_person_findings == NULL)
+		return unsupported(s, "scan a person's findings", e);
+	return s->ops->scan_person_findings(s->conn, key, person, cb, arg, e);
+}
+
+enum status store_address_get(struct store *s, const char *key, struct address *a,
+			      bool *found, struct errbuf *e)
+{
+	*found = false;
+	if (s->ops->address_get == NULL)
+		return unsupported(s, "read an address", e);
+	return s->ops->address_get(s->conn, key, a, found, e);
 }
 
 enum status store_match_state(struct store *s, struct match_state *st, struct errbuf *e)
@@ -272,14 +308,6 @@ enum status store_mark_clear(struct store *s, struct errbuf *e)
 	return s->ops->mark_clear(s->conn, e);
 }
 
-enum status store_match_begin_scoped(struct store *s, const char *as_of,
-				     const char *window_start, struct errbuf *e)
-{
-	if (s->ops->match_begin_scoped == NULL)
-		return unsupported(s, "match begin scoped", e);
-	return s->ops->match_begin_scoped(s->conn, as_of, window_start, e);
-}
-
 enum status store_match_catch_up(struct store *s, struct errbuf *e)
 {
 	if (s->ops->match_catch_up == NULL)
@@ -294,15 +322,6 @@ enum status store_open_signals(struct store *s, bool scoped,
 	if (s->ops->open_signals == NULL)
 		return unsupported(s, "open signals", e);
 	return s->ops->open_signals(s->conn, scoped, cb, arg, e);
-}
-
-enum status store_match_evidence(struct store *s, const struct address *addr,
-				 const uint8_t *person, unsigned what, struct evidence **ev,
-				 size_t *n, struct errbuf *e)
-{
-	if (s->ops->match_evidence == NULL)
-		return unsupported(s, "match evidence", e);
-	return s->ops->match_evidence(s->conn, addr, person, what, ev, n, e);
 }
 
 /* The backend writes the connection's trace id with the signal: it is

@@ -7,8 +7,8 @@
  * (store_open()), or PostgreSQL, for several broker nodes on one database,
  * store_pg*.c (store_open_dsn()), which implements part of the functions
  * so far.  The store knows no HTTP and no XML, and nothing of the rules: it keeps rows and
- * answers the questions the pipeline asks (the aggregates of matching.md
- * included, because a database computes them fastest).
+ * answers the questions the pipeline asks (for a match, plain scans that
+ * match_scan.c orders and walks).
  *
  * Every write happens inside store_begin() ... store_commit(); a failure
  * anywhere is undone with store_rollback().  Callbacks return 0 to go on or
@@ -171,47 +171,94 @@ enum status store_finding_repeat(struct store *s, int64_t ingest_id,
 				 const struct finding_row *r, const char *place,
 				 char *first, size_t n, bool *differs, struct errbuf *e);
 
-/* --- matching --------------------------------------------------------- */
+/* --- the rows a match reads (match_scan.c orders and walks them) ------ */
 
-/* The quantities of matching.md for one address, as of a date. */
-struct address_facts {
-	struct address address;
-	long registered;
-	long observed;
-	long oppervlakte;	/* -1: unknown */
-	long max_bewoners;	/* -1: none set */
-	bool has_dwelling;
-	bool permit_valid;	/* a permit valid on the date */
-	bool covered;		/* the municipality delivers BRP data */
-};
+/*
+ * Starts the scans below for a match as of as_of (YYYY-MM-DD) with the
+ * findings dated after window_start and not after as_of (the window);
+ * with scoped, they visit only what the marks concern (store_mark_widen():
+ * the marked addresses, and the persons registered at one or named by a
+ * finding at one).  A store may work out per-address figures once here.
+ * Call store_scan_end() afterwards, also after a failure.
+ */
+enum status store_scan_begin(struct store *s, const char *as_of, const char *window_start,
+			     bool scoped, struct errbuf *e);
+void store_scan_end(struct store *s);
 
-/* A finding at A naming a person whose current registration is at B. */
-struct mismatch {
-	struct address address;		/* A */
-	struct address registered_at;	/* B */
-	uint8_t pseudonym[PSEUDONYM_LEN];
-	long registered, observed;		/* at A */
-	long oppervlakte, max_bewoners;		/* of A; -1: unknown */
+/* One registration; valid during the callback. */
+struct registration_row {
+	const uint8_t *pseudonym;	/* PSEUDONYM_LEN bytes */
+	const char *begindatum;
+	const char *addr;		/* its address key */
 };
 
 /*
- * Prepares the match as of as_of (YYYY-MM-DD) with findings after
- * window_start: works out every person's current registration.  Call
- * store_match_end() afterwards.
+ * Calls cb for every registration that begins on or before the match
+ * date (scoped: of every person the marks concern), in no order.
  */
-enum status store_match_begin(struct store *s, const char *as_of, const char *window_start,
-			      struct errbuf *e);
-void store_match_end(struct store *s);
+enum status store_scan_registrations(struct store *s,
+				     int (*cb)(void *arg, const struct registration_row *r),
+				     void *arg, struct errbuf *e);
 
-/* Calls cb for every address with registered or observed persons. */
-enum status store_match_addresses(struct store *s,
-				  int (*cb)(void *arg, const struct address_facts *f),
-				  void *arg, struct errbuf *e);
+/* What the store holds of one address as of the match date; valid during
+ * the callback. */
+struct address_row {
+	const char *key;	/* the address key */
+	struct address address;	/* gemeentecode: the housing register's, else its own */
+	bool has_findings;	/* a finding in the window is there */
+	long observed;		/* the most persons one of them found; 0: none */
+	long oppervlakte;	/* -1: unknown */
+	long max_bewoners;	/* -1: none set */
+	bool has_dwelling;	/* the housing register has it */
+	bool permit_valid;	/* with a permit valid on the match date */
+	bool covered;		/* its gemeentecode delivers BRP data */
+};
 
-/* Calls cb for every (person, A) of rule ADRES_AFWIJKING. */
-enum status store_match_mismatches(struct store *s,
-				   int (*cb)(void *arg, const struct mismatch *m),
-				   void *arg, struct errbuf *e);
+/*
+ * Calls cb for every address (scoped: every marked one) in the byte
+ * order of its key (strcmp()).
+ */
+enum status store_scan_addresses(struct store *s,
+				 int (*cb)(void *arg, const struct address_row *r), void *arg,
+				 struct errbuf *e);
+
+/* A person named by a finding in the window, at the finding's address. */
+struct named_row {
+	const char *key;	/* the finding's address key */
+	struct address address;	/* with its own gemeentecode */
+	const uint8_t *pseudonym;	/* PSEUDONYM_LEN bytes */
+	long observed, oppervlakte, max_bewoners;	/* of the address, as there */
+};
+
+/*
+ * Calls cb once for every (address, person) that the findings in the
+ * window (scoped: at marked addresses) name, by address key, then
+ * pseudonym.
+ */
+enum status store_scan_named(struct store *s, int (*cb)(void *arg, const struct named_row *r),
+			     void *arg, struct errbuf *e);
+
+/*
+ * Calls cb with the address key and the id of every finding in the window
+ * (scoped: at marked addresses), by address key, then date, then id.
+ */
+enum status store_scan_findings(struct store *s,
+				int (*cb)(void *arg, const char *key, const char *id), void *arg,
+				struct errbuf *e);
+
+/*
+ * Calls cb with the id of every finding in the window at address key that
+ * names person, by date, then id.
+ */
+enum status store_scan_person_findings(struct store *s, const char *key,
+				       const uint8_t person[PSEUDONYM_LEN],
+				       int (*cb)(void *arg, const char *id), void *arg,
+				       struct errbuf *e);
+
+/* The address of key into *a (its own gemeentecode); *found is false when
+ * the store has none. */
+enum status store_address_get(struct store *s, const char *key, struct address *a,
+			      bool *found, struct errbuf *e);
 
 /*
  * Incremental matching (store-012.sql).  Every write marks what it touches
@@ -257,15 +304,9 @@ enum status store_mark_widen(struct store *s, struct mark_counts *n, struct errb
 enum status store_mark_clear(struct store *s, struct errbuf *e);
 
 /*
- * Like store_match_begin(), for only the marked addresses: afterwards
- * store_match_addresses() and store_match_mismatches() visit only them.
- */
-enum status store_match_begin_scoped(struct store *s, const char *as_of,
-				     const char *window_start, struct errbuf *e);
-/*
  * Brings the registrations by address that a scoped match reads up to
  * date (store-014.sql), in the caller's transaction: work in proportion
- * to what was written since.  store_match_begin_scoped() does it itself;
+ * to what was written since.  store_scan_begin() scoped does it itself;
  * an incremental run that turns full calls it so that the next one does
  * not pay for the large change.
  */
@@ -279,31 +320,11 @@ enum status store_open_signals(struct store *s, bool scoped,
 			       int (*cb)(void *arg, int64_t seq, const char *id), void *arg,
 			       struct errbuf *e);
 
-/* A stored record a signal rests on. */
+/* A stored record a signal rests on (match_scan.c names its sources). */
 struct evidence {
 	char source[16];	/* "brp", "huisvesting", "inspectie" */
 	char record[96];
 };
-
-/* Which evidence to gather for an address (bit mask). */
-enum {
-	EVIDENCE_BRP = 1,	/* current registrations at A */
-	EVIDENCE_FINDINGS = 2,	/* findings of soort huisvesting in the window at A */
-	EVIDENCE_DWELLING = 4,	/* the housing register's row for A (the caller
-				 * knows it exists: address_facts.has_dwelling) */
-};
-
-/*
- * Appends the evidence for address addr (or, with person non-NULL, the
- * findings at addr naming that person and the person's current
- * registration) to *ev (realloc'd; caller frees), *n counting.  Between
- * store_match_begin() and store_match_end(), and for the address rules
- * (person NULL) in the order of store_match_addresses(): the evidence is
- * read alongside, not searched for.
- */
-enum status store_match_evidence(struct store *s, const struct address *addr,
-				 const uint8_t *person, unsigned what,
-				 struct evidence **ev, size_t *n, struct errbuf *e);
 
 /* --- signals ---------------------------------------------------------- */
 

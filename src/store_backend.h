@@ -61,14 +61,24 @@ struct store_ops {
 		const struct finding_row *r, const char *place, char *first, size_t n,
 		bool *differs, struct errbuf *e);
 	/* matching */
-	enum status (*match_begin)(struct store_conn *conn, const char *as_of,
-		const char *window_start, struct errbuf *e);
-	void (*match_end)(struct store_conn *conn);
-	enum status (*match_addresses)(struct store_conn *conn,
-		int (*cb)(void *arg, const struct address_facts *f), void *arg,
+	enum status (*scan_begin)(struct store_conn *conn, const char *as_of,
+		const char *window_start, bool scoped, struct errbuf *e);
+	void (*scan_end)(struct store_conn *conn);
+	enum status (*scan_registrations)(struct store_conn *conn,
+		int (*cb)(void *arg, const struct registration_row *r), void *arg,
 		struct errbuf *e);
-	enum status (*match_mismatches)(struct store_conn *conn,
-		int (*cb)(void *arg, const struct mismatch *m), void *arg, struct errbuf *e);
+	enum status (*scan_addresses)(struct store_conn *conn,
+		int (*cb)(void *arg, const struct address_row *r), void *arg, struct errbuf *e);
+	enum status (*scan_named)(struct store_conn *conn,
+		int (*cb)(void *arg, const struct named_row *r), void *arg, struct errbuf *e);
+	enum status (*scan_findings)(struct store_conn *conn,
+		int (*cb)(void *arg, const char *key, const char *id), void *arg,
+		struct errbuf *e);
+	enum status (*scan_person_findings)(struct store_conn *conn, const char *key,
+		const uint8_t person[PSEUDONYM_LEN], int (*cb)(void *arg, const char *id),
+		void *arg, struct errbuf *e);
+	enum status (*address_get)(struct store_conn *conn, const char *key, struct address *a,
+		bool *found, struct errbuf *e);
 	enum status (*match_state)(struct store_conn *conn, struct match_state *st,
 		struct errbuf *e);
 	enum status (*match_state_put)(struct store_conn *conn, const struct match_state *st,
@@ -78,14 +88,9 @@ struct store_ops {
 	enum status (*mark_widen)(struct store_conn *conn, struct mark_counts *n,
 		struct errbuf *e);
 	enum status (*mark_clear)(struct store_conn *conn, struct errbuf *e);
-	enum status (*match_begin_scoped)(struct store_conn *conn, const char *as_of,
-		const char *window_start, struct errbuf *e);
 	enum status (*match_catch_up)(struct store_conn *conn, struct errbuf *e);
 	enum status (*open_signals)(struct store_conn *conn, bool scoped,
 		int (*cb)(void *arg, int64_t seq, const char *id), void *arg, struct errbuf *e);
-	enum status (*match_evidence)(struct store_conn *conn, const struct address *addr,
-		const uint8_t *person, unsigned what, struct evidence **ev, size_t *n,
-		struct errbuf *e);
 	/* signals */
 	enum status (*put_signal)(struct store_conn *conn, const struct signal *sig,
 		bool *created, struct errbuf *e);

@@ -91,6 +91,41 @@ enum status store_pg_finding_persons(struct store_pg *s, const char *finding_id,
 				     int (*cb)(void *arg, const uint8_t *pseudonym), void *arg,
 				     struct errbuf *e);
 
+
+/* The rows a match reads, match state and marks (store_pg_match.c). */
+enum status store_pg_scan_begin(struct store_pg *s, const char *as_of, const char *window_start,
+				bool scoped, struct errbuf *e);
+void store_pg_scan_end(struct store_pg *s);
+enum status store_pg_scan_registrations(struct store_pg *s,
+					int (*cb)(void *arg, const struct registration_row *r),
+					void *arg, struct errbuf *e);
+enum status store_pg_scan_addresses(struct store_pg *s,
+				    int (*cb)(void *arg, const struct address_row *r), void *arg,
+				    struct errbuf *e);
+enum status store_pg_scan_named(struct store_pg *s,
+				int (*cb)(void *arg, const struct named_row *r), void *arg,
+				struct errbuf *e);
+enum status store_pg_scan_findings(struct store_pg *s,
+				   int (*cb)(void *arg, const char *key, const char *id),
+				   void *arg, struct errbuf *e);
+enum status store_pg_scan_person_findings(struct store_pg *s, const char *key,
+					  const uint8_t person[PSEUDONYM_LEN],
+					  int (*cb)(void *arg, const char *id), void *arg,
+					  struct errbuf *e);
+enum status store_pg_address_get(struct store_pg *s, const char *key, struct address *a,
+				 bool *found, struct errbuf *e);
+enum status store_pg_match_state(struct store_pg *s, struct match_state *ms, struct errbuf *e);
+enum status store_pg_match_state_put(struct store_pg *s, const struct match_state *ms,
+				     bool full, struct errbuf *e);
+enum status store_pg_mark_dates(struct store_pg *s, const struct match_state *old,
+				const char *as_of, const char *window_start, struct errbuf *e);
+enum status store_pg_mark_widen(struct store_pg *s, struct mark_counts *n, struct errbuf *e);
+enum status store_pg_mark_clear(struct store_pg *s, struct errbuf *e);
+enum status store_pg_match_catch_up(struct store_pg *s, struct errbuf *e);
+enum status store_pg_open_signals(struct store_pg *s, bool scoped,
+				  int (*cb)(void *arg, int64_t seq, const char *id), void *arg,
+				  struct errbuf *e);
+
 /* --- signals, feedback and the outbox (store_pg_signals.c) --------------- */
 
 enum status store_pg_put_signal(struct store_pg *s, const struct signal *sig, bool *created,

@@ -33,6 +33,9 @@ struct store_pg {
 	int64_t head_seq;
 	char head_hash[65];
 	bool marked;		/* mark_all set */
+	/* The window of a match's scans (store_pg_match.c). */
+	char scan_as_of[11], scan_window_start[11];
+	bool scan_scoped;
 	/* The statements prepared on this connection, by their text's address
 	 * (pg_run() is given string literals only), named s<index>. */
 	const char *prepared[NPREPARED];

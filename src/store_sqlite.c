@@ -31,7 +31,7 @@
 	" a.addr = s.addr" \
 	" LEFT JOIN address b ON b.addr = s.reg_addr"
 /* The facts of the addresses of a match (Q_MATCH_ADDRESSES*), but
- * registered(A), which store_match_addresses() counts alongside. */
+ * registered(A), which match_scan.c counts alongside. */
 #define MATCH_FACTS_COLS "SELECT coalesce(d.gemeentecode, a.gemeentecode), a.nummeraanduiding," \
 	"  a.postcode, a.huisnummer, a.huisletter, a.toevoeging," \
 	"  coalesce(o.n, 0), d.oppervlakte, d.max_bewoners, d.addr IS NOT NULL," \
@@ -92,28 +92,29 @@ static const char *const sql[Q_COUNT] = {
 	[Q_FINDING_PERSONS_DEL] = "DELETE FROM finding_person WHERE finding_id = ?1",
 	[Q_FINDING_PERSON_ADD] = "INSERT OR REPLACE INTO finding_person(finding_id, pseudonym,"
 		" bsn_sealed) VALUES (?1, ?2, ?3)",
-	/* The registrations as of a date, in table order (fill_current()). */
+	/* The registrations as of a date, in table order (match_scan.c
+	 * orders them). */
 	[Q_PERSON_SCAN] = "SELECT pseudonym, begindatum, addr FROM person NOT INDEXED"
 		" WHERE begindatum <= ?1",
 	/* observed(A) of every address with findings in the window */
 	[Q_OBS_FILL] = "INSERT INTO temp.obs(addr, n) SELECT addr, max(aangetroffen) FROM finding"
 		" WHERE soort = 'huisvesting' AND datum > ?2 AND datum <= ?1 GROUP BY addr",
 	/* Every address in key order, with its facts but registered(A), which
-	 * store_match_addresses() counts alongside (struct current). */
+	 * match_scan.c counts alongside (its current registrations). */
 	[Q_MATCH_ADDRESSES] = MATCH_FACTS_COLS " FROM address a" MATCH_FACTS_JOINS,
 	/* Each (address, person) of the findings in the window, with the
-	 * address's facts; store_match_mismatches() keeps the persons
-	 * registered elsewhere. */
+	 * address's facts; match_scan.c keeps the persons registered
+	 * elsewhere. */
 	[Q_MATCH_MISMATCHES] = MISMATCHES_SELECT " ORDER BY f.addr, fp.pseudonym",
 	[Q_ADDRESS_GET] = "SELECT " ADDRESS_COLS("b") " FROM address b WHERE b.addr = ?1",
-	/* The findings of every address, in the address cursor's order: walked
-	 * alongside it (struct ev_walk).  Column 0 is the address. */
+	/* The findings of every address, in the address cursor's order
+	 * (match_scan.c walks them alongside it).  Column 0 is the address. */
 	[Q_EV_WALK_FINDINGS] = "SELECT addr, id FROM finding WHERE soort = 'huisvesting'"
 		" AND datum > ?2 AND datum <= ?1 ORDER BY addr, datum, id",
 	[Q_EV_PERSON_FINDINGS] = "SELECT f.id FROM finding f JOIN finding_person fp"
 		" ON fp.finding_id = f.id WHERE f.addr = ?1 AND fp.pseudonym = ?4"
 		" AND f.soort = 'huisvesting' AND f.datum > ?2 AND f.datum <= ?3 ORDER BY f.datum, f.id",
-	/* The same for only the marked addresses (store_match_begin_scoped()). */
+	/* The same for only the marked addresses (store_scan_begin() scoped). */
 	/* CROSS JOIN: the marks first (SQLite, without statistics, walked
 	 * every address and looked each up in the marks) */
 	[Q_MATCH_ADDRESSES_SCOPED] = MATCH_FACTS_COLS " FROM mark_addr m"
@@ -134,7 +135,7 @@ static const char *const sql[Q_COUNT] = {
 	[Q_PERSON_AT_UPTO] = "UPDATE person_at_state SET upto ="
 		" coalesce((SELECT max(rowid) FROM person), 0) WHERE id = 1",
 	/* The registrations of every person registered at a marked address or
-	 * named by a finding there, through person_pkey (fill_current()) */
+	 * named by a finding there, through person_pkey */
 	[Q_PERSON_SCAN_SCOPED] = "SELECT pseudonym, begindatum, addr FROM person"
 		" WHERE pkey IN (SELECT a.pkey FROM mark_addr m CROSS JOIN person_at a"
 		" ON a.addr = m.addr UNION SELECT pseudonym_key(fp.pseudonym) FROM finding f"
@@ -516,8 +517,6 @@ void store_sqlite_close(struct store_sqlite *s)
 	ldv_forget(s);
 	free(s->ldv_deferred);
 	sqlite3_close(s->db);
-	current_free(&s->cur);
-	free(s->walk_findings.run);
 	free(s);
 }
 
@@ -602,19 +601,21 @@ const struct store_ops store_sqlite_ops = {
 	.held_finding = store_sqlite_held_finding,
 	.withdraw_person = store_sqlite_withdraw_person,
 	.finding_repeat = store_sqlite_finding_repeat,
-	.match_begin = store_sqlite_match_begin,
-	.match_end = store_sqlite_match_end,
-	.match_addresses = store_sqlite_match_addresses,
-	.match_mismatches = store_sqlite_match_mismatches,
+	.scan_begin = store_sqlite_scan_begin,
+	.scan_end = store_sqlite_scan_end,
+	.scan_registrations = store_sqlite_scan_registrations,
+	.scan_addresses = store_sqlite_scan_addresses,
+	.scan_named = store_sqlite_scan_named,
+	.scan_findings = store_sqlite_scan_findings,
+	.scan_person_findings = store_sqlite_scan_person_findings,
+	.address_get = store_sqlite_address_get,
 	.match_state = store_sqlite_match_state,
 	.match_state_put = store_sqlite_match_state_put,
 	.mark_dates = store_sqlite_mark_dates,
 	.mark_widen = store_sqlite_mark_widen,
 	.mark_clear = store_sqlite_mark_clear,
-	.match_begin_scoped = store_sqlite_match_begin_scoped,
 	.match_catch_up = store_sqlite_match_catch_up,
 	.open_signals = store_sqlite_open_signals,
-	.match_evidence = store_sqlite_match_evidence,
 	.put_signal = store_sqlite_put_signal,
 	.end_signal = store_sqlite_end_signal,
 	.signals = store_sqlite_signals,

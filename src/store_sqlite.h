@@ -45,40 +45,6 @@ enum stmt_id {
 	Q_COUNT
 };
 
-/*
- * One evidence query walked in address order (Q_EV_WALK_*) during a match.
- * The rules visit addresses in that order too, so the evidence of address
- * A is the next run of rows with key A: one step a row instead of a
- * search of the index per signal (300,000 of them at 10^6 registrations).
- * The run of the last address asked is kept for the next rule there.
- */
-struct ev_walk {
-	enum stmt_id id;
-	int rc;			/* of the last step: SQLITE_ROW while rows remain */
-	char key[ADDRESS_KEY_MAX];	/* the address of the run; "" before any */
-	struct evidence *run;
-	size_t n, cap;
-};
-
-/* One registration as the match holds it. */
-struct registration {
-	uint8_t pseudonym[PSEUDONYM_LEN];
-	char begindatum[11];
-	char addr[ADDRESS_KEY_MAX];
-};
-
-/*
- * The current registrations of a match run, in memory (fill_current()):
- * rows holds every registration not after the match date; by_person the
- * current one of each person, in pseudonym order, and by_addr the same in
- * (address, pseudonym) order, both as indexes into rows.
- */
-struct current {
-	struct registration *rows;
-	uint32_t *by_person, *by_addr;
-	size_t n;		/* of by_person and by_addr */
-};
-
 /* The statements of the processing records (store_sqlite_ldv.c). */
 enum ldv_q { LDV_Q_SPAN, LDV_Q_END, LDV_Q_FINDING, LDV_Q_SUBJECTS, LDV_Q_SPANS, LDV_Q_COUNT };
 #define LDV_DEFER 32		/* spans written by one multi-row insert */
@@ -100,11 +66,9 @@ struct store_sqlite {
 	bool head_known;	/* the log's head, as this transaction left it */
 	int64_t head_seq;
 	char head_hash[65];
-	struct current cur;	/* during a match */
 	bool scoped;		/* the match visits only the marked addresses */
 	long changes;		/* records this transaction changed (mark_write()) */
 	char last_mark[ADDRESS_KEY_MAX];	/* the address it marked last */
-	struct ev_walk walk_findings;
 	sqlite3_stmt *ldv_stmt[LDV_Q_COUNT];	/* processing records, kept prepared */
 	struct ldv_deferred *ldv_deferred;	/* LDV_DEFER of them, or NULL */
 	int ldv_ndeferred;
@@ -138,11 +102,6 @@ sqlite3_int64 pseudonym_key(const uint8_t *p);
 enum status each_row(struct store_sqlite *s, sqlite3_stmt *st,
 		     int (*row)(sqlite3_stmt *st, void *arg), void *arg, struct errbuf *e,
 		     const char *what);
-
-/* --- from store_sqlite_match.c ---------------------------------------- */
-
-/* Frees what c holds and empties it; accepts NULL. */
-void current_free(struct current *c);
 
 /* --- from store_sqlite_ldv.c ------------------------------------------ */
 
@@ -187,15 +146,27 @@ enum status store_sqlite_withdraw_person(struct store_sqlite *s, const uint8_t *
 enum status store_sqlite_finding_repeat(struct store_sqlite *s, int64_t ingest_id,
 					const struct finding_row *r, const char *place,
 					char *first, size_t n, bool *differs, struct errbuf *e);
-enum status store_sqlite_match_begin(struct store_sqlite *s, const char *as_of,
-				     const char *window_start, struct errbuf *e);
-void store_sqlite_match_end(struct store_sqlite *s);
-enum status store_sqlite_match_addresses(struct store_sqlite *s,
-					 int (*cb)(void *arg, const struct address_facts *f),
-					 void *arg, struct errbuf *e);
-enum status store_sqlite_match_mismatches(struct store_sqlite *s,
-					  int (*cb)(void *arg, const struct mismatch *m),
-					  void *arg, struct errbuf *e);
+enum status store_sqlite_scan_begin(struct store_sqlite *s, const char *as_of,
+				    const char *window_start, bool scoped, struct errbuf *e);
+void store_sqlite_scan_end(struct store_sqlite *s);
+enum status store_sqlite_scan_registrations(struct store_sqlite *s,
+					    int (*cb)(void *arg, const struct registration_row *r),
+					    void *arg, struct errbuf *e);
+enum status store_sqlite_scan_addresses(struct store_sqlite *s,
+					int (*cb)(void *arg, const struct address_row *r),
+					void *arg, struct errbuf *e);
+enum status store_sqlite_scan_named(struct store_sqlite *s,
+				    int (*cb)(void *arg, const struct named_row *r), void *arg,
+				    struct errbuf *e);
+enum status store_sqlite_scan_findings(struct store_sqlite *s,
+				       int (*cb)(void *arg, const char *key, const char *id),
+				       void *arg, struct errbuf *e);
+enum status store_sqlite_scan_person_findings(struct store_sqlite *s, const char *key,
+					      const uint8_t person[PSEUDONYM_LEN],
+					      int (*cb)(void *arg, const char *id), void *arg,
+					      struct errbuf *e);
+enum status store_sqlite_address_get(struct store_sqlite *s, const char *key,
+				     struct address *a, bool *found, struct errbuf *e);
 enum status store_sqlite_match_state(struct store_sqlite *s, struct match_state *st,
 				     struct errbuf *e);
 enum status store_sqlite_match_state_put(struct store_sqlite *s, const struct match_state *st,
@@ -206,15 +177,10 @@ enum status store_sqlite_mark_dates(struct store_sqlite *s, const struct match_s
 enum status store_sqlite_mark_widen(struct store_sqlite *s, struct mark_counts *n,
 				    struct errbuf *e);
 enum status store_sqlite_mark_clear(struct store_sqlite *s, struct errbuf *e);
-enum status store_sqlite_match_begin_scoped(struct store_sqlite *s, const char *as_of,
-					    const char *window_start, struct errbuf *e);
 enum status store_sqlite_match_catch_up(struct store_sqlite *s, struct errbuf *e);
 enum status store_sqlite_open_signals(struct store_sqlite *s, bool scoped,
 				      int (*cb)(void *arg, int64_t seq, const char *id),
 				      void *arg, struct errbuf *e);
-enum status store_sqlite_match_evidence(struct store_sqlite *s, const struct address *addr,
-					const uint8_t *person, unsigned what,
-					struct evidence **ev, size_t *n, struct errbuf *e);
 enum status store_sqlite_put_signal(struct store_sqlite *s, const struct signal *sig,
 				    bool *created, struct errbuf *e);
 enum status store_sqlite_end_signal(struct store_sqlite *s, int64_t seq, const char *date,

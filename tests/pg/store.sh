@@ -198,14 +198,15 @@ test_node_with_another_key_refused() {
 test_unsupported_commands_fail_clearly() {
 	pg_dir && pg_conf "$DSN" && sk init >/dev/null || return 1
 	sk ingest huisvesting "$FIX/huisvesting.csv" >/dev/null || fail "ingest" || return 1
-	for c in "match" "inzage 999900006"; do
+	for c in "inzage 999900006"; do
 		# shellcheck disable=SC2086
 		expect_rc 1 sk $c >out || return 1
 		contains out "schakel ${c%% *}: not yet supported with backend = postgresql" || return 1
 	done
 	[ "$(pg_sql "$PGDB" -c 'SELECT count(*) FROM exlog')" = 1 ] || fail "something was logged" || return 1
-	# the signals, feedback and the outbox are (tests/pg/deliver.sh)
-	for c in "signals" "feedback" "deliveries"; do
+	# the signals, feedback and the outbox are (tests/pg/deliver.sh), and
+	# matching (tests/pg/match.sh)
+	for c in "signals" "feedback" "deliveries" "match"; do
 		sk $c >out 2>&1 || fail "schakel $c on PostgreSQL: $(cat out)" || return 1
 	done
 }
