@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "exlog.h"
 #include "metrics.h"
+#include "node.h"
 #include "tls.h"
 
 #define CERT_WARN_DAYS 30
@@ -122,13 +123,44 @@ static bool health_check(json_t *failures, json_t *warnings)
 static void healthz(struct http_req *r)
 {
 	json_t *failures = json_array(), *warnings = json_array();
+	char node[NODE_NAME_MAX];
+	struct errbuf e;
+	bool db = store_ping(the_app->store, &e) == ST_OK;
 	bool ok = health_check(failures, warnings);
 
-	http_reply_json(r, ok ? 200 : 503, json_pack("{s:s, s:o, s:o}",
-		"status", ok ? "ok" : "failing", "failures", failures, "warnings", warnings));
+	if (!db) {
+		json_array_append_new(failures, json_string(e.msg));
+		ok = false;
+	}
+	node_name(&the_app->cfg, node);
+	http_reply_json(r, ok ? 200 : 503, json_pack("{s:s, s:s, s:s, s:o, s:o}",
+		"status", ok ? "ok" : "failing", "node", node, "database", db ? "ok" : e.msg,
+		"failures", failures, "warnings", warnings));
 }
 
 /* --- metrics ------------------------------------------------------------ */
+
+/* Replies the metrics in f (buf, len: its memstream) labelled with the node's name. */
+static void reply_labelled(struct http_req *r, FILE *f, char **buf, size_t *len)
+{
+	char node[NODE_NAME_MAX], *out = NULL;
+	size_t n = 0;
+	FILE *o;
+
+	fclose(f);
+	o = open_memstream(&out, &n);
+	if (o == NULL) {
+		free(*buf);
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+	node_name(&the_app->cfg, node);
+	metrics_label_node(o, *buf, *len, node);
+	free(*buf);
+	fclose(o);
+	http_reply(r, 200, "text/plain; version=0.0.4", out, n);
+	free(out);
+}
 
 static void metrics(struct http_req *r)
 {
@@ -150,7 +182,7 @@ static void metrics(struct http_req *r)
 		return;
 	}
 	metrics_write_work(f, the_work);
-	reply_stream(r, 200, "text/plain; version=0.0.4", f, &buf, &len);
+	reply_labelled(r, f, &buf, &len);
 }
 
 /* --- the log search ------------------------------------------------------ */

@@ -89,4 +89,15 @@ enum status store_pg_finding_persons(struct store_pg *s, const char *finding_id,
 				     int (*cb)(void *arg, const uint8_t *pseudonym), void *arg,
 				     struct errbuf *e);
 
+/* Several nodes (store_pg_lease.c): job leases, the nodes' digests, a ping. */
+enum status store_pg_lease_take(struct store_pg *s, const char *job, const char *node,
+				int seconds, bool *held, struct errbuf *e);
+enum status store_pg_lease_drop(struct store_pg *s, const char *job, const char *node,
+				struct errbuf *e);
+enum status store_pg_node_put(struct store_pg *s, const char *node, const char digest[65],
+			      struct errbuf *e);
+enum status store_pg_node_newest(struct store_pg *s, int live_seconds,
+				 struct node_newest *out, struct errbuf *e);
+enum status store_pg_ping(struct store_pg *s, struct errbuf *e);
+
 #endif

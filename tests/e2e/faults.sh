@@ -379,6 +379,7 @@ metric() {	# metric 'NAME{LABELS}': its value in ./metrics
 }
 scrape() {
 	[ "$(admin /metrics metrics)" = 200 ] || fail "GET /metrics: $(head -c 300 metrics)"
+	metrics_unnode metrics
 }
 outcomes() {	# outcomes OUTCOME: "delivery" log entries with OUTCOME
 	db "SELECT count(*) FROM exlog WHERE kind = 'delivery' AND json_extract(detail, '$.outcome') = '$1'"
