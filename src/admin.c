@@ -19,6 +19,7 @@
 static struct app *the_app;	/* the daemon's installation (one per process) */
 static const struct deliverer *the_deliverer;	/* its deliverer, or NULL */
 static struct work_pool *the_work;	/* its worker threads, or NULL */
+static const struct node *the_node;	/* its node among several, or NULL */
 
 /* Writes s HTML-escaped. */
 static void html(FILE *f, const char *s)
@@ -110,6 +111,9 @@ static bool health_check(json_t *failures, json_t *warnings)
 		json_array_append_new(failures, json_sprintf("%d delivery outcomes cannot be "
 			"recorded yet (kept in memory, tried again)", held));
 	check_space(warnings);
+	if (the_node != NULL && node_refusing(the_node) != NULL)
+		json_array_append_new(failures, json_sprintf("refusing parties: %s",
+							     node_refusing(the_node)));
 	if (crypto_keys_load(the_app->dir, &keys, &e) != ST_OK)
 		json_array_append_new(failures, json_string(e.msg));
 	crypto_keys_wipe(&keys);
@@ -741,6 +745,11 @@ void admin_set_deliverer(const struct deliverer *d)
 void admin_set_work(struct work_pool *p)
 {
 	the_work = p;
+}
+
+void admin_set_node(const struct node *n)
+{
+	the_node = n;
 }
 
 void admin_handler(struct app *app, struct http_handler *h)

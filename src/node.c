@@ -29,6 +29,7 @@ struct node {
 	char digest[65];
 	bool shared;		/* PostgreSQL: other nodes may use the database */
 	bool refusing;		/* the parties are stale: refused until they are not */
+	char why[512];		/* while refusing: why */
 	struct lease *leases;
 	size_t nleases;
 };
@@ -239,7 +240,7 @@ static bool file_digest(struct node *n, char out[65])
 /* The parties are stale (newest is another's): reload, or refuse them. */
 static void stale(struct node *n, const struct node_newest *newest)
 {
-	char disk[65], age[24], why[512];
+	char disk[65], age[24];
 
 	if (file_digest(n, disk) && strcmp(disk, newest->digest) == 0) {
 		log_event(LV_WARN, "node", "another node changed the parties and so did "
@@ -253,15 +254,15 @@ static void stale(struct node *n, const struct node_newest *newest)
 		return;	/* refused already; or a reload of the nodes in turn may be under way */
 	n->refusing = true;
 	snprintf(age, sizeof(age), "%ld", newest->age);
-	snprintf(why, sizeof(why), "this node's parties are not those node %s has served for %ld s "
-		 "(docs/operations.md, \"Several nodes\"): try another node", newest->node,
-		 newest->age);
+	snprintf(n->why, sizeof(n->why), "this node's parties are not those node %s has "
+		 "served for %ld s (docs/operations.md, \"Several nodes\"): try another node",
+		 newest->node, newest->age);
 	log_event(LV_ERROR, "node", "refusing parties: their grants here are stale; make this "
 		  "node's [party.*] sections the same as the other node's and reload it (SIGHUP)",
 		  "node", newest->node, "seconds", age, NULL);
 	drop_leases(n);
 	if (n->ops.refuse != NULL)
-		n->ops.refuse(n->ops.arg, why);
+		n->ops.refuse(n->ops.arg, n->why);
 }
 
 /* Writes this node's digest and compares it with the newest. */
@@ -301,6 +302,11 @@ void node_beat(struct node *n)
 	for (size_t i = 0; i < n->nleases; i++)
 		if (n->leases[i].held)
 			lease_renew(n, &n->leases[i]);
+}
+
+const char *node_refusing(const struct node *n)
+{
+	return n->refusing ? n->why : NULL;
 }
 
 void node_reloaded(struct node *n)

@@ -72,6 +72,9 @@ bool node_take(struct node *n, const char *job);
  * With n NULL (no daemon, such as `schakel pull`) both say true. */
 bool node_holds(struct node *n, const char *job);
 
+/* Why the node refuses its parties now (stale grants), or NULL. */
+const char *node_refusing(const struct node *n);
+
 /* After a reload of the loop's configuration: writes the new digest. */
 void node_reloaded(struct node *n);
 

@@ -386,6 +386,7 @@ static enum status start_admin(struct daemon *d, struct errbuf *e)
 		return ST_OK;
 	admin_handler(&d->app, &h);
 	admin_set_deliverer(d->deliverer);
+	admin_set_node(d->node);
 	d->admin = http_server_new(d->base, NULL, d->app.cfg.admin_listen, d->app.cfg.admin_port,
 				   &h, &lim, e);
 	if (d->admin == NULL) {
@@ -707,6 +708,7 @@ out_free:
 	if (ev_hup != NULL)
 		event_free(ev_hup);
 	admin_set_work(NULL);
+	admin_set_node(NULL);
 	work_pool_free(d.work);	/* runs what is queued (a match), hands back outcomes */
 	if (d.api != NULL) {
 		api_set_work(d.api, NULL, NULL, NULL);

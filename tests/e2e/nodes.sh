@@ -69,11 +69,16 @@ test_a_stale_node_refuses_503_until_its_file_has_the_parties() {
 	is "$BPORT" $N 503 || fail "node b serves the party node a dropped"
 	grep -q 'refusing parties: their grants here are stale' "$BLOG" || fail "no log line on node b"
 	is "$APORT" $W 200 || fail "node a refuses its parties: $(status_on "$APORT" $W)"
+	# b's /healthz fails, so that a balancer that checks it sends no one there.
+	SLOG=$BLOG aport
+	[ "$(admin /healthz)" = 503 ] || fail "node b's /healthz: $(cat abody)"
+	jq -e '.failures | any(test("refusing parties"))' abody >/dev/null || fail "/healthz: $(cat abody)"
 	# The operator brings b's file up to date (no SIGHUP): b reloads it itself.
 	drop_party "$B" $N
 	until_ 30 is "$BPORT" $W 200 || fail "node b did not reload its changed file: $(status_on "$BPORT" $W)"
 	is "$BPORT" $N 403 || fail "node b serves the dropped party after its reload"
 	grep -q 'serving them' "$BLOG" || fail "node b did not log that it serves again"
+	[ "$(admin /healthz)" = 200 ] || fail "node b's /healthz after its reload: $(cat abody)"
 }
 
 test_a_node_whose_file_changed_too_reloads_without_refusing() {
