@@ -115,8 +115,28 @@ test_a_stale_node_restarted_stays_stale() {
 	is "$APORT" $N 403 || fail "node a serves the dropped party"
 }
 
+# On SQLite the database is the node's alone: the store's lease is real
+# (another name cannot take a held one), but the daemon runs its jobs
+# whatever the table says, as it always did.
+test_sqlite_the_single_node_always_holds_its_jobs() {
+	serve_setup "$PKI"
+	section_set log checkpoint_interval 1
+	LEASE=$ROOT/build/tests/leasetool
+	[ "$("$LEASE" "$D" take purge)" = held ] || fail "the node cannot take its lease"
+	[ "$("$LEASE" "$D" take purge)" = held ] || fail "the node cannot renew its lease"
+	db "INSERT INTO job_lease VALUES ('checkpoint', 'elsewhere', unixepoch() + 3600)"
+	section_set server node someone-else
+	[ "$("$LEASE" "$D" take purge)" = "not held" ] || fail "another name took a held lease"
+	section_set server node ""
+	serve
+	sk ingest huisvesting "$FIX/huisvesting.csv" >/dev/null || fail "ingest"
+	signed() { [ "$(db 'SELECT coalesce(max(seq), 0) FROM checkpoint')" = "$(db 'SELECT max(seq) FROM exlog')" ]; }
+	until_ 30 signed || fail "no checkpoint signed on SQLite while the table names another holder"
+}
+
 t "a SIGHUP'ed change of parties on node a: node b refuses 503 until its file has them, then reloads by itself" test_a_stale_node_refuses_503_until_its_file_has_the_parties
 t "a node whose file has the new parties reloads it at once, without refusing; and back" test_a_node_whose_file_changed_too_reloads_without_refusing
 t "a stale node restarted with its old file stays stale; the node with the new parties keeps serving" test_a_stale_node_restarted_stays_stale
+t "SQLite: the one node always holds its jobs (a checkpoint is signed whatever job_lease says)" test_sqlite_the_single_node_always_holds_its_jobs
 echo "1..$_n"
 [ "$_failed" -eq 0 ]
