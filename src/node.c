@@ -92,7 +92,7 @@ static void digest_list(struct sha256 *h, const char *key, const struct strlist 
 
 void node_parties_digest(const struct config *cfg, char out[65])
 {
-	const struct party **ps = malloc((cfg->nparties + 1) * sizeof(*ps));
+	const struct party **ps = malloc((cfg->nparties + 1) * sizeof(const struct party *));
 	struct sha256 *h = crypto_sha256_new();
 	char line[512];
 
@@ -105,7 +105,7 @@ void node_parties_digest(const struct config *cfg, char out[65])
 	}
 	for (size_t i = 0; i < cfg->nparties; i++)
 		ps[i] = &cfg->parties[i];
-	qsort(ps, cfg->nparties, sizeof(*ps), cmp_party);
+	qsort(ps, cfg->nparties, sizeof(const struct party *), cmp_party);
 	for (size_t i = 0; i < cfg->nparties; i++) {
 		const struct party *p = ps[i];
 		int n = snprintf(line, sizeof(line), "party %s|%u|%d|%d|", p->oin, p->receives,
@@ -237,21 +237,27 @@ static bool file_digest(struct node *n, char out[65])
 	return true;
 }
 
-/* The parties are stale (newest is another's): reload, or refuse them. */
-static void stale(struct node *n, const struct node_newest *newest)
+/* The parties are stale (newest is another's): reloads schakel.conf when
+ * it has the newest parties; true when it did. */
+static bool reload_newest(struct node *n, const struct node_newest *newest)
 {
-	char disk[65], age[24];
+	char disk[65];
 
-	if (file_digest(n, disk) && strcmp(disk, newest->digest) == 0) {
-		log_event(LV_WARN, "node", "another node changed the parties and so did "
-			  "schakel.conf: reloading it", "node", newest->node, NULL);
-		if (n->ops.reload != NULL && n->ops.reload(n->ops.arg)) {
-			node_reloaded(n);
-			return;
-		}
-	}
+	if (!file_digest(n, disk) || strcmp(disk, newest->digest) != 0)
+		return false;
+	log_event(LV_WARN, "node", "another node changed the parties and so did "
+		  "schakel.conf: reloading it", "node", newest->node, NULL);
+	return n->ops.reload != NULL && n->ops.reload(n->ops.arg);
+}
+
+/* The parties are stale and the file has others: refuse them (once the
+ * newest is old enough for a reload of the nodes in turn to be over). */
+static void refuse(struct node *n, const struct node_newest *newest)
+{
+	char age[24];
+
 	if (n->refusing || newest->age < (long)n->app->cfg.reload_check * 2 / 3)
-		return;	/* refused already; or a reload of the nodes in turn may be under way */
+		return;
 	n->refusing = true;
 	snprintf(age, sizeof(age), "%ld", newest->age);
 	snprintf(n->why, sizeof(n->why), "this node's parties are not those node %s has "
@@ -265,26 +271,38 @@ static void stale(struct node *n, const struct node_newest *newest)
 		n->ops.refuse(n->ops.arg, n->why);
 }
 
-/* Writes this node's digest and compares it with the newest. */
-static void check_parties(struct node *n)
+/* Writes this node's digest and reads the newest into *newest; false on failure. */
+static bool compare(struct node *n, struct node_newest *newest)
 {
-	struct node_newest newest;
 	struct errbuf e;
 	enum status st = ST_OK;
 
 	if (!begin_write(n))
-		return;
+		return false;
 	if (store_node_put(n->app->store, n->name, n->digest, &e) != ST_OK ||
-	    store_node_newest(n->app->store, 3 * n->app->cfg.lease_seconds, &newest, &e) != ST_OK)
+	    store_node_newest(n->app->store, 3 * n->app->cfg.lease_seconds, newest, &e) != ST_OK)
 		st = ST_FAIL;
 	end_write(n);
-	if (st != ST_OK) {
+	if (st != ST_OK)
 		log_event(n->shared ? LV_WARN : LV_DEBUG, "node", "cannot compare the parties "
 			  "with the other nodes'", "error", e.msg, NULL);
+	return st == ST_OK;
+}
+
+/* Writes this node's digest, compares it with the newest, and acts on it. */
+static void check_parties(struct node *n)
+{
+	struct node_newest newest;
+
+	if (!compare(n, &newest))
 		return;
+	if (newest.found && strcmp(newest.digest, n->digest) != 0 && reload_newest(n, &newest)) {
+		node_parties_digest(&n->app->cfg, n->digest);
+		if (!compare(n, &newest))
+			return;
 	}
 	if (newest.found && strcmp(newest.digest, n->digest) != 0) {
-		stale(n, &newest);
+		refuse(n, &newest);
 	} else if (n->refusing) {
 		n->refusing = false;
 		log_event(LV_INFO, "node", "the parties are the same as the other nodes' again: "
