@@ -113,6 +113,37 @@ test_stale_parties_refused_on_the_other_node() {
 	is "$b_PORT" $N 403 || fail "node b serves the dropped party after its reload"
 }
 
+# A source is pulled by the node that holds its lease; killed, the other
+# node takes the source over and pulls it on.
+test_a_source_moves_to_the_other_node() {
+	two_nodes
+	mkdir -p "$T/src"
+	cp "$FIX/huisvesting.csv" "$T/src/register.csv"
+	launch "$T/testsource.log" "$ROOT/build/tests/testsource" --dir "$T/src" \
+		--cert "$PKI/server.crt" --key "$PKI/server.key" --ca "$PKI/ca.crt"
+	for n in a b; do
+		printf '\n[source.reg]\nadapter = huisvesting\nurl = https://127.0.0.1:%s/register.csv\ninterval = 10\nparty = %s\n' \
+			"$LPORT" $W >>"$T/$n/schakel.conf"
+	done
+	node_start a
+	node_start b
+	pull_holder() { q "SELECT holder FROM job_lease WHERE job = 'pull:reg' AND until > now()"; }
+	until_ 30 eval '[ -n "$(pull_holder)" ]' || fail "nobody holds the source's lease"
+	first=$(pull_holder)
+	other=$([ "$first" = a ] && echo b || echo a)
+	until_ 30 eval '[ "$(q "SELECT count(*) FROM dwelling")" -gt 0 ]' || fail "the source was not pulled"
+	sleep 6
+	[ "$(pull_holder)" = "$first" ] || fail "the source's lease moved while $first ran"
+	eval "pid=\$${first}_PID"
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	until_ 60 eval '[ "$(pull_holder)" = "$other" ]' || fail "node $other did not take the source over"
+	before=$(grep -c 'GET /register.csv' "$T/testsource.log")
+	until_ 30 eval '[ "$(grep -c "GET /register.csv" "$T/testsource.log")" -gt "$before" ]' ||
+		fail "node $other does not pull the source"
+	note "source pulled by node $first, then by node $other once $first was killed"
+}
+
 # run NAME FUNCTION: as t, with exit 77 from the test a TAP skip
 run() {
 	_n=$((_n + 1))
@@ -125,5 +156,6 @@ run() {
 }
 run "serve on PostgreSQL: the checkpoint job runs on the lease's holder; killed, the other node takes it over; SIGTERM gives it up" test_the_checkpoint_job_moves_to_the_other_node
 run "serve on PostgreSQL: a SIGHUP'ed change of parties on node a; node b refuses 503 and fails /healthz until its file has them" test_stale_parties_refused_on_the_other_node
+run "serve on PostgreSQL: a source is pulled by its lease's holder; killed, the other node pulls it" test_a_source_moves_to_the_other_node
 echo "1..$_n"
 [ "$_failed" -eq 0 ]
