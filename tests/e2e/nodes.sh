@@ -121,7 +121,7 @@ test_a_stale_node_restarted_stays_stale() {
 test_sqlite_the_single_node_always_holds_its_jobs() {
 	serve_setup "$PKI"
 	section_set log checkpoint_interval 1
-	LEASE=$ROOT/build/tests/leasetool
+	LEASE=${SCHAKEL_LEASETOOL:-$ROOT/build/tests/leasetool}
 	[ "$("$LEASE" "$D" take purge)" = held ] || fail "the node cannot take its lease"
 	[ "$("$LEASE" "$D" take purge)" = held ] || fail "the node cannot renew its lease"
 	db "INSERT INTO job_lease VALUES ('checkpoint', 'elsewhere', unixepoch() + 3600)"

@@ -13,7 +13,7 @@
 . "$ROOT/tests/pg/nodes_lib.sh"
 pg_start trust
 pg_schema
-LEASE=$ROOT/build/tests/leasetool
+LEASE=${SCHAKEL_LEASETOOL:-$ROOT/build/tests/leasetool}
 LEASE_S=8	# [server] lease_seconds of both nodes
 
 # two_nodes: $A (node a) and $B (node b) on a fresh database $PGDB

@@ -119,7 +119,7 @@ test_a_source_moves_to_the_other_node() {
 	two_nodes
 	mkdir -p "$T/src"
 	cp "$FIX/huisvesting.csv" "$T/src/register.csv"
-	launch "$T/testsource.log" "$ROOT/build/tests/testsource" --dir "$T/src" \
+	launch "$T/testsource.log" "${SCHAKEL_TESTSOURCE:-$ROOT/build/tests/testsource}" --dir "$T/src" \
 		--cert "$PKI/server.crt" --key "$PKI/server.key" --ca "$PKI/ca.crt"
 	for n in a b; do
 		printf '\n[source.reg]\nadapter = huisvesting\nurl = https://127.0.0.1:%s/register.csv\ninterval = 10\nparty = %s\n' \
