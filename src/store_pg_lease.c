@@ -94,7 +94,7 @@ enum status store_pg_ping(struct store_pg *s, struct errbuf *e)
 {
 	PGresult *res = pg_run(s, "SELECT pg_is_in_recovery() OR"
 			       " current_setting('transaction_read_only')::boolean", NULL,
-			       PGRES_TUPLES_OK, "database", e);
+			       PGRES_TUPLES_OK, "check the connection", e);
 	bool read_only;
 
 	if (res == NULL)

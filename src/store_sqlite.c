@@ -3595,5 +3595,5 @@ enum status store_ping(struct store *s, struct errbuf *e)
 
 	if (st == NULL)
 		return ST_FAIL;
-	return node_finish(s, st, NULL, "database", e);
+	return node_finish(s, st, NULL, "check the connection", e);
 }

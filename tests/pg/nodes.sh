@@ -4,7 +4,8 @@
 # other takes it over once the lease has run out, and signs what the log
 # gained meanwhile; a node stopped with SIGTERM gives its leases up.  And a
 # SIGHUP'ed change of parties on one node: the other refuses its parties
-# 503 (and fails /healthz) until its file has them, then reloads by itself.
+# 503 (and fails /healthz) until its file has them, then reloads by itself;
+# /healthz names the database's state (ok, then the connection lost).
 # Both tests are skipped (TAP "# skip", with the binary's reason) only while
 # `schakel serve` says it is not supported with backend = postgresql.
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -111,6 +112,13 @@ test_stale_parties_refused_on_the_other_node() {
 	conf_in "$T/b" server node b
 	until_ 30 is "$b_PORT" $W 200 || fail "node b did not reload its changed file"
 	is "$b_PORT" $N 403 || fail "node b serves the dropped party after its reload"
+	# The database connection lost (the server ends it): /healthz says so.
+	pg_sql postgres -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = '$PGDB' AND pid <> pg_backend_pid()" >/dev/null
+	[ "$(curl -s -o hz -w '%{http_code}' "http://127.0.0.1:$aport/healthz")" = 503 ] || fail "/healthz with the connection lost: $(cat hz)"
+	jq -e '.database != "ok" and (.database | test("connection|terminat"))' hz >/dev/null ||
+		fail "/healthz does not name the lost connection: $(cat hz)"
+	note "/healthz, the connection lost: $(jq -c .database hz)"
 }
 
 # A source is pulled by the node that holds its lease; killed, the other
