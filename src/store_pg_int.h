@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include "status.h"
+#include "store_pg.h"
 
 /* Advisory lock keys (pg_advisory_*): the migrations, the log's head. */
 #define LOCK_MIGRATE 0x7363686b01LL
