@@ -22,6 +22,7 @@ make_pki "$PKI" $W:Westland $N:NLA
 # two_nodes: data directories $A (node a) and $B (node b) on $T/shared.db,
 # reload_check 3 s; both parties known to both.
 two_nodes() {
+	sqlite_only "two nodes on one SQLite file; on PostgreSQL: tests/pg/nodes.sh"
 	serve_setup "$PKI"
 	party $W Westland supplies=brp receives=all
 	party $N NLA supplies=inspectie,huisvesting receives=all
@@ -119,6 +120,7 @@ test_a_stale_node_restarted_stays_stale() {
 # (another name cannot take a held one), but the daemon runs its jobs
 # whatever the table says, as it always did.
 test_sqlite_the_single_node_always_holds_its_jobs() {
+	sqlite_only "the one node of an SQLite database"
 	serve_setup "$PKI"
 	section_set log checkpoint_interval 1
 	LEASE=${SCHAKEL_LEASETOOL:-$ROOT/build/tests/leasetool}

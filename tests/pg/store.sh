@@ -107,6 +107,29 @@ test_init_creates_the_schema() {
 	contains err "append-only" || return 1
 }
 
+# SCHAKEL_INIT_DSN: init writes a new schakel.conf for PostgreSQL (what
+# tests/e2e/lib.sh does for SCHAKEL_TEST_STORE=postgresql); a dsn with a
+# password is refused before anything is written; a kept file stays as it is.
+test_init_dsn_from_the_environment() {
+	pg_dir || return 1
+	SCHAKEL_INIT_DSN="$DSN" PGPASSFILE=$PG_PASSFILE sk init >out || fail "init: $(cat out)" || return 1
+	grep -qx "backend = postgresql" "$D/schakel.conf" || fail "backend not written" || return 1
+	grep -qxF "dsn = $DSN" "$D/schakel.conf" || fail "dsn not written" || return 1
+	[ ! -e "$D/schakel.db" ] || fail "an SQLite database was made" || return 1
+	[ "$(pg_sql "$PGDB" -c "SELECT to_regclass('exlog') IS NOT NULL")" = t ] || fail "no schema" || return 1
+	cp "$D/schakel.conf" conf.before
+	SCHAKEL_INIT_DSN="host=127.0.0.1 dbname=other" PGPASSFILE=$PG_PASSFILE sk init >out ||
+		fail "second init: $(cat out)" || return 1
+	cmp -s conf.before "$D/schakel.conf" || fail "the kept file changed" || return 1
+	D=$D.2
+	expect_rc 1 env SCHAKEL_INIT_DSN="$DSN password=Secret-$PGDB" "$SCHAKEL" -D "$D" init >out || return 1
+	contains out "SCHAKEL_INIT_DSN must not hold the password" || return 1
+	! grep -rqa "Secret-" out "$D" || fail "the password is shown or kept" || return 1
+	[ ! -e "$D/schakel.conf" ] || fail "a schakel.conf was written" || return 1
+	expect_rc 1 env SCHAKEL_INIT_DSN="host='unterminated" "$SCHAKEL" -D "$D" init >out || return 1
+	contains out "SCHAKEL_INIT_DSN is not a libpq connection string" || return 1
+}
+
 test_same_scenario_on_both_backends() {
 	init_example || return 1
 	(scenario sqlite_counts) >sqlite.out 2>&1
@@ -243,6 +266,7 @@ test_killed_ingest_leaves_nothing() {
 }
 
 t "init on an empty PostgreSQL database creates the schema (versioned), once" test_init_creates_the_schema
+t "SCHAKEL_INIT_DSN: init writes a PostgreSQL schakel.conf; a password in it is refused" test_init_dsn_from_the_environment
 t "the same command-line scenario prints the same on SQLite and PostgreSQL" test_same_scenario_on_both_backends
 t "an unreachable server or missing database is a clear error naming host and database" test_unreachable_server_is_a_clear_error
 t "the password comes from a passfile or PGPASSFILE and is never shown" test_password_never_shown
