@@ -130,8 +130,11 @@ ADAPTER_LIBS = $(shell pkg-config --libs libxml-2.0 jansson 2>/dev/null) -lcsv
 $(foreach a,$(ADAPTERS),$(eval $(call adapter_rules,$(a))))
 
 # Test servers and tools the end-to-end tests start.
-TOOLS := $(B)/tests/testsource
+TOOLS := $(B)/tests/testsource $(B)/tests/leasetool
 $(B)/tests/testsource: tests/tools/testsource.c $(LIBOBJ) | $(B)/tests
+	$(call quiet,TOOL,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(PATHS) $(LDFLAGS) -o $@ $< $(LIBOBJ) $(LIBS)
+$(B)/tests/leasetool: tests/tools/leasetool.c $(LIBOBJ) | $(B)/tests
 	$(call quiet,TOOL,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(PATHS) $(LDFLAGS) -o $@ $< $(LIBOBJ) $(LIBS)
 

@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "exlog.h"
 #include "metrics.h"
+#include "node.h"
 #include "tls.h"
 
 #define CERT_WARN_DAYS 30
@@ -18,6 +19,7 @@
 static struct app *the_app;	/* the daemon's installation (one per process) */
 static const struct deliverer *the_deliverer;	/* its deliverer, or NULL */
 static struct work_pool *the_work;	/* its worker threads, or NULL */
+static const struct node *the_node;	/* its node among several, or NULL */
 
 /* Writes s HTML-escaped. */
 static void html(FILE *f, const char *s)
@@ -109,6 +111,9 @@ static bool health_check(json_t *failures, json_t *warnings)
 		json_array_append_new(failures, json_sprintf("%d delivery outcomes cannot be "
 			"recorded yet (kept in memory, tried again)", held));
 	check_space(warnings);
+	if (the_node != NULL && node_refusing(the_node) != NULL)
+		json_array_append_new(failures, json_sprintf("refusing parties: %s",
+							     node_refusing(the_node)));
 	if (crypto_keys_load(the_app->dir, &keys, &e) != ST_OK)
 		json_array_append_new(failures, json_string(e.msg));
 	crypto_keys_wipe(&keys);
@@ -122,13 +127,44 @@ static bool health_check(json_t *failures, json_t *warnings)
 static void healthz(struct http_req *r)
 {
 	json_t *failures = json_array(), *warnings = json_array();
+	char node[NODE_NAME_MAX];
+	struct errbuf e;
+	bool db = store_ping(the_app->store, &e) == ST_OK;
 	bool ok = health_check(failures, warnings);
 
-	http_reply_json(r, ok ? 200 : 503, json_pack("{s:s, s:o, s:o}",
-		"status", ok ? "ok" : "failing", "failures", failures, "warnings", warnings));
+	if (!db) {
+		json_array_append_new(failures, json_string(e.msg));
+		ok = false;
+	}
+	node_name(&the_app->cfg, node);
+	http_reply_json(r, ok ? 200 : 503, json_pack("{s:s, s:s, s:s, s:o, s:o}",
+		"status", ok ? "ok" : "failing", "node", node, "database", db ? "ok" : e.msg,
+		"failures", failures, "warnings", warnings));
 }
 
 /* --- metrics ------------------------------------------------------------ */
+
+/* Replies the metrics in f (buf, len: its memstream) labelled with the node's name. */
+static void reply_labelled(struct http_req *r, FILE *f, char **buf, size_t *len)
+{
+	char node[NODE_NAME_MAX], *out = NULL;
+	size_t n = 0;
+	FILE *o;
+
+	fclose(f);
+	o = open_memstream(&out, &n);
+	if (o == NULL) {
+		free(*buf);
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+	node_name(&the_app->cfg, node);
+	metrics_label_node(o, *buf, *len, node);
+	free(*buf);
+	fclose(o);
+	http_reply(r, 200, "text/plain; version=0.0.4", out, n);
+	free(out);
+}
 
 static void metrics(struct http_req *r)
 {
@@ -150,7 +186,7 @@ static void metrics(struct http_req *r)
 		return;
 	}
 	metrics_write_work(f, the_work);
-	reply_stream(r, 200, "text/plain; version=0.0.4", f, &buf, &len);
+	reply_labelled(r, f, &buf, &len);
 }
 
 /* --- the log search ------------------------------------------------------ */
@@ -709,6 +745,11 @@ void admin_set_deliverer(const struct deliverer *d)
 void admin_set_work(struct work_pool *p)
 {
 	the_work = p;
+}
+
+void admin_set_node(const struct node *n)
+{
+	the_node = n;
 }
 
 void admin_handler(struct app *app, struct http_handler *h)

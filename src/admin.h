@@ -25,4 +25,8 @@ void admin_set_deliverer(const struct deliverer *d);
 /* The daemon's worker threads, for health, metrics and the dashboard; NULL: none. */
 void admin_set_work(struct work_pool *p);
 
+/* The daemon's node (node.h): /healthz fails while it refuses its parties; NULL: none. */
+struct node;
+void admin_set_node(const struct node *n);
+
 #endif

@@ -63,6 +63,7 @@ struct api {
 	struct refusal *refusals;	/* to be logged once the worker's write is done */
 	int nrefusals;
 	bool refusals_queued;	/* a batch is with the workers */
+	char *refusing;		/* api_set_refusing(): why every request gets 503 */
 };
 
 struct rejections {
@@ -138,6 +139,12 @@ void api_set_work(struct api *api, struct work_pool *work, api_change_fn *on_cha
 	api->change_arg = arg;
 }
 
+void api_set_refusing(struct api *api, const char *why)
+{
+	free(api->refusing);
+	api->refusing = why != NULL ? strdup(why) : NULL;
+}
+
 void api_flush_noise(struct api *api)
 {
 	struct errbuf e;
@@ -164,6 +171,7 @@ void api_free(struct api *api)
 		api->refusals = next;
 	}
 	api->work = NULL;	/* stopped by now */
+	free(api->refusing);
 	api_flush_noise(api);	/* the daemon stops: nothing counted is lost */
 	noise_free(api->noise);
 	free(api);
@@ -252,6 +260,23 @@ static void reply_busy(struct http_req *r)
 	log_event(LV_WARN, "http", "refused: work queue full", "party", http_req_oin(r),
 		  "path", http_req_path(r), NULL);
 	http_reply_headers(r, 503, "application/json", extra, body, (size_t)n);
+}
+
+/* 503 while the node's grants are stale (api_set_refusing()). */
+static void reply_refusing(struct http_req *r)
+{
+	json_t *o = json_pack("{s:i, s:s}", "status", 503, "error", the_api->refusing);
+	char extra[64], *body = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+
+	snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", the_api->app->cfg.retry_after);
+	if (body == NULL) {
+		http_reply_error(r, 503, "this node cannot serve parties now");
+		return;
+	}
+	http_reply_headers(r, 503, "application/json", extra, body, strlen(body));
+	free(body);
 }
 
 static void upload_begin(struct http_req *r, const char *adapter)
@@ -998,6 +1023,10 @@ static void on_begin(struct http_req *r)
 	const char *path = http_req_path(r);
 	char seg[64], shown[128];
 
+	if (the_api->refusing != NULL) {
+		reply_refusing(r);
+		return;
+	}
 	if (route_match(path, "/v1/uploads/", "", seg, sizeof(seg))) {
 		if (method_is(r, "POST"))
 			upload_begin(r, seg);

@@ -40,6 +40,12 @@ typedef bool api_change_fn(void *arg, void (*matched)(void *marg), void *marg);
 void api_set_work(struct api *api, struct work_pool *work, api_change_fn *on_change,
 		  void *arg);
 
+/*
+ * Answers every request 503 (with Retry-After and why, a sentence) from
+ * now on; why NULL: serves them again (node.h: stale grants).
+ */
+void api_set_refusing(struct api *api, const char *why);
+
 /* Writes the refusals of unidentified clients counted so far to the log. */
 void api_flush_noise(struct api *api);
 

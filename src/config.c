@@ -232,6 +232,10 @@ static const struct config_key keys[] = {
 	  "the Retry-After (seconds) of a 503 for a full work queue" },
 	{ SEC_SERVER, "node", CT_PATH, 0, 0, NULL, "", NULL, CFG(node),
 	  "this node's name among those sharing one database; empty: the host name" },
+	{ SEC_SERVER, "lease_seconds", CT_INT, 3, 3600, NULL, "30", NULL, CFG(lease_seconds),
+	  "how long a node holds a job (purge, checkpoints, full match, pulls) unrenewed" },
+	{ SEC_SERVER, "reload_check", CT_INT, 3, 86400, NULL, "30", NULL, CFG(reload_check),
+	  "most seconds a node serves parties other than the node changed last" },
 
 	{ SEC_ADMIN, "enabled", CT_BOOL, 0, 0, NULL, "true", NULL, CFG(admin_enabled),
 	  "whether the daemon opens the operator's listener" },

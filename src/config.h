@@ -109,6 +109,8 @@ struct config {
 	int work_queue;			/* work_queue = 128 (uploads waiting; 503 above) */
 	int retry_after;		/* retry_after = 5 (seconds, with that 503) */
 	char *node;			/* node = the host name: names this node's outbox claims */
+	int lease_seconds;		/* lease_seconds = 30 (job leases) */
+	int reload_check;		/* reload_check = 30 (seconds; stale parties) */
 
 	/* [retention] */
 	int retention_records_days;	/* records_days = 365 (0: keep) */

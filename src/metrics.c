@@ -228,3 +228,46 @@ void metrics_write_work(FILE *f, struct work_pool *p)
 		"# TYPE schakel_work_refused_total counter\nschakel_work_refused_total %lu\n",
 		w.queued, w.max_queued, w.oldest_s, w.running, w.workers, w.done, w.refused);
 }
+
+/* Writes value as a label value (\\, \" and \n escaped) to f. */
+static void label_value(FILE *f, const char *value)
+{
+	for (const char *c = value; *c != '\0'; c++) {
+		if (*c == '\\' || *c == '"')
+			fputc('\\', f);
+		if (*c == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*c, f);
+	}
+}
+
+void metrics_label_node(FILE *f, const char *text, size_t len, const char *node)
+{
+	const char *end = text + len;
+
+	while (text < end) {
+		const char *nl = memchr(text, '\n', (size_t)(end - text));
+		const char *eol = nl != NULL ? nl : end;
+		size_t name = strcspn(text, "{ \n");
+
+		if (*text == '#' || *text == '\n' || text + name >= eol) {
+			fwrite(text, 1, (size_t)(eol - text), f);	/* a comment: as it is */
+		} else {
+			const char *rest = text + name;
+
+			fwrite(text, 1, name, f);
+			fputs("{node=\"", f);
+			label_value(f, node);
+			fputc('"', f);
+			if (*rest == '{' && *++rest != '}')
+				fputc(',', f);	/* the sample's own labels follow */
+			else if (*rest != '}')
+				fputc('}', f);	/* it had none */
+			fwrite(rest, 1, (size_t)(eol - rest), f);
+		}
+		if (nl != NULL)
+			fputc('\n', f);
+		text = nl != NULL ? nl + 1 : end;
+	}
+}

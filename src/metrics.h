@@ -30,6 +30,12 @@ enum status metrics_write_deliverer(FILE *f, const struct deliverer *d);
 /* Writes the worker pool's figures (queue length, oldest job's age); p may be NULL. */
 void metrics_write_work(FILE *f, struct work_pool *p);
 
+/*
+ * Writes the Prometheus text (len bytes) to f with every sample labelled
+ * node="node" (several nodes on one database, node.h), comments as they are.
+ */
+void metrics_label_node(FILE *f, const char *text, size_t len, const char *node);
+
 /* Writes every metric in the Prometheus text format to f. */
 enum status metrics_write(FILE *f, struct store *s, const char *db_path, struct errbuf *e);
 

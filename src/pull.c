@@ -13,6 +13,7 @@
 #include "log.h"
 #include "ingest.h"
 #include "loader.h"
+#include "node.h"
 #include "pull.h"
 #include "tls.h"
 #include "trace.h"
@@ -38,6 +39,7 @@ struct puller {
 	struct event_base *base;
 	struct fetcher *fetcher;
 	struct work_pool *work;	/* pages are read there; NULL: on the loop */
+	struct node *node;	/* scheduled rounds need its lease; NULL: none */
 	struct src *srcs;
 	size_t nsrcs;
 	bool scheduled;
@@ -464,12 +466,42 @@ static bool start_round(struct src *s)
 	return true;
 }
 
+/*
+ * A scheduled round needs the source's lease (node.h): while another node
+ * holds it, this one looks again in a lease period; when this node takes
+ * it over, the source's state says when the round is due (the other node
+ * may have pulled meanwhile).
+ */
+static bool lease_round(struct src *s)
+{
+	const struct config *cfg = &s->p->app->cfg;
+	int64_t now = time(NULL);
+	struct errbuf e;
+	char job[64];
+
+	snprintf(job, sizeof(job), "pull:%s", s->name);
+	if (s->p->node == NULL || s->busy)
+		return true;
+	if (!node_take(s->p->node, job)) {
+		schedule_at(s, now + cfg->lease_seconds);
+		return false;
+	}
+	if (store_source_get(s->p->app->store, s->name, &s->st, &e) == ST_OK &&
+	    s->st.next_at > now) {
+		schedule_at(s, s->st.next_at);
+		return false;
+	}
+	return true;
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct src *s = arg;
 
 	(void)fd;
 	(void)what;
+	if (!lease_round(s))
+		return;
 	if (!start_round(s) && !s->busy)
 		schedule_at(s, time(NULL) + 60);
 }
@@ -507,6 +539,11 @@ nomem:
 void puller_set_work(struct puller *p, struct work_pool *work)
 {
 	p->work = work;
+}
+
+void puller_set_node(struct puller *p, struct node *node)
+{
+	p->node = node;
 }
 
 void puller_free(struct puller *p)

@@ -42,6 +42,13 @@ void puller_free(struct puller *p);
 /* Pages are read on work's threads from now on (NULL: on the loop, as by default). */
 void puller_set_work(struct puller *p, struct work_pool *work);
 
+/*
+ * Scheduled rounds need node's lease of the source ("pull:<name>",
+ * node.h), so that one node of several pulls it; NULL (the default): none.
+ */
+struct node;
+void puller_set_node(struct puller *p, struct node *node);
+
 /* Keeps pulling every source on its schedule (the daemon). */
 void puller_schedule(struct puller *p);
 

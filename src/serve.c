@@ -21,6 +21,7 @@
 #include "pull.h"
 #include "purge.h"
 #include "metrics.h"
+#include "node.h"
 #include "otlp.h"
 #include "sign.h"
 #include "serve.h"
@@ -43,6 +44,7 @@ struct daemon {
 	struct event *reconcile;
 	struct http_server *admin;
 	struct work_pool *work;
+	struct node *node;	/* this node among several: job leases, stale parties */
 	bool matching;		/* a match job is queued or running */
 	bool match_again;	/* new data came in meanwhile: match once more */
 	char again_trace[33];	/* in the trace of the first that came */
@@ -313,7 +315,8 @@ static void on_purge(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!job_submit(d, job_new(d), purge_job_run, purge_job_done, "purge")) {
+	if (!node_take(d->node, "purge") ||
+	    !job_submit(d, job_new(d), purge_job_run, purge_job_done, "purge")) {
 		struct timeval day = { 86400, 0 };
 
 		evtimer_add(d->purge, &day);
@@ -366,7 +369,8 @@ static void on_reconcile(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!job_submit(d, job_new(d), reconcile_job_run, reconcile_job_done, "reconcile") &&
+	if ((!node_take(d->node, "reconcile") ||
+	     !job_submit(d, job_new(d), reconcile_job_run, reconcile_job_done, "reconcile")) &&
 	    d->app.cfg.full_interval > 0)
 		evtimer_add(d->reconcile, &tv);
 }
@@ -382,6 +386,7 @@ static enum status start_admin(struct daemon *d, struct errbuf *e)
 		return ST_OK;
 	admin_handler(&d->app, &h);
 	admin_set_deliverer(d->deliverer);
+	admin_set_node(d->node);
 	d->admin = http_server_new(d->base, NULL, d->app.cfg.admin_listen, d->app.cfg.admin_port,
 				   &h, &lim, e);
 	if (d->admin == NULL) {
@@ -443,8 +448,9 @@ static void on_checkpoint(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!job_submit(d, checkpoint_job(d), checkpoint_job_run, checkpoint_job_done,
-			"checkpoint") && d->app.cfg.checkpoint_interval > 0)
+	if ((!node_take(d->node, "checkpoint") ||
+	     !job_submit(d, checkpoint_job(d), checkpoint_job_run, checkpoint_job_done,
+			 "checkpoint")) && d->app.cfg.checkpoint_interval > 0)
 		evtimer_add(d->checkpoint, &tv);
 }
 
@@ -484,6 +490,7 @@ static enum status start_client(struct daemon *d, struct errbuf *e)
 	if (d->puller == NULL)
 		return ST_FAIL;
 	puller_set_work(d->puller, d->work);
+	puller_set_node(d->puller, d->node);
 	puller_schedule(d->puller);
 	if (d->app.cfg.ldv_otlp_url != NULL &&
 	    (d->otlp = otlp_new(&d->app, d->base, d->fetcher, e)) == NULL)
@@ -574,30 +581,27 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 		otlp_drain(d->otlp, d->app.cfg.delivery_drain_seconds, stopped, d);
 }
 
-/* SIGHUP: a new configuration and TLS context, or the old ones kept. */
-static void on_hup(evutil_socket_t sig, short what, void *arg)
+/* Reads schakel.conf and the TLS files again: true, or the old ones kept (logged). */
+static bool reload(struct daemon *d)
 {
-	struct daemon *d = arg;
 	struct http_limits lim;
 	struct config cfg;
 	struct errbuf e;
-	char path[4200];
+	char path[4200], n[16];
 	SSL_CTX *ctx;
 
-	(void)sig;
-	(void)what;
 	snprintf(path, sizeof(path), "%s/schakel.conf", d->app.dir);
 	if (config_load(&cfg, path, &e) != ST_OK) {
 		log_event(LV_ERROR, "serve", "reload refused, old configuration kept",
 			  "error", e.msg, NULL);
-		return;
+		return false;
 	}
 	ctx = tls_server_ctx(&cfg, d->app.dir, &e);
 	if (ctx == NULL) {
 		log_event(LV_ERROR, "serve", "reload refused, old configuration kept",
 			  "error", e.msg, NULL);
 		config_free(&cfg);
-		return;
+		return false;
 	}
 	http_server_set_ctx(d->http, ctx);
 	SSL_CTX_free(ctx);
@@ -607,12 +611,34 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	lim = limits(&d->app.cfg);
 	http_server_set_limits(d->http, &lim);
 	log_setup(d->app.cfg.log_level, d->app.cfg.log_format);
-	{
-		char n[16];
+	snprintf(n, sizeof(n), "%zu", d->app.cfg.nparties);
+	log_event(LV_INFO, "serve", "configuration reloaded", "parties", n, NULL);
+	return true;
+}
 
-		snprintf(n, sizeof(n), "%zu", d->app.cfg.nparties);
-		log_event(LV_INFO, "serve", "configuration reloaded", "parties", n, NULL);
-	}
+/* SIGHUP: a new configuration and TLS context, or the old ones kept. */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)sig;
+	(void)what;
+	if (reload(d))
+		node_reloaded(d->node);	/* the other nodes see the new parties */
+}
+
+/* node.h's: the parties are stale, and schakel.conf has the newest. */
+static bool node_reload(void *arg)
+{
+	return reload(arg);
+}
+
+/* node.h's: refuse the parties (why), or serve them again (NULL). */
+static void node_refuse(void *arg, const char *why)
+{
+	struct daemon *d = arg;
+
+	api_set_refusing(d->api, why);
 }
 
 enum status serve_run(const char *dir, int port, struct errbuf *e)
@@ -645,7 +671,11 @@ enum status serve_run(const char *dir, int port, struct errbuf *e)
 	lim = limits(&d.app.cfg);
 	d.http = http_server_new(d.base, ctx, d.app.cfg.listen, port >= 0 ? port : d.app.cfg.port,
 				 &h, &lim, e);
-	if (d.http == NULL || start_client(&d, e) != ST_OK || start_admin(&d, e) != ST_OK ||
+	if (d.http == NULL)
+		goto out_free;
+	d.node = node_new(&d.app, d.base, d.work, &(struct node_ops){ node_reload, node_refuse,
+								      &d }, e);
+	if (d.node == NULL || start_client(&d, e) != ST_OK || start_admin(&d, e) != ST_OK ||
 	    start_noise(&d, e) != ST_OK)
 		goto out_free;
 	ev_term = evsignal_new(d.base, SIGTERM, on_term, &d);
@@ -678,6 +708,7 @@ out_free:
 	if (ev_hup != NULL)
 		event_free(ev_hup);
 	admin_set_work(NULL);
+	admin_set_node(NULL);
 	work_pool_free(d.work);	/* runs what is queued (a match), hands back outcomes */
 	if (d.api != NULL) {
 		api_set_work(d.api, NULL, NULL, NULL);
@@ -690,10 +721,11 @@ out_free:
 		event_free(d.reconcile);
 	http_server_free(d.admin);
 	if (d.checkpoint != NULL) {
-		if (d.app.cfg.checkpoint_interval > 0)
+		if (d.app.cfg.checkpoint_interval > 0 && node_holds(d.node, "checkpoint"))
 			final_checkpoint(&d);	/* sign the head on the way out */
 		event_free(d.checkpoint);
 	}
+	node_free(d.node);	/* the workers have stopped: its leases given up */
 	fetcher_free(d.fetcher);	/* first: no more callbacks */
 	puller_free(d.puller);
 	otlp_free(d.otlp);

@@ -761,3 +761,46 @@ bool migration_after(const char *schema_dir, const char *prefix, int v)
 	}
 	return false;
 }
+
+/* --- several nodes on one database --------------------------------------- */
+
+enum status store_lease_take(struct store *s, const char *job, const char *node, int seconds,
+			     bool *held, struct errbuf *e)
+{
+	*held = false;
+	if (s->ops->lease_take == NULL)
+		return unsupported(s, "job leases", e);
+	return s->ops->lease_take(s->conn, job, node, seconds, held, e);
+}
+
+enum status store_lease_drop(struct store *s, const char *job, const char *node,
+			     struct errbuf *e)
+{
+	if (s->ops->lease_drop == NULL)
+		return unsupported(s, "job leases", e);
+	return s->ops->lease_drop(s->conn, job, node, e);
+}
+
+enum status store_node_put(struct store *s, const char *node, const char digest[65],
+			   struct errbuf *e)
+{
+	if (s->ops->node_put == NULL)
+		return unsupported(s, "the nodes' digests", e);
+	return s->ops->node_put(s->conn, node, digest, e);
+}
+
+enum status store_node_newest(struct store *s, int live_seconds, struct node_newest *out,
+			      struct errbuf *e)
+{
+	memset(out, 0, sizeof(*out));
+	if (s->ops->node_newest == NULL)
+		return unsupported(s, "the nodes' digests", e);
+	return s->ops->node_newest(s->conn, live_seconds, out, e);
+}
+
+enum status store_ping(struct store *s, struct errbuf *e)
+{
+	if (s->ops->ping == NULL)
+		return unsupported(s, "database ping", e);
+	return s->ops->ping(s->conn, e);
+}

@@ -725,4 +725,54 @@ enum status store_report(struct store *s, enum report r,
 			 int (*cb)(void *arg, int ncols, const char *const *cols), void *arg,
 			 struct errbuf *e);
 
+/* --- several nodes on one database (issue 15) --------------------------
+ *
+ * Each function here runs outside any transaction (a statement of its
+ * own, committed at once) and reads the time from the database's clock,
+ * so that the nodes' clocks do not matter.  On SQLite the one node of the
+ * database always gets its leases.
+ */
+
+#define NODE_NAME_MAX 64	/* [server] node, with its NUL */
+
+/*
+ * Takes or renews the lease of job (a name such as "purge" or
+ * "pull:brp") for node, for seconds from now: *held is true when node
+ * held it, or nobody did, or its holder let it run out (then node holds
+ * it until now + seconds); false when another node holds it.
+ */
+enum status store_lease_take(struct store *s, const char *job, const char *node, int seconds,
+			     bool *held, struct errbuf *e);
+/* Gives up node's lease of job (job NULL: all of node's), if it holds it. */
+enum status store_lease_drop(struct store *s, const char *job, const char *node,
+			     struct errbuf *e);
+
+/*
+ * Records that node runs with digest (hex SHA-256 of its parties) now:
+ * its heartbeat, also at its start and after a reload.  When the digest
+ * differs from the one the database had for node, its changed_at becomes
+ * now; a node new to the database takes the changed_at of a node with the
+ * same digest (so a node started with an old file does not make its
+ * digest the newest).  Rows stay when a node stops: they age out of
+ * store_node_newest().
+ */
+enum status store_node_put(struct store *s, const char *node, const char digest[65],
+			   struct errbuf *e);
+
+/* The newest digest among the nodes seen in the last live_seconds. */
+struct node_newest {
+	bool found;		/* false: no live node at all */
+	char node[NODE_NAME_MAX];	/* the node whose change it was */
+	char digest[65];
+	long age;		/* seconds since it changed, by the database's clock */
+};
+enum status store_node_newest(struct store *s, int live_seconds, struct node_newest *out,
+			      struct errbuf *e);
+
+/*
+ * Checks the database connection with a round trip (/healthz): ST_OK, or
+ * e says what is wrong (libpq's or SQLite's message, never a password).
+ */
+enum status store_ping(struct store *s, struct errbuf *e);
+
 #endif

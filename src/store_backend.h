@@ -188,6 +188,16 @@ struct store_ops {
 	enum status (*report)(struct store_conn *conn, enum report r,
 		int (*cb)(void *arg, int ncols, const char *const *cols), void *arg,
 		struct errbuf *e);
+	/* several nodes on one database */
+	enum status (*lease_take)(struct store_conn *conn, const char *job, const char *node,
+		int seconds, bool *held, struct errbuf *e);
+	enum status (*lease_drop)(struct store_conn *conn, const char *job, const char *node,
+		struct errbuf *e);
+	enum status (*node_put)(struct store_conn *conn, const char *node, const char digest[65],
+		struct errbuf *e);
+	enum status (*node_newest)(struct store_conn *conn, int live_seconds,
+		struct node_newest *out, struct errbuf *e);
+	enum status (*ping)(struct store_conn *conn, struct errbuf *e);
 };
 
 /* backend = sqlite (store_sqlite.c): opens, creates or migrates the

@@ -1381,4 +1381,9 @@ const struct store_ops store_pg_ops = {
 	.gauges = store_pg_gauges,
 	.check_writable = store_pg_check_writable,
 	.report = store_pg_report,
+	.lease_take = store_pg_lease_take,
+	.lease_drop = store_pg_lease_drop,
+	.node_put = store_pg_node_put,
+	.node_newest = store_pg_node_newest,
+	.ping = store_pg_ping,
 };

@@ -183,5 +183,15 @@ enum status store_pg_check_writable(struct store_pg *s, int timeout_ms, struct e
 enum status store_pg_report(struct store_pg *s, enum report r,
 			    int (*cb)(void *arg, int ncols, const char *const *cols), void *arg,
 			    struct errbuf *e);
+/* Several nodes (store_pg_lease.c): job leases, the nodes' digests, a ping. */
+enum status store_pg_lease_take(struct store_pg *s, const char *job, const char *node,
+				int seconds, bool *held, struct errbuf *e);
+enum status store_pg_lease_drop(struct store_pg *s, const char *job, const char *node,
+				struct errbuf *e);
+enum status store_pg_node_put(struct store_pg *s, const char *node, const char digest[65],
+			      struct errbuf *e);
+enum status store_pg_node_newest(struct store_pg *s, int live_seconds,
+				 struct node_newest *out, struct errbuf *e);
+enum status store_pg_ping(struct store_pg *s, struct errbuf *e);
 
 #endif

@@ -655,4 +655,9 @@ const struct store_ops store_sqlite_ops = {
 	.gauges = store_sqlite_gauges,
 	.check_writable = store_sqlite_check_writable,
 	.report = store_sqlite_report,
+	.lease_take = store_sqlite_lease_take,
+	.lease_drop = store_sqlite_lease_drop,
+	.node_put = store_sqlite_node_put,
+	.node_newest = store_sqlite_node_newest,
+	.ping = store_sqlite_ping,
 };

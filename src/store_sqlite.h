@@ -289,4 +289,16 @@ enum status store_sqlite_report(struct store_sqlite *s, enum report r,
 				int (*cb)(void *arg, int ncols, const char *const *cols),
 				void *arg, struct errbuf *e);
 
+/* --- several nodes (store_sqlite_lease.c) ------------------------------- */
+
+enum status store_sqlite_lease_take(struct store_sqlite *s, const char *job, const char *node,
+				    int seconds, bool *held, struct errbuf *e);
+enum status store_sqlite_lease_drop(struct store_sqlite *s, const char *job, const char *node,
+				    struct errbuf *e);
+enum status store_sqlite_node_put(struct store_sqlite *s, const char *node,
+				  const char digest[65], struct errbuf *e);
+enum status store_sqlite_node_newest(struct store_sqlite *s, int live_seconds,
+				     struct node_newest *out, struct errbuf *e);
+enum status store_sqlite_ping(struct store_sqlite *s, struct errbuf *e);
+
 #endif

@@ -370,6 +370,7 @@ metric() {	# metric 'NAME{LABELS}': its value in ./metrics
 }
 scrape() {
 	[ "$(admin /metrics metrics)" = 200 ] || fail "GET /metrics: $(head -c 300 metrics)"
+	metrics_unnode metrics
 }
 outcomes() {	# outcomes OUTCOME: "delivery" log entries with OUTCOME
 	logcount ".detail.outcome == \"$1\"" --kind delivery

@@ -259,3 +259,14 @@ lk01() {
 	done
 	echo '</BG:npsLk01>'
 }
+
+# metrics_unnode FILE [NODE]: fails unless every sample in the /metrics
+# scrape FILE is labelled node="NODE" first (default: the host name, as
+# [server] node is by default), then removes that label, so that checks
+# of the samples read them as before.
+metrics_unnode() {
+	local node=${2:-$(hostname)}
+	grep -v '^#' "$1" | grep -v "^[a-z_]*{node=\"$node\"[,}]" >unnode.bad &&
+		fail "samples without node=\"$node\": $(head -3 unnode.bad)"
+	sed -i "s/{node=\"$node\",/{/; s/{node=\"$node\"}//" "$1"
+}

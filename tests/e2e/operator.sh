@@ -400,7 +400,8 @@ test_healthz_503_when_the_database_is_locked_or_a_key_unreadable() {
 	setup
 	serve
 	healthz 200
-	json '.status == "ok" and .failures == [] and .warnings == []'
+	json '.status == "ok" and .failures == [] and .warnings == [] and .database == "ok"'
+	jq -e --arg h "$(hostname)" '.node == $h' body >/dev/null || fail "/healthz: node is not the host name: $(cat body)"
 	(echo 'BEGIN EXCLUSIVE;'; sleep 4; echo 'ROLLBACK;') | sqlite3 "$D/schakel.db" &
 	LOCK=$!
 	PIDS+=("$LOCK")
@@ -419,6 +420,29 @@ test_healthz_503_when_the_database_is_locked_or_a_key_unreadable() {
 	chmod 600 "$D/keys/pseudonym.key"
 	healthz 200
 	json '.status == "ok"'
+}
+
+# Several nodes (issue 15): /metrics and /healthz say which node answers.
+test_metrics_and_healthz_name_the_node() {
+	setup
+	conf_set server node alpha-1
+	serve
+	[ "$(admin /metrics metrics)" = 200 ] || fail "GET /metrics: $(head -c 300 metrics)"
+	[ "$(grep -vc '^#' metrics)" -gt 10 ] || fail "few samples: $(head -5 metrics)"
+	grep -q '^schakel_log_entries{node="alpha-1"} ' metrics || fail "no node label on an unlabelled figure: $(grep log_entries metrics)"
+	curl -sk --max-time 10 -o /dev/null "https://127.0.0.1:$PORT/v1/signals"	# no certificate: counted
+	labelled() { admin /metrics metrics >/dev/null; grep -q '^schakel_unidentified_refusals_total{node="alpha-1",cause="' metrics; }
+	until_ 10 labelled || fail "no node label before a figure's own: $(grep unidentified metrics | head -3)"
+	metrics_unnode metrics alpha-1
+	grep -v '^#' metrics | grep -vE '^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+]+$' >bad.lines &&
+		fail "lines not in the Prometheus text format: $(head -3 bad.lines)"
+	healthz 200
+	json '.node == "alpha-1" and .database == "ok"'
+	kill -TERM "$SPID"; wait "$SPID" 2>/dev/null
+	conf_set server node 'no/such node'
+	timeout 20 "$SCHAKEL" -D "$D" serve --port 0 >out 2>&1
+	[ $? = 1 ] || fail "a bad node name was not refused (exit 1): $(cat out)"
+	grep -q 'node must be' out || fail "no reason: $(cat out)"
 }
 
 test_healthz_503_when_the_log_head_was_altered() {
@@ -823,6 +847,7 @@ tt "log verify reports a deleted last entry that a checkpoint signed" test_log_v
 tt "checkpoint_interval = 1: log verify proven by N signed checkpoints; changed or forged ones refused" test_checkpoints_signed_under_serve_and_a_forged_one_refused
 tt "/metrics: exact counts after known uploads, a refused file and deliveries with retries" test_metrics_exact_after_known_uploads_and_deliveries
 tt "/healthz: 200 ok; 503 naming the database while it is locked; 503 for a key readable by others" test_healthz_503_when_the_database_is_locked_or_a_key_unreadable
+tt "/metrics labels every sample node=\"[server] node\"; /healthz names the node and the database's state; a bad node name refused" test_metrics_and_healthz_name_the_node
 tt "/healthz: 503 when the log's chain head was altered" test_healthz_503_when_the_log_head_was_altered
 tt "/healthz: a warning when the broker's certificate expires within 30 days" test_healthz_warns_30_days_before_the_certificate_expires
 tt "retention: purge deletes exactly what is past its period; the log keeps its entries and verifies" test_retention_deletes_exactly_what_is_past_its_period

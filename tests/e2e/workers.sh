@@ -23,6 +23,7 @@ make_pki "$PKI" $W:Westland $N:NLA
 
 metric() {	# metric NAME: its value in a fresh scrape of /metrics
 	[ "$(admin /metrics metrics)" = 200 ] || fail "GET /metrics: $(head -c 300 metrics)"
+	metrics_unnode metrics
 	awk -v k="$1" '$1 == k { print $2 }' metrics
 }
 queue_is() {	# queue_is RUNNING WAITING: the pool runs and holds that many jobs

@@ -30,6 +30,7 @@ export SCHAKEL="$ROOT/$B/schakel"
 export SCHAKEL_ADAPTER_DIR="$ROOT/$B/adapters"
 export SCHAKEL_SANITIZED=1
 export SCHAKEL_TESTSOURCE="$ROOT/$B/tests/testsource"	# the scripted source of pull.sh
+export SCHAKEL_LEASETOOL="$ROOT/$B/tests/leasetool"	# the job leases of lease.sh, nodes.sh
 
 # the PostgreSQL tests too (tests/pg/: each starts its own cluster)
 E2E_DIRS="tests/e2e tests/pg" exec tests/run.sh "$B"/tests/test_*

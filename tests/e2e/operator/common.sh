@@ -127,6 +127,7 @@ metric() {
 
 scrape() {	# scrape: GET /metrics into ./metrics, or fail
 	[ "$(admin /metrics metrics)" = 200 ] || fail "GET /metrics: $(head -c 300 metrics)"
+	metrics_unnode metrics
 }
 
 json() {	# json FILTER [FILE]: fails unless jq finds FILTER true in FILE (body)
