@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -742,24 +741,6 @@ bool store_evidence_parse(const char *text, struct signal *sig)
 	}
 	json_decref(a);
 	return ok;
-}
-
-/*
- * Whether a migration schema_dir/PREFIXNNN.sql numbered just after v (up to
- * 3 on) exists: a number left free, as branches that number their
- * migrations ahead of one another do, is skipped rather than ending the
- * migrations there.
- */
-bool migration_after(const char *schema_dir, const char *prefix, int v)
-{
-	char path[4096];
-
-	for (int n = v + 1; n <= v + 3; n++) {
-		snprintf(path, sizeof(path), "%s/%s%03d.sql", schema_dir, prefix, n);
-		if (access(path, F_OK) == 0)
-			return true;
-	}
-	return false;
 }
 
 /* --- several nodes on one database --------------------------------------- */

@@ -223,11 +223,4 @@ char *store_evidence_json(const struct signal *sig);
  */
 bool store_evidence_parse(const char *text, struct signal *sig);
 
-/*
- * Whether a migration schema_dir/PREFIXNNN.sql numbered 1 to 3 after v
- * exists: both backends' migrations skip a number left free (branches
- * number theirs ahead of one another) rather than end there.
- */
-bool migration_after(const char *schema_dir, const char *prefix, int v);
-
 #endif

@@ -255,8 +255,6 @@ static enum status migrate(struct store_pg *s, const char *schema_dir, struct er
 			if (v == 1)
 				rc = errbuf_set(e, ST_FAIL, "cannot read %s (is the schema directory "
 						"right? see $SCHAKEL_SCHEMA_DIR)", path);
-			else if (migration_after(schema_dir, "pg/", v))
-				continue;	/* a number left free (branches) */
 			break;
 		}
 		rc = migrate_one(s, v, path, sql, e);

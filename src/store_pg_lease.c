@@ -1,6 +1,6 @@
 /*
  * store_pg_lease.c - what the nodes sharing one PostgreSQL database agree
- * on (store.h, "several nodes"; pg/005.sql): the leases of the jobs that
+ * on (store.h, "several nodes"; pg/004.sql): the leases of the jobs that
  * run on one node at a time, each node's digest of its parties, and the
  * probe of the connection /healthz shows.
  *

@@ -5,7 +5,7 @@
  * The outbox is shared by every node on the database: a node claims the
  * deliveries it is about to send (store_pg_deliveries_claim()) with
  * SELECT ... FOR UPDATE SKIP LOCKED and a lease (locked_by, lease_until,
- * schemas/pg/004.sql), so two nodes never send one row at once, and a
+ * schemas/pg/003.sql), so two nodes never send one row at once, and a
  * row whose lease lapsed (its node died) is taken by another.
  */
 #include <stdio.h>

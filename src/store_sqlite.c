@@ -208,7 +208,7 @@ static const char *const sql[Q_COUNT] = {
 		" WHERE id = ?1 AND message_id = ?8 AND (?9 IS NULL OR locked_by = ?9)",
 	[Q_DELIVERY_RETRY] = "UPDATE delivery SET state = 'pending', next_at = ?2, created = ?2,"
 		" attempts = 0 WHERE state = 'failed' AND (?1 < 0 OR id = ?1)",
-	/* The outbox's claims (store-016.sql): what a node may claim, a claim,
+	/* The outbox's claims (store-015.sql): what a node may claim, a claim,
 	 * and the end of a node's claims when it starts. */
 	[Q_DELIVERIES_CLAIMABLE] = DELIVERY_COLS("") " FROM delivery WHERE state = 'pending'"
 		" AND oin = ?1 AND next_at <= ?2 AND (lease_until IS NULL OR lease_until <= ?2)"
@@ -409,8 +409,6 @@ static enum status migrate(struct store_sqlite *s, const char *schema_dir, struc
 			if (v == 1)
 				return errbuf_set(e, ST_FAIL, "cannot read %s (is the schema "
 						  "directory right? see $SCHAKEL_SCHEMA_DIR)", path);
-			if (migration_after(schema_dir, "store-", v))
-				continue;	/* a number left free (branches) */
 			break;
 		}
 		fseek(f, 0, SEEK_END);

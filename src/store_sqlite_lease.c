@@ -1,6 +1,6 @@
 /*
  * store_sqlite_lease.c - what several nodes of one database share
- * (store.h, "several nodes"; store-015.sql) on SQLite: job leases, the
+ * (store.h, "several nodes"; store-016.sql) on SQLite: job leases, the
  * nodes' digests of their parties, and the probe of /healthz.
  *
  * On SQLite the database is one node's, so its leases are always its own;

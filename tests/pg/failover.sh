@@ -30,7 +30,6 @@ CHUNK_ADDRS=30
 BASE_ADDRS=1000		# dwellings ingested before the nodes start
 
 pg_start trust
-pg_schema
 PKI=$TMP/pki
 "$ROOT/certs/mkcerts.sh" "$PKI" $W:Westland $N:NLA >/dev/null ||
 	{ echo "Bail out! certs/mkcerts.sh failed"; exit 1; }

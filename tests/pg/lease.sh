@@ -12,7 +12,6 @@
 . "$ROOT/tests/pg/cluster.sh"
 . "$ROOT/tests/pg/nodes_lib.sh"
 pg_start trust
-pg_schema
 LEASE=${SCHAKEL_LEASETOOL:-$ROOT/build/tests/leasetool}
 LEASE_S=8	# [server] lease_seconds of both nodes
 

@@ -16,7 +16,6 @@
 W=00000001000000001783	# Gemeente Westland, gemeenten 1783
 N=00000001003214345000	# Nederlandse Arbeidsinspectie, national
 pg_start trust
-pg_schema
 PKI=$TMP/pki
 "$ROOT/certs/mkcerts.sh" "$PKI" $W:Westland $N:NLA >/dev/null ||
 	{ echo "Bail out! certs/mkcerts.sh failed"; exit 1; }

@@ -8,27 +8,6 @@ conf_in() {
 	grep -qx "$3 = $4" "$1/schakel.conf" || fail "cannot set $3 in [$2] of $1"
 }
 
-# pg_schema: SCHAKEL_SCHEMA_DIR for the tests.  Branches built at once take
-# the next migration numbers (schemas/pg/NNN.sql) before they are merged and
-# renumbered; store_pg.c stops at the first number it lacks.  While this
-# tree has a gap, the tests read a copy of schemas/ with the gap filled by
-# empty migrations, and say so (a note); once the numbers run on, the copy
-# is the same as schemas/.
-pg_schema() {
-	local max v f
-	SCHAKEL_SCHEMA_DIR=$TMP/schemas
-	rm -rf "$SCHAKEL_SCHEMA_DIR"
-	cp -r "$ROOT/schemas" "$SCHAKEL_SCHEMA_DIR"
-	max=$(ls "$ROOT/schemas/pg" | sed -n 's/^0*\([0-9][0-9]*\)\.sql$/\1/p' | sort -n | tail -1)
-	for v in $(seq 1 "$max"); do
-		f=$SCHAKEL_SCHEMA_DIR/pg/$(printf '%03d' "$v").sql
-		[ -f "$f" ] && continue
-		printf -- "-- a gap in this tree's numbering, filled for the tests (nodes_lib.sh)\nSELECT 1;\n" >"$f"
-		echo "# schemas/pg/${f##*/} is missing in this tree: an empty one stands in for it"
-	done
-	export SCHAKEL_SCHEMA_DIR
-}
-
 # pg_node DIR NAME DSN [FROM]: a data directory DIR of node NAME on the
 # PostgreSQL database DSN; with FROM, a copy of FROM's (its keys, certs
 # and configuration: the nodes of one database need the same keys).
