@@ -1062,6 +1062,24 @@ enum status store_held_address(struct store *s, const char *key, char out[5], bo
 	return held_by_text(s, Q_HELD_ADDRESS, key, out, found, e);
 }
 
+/* SQLite answers store_held_address() from its page cache: no hint needed. */
+enum status store_hint_addresses(struct store *s, const char (*keys)[ADDRESS_KEY_MAX], size_t n,
+				 struct errbuf *e)
+{
+	if (s->pg != NULL)
+		return store_pg_hint_addresses(s->pg, keys, n, e);
+	return ST_OK;
+}
+
+/* SQLite writes each put at once and says in its *changed what it did. */
+enum status store_flush(struct store *s, long *changed, struct errbuf *e)
+{
+	if (s->pg != NULL)
+		return store_pg_flush(s->pg, changed, e);
+	*changed = 0;
+	return ST_OK;
+}
+
 /* Binds a registration's identity as ?1 (its key), ?2, ?3. */
 static void bind_person_identity(sqlite3_stmt *st, const uint8_t *pseudonym,
 				 const char *begindatum)
