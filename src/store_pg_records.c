@@ -32,7 +32,9 @@
 #include "store_pg.h"
 #include "store_pg_int.h"
 
-#define BATCH_ROWS 1000
+#define BATCH_ROWS 2048
+/* A batch this big goes when the next one's keys are asked (hint). */
+#define SEND_ROWS 1000
 #define NCOLS 15
 /* The columns of the processing records' subjects waiting (span, first, pseudonyms). */
 #define LDV_COL 15
@@ -799,7 +801,7 @@ enum status store_pg_hint_addresses(struct store_pg *s, const char (*keys)[ADDRE
 	}
 	/* the keys of the batch waiting are known: it goes now, and is written
 	 * while the caller checks and puts the next one */
-	st = batch_send(s, e);
+	st = r->n >= SEND_ROWS ? batch_send(s, e) : ST_OK;
 	goto out_free;
 out_nomem:
 	errbuf_set(e, ST_FAIL, "out of memory");
