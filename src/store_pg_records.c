@@ -141,23 +141,45 @@ static void map_free(struct map *m)
 	m->cap = 0;
 }
 
-/* --- array literals ------------------------------------------------------- */
+/* --- arrays in PostgreSQL's binary format -------------------------------- */
 
-/* One column of a batch: a PostgreSQL array literal being written. */
+/* The element types (pg_type OIDs) of the arrays sent. */
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_TEXT 25
+#define HEAD 20		/* ndim, has-nulls, element type, length, lower bound */
+
+/*
+ * One column of a batch: an array in the binary format of array_recv(),
+ * sent as a binary parameter (no quoting, escaping or parsing of text).
+ */
 struct col {
-	char *buf;
-	size_t len, cap;
+	unsigned char *buf;
+	size_t len, cap;	/* len: from buf, HEAD bytes kept for the header */
+	uint32_t n, oid;
+	bool nulls;
 };
 
-/* Makes room for n more bytes; false when out of memory. */
-static bool col_room(struct col *c, size_t n)
+static void put32(unsigned char *p, uint32_t v)
 {
-	char *b;
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+/* Makes room for an element of n bytes of type oid; false when out of memory. */
+static bool col_room(struct col *c, size_t n, uint32_t oid)
+{
+	unsigned char *b;
 	size_t cap = c->cap ? c->cap : 4096;
 
-	if (c->len + n + 2 <= c->cap)
+	if (c->len < HEAD)
+		c->len = HEAD;
+	c->oid = oid;
+	if (c->len + n + 4 <= c->cap)
 		return true;
-	while (c->len + n + 2 > cap)
+	while (c->len + n + 4 > cap)
 		cap *= 2;
 	b = realloc(c->buf, cap);
 	if (b == NULL)
@@ -167,35 +189,27 @@ static bool col_room(struct col *c, size_t n)
 	return true;
 }
 
-/* Starts the next element: '{' or ','. */
-static void col_sep(struct col *c)
+/* An element of n bytes at v of type oid; v NULL: SQL NULL. */
+static bool col_put(struct col *c, const void *v, size_t n, uint32_t oid)
 {
-	char sep = c->len == 0 ? '{' : ',';
-
-	c->buf[c->len++] = sep;
+	if (!col_room(c, v != NULL ? n : 0, oid))
+		return false;
+	put32(c->buf + c->len, v != NULL ? (uint32_t)n : 0xffffffffu);
+	c->len += 4;
+	if (v != NULL) {
+		memcpy(c->buf + c->len, v, n);
+		c->len += n;
+	} else {
+		c->nulls = true;
+	}
+	c->n++;
+	return true;
 }
 
-/* A text element, quoted; NULL is SQL NULL. */
+/* A text element; NULL is SQL NULL. */
 static bool col_text(struct col *c, const char *v)
 {
-	size_t n = v != NULL ? strlen(v) : 0;
-
-	if (!col_room(c, 2 * n + 4))
-		return false;
-	col_sep(c);
-	if (v == NULL) {
-		memcpy(c->buf + c->len, "NULL", 4);
-		c->len += 4;
-		return true;
-	}
-	c->buf[c->len++] = '"';
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] == '"' || v[i] == '\\')
-			c->buf[c->len++] = '\\';
-		c->buf[c->len++] = v[i];
-	}
-	c->buf[c->len++] = '"';
-	return true;
+	return col_put(c, v, v != NULL ? strlen(v) : 0, OID_TEXT);
 }
 
 /* Text; NULL or "" is SQL NULL. */
@@ -204,41 +218,50 @@ static bool col_text_or_null(struct col *c, const char *v)
 	return col_text(c, v != NULL && *v != '\0' ? v : NULL);
 }
 
-/* n bytes as hex text (decode()d by the statement). */
-static bool col_hex(struct col *c, const uint8_t *v, size_t n)
+/* n bytes, a bytea element. */
+static bool col_bytes(struct col *c, const uint8_t *v, size_t n)
 {
-	if (!col_room(c, 2 * n + 2))
-		return false;
-	col_sep(c);
-	crypto_hex(v, n, c->buf + c->len);
-	c->len += 2 * n;
-	return true;
+	return col_put(c, v, n, OID_BYTEA);
 }
 
-/* A number; negative is SQL NULL (unknown), with or_null. */
+/* A bigint element; negative is SQL NULL (unknown), with or_null. */
 static bool col_long(struct col *c, long v, bool or_null)
 {
-	char num[24];
+	unsigned char b[8];
+	uint64_t u = (uint64_t)(int64_t)v;
 
-	if (or_null && v < 0)
-		return col_text(c, NULL);
-	if (!col_room(c, sizeof(num)))
+	for (int i = 7; i >= 0; i--, u >>= 8)
+		b[i] = (unsigned char)u;
+	return col_put(c, or_null && v < 0 ? NULL : b, sizeof(b), OID_INT8);
+}
+
+/* Adds the column, its header written, to p as a binary parameter; false when out of memory. */
+static bool col_end(struct col *c, struct params *p, uint32_t oid)
+{
+	if (c->len < HEAD && !col_room(c, 0, oid))
 		return false;
-	col_sep(c);
-	c->len += (size_t)snprintf(c->buf + c->len, sizeof(num), "%ld", v);
+	put32(c->buf + 8, c->oid);
+	if (c->n == 0) {	/* no dimensions: the empty array */
+		put32(c->buf + 8, 0);
+		put32(c->buf + 12, 0);
+		put32(c->buf + 16, c->oid);
+		p_bytes(p, c->buf + 8, 12);
+		return true;
+	}
+	put32(c->buf, 1);
+	put32(c->buf + 4, c->nulls);
+	put32(c->buf + 12, c->n);
+	put32(c->buf + 16, 1);
+	p_bytes(p, c->buf, c->len);
 	return true;
 }
 
-/* The literal, closed: "{...}", "{}" when empty. */
-static const char *col_end(struct col *c)
+/* Empties the column for the next batch. */
+static void col_reset(struct col *c)
 {
-	if (!col_room(c, 2))
-		return NULL;
-	if (c->len == 0)
-		c->buf[c->len++] = '{';
-	c->buf[c->len++] = '}';
-	c->buf[c->len] = '\0';
-	return c->buf;
+	c->len = 0;
+	c->n = 0;
+	c->nulls = false;
 }
 
 /* --- the batch -------------------------------------------------------------- */
@@ -287,7 +310,7 @@ static void batch_reset(struct pg_records *r)
 	r->n = 0;
 	r->nldv = 0;
 	for (size_t i = 0; i < NCOLS + NLDV; i++)
-		r->col[i].len = 0;
+		col_reset(&r->col[i]);
 	map_clear(&r->keys);
 }
 
@@ -349,7 +372,7 @@ void pg_records_free(struct store_pg *s)
  * upsert (the first nummeraanduiding given wins, as one put after another).
  */
 #define BATCH_ROWS_CTE(cols, types) "WITH r AS (SELECT * FROM unnest($1::text[], $2::text[]," \
-	" $3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], " types ")" \
+	" $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], " types ")" \
 	" WITH ORDINALITY AS u(addr, gem, nad, pc, nr, hl, tv, " cols ", ord))," \
 	" a AS (INSERT INTO address(addr, gemeentecode, nummeraanduiding, postcode, huisnummer," \
 	" huisletter, toevoeging) SELECT DISTINCT ON (addr) addr, gem, nullif(nad, ''), pc, nr," \
@@ -364,11 +387,11 @@ void pg_records_free(struct store_pg *s)
  * BSN ciphertext differs (a fresh nonce), from a change.
  */
 static const char *const batch_sql[] = {
-	[K_PERSON] = BATCH_ROWS_CTE("ps, bd, sealed", "$8::text[], $9::text[], $10::text[]")
+	[K_PERSON] = BATCH_ROWS_CTE("ps, bd, sealed, dg",
+				    "$8::bytea[], $9::text[], $10::bytea[], $11::bytea[]")
 	"c AS (INSERT INTO coverage(gemeentecode) SELECT DISTINCT gem FROM r ON CONFLICT DO NOTHING),"
 	" p AS (INSERT INTO person(pseudonym, begindatum, addr, gemeentecode, bsn_sealed, digest,"
-	" ingest_id) SELECT decode(ps, 'hex'), bd, addr, gem, decode(sealed, 'hex'),"
-	" sha256(convert_to(addr || '|' || gem || '|' || nad, 'UTF8')), $11 FROM r"
+	" ingest_id) SELECT ps, bd, addr, gem, sealed, dg, $12 FROM r"
 	" ON CONFLICT (pseudonym, begindatum) DO UPDATE SET addr = excluded.addr,"
 	" gemeentecode = excluded.gemeentecode, bsn_sealed = excluded.bsn_sealed,"
 	" digest = excluded.digest, ingest_id = excluded.ingest_id"
@@ -399,8 +422,8 @@ static const char *const batch_sql[] = {
 	" finding.gemeentecode, finding.aangetroffen) IS DISTINCT FROM (excluded.datum,"
 	" excluded.soort, excluded.kvk, excluded.addr, excluded.gemeentecode,"
 	" excluded.aangetroffen) RETURNING id),"
-	" fp AS (SELECT DISTINCT ON (fid, h) fid, decode(h, 'hex') AS pseudonym,"
-	" decode(b, 'hex') AS bsn FROM unnest($13::text[], $14::text[], $15::text[])"
+	" fp AS (SELECT DISTINCT ON (fid, h) fid, h AS pseudonym,"
+	" b AS bsn FROM unnest($13::text[], $14::bytea[], $15::bytea[])"
 	" WITH ORDINALITY AS u(fid, h, b, ord) ORDER BY fid, h, ord),"
 	" del AS (DELETE FROM finding_person x USING r WHERE x.finding_id = r.id AND NOT EXISTS"
 	" (SELECT 1 FROM fp WHERE fp.fid = x.finding_id AND fp.pseudonym = x.pseudonym)"
@@ -412,7 +435,17 @@ static const char *const batch_sql[] = {
 };
 
 /* The number of array columns of each kind's statement. */
-static const int batch_cols[] = { [K_PERSON] = 10, [K_DWELLING] = 12, [K_FINDING] = 15 };
+static const int batch_cols[] = { [K_PERSON] = 11, [K_DWELLING] = 12, [K_FINDING] = 15 };
+
+/* The element type of each column, by kind (the address's first), and of the subjects'. */
+#define ADDRESS_OIDS OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8, OID_TEXT, OID_TEXT
+static const uint32_t col_oid[][NCOLS + NLDV] = {
+	[K_PERSON] = { ADDRESS_OIDS, OID_BYTEA, OID_TEXT, OID_BYTEA, OID_BYTEA },
+	[K_DWELLING] = { ADDRESS_OIDS, OID_INT8, OID_TEXT, OID_INT8, OID_TEXT, OID_TEXT },
+	[K_FINDING] = { ADDRESS_OIDS, OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8, OID_TEXT,
+			OID_BYTEA, OID_BYTEA },
+	[K_NONE] = { [LDV_COL] = OID_INT8, OID_INT8, OID_BYTEA },
+};
 
 static const char *const batch_what[] = {
 	[K_PERSON] = "store persons", [K_DWELLING] = "store dwellings",
@@ -440,19 +473,15 @@ static PGresult *run_planned(struct store_pg *s, const char *sql, const struct p
 }
 
 static const char ldv_sql[] = "INSERT INTO ldv_subject(span_seq, first, pseudonyms)"
-	" SELECT s, f, decode(h, 'hex') FROM unnest($1::bigint[], $2::bigint[], $3::text[])"
+	" SELECT s, f, h FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])"
 	" AS u(s, f, h)";
 
-/* Adds the literals of columns from to from + n - 1 to p; false when out of memory. */
-static bool p_cols(struct params *p, struct pg_records *r, int from, int n)
+/* Adds columns from to from + n - 1 (of kind k) to p; false when out of memory. */
+static bool p_cols(struct params *p, struct pg_records *r, enum kind k, int from, int n)
 {
-	for (int i = from; i < from + n; i++) {
-		const char *lit = col_end(&r->col[i]);
-
-		if (lit == NULL)
+	for (int i = from; i < from + n; i++)
+		if (!col_end(&r->col[i], p, col_oid[k][i]))
 			return false;
-		p_text(p, lit);
-	}
 	return true;
 }
 
@@ -530,8 +559,8 @@ static enum status batch_send(struct store_pg *s, struct errbuf *e)
 		return ST_FAIL;
 	if (r->n == 0 && r->nldv == 0)
 		return ST_OK;
-	ok = (r->n == 0 || p_cols(&p, r, 0, batch_cols[r->kind])) &&
-	     (r->nldv == 0 || p_cols(&l, r, LDV_COL, NLDV));
+	ok = (r->n == 0 || p_cols(&p, r, r->kind, 0, batch_cols[r->kind])) &&
+	     (r->nldv == 0 || p_cols(&l, r, K_NONE, LDV_COL, NLDV));
 	if (!ok)
 		return errbuf_set(e, ST_FAIL, "out of memory");
 	p_int(&p, r->ingest_id);
@@ -574,7 +603,7 @@ enum status pg_records_subjects(struct store_pg *s, int64_t seq, long first,
 		return ST_OK;
 	if (r == NULL || !col_long(&r->col[LDV_COL], (long)seq, false) ||
 	    !col_long(&r->col[LDV_COL + 1], first, false) ||
-	    !col_hex(&r->col[LDV_COL + 2], pseudonyms[0], n * PSEUDONYM_LEN))
+	    !col_bytes(&r->col[LDV_COL + 2], pseudonyms[0], n * PSEUDONYM_LEN))
 		return errbuf_set(e, ST_FAIL, "out of memory");
 	r->nldv++;
 	return ST_OK;
@@ -646,18 +675,26 @@ static bool batch_address(struct pg_records *r, const struct address *a)
 enum status store_pg_put_person(struct store_pg *s, int64_t ingest_id,
 				const struct person_row *row, bool *changed, struct errbuf *e)
 {
-	uint8_t id[PSEUDONYM_LEN + sizeof(row->begindatum)] = { 0 };
+	uint8_t id[PSEUDONYM_LEN + sizeof(row->begindatum)] = { 0 }, digest[32];
+	char key[ADDRESS_KEY_MAX], content[ADDRESS_KEY_MAX + 32];
 	struct pg_records *r;
+	int len;
 
 	*changed = false;
+	/* the digest of its content: address key, gemeente, nummeraanduiding */
+	address_key(&row->address, key);
+	len = snprintf(content, sizeof(content), "%s|%s|%s", key, row->address.gemeentecode,
+		       row->address.nummeraanduiding_id);
+	crypto_sha256(content, (size_t)len, digest);
 	memcpy(id, row->pseudonym, PSEUDONYM_LEN);
 	memcpy(id + PSEUDONYM_LEN, row->begindatum, strnlen(row->begindatum, sizeof(row->begindatum)));
 	r = batch_room(s, K_PERSON, ingest_id, id, sizeof(id), e);
 	if (r == NULL)
 		return ST_FAIL;
-	if (!batch_address(r, &row->address) || !col_hex(&r->col[7], row->pseudonym, PSEUDONYM_LEN) ||
+	if (!batch_address(r, &row->address) || !col_bytes(&r->col[7], row->pseudonym, PSEUDONYM_LEN) ||
 	    !col_text(&r->col[8], row->begindatum) ||
-	    !col_hex(&r->col[9], row->bsn_sealed, SEALED_BSN_LEN))
+	    !col_bytes(&r->col[9], row->bsn_sealed, SEALED_BSN_LEN) ||
+	    !col_bytes(&r->col[10], digest, sizeof(digest)))
 		return errbuf_set(e, ST_FAIL, "out of memory");
 	r->n++;
 	return ST_OK;
@@ -700,8 +737,8 @@ enum status store_pg_put_finding(struct store_pg *s, int64_t ingest_id,
 	     col_long(&r->col[11], row->aangetroffen, false);
 	for (size_t i = 0; ok && i < row->npersons; i++)
 		ok = col_text(&r->col[12], row->id) &&
-		     col_hex(&r->col[13], row->persons[i].pseudonym, PSEUDONYM_LEN) &&
-		     col_hex(&r->col[14], row->persons[i].bsn_sealed, SEALED_BSN_LEN);
+		     col_bytes(&r->col[13], row->persons[i].pseudonym, PSEUDONYM_LEN) &&
+		     col_bytes(&r->col[14], row->persons[i].bsn_sealed, SEALED_BSN_LEN);
 	if (!ok)
 		return errbuf_set(e, ST_FAIL, "out of memory");
 	r->n++;
@@ -780,15 +817,14 @@ enum status store_pg_hint_addresses(struct store_pg *s, const char (*keys)[ADDRE
 		if (map_get(&r->held, keys[i], strlen(keys[i])) == NULL)
 			ok = map_put(&r->held, keys[i], strlen(keys[i]), sizeof(struct held)) != NULL &&
 			     col_text(&c, keys[i]);
-	if (!ok || (c.len > 0 && col_end(&c) == NULL)) {
+	if (!ok || (c.n > 0 && !col_end(&c, &p, OID_TEXT))) {
 		errbuf_set(e, ST_FAIL, "out of memory");
 		goto out_free;
 	}
 	if (sent_wait(s, e) != ST_OK)	/* the batch before, done */
 		goto out_free;
-	if (c.len > 0) {
+	if (c.n > 0) {
 		/* a lookup a key (LIMIT: not turned into a join that scans address) */
-		p_text(&p, c.buf);
 		res = run_planned(s, "SELECT k.addr, h.g FROM unnest($1::text[]) AS k(addr),"
 				  " LATERAL (SELECT coalesce(d.gemeentecode, a.gemeentecode) AS g"
 				  " FROM address a LEFT JOIN dwelling d ON d.addr = a.addr"
