@@ -1,11 +1,12 @@
 /*
  * store.h - where schakel keeps records, signals and the exchange log.
  *
- * This header is the store interface; store_sqlite.c implements it on
- * SQLite (WAL) in the data directory.  A second backend (PostgreSQL, for
- * several broker nodes on one database, store_pg.c) implements part of
- * the same functions so far (store_open_dsn()).  The
- * store knows no HTTP and no XML, and nothing of the rules: it keeps rows and
+ * This header is the store interface; store.c implements each function
+ * once, through the table of operations of the store's backend
+ * (store_backend.h): SQLite (WAL) in the data directory, store_sqlite*.c
+ * (store_open()), or PostgreSQL, for several broker nodes on one database,
+ * store_pg*.c (store_open_dsn()), which implements part of the functions
+ * so far.  The store knows no HTTP and no XML, and nothing of the rules: it keeps rows and
  * answers the questions the pipeline asks (the aggregates of matching.md
  * included, because a database computes them fastest).
  *

@@ -987,3 +987,52 @@ enum status store_pg_ldv_span_defer(struct store_pg *s, const struct ldv_span_ro
 
 	return store_pg_ldv_span_add(s, &copy, e);
 }
+
+/* --- the table of this backend (store_backend.h) ------------------------ */
+
+/* PostgreSQL keeps its own cache (shared_buffers): nothing to set. */
+static enum status store_pg_cache(struct store_pg *s, int mib, struct errbuf *e)
+{
+	(void)s;
+	(void)mib;
+	(void)e;
+	return ST_OK;
+}
+
+/* Entry x is store_pg_x(); NULL: not yet supported with this backend. */
+const struct store_ops store_pg_ops = {
+	.name = "postgresql",
+	.key_check = store_pg_key_check,
+	.close = store_pg_close,
+	.cache = store_pg_cache,
+	.begin = store_pg_begin,
+	.commit = store_pg_commit,
+	.rollback = store_pg_rollback,
+	.ingest_add = store_pg_ingest_add,
+	.ingest_counts = store_pg_ingest_counts,
+	.put_person = store_pg_put_person,
+	.put_dwelling = store_pg_put_dwelling,
+	.put_finding = store_pg_put_finding,
+	.held_address = store_pg_held_address,
+	.held_person = store_pg_held_person,
+	.held_finding = store_pg_held_finding,
+	.withdraw_person = store_pg_withdraw_person,
+	.finding_repeat = store_pg_finding_repeat,
+	.flush = store_pg_flush,
+	.hint_addresses = store_pg_hint_addresses,
+	.source_get = store_pg_source_get,
+	.source_put = store_pg_source_put,
+	.log_head = store_pg_log_head,
+	.log_insert = store_pg_log_insert,
+	.log_scan = store_pg_log_scan,
+	.log_search = store_pg_log_search,
+	.checkpoint_add = store_pg_checkpoint_add,
+	.checkpoints = store_pg_checkpoints,
+	.ldv_span_add = store_pg_ldv_span_add,
+	.ldv_span_defer = store_pg_ldv_span_defer,
+	.ldv_span_end = store_pg_ldv_span_end,
+	.ldv_subjects_add = store_pg_ldv_subjects_add,
+	.finding_persons = store_pg_finding_persons,
+	.inzage = store_pg_inzage,
+	.purge = store_pg_purge,
+};

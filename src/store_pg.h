@@ -1,16 +1,18 @@
 /*
  * store_pg.h - the store (store.h) on PostgreSQL through libpq: the part
- * built so far.  Only store_sqlite.c includes this header: until the store
- * is split into a backend-neutral part and one file per backend
- * (issue 15), store_sqlite.c's struct store carries a struct store_pg and
- * hands these functions the calls they implement.  Each has the contract
- * of the store.h function of the same name without "_pg".  What is not
- * here is not yet supported with backend = postgresql.
+ * built so far, shared by the files store_pg*.c.  Each store_pg_x() has
+ * the contract of store.h's store_x() and is entry x of store_pg_ops (at
+ * the end of store_pg.c; store_backend.h): a new one is hooked there with
+ * one line ".x = store_pg_x,".  What has no entry is not yet supported
+ * with backend = postgresql.
  */
 #ifndef SCHAKEL_STORE_PG_H
 #define SCHAKEL_STORE_PG_H
 
-#include "store.h"
+/* The connection of this backend is store_backend.h's struct store_conn. */
+#define store_pg store_conn
+
+#include "store_backend.h"
 
 struct store_pg;
 

@@ -15,6 +15,7 @@
 
 #include "crypto.h"
 #include "status.h"
+#include "store_pg.h"
 
 /* Advisory lock keys (pg_advisory_*): the migrations, the log's head. */
 #define LOCK_MIGRATE 0x7363686b01LL
