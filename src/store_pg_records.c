@@ -2,13 +2,17 @@
  * store_pg_records.c - the records of the PostgreSQL store (store_pg.h):
  * persons, dwellings and findings, written in batches.
  *
- * A put is not sent at once: it joins the transaction's batch (up to
- * BATCH_ROWS records of one kind, each column an array), which one
- * statement writes, unnest()ing the arrays: the address upsert, the
- * record upsert and, for findings, the persons, in one round trip for the
- * batch instead of one a record.  That statement counts the records it
- * changed; a put's *changed is therefore always false here, and the
- * changes are counted by store_pg_flush() (store.h, store_flush()).
+ * A put is not sent at once: it joins the transaction's batch (records of
+ * one kind, each column a binary array), which one statement writes,
+ * unnest()ing the arrays: the address upsert, the record upsert and, for
+ * findings, the persons, in one round trip for the batch instead of one a
+ * record.  A batch of SEND_ROWS or more goes at the next hint (every 256
+ * records of ingest.c), in libpq's pipeline mode with the processing
+ * records' subjects waiting (store_pg_ldv_subjects_add()), and its answer
+ * is read only before the next statement: the server writes one batch
+ * while the client checks and puts the next.  That statement counts the
+ * records it changed; a put's *changed is therefore always false here,
+ * and the changes are counted by store_pg_flush() (store.h, store_flush()).
  *
  * The batch is written before anything else is sent on the connection
  * (pg_run() calls pg_records_flush()), at the latest by the COMMIT, so
@@ -383,8 +387,10 @@ void pg_records_free(struct store_pg *s)
 /*
  * The statement of each kind: its last parameter is the ingest id; it
  * returns how many records it changed.  A registration's digest (of its
- * address key, gemeente and nummeraanduiding) tells a re-ingest, whose
- * BSN ciphertext differs (a fresh nonce), from a change.
+ * address key, gemeente and nummeraanduiding: SHA-256 computed by
+ * store_pg_put_person(), as the SQL sha256() of earlier versions did, so
+ * their rows compare alike) tells a re-ingest, whose BSN ciphertext
+ * differs (a fresh nonce), from a change.
  */
 static const char *const batch_sql[] = {
 	[K_PERSON] = BATCH_ROWS_CTE("ps, bd, sealed, dg",
