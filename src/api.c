@@ -26,6 +26,7 @@
 #include "api.h"
 #include "disclose.h"
 #include "exlog.h"
+#include "feedback.h"
 #include "log.h"
 #include "ingest.h"
 #include "loader.h"
@@ -819,23 +820,6 @@ static int feedback_body(struct http_req *r, const void *buf, size_t len)
 	return 0;
 }
 
-/* Stores and logs feedback in one transaction, in store s. */
-static enum status feedback_store(struct store *s, const char *id, const char *oin,
-				  const char *outcome, const char *note, int64_t *fid,
-				  struct errbuf *e)
-{
-	if (store_begin(s, e) != ST_OK)
-		return ST_FAIL;
-	if (store_put_feedback(s, id, oin, outcome, note, fid, e) != ST_OK ||
-	    exlog_append(s, "feedback", oin, id, json_pack("{s:s, s:I}", "outcome", outcome,
-							   "feedback", (json_int_t)*fid), e) != ST_OK ||
-	    store_commit(s, e) != ST_OK) {
-		store_rollback(s);
-		return ST_FAIL;
-	}
-	return ST_OK;
-}
-
 static void body_free(struct body *b)
 {
 	if (b == NULL)
@@ -849,8 +833,8 @@ static void feedback_run(void *ctx, void *arg)
 {
 	struct body *b = arg;
 
-	b->st = feedback_store(((struct app *)ctx)->store, b->id, b->oin, b->outcome, b->note,
-			       &b->fid, &b->e);
+	b->st = feedback_record(((struct app *)ctx)->store, b->id, b->oin, b->outcome, b->note,
+				&b->fid, &b->e);
 }
 
 /* On the loop: the reply, unless the client has gone. */

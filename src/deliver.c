@@ -774,11 +774,6 @@ void deliverer_kick(struct deliverer *d)
 		schedule(d, 0);
 }
 
-int deliverer_in_flight(const struct deliverer *d)
-{
-	return d->in_flight;
-}
-
 int deliverer_unrecorded(const struct deliverer *d)
 {
 	return d->nheld;
@@ -810,4 +805,19 @@ void deliverer_drain(struct deliverer *d, int seconds, void (*done)(void *arg), 
 	log_event(LV_INFO, "deliver", "stopping: waiting for the answers of the deliveries under "
 		  "way", "deliveries", n, NULL);
 	evtimer_add(d->drain_timer, &tv);
+}
+
+enum status deliver_retry(struct store *s, int64_t id, const char *what, long *n,
+			  struct errbuf *e)
+{
+	if (store_begin(s, e) != ST_OK)
+		return ST_FAIL;
+	if (store_delivery_retry(s, id, time(NULL), n, e) != ST_OK ||
+	    (*n > 0 && exlog_append(s, "retry", NULL, what,
+				    json_pack("{s:I}", "deliveries", (json_int_t)*n), e) != ST_OK) ||
+	    store_commit(s, e) != ST_OK) {
+		store_rollback(s);
+		return ST_FAIL;
+	}
+	return ST_OK;
 }

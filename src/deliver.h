@@ -46,9 +46,6 @@ void deliverer_free(struct deliverer *d);
 /* Looks for due deliveries now (after a match, say). */
 void deliverer_kick(struct deliverer *d);
 
-/* Deliveries under way. */
-int deliverer_in_flight(const struct deliverer *d);
-
 /* Outcomes held in memory because they could not be recorded yet. */
 int deliverer_unrecorded(const struct deliverer *d);
 
@@ -72,5 +69,14 @@ void deliverer_drain(struct deliverer *d, int seconds, void (*done)(void *arg), 
  */
 xmlDocPtr deliver_document(struct app *app, const struct signal *sig, const struct party *p,
 			   struct signer *sg, struct errbuf *e);
+
+/*
+ * Puts failed delivery id (or, with id < 0, every failed one) back in the
+ * queue of store s, due now, and logs a `retry` entry naming what (the id
+ * as given, or "all failed") in the same transaction; *n counts them (0:
+ * there was none, nothing logged).
+ */
+enum status deliver_retry(struct store *s, int64_t id, const char *what, long *n,
+			  struct errbuf *e);
 
 #endif

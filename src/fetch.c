@@ -434,8 +434,3 @@ nomem:
 	free(x);
 	return errbuf_set(e, ST_FAIL, "out of memory");
 }
-
-int fetcher_running(const struct fetcher *f)
-{
-	return f->running;
-}

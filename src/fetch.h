@@ -57,9 +57,6 @@ void fetcher_free(struct fetcher *f);
  * fetcher_kick(). */
 enum status fetcher_start(struct fetcher *f, const struct fetch_req *req, struct errbuf *e);
 
-/* Transfers under way. */
-int fetcher_running(const struct fetcher *f);
-
 /*
  * Lets curl work now instead of at the loop's next turn: a request just
  * started on a kept-alive connection goes on the wire before the caller

@@ -19,8 +19,10 @@
 #include "app.h"
 #include "esc.h"
 #include "cli.h"
+#include "deliver.h"
 #include "exlog.h"
 #include "ingest.h"
+#include "inzage.h"
 #include "ldv.h"
 #include "loader.h"
 #include "match.h"
@@ -608,12 +610,8 @@ static int cmd_deliveries(const char *dir, int argc, char **argv)
 	if (app_open(&app, dir, &e) != ST_OK)
 		return fail("deliveries", &e);
 	if (retry) {
-		if (store_begin(app.store, &e) != ST_OK ||
-		    store_delivery_retry(app.store, all ? -1 : id, time(NULL), &n, &e) != ST_OK ||
-		    (n > 0 && exlog_append(app.store, "retry", NULL, all ? "all failed" : argv[2],
-				 json_pack("{s:I}", "deliveries", (json_int_t)n), &e) != ST_OK) ||
-		    store_commit(app.store, &e) != ST_OK) {
-			store_rollback(app.store);
+		if (deliver_retry(app.store, all ? -1 : id, all ? "all failed" : argv[2], &n,
+				  &e) != ST_OK) {
 			rc = fail("deliveries", &e);
 		} else if (n == 0) {
 			printf("no failed delivery %s\n", all ? "to retry" : argv[2]);
@@ -818,12 +816,11 @@ static int print_processing(void *arg, const struct ldv_span_row *r)
 }
 
 /* The person's processing records (after the exchanges), as text or into doc. */
-static enum status inzage_processings(struct app *app, const uint8_t *pseudonym,
-				      const char *hex, const struct inzage_query *q,
-				      json_t *doc, struct errbuf *e)
+static enum status show_processings(struct app *app, const uint8_t *pseudonym,
+				    const char *hex, const struct inzage_query *q,
+				    json_t *doc, struct errbuf *e)
 {
-	struct ldv_filter f = { .subject = pseudonym, .trace = q->trace,
-				.activity = q->activity[0] ? q->activity : NULL };
+	const char *activity = q->activity[0] ? q->activity : NULL;
 	struct inzage_out o = { .subject = hex };
 	enum status st;
 
@@ -832,37 +829,16 @@ static enum status inzage_processings(struct app *app, const uint8_t *pseudonym,
 	else
 		printf("\nprocessings (Logboek Dataverwerkingen)\n\n%-12s  %-24s  %-22s  %-32s  "
 		       "%-20s  %s\n", "", "START", "NAME", "TRACE", "PARTY", "ACTIVITY");
-	st = store_ldv_search(app->store, &f, print_processing, &o, e);
+	st = inzage_processings(app, pseudonym, activity, q->trace, print_processing, &o, e);
 	if (doc != NULL) {
 		json_object_set_new(doc, "dataverwerkingen", json_pack("{s:{s:s, s:s, s:s?, s:s?}, s:o}",
 			"query", "dpl.core.data_subject_id", hex, "dpl.core.data_subject_id_type",
-			LDV_SUBJECT_ID_TYPE, "dpl.core.processing_activity_id", f.activity,
+			LDV_SUBJECT_ID_TYPE, "dpl.core.processing_activity_id", activity,
 			"trace_id", q->trace, "records", o.list));
 	} else if (st == ST_OK) {
 		printf("\n%ld processing%s of this person\n", o.n, o.n == 1 ? "" : "s");
 	}
 	return st;
-}
-
-/* Logs the access request (by pseudonym) with its processing record. */
-static enum status inzage_log(struct app *app, const uint8_t *pseudonym, const char *hex,
-			      struct errbuf *e)
-{
-	struct trace_ctx tc;
-	struct ldv l;
-
-	if (trace_new(&tc, e) != ST_OK)
-		return ST_FAIL;
-	store_trace_set(app->store, tc.trace_id);
-	if (store_begin(app->store, e) != ST_OK ||
-	    ldv_begin(app->store, &app->cfg, LDV_INZAGE, NULL, NULL, NULL, &l, e) != ST_OK ||
-	    ldv_subject(app->store, &l, pseudonym, e) != ST_OK ||
-	    exlog_append(app->store, "inzage", NULL, hex, json_object(), e) != ST_OK ||
-	    ldv_end(app->store, &l, 0, e) != ST_OK || store_commit(app->store, e) != ST_OK) {
-		store_rollback(app->store);
-		return ST_FAIL;
-	}
-	return ST_OK;
 }
 
 /* Reads inzage's options into q; optind is left at the BSN. */
@@ -903,6 +879,7 @@ static int cmd_inzage(const char *dir, int argc, char **argv)
 	json_t *doc = NULL;
 	struct app app;
 	struct errbuf e;
+	enum status st;
 	int rc = ST_OK;
 
 	if (inzage_options(argc, argv, &q, &activity) != ST_OK)
@@ -918,20 +895,20 @@ static int cmd_inzage(const char *dir, int argc, char **argv)
 	}
 	if (activity != NULL)
 		ldv_activity_uri(&app.cfg, ldv_activity_find(&app.cfg, activity), q.activity);
-	crypto_pseudonym(&app.keys, bsn, pseudonym);
-	memset(bsn, 0, sizeof(bsn));
-	crypto_hex(pseudonym, PSEUDONYM_LEN, hex);
 	/* The request itself is an exchange: logged, by pseudonym only. */
-	if (inzage_log(&app, pseudonym, hex, &e) != ST_OK) {
+	st = inzage_request(&app, bsn, pseudonym, &e);
+	memset(bsn, 0, sizeof(bsn));
+	if (st != ST_OK) {
 		app_close(&app);
 		return fail("inzage", &e);
 	}
+	crypto_hex(pseudonym, PSEUDONYM_LEN, hex);
 	if (q.json)
 		o.list = json_array();
 	else
 		printf("access request for pseudonym %s\n\n%-12s  %-24s  %-14s  %-40s  %s\n", hex,
 		       "KIND", "AT", "ADDRESS", "WHAT", "SOURCE / TO");
-	if (store_inzage(app.store, pseudonym, print_inzage, &o, &e) != ST_OK) {
+	if (inzage_exchanges(&app, pseudonym, print_inzage, &o, &e) != ST_OK) {
 		rc = fail("inzage", &e);
 		goto out;
 	}
@@ -940,7 +917,7 @@ static int cmd_inzage(const char *dir, int argc, char **argv)
 	else
 		printf("\n%ld exchange%s concerned this person\n", o.n, o.n == 1 ? "" : "s");
 	o.list = NULL;
-	if (inzage_processings(&app, pseudonym, hex, &q, doc, &e) != ST_OK)
+	if (show_processings(&app, pseudonym, hex, &q, doc, &e) != ST_OK)
 		rc = fail("inzage", &e);
 	else if (q.json && (doc == NULL || json_dumpf(doc, stdout, JSON_COMPACT) != 0))
 		rc = ST_FAIL;

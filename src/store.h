@@ -30,8 +30,10 @@
 struct store;
 
 /*
- * Opens (and creates, or migrates) the database at path.  schema_dir holds
- * the migrations store-NNN.sql.  Returns ST_OK and *out, or ST_FAIL.
+ * Opens (and creates, or migrates) the embedded store: the database file
+ * at path (backend = sqlite, the default).  schema_dir holds the
+ * migrations store-NNN.sql; a write waits at most busy_timeout_ms for
+ * another writer.  Returns ST_OK and *out, or ST_FAIL.
  */
 enum status store_open(const char *path, const char *schema_dir, int busy_timeout_ms,
 		       struct store **out, struct errbuf *e);
@@ -55,7 +57,11 @@ enum status store_open_dsn(const char *dsn, const char *passfile, const char *sc
 enum status store_key_check(struct store *s, const char check[65], struct errbuf *e);
 /* Closes the store; accepts NULL. */
 void store_close(struct store *s);
-/* Lets the page cache grow to mib MiB (8 after store_open). */
+/*
+ * Lets the store keep up to mib MiB of the database in this process's
+ * memory (8 after store_open(); a server backend keeps its own cache and
+ * ignores it).
+ */
 enum status store_cache(struct store *s, int mib, struct errbuf *e);
 
 enum status store_begin(struct store *s, struct errbuf *e);
@@ -667,7 +673,7 @@ enum status store_gauges(struct store *s, int (*cb)(void *arg, const struct gaug
 /*
  * Checks that the database can be written now: commits a small write that
  * changes nothing (so a full disk or a read-only database fails it, not
- * only a lock held elsewhere), waiting at most timeout_ms for the lock.
+ * only another writer), waiting at most timeout_ms for other writers.
  */
 enum status store_check_writable(struct store *s, int timeout_ms, struct errbuf *e);
 
