@@ -60,7 +60,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ADAPTER_TEST_SRC := $(wildcard adapters/*/tests/test_*.c)
 ADAPTER_TEST_BIN := $(foreach t,$(ADAPTER_TEST_SRC),$(B)/tests/$(notdir $(t:.c=)))
 
-.PHONY: all deps test-deps demo test test-sqlite test-pg unit e2e clean install check-deps asan valgrind lint fuzz bench torture
+.PHONY: all deps test-deps demo test test-sqlite test-pg test-pg-e2e unit e2e clean install check-deps asan valgrind lint fuzz bench torture
 
 all: check-deps $(B)/schakel $(ADAPTER_SO)
 
@@ -140,7 +140,10 @@ unit: all $(UNIT_BIN) $(ADAPTER_TEST_BIN) $(TOOLS)
 # `make test` runs both backends' tests and ends with one "N passed, N
 # failed" line; test-sqlite runs the unit tests and tests/e2e/ (SQLite),
 # test-pg the tests of the PostgreSQL backend (tests/pg/, each starting a
-# throw-away cluster).
+# throw-away cluster).  test-pg-e2e runs every script of tests/e2e/ on the
+# PostgreSQL store (SCHAKEL_TEST_STORE=postgresql, tests/e2e/lib.sh): not
+# yet part of test or test-pg, as most of them still fail there (issue 15);
+# once they pass, test and test-pg add E2E_STORES="sqlite postgresql".
 test: unit test-deps
 	@E2E_DIRS="tests/e2e tests/pg" tests/run.sh $(UNIT_BIN) $(ADAPTER_TEST_BIN)
 
@@ -149,6 +152,9 @@ test-sqlite: unit test-deps
 
 test-pg: unit test-deps
 	@E2E_DIRS=tests/pg tests/run.sh
+
+test-pg-e2e: unit test-deps
+	@E2E_DIRS=tests/e2e E2E_STORES=postgresql tests/run.sh
 
 # Hardening (docs/hardening.md): the whole suite under ASan+UBSan+LSan in a
 # build of its own, the unit tests under valgrind, libFuzzer targets, and

@@ -230,6 +230,8 @@ static const struct config_key keys[] = {
 	  "most uploads waiting for a worker (503 with Retry-After above it)" },
 	{ SEC_SERVER, "retry_after", CT_INT, 1, 3600, NULL, "5", NULL, CFG(retry_after),
 	  "the Retry-After (seconds) of a 503 for a full work queue" },
+	{ SEC_SERVER, "node", CT_PATH, 0, 0, NULL, "", NULL, CFG(node),
+	  "this node's name among those sharing one database; empty: the host name" },
 
 	{ SEC_ADMIN, "enabled", CT_BOOL, 0, 0, NULL, "true", NULL, CFG(admin_enabled),
 	  "whether the daemon opens the operator's listener" },
@@ -1002,17 +1004,60 @@ static int load_handler(void *user, const char *section, const char *name,
 	return 1;
 }
 
+/* What dsn_check() finds in a dsn. */
+enum dsn_fault { DSN_OK, DSN_UNPARSABLE, DSN_PASSWORD };
+
+/* Whether libpq parses dsn, and whether it holds a password; never quotes it. */
+static enum dsn_fault dsn_check(const char *dsn)
+{
+	PQconninfoOption *opts;
+	char *err = NULL;
+	bool password = false;
+
+	opts = PQconninfoParse(dsn, &err);
+	PQfreemem(err);	/* it may quote the dsn: not shown */
+	if (opts == NULL)
+		return DSN_UNPARSABLE;
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+			password = true;
+	PQconninfoFree(opts);
+	return password ? DSN_PASSWORD : DSN_OK;
+}
+
 /*
  * Checks [store] as a whole: postgresql needs a dsn that libpq can parse
  * and that holds no password (it would show wherever the configuration
  * does: the password comes from passfile, PGPASSFILE or PGPASSWORD); a
  * dsn or passfile with sqlite is a mistake.  Never quotes the dsn.
  */
+/*
+ * [server] node: the host name when empty; 1-63 letters, digits, '.', '-'
+ * or '_' (it names the node's claims on the outbox, and its figures).
+ */
+static enum status node_check(struct config *cfg, struct errbuf *e)
+{
+	char host[256] = "";
+
+	if (cfg->node == NULL) {
+		if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+			snprintf(host, sizeof(host), "localhost");
+		host[63] = '\0';
+		cfg->node = strdup(host);
+		if (cfg->node == NULL)
+			return errbuf_set(e, ST_FAIL, "%s: out of memory", cfg->path);
+	}
+	if (strlen(cfg->node) > 63 ||
+	    strspn(cfg->node, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_")
+	    != strlen(cfg->node))
+		return errbuf_set(e, ST_FAIL, "%s: [server] node must be 1-63 letters, digits, "
+				  "'.', '-' or '_'", cfg->path);
+	return ST_OK;
+}
+
 static enum status store_check(const struct config *cfg, struct errbuf *e)
 {
-	PQconninfoOption *opts;
-	char *err = NULL;
-	bool password = false;
+	enum dsn_fault fault;
 
 	if (strcmp(cfg->store_backend, "postgresql") != 0) {
 		if (cfg->dsn != NULL || cfg->passfile != NULL)
@@ -1023,16 +1068,11 @@ static enum status store_check(const struct config *cfg, struct errbuf *e)
 	if (cfg->dsn == NULL)
 		return errbuf_set(e, ST_FAIL, "%s: [store] backend = postgresql needs a dsn "
 				  "(a libpq connection string)", cfg->path);
-	opts = PQconninfoParse(cfg->dsn, &err);
-	PQfreemem(err);	/* it may quote the dsn: not shown */
-	if (opts == NULL)
+	fault = dsn_check(cfg->dsn);
+	if (fault == DSN_UNPARSABLE)
 		return errbuf_set(e, ST_FAIL, "%s: [store] dsn is not a libpq connection string "
 				  "(key=value pairs or a postgresql:// URI)", cfg->path);
-	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
-		if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
-			password = true;
-	PQconninfoFree(opts);
-	if (password)
+	if (fault == DSN_PASSWORD)
 		return errbuf_set(e, ST_FAIL, "%s: [store] dsn must not hold the password: put it "
 				  "in a passfile ([store] passfile, or PGPASSFILE)", cfg->path);
 	return ST_OK;
@@ -1064,7 +1104,7 @@ static enum status load_run(struct load *ld)
 					  "[party.%s] section", ld->path, src->line, src->name,
 					  src->party, src->party);
 	}
-	return store_check(ld->cfg, ld->e);
+	return node_check(ld->cfg, ld->e) != ST_OK ? ST_FAIL : store_check(ld->cfg, ld->e);
 }
 
 enum status config_load(struct config *cfg, const char *path, struct errbuf *e)
@@ -1099,12 +1139,54 @@ out_free_cfg:
 	return st;
 }
 
+/*
+ * The dsn a new default file is written with: $SCHAKEL_INIT_DSN (then
+ * [store] says backend = postgresql and dsn = it), or NULL when it is unset
+ * or empty.  Refused (ST_FAIL, nothing written) when it is not one line of
+ * printable text, not a libpq connection string or holds a password, so
+ * that neither the file nor a message ever holds one.  Never quotes it.
+ */
+static enum status init_dsn(const char **dsn, struct errbuf *e)
+{
+	const char *v = getenv("SCHAKEL_INIT_DSN");
+	enum dsn_fault fault;
+
+	*dsn = NULL;
+	if (v == NULL || *v == '\0')
+		return ST_OK;
+	for (const char *c = v; *c != '\0'; c++)
+		if (iscntrl((unsigned char)*c))
+			return errbuf_set(e, ST_FAIL, "SCHAKEL_INIT_DSN holds a control character");
+	fault = dsn_check(v);
+	if (fault == DSN_UNPARSABLE)
+		return errbuf_set(e, ST_FAIL, "SCHAKEL_INIT_DSN is not a libpq connection string");
+	if (fault == DSN_PASSWORD)
+		return errbuf_set(e, ST_FAIL, "SCHAKEL_INIT_DSN must not hold the password: put it "
+				  "in a passfile ([store] passfile, or PGPASSFILE)");
+	*dsn = v;
+	return ST_OK;
+}
+
+/* The default written for key k: keys[].def, or what $SCHAKEL_INIT_DSN
+ * (init_dsn(), already checked) asks of [store]. */
+static const char *write_default_of(const struct config_key *k)
+{
+	const char *dsn = NULL;
+	struct errbuf e;
+
+	if (k->sec != SEC_STORE || init_dsn(&dsn, &e) != ST_OK || dsn == NULL)
+		return k->def;
+	if (strcmp(k->name, "backend") == 0)
+		return "postgresql";
+	return strcmp(k->name, "dsn") == 0 ? dsn : k->def;
+}
+
 /* Writes "; text" lines for section sec's header and its keys to f. */
 static void write_section(FILE *f, enum config_sec sec)
 {
 	fprintf(f, "\n; %s\n[%s]\n", sections[sec].help, sections[sec].name);
 	for (size_t i = 0; i < NKEYS; i++) {
-		const char *def = keys[i].def;
+		const char *def = write_default_of(&keys[i]);
 
 		if (keys[i].sec != sec)
 			continue;
@@ -1162,11 +1244,14 @@ static void write_default(FILE *f)
 
 enum status config_write_default(const char *path, bool *created, struct errbuf *e)
 {
+	const char *dsn;
 	FILE *f;
 	int fd, err;
 
 	if (created != NULL)
 		*created = false;
+	if (access(path, F_OK) != 0 && init_dsn(&dsn, e) != ST_OK)
+		return ST_FAIL;	/* a file is kept whatever the variable says */
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		if (errno == EEXIST)

@@ -108,6 +108,7 @@ struct config {
 	int workers;			/* workers = 2 (threads for the heavy work) */
 	int work_queue;			/* work_queue = 128 (uploads waiting; 503 above) */
 	int retry_after;		/* retry_after = 5 (seconds, with that 503) */
+	char *node;			/* node = the host name: names this node's outbox claims */
 
 	/* [retention] */
 	int retention_records_days;	/* records_days = 365 (0: keep) */

@@ -18,6 +18,12 @@
 
 #define SCAN_SECONDS 1
 #define HELD_WAIT_MAX 10	/* seconds between two tries at recording an outcome, at most */
+/*
+ * A claim's lease outlasts the attempt it is for ([delivery] timeout) by
+ * this much, for building and signing the message and for the nodes'
+ * clocks differing: a node's own attempt always ends inside its lease.
+ */
+#define LEASE_MARGIN 10
 
 /* One delivery under way. */
 struct flight {
@@ -87,6 +93,30 @@ static void schedule(struct deliverer *d, int seconds)
 	struct timeval tv = { seconds, 0 };
 
 	evtimer_add(d->timer, &tv);
+}
+
+/* This node's name for its claims on the outbox ([server] node). */
+static const char *node_name(const struct deliverer *d)
+{
+	return d->app->cfg.node != NULL ? d->app->cfg.node : "localhost";
+}
+
+/*
+ * Ends the lease of a claimed row that is not sent after all (it stays as
+ * it was, due again at once, for any node); a failure only delays it
+ * until the lease lapses.
+ */
+static void release(struct deliverer *d, const struct delivery_row *row)
+{
+	struct store *s = d->app->store;
+	struct errbuf e;
+
+	if (store_begin(s, &e) != ST_OK || store_delivery_update(s, row, &e) != ST_OK ||
+	    store_commit(s, &e) != ST_OK) {
+		store_rollback(s);
+		log_event(LV_WARN, "deliver", "cannot release a claim; it lapses by itself",
+			  "message", row->message_id, "error", e.msg, NULL);
+	}
 }
 
 /* Loads signal id into *sig (caller clears it). */
@@ -563,8 +593,10 @@ static bool start(struct deliverer *d, const struct party *p, const struct deliv
 	struct errbuf e;
 	bool gone;
 
-	if (d->held != NULL || d->in_flight >= d->app->cfg.delivery_max_in_flight)
+	if (d->held != NULL || d->in_flight >= d->app->cfg.delivery_max_in_flight) {
+		release(d, row);
 		return false;
+	}
 	if (p == NULL || p->push_url == NULL) {
 		fail_now(d, &copy, "the recipient has no push_url (any more)");
 		return false;
@@ -577,6 +609,7 @@ static bool start(struct deliverer *d, const struct party *p, const struct deliv
 		}
 		log_event(LV_ERROR, "deliver", "cannot build the message", "message",
 			  row->message_id, "error", e.msg, NULL);
+		release(d, row);
 		return false;	/* tried again on the next scan */
 	}
 	fl = calloc(1, sizeof(*fl));
@@ -584,6 +617,7 @@ static bool start(struct deliverer *d, const struct party *p, const struct deliv
 		xmlFree(body);
 		log_event(LV_ERROR, "deliver", "cannot build the message", "message",
 			  row->message_id, "error", "out of memory", NULL);
+		release(d, row);
 		return false;	/* tried again on the next scan */
 	}
 	fl->d = d;
@@ -601,6 +635,7 @@ static bool start(struct deliverer *d, const struct party *p, const struct deliv
 	if (fetcher_start(d->fetcher, &req, &e) != ST_OK) {
 		free(fl);
 		xmlFree(body);
+		release(d, row);
 		return false;
 	}
 	xmlFree(body);
@@ -618,38 +653,42 @@ struct pick {
 	int slots;		/* deliveries that may still start */
 };
 
-/* store_deliveries_of()'s callback: starts row unless it is under way already. */
-static int start_more(void *arg, const struct delivery_row *row)
+/*
+ * store_deliveries_claim()'s callback: starts a row this node has claimed
+ * (one under way here already, whose lease lapsed, is left to run).
+ */
+static int start_claimed(void *arg, const struct delivery_row *row)
 {
 	struct pick *k = arg;
 
-	if (k->slots > 0 && !row_in_flight(k->d, row->id) && start(k->d, k->p, row))
-		k->slots--;
+	if (!row_in_flight(k->d, row->id))
+		start(k->d, k->p, row);
 	return 0;
 }
 
 /*
  * store_deliveries_next()'s callback, with the oldest due delivery of a
- * recipient: starts as many of its due deliveries, oldest first, as it may
- * take now (recipient_slots()).
+ * recipient: claims as many of its due deliveries, oldest first, as it may
+ * take now (recipient_slots(), and what [delivery] max_in_flight leaves)
+ * and no other node holds, and starts them.
  */
 static int start_recipient(void *arg, const struct delivery_row *row)
 {
 	struct deliverer *d = arg;
-	const struct party *p = config_party(&d->app->cfg, row->oin);
+	const struct config *cfg = &d->app->cfg;
+	const struct party *p = config_party(cfg, row->oin);
 	int under_way = flights_of(d, row->oin, NULL);
 	struct pick k = { d, p, recipient_slots(d, p, row->oin, under_way) };
 	struct errbuf e;
 
-	if (k.slots == 0 || d->held != NULL)
+	if (k.slots > cfg->delivery_max_in_flight - d->in_flight)
+		k.slots = cfg->delivery_max_in_flight - d->in_flight;
+	if (k.slots <= 0 || d->held != NULL)
 		return 0;
-	if (under_way == 0 && k.slots == 1) {
-		start(d, p, row);	/* one at a time: the row at hand is the one */
-		return 0;
-	}
-	if (store_deliveries_of(d->app->store, row->oin, time(NULL), under_way + k.slots,
-				start_more, &k, &e) != ST_OK)
-		log_event(LV_ERROR, "deliver", "cannot read the outbox", "error", e.msg, NULL);
+	if (store_deliveries_claim(d->app->store, node_name(d), row->oin, time(NULL),
+				   cfg->delivery_timeout + LEASE_MARGIN, k.slots, start_claimed, &k,
+				   &e) != ST_OK)
+		log_event(LV_ERROR, "deliver", "cannot claim from the outbox", "error", e.msg, NULL);
 	return 0;
 }
 
@@ -711,6 +750,24 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	build_next_ahead(d);
 }
 
+/* What this node claimed before it (re)started is not under way: claimable at once. */
+static void release_own(struct deliverer *d)
+{
+	struct errbuf e;
+	char n[24];
+	long released = 0;
+
+	if (store_deliveries_release(d->app->store, node_name(d), &released, &e) != ST_OK) {
+		log_event(LV_WARN, "deliver", "cannot release this node's earlier claims; they "
+			  "lapse by themselves", "node", node_name(d), "error", e.msg, NULL);
+		return;
+	}
+	snprintf(n, sizeof(n), "%ld", released);
+	if (released > 0)
+		log_event(LV_INFO, "deliver", "released this node's earlier claims", "node",
+			  node_name(d), "deliveries", n, NULL);
+}
+
 struct deliverer *deliverer_new(struct app *app, struct event_base *base, struct fetcher *f,
 				struct signer *sg, struct errbuf *e)
 {
@@ -732,6 +789,7 @@ struct deliverer *deliverer_new(struct app *app, struct event_base *base, struct
 		errbuf_set(e, ST_FAIL, "out of memory");
 		return NULL;
 	}
+	release_own(d);
 	schedule(d, 0);
 	return d;
 }

@@ -22,7 +22,11 @@
  * [delivery] max_in_flight in all) are under way at once, to all
  * recipients together, so a slow or dead recipient holds up only its own
  * queue; the order of one recipient's deliveries is not promised (1 keeps
- * it).  After [delivery] breaker_failures failed attempts in a row a
+ * it).  Each row is claimed for this node ([server] node) with a lease of
+ * [delivery] timeout + 10 s before it is sent (store_deliveries_claim()),
+ * so nodes sharing one database never send it at once; a node that dies
+ * loses its claims when they lapse, and another sends them again under
+ * the same message id.  After [delivery] breaker_failures failed attempts in a row a
  * recipient is held down and only probed, one delivery at a time
  * (breaker.h).
  */

@@ -1067,7 +1067,8 @@ static const struct command *find_command(const char *name)
 static bool backend_supports(const char *dir, const struct command *cmd)
 {
 	static const char *const pg_commands[] = { "init", "ingest", "log", "purge", "pull",
-						    "demo", "receive" };
+						    "demo", "receive", "signals", "feedback",
+						    "deliveries", "serve" };
 	struct config cfg;
 	struct errbuf e;
 	char path[4096];
@@ -1083,7 +1084,8 @@ static bool backend_supports(const char *dir, const struct command *cmd)
 			return true;
 	if (pg)
 		fprintf(stderr, "schakel %s: not yet supported with backend = postgresql "
-			"(init, ingest, log, log verify, purge and pull are)\n", cmd->name);
+			"(init, ingest, log, log verify, purge, pull, signals, feedback, "
+			"deliveries and serve are)\n", cmd->name);
 	return !pg;
 }
 

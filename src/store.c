@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -453,6 +454,25 @@ enum status store_delivery_retry(struct store *s, int64_t id, int64_t now, long 
 	return s->ops->delivery_retry(s->conn, id, now, n, e);
 }
 
+enum status store_deliveries_claim(struct store *s, const char *node, const char *oin,
+				   int64_t now, int lease_seconds, long limit,
+				   int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+				   struct errbuf *e)
+{
+	if (s->ops->deliveries_claim == NULL)
+		return unsupported(s, "claim deliveries", e);
+	return s->ops->deliveries_claim(s->conn, node, oin, now, lease_seconds, limit, cb, arg,
+					e);
+}
+
+enum status store_deliveries_release(struct store *s, const char *node, long *n,
+				     struct errbuf *e)
+{
+	if (s->ops->deliveries_release == NULL)
+		return unsupported(s, "release deliveries", e);
+	return s->ops->deliveries_release(s->conn, node, n, e);
+}
+
 enum status store_source_get(struct store *s, const char *name, struct source_state *st,
 			     struct errbuf *e)
 {
@@ -721,4 +741,22 @@ bool store_evidence_parse(const char *text, struct signal *sig)
 	}
 	json_decref(a);
 	return ok;
+}
+
+/*
+ * Whether a migration schema_dir/PREFIXNNN.sql numbered just after v (up to
+ * 3 on) exists: a number left free, as branches that number their
+ * migrations ahead of one another do, is skipped rather than ending the
+ * migrations there.
+ */
+bool migration_after(const char *schema_dir, const char *prefix, int v)
+{
+	char path[4096];
+
+	for (int n = v + 1; n <= v + 3; n++) {
+		snprintf(path, sizeof(path), "%s/%s%03d.sql", schema_dir, prefix, n);
+		if (access(path, F_OK) == 0)
+			return true;
+	}
+	return false;
 }

@@ -43,7 +43,8 @@ enum status store_open(const char *path, const char *schema_dir, int busy_timeou
  * or migrates the schema from schema_dir/pg/NNN.sql.  A failure names the
  * host and database, never a password.  So far the PostgreSQL store does
  * transactions, the records of an ingest (and its processing records),
- * the exchange log, purges and the state of pulled sources; every other
+ * the exchange log, purges, the state of pulled sources, signals,
+ * feedback, the outbox and the operators' figures; every other
  * function fails with "not yet supported with backend = postgresql".
  */
 enum status store_open_dsn(const char *dsn, const char *passfile, const char *schema_dir,
@@ -403,6 +404,7 @@ struct delivery_row {
 	long last_status;	/* 0: none */
 	char last_error[256];
 	char trace_id[33];	/* the signal's trace, or "" */
+	char locked_by[64];	/* the node whose claim it is under, or "" */
 };
 
 /* Queues signal_id for oin unless queued already. */
@@ -453,7 +455,36 @@ enum status store_deliveries_of(struct store *s, const char *oin, int64_t due, l
 				int (*cb)(void *arg, const struct delivery_row *d), void *arg,
 				struct errbuf *e);
 
-/* Records the outcome of an attempt (state, attempts, next_at, status, error). */
+/*
+ * Claims for node (its [server] node) up to limit of oin's pending
+ * deliveries whose next_at is not after now and that no node holds a
+ * live lease on, oldest first (by next_at, then id): each gets
+ * locked_by = node and lease_until = now + lease_seconds, so that no
+ * other node (sharing the database) takes it until the lease lapses.  In
+ * a transaction of its own (call it outside one): the claim is committed
+ * before cb is called with each claimed row (locked_by set).  Times are
+ * the caller's clock, in Unix seconds.  The lease ends with the attempt
+ * (store_delivery_update()); a lease that lapses makes the row
+ * claimable by any node again, under the same message id.
+ */
+enum status store_deliveries_claim(struct store *s, const char *node, const char *oin,
+				   int64_t now, int lease_seconds, long limit,
+				   int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+				   struct errbuf *e);
+
+/*
+ * Ends every lease node holds (a node that starts has nothing under way:
+ * what its earlier run claimed is claimable again at once); *n counts them.
+ */
+enum status store_deliveries_release(struct store *s, const char *node, long *n,
+				     struct errbuf *e);
+
+/*
+ * Records the outcome of an attempt (state, attempts, next_at, status,
+ * error) and ends its lease.  A row claimed by d->locked_by that another
+ * node has claimed since (the lease lapsed) or finished is left alone:
+ * that node's outcome counts.
+ */
 enum status store_delivery_update(struct store *s, const struct delivery_row *d,
 				  struct errbuf *e);
 

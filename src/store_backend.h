@@ -129,6 +129,12 @@ struct store_ops {
 		struct errbuf *e);
 	enum status (*delivery_retry)(struct store_conn *conn, int64_t id, int64_t now, long *n,
 		struct errbuf *e);
+	enum status (*deliveries_claim)(struct store_conn *conn, const char *node,
+		const char *oin, int64_t now, int lease_seconds, long limit,
+		int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+		struct errbuf *e);
+	enum status (*deliveries_release)(struct store_conn *conn, const char *node, long *n,
+		struct errbuf *e);
 	/* pulled sources */
 	enum status (*source_get)(struct store_conn *conn, const char *name,
 		struct source_state *st, struct errbuf *e);
@@ -206,5 +212,12 @@ char *store_evidence_json(const struct signal *sig);
  * that JSON.
  */
 bool store_evidence_parse(const char *text, struct signal *sig);
+
+/*
+ * Whether a migration schema_dir/PREFIXNNN.sql numbered 1 to 3 after v
+ * exists: both backends' migrations skip a number left free (branches
+ * number theirs ahead of one another) rather than end there.
+ */
+bool migration_after(const char *schema_dir, const char *prefix, int v);
 
 #endif

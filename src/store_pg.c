@@ -258,6 +258,8 @@ static enum status migrate(struct store_pg *s, const char *schema_dir, struct er
 			if (v == 1)
 				rc = errbuf_set(e, ST_FAIL, "cannot read %s (is the schema directory "
 						"right? see $SCHAKEL_SCHEMA_DIR)", path);
+			else if (migration_after(schema_dir, "pg/", v))
+				continue;	/* a number left free (branches) */
 			break;
 		}
 		rc = migrate_one(s, v, path, sql, e);
@@ -1035,4 +1037,26 @@ const struct store_ops store_pg_ops = {
 	.finding_persons = store_pg_finding_persons,
 	.inzage = store_pg_inzage,
 	.purge = store_pg_purge,
+	/* store_pg_signals.c */
+	.put_signal = store_pg_put_signal,
+	.end_signal = store_pg_end_signal,
+	.signals = store_pg_signals,
+	.signal_routed = store_pg_signal_routed,
+	.person_bsn = store_pg_person_bsn,
+	.put_feedback = store_pg_put_feedback,
+	.feedback_counts = store_pg_feedback_counts,
+	.delivery_add = store_pg_delivery_add,
+	.delivery_requeue = store_pg_delivery_requeue,
+	.deliveries = store_pg_deliveries,
+	.deliveries_next = store_pg_deliveries_next,
+	.delivery_after = store_pg_delivery_after,
+	.deliveries_of = store_pg_deliveries_of,
+	.delivery_update = store_pg_delivery_update,
+	.delivery_retry = store_pg_delivery_retry,
+	.deliveries_claim = store_pg_deliveries_claim,
+	.deliveries_release = store_pg_deliveries_release,
+	/* store_pg_ops.c */
+	.gauges = store_pg_gauges,
+	.check_writable = store_pg_check_writable,
+	.report = store_pg_report,
 };

@@ -95,4 +95,62 @@ enum status store_pg_finding_persons(struct store_pg *s, const char *finding_id,
 				     int (*cb)(void *arg, const uint8_t *pseudonym), void *arg,
 				     struct errbuf *e);
 
+/* --- signals, feedback and the outbox (store_pg_signals.c) --------------- */
+
+enum status store_pg_put_signal(struct store_pg *s, const struct signal *sig, bool *created,
+				struct errbuf *e);
+enum status store_pg_end_signal(struct store_pg *s, int64_t seq, const char *date,
+				struct errbuf *e);
+enum status store_pg_signals(struct store_pg *s, const struct signal_filter *f,
+			     int (*cb)(void *arg, const struct signal *sig), void *arg,
+			     struct errbuf *e);
+enum status store_pg_signal_routed(struct store_pg *s, const char *id, const char *oin,
+				   bool *routed, struct errbuf *e);
+enum status store_pg_person_bsn(struct store_pg *s, const uint8_t pseudonym[PSEUDONYM_LEN],
+				uint8_t sealed[SEALED_BSN_LEN], bool *found, struct errbuf *e);
+enum status store_pg_put_feedback(struct store_pg *s, const char *signal_id, const char *oin,
+				  const char *outcome, const char *note, int64_t *id,
+				  struct errbuf *e);
+enum status store_pg_feedback_counts(struct store_pg *s,
+				     int (*cb)(void *arg, const char *rule, const char *outcome,
+					       long n),
+				     void *arg, struct errbuf *e);
+enum status store_pg_delivery_add(struct store_pg *s, const char *signal_id, const char *oin,
+				  const char *message_id, int64_t now, struct errbuf *e);
+enum status store_pg_delivery_requeue(struct store_pg *s, const char *signal_id,
+				      const char *oin, const char *message_id, int64_t now,
+				      struct errbuf *e);
+enum status store_pg_deliveries(struct store_pg *s, int64_t due, bool failed_only, long limit,
+				int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+				struct errbuf *e);
+enum status store_pg_deliveries_next(struct store_pg *s, int64_t due, long limit,
+				     int (*cb)(void *arg, const struct delivery_row *d),
+				     void *arg, struct errbuf *e);
+enum status store_pg_delivery_after(struct store_pg *s, const struct delivery_row *d,
+				    int64_t due,
+				    int (*cb)(void *arg, const struct delivery_row *d), void *arg,
+				    struct errbuf *e);
+enum status store_pg_deliveries_of(struct store_pg *s, const char *oin, int64_t due,
+				   long limit, int (*cb)(void *arg, const struct delivery_row *d),
+				   void *arg, struct errbuf *e);
+enum status store_pg_deliveries_claim(struct store_pg *s, const char *node, const char *oin,
+				      int64_t now, int lease_seconds, long limit,
+				      int (*cb)(void *arg, const struct delivery_row *d),
+				      void *arg, struct errbuf *e);
+enum status store_pg_deliveries_release(struct store_pg *s, const char *node, long *n,
+					struct errbuf *e);
+enum status store_pg_delivery_update(struct store_pg *s, const struct delivery_row *d,
+				     struct errbuf *e);
+enum status store_pg_delivery_retry(struct store_pg *s, int64_t id, int64_t now, long *n,
+				    struct errbuf *e);
+
+/* --- figures for operators (store_pg_ops.c) ------------------------------ */
+
+enum status store_pg_gauges(struct store_pg *s, int (*cb)(void *arg, const struct gauge *g),
+			    void *arg, struct errbuf *e);
+enum status store_pg_check_writable(struct store_pg *s, int timeout_ms, struct errbuf *e);
+enum status store_pg_report(struct store_pg *s, enum report r,
+			    int (*cb)(void *arg, int ncols, const char *const *cols), void *arg,
+			    struct errbuf *e);
+
 #endif

@@ -37,6 +37,7 @@ enum stmt_id {
 	Q_DELIVERY_ADD, Q_DELIVERIES_DUE, Q_DELIVERIES_NEXT, Q_DELIVERY_AFTER, Q_DELIVERIES_ALL, Q_DELIVERY_UPDATE,
 	Q_DELIVERY_RETRY,
 	Q_DELIVERIES_OF,
+	Q_DELIVERIES_CLAIMABLE, Q_DELIVERY_CLAIM, Q_DELIVERIES_RELEASE,
 	Q_SOURCE_GET, Q_SOURCE_PUT,
 	Q_LOG_HEAD, Q_LOG_INSERT, Q_LOG_SCAN,
 	Q_HELD_ADDRESS, Q_HELD_PERSON, Q_HELD_FINDING, Q_PERSON_WITHDRAW,
@@ -256,6 +257,13 @@ enum status store_sqlite_deliveries_of(struct store_sqlite *s, const char *oin, 
 				       void *arg, struct errbuf *e);
 enum status store_sqlite_delivery_update(struct store_sqlite *s, const struct delivery_row *d,
 					 struct errbuf *e);
+enum status store_sqlite_deliveries_claim(struct store_sqlite *s, const char *node,
+					  const char *oin, int64_t now, int lease_seconds,
+					  long limit,
+					  int (*cb)(void *arg, const struct delivery_row *d),
+					  void *arg, struct errbuf *e);
+enum status store_sqlite_deliveries_release(struct store_sqlite *s, const char *node, long *n,
+					    struct errbuf *e);
 enum status store_sqlite_delivery_retry(struct store_sqlite *s, int64_t id, int64_t now,
 					long *n, struct errbuf *e);
 enum status store_sqlite_source_get(struct store_sqlite *s, const char *name,

@@ -289,6 +289,7 @@ static void delivery_from_row(sqlite3_stmt *st, struct delivery_row *d)
 	d->last_status = (long)sqlite3_column_int64(st, 9);
 	column_copy(st, 10, d->last_error, sizeof(d->last_error));
 	column_copy(st, 11, d->trace_id, sizeof(d->trace_id));
+	column_copy(st, 12, d->locked_by, sizeof(d->locked_by));
 }
 
 /* Runs a delivery query and calls cb for each row it gave. */
@@ -401,7 +402,100 @@ enum status store_sqlite_delivery_update(struct store_sqlite *s, const struct de
 	sqlite3_bind_text(st, 7, d->last_error, -1, SQLITE_STATIC);
 	/* a row queued again meanwhile (store_delivery_requeue()) keeps its new message */
 	sqlite3_bind_text(st, 8, d->message_id, -1, SQLITE_STATIC);
+	/* a row another node claimed since, or finished, keeps that node's outcome */
+	bind_text_or_null(st, 9, d->locked_by[0] != '\0' ? d->locked_by : NULL);
 	return step_done(s, st, e, "update a delivery");
+}
+
+/* How long a claim waits for another writer, at most (milliseconds). */
+#define CLAIM_WAIT_MS 100
+
+/*
+ * The claim of store_sqlite_deliveries_claim(), in its transaction: the
+ * claimable rows read first (into *rows, malloc'd; *n of them), then
+ * leased one by one.
+ */
+static enum status claim_rows(struct store_sqlite *s, const char *node, const char *oin,
+			      int64_t now, int lease_seconds, long limit,
+			      struct delivery_row **rows, size_t *n, struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_DELIVERIES_CLAIMABLE, e);
+	int step = SQLITE_DONE;
+
+	*n = 0;
+	*rows = st != NULL ? calloc((size_t)limit, sizeof(**rows)) : NULL;
+	if (st == NULL)
+		return ST_FAIL;
+	if (*rows == NULL)
+		return errbuf_set(e, ST_FAIL, "out of memory");
+	sqlite3_bind_text(st, 1, oin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, limit);
+	while (*n < (size_t)limit && (step = sqlite3_step(st)) == SQLITE_ROW)
+		delivery_from_row(st, &(*rows)[(*n)++]);
+	sqlite3_reset(st);
+	if (*n < (size_t)limit && step != SQLITE_DONE)
+		return db_error(s, e, "claim deliveries");
+	for (size_t i = 0; i < *n; i++) {
+		snprintf((*rows)[i].locked_by, sizeof((*rows)[i].locked_by), "%s", node);
+		st = stmt(s, Q_DELIVERY_CLAIM, e);
+		if (st == NULL)
+			return ST_FAIL;
+		sqlite3_bind_int64(st, 1, (*rows)[i].id);
+		sqlite3_bind_text(st, 2, node, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now + lease_seconds);
+		if (step_done(s, st, e, "claim deliveries") != ST_OK)
+			return ST_FAIL;
+	}
+	return ST_OK;
+}
+
+/* Inside the writer's transaction (BEGIN IMMEDIATE): one claimer at a time. */
+enum status store_sqlite_deliveries_claim(struct store_sqlite *s, const char *node,
+					  const char *oin, int64_t now, int lease_seconds,
+					  long limit,
+					  int (*cb)(void *arg, const struct delivery_row *d),
+					  void *arg, struct errbuf *e)
+{
+	struct delivery_row *rows = NULL;
+	enum status rc = ST_OK;
+	size_t n = 0;
+
+	if (limit <= 0)
+		return ST_OK;
+	/* A writer that holds the lock long (an ingest on a worker) is not
+	 * waited for on the daemon's loop: nothing is claimed now, the next
+	 * scan tries again. */
+	sqlite3_busy_timeout(s->db, CLAIM_WAIT_MS);
+	rc = store_sqlite_begin(s, e);
+	sqlite3_busy_timeout(s->db, s->busy_timeout_ms);
+	if (rc != ST_OK)
+		return sqlite3_errcode(s->db) == SQLITE_BUSY ? ST_OK : ST_FAIL;
+	if (claim_rows(s, node, oin, now, lease_seconds, limit, &rows, &n, e) != ST_OK ||
+	    store_sqlite_commit(s, e) != ST_OK) {
+		store_sqlite_rollback(s);
+		free(rows);
+		return ST_FAIL;
+	}
+	for (size_t i = 0; rc == ST_OK && i < n; i++)
+		if (cb(arg, &rows[i]) != 0)
+			rc = ST_FAIL;
+	free(rows);
+	return rc;
+}
+
+enum status store_sqlite_deliveries_release(struct store_sqlite *s, const char *node, long *n,
+					    struct errbuf *e)
+{
+	sqlite3_stmt *st = stmt(s, Q_DELIVERIES_RELEASE, e);
+
+	if (st == NULL)
+		return ST_FAIL;
+	sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
+	if (step_done(s, st, e, "release deliveries") != ST_OK)
+		return ST_FAIL;
+	*n = sqlite3_changes(s->db);
+	return ST_OK;
 }
 
 enum status store_sqlite_delivery_retry(struct store_sqlite *s, int64_t id, int64_t now,

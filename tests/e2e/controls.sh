@@ -25,16 +25,20 @@ no_raw() {
 
 # Old data: a finding id, a signal's evidence and an address with C0, DEL
 # and C1 characters, written into the store directly.
-HOSTILE="'NLA-' || char(27) || '[2J' || char(7) || char(1) || char(127) || char(155) || 'x'"
+C=char	# SQLite's char(N) is PostgreSQL's chr(N)
+[ "$STORE" = sqlite ] || C=chr
+HOSTILE="'NLA-' || $C(27) || '[2J' || $C(7) || $C(1) || $C(127) || $C(155) || 'x'"
+SET_EVIDENCE="json_replace(evidence, '\$[0][1]', $HOSTILE)"
+[ "$STORE" = sqlite ] || SET_EVIDENCE="jsonb_set(evidence::jsonb, '{0,1}', to_jsonb($HOSTILE))::text"
 old_data() {
 	init_example && ingest_examples || fail "setup"
 	sk match --as-of 2026-11-15 >/dev/null || fail "match"
 	db "UPDATE finding_person SET finding_id = $HOSTILE WHERE finding_id = 'NLA-2026-000101';
 	    UPDATE finding SET id = $HOSTILE WHERE id = 'NLA-2026-000101';
-	    UPDATE signal SET evidence = json_replace(evidence, '\$[0][1]', $HOSTILE);
-	    UPDATE address SET toevoeging = 'A' || char(27) || 'M' WHERE postcode = '2671AB' AND huisnummer = 10;" ||
+	    UPDATE signal SET evidence = $SET_EVIDENCE;
+	    UPDATE address SET toevoeging = 'A' || $C(27) || 'M' WHERE postcode = '2671AB' AND huisnummer = 10;" ||
 		fail "cannot write the old data"
-	[ "$(db "SELECT count(*) FROM signal WHERE instr(evidence, '\\u001b') > 0")" -gt 0 ] ||
+	[ "$(db "SELECT count(*) FROM signal WHERE replace(evidence, '\\u001b', '') <> evidence")" -gt 0 ] ||
 		fail "no signal got the hostile evidence"
 }
 

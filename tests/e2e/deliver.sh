@@ -28,16 +28,6 @@ if [ -z "$MISSING" ]; then
 		{ echo "Bail out! certs/mkcerts.sh failed"; exit 1; }
 fi
 
-tt() {	# t, or a skip when a tool is missing; DELIVER_TESTS=REGEX selects tests
-	[[ $2 =~ ${DELIVER_TESTS:-.} ]] || return 0
-	if [ -n "$MISSING" ]; then
-		_n=$((_n + 1))
-		echo "ok $_n - $1 # SKIP missing:$MISSING"
-		return
-	fi
-	t "$@"
-}
-
 _receivers=0
 # receiver [--port N] [--refuse S] [--broker-oin OIN]: starts the reference
 # receiver on $R (the broker named by --broker-cert, or by OIN);
@@ -140,7 +130,7 @@ file_of() {
 }
 # delivery_outcomes OUTCOME: "delivery" log entries with OUTCOME
 delivery_outcomes() {
-	db "SELECT count(*) FROM exlog WHERE kind = 'delivery' AND json_extract(detail, '$.outcome') = '$1'"
+	logcount ".detail.outcome == \"$1\"" --kind delivery
 }
 
 # pinned_xmlsec FILE: the check docs/operations.md gives a receiver: signed
@@ -255,11 +245,11 @@ test_recipient_down_then_back_gets_everything_once() {
 	until_ 20 waiting || fail "no failed attempt recorded in 20 s"
 	sk deliveries >list
 	grep -q ' pending .*Could' list || { cat list; fail "schakel deliveries shows no pending delivery with its error"; }
-	note "while the recipient is down: $(db "SELECT group_concat(attempts) FROM delivery") attempts; last error: $(db "SELECT last_error FROM delivery WHERE attempts > 0 LIMIT 1")"
+	note "while the recipient is down: $(db "SELECT attempts FROM delivery" | paste -sd,) attempts; last error: $(db "SELECT last_error FROM delivery WHERE attempts > 0 LIMIT 1")"
 	sleep 3	# a few more attempts against the closed port
 	[ "$(deliveries delivered)" -eq 0 ] || fail "delivered while nothing listened"
 	[ "$(deliveries failed)" -eq 0 ] || fail "a delivery failed for good while the recipient was down"
-	retries=$(db "SELECT count(*) FROM exlog WHERE kind = 'delivery' AND json_extract(detail, '$.outcome') = 'retry'")
+	retries=$(logcount '.detail.outcome == "retry"' --kind delivery)
 	start=$(date +%s%N)
 	receiver --port "$FPORT"
 	[ "$RPORT" = "$FPORT" ] || fail "the receiver is on $RPORT, not $FPORT"
@@ -280,7 +270,7 @@ test_400_fails_at_once_and_is_retried_by_hand() {
 	serve
 	until_ 20 is "$want" deliveries failed || fail "$(deliveries failed) of $want failed after 20 s"
 	[ "$(db "SELECT count(*) FROM delivery WHERE attempts = 1")" -eq "$want" ] \
-		|| fail "attempts: $(db "SELECT group_concat(attempts) FROM delivery"), expected 1 each"
+		|| fail "attempts: $(db "SELECT attempts FROM delivery" | paste -sd,), expected 1 each"
 	[ "$(delivery_outcomes failed)" -eq "$want" ] || fail "$(delivery_outcomes failed) 'failed' log entries, expected $want"
 	sk deliveries --failed >list || fail "deliveries --failed failed"
 	[ "$(grep -c ' failed .*HTTP 400' list)" -eq "$want" ] || { cat list; fail "deliveries --failed does not list $want with HTTP 400"; }
@@ -304,7 +294,7 @@ test_400_fails_at_once_and_is_retried_by_hand() {
 	[ "$(duplicate_lines)" -eq 0 ] || fail "duplicates sent"
 	sk deliveries --failed >list
 	[ "$(wc -l <list)" -eq 1 ] || { cat list; fail "dead letters left"; }
-	db "SELECT subject || ' ' || json_extract(detail, '$.deliveries') FROM exlog WHERE kind = 'retry' ORDER BY seq" >retries
+	logj '.subject + " " + (.detail.deliveries | tostring)' --kind retry >retries
 	{ grep -qx "$one 1" retries && grep -qx "all failed $((want - 1))" retries; } || fail "the retries are not in the log: $(cat retries)"
 }
 
@@ -350,11 +340,11 @@ test_503_is_retried_and_retry_after_respected() {
 	want=$(deliveries)
 	serve
 	until_ 20 at_least 3 db "SELECT min(attempts) FROM delivery" \
-		|| fail "attempts did not grow past 2: $(db "SELECT group_concat(attempts) FROM delivery")"
-	[ "$(deliveries pending)" -eq "$want" ] || fail "503 did not leave the deliveries pending: $(db "SELECT group_concat(state) FROM delivery")"
+		|| fail "attempts did not grow past 2: $(db "SELECT attempts FROM delivery" | paste -sd,)"
+	[ "$(deliveries pending)" -eq "$want" ] || fail "503 did not leave the deliveries pending: $(db "SELECT state FROM delivery" | paste -sd,)"
 	sk deliveries >list
 	[ "$(grep -c ' pending .*HTTP 503' list)" -eq "$want" ] || { cat list; fail "deliveries does not show HTTP 503"; }
-	note "after 503s (backoff 1-2 s): attempts $(db "SELECT group_concat(attempts) FROM delivery")"
+	note "after 503s (backoff 1-2 s): attempts $(db "SELECT attempts FROM delivery" | paste -sd,)"
 	stop "$RPID"
 	if command -v python3 >/dev/null; then
 		# Retry-After: 4 where backoff_max is 2: the waits are 4 s at least.
@@ -567,9 +557,8 @@ inbox() {
 # disclosures OIN: the disclosure entries with OIN as party, one line each:
 # "SIGNAL VIA BSN FORMAT-OR-MESSAGE", sorted
 disclosures() {
-	db "SELECT subject, detail ->> '$.via', CASE WHEN detail ->> '$.bsn' THEN 'bsn' ELSE 'no-bsn' END,
-	    coalesce(detail ->> '$.format', detail ->> '$.message') FROM exlog
-	    WHERE kind = 'disclosure' AND party = '$1'" | tr '|' ' ' | sort
+	logj "select(.party == \"$1\") | [.subject, .detail.via, (if .detail.bsn then \"bsn\" else
+		\"no-bsn\" end), (.detail.format // .detail.message // \"\")] | join(\" \")" --kind disclosure | sort
 }
 
 # Every signal handed out is logged: per signal and recipient, inbox

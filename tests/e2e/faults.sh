@@ -21,16 +21,6 @@ done
 PKI=$TMP/pki
 [ -z "$MISSING" ] && make_pki "$PKI" $W:Westland $N:NLA
 
-tt() {	# t, or a skip when a tool is missing; FAULTS_TESTS=REGEX selects
-	[[ $2 =~ ${FAULTS_TESTS:-.} ]] || return 0
-	if [ -n "$MISSING" ]; then
-		_n=$((_n + 1))
-		echo "ok $_n - $1 # SKIP missing:$MISSING"
-		return
-	fi
-	t "$@"
-}
-
 # Whether a tmpfs can be mounted here (root, no container seccomp in the way).
 CAN_MOUNT=
 probe=$TMP/probe-mnt
@@ -50,6 +40,7 @@ ts() {	# ts NAME FUNCTION: tt, or a skip when mount is not permitted
 # small_fs: $D on a fresh 2 MB tmpfs, unmounted when the test ends.
 MNT=
 small_fs() {
+	sqlite_only "fills the data directory's file system, where PostgreSQL's database is not"
 	MNT=${D%/data}/mnt
 	mkdir -p "$MNT"
 	mount -t tmpfs -o size=2m,mode=0700 tmpfs "$MNT" || fail "cannot mount a tmpfs"
@@ -335,7 +326,7 @@ test_source_killed_mid_page_pull_fails_stores_nothing() {
 	[ "$rc" -lt 128 ] || fail "the pull crashed ($rc)"
 	[ -s pull.out ] || fail "no message"
 	[ "$(db 'SELECT count(*) FROM finding')" -eq 0 ] || fail "a half page was stored"
-	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'pull' AND json_extract(detail, '\$.outcome') = 'failed'")" -eq 1 ] ||
+	[ "$(logcount '.detail.outcome == "failed"' --kind pull)" -eq 1 ] ||
 		fail "no failed pull entry: $(db "SELECT detail FROM exlog WHERE kind = 'pull'")"
 	[ -z "$(db "SELECT coalesce(cursor, '') FROM source_state WHERE name = 'inspectie'")" ] || fail "the cursor moved"
 	[ -z "$(ls -A "$D/spool")" ] || fail "spool file left: $(ls "$D/spool")"
@@ -381,7 +372,7 @@ scrape() {
 	[ "$(admin /metrics metrics)" = 200 ] || fail "GET /metrics: $(head -c 300 metrics)"
 }
 outcomes() {	# outcomes OUTCOME: "delivery" log entries with OUTCOME
-	db "SELECT count(*) FROM exlog WHERE kind = 'delivery' AND json_extract(detail, '$.outcome') = '$1'"
+	logcount ".detail.outcome == \"$1\"" --kind delivery
 }
 delivered_all() {
 	[ "$(db "SELECT count(*) FROM delivery WHERE state <> 'delivered'")" -eq 0 ]

@@ -33,7 +33,7 @@ fi
 "$HOSTILE/gen.sh" "$GEN" || { echo "Bail out! tests/hostile/gen.sh failed"; exit 1; }
 # One initialised data directory, copied for each case.
 TEMPLATE=$TMP/template
-"$SCHAKEL" -D "$TEMPLATE" init >/dev/null || { echo "Bail out! init failed"; exit 1; }
+(D=$TEMPLATE; sk init >/dev/null) || { echo "Bail out! init failed"; exit 1; }
 
 PKI=$TMP/pki
 make_pki "$PKI" $W:Westland
@@ -49,7 +49,7 @@ no_bsn_shown() {
 # stored: every stored record (and the address table), to compare.
 stored() {
 	db "SELECT * FROM address ORDER BY addr; SELECT pseudonym, begindatum, addr, gemeentecode,
-	    digest FROM person ORDER BY rowid; SELECT * FROM dwelling ORDER BY addr;
+	    digest FROM person ORDER BY pseudonym, begindatum; SELECT * FROM dwelling ORDER BY addr;
 	    SELECT * FROM finding ORDER BY id"
 }
 
@@ -71,7 +71,7 @@ ingest_case() {
 	*) path=$HOSTILE/$file ;;
 	esac
 	[ -f "$path" ] || fail "no such file: $path"
-	cp -a "$TEMPLATE" "$D" || fail "cannot copy the data directory"
+	cp -a "$TEMPLATE" "$D" && fresh_db || fail "cannot copy the data directory"
 	if [ -n "$before" ]; then
 		sk ingest "$(adapter_of "$before")" "$before" >before.out 2>&1 ||
 			fail "the file before the case was not stored: $(cat before.out)"
@@ -146,7 +146,7 @@ http_slow_body() {
 	grep -qF -- "$text" resp || fail "'$text' not in $(cat resp)"
 	[ "$(records)" -eq 0 ] || fail "records were stored"
 	[ "$(db 'SELECT count(*) FROM ingest')" -eq 0 ] || fail "an ingest row was kept"
-	[ "$(db "SELECT count(*) FROM exlog WHERE kind = 'refusal' AND json_extract(detail, '\$.status') = 408")" -eq 1 ] ||
+	[ "$(logcount '.detail.status == 408' --kind refusal)" -eq 1 ] ||
 		fail "the 408 is not in the log"
 	want 200 $W /v1/signals	# and the server goes on
 	note "slow body (21 of 5000 bytes, then silence): 408 after $took ms"

@@ -2,7 +2,16 @@
 # fresh data directory per test, and the binary under test.
 #
 # Each test is a function; `t NAME FUNCTION` runs it and prints one TAP
-# line.  A test fails with `fail "why"` (it returns non-zero).
+# line.  A test fails with `fail "why"`: it returns non-zero and records
+# the failure, so that the test fails even when the check was not its last
+# command (or ran in a $(...) subshell).  `sqlite_only WHY` skips a test on
+# PostgreSQL (a TAP "# SKIP").
+#
+# The store: SCHAKEL_TEST_STORE=postgresql (`make test-pg-e2e`) runs every
+# test on PostgreSQL: one throw-away cluster per script (tests/pg/cluster.sh)
+# and a fresh database for every data directory `sk init` makes (its
+# schakel.conf written with [store] backend = postgresql through
+# SCHAKEL_INIT_DSN, docs/configuration.md).  Default: sqlite.
 
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -14,17 +23,46 @@ TMP=$(mktemp -d /tmp/schakel-e2e-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 _n=0
 _failed=0	# tests that failed so far
+_failfile=$TMP/failed	# what fail recorded during the current test
+_skipfile=$TMP/skipped	# why the current test skipped itself
+
+STORE=${SCHAKEL_TEST_STORE:-sqlite}
+# tests/pg/ start clusters of their own and compare the stores themselves
+[ "$(basename "$(dirname "$0")")" = pg ] && STORE=sqlite
+unset SCHAKEL_INIT_DSN
+case $STORE in
+sqlite) ;;
+postgresql)
+	. "$ROOT/tests/pg/cluster.sh"
+	pg_start trust ;;
+*) echo "Bail out! SCHAKEL_TEST_STORE=$STORE: sqlite or postgresql"; exit 1 ;;
+esac
 
 fail() {
 	echo "# $*"
+	echo "$*" >>"$_failfile"
 	return 1
+}
+
+# sqlite_only WHY: ends the test as skipped on PostgreSQL (it is about the
+# SQLite file itself); nothing on SQLite.
+sqlite_only() {
+	[ "$STORE" = sqlite ] && return 0
+	echo "$*" >"$_skipfile"
+	exit 0
 }
 
 t() {	# t NAME FUNCTION: runs FUNCTION in a subshell with a fresh $D
 	local name=$1 fn=$2
 	_n=$((_n + 1))
-	if (D=$(mktemp -d "$TMP/d-XXXXXX")/data; cd "$TMP"; "$fn") >"$TMP/out" 2>&1; then
-		echo "ok $_n - $name"
+	rm -f "$_failfile" "$_skipfile"
+	if (D=$(mktemp -d "$TMP/d-XXXXXX")/data; cd "$TMP"; "$fn") >"$TMP/out" 2>&1 &&
+		[ ! -s "$_failfile" ]; then
+		if [ -s "$_skipfile" ]; then
+			echo "ok $_n - $name # SKIP on $STORE: $(head -1 "$_skipfile")"
+		else
+			echo "ok $_n - $name"
+		fi
 	else
 		echo "not ok $_n - $name"
 		_failed=$((_failed + 1))
@@ -32,7 +70,28 @@ t() {	# t NAME FUNCTION: runs FUNCTION in a subshell with a fresh $D
 	fi
 }
 
-sk() {	# sk ARGS...: runs schakel on $D
+# tt NAME FUNCTION: t, or a skip when $MISSING names a tool the script
+# lacks.  NAME_TESTS=REGEX (API_TESTS for api.sh, ...) or TESTS=REGEX runs
+# only the tests whose function name matches (for debugging).
+_select=$(basename "$0" .sh | tr '[:lower:]-' '[:upper:]_')_TESTS
+tt() {
+	[[ $2 =~ ${!_select:-${TESTS:-.}} ]] || return 0
+	if [ -n "${MISSING:-}" ]; then
+		_n=$((_n + 1))
+		echo "ok $_n - $1 # SKIP missing:$MISSING"
+		return
+	fi
+	t "$@"
+}
+
+_dbs=0
+sk() {	# sk ARGS...: runs schakel on $D (init: on PostgreSQL, a fresh database for a new $D)
+	if [ "$STORE" = postgresql ] && [ "${1:-}" = init ] && [ ! -e "$D/schakel.conf" ]; then
+		_dbs=$((_dbs + 1))
+		SCHAKEL_INIT_DSN=$(pg_createdb "d_${BASHPID}_$_dbs") || fail "createdb" || return 1
+		SCHAKEL_INIT_DSN=$SCHAKEL_INIT_DSN "$SCHAKEL" -D "$D" "$@"
+		return
+	fi
 	"$SCHAKEL" -D "$D" "$@"
 }
 
@@ -76,8 +135,85 @@ ingest_examples() {
 	sk ingest inspectie "$FIX/inspectie.json" >/dev/null || return 1
 }
 
-db() {	# db SQL: runs SQL on the data directory's database
-	sqlite3 "$D/schakel.db" "$@"
+# fresh_db: on PostgreSQL, points $D (a copy of another data directory) at
+# a fresh database of its own and makes its schema; nothing on SQLite.
+fresh_db() {
+	[ "$STORE" = sqlite ] && return 0
+	local dsn
+	_dbs=$((_dbs + 1))
+	dsn=$(pg_createdb "d_${BASHPID}_$_dbs") || return 1
+	sed -i "s|^dsn = .*|dsn = $dsn|" "$D/schakel.conf"
+	"$SCHAKEL" -D "$D" init >/dev/null
+}
+
+# db [-separator SEP] SQL: runs SQL on the data directory's database and
+# prints the rows as sqlite3 does (columns joined by SEP, default |); on
+# PostgreSQL with psql on the database of $D's [store] dsn.  Write SQL
+# that runs on both.
+db() {
+	local sep='|' name
+	if [ "${1:-}" = -separator ]; then
+		sep=$2
+		shift 2
+	fi
+	if [ "$STORE" = sqlite ]; then
+		sqlite3 -separator "$sep" "$D/schakel.db" "$@"
+		return
+	fi
+	name=$(sed -n 's/^dsn = .*dbname=\([^ ]*\).*/\1/p' "$D/schakel.conf")
+	[ -n "$name" ] || { echo "# no [store] dsn in $D/schakel.conf"; return 1; }
+	pg_sql "$name" -F "$sep" <<<"$*"
+}
+
+# logcount COND [LOG ARGS...]: how many entries of `schakel log --format
+# json ARGS` the jq condition COND holds for (.kind, .party, .subject,
+# .detail.KEY): the log as the command line shows it, on either store.
+logcount() {
+	local cond=$1
+	shift
+	sk log --format json "$@" | jq -s "map(select($cond)) | length"
+}
+
+# logj FILTER [LOG ARGS...]: jq -r FILTER over each entry of `schakel log
+# --format json ARGS`, oldest first.
+logj() {
+	local filter=$1
+	shift
+	sk log --format json "$@" | jq -r "$filter"
+}
+
+# hex COLUMN: the SQL of COLUMN (a blob) in lower-case hex, on either store
+hex() {
+	if [ "$STORE" = sqlite ]; then
+		echo "lower(hex($1))"
+	else
+		echo "encode($1, 'hex')"
+	fi
+}
+
+# jlen COLUMN: the SQL of the length of COLUMN's JSON array, on either store
+jlen() {
+	if [ "$STORE" = sqlite ]; then
+		echo "json_array_length($1)"
+	else
+		echo "json_array_length($1::json)"
+	fi
+}
+
+# unguard_log: lifts the exchange log's append-only guard (its triggers),
+# for a test that tampers with the log as someone with the database could.
+unguard_log() {
+	if [ "$STORE" = sqlite ]; then
+		db "DROP TRIGGER exlog_no_update; DROP TRIGGER exlog_no_delete"
+	else
+		db "ALTER TABLE exlog DISABLE TRIGGER exlog_no_change" >/dev/null
+	fi
+}
+
+db_dump() {	# db_dump: the whole PostgreSQL database of $D as SQL (pg_dump)
+	local name
+	name=$(sed -n 's/^dsn = .*dbname=\([^ ]*\).*/\1/p' "$D/schakel.conf")
+	"$PG_BIN/pg_dump" -h "$PG_SOCK" -p "$PG_PORT" -U schakel "$name"
 }
 
 # call WHO PATH [CURL ARGS...]: one request to the daemon of $D on $PORT;

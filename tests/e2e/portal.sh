@@ -89,7 +89,7 @@ test_the_page_loads_with_a_strict_csp_and_no_console_errors() {
 	# Loading the page costs no refusal (no favicon or other 404).
 	# (The only refusals are those of the feedback the tests give on purpose.)
 	q="FROM exlog WHERE kind = 'refusal' AND subject NOT LIKE '/v1/signals/%/feedback'"
-	[ "$(sqlite3 data/schakel.db "SELECT count(*) $q")" -eq 0 ] || fail "refusals: $(sqlite3 data/schakel.db "SELECT subject, detail $q")"
+	[ "$(D=$PWD/data; db "SELECT count(*) $q")" -eq 0 ] || fail "refusals: $(D=$PWD/data; db "SELECT subject, detail $q")"
 }
 
 test_the_list_is_the_inbox_newest_first_and_filters_by_rule() {

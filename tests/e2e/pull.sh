@@ -24,16 +24,6 @@ if [ -z "$MISSING" ]; then
 		{ echo "Bail out! certs/mkcerts.sh failed"; exit 1; }
 fi
 
-tt() {	# t, or a skip when a tool is missing; PULL_TESTS=REGEX selects tests
-	[[ $2 =~ ${PULL_TESTS:-.} ]] || return 0
-	if [ -n "$MISSING" ]; then
-		_n=$((_n + 1))
-		echo "ok $_n - $1 # SKIP missing:$MISSING"
-		return
-	fi
-	t "$@"
-}
-
 # --- the installation and its source ---------------------------------------
 
 # setup: a data directory with the PKI, a source directory $SRC with the
@@ -84,8 +74,7 @@ cursor() {
 }
 # pulls OUTCOME [SOURCE]: the number of "pull" log entries with OUTCOME
 pulls() {
-	db "SELECT count(*) FROM exlog WHERE kind = 'pull' AND subject = '${2:-inspectie}'
-	    AND json_extract(detail, '$.outcome') = '$1'"
+	logcount ".subject == \"${2:-inspectie}\" and .detail.outcome == \"$1\"" --kind pull
 }
 is() {	# is WANT CMD...: CMD prints WANT
 	[ "$("${@:2}")" = "$1" ]
@@ -169,9 +158,8 @@ test_sigkill_mid_feed_resumes_without_storing_a_page_twice() {
 	grep -q '^GET /feed -> ' second && fail "page 1 was asked for again"
 	# (The digest of each page read is in its "ingest" log entry: the ingest
 	# table's digest column is left empty.)
-	digests="SELECT json_extract(detail, '$.digest') FROM exlog WHERE kind = 'ingest'"
-	[ "$(db "$digests" | sort -u | wc -l)" -eq "$(count ingest)" ] \
-		|| fail "a page was stored twice: $(db "$digests")"
+	[ "$(logj .detail.digest --kind ingest | sort -u | wc -l)" -eq "$(count ingest)" ] \
+		|| fail "a page was stored twice: $(logj .detail.digest --kind ingest)"
 	[ "$(count ingest)" -eq 3 ] || fail "$(count ingest) pages stored, expected 3"
 	[ "$(pulls stored)" -eq 3 ] || fail "$(pulls stored) 'stored' pull entries, expected 3"
 	sk log verify >/dev/null || fail "log verify failed after the kill"
@@ -196,7 +184,7 @@ test_timeout_fails_that_source_and_not_the_others() {
 		|| fail "the register was stored only after slow timed out"
 	[ "$ms" -lt 3000 ] || fail "the round took $ms ms: the 1 s time-out did not hold"
 	[ "$(pulls failed slow)" -eq 1 ] || fail "no 'failed' pull entry for slow"
-	db "SELECT json_extract(detail, '$.error') FROM exlog WHERE kind = 'pull' AND subject = 'slow'" | grep -qi time \
+	logj 'select(.subject == "slow") | .detail.error' --kind pull | grep -qi time \
 		|| fail "the log entry does not say time-out"
 	[ "$(pulls stored register)" -eq 1 ] || fail "no 'stored' pull entry for the register"
 	[ "$(count dwelling)" -eq 6 ] || fail "$(count dwelling) dwellings stored, expected 6"
@@ -214,10 +202,9 @@ test_500_twice_then_stored_by_the_daemon_with_backoff() {
 	stop "$SPID"
 	[ "$(grep -c '^GET /register.csv -> 500' "$TLOG")" -eq 2 ] || fail "not two 500s: $(grep GET "$TLOG")"
 	[ "$(grep -c '^GET /register.csv -> 200' "$TLOG")" -eq 1 ] || fail "not one 200: $(grep GET "$TLOG")"
-	db "SELECT json_extract(detail, '$.outcome') || ' ' || json_extract(detail, '$.status')
-	    FROM exlog WHERE kind = 'pull' ORDER BY seq" >outcomes
+	logj '"\(.detail.outcome) \(.detail.status)"' --kind pull >outcomes
 	printf 'failed 500\nfailed 500\nstored 200\n' | cmp -s - outcomes || fail "pull log: $(tr '\n' ',' <outcomes)"
-	db "SELECT strftime('%s', at) FROM exlog WHERE kind = 'pull' ORDER BY seq" >ats
+	logj '.at | sub("\\.[0-9]+Z$"; "Z") | fromdate' --kind pull >ats
 	gaps=$(awk 'NR > 1 { printf "%s%d", sep, $1 - prev; sep = " " } { prev = $1 }' ats)
 	note "stored after $took s; seconds between the attempts: $gaps (backoff 5 s then 10 s, halved by jitter at most)"
 	# The waits are whole seconds: 5 s halved by jitter at most (2-4 s), then
@@ -238,7 +225,7 @@ test_etag_unchanged_register_304_reads_nothing() {
 	tail -1 "$TLOG" | grep -qx 'GET /register.csv -> 304' || fail "the source did not answer 304: $(tail -1 "$TLOG")"
 	[ "$(count ingest)" -eq 1 ] || fail "the unchanged register was read again"
 	[ "$(pulls 'not modified' register)" -eq 1 ] || fail "no 'not modified' pull entry"
-	db "SELECT json_extract(detail, '$.bytes') FROM exlog WHERE kind = 'pull' ORDER BY seq DESC LIMIT 1" | grep -qx 0 \
+	logj .detail.bytes --kind pull | tail -1 | grep -qx 0 \
 		|| fail "the 304 logged bytes read"
 	echo '1783;;2671AE;1;;;Naaldwijk;70;woonfunctie;;;' >>"$SRC/register.csv"
 	expect_rc 0 sk pull >out || fail "third pull failed"
@@ -258,8 +245,7 @@ test_malformed_page_refused_nothing_stored_cursor_kept() {
 	[ "$(count ingest)" -eq 1 ] || fail "$(count ingest) ingests, expected page 1's only"
 	[ "$(cursor)" = p2 ] || fail "cursor '$(cursor)', expected p2 (not advanced)"
 	[ "$(pulls failed)" -eq 1 ] || fail "no 'failed' pull entry"
-	db "SELECT json_extract(detail, '$.error') FROM exlog WHERE kind = 'pull' AND
-	    json_extract(detail, '$.outcome') = 'failed'" | grep -q 'line' || fail "the refusal does not say where"
+	logj 'select(.detail.outcome == "failed") | .detail.error' --kind pull | grep -q 'line' || fail "the refusal does not say where"
 	[ "$(count exlog "kind = 'reject'")" -ge 1 ] || fail "the refusal is not a 'reject' log entry"
 	# Refused again, at the same page, next time.
 	n=$(wc -l <"$TLOG")

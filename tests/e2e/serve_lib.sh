@@ -72,6 +72,7 @@ admin() {	# admin PATH [FILE]: GET from the operator listener into FILE (./abody
 # hold_write_lock: a second process (sqlite3, pid $lpid, fed through fd 7)
 # takes $D's write lock and keeps it until fd 7 is closed (release_write_lock).
 hold_write_lock() {
+	sqlite_only "holds SQLite's write lock with sqlite3"
 	mkfifo ctl
 	sqlite3 "$D/schakel.db" <ctl >locker.out 2>&1 &
 	lpid=$!

@@ -4,9 +4,12 @@
 # Not executable, so tests/run.sh does not run it.
 
 # In a test's subshell `fail` ends the test at once (the EXIT trap then
-# stops its servers), so that no later assertion can hide a failure.
+# stops its servers), so that no later assertion can hide a failure; it
+# records the failure as lib.sh's does (an exit in a $(...) subshell ends
+# only that subshell).
 fail() {
 	echo "# $*"
+	echo "$*" >>"$_failfile"
 	exit 1
 }
 

@@ -17,15 +17,6 @@ done
 PKI=$TMP/pki
 [ -n "$MISSING" ] || make_pki "$PKI" $W:Westland $N:NLA
 
-tt() {
-	if [ -n "$MISSING" ]; then
-		_n=$((_n + 1))
-		echo "ok $_n - $1 # SKIP missing:$MISSING"
-		return
-	fi
-	t "$@"
-}
-
 TRACE=0af7651916cd43dd8448eb211c80319c
 TP=00-$TRACE-b7ad6b7169203331-01
 

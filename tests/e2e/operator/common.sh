@@ -22,18 +22,6 @@ if [ -z "$MISSING" ]; then
 		{ echo "Bail out! certs/mkcerts.sh failed"; exit 1; }
 fi
 
-# tt NAME FUNCTION: t, or a skip when a tool is missing.  TESTS=REGEX runs
-# only the tests whose function name matches (for debugging).
-tt() {
-	[[ $2 =~ ${TESTS:-.} ]] || return 0
-	if [ -n "$MISSING" ]; then
-		_n=$((_n + 1))
-		echo "ok $_n - $1 # SKIP missing:$MISSING"
-		return
-	fi
-	t "$@"
-}
-
 _serves=0
 # serve: starts the daemon; SPID, SLOG (serve.N.log), PORT (API), APORT (operator)
 serve() {
