@@ -1004,7 +1004,7 @@ if [ "$store" = postgresql ] && { only ingest || only match || only delivery; };
 	if only delivery; then
 		# one and two nodes need the outbox on PostgreSQL (`serve`), and a
 		# match there to fill it
-		why=${pg_no_serve:-$pg_no_match}
+		why=${pg_no_serve:-$pg_no_match}	# serve first: without it no node runs
 		[ -n "$why" ] || why="no delivery run on PostgreSQL in this script yet"
 		row "delivery on PostgreSQL, one and two nodes" "skipped: $why"
 		json_pg_delivery="{\"skipped\":\"$why\"}"
