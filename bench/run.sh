@@ -20,6 +20,15 @@
 #                              beside it in the upload and stall sections
 #   BENCH_STALL_N=N            persons of the stall section's upload
 #                              (default 10^6; 10^5 with BENCH_QUICK=1)
+#   BENCH_STORE=postgresql     also the ingest (the two largest sizes:
+#                              10^5 and 10^6; 10^4 and 10^5 with
+#                              BENCH_QUICK=1) and the match (first and
+#                              second run at 10^6) on PostgreSQL, beside
+#                              SQLite on the same input, on a throw-away
+#                              PostgreSQL 15 cluster (tests/pg/cluster.sh),
+#                              with the server's CPU time counted; and the
+#                              delivery rate on one and two nodes, or why
+#                              not (section 8).  Default: sqlite
 #
 # Input data is generated once, deterministically, under bench/data/ and
 # reused; every timed run works on a fresh data directory or a fresh copy of
@@ -37,6 +46,11 @@ results=$bench/results
 S=${BENCH_SCHAKEL:-$root/build/schakel}
 runs=${BENCH_RUNS:-3}
 quick=${BENCH_QUICK:-0}
+store=${BENCH_STORE:-sqlite}
+case $store in
+sqlite | postgresql) ;;
+*) echo "bench: BENCH_STORE must be sqlite or postgresql, not '$store'" >&2; exit 1 ;;
+esac
 asof=2026-11-01
 work=$(mktemp -d /tmp/schakel-bench.XXXXXX)
 server_pid=
@@ -841,6 +855,165 @@ if only latency; then
 	json_latency="{\"registrations\":$n,\"seconds\":$lat,\"runs\":[$(IFS=,; echo "${lats[*]}")],\"upload_seconds\":$up,\"inbox_read_seconds\":$rd,\"signals\":[$(IFS=,; echo "${raised[*]}")],\"full_match_seconds\":$lat_full,\"full_match_cpu_seconds\":$lat_full_cpu,\"goal\":0.1,\"met\":$(awk -v t="$lat" 'BEGIN { print (t <= 0.1) ? "true" : "false" }')}"
 fi
 
+# ---------------------------------------------------------------- 8 PostgreSQL
+# BENCH_STORE=postgresql: the ingest (brp, gen-brp.sh) and the match (the
+# match data, first and second run) on [store] backend = postgresql, on a
+# throw-away PostgreSQL 15 cluster (tests/pg/cluster.sh: initdb and pg_ctl
+# in a temporary directory, 127.0.0.1; fsync turned back on, as a server's
+# would be), beside SQLite on the same input, runs alternating.  Each run
+# has a fresh database (the match: a copy of a prepared one, CREATE
+# DATABASE ... TEMPLATE) and a fresh data directory.  CPU is user + sys:
+# schakel's from /usr/bin/time, the server's from /proc: the postmaster's
+# own and its reaped children's times (fields 14-17 of
+# /proc/PID/stat) plus the live children's (14-15), before the run and
+# after it once the run's backend has exited and been reaped; so the
+# backend that served schakel, autovacuum and the WAL and checkpoint
+# processes are all counted.
+json_pg='"not run"'
+if [ "$store" = postgresql ] && { only ingest || only match || only delivery; }; then
+	say "bench: 8. PostgreSQL beside SQLite, $runs runs each"
+	# shellcheck source=../tests/pg/cluster.sh
+	. "$root/tests/pg/cluster.sh"
+	pg_start trust >/dev/null
+	pg_sql postgres -c "ALTER SYSTEM SET fsync = on" -c "SELECT pg_reload_conf()" >/dev/null
+	pg_pm=$(head -1 "$PG_DIR/data/postmaster.pid")
+	pg_kids() { cat /proc/"$pg_pm"/task/*/children | wc -w; }
+	pg_aux=$(pg_kids)
+	pg_ticks() {	# the server's CPU so far, in clock ticks
+		{
+			awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pg_pm/stat"
+			for c_ in $(cat /proc/"$pg_pm"/task/*/children); do
+				awk '{ print $14 + $15 }' "/proc/$c_/stat" 2>/dev/null || true
+			done
+		} | awk '{ s += $1 } END { print s }'
+	}
+	pg_timed() {	# pg_timed CMD...: timed, and SCPU (the server's CPU seconds)
+		local c0 c1
+		c0=$(pg_ticks)
+		timed "$@"
+		for _ in $(seq 100); do	# until the run's backend has been reaped
+			[ "$(pg_kids)" -le "$pg_aux" ] && break
+			sleep 0.05
+		done
+		c1=$(pg_ticks)
+		SCPU=$(awk -v a="$c0" -v b="$c1" -v t="$clk_tck" 'BEGIN { printf "%.2f", (b - a) / t }')
+	}
+	pg_dir() {	# pg_dir DIR DB: DIR (its schakel.conf made if missing) on database DB
+		mkdir -p -m 700 "$1"
+		[ -f "$1/schakel.conf" ] || : >"$1/schakel.conf"
+		sed -i '/^\[store\]$/,$d' "$1/schakel.conf"
+		printf '[store]\nbackend = postgresql\ndsn = %s\n' "$(pg_createdb "$2")" >>"$1/schakel.conf"
+	}
+	pg_drop() { pg_sql postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS \"$1\"" >/dev/null; }
+	unsupported() {	# unsupported CMD...: what schakel says if CMD is not supported on PostgreSQL
+		timeout 10 "$@" 2>&1 | grep -m1 'not yet supported with backend = postgresql' || true
+	}
+	json_pg_ingest=""; json_pg_match=""; json_pg_delivery='"not run"'
+	if only ingest; then
+		set -- $ingest_sizes
+		[ $# -ge 2 ] && pg_sizes="${@: -2:1} ${!#}" || pg_sizes=$1
+		for n in $pg_sizes; do
+			ts=(); cs=(); ps=(); pcs=(); pss=()
+			for ((r = 0; r < runs; r++)); do
+				rm -rf "$work/d" "$work/p"
+				"$S" -D "$work/d" init >/dev/null
+				sync
+				timed "$S" -D "$work/d" ingest brp "$data/brp-$n.xml"
+				grep -q "$n accepted" "$work/out" || { say "bench: unexpected: $(cat "$work/out")"; exit 1; }
+				ts+=("$T"); cs+=("$CPU")
+				rm -rf "$work/d"
+				pg_drop bench_ingest
+				pg_dir "$work/p" bench_ingest
+				"$S" -D "$work/p" init >/dev/null
+				sync
+				pg_timed "$S" -D "$work/p" ingest brp "$data/brp-$n.xml"
+				grep -q "$n accepted ($n new" "$work/out" || { say "bench: unexpected: $(cat "$work/out")"; exit 1; }
+				ps+=("$T"); pcs+=("$CPU"); pss+=("$SCPU")
+			done
+			rm -rf "$work/p"
+			pg_drop bench_ingest
+			st=$(printf '%s\n' "${ts[@]}" | median); sc=$(printf '%s\n' "${cs[@]}" | median)
+			pt=$(printf '%s\n' "${ps[@]}" | median); pc=$(printf '%s\n' "${pcs[@]}" | median)
+			psc=$(printf '%s\n' "${pss[@]}" | median)
+			ptot=$(awk -v a="$pc" -v b="$psc" 'BEGIN { printf "%.2f", a + b }')
+			q=$(ratio "$pt" "$st"); qc=$(ratio "$ptot" "$sc")
+			row "ingest brp $n, PostgreSQL" "$(fmt "$pt" 2) s wall, CPU schakel $(fmt "$pc" 2) s + server $(fmt "$psc" 2) s = $ptot s"
+			row "  the same on SQLite" "$(fmt "$st" 2) s wall, CPU $(fmt "$sc" 2) s"
+			row "  ratio PostgreSQL/SQLite (goal <= 2)" "wall ${q}x $(verdict "$q" 2), CPU (with the server's) ${qc}x"
+			jadd json_pg_ingest "{\"records\":$n,\"postgresql\":{\"seconds\":$pt,\"cpu_seconds\":$pc,\"server_cpu_seconds\":$psc,\"runs\":[$(IFS=,; echo "${ps[*]}")],\"server_cpu_runs\":[$(IFS=,; echo "${pss[*]}")]},\"sqlite\":{\"seconds\":$st,\"cpu_seconds\":$sc,\"runs\":[$(IFS=,; echo "${ts[*]}")]},\"ratio\":$q,\"ratio_cpu\":$qc,\"goal\":2,\"met\":$([ "$(verdict "$q" 2)" = met ] && echo true || echo false)}"
+		done
+	fi
+	if only match || only delivery; then
+		# what schakel does not do on PostgreSQL yet is skipped, saying so
+		pg_dir "$work/probe" bench_probe
+		"$S" -D "$work/probe" init >/dev/null
+		pg_no_match=$(unsupported "$S" -D "$work/probe" match --as-of "$asof")
+		pg_no_serve=$(unsupported "$S" -D "$work/probe" serve --port 0)
+		rm -rf "$work/probe"
+		pg_drop bench_probe
+	fi
+	if only match && [ -n "$pg_no_match" ]; then
+		row "match on PostgreSQL" "skipped: $pg_no_match"
+		json_pg_match="{\"skipped\":\"$pg_no_match\"}"
+	elif only match; then
+		n=$match_main
+		say "  preparing the PostgreSQL match database for $n registrations"
+		pg_drop bench_match
+		rm -rf "$work/pm"
+		mkdir -m 700 "$work/pm"
+		match_conf >"$work/pm/schakel.conf"
+		pg_dir "$work/pm" bench_match
+		"$S" -D "$work/pm" init >/dev/null
+		for src in "brp match-brp-$n.xml" "huisvesting match-huisvesting-$n.csv" "inspectie match-inspectie-$n.json"; do
+			set -- $src
+			"$S" -D "$work/pm" ingest "$1" "$data/$2" >/dev/null || [ $? -eq 3 ]
+		done
+		pg_sql bench_match -c "VACUUM ANALYZE" >/dev/null
+		m1=(); m2=(); mc1=(); ms1=(); s1=(); s2=(); sc1=()
+		for ((r = 0; r < runs; r++)); do
+			rm -rf "$work/m"
+			cp -a "$data/match-$n" "$work/m"
+			sync
+			timed "$S" -D "$work/m" match --as-of "$asof"; s1+=("$T"); sc1+=("$CPU")
+			SOUT=$(cat "$work/out")
+			timed "$S" -D "$work/m" match --as-of "$asof"; s2+=("$T")
+			rm -rf "$work/m"
+			pg_drop bench_match_run
+			pg_sql postgres -c "CREATE DATABASE bench_match_run TEMPLATE bench_match" >/dev/null
+			cp -a "$work/pm" "$work/m"
+			sed -i "s|dbname=bench_match |dbname=bench_match_run |" "$work/m/schakel.conf"
+			sync
+			pg_timed "$S" -D "$work/m" match --as-of "$asof"; m1+=("$T"); mc1+=("$CPU"); ms1+=("$SCPU")
+			POUT=$(cat "$work/out")
+			pg_timed "$S" -D "$work/m" match --as-of "$asof"; m2+=("$T")
+		done
+		rm -rf "$work/m"
+		pg_drop bench_match_run
+		med() { printf '%s\n' "$@" | median; }
+		pm1=$(med "${m1[@]}"); pm2=$(med "${m2[@]}"); pmc=$(med "${mc1[@]}"); pms=$(med "${ms1[@]}")
+		sm1=$(med "${s1[@]}"); sm2=$(med "${s2[@]}"); smc=$(med "${sc1[@]}")
+		[ "$(echo "$POUT" | sed 's/ in [0-9.]* s//')" = "$(echo "$SOUT" | sed 's/ in [0-9.]* s//')" ] ||
+			say "bench: WARNING: the match said on PostgreSQL [$POUT], on SQLite [$SOUT]"
+		q=$(ratio "$pm1" "$sm1"); q2=$(ratio "$pm2" "$sm2")
+		row "match $n reg, PostgreSQL" "$(fmt "$pm1" 2) s first run (CPU schakel $(fmt "$pmc" 2) s + server $(fmt "$pms" 2) s), $(fmt "$pm2" 2) s second run"
+		row "  the same on SQLite" "$(fmt "$sm1" 2) s first run (CPU $(fmt "$smc" 2) s), $(fmt "$sm2" 2) s second run"
+		row "  ratio PostgreSQL/SQLite (goal <= 2)" "first run ${q}x $(verdict "$q" 2), second run ${q2}x $(verdict "$q2" 2)"
+		json_pg_match="{\"registrations\":$n,\"postgresql\":{\"first_run\":$pm1,\"second_run\":$pm2,\"cpu_seconds\":$pmc,\"server_cpu_seconds\":$pms},\"sqlite\":{\"first_run\":$sm1,\"second_run\":$sm2,\"cpu_seconds\":$smc},\"ratio\":$q,\"ratio_second_run\":$q2,\"goal\":2}"
+		pg_drop bench_match
+		rm -rf "$work/pm"
+	fi
+	if only delivery; then
+		# one and two nodes need the outbox on PostgreSQL (`serve`), and a
+		# match there to fill it
+		why=${pg_no_serve:-$pg_no_match}	# serve first: without it no node runs
+		[ -n "$why" ] || why="no delivery run on PostgreSQL in this script yet"
+		row "delivery on PostgreSQL, one and two nodes" "skipped: $why"
+		json_pg_delivery="{\"skipped\":\"$why\"}"
+	fi
+	json_pg="{\"server\":\"$("$PG_BIN/postgres" --version)\",\"fsync\":true,\"ingest\":[$json_pg_ingest],\"match\":${json_pg_match:-null},\"delivery\":$json_pg_delivery}"
+	pg_stop
+fi
+
 # ---------------------------------------------------------------- 5 scaling
 if only ingest && only match; then
 	say "bench: 5. scaling"
@@ -866,7 +1039,7 @@ mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$root" status --porcelain 2>/dev/null | grep -q . && echo true || echo false)
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
-json="{\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"commit\":\"$commit\",\"binary\":\"$S\",\"dirty\":$dirty,\"quick\":$([ "$quick" = 1 ] && echo true || echo false),\"runs\":$runs,\"machine\":{\"nproc\":$(nproc),\"cpu\":\"$cpu\",\"memory\":\"$mem\",\"sqlite\":\"$(sqlite3 --version | cut -d' ' -f1)\",\"loadavg_start\":\"$load_start\",\"loadavg_end\":\"$load_end\"},\"ingest\":[$json_ingest],\"match\":[$json_match],\"delivery\":$json_delivery,\"upload\":[$json_upload],\"stall\":[$json_stall],\"scaling\":[$json_scaling],\"latency\":${json_latency:-null},\"ldv\":$json_ldv}"
+json="{\"date\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"commit\":\"$commit\",\"binary\":\"$S\",\"dirty\":$dirty,\"quick\":$([ "$quick" = 1 ] && echo true || echo false),\"runs\":$runs,\"machine\":{\"nproc\":$(nproc),\"cpu\":\"$cpu\",\"memory\":\"$mem\",\"sqlite\":\"$(sqlite3 --version | cut -d' ' -f1)\",\"loadavg_start\":\"$load_start\",\"loadavg_end\":\"$load_end\"},\"ingest\":[$json_ingest],\"match\":[$json_match],\"delivery\":$json_delivery,\"upload\":[$json_upload],\"stall\":[$json_stall],\"scaling\":[$json_scaling],\"latency\":${json_latency:-null},\"ldv\":$json_ldv,\"store\":\"$store\",\"postgresql\":$json_pg}"
 echo "$json" >"$results/$stamp.json"
 cp "$results/$stamp.json" "$results/latest.json"
 

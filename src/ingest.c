@@ -745,9 +745,24 @@ static enum status record_subjects(struct ingest *in, const struct item *it)
 	return ST_OK;
 }
 
+/* Tells the store the address keys the batch's territory checks will ask about. */
+static enum status hint_addresses(struct ingest *in, const struct batch *b)
+{
+	char keys[BATCH_LEN][ADDRESS_KEY_MAX];
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (!b->items[i].rejected)
+			address_key(&b->items[i].r.address, keys[n++]);
+	return store_hint_addresses(in->app->store, (const char (*)[ADDRESS_KEY_MAX])keys, n,
+				    &in->store.fatal);
+}
+
 /* The store stage for one batch; empties it. */
 static void consume(struct ingest *in, struct batch *b)
 {
+	if (!in->store.failed && hint_addresses(in, b) != ST_OK)
+		in->store.failed = true;
 	for (size_t i = 0; i < b->n && !in->store.failed; i++) {
 		struct item *it = &b->items[i];
 		bool changed = false;
@@ -944,7 +959,11 @@ static enum status log_refusal(struct ingest *in, struct errbuf *e)
 static enum status commit(struct ingest *in, struct errbuf *e)
 {
 	struct store *s = in->app->store;
+	long deferred = 0;
 
+	if (store_flush(s, &deferred, e) != ST_OK)	/* the changes of puts written in batches */
+		return ST_FAIL;
+	in->res.changed += deferred;
 	if (store_ingest_counts(s, in->res.ingest_id, in->res.accepted, in->res.rejected,
 				in->res.digest, e) != ST_OK ||
 	    exlog_append(s, in->opts.log_kind != NULL ? in->opts.log_kind : "ingest",

@@ -202,6 +202,24 @@ enum status store_finding_repeat(struct store *s, int64_t ingest_id,
 	return s->ops->finding_repeat(s->conn, ingest_id, r, place, first, n, differs, e);
 }
 
+/* A backend without flush writes each put at once: nothing is left to count. */
+enum status store_flush(struct store *s, long *changed, struct errbuf *e)
+{
+	*changed = 0;
+	if (s->ops->flush == NULL)
+		return ST_OK;
+	return s->ops->flush(s->conn, changed, e);
+}
+
+/* A hint only: a backend without hint_addresses ignores it. */
+enum status store_hint_addresses(struct store *s, const char (*keys)[ADDRESS_KEY_MAX], size_t n,
+				 struct errbuf *e)
+{
+	if (s->ops->hint_addresses == NULL)
+		return ST_OK;
+	return s->ops->hint_addresses(s->conn, keys, n, e);
+}
+
 enum status store_scan_begin(struct store *s, const char *as_of, const char *window_start,
 			     bool scoped, struct errbuf *e)
 {

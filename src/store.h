@@ -131,7 +131,11 @@ struct finding_row {
 /*
  * Each put stores a record under its natural identity, replacing an earlier
  * version; *changed says whether anything changed (re-ingesting the same
- * data changes nothing).
+ * data changes nothing).  A backend may defer puts and write them in
+ * batches (PostgreSQL does, within the transaction): then *changed is
+ * false and store_flush() counts the change.  Either way the puts are
+ * part of the open transaction, seen by every later call, and undone by
+ * store_rollback().
  */
 enum status store_put_person(struct store *s, int64_t ingest_id, const struct person_row *r,
 			     bool *changed, struct errbuf *e);
@@ -139,6 +143,13 @@ enum status store_put_dwelling(struct store *s, int64_t ingest_id,
 			       const struct dwelling_row *r, bool *changed, struct errbuf *e);
 enum status store_put_finding(struct store *s, int64_t ingest_id, const struct finding_row *r,
 			      bool *changed, struct errbuf *e);
+/*
+ * Writes the puts the backend deferred; *changed gets how many of the
+ * puts since the last call (or the transaction's start) changed anything
+ * without saying so in their own *changed.  Call it before the commit to
+ * count them; a commit writes what is left uncounted.
+ */
+enum status store_flush(struct store *s, long *changed, struct errbuf *e);
 
 /*
  * What a stored record is held under, for the territory check of ingest.c:
@@ -149,6 +160,13 @@ enum status store_put_finding(struct store *s, int64_t ingest_id, const struct f
  */
 enum status store_held_address(struct store *s, const char *key, char out[5], bool *found,
 			       struct errbuf *e);
+/*
+ * A hint: store_held_address() is about to be asked about these n keys
+ * (ingest.c gives those of each batch), so a backend whose every query is
+ * a round trip may read them at once.  Changes no answer.
+ */
+enum status store_hint_addresses(struct store *s, const char (*keys)[ADDRESS_KEY_MAX], size_t n,
+				 struct errbuf *e);
 enum status store_held_person(struct store *s, const uint8_t *pseudonym,
 			      const char *begindatum, char out[5], bool *found, struct errbuf *e);
 enum status store_held_finding(struct store *s, const char *id, char out[5], bool *found,

@@ -60,6 +60,11 @@ struct store_ops {
 	enum status (*finding_repeat)(struct store_conn *conn, int64_t ingest_id,
 		const struct finding_row *r, const char *place, char *first, size_t n,
 		bool *differs, struct errbuf *e);
+	/* NULL for these two: nothing to do (a backend that writes each put at
+	 * once and needs no hint, as SQLite) */
+	enum status (*flush)(struct store_conn *conn, long *changed, struct errbuf *e);
+	enum status (*hint_addresses)(struct store_conn *conn, const char (*keys)[ADDRESS_KEY_MAX],
+		size_t n, struct errbuf *e);
 	/* matching */
 	enum status (*scan_begin)(struct store_conn *conn, const char *as_of,
 		const char *window_start, bool scoped, struct errbuf *e);

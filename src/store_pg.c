@@ -27,6 +27,7 @@ static void forget_tx(struct store_pg *s)
 	s->log_locked = false;
 	s->head_known = false;
 	s->marked = false;
+	pg_records_forget(s);
 }
 
 /* msg's first lines without the trailing newline, into out (n bytes). */
@@ -103,6 +104,8 @@ PGresult *pg_run(struct store_pg *s, const char *sql, const struct params *p,
 	PGresult *res;
 	char name[16];
 
+	if (pg_records_pending(s) && pg_records_flush(s, e) != ST_OK)	/* the puts before it */
+		return NULL;
 	if (prepared(s, sql, n, name, what, e) != ST_OK)
 		return NULL;
 	if (name[0] != '\0')
@@ -303,8 +306,6 @@ enum status store_pg_open(const char *dsn, const char *passfile, const char *sch
 	}
 	if (pg_run_done(s, "SET client_min_messages = warning", NULL, "set up", e) != ST_OK ||
 	    migrate(s, schema_dir, e) != ST_OK ||
-	    pg_run_done(s, "CREATE TEMP TABLE finding_seen(id TEXT COLLATE \"C\" PRIMARY KEY,"
-		     " ingest_id BIGINT NOT NULL, place TEXT NOT NULL)", NULL, "set up", e) != ST_OK ||
 	    pg_run_done(s, "CREATE TEMP TABLE inzage_signals(id TEXT COLLATE \"C\" PRIMARY KEY)",
 		     NULL, "set up", e) != ST_OK)
 		goto out_close;
@@ -320,6 +321,7 @@ void store_pg_close(struct store_pg *s)
 	if (s == NULL)
 		return;
 	PQfinish(s->conn);
+	pg_records_free(s);
 	free(s);
 }
 
@@ -388,6 +390,11 @@ static enum status mark_change(struct store_pg *s, struct errbuf *e)
 	return ST_OK;
 }
 
+enum status pg_mark_change(struct store_pg *s, struct errbuf *e)
+{
+	return mark_change(s, e);
+}
+
 /* --- records ------------------------------------------------------------ */
 
 enum status store_pg_ingest_add(struct store_pg *s, const struct ingest_row *r, int64_t *id,
@@ -424,318 +431,7 @@ enum status store_pg_ingest_counts(struct store_pg *s, int64_t id, long accepted
 			" WHERE id = $1", &p, "update ingest", e);
 }
 
-/*
- * The address row of a record, written in the record's own statement (one
- * round trip a record): a WITH clause whose parameters are the key, the
- * gemeentecode, the nummeraanduiding ("" for none) and those p_address()
- * adds.
- */
-#define ADDRESS_UPSERT(key, gem, nad, pc, nr, hl, tv) "WITH a AS (INSERT INTO address(addr," \
-	" gemeentecode, nummeraanduiding, postcode, huisnummer, huisletter, toevoeging) VALUES" \
-	" (" key "::text, " gem "::text, nullif(" nad "::text, ''), " pc "::text, " nr "::integer, " \
-	hl "::text, " tv "::text) ON CONFLICT (addr) DO UPDATE" \
-	" SET nummeraanduiding = excluded.nummeraanduiding WHERE address.nummeraanduiding IS NULL" \
-	" AND excluded.nummeraanduiding IS NOT NULL) "
-
-/* The postcode, huisnummer, huisletter and toevoeging of a, as four parameters. */
-static void p_address(struct params *p, const struct address *a)
-{
-	p_text(p, a->postcode);
-	p_int(p, a->huisnummer);
-	p_text(p, a->huisletter);
-	p_text(p, a->toevoeging);
-}
-
-/* Runs an upsert that returns a row when it wrote one: *changed. */
-static enum status upsert(struct store_pg *s, const char *sql, const struct params *p,
-			  bool *changed, const char *what, struct errbuf *e)
-{
-	int rows = 0;
-
-	*changed = false;
-	if (pg_run_rows(s, sql, p, &rows, what, e) != ST_OK)
-		return ST_FAIL;
-	*changed = rows > 0;
-	return *changed ? mark_change(s, e) : ST_OK;
-}
-
-/*
- * A registration under (pseudonym, begindatum); the digest of its content
- * (address key, gemeente, nummeraanduiding) tells a re-ingest, whose BSN
- * ciphertext differs (a fresh nonce), from a change.
- */
-enum status store_pg_put_person(struct store_pg *s, int64_t ingest_id,
-				const struct person_row *r, bool *changed, struct errbuf *e)
-{
-	char key[ADDRESS_KEY_MAX];
-	struct params p = { 0 };
-
-	*changed = false;
-	address_key(&r->address, key);
-	p_bytes(&p, r->pseudonym, PSEUDONYM_LEN);
-	p_text(&p, r->begindatum);
-	p_text(&p, key);
-	p_text(&p, r->address.gemeentecode);
-	p_bytes(&p, r->bsn_sealed, SEALED_BSN_LEN);
-	p_text(&p, r->address.nummeraanduiding_id);
-	p_int(&p, ingest_id);
-	p_address(&p, &r->address);
-	return upsert(s, ADDRESS_UPSERT("$3", "$4", "$6", "$8", "$9", "$10", "$11")
-		      ", c AS (INSERT INTO coverage(gemeentecode) VALUES ($4::text)"
-		      " ON CONFLICT DO NOTHING) INSERT INTO person(pseudonym, begindatum, addr, gemeentecode, bsn_sealed,"
-		      " digest, ingest_id) VALUES ($1, $2, $3::text, $4::text, $5,"
-		      " sha256(convert_to($3::text || '|' || $4::text || '|' || $6::text, 'UTF8')), $7)"
-		      " ON CONFLICT (pseudonym, begindatum) DO UPDATE SET addr = excluded.addr,"
-		      " gemeentecode = excluded.gemeentecode, bsn_sealed = excluded.bsn_sealed,"
-		      " digest = excluded.digest, ingest_id = excluded.ingest_id"
-		      " WHERE person.digest <> excluded.digest RETURNING 1", &p, changed,
-		      "store person", e);
-}
-
-enum status store_pg_put_dwelling(struct store_pg *s, int64_t ingest_id,
-				  const struct dwelling_row *r, bool *changed, struct errbuf *e)
-{
-	char key[ADDRESS_KEY_MAX];
-	struct params p = { 0 };
-
-	*changed = false;
-	address_key(&r->address, key);
-	p_text(&p, key);
-	p_text(&p, r->address.gemeentecode);
-	p_long_or_null(&p, r->oppervlakte);
-	p_text_or_null(&p, r->gebruiksdoel);
-	p_long_or_null(&p, r->max_bewoners);
-	p_text_or_null(&p, r->vergunning);
-	p_text_or_null(&p, r->vergunning_tot);
-	p_int(&p, ingest_id);
-	p_text(&p, r->address.nummeraanduiding_id);
-	p_address(&p, &r->address);
-	return upsert(s, ADDRESS_UPSERT("$1", "$2", "$9", "$10", "$11", "$12", "$13")
-		      "INSERT INTO dwelling(addr, gemeentecode, oppervlakte, gebruiksdoel,"
-		      " max_bewoners, vergunning, vergunning_tot, ingest_id)"
-		      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-		      " ON CONFLICT (addr) DO UPDATE SET gemeentecode = excluded.gemeentecode,"
-		      " oppervlakte = excluded.oppervlakte, gebruiksdoel = excluded.gebruiksdoel,"
-		      " max_bewoners = excluded.max_bewoners, vergunning = excluded.vergunning,"
-		      " vergunning_tot = excluded.vergunning_tot, ingest_id = excluded.ingest_id"
-		      " WHERE (dwelling.gemeentecode, dwelling.oppervlakte, dwelling.gebruiksdoel,"
-		      " dwelling.max_bewoners, dwelling.vergunning, dwelling.vergunning_tot)"
-		      " IS DISTINCT FROM (excluded.gemeentecode, excluded.oppervlakte,"
-		      " excluded.gebruiksdoel, excluded.max_bewoners, excluded.vergunning,"
-		      " excluded.vergunning_tot) RETURNING 1", &p, changed, "store dwelling", e);
-}
-
-/*
- * The pseudonyms (and, with sealed, the BSN ciphertexts) of a finding's
- * persons as a text array literal of hex: {ab01...,cd02...}.  Malloc'd
- * (caller frees); NULL when out of memory.
- */
-static char *persons_array(const struct finding_row *r, bool sealed)
-{
-	size_t each = 2 * (sealed ? SEALED_BSN_LEN : PSEUDONYM_LEN) + 1;
-	char *a = malloc(r->npersons * each + 3), *p = a;
-
-	if (a == NULL)
-		return NULL;
-	*p++ = '{';
-	for (size_t i = 0; i < r->npersons; i++) {
-		if (i > 0)
-			*p++ = ',';
-		if (sealed)
-			crypto_hex(r->persons[i].bsn_sealed, SEALED_BSN_LEN, p);
-		else
-			crypto_hex(r->persons[i].pseudonym, PSEUDONYM_LEN, p);
-		p += each - 1;
-	}
-	*p++ = '}';
-	*p = '\0';
-	return a;
-}
-
-/* The persons of finding r: those no longer named go, new ones come. */
-static enum status put_finding_persons(struct store_pg *s, const struct finding_row *r,
-				       bool *changed, struct errbuf *e)
-{
-	char *names = persons_array(r, false), *sealed = persons_array(r, true);
-	struct params p = { 0 };
-	PGresult *res = NULL;
-
-	if (names == NULL || sealed == NULL) {
-		free(names);
-		free(sealed);
-		return errbuf_set(e, ST_FAIL, "out of memory");
-	}
-	p_text(&p, r->id);
-	p_text(&p, names);
-	p_text(&p, sealed);
-	res = pg_run(s, "WITH p AS (SELECT DISTINCT ON (h) decode(h, 'hex') AS pseudonym,"
-		  " decode(b, 'hex') AS bsn FROM unnest($2::text[], $3::text[]) AS u(h, b)),"
-		  " del AS (DELETE FROM finding_person fp WHERE fp.finding_id = $1"
-		  "  AND fp.pseudonym NOT IN (SELECT pseudonym FROM p) RETURNING 1),"
-		  " ins AS (INSERT INTO finding_person(finding_id, pseudonym, bsn_sealed)"
-		  "  SELECT $1, pseudonym, bsn FROM p ON CONFLICT DO NOTHING RETURNING 1)"
-		  " SELECT (SELECT count(*) FROM del) + (SELECT count(*) FROM ins)", &p,
-		  PGRES_TUPLES_OK, "store finding person", e);
-	free(names);
-	free(sealed);
-	if (res == NULL)
-		return ST_FAIL;
-	if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
-		*changed = true;
-	PQclear(res);
-	return *changed ? mark_change(s, e) : ST_OK;
-}
-
-/* A finding's id and columns as $1 (id) to $7 (aangetroffen), its address key key. */
-static void p_finding(struct params *p, const struct finding_row *r, const char *key)
-{
-	p_text(p, r->id);
-	p_text(p, r->datum);
-	p_text(p, r->soort);
-	p_text_or_null(p, r->kvk);
-	p_text(p, key);
-	p_text(p, r->address.gemeentecode);
-	p_int(p, r->aangetroffen);
-}
-
-enum status store_pg_put_finding(struct store_pg *s, int64_t ingest_id,
-				 const struct finding_row *r, bool *changed, struct errbuf *e)
-{
-	char key[ADDRESS_KEY_MAX];
-	struct params p = { 0 };
-
-	*changed = false;
-	address_key(&r->address, key);
-	p_finding(&p, r, key);
-	p_int(&p, ingest_id);
-	p_text(&p, r->address.nummeraanduiding_id);
-	p_address(&p, &r->address);
-	if (upsert(s, ADDRESS_UPSERT("$5", "$6", "$9", "$10", "$11", "$12", "$13")
-		   "INSERT INTO finding(id, datum, soort, kvk, addr, gemeentecode, aangetroffen,"
-		   " ingest_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-		   " ON CONFLICT (id) DO UPDATE SET datum = excluded.datum, soort = excluded.soort,"
-		   " kvk = excluded.kvk, addr = excluded.addr, gemeentecode = excluded.gemeentecode,"
-		   " aangetroffen = excluded.aangetroffen, ingest_id = excluded.ingest_id"
-		   " WHERE (finding.datum, finding.soort, finding.kvk, finding.addr,"
-		   " finding.gemeentecode, finding.aangetroffen) IS DISTINCT FROM (excluded.datum,"
-		   " excluded.soort, excluded.kvk, excluded.addr, excluded.gemeentecode,"
-		   " excluded.aangetroffen) RETURNING 1", &p, changed, "store finding", e) != ST_OK)
-		return ST_FAIL;
-	return put_finding_persons(s, r, changed, e);
-}
-
-/* A held query: its one column (a gemeentecode) into out, *found. */
-static enum status held(struct store_pg *s, const char *sql, const struct params *p,
-			char out[5], bool *found, struct errbuf *e)
-{
-	PGresult *res = pg_run(s, sql, p, PGRES_TUPLES_OK, "read territory", e);
-
-	out[0] = '\0';
-	*found = false;
-	if (res == NULL)
-		return ST_FAIL;
-	*found = PQntuples(res) > 0;
-	if (*found)
-		pg_value_copy(res, 0, 0, out, 5);
-	PQclear(res);
-	return ST_OK;
-}
-
-enum status store_pg_held_address(struct store_pg *s, const char *key, char out[5],
-				  bool *found, struct errbuf *e)
-{
-	struct params p = { 0 };
-
-	p_text(&p, key);
-	return held(s, "SELECT coalesce(d.gemeentecode, a.gemeentecode) FROM address a"
-		    " LEFT JOIN dwelling d ON d.addr = a.addr WHERE a.addr = $1", &p, out, found, e);
-}
-
-enum status store_pg_held_person(struct store_pg *s, const uint8_t *pseudonym,
-				 const char *begindatum, char out[5], bool *found,
-				 struct errbuf *e)
-{
-	struct params p = { 0 };
-
-	p_bytes(&p, pseudonym, PSEUDONYM_LEN);
-	p_text(&p, begindatum);
-	return held(s, "SELECT gemeentecode FROM person WHERE pseudonym = $1 AND begindatum = $2",
-		    &p, out, found, e);
-}
-
-enum status store_pg_held_finding(struct store_pg *s, const char *id, char out[5],
-				  bool *found, struct errbuf *e)
-{
-	struct params p = { 0 };
-
-	p_text(&p, id);
-	return held(s, "SELECT gemeentecode FROM finding WHERE id = $1", &p, out, found, e);
-}
-
-enum status store_pg_withdraw_person(struct store_pg *s, const uint8_t *pseudonym,
-				     const char *begindatum, bool *changed, struct errbuf *e)
-{
-	struct params p = { 0 };
-
-	p_bytes(&p, pseudonym, PSEUDONYM_LEN);
-	p_text(&p, begindatum);
-	return upsert(s, "DELETE FROM person WHERE pseudonym = $1 AND begindatum = $2 RETURNING 1",
-		      &p, changed, "withdraw person", e);
-}
-
-/*
- * The findings of the input being read are in the session's temporary
- * finding_seen (rows of earlier inputs dropped as the next one starts).
- * A repeat differs when any stored column or the set of persons does.
- */
-enum status store_pg_finding_repeat(struct store_pg *s, int64_t ingest_id,
-				    const struct finding_row *r, const char *place, char *first,
-				    size_t n, bool *differs, struct errbuf *e)
-{
-	char key[ADDRESS_KEY_MAX], *names = persons_array(r, false);
-	struct params p = { 0 };
-	PGresult *res;
-	bool seen;
-
-	*differs = false;
-	if (names == NULL)
-		return errbuf_set(e, ST_FAIL, "out of memory");
-	address_key(&r->address, key);
-	p_finding(&p, r, key);
-	p_int(&p, ingest_id);
-	p_text(&p, names);
-	res = pg_run(s, "SELECT s.place, (f.datum, f.soort, f.kvk, f.addr, f.gemeentecode,"
-		  " f.aangetroffen) IS DISTINCT FROM ($2::text, $3::text, $4::text, $5::text,"
-		  " $6::text, $7::bigint) OR ARRAY(SELECT encode(pseudonym, 'hex') FROM"
-		  " finding_person WHERE finding_id = f.id ORDER BY 1) IS DISTINCT FROM"
-		  " ARRAY(SELECT DISTINCT u FROM unnest($9::text[]) AS u ORDER BY 1)"
-		  " FROM finding_seen s JOIN finding f ON f.id = s.id"
-		  " WHERE s.id = $1 AND s.ingest_id = $8", &p, PGRES_TUPLES_OK,
-		  "read finding_seen", e);
-	free(names);
-	if (res == NULL)
-		return ST_FAIL;
-	seen = PQntuples(res) > 0;
-	if (seen) {
-		pg_value_copy(res, 0, 0, first, n);
-		*differs = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-	}
-	PQclear(res);
-	if (seen)
-		return ST_OK;
-	p.n = 0;
-	p_int(&p, ingest_id);
-	if (pg_run_done(s, "DELETE FROM finding_seen WHERE ingest_id < $1", &p, "forget finding_seen",
-		     e) != ST_OK)
-		return ST_FAIL;
-	p.n = 0;
-	p_text(&p, r->id);
-	p_int(&p, ingest_id);
-	p_text(&p, place);
-	return pg_run_done(s, "INSERT INTO finding_seen(id, ingest_id, place) VALUES ($1, $2, $3)"
-			" ON CONFLICT (id) DO UPDATE SET ingest_id = excluded.ingest_id,"
-			" place = excluded.place", &p, "note finding_seen", e);
-}
+/* The records themselves: store_pg_records.c. */
 
 /* --- the exchange log ------------------------------------------------------ */
 
@@ -832,6 +528,8 @@ static enum status log_rows(struct store_pg *s, const char *sql, const struct pa
 	bool stopped = false;
 	PGresult *res;
 
+	if (pg_records_pending(s) && pg_records_flush(s, e) != ST_OK)	/* as pg_run() */
+		return ST_FAIL;
 	if (!PQsendQueryParams(s->conn, sql, p->n, NULL, p->v, p->len, p->fmt, 0) ||
 	    !PQsetSingleRowMode(s->conn))
 		return pg_fail(s, NULL, "read the exchange log", e);
@@ -1250,15 +948,8 @@ enum status store_pg_ldv_subjects_add(struct store_pg *s, int64_t seq, long firs
 				      const uint8_t (*pseudonyms)[PSEUDONYM_LEN], size_t n,
 				      struct errbuf *e)
 {
-	struct params p = { 0 };
-
-	if (n == 0)
-		return ST_OK;
-	p_int(&p, seq);
-	p_int(&p, first);
-	p_bytes(&p, pseudonyms, n * PSEUDONYM_LEN);
-	return pg_run_done(s, "INSERT INTO ldv_subject(span_seq, first, pseudonyms) VALUES ($1, $2, $3)",
-			&p, "processing record subjects", e);
+	/* written with the next batch of records (store_pg_records.c) */
+	return pg_records_subjects(s, seq, first, pseudonyms, n, e);
 }
 
 enum status store_pg_finding_persons(struct store_pg *s, const char *finding_id,
@@ -1327,6 +1018,8 @@ const struct store_ops store_pg_ops = {
 	.held_finding = store_pg_held_finding,
 	.withdraw_person = store_pg_withdraw_person,
 	.finding_repeat = store_pg_finding_repeat,
+	.flush = store_pg_flush,
+	.hint_addresses = store_pg_hint_addresses,
 	.source_get = store_pg_source_get,
 	.source_put = store_pg_source_put,
 	.log_head = store_pg_log_head,

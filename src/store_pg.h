@@ -41,6 +41,10 @@ enum status store_pg_put_dwelling(struct store_pg *s, int64_t ingest_id,
 				  const struct dwelling_row *r, bool *changed, struct errbuf *e);
 enum status store_pg_put_finding(struct store_pg *s, int64_t ingest_id,
 				 const struct finding_row *r, bool *changed, struct errbuf *e);
+/* Writes the puts deferred (store_pg_records.c); *changed: how many changed anything. */
+enum status store_pg_flush(struct store_pg *s, long *changed, struct errbuf *e);
+enum status store_pg_hint_addresses(struct store_pg *s, const char (*keys)[ADDRESS_KEY_MAX],
+				    size_t n, struct errbuf *e);
 enum status store_pg_held_address(struct store_pg *s, const char *key, char out[5],
 				  bool *found, struct errbuf *e);
 enum status store_pg_held_person(struct store_pg *s, const uint8_t *pseudonym,

@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 
+#include "crypto.h"
 #include "status.h"
 #include "store_pg.h"
 
@@ -23,6 +24,8 @@
 #define NPARAMS 16
 /* Statements prepared once per connection (pg_run()): more than there are. */
 #define NPREPARED 192
+
+struct pg_records;
 
 struct store_pg {
 	PGconn *conn;
@@ -36,6 +39,7 @@ struct store_pg {
 	/* The window of a match's scans (store_pg_match.c). */
 	char scan_as_of[11], scan_window_start[11];
 	bool scan_scoped;
+	struct pg_records *rec;	/* the puts not yet written, caches (store_pg_records.c) */
 	/* The statements prepared on this connection, by their text's address
 	 * (pg_run() is given string literals only), named s<index>. */
 	const char *prepared[NPREPARED];
@@ -107,5 +111,23 @@ enum status pg_run_rows(struct store_pg *s, const char *sql, const struct params
 void pg_value_copy(const PGresult *res, int r, int c, char *out, size_t n);
 /* Column c of row r, or NULL for SQL NULL. */
 const char *pg_value_or_null(const PGresult *res, int r, int c);
+
+/* Marks a change for the next incremental match (mark_all), once a transaction. */
+enum status pg_mark_change(struct store_pg *s, struct errbuf *e);
+
+/*
+ * The batch of puts (store_pg_records.c): whether one is waiting to be
+ * written; writes it (pg_run() does, before any other statement);
+ * forgets it and the transaction's caches (at begin, commit, rollback);
+ * frees it all (at close).
+ */
+bool pg_records_pending(const struct store_pg *s);
+enum status pg_records_flush(struct store_pg *s, struct errbuf *e);
+void pg_records_forget(struct store_pg *s);
+void pg_records_free(struct store_pg *s);
+/* The subjects of processing record seq (store_pg_ldv_subjects_add()), sent with the next batch. */
+enum status pg_records_subjects(struct store_pg *s, int64_t seq, long first,
+				const uint8_t (*pseudonyms)[PSEUDONYM_LEN], size_t n,
+				struct errbuf *e);
 
 #endif
