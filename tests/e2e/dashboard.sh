@@ -83,7 +83,7 @@ test_daemon_with_data_and_the_page_in_chromium() {
 	cp metrics "$DASH/metrics.before"
 	[ "$(admin /api/log "$DASH/apilog.json")" = 200 ] || fail "GET /api/log"
 	admin /healthz "$DASH/healthz.json" >/dev/null
-	db "SELECT sum(state = 'pending') || ' pending, ' || sum(state = 'failed') || ' failed' FROM delivery" >"$DASH/queue"
+	db "SELECT sum(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) || ' pending, ' || sum(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) || ' failed' FROM delivery" >"$DASH/queue"
 	db "SELECT max(seq) FROM checkpoint" >"$DASH/checkpoint"
 	t0=$(date +%s%N)
 	chromium_dump "http://127.0.0.1:$APORT/" "$DASH/dom.html" "$DASH/chromium.err"

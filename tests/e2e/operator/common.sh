@@ -96,7 +96,7 @@ parties() {
 }
 
 deliveries() {	# deliveries [STATE [OIN]]: how many
-	db "SELECT count(*) FROM delivery WHERE 1 ${1:+AND state = '$1'} ${2:+AND oin = '$2'}"
+	db "SELECT count(*) FROM delivery WHERE 1 = 1 ${1:+AND state = '$1'} ${2:+AND oin = '$2'}"
 }
 # all_attempted OIN: every delivery to OIN was attempted at least once
 all_attempted() {
