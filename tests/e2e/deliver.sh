@@ -103,7 +103,7 @@ signals_of_fixtures() {
 }
 
 deliveries() {	# deliveries [STATE [OIN]]: how many
-	db "SELECT count(*) FROM delivery WHERE 1 ${1:+AND state = '$1'} ${2:+AND oin = '$2'}"
+	db "SELECT count(*) FROM delivery WHERE 1 = 1 ${1:+AND state = '$1'} ${2:+AND oin = '$2'}"
 }
 all_delivered() {
 	[ "$(deliveries)" -gt 0 ] && [ "$(deliveries delivered)" -eq "$(deliveries)" ]

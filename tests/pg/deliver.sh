@@ -188,6 +188,7 @@ test_signals_inbox_feedback_and_push_on_postgresql() {
 	# the operator's listener: health (a real write), figures, the dashboard
 	[ "$(admin /healthz)" = 200 ] || fail "/healthz: $(cat abody)"
 	[ "$(admin /metrics)" = 200 ] || fail "/metrics: $(head -c 300 abody)"
+	metrics_unnode abody
 	grep -q "^schakel_deliveries{recipient=\"$W\",state=\"delivered\"} $want\$" abody ||
 		fail "/metrics: $(grep schakel_deliveries abody)"
 	grep -q '^schakel_feedback_total{rule="[A-Z_]*",outcome="bevestigd"} 1$' abody ||
