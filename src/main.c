@@ -1058,37 +1058,6 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
-/*
- * With [store] backend = postgresql only the commands the PostgreSQL store
- * can do run (store.h, store_open_dsn()); the others stop here with a
- * clear error rather than fail half-way.  A configuration that does not
- * load is left to the command to report.  Returns whether cmd may run.
- */
-static bool backend_supports(const char *dir, const struct command *cmd)
-{
-	static const char *const pg_commands[] = { "init", "ingest", "log", "purge", "pull",
-						    "demo", "receive", "signals", "feedback",
-						    "deliveries", "serve", "match" };
-	struct config cfg;
-	struct errbuf e;
-	char path[4096];
-	bool pg;
-
-	snprintf(path, sizeof(path), "%s/schakel.conf", dir);
-	if (access(path, F_OK) != 0 || config_load(&cfg, path, &e) != ST_OK)
-		return true;
-	pg = strcmp(cfg.store_backend, "postgresql") == 0;
-	config_free(&cfg);
-	for (size_t i = 0; pg && i < sizeof(pg_commands) / sizeof(pg_commands[0]); i++)
-		if (strcmp(cmd->name, pg_commands[i]) == 0)
-			return true;
-	if (pg)
-		fprintf(stderr, "schakel %s: not yet supported with backend = postgresql "
-			"(init, ingest, log, log verify, purge, pull, match, signals, feedback, "
-			"deliveries and serve are)\n", cmd->name);
-	return !pg;
-}
-
 static void print_adapter(void *arg, const char *name)
 {
 	(void)arg;
@@ -1169,8 +1138,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "schakel: the TLS library cannot start (out of memory?)\n");
 		return ST_FAIL;
 	}
-	if (!backend_supports(dir, cmd))
-		return ST_FAIL;
 	xml_init();
 	rc = cmd->run(dir, argc, argv);
 	xml_cleanup();

@@ -95,6 +95,17 @@ enum status store_pg_finding_persons(struct store_pg *s, const char *finding_id,
 				     int (*cb)(void *arg, const uint8_t *pseudonym), void *arg,
 				     struct errbuf *e);
 
+/* The processing records read back: searches, subjects, the export cursor (store_pg_ldv.c). */
+enum status store_pg_ldv_search(struct store_pg *s, const struct ldv_filter *f,
+				int (*cb)(void *arg, const struct ldv_span_row *r), void *arg,
+				struct errbuf *e);
+enum status store_pg_ldv_subjects(struct store_pg *s, int64_t seq, long from, long limit,
+				  int (*cb)(void *arg, long n, const uint8_t *pseudonym),
+				  void *arg, struct errbuf *e);
+enum status store_pg_ldv_cursor(struct store_pg *s, int64_t *seq, long *item, struct errbuf *e);
+enum status store_pg_ldv_cursor_set(struct store_pg *s, int64_t seq, long item,
+				    struct errbuf *e);
+
 
 /* The rows a match reads, match state and marks (store_pg_match.c). */
 enum status store_pg_scan_begin(struct store_pg *s, const char *as_of, const char *window_start,

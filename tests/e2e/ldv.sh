@@ -233,8 +233,9 @@ expected_spans() {
 }
 
 all_exported() {
-	[ "$(db 'SELECT (SELECT span_seq FROM ldv_export) = (SELECT max(seq) FROM ldv_span) AND
-		(SELECT subject_n FROM ldv_export) = (SELECT 1 + subjects FROM ldv_span ORDER BY seq DESC LIMIT 1)')" = 1 ]
+	[ "$(db 'SELECT CASE WHEN (SELECT span_seq FROM ldv_export) = (SELECT max(seq) FROM ldv_span) AND
+		(SELECT subject_n FROM ldv_export) = (SELECT 1 + subjects FROM ldv_span ORDER BY seq DESC LIMIT 1)
+		THEN 1 ELSE 0 END')" = 1 ]	# (a CASE: PostgreSQL prints a boolean as t)
 }
 
 test_otlp_export_exactly_once_across_outage_and_restart() {

@@ -8,24 +8,7 @@
 . "$(dirname "$0")/../e2e/lib.sh"
 . "$ROOT/tests/pg/cluster.sh"
 pg_start
-
-skp() {	# skp ARGS...: runs schakel on the PostgreSQL twin $P
-	"$SCHAKEL" -D "$P" "$@"
-}
-
-# twins: init_example on $D (SQLite), copied to $P and pointed at a new
-# database $PGDB (trust authentication: the dsn is enough).
-twins() {
-	init_example || return 1
-	P=$D.pg
-	cp -a "$D" "$P"
-	rm -f "$P"/schakel.db*
-	PGDB=t_${BASHPID}_$RANDOM
-	DSN=$(pg_createdb "$PGDB") || fail "createdb" || return 1
-	sed -i "s|^backend = sqlite\$|backend = postgresql|; s|^dsn =\$|dsn = $DSN|" "$P/schakel.conf"
-	grep -qx "backend = postgresql" "$P/schakel.conf" || fail "cannot set backend" || return 1
-	skp init >/dev/null || fail "init on PostgreSQL" || return 1
-}
+. "$ROOT/tests/pg/twins_lib.sh"
 
 both() {	# both ARGS...: schakel ARGS on each twin; their outputs in sq.out, pg.out
 	sk "$@" >sq.out 2>&1
@@ -42,11 +25,6 @@ same_signals() {
 	skp signals --format json | jq -c 'del(.created, .trace_id)' >pg.sig || return 1
 	[ -s pg.sig ] || fail "no signals on PostgreSQL" || return 1
 	diff -u sq.sig pg.sig || fail "the signals differ" || return 1
-}
-
-ingest_both() {
-	ingest_examples || fail "ingest on SQLite" || return 1
-	(D=$P; ingest_examples) || fail "ingest on PostgreSQL" || return 1
 }
 
 test_six_signals_on_postgresql() {
