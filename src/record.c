@@ -262,6 +262,7 @@ struct person_doc {
 	xmlDocPtr doc;
 	xmlNodePtr text[PF_COUNT];	/* the text node of each field */
 	xmlNodePtr nad, gemeente;	/* nummeraanduiding, left out when empty */
+	bool emptied;	/* the texts' own content freed: they point at ours */
 	char huisnummer[16];
 };
 
@@ -311,6 +312,7 @@ static bool person_doc_build(struct person_doc *p, xmlDictPtr dict)
 		xmlFree(p->text[f]->content);
 		p->text[f]->content = NULL;
 	}
+	p->emptied = true;
 	return true;
 }
 
@@ -320,7 +322,9 @@ static void person_doc_free(struct person_doc *p)
 		return;
 	if (p->nad != NULL && p->nad->parent == NULL)	/* left out: put back */
 		xmlAddNextSibling(p->gemeente, p->nad);
-	for (int f = 0; f < PF_COUNT; f++)
+	/* Before it was emptied (a build that failed half-way) each text
+	 * still holds libxml2's own string, which xmlFreeDoc() frees. */
+	for (int f = 0; p->emptied && f < PF_COUNT; f++)
 		if (p->text[f] != NULL)
 			p->text[f]->content = NULL;
 	xmlFreeDoc(p->doc);
