@@ -159,6 +159,18 @@ const char *pg_value_or_null(const PGresult *res, int r, int c)
 	return PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
 }
 
+/* The six address columns of row r from column c on into a. */
+void pg_value_address(const PGresult *res, int r, int c, struct address *a)
+{
+	memset(a, 0, sizeof(*a));
+	pg_value_copy(res, r, c, a->gemeentecode, sizeof(a->gemeentecode));
+	pg_value_copy(res, r, c + 1, a->nummeraanduiding_id, sizeof(a->nummeraanduiding_id));
+	pg_value_copy(res, r, c + 2, a->postcode, sizeof(a->postcode));
+	a->huisnummer = (int)strtol(PQgetvalue(res, r, c + 3), NULL, 10);
+	pg_value_copy(res, r, c + 4, a->huisletter, sizeof(a->huisletter));
+	pg_value_copy(res, r, c + 5, a->toevoeging, sizeof(a->toevoeging));
+}
+
 /* --- connecting and migrating ----------------------------------------- */
 
 /* Reads path into a malloc'd string (caller frees); NULL if it cannot. */

@@ -111,6 +111,8 @@ enum status pg_run_rows(struct store_pg *s, const char *sql, const struct params
 void pg_value_copy(const PGresult *res, int r, int c, char *out, size_t n);
 /* Column c of row r, or NULL for SQL NULL. */
 const char *pg_value_or_null(const PGresult *res, int r, int c);
+/* The six address columns of row r from column c on into a (struct address). */
+void pg_value_address(const PGresult *res, int r, int c, struct address *a);
 
 /* Marks a change for the next incremental match (mark_all), once a transaction. */
 enum status pg_mark_change(struct store_pg *s, struct errbuf *e);

@@ -75,18 +75,6 @@ static bool value_bool(const PGresult *res, int r, int c)
 	return !PQgetisnull(res, r, c) && PQgetvalue(res, r, c)[0] == 't';
 }
 
-/* The six address columns of row r from column c on into a. */
-static void value_address(const PGresult *res, int r, int c, struct address *a)
-{
-	memset(a, 0, sizeof(*a));
-	pg_value_copy(res, r, c, a->gemeentecode, sizeof(a->gemeentecode));
-	pg_value_copy(res, r, c + 1, a->nummeraanduiding_id, sizeof(a->nummeraanduiding_id));
-	pg_value_copy(res, r, c + 2, a->postcode, sizeof(a->postcode));
-	a->huisnummer = (int)strtol(PQgetvalue(res, r, c + 3), NULL, 10);
-	pg_value_copy(res, r, c + 4, a->huisletter, sizeof(a->huisletter));
-	pg_value_copy(res, r, c + 5, a->toevoeging, sizeof(a->toevoeging));
-}
-
 /* Runs a scan with the window's parameters ($1 the date; with both, $2
  * the window's start too). */
 static PGresult *scan(struct store_pg *s, const char *sql, bool both, const char *what,
@@ -158,7 +146,7 @@ enum status store_pg_scan_addresses(struct store_pg *s,
 		struct address_row r;
 
 		r.key = PQgetvalue(res, i, 12);
-		value_address(res, i, 0, &r.address);
+		pg_value_address(res, i, 0, &r.address);
 		r.observed = value_long_or_null(res, i, 6);
 		r.oppervlakte = value_long_or_null(res, i, 7);
 		r.max_bewoners = value_long_or_null(res, i, 8);
@@ -192,7 +180,7 @@ enum status store_pg_scan_named(struct store_pg *s,
 			continue;
 		r.pseudonym = pseudonym;
 		r.key = PQgetvalue(res, i, 7);
-		value_address(res, i, 0, &r.address);
+		pg_value_address(res, i, 0, &r.address);
 		r.observed = value_long_or_null(res, i, 8);
 		r.oppervlakte = value_long_or_null(res, i, 9);
 		r.max_bewoners = value_long_or_null(res, i, 10);
@@ -263,7 +251,7 @@ enum status store_pg_address_get(struct store_pg *s, const char *key, struct add
 		return ST_FAIL;
 	*found = PQntuples(res) == 1;
 	if (*found)
-		value_address(res, 0, 0, a);
+		pg_value_address(res, 0, 0, a);
 	PQclear(res);
 	return ST_OK;
 }

@@ -118,18 +118,6 @@ enum status store_pg_end_signal(struct store_pg *s, int64_t seq, const char *dat
 	" AND ($1::text IS NULL OR s.rule = $1) AND ($2::text IS NULL OR EXISTS" \
 	" (SELECT 1 FROM signal_recipient r WHERE r.oin = $2 AND r.signal_seq = s.seq))"
 
-/* Reads the six address columns of row r from column c on. */
-static void row_address(const PGresult *res, int r, int c, struct address *a)
-{
-	memset(a, 0, sizeof(*a));
-	pg_value_copy(res, r, c, a->gemeentecode, sizeof(a->gemeentecode));
-	pg_value_copy(res, r, c + 1, a->nummeraanduiding_id, sizeof(a->nummeraanduiding_id));
-	pg_value_copy(res, r, c + 2, a->postcode, sizeof(a->postcode));
-	a->huisnummer = (int)strtol(PQgetvalue(res, r, c + 3), NULL, 10);
-	pg_value_copy(res, r, c + 4, a->huisletter, sizeof(a->huisletter));
-	pg_value_copy(res, r, c + 5, a->toevoeging, sizeof(a->toevoeging));
-}
-
 static long long_or_null(const PGresult *res, int r, int c)
 {
 	return PQgetisnull(res, r, c) ? -1 : strtol(PQgetvalue(res, r, c), NULL, 10);
@@ -165,7 +153,7 @@ static enum status signal_from_row(const PGresult *res, int r, struct signal *si
 	pg_value_copy(res, r, 1, sig->rule, sizeof(sig->rule));
 	pg_value_copy(res, r, 2, sig->as_of, sizeof(sig->as_of));
 	pg_value_copy(res, r, 3, sig->created, sizeof(sig->created));
-	row_address(res, r, 4, &sig->address);
+	pg_value_address(res, r, 4, &sig->address);
 	sig->has_person = !PQgetisnull(res, r, 10);
 	if (sig->has_person) {
 		size_t len = 0;
@@ -179,7 +167,7 @@ static enum status signal_from_row(const PGresult *res, int r, struct signal *si
 		}
 		memcpy(sig->person, b, PSEUDONYM_LEN);
 		PQfreemem(b);
-		row_address(res, r, 11, &sig->registered_address);
+		pg_value_address(res, r, 11, &sig->registered_address);
 	}
 	sig->registered = strtol(PQgetvalue(res, r, 17), NULL, 10);
 	sig->observed = strtol(PQgetvalue(res, r, 18), NULL, 10);
