@@ -801,12 +801,16 @@ fi
 
 # ---------------------------------------------------------------- 6 latency
 # From a 100-person upload's request to its signals readable in the inbox,
-# in an installation of the match data ($match_main registrations): the
-# upload carries a traceparent, and the inbox is read (a new curl and TLS
-# handshake each time) until a signal of that trace is on it.
+# in an installation of the match data ($match_main registrations), as
+# parties that keep their connections see it (bench/latency.c: the
+# uploader's and the reader's HTTPS connections made before the clock
+# starts, the inbox polled on its kept connection until a signal of the
+# upload's trace is on it).  One inbox read by a new curl process (a new TLS
+# handshake) is reported beside it.
 if only latency; then
 	n=$match_main; W=00000001000000001783
 	say "bench: 6. signal latency after a 100-person upload ($n registrations), $runs runs"
+	gcc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -I"$bench" -o "$work/latency" "$bench/latency.c" -lcurl -ljansson
 	ld=$work/lat
 	rm -rf "$ld"
 	cp -a "$data/match-$n" "$ld"
@@ -819,40 +823,32 @@ if only latency; then
 	server_pid=$!
 	port=$(await_port "$work/lat.err" "$server_pid") || exit 1
 	tls=(--cacert "$ld/certs/ca.crt" --cert "$ld/certs/party-$W.crt" --key "$ld/certs/party-$W.key")
-	inbox_has() {	# inbox_has AFTER TRACE: a signal of TRACE is on Westland's inbox
-		curl -sS --max-time 30 "${tls[@]}" "https://127.0.0.1:$port/v1/signals?after=$1&limit=1000" |
-			jq -e --arg t "$2" '[.signals[] | select(.trace_id == $t)] | length > 0' >/dev/null
-	}
-	lats=(); ups=(); reads=(); raised=()
+	lats=(); ups=(); reads=(); cold=(); raised=(); polls=()
 	for ((r = 0; r < runs; r++)); do
 		"$bench/gen-latency-brp.sh" "$n" "$r" >"$work/lat-$r.xml"
 		trace=$(printf '4bf92f3577b34da6a3ce929d0e0e%04x' $((r + 1)))
 		after=$(sqlite3 "$ld/schakel.db" "SELECT coalesce(max(seq), 0) FROM signal")
-		t0=$(now)
-		code=$(curl -sS -o "$work/lat-up.json" -w '%{http_code}' --max-time 120 "${tls[@]}" \
-			-H "traceparent: 00-$trace-00f067aa0ba902b7-01" --data-binary "@$work/lat-$r.xml" \
-			"https://127.0.0.1:$port/v1/uploads/brp")
-		t1=$(now)
-		[ "$code" = 200 ] || { say "bench: the upload answered $code: $(cat "$work/lat-up.json")"; exit 1; }
-		until inbox_has "$after" "$trace"; do
-			awk -v a="$t0" -v b="$(now)" 'BEGIN { exit !(b - a > 120) }' &&
-				{ say "bench: no signal of the upload in the inbox after 120 s"; exit 1; }
-		done
-		t2=$(now)
-		t3=$(now); inbox_has "$after" "$trace"; t4=$(now)	# one read alone
-		lats+=("$(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.4f", b - a }')")
-		ups+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')")
-		reads+=("$(awk -v a="$t3" -v b="$t4" 'BEGIN { printf "%.4f", b - a }')")
+		res=$("$work/latency" "https://127.0.0.1:$port" "$ld/certs/ca.crt" "$ld/certs/party-$W.crt" \
+			"$ld/certs/party-$W.key" "$work/lat-$r.xml" "$trace" "$after") ||
+			{ say "bench: the latency run failed"; exit 1; }
+		lats+=("$(jq -r .seconds <<<"$res")")
+		ups+=("$(jq -r .upload_seconds <<<"$res")")
+		reads+=("$(jq -r .read_seconds <<<"$res")")
+		polls+=("$(jq -r .polls <<<"$res")")
+		t3=$(now)
+		curl -sS --max-time 30 "${tls[@]}" -o /dev/null "https://127.0.0.1:$port/v1/signals?after=$after&limit=1000"
+		t4=$(now)
+		cold+=("$(awk -v a="$t3" -v b="$t4" 'BEGIN { printf "%.4f", b - a }')")
 		raised+=("$(sqlite3 "$ld/schakel.db" "SELECT count(*) FROM signal WHERE trace_id = '$trace'")")
 	done
 	stop "$server_pid"; server_pid=
 	lat=$(printf '%s\n' "${lats[@]}" | median); up=$(printf '%s\n' "${ups[@]}" | median)
-	rd=$(printf '%s\n' "${reads[@]}" | median)
+	rd=$(printf '%s\n' "${reads[@]}" | median); rdc=$(printf '%s\n' "${cold[@]}" | median)
 	ms() { awk -v t="$1" 'BEGIN { printf "%.0f", t * 1000 }'; }
-	row "signal latency, 100-person upload into $n reg" "$(ms "$lat") ms request to inbox (goal <= 100 ms: $(awk -v t="$lat" 'BEGIN { print (t <= 0.1) ? "met" : "NOT met" }')); signals raised per upload: ${raised[*]}"
-	row "  of which the upload's answer" "$(ms "$up") ms; one inbox read alone $(ms "$rd") ms (curl, new TLS handshake)"
+	row "signal latency, 100-person upload into $n reg" "$(ms "$lat") ms request to inbox, connections kept (goal <= 100 ms: $(awk -v t="$lat" 'BEGIN { print (t <= 0.1) ? "met" : "NOT met" }')); signals raised per upload: ${raised[*]}; polls: ${polls[*]}"
+	row "  of which the upload's answer" "$(ms "$up") ms; one inbox read alone $(ms "$rd") ms kept, $(ms "$rdc") ms by a new curl (TLS handshake)"
 	row "  a full match of the installation (before)" "$(fmt "$lat_full" 2) s wall, $(fmt "$lat_full_cpu" 2) s CPU: $(ratio "$lat_full" "$lat")x the latency"
-	json_latency="{\"registrations\":$n,\"seconds\":$lat,\"runs\":[$(IFS=,; echo "${lats[*]}")],\"upload_seconds\":$up,\"inbox_read_seconds\":$rd,\"signals\":[$(IFS=,; echo "${raised[*]}")],\"full_match_seconds\":$lat_full,\"full_match_cpu_seconds\":$lat_full_cpu,\"goal\":0.1,\"met\":$(awk -v t="$lat" 'BEGIN { print (t <= 0.1) ? "true" : "false" }')}"
+	json_latency="{\"registrations\":$n,\"seconds\":$lat,\"runs\":[$(IFS=,; echo "${lats[*]}")],\"upload_seconds\":$up,\"inbox_read_seconds\":$rd,\"inbox_read_new_connection_seconds\":$rdc,\"signals\":[$(IFS=,; echo "${raised[*]}")],\"full_match_seconds\":$lat_full,\"full_match_cpu_seconds\":$lat_full_cpu,\"goal\":0.1,\"met\":$(awk -v t="$lat" 'BEGIN { print (t <= 0.1) ? "true" : "false" }')}"
 fi
 
 # ---------------------------------------------------------------- 8 PostgreSQL

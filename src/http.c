@@ -11,6 +11,9 @@
 #include <time.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -728,6 +731,11 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		evutil_closesocket(fd);
 		return;
 	}
+	/* A response leaves in more than one write (head, body; TLS records):
+	 * without TCP_NODELAY, Nagle holds the last segment until the client
+	 * ACKs the first, and a client's delayed ACK makes that ~40 ms on every
+	 * kept-alive request.  Best effort: a socket that refuses still works. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	if (s->ctx == NULL) {	/* the plain admin listener */
 		ssl = NULL;
 		c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
