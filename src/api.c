@@ -2,7 +2,9 @@
  * api.c - the HTTPS API (see api.h).
  *
  * An upload is spooled to a file under DIR/spool as it arrives (memory
- * stays flat whatever its size), then handed to a worker thread (work.h),
+ * stays flat whatever its size; one of at most SMALL_UPLOAD_BYTES to an
+ * anonymous file in memory, memfd_create(), which spares the file system
+ * an inode made and freed per upload), then handed to a worker thread (work.h),
  * which reads it with the adapter in one transaction, exactly as `schakel
  * ingest` reads a file, on an installation of its own; the reply is sent
  * when the worker is done.  An upload that changed data asks the daemon to
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -319,8 +322,12 @@ static void upload_begin(struct http_req *r, const char *adapter)
 				 outside(adapter, shown, sizeof(shown)));
 		goto out_free;
 	}
-	snprintf(u->path, sizeof(u->path), "%s/upload-XXXXXX", the_api->spool);
-	u->fd = mkstemp(u->path);
+	if (u->bytes > 0 && u->bytes <= SMALL_UPLOAD_BYTES) {
+		u->fd = memfd_create("upload", MFD_CLOEXEC);
+	} else {
+		snprintf(u->path, sizeof(u->path), "%s/upload-XXXXXX", the_api->spool);
+		u->fd = mkstemp(u->path);
+	}
 	if (u->fd < 0) {
 		u->path[0] = '\0';
 		http_reply_error(r, 500, "cannot spool the upload: %s", strerror(errno));
@@ -395,7 +402,13 @@ static void upload_run(void *ctx, void *arg)
 	 * check threads would cost more than they save. */
 	opts.one_thread = u->bytes <= SMALL_UPLOAD_BYTES;
 	store_trace_set(app->store, u->trace);	/* the upload's trace */
-	u->st = ingest_file(app, la, u->path, &opts, &u->res, &u->e);
+	if (u->path[0] != '\0')
+		u->st = ingest_file(app, la, u->path, &opts, &u->res, &u->e);
+	else if (lseek(u->fd, 0, SEEK_SET) != 0)
+		u->st = errbuf_set(&u->e, ST_FAIL, "cannot read the upload back: %s",
+				   strerror(errno));
+	else
+		u->st = ingest_fd(app, la, u->fd, "the upload", &opts, &u->res, &u->e);
 	store_trace_set(app->store, NULL);
 }
 
@@ -480,8 +493,10 @@ static void upload_end(struct http_req *r)
 		return;
 	}
 	memcpy(u->trace, tc.trace_id, sizeof(u->trace));
-	close(u->fd);	/* the worker opens the file itself */
-	u->fd = -1;
+	if (u->path[0] != '\0') {
+		close(u->fd);	/* the worker opens the file itself */
+		u->fd = -1;
+	}			/* one in memory it reads from u->fd */
 	u->r = r;
 	u->queued = true;	/* the request keeps u as its data, for on_abort */
 	if (u->api->work == NULL) {

@@ -1021,11 +1021,27 @@ out_free:
 	return st;
 }
 
+enum status ingest_fd(struct app *app, struct loaded_adapter *la, int fd, const char *name,
+		      const struct ingest_opts *opts, struct ingest_result *res,
+		      struct errbuf *e)
+{
+	struct ingest *in;
+
+	memset(res, 0, sizeof(*res));
+	in = ingest_begin(app, la, opts, e);
+	if (in == NULL)
+		return ST_FAIL;
+	in->fd = fd;
+	in->path = name;
+	if (opts->one_thread || !run_threads(in))
+		parse_input(in);
+	return ingest_end(in, res, e);
+}
+
 enum status ingest_file(struct app *app, struct loaded_adapter *la, const char *path,
 			const struct ingest_opts *opts, struct ingest_result *res,
 			struct errbuf *e)
 {
-	struct ingest *in;
 	enum status st;
 	int fd;
 
@@ -1033,17 +1049,7 @@ enum status ingest_file(struct app *app, struct loaded_adapter *la, const char *
 	fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errbuf_set(e, ST_FAIL, "cannot open %s: %s", path, strerror(errno));
-	in = ingest_begin(app, la, opts, e);
-	if (in == NULL) {
-		st = ST_FAIL;
-		goto out_close;
-	}
-	in->fd = fd;
-	in->path = path;
-	if (opts->one_thread || !run_threads(in))
-		parse_input(in);
-	st = ingest_end(in, res, e);
-out_close:
+	st = ingest_fd(app, la, fd, path, opts, res, e);
 	if (fd != STDIN_FILENO)
 		close(fd);
 	return st;

@@ -64,4 +64,12 @@ enum status ingest_file(struct app *app, struct loaded_adapter *la, const char *
 			const struct ingest_opts *opts, struct ingest_result *res,
 			struct errbuf *e);
 
+/*
+ * The same from the open file fd, read from where it stands to its end
+ * (not closed); name is what errors call it.
+ */
+enum status ingest_fd(struct app *app, struct loaded_adapter *la, int fd, const char *name,
+		      const struct ingest_opts *opts, struct ingest_result *res,
+		      struct errbuf *e);
+
 #endif

@@ -91,6 +91,7 @@ test_disk_full_ingest_fails_cleanly() {
 
 test_disk_full_upload_500_and_daemon_keeps_serving() {
 	T=${D%/data}
+	top=$T
 	cd "$T" || fail "no test directory"
 	small_fs
 	serve_setup "$PKI"
@@ -100,6 +101,7 @@ test_disk_full_upload_500_and_daemon_keeps_serving() {
 	want 200 $N /v1/uploads/huisvesting --data-binary "@$FIX/huisvesting.csv"
 	before=$(counts)
 	fill_disk
+	cd "$top" || fail "no test directory"	# the client's files, off the full disk
 	got=$(call $W /v1/uploads/brp --data-binary "@$FIX/brp-npsLa01.xml")
 	[ "$got" = 500 ] || fail "upload on a full disk: $got, expected 500: $(cat body)"
 	jq -e '.status == 500 and (.error | type == "string")' body >/dev/null ||
